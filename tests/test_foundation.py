@@ -1,0 +1,70 @@
+"""The installed distribution: entry point, option group, CLI, version facts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import pytest_bytecode
+from pytest_bytecode import cli, versions
+
+needs_subprocess = pytest.mark.skipif(
+    versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses"
+)
+
+
+def test_help_lists_bytecode_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["bytecode coverage and bytecode assertions:"])
+
+
+def test_plugin_is_registered_by_entry_point(pytestconfig: pytest.Config) -> None:
+    assert pytestconfig.pluginmanager.has_plugin("bytecode")
+
+
+def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pytest-bytecode {pytest_bytecode.__version__}"
+
+
+def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    assert "usage: pytest-bytecode" in capsys.readouterr().out
+
+
+@needs_subprocess
+def test_python_dash_m(tmp_path: object) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest_bytecode", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.startswith("pytest-bytecode ")
+
+
+def test_version_facts_match_interpreter() -> None:
+    assert versions.PY == sys.version_info[:2]
+    assert versions.PY in versions.SUPPORTED
+    assert versions.PY_TAG == "%d.%d" % sys.version_info[:2]
+    assert versions.HAS_EXCEPTION_TABLE == hasattr(
+        (lambda: None).__code__, "co_exceptiontable"
+    )
+    assert versions.HAS_SYS_MONITORING == hasattr(sys, "monitoring")
+
+
+def test_instructions_hide_caches() -> None:
+    def f(x: int) -> int:
+        return x + len([x])
+
+    names = [i.opname for i in versions.instructions(f)]
+    assert "CACHE" not in names
+    assert any(n.startswith(("BINARY_", "CALL")) for n in names)
+    for name in names:
+        assert versions.cache_entries(name) >= 0
