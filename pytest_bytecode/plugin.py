@@ -1,13 +1,65 @@
 """pytest hooks: options, ini keys and lifecycle.  Delegates all real work.
 
 pytest loads this module through the ``pytest11`` entry point ``bytecode``.
+
+Lifecycle of a ``--bytecode-cov`` run:
+
+* ``pytest_load_initial_conftests`` (tryfirst): validate the settings, install
+  the import hook before any conftest is imported, instrument the functions of
+  modules that were imported earlier (and warn about them);
+* ``pytest_configure``: check data and baseline files early (a bad file is a
+  usage error before any test runs) and take the xdist role;
+* ``pytest_sessionfinish``: gather the counts (merged over xdist workers),
+  write the data file and file reports, decide the verdicts, and set exit
+  status 1 when a verdict fails; test outcomes are untouched;
+* ``pytest_terminal_summary``: print the terminal reports and verdicts.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from pytest_bytecode import data as datafile
+from pytest_bytecode import results as verdicts
+from pytest_bytecode import settings as settings_mod
+from pytest_bytecode.cache import InstrumentationCache
+from pytest_bytecode.collector import Collector
+from pytest_bytecode.importhook import BytecodeImportHook, instrument_loaded
+from pytest_bytecode.report import write_reports
+from pytest_bytecode.settings import Settings
+from pytest_bytecode.sources import SourceError, read_coverage_config, resolve
+from pytest_bytecode.xdist import ControllerRole, WorkerRole
+
 GROUP = "bytecode"
+
+
+class BytecodeCovWarning(pytest.PytestWarning):
+    """Warnings of pytest-bytecode's coverage (filter with ``ignore::...BytecodeCovWarning``)."""
+
+
+@dataclass
+class _State:
+    """Per-run coverage state, kept in ``config.stash``."""
+
+    settings: Settings
+    collector: Collector
+    hook: BytecodeImportHook
+    worker: bool
+    existing: datafile.CovData | None = None
+    baseline: dict[str, Any] | None = None
+    controller: ControllerRole | None = None
+    results: verdicts.Results | None = None
+    lines: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+STATE = pytest.StashKey[_State]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,3 +71,202 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="write or rewrite bytecode snapshot files instead of comparing with them",
     )
+    settings_mod.add_options(group, parser)
+
+
+def _rewriter(config: pytest.Config) -> Any:
+    """Compile a module the way pytest's assertion rewriting would, when it would.
+
+    Returns a function (name, filename) -> code or None; None when pytest
+    would not rewrite the module or its internals are not as expected.
+    """
+    try:
+        from _pytest.assertion import rewrite
+        from _pytest.assertion.rewrite import assertstate_key
+
+        state = config.stash[assertstate_key]
+        hook = state.hook
+    except Exception:
+        return None
+    if hook is None:
+        return None
+
+    def rewrite_fn(name: str, filename: str) -> Any:
+        try:
+            if not hook._should_rewrite(name, filename, state):
+                return None
+            _, code = rewrite._rewrite_test(Path(filename), config)
+            return code
+        except Exception:
+            return None
+
+    return rewrite_fn
+
+
+def _cache_dir(config: pytest.Config) -> Path | None:
+    """Where instrumented code is cached: pytest's cache dir, unless it is disabled."""
+    if config.pluginmanager.is_blocked("cacheprovider"):
+        return None
+    raw = os.path.expanduser(os.path.expandvars(str(config.getini("cache_dir"))))
+    path = Path(raw)
+    if not path.is_absolute():
+        path = config.rootpath / path
+    return path / "d" / "pytest-bytecode"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Install the import hook before conftests (and what they import) load."""
+    config = early_config
+    settings = settings_mod.from_config(config, config.known_args_namespace)
+    if not settings.enabled:
+        return
+    trace = config.trace.root.get("bytecode-cov")
+    cov_config = read_coverage_config(config.rootpath, lambda msg: trace(msg))
+    search = [str(config.rootpath / p) for p in config.getini("pythonpath")] + sys.path
+    try:
+        selector = resolve(
+            settings.sources,
+            rootdir=config.rootpath,
+            invocation_dir=config.invocation_params.dir,
+            search_path=search,
+            test_patterns=tuple(config.getini("python_files")),
+            omit=tuple(cov_config.run_omit or ()),
+            exclude_list=tuple(cov_config.exclude_list),
+        )
+    except SourceError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    collector = Collector(str(config.rootpath))
+    cache = InstrumentationCache(_cache_dir(config), trace)
+    hook = BytecodeImportHook(selector, collector, cache, trace, _rewriter(config))
+    sys.meta_path.insert(0, hook)
+    config.add_cleanup(lambda: sys.meta_path.remove(hook) if hook in sys.meta_path else None)
+    config.stash[STATE] = _State(
+        settings, collector, hook, worker="PYTEST_XDIST_WORKER" in os.environ
+    )
+    early = instrument_loaded(hook, dict(sys.modules))
+    if early:
+        config.issue_config_time_warning(
+            BytecodeCovWarning(
+                "bytecode-cov-early-import: imported before pytest-bytecode's import hook, "
+                f"module-level code not measured (functions are): {', '.join(early)}"
+            ),
+            stacklevel=2,
+        )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Check data and baseline files now, and take the xdist role."""
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return
+    if state.worker and hasattr(config, "workerinput"):
+        config.pluginmanager.register(WorkerRole(config, state.collector), "bytecode-cov-worker")
+        return
+    settings = state.settings
+    if settings.append and settings.data_path.exists():
+        try:
+            state.existing = datafile.load(settings.data_path)
+        except datafile.DataError as exc:
+            raise pytest.UsageError(f"--bytecode-cov-append: {exc}") from None
+        if state.existing.python != state.collector.snapshot().python:
+            raise pytest.UsageError(
+                f"--bytecode-cov-append: {settings.data_path} was recorded by Python "
+                f"{state.existing.python}; cannot add counts of another Python version"
+            )
+    if settings.baseline is not None and not settings.baseline_update:
+        if not settings.baseline.exists():
+            raise pytest.UsageError(
+                f"--bytecode-cov-baseline={settings.baseline}: no such file; "
+                "create it with --bytecode-cov-baseline-update"
+            )
+        try:
+            state.baseline = verdicts.load_baseline(settings.baseline)
+        except verdicts.ResultError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    if config.getoption("dist", "no") != "no" and config.pluginmanager.hasplugin("xdist"):
+        state.controller = ControllerRole()
+        config.pluginmanager.register(state.controller, "bytecode-cov-controller")
+
+
+def _gather(state: _State) -> datafile.CovData:
+    if state.controller is not None and state.controller.active:
+        data = state.controller.merged()
+        state.lines.extend(state.controller.errors)
+        state.controller.cleanup()
+    else:
+        data = state.collector.snapshot()
+    if state.existing is not None:
+        try:
+            datafile.merge_into(data, state.existing, "sum", name=str(state.settings.data_path))
+        except datafile.DataError as exc:
+            state.lines.append(f"not appended: {exc}")
+    return data
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write data and file reports, decide the verdicts, fail the run if one fails."""
+    config = session.config
+    state = config.stash.get(STATE, None)
+    if state is None or state.worker:
+        return
+    settings = state.settings
+    data = _gather(state)
+    try:
+        datafile.save(data, settings.data_path)
+    except OSError as exc:
+        state.lines.append(f"data file {settings.data_path} not written: {exc}")
+    results = verdicts.compute(data)
+    state.results = results
+    base = config.invocation_params.dir
+    file_specs = [s for s in settings.reports if s.kind not in ("term", "term-missing")]
+    try:
+        for path in write_reports(file_specs, results, state.lines.append, base):
+            state.lines.append(f"bytecode coverage report written to {path}")
+    except OSError as exc:
+        state.lines.append(f"report not written: {exc}")
+    if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        return
+    if settings.fail_under is not None:
+        verdict = verdicts.fail_under_verdict(results, settings.fail_under)
+        if verdict:
+            state.failed.append(verdict)
+        else:
+            state.lines.append(
+                f"Required bytecode instruction coverage of "
+                f"{verdicts.format_percent(settings.fail_under)}% reached. Total coverage: "
+                f"{verdicts.format_percent(results.totals.percent_covered)}%"
+            )
+    if settings.baseline is not None and settings.baseline_update:
+        try:
+            verdicts.write_baseline(results, settings.baseline)
+            state.lines.append(f"bytecode coverage baseline written to {settings.baseline}")
+        except OSError as exc:
+            state.failed.append(f"baseline {settings.baseline} not written: {exc}")
+    elif state.baseline is not None:
+        comparison = verdicts.compare_baseline(state.baseline, results)
+        for gain in comparison.gains:
+            state.lines.append(f"gained: {gain.describe()}")
+        if comparison.drops:
+            state.failed.append(
+                f"FAIL bytecode coverage dropped below the baseline {settings.baseline}:"
+            )
+            state.failed.extend(f"  dropped: {d.describe()}" for d in comparison.drops)
+    if state.failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the terminal reports, notes and verdicts."""
+    state = config.stash.get(STATE, None)
+    if state is None or state.worker or state.results is None:
+        return
+    tr = terminalreporter
+    term_specs = [s for s in state.settings.reports if s.kind in ("term", "term-missing")]
+    write_reports(term_specs, state.results, tr.write_line, config.invocation_params.dir)
+    for line in state.lines:
+        tr.write_line(line)
+    for line in state.failed:
+        tr.write_line(line, red=True, bold=True)

@@ -166,3 +166,202 @@ def instructions(code: object) -> list[dis.Instruction]:
     3.13 removed the argument and never yields them.
     """
     return [i for i in dis.get_instructions(code) if i.opname != "CACHE"]  # type: ignore[arg-type]
+
+
+# --- Engine: decoding and re-encoding jumps -------------------------------------
+
+_is_backward_jump = getattr(dis, "_is_backward_jump", None)
+
+#: Relative jumps that count backwards.  3.11 had POP_JUMP_BACKWARD_IF_*; from
+#: 3.12 only JUMP_BACKWARD(_NO_INTERRUPT) (and, in 3.14, END_ASYNC_FOR) do.
+#: ``dis._is_backward_jump`` knows the running version's set.
+BACKWARD_RELATIVE: Final[frozenset[int]] = frozenset(
+    op for op in opcode.hasjrel if _is_backward_jump is not None and _is_backward_jump(op)
+)
+
+#: 3.10 only: jumps whose argument is an absolute code-unit index.
+ABSOLUTE_JUMPS: Final[frozenset[int]] = frozenset(opcode.hasjabs)
+
+
+def jump_target(op: int, arg: int, offset: int, end: int) -> int:
+    """Byte offset a jump instruction goes to.
+
+    ``offset`` is where the opcode sits, ``end`` where its caches end.  3.10:
+    absolute jumps count code units from the start, relative ones from the
+    next instruction.  3.11+: all relative, from the end of the caches.
+    """
+    if HAS_ABSOLUTE_JUMPS:
+        if op in ABSOLUTE_JUMPS:
+            return arg * CODE_UNIT
+        return offset + CODE_UNIT + arg * CODE_UNIT
+    if op in BACKWARD_RELATIVE:
+        return end - arg * CODE_UNIT
+    return end + arg * CODE_UNIT
+
+
+def jump_arg(op: int, offset: int, end: int, target: int) -> int:
+    """The argument that makes jump ``op`` at ``offset`` go to ``target``.
+
+    The inverse of :func:`jump_target`; raises ValueError when the direction
+    of ``op`` cannot reach ``target``.
+    """
+    if HAS_ABSOLUTE_JUMPS:
+        arg = target // CODE_UNIT if op in ABSOLUTE_JUMPS else (target - offset) // CODE_UNIT - 1
+    elif op in BACKWARD_RELATIVE:
+        arg = (end - target) // CODE_UNIT
+    else:
+        arg = (target - end) // CODE_UNIT
+    if arg < 0:
+        raise ValueError(f"{OPNAME[op]} at {offset} cannot reach {target}")
+    return arg
+
+
+#: Unconditional jump opnames used when the engine adds a jump of its own.
+JUMP_FORWARD_OPNAME: Final[str] = "JUMP_FORWARD"
+JUMP_BACKWARD_OPNAME: Final[str] = "JUMP_ABSOLUTE" if PY < (3, 11) else "JUMP_BACKWARD"
+
+#: Conditional jumps: both outcomes are reported as a branch.  FOR_ITER and
+#: SEND branch too (next item / exhausted; yielded / returned).
+CONDITIONAL_JUMP_OPNAMES: Final[frozenset[str]] = frozenset(
+    name
+    for name in OPMAP
+    if OPMAP[name] in JUMP_OPCODES
+    and (name.startswith(("POP_JUMP", "JUMP_IF_")) or name in {"FOR_ITER", "SEND"})
+)
+
+#: How many instructions at FOR_ITER's target the interpreter steps over when
+#: the iterator is exhausted.  3.12: the END_FOR; 3.13: END_FOR and the POP_TOP
+#: after it (FOR_ITER pops the iterator itself).  Specialised FOR_ITER_GEN
+#: returns *to* the target instead, so these instructions stay in place and
+#: anything the engine adds goes after them.
+FOR_ITER_EXIT_SKIP: Final[int] = {(3, 12): 1, (3, 13): 2}.get(PY, 0)
+
+#: 3.14: a conditional jump's fall-through path starts with NOT_TAKEN, which
+#: sys.monitoring uses for BRANCH_LEFT events; it stays glued to the jump.
+HAS_NOT_TAKEN: Final[bool] = "NOT_TAKEN" in OPMAP
+
+#: Instructions that must stay at the very start of a code object, before
+#: anything the engine inserts: cell/free-variable set-up, generator creation
+#: and the first RESUME (3.11+), GEN_START (3.10 only).
+PREFIX_START_OPNAMES: Final[frozenset[str]] = frozenset(
+    {"MAKE_CELL", "COPY_FREE_VARS", "RETURN_GENERATOR", "GEN_START"}
+)
+
+#: Opname of the instruction a generator resumes at after a yield (3.11+):
+#: it stays glued right after YIELD_VALUE, since the interpreter inspects it
+#: to find the delegated iterator and the exception depth.
+RESUME_OPNAME: Final[str | None] = "RESUME" if HAS_RESUME else None
+
+#: Instructions that never fall through to the next one.
+NO_FALLTHROUGH_OPNAMES: Final[frozenset[str]] = UNCONDITIONAL_TRANSFERS
+
+#: 3.14 folded BINARY_SUBSCR into BINARY_OP with the NB_SUBSCR argument.
+_NB_OPS: Final[list[str]] = [name for name, _ in getattr(opcode, "_nb_ops", [])]
+SUBSCR_INSTR: Final[tuple[str, int]] = (
+    ("BINARY_SUBSCR", 0) if "BINARY_SUBSCR" in OPMAP else ("BINARY_OP", _NB_OPS.index("NB_SUBSCR"))
+)
+
+#: ``a + b`` on ints: BINARY_ADD before 3.11, BINARY_OP 0 (NB_ADD) after.
+ADD_INSTR: Final[tuple[str, int]] = ("BINARY_ADD", 0) if PY < (3, 11) else ("BINARY_OP", 0)
+
+#: 3.11: COPY n and SWAP n replaced DUP_TOP/ROT_* stack shuffles.
+HAS_COPY: Final[bool] = "COPY" in OPMAP
+
+#: How the engine calls ``next(counter)`` as a probe: the opnames around the
+#: callable and its argument.  3.10: CALL_FUNCTION.  3.11: PUSH_NULL before the
+#: callable, PRECALL + CALL.  3.12: PUSH_NULL before the callable, CALL.
+#: 3.13+: the NULL goes *after* the callable.
+if PY < (3, 11):
+    CALL_SEQUENCE: Final[tuple[str, ...]] = ("CALLABLE", "ARG", "CALL_FUNCTION")
+elif PY < (3, 12):
+    CALL_SEQUENCE = ("PUSH_NULL", "CALLABLE", "ARG", "PRECALL", "CALL")
+elif PY < (3, 13):
+    CALL_SEQUENCE = ("PUSH_NULL", "CALLABLE", "ARG", "CALL")
+else:
+    CALL_SEQUENCE = ("CALLABLE", "PUSH_NULL", "ARG", "CALL")
+
+#: 3.11+: exception-table entries with the ``lasti`` flag push the offset (in
+#: code units) of the instruction that raised, below the exception.
+HANDLER_GETS_LASTI: Final[bool] = HAS_EXCEPTION_TABLE
+
+
+# --- Assertions: portable opcode vocabulary ---------------------------------
+# Facts used by ``pytest_bytecode.normalize`` to read every supported version's
+# bytecode in one vocabulary, and by ``pytest_bytecode.assertions`` to reject
+# opnames that no supported Python knows.
+
+#: Every public opname of CPython 3.10 to 3.15 (the union of ``opcode.opmap``
+#: on each, pseudo-ops included), read from 3.10.13, 3.11.7, 3.12.1, 3.13.0,
+#: 3.14.2 and 3.15.0rc1.  A bytecode assertion naming an opname outside this
+#: set is a typo, never a silent pass.  Extend it when a new version is added.
+_KNOWN_OPNAMES_TEXT = """
+    ANNOTATIONS_PLACEHOLDER ASYNC_GEN_WRAP BEFORE_ASYNC_WITH BEFORE_WITH BINARY_ADD
+    BINARY_AND BINARY_FLOOR_DIVIDE BINARY_LSHIFT BINARY_MATRIX_MULTIPLY BINARY_MODULO
+    BINARY_MULTIPLY BINARY_OP BINARY_OR BINARY_POWER BINARY_RSHIFT BINARY_SLICE
+    BINARY_SUBSCR BINARY_SUBTRACT BINARY_TRUE_DIVIDE BINARY_XOR BUILD_CONST_KEY_MAP
+    BUILD_INTERPOLATION BUILD_LIST BUILD_MAP BUILD_SET BUILD_SLICE BUILD_STRING
+    BUILD_TEMPLATE BUILD_TUPLE CACHE CALL CALL_FUNCTION CALL_FUNCTION_EX CALL_FUNCTION_KW
+    CALL_INTRINSIC_1 CALL_INTRINSIC_2 CALL_KW CALL_METHOD CHECK_EG_MATCH CHECK_EXC_MATCH
+    CLEANUP_THROW COMPARE_OP CONTAINS_OP CONVERT_VALUE COPY COPY_DICT_WITHOUT_KEYS
+    COPY_FREE_VARS DELETE_ATTR DELETE_DEREF DELETE_FAST DELETE_GLOBAL DELETE_NAME
+    DELETE_SUBSCR DICT_MERGE DICT_UPDATE DUP_TOP DUP_TOP_TWO END_ASYNC_FOR END_FOR END_SEND
+    ENTER_EXECUTOR EXIT_INIT_CHECK EXTENDED_ARG FORMAT_SIMPLE FORMAT_VALUE FORMAT_WITH_SPEC
+    FOR_ITER GEN_START GET_AITER GET_ANEXT GET_AWAITABLE GET_ITER GET_LEN
+    GET_YIELD_FROM_ITER IMPORT_FROM IMPORT_NAME IMPORT_STAR INPLACE_ADD INPLACE_AND
+    INPLACE_FLOOR_DIVIDE INPLACE_LSHIFT INPLACE_MATRIX_MULTIPLY INPLACE_MODULO
+    INPLACE_MULTIPLY INPLACE_OR INPLACE_POWER INPLACE_RSHIFT INPLACE_SUBTRACT
+    INPLACE_TRUE_DIVIDE INPLACE_XOR INSTRUMENTED_CALL INSTRUMENTED_CALL_FUNCTION_EX
+    INSTRUMENTED_CALL_KW INSTRUMENTED_END_ASYNC_FOR INSTRUMENTED_END_FOR
+    INSTRUMENTED_END_SEND INSTRUMENTED_FOR_ITER INSTRUMENTED_INSTRUCTION
+    INSTRUMENTED_JUMP_BACKWARD INSTRUMENTED_JUMP_FORWARD INSTRUMENTED_LINE
+    INSTRUMENTED_LOAD_SUPER_ATTR INSTRUMENTED_NOT_TAKEN INSTRUMENTED_POP_ITER
+    INSTRUMENTED_POP_JUMP_IF_FALSE INSTRUMENTED_POP_JUMP_IF_NONE
+    INSTRUMENTED_POP_JUMP_IF_NOT_NONE INSTRUMENTED_POP_JUMP_IF_TRUE INSTRUMENTED_RESUME
+    INSTRUMENTED_RETURN_CONST INSTRUMENTED_RETURN_VALUE INSTRUMENTED_YIELD_VALUE
+    INTERPRETER_EXIT IS_OP JUMP JUMP_ABSOLUTE JUMP_BACKWARD JUMP_BACKWARD_NO_INTERRUPT
+    JUMP_FORWARD JUMP_IF_FALSE JUMP_IF_FALSE_OR_POP JUMP_IF_NOT_EXC_MATCH JUMP_IF_TRUE
+    JUMP_IF_TRUE_OR_POP JUMP_NO_INTERRUPT KW_NAMES LIST_APPEND LIST_EXTEND LIST_TO_TUPLE
+    LOAD_ASSERTION_ERROR LOAD_ATTR LOAD_BUILD_CLASS LOAD_CLASSDEREF LOAD_CLOSURE
+    LOAD_COMMON_CONSTANT LOAD_CONST LOAD_DEREF LOAD_FAST LOAD_FAST_AND_CLEAR
+    LOAD_FAST_BORROW LOAD_FAST_BORROW_LOAD_FAST_BORROW LOAD_FAST_CHECK LOAD_FAST_LOAD_FAST
+    LOAD_FROM_DICT_OR_DEREF LOAD_FROM_DICT_OR_GLOBALS LOAD_GLOBAL LOAD_LOCALS LOAD_METHOD
+    LOAD_NAME LOAD_SMALL_INT LOAD_SPECIAL LOAD_SUPER_ATTR LOAD_SUPER_METHOD
+    LOAD_ZERO_SUPER_ATTR LOAD_ZERO_SUPER_METHOD MAKE_CELL MAKE_FUNCTION MAP_ADD MATCH_CLASS
+    MATCH_KEYS MATCH_MAPPING MATCH_SEQUENCE NOP NOT_TAKEN POP_BLOCK POP_EXCEPT POP_ITER
+    POP_JUMP_BACKWARD_IF_FALSE POP_JUMP_BACKWARD_IF_NONE POP_JUMP_BACKWARD_IF_NOT_NONE
+    POP_JUMP_BACKWARD_IF_TRUE POP_JUMP_FORWARD_IF_FALSE POP_JUMP_FORWARD_IF_NONE
+    POP_JUMP_FORWARD_IF_NOT_NONE POP_JUMP_FORWARD_IF_TRUE POP_JUMP_IF_FALSE POP_JUMP_IF_NONE
+    POP_JUMP_IF_NOT_NONE POP_JUMP_IF_TRUE POP_TOP PRECALL PREP_RERAISE_STAR PRINT_EXPR
+    PUSH_EXC_INFO PUSH_NULL RAISE_VARARGS RERAISE RESERVED RESUME RETURN_CONST
+    RETURN_GENERATOR RETURN_VALUE ROT_FOUR ROT_N ROT_THREE ROT_TWO SEND SETUP_ANNOTATIONS
+    SETUP_ASYNC_WITH SETUP_CLEANUP SETUP_FINALLY SETUP_WITH SET_ADD SET_FUNCTION_ATTRIBUTE
+    SET_UPDATE STORE_ATTR STORE_DEREF STORE_FAST STORE_FAST_LOAD_FAST STORE_FAST_MAYBE_NULL
+    STORE_FAST_STORE_FAST STORE_GLOBAL STORE_NAME STORE_SLICE STORE_SUBSCR SWAP TO_BOOL
+    TRACE_RECORD UNARY_INVERT UNARY_NEGATIVE UNARY_NOT UNARY_POSITIVE UNPACK_EX
+    UNPACK_SEQUENCE WITH_EXCEPT_START YIELD_FROM YIELD_VALUE
+"""
+KNOWN_OPNAMES: Final[frozenset[str]] = frozenset(_KNOWN_OPNAMES_TEXT.split())
+
+#: 3.10 only: MAKE_FUNCTION pops the function's qualified name, pushed by a
+#: LOAD_CONST just before it; 3.11 takes the qualname from the code object.
+MAKE_FUNCTION_TAKES_QUALNAME: Final[bool] = PY < (3, 11)
+
+#: 3.13+: LOAD_CLOSURE is a pseudo-instruction that the assembler turns into
+#: LOAD_FAST (3.14: LOAD_FAST_BORROW) of the cell or free variable, so a
+#: LOAD_FAST of such a name is the closure-tuple load of 3.10-3.12.
+LOAD_CLOSURE_IS_LOAD_FAST: Final[bool] = PY >= (3, 13)
+
+#: 3.13 only: END_FOR pops just the last value and the compiler follows it with
+#: a POP_TOP for the iterator.  3.12's END_FOR pops both; 3.14+ follow END_FOR
+#: with POP_ITER instead; 3.10-3.11 have no END_FOR.
+END_FOR_THEN_POP_TOP: Final[bool] = PY == (3, 13)
+
+#: Glued prefix instructions that an instruction-level observer never sees
+#: (see ``engine.instrument.non_units``).  3.11+: the interpreter starts
+#: reporting at the first RESUME and never reports RESUME itself; the POP_TOP
+#: after RETURN_GENERATOR runs before that RESUME too.
+NON_UNIT_OPNAMES: Final[frozenset[str]] = (
+    frozenset({"MAKE_CELL", "COPY_FREE_VARS", "RETURN_GENERATOR", "POP_TOP", "RESUME"})
+    if HAS_RESUME
+    else frozenset()
+)

@@ -1,0 +1,83 @@
+"""Report formats: one module per format, each rendering :class:`~pytest_bytecode.results.Results`.
+
+:func:`parse_spec` turns a ``--bytecode-cov-report`` value into a
+:class:`ReportSpec`; :func:`write_reports` renders every requested report.
+Reporters compute nothing: verdicts and figures come from ``results``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_bytecode.report import json_report, term
+from pytest_bytecode.results import Results
+
+#: Report types, and the default destination of those that write a file.
+REPORT_TYPES: dict[str, str | None] = {
+    "term": None,
+    "term-missing": None,
+    "json": "bytecode-cov.json",
+}
+
+
+class ReportSpecError(ValueError):
+    """A ``--bytecode-cov-report`` value naming no known report type."""
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One requested report: its type and, for file reports, where it goes."""
+
+    kind: str
+    dest: str | None = None
+
+
+def parse_spec(value: str) -> ReportSpec | None:
+    """``TYPE[:DEST]`` as a :class:`ReportSpec`; the empty value means no report."""
+    value = value.strip()
+    if not value:
+        return None
+    kind, sep, dest = value.partition(":")
+    if kind not in REPORT_TYPES:
+        known = ", ".join(REPORT_TYPES)
+        raise ReportSpecError(
+            f"--bytecode-cov-report={value}: unknown report type {kind!r} (known: {known})"
+        )
+    default = REPORT_TYPES[kind]
+    if sep and default is None:
+        raise ReportSpecError(
+            f"--bytecode-cov-report={value}: report type {kind!r} takes no destination"
+        )
+    return ReportSpec(kind, (dest or default) if default is not None else None)
+
+
+def parse_specs(values: Sequence[str]) -> list[ReportSpec]:
+    """Every non-empty value parsed, duplicates dropped, order kept."""
+    out: list[ReportSpec] = []
+    for value in values:
+        spec = parse_spec(value)
+        if spec is not None and spec not in out:
+            out.append(spec)
+    return out
+
+
+def write_reports(
+    specs: Sequence[ReportSpec],
+    results: Results,
+    write_line: Callable[[str], None],
+    base_dir: Path,
+) -> list[Path]:
+    """Render every report in ``specs``; returns the files written."""
+    written = []
+    for spec in specs:
+        if spec.kind in ("term", "term-missing"):
+            for line in term.render(results, missing=spec.kind == "term-missing"):
+                write_line(line)
+        elif spec.kind == "json":
+            assert spec.dest is not None
+            path = base_dir / spec.dest
+            json_report.write(results, path)
+            written.append(path)
+    return written

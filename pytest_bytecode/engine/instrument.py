@@ -1,0 +1,395 @@
+"""Rewrite a code object with counting probes and read the counts back.
+
+The path of one code object:
+
+1. :func:`~pytest_bytecode.engine.decode.decode` reads its wordcode;
+2. :func:`~pytest_bytecode.engine.blocks.build` splits it into basic blocks;
+3. :class:`_Rewriter` plans probes and emits the new instruction list:
+
+   * a **block probe** ``next(counter)`` after the glued prefix of every block
+     that can be entered, counting how often the block was entered;
+   * an **edge probe** on the fall-through of a conditional jump whose two
+     outcomes cannot be told apart from block counts;
+   * for every exception handler, a **handler stub** placed just before it,
+     and one **catch-all stub** covering code no handler covers.  A stub
+     records which instruction raised (the ``lasti`` the exception table
+     pushes, 3.11+) and then carries on exactly as before: into the original
+     handler, or ``RERAISE 1`` out of the frame with the traceback untouched;
+
+4. :func:`~pytest_bytecode.engine.assemble.assemble` lays it out.
+
+Counts are then exact: an instruction ran as often as its block was entered,
+minus the exceptions raised by earlier instructions of the block.  An
+exception re-raised by ``RERAISE`` reaches a second stub with the lasti of
+the instruction that first raised it; it is a new raise only at the stub whose
+exception-table entry covers that instruction, so re-raises are not counted
+twice.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass
+from types import CodeType
+
+from pytest_bytecode import versions
+from pytest_bytecode.engine.assemble import UNCOVERED, HandlerSpec, Item, assemble, build_code
+from pytest_bytecode.engine.blocks import Block, Graph, build
+from pytest_bytecode.engine.decode import Instr, Position, decode
+from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
+from pytest_bytecode.engine.tables import parse_exception_table
+
+#: Stack slots a probe or stub may need above what the original code uses.
+EXTRA_STACK = 5
+
+#: Tag for code whose exceptions are not attributed to an original instruction.
+IGNORE = -1
+
+_OP = versions.OPMAP
+
+
+def _before(index: int) -> int:
+    """Tag: raised before original instruction ``index`` began."""
+    return 2 * index
+
+
+def _at(index: int) -> int:
+    """Tag: raised by original instruction ``index`` (it began, what follows did not)."""
+    return 2 * index + 1
+
+
+def _count_value(counter: itertools.count[int]) -> int:
+    # itertools.count has no public accessor; its repr is "count(N)".
+    return int(repr(counter)[6:-1])
+
+
+@dataclass(frozen=True, slots=True)
+class _BranchPlan:
+    """How to get both outcomes of the conditional jump at ``instr``."""
+
+    instr: int
+    fall_block: int  # block whose count is the not-taken outcome (mode "fall")
+    jump_block: int  # block whose count is the taken outcome (mode "jump")
+    mode: str  # "fall", "jump" or "edge"
+    edge_probe: int  # probe index for mode "edge"
+
+
+class CodePlan:
+    """Everything needed to turn one code object's probe values into counts."""
+
+    def __init__(
+        self,
+        original: CodeType,
+        graph: Graph,
+        counters: list[itertools.count[int]],
+        block_probe: list[int],
+        branches: list[_BranchPlan],
+        raises: list[defaultdict[int, int]],
+        unit_tags: list[int],
+        unit_handlers: list[int],
+    ) -> None:
+        self.qualname: str = getattr(original, "co_qualname", original.co_name)
+        self.name = original.co_name
+        self.firstlineno = original.co_firstlineno
+        self.instrs = graph.instrs
+        self.blocks = graph.blocks
+        self.block_of = graph.block_of
+        self.landing = graph.landing
+        self.counters = counters
+        self.block_probe = block_probe
+        self.branches = branches
+        self.raises = raises
+        self.unit_tags = unit_tags
+        self.unit_handlers = unit_handlers
+        self.zero = [0] * len(counters)
+        self.non_units = non_units(graph)
+
+    def probe_values(self) -> list[int]:
+        """Current value of every probe, relative to the last reset."""
+        return [_count_value(c) - z for c, z in zip(self.counters, self.zero)]
+
+    def reset(self) -> None:
+        """Make every count read zero from now on."""
+        self.zero = [_count_value(c) for c in self.counters]
+        for table in self.raises:
+            table.clear()
+
+    def counts(self) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]:
+        """Per-instruction and per-branch counts of the original code."""
+        values = self.probe_values()
+        n = len(self.instrs)
+        raised_after = [0] * n
+        raised_before = [0] * n
+        for stub, table in enumerate(self.raises):
+            for unit, times in list(table.items()):
+                if unit >= len(self.unit_handlers) or self.unit_handlers[unit] != stub:
+                    continue  # a re-raise: counted where it was first raised
+                tag = self.unit_tags[unit]
+                if tag < 0:
+                    continue
+                index, at = divmod(tag, 2)
+                if at:
+                    raised_after[index] += times
+                else:
+                    raised_before[index] += times
+        counts = [0] * n
+        block_counts = [0] * len(self.blocks)
+        for block in self.blocks:
+            probe = self.block_probe[block.index]
+            running = values[probe] if probe >= 0 else 0
+            block_counts[block.index] = running
+            for i in range(block.first, block.last + 1):
+                running -= raised_before[i]
+                counts[i] = running
+                running -= raised_after[i]
+        instructions = tuple(
+            InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
+            for ins in self.instrs
+            if ins.index not in self.non_units
+        )
+        branches: list[BranchCount] = []
+        for plan in self.branches:
+            ins = self.instrs[plan.instr]
+            total = counts[plan.instr] - raised_after[plan.instr]
+            if plan.mode == "fall":
+                fall = block_counts[plan.fall_block]
+                jump = total - fall
+            elif plan.mode == "jump":
+                jump = block_counts[plan.jump_block]
+                fall = total - jump
+            else:
+                fall = values[plan.edge_probe]
+                jump = total - fall
+            next_offset = self.instrs[plan.instr + 1].offset if plan.instr + 1 < n else ins.end
+            assert ins.target is not None
+            branches.append(
+                BranchCount(
+                    ins.offset,
+                    ins.opname,
+                    ins.position[0],
+                    (BranchOutcome(next_offset, fall), BranchOutcome(ins.target, jump)),
+                )
+            )
+        return instructions, tuple(branches)
+
+
+class _Rewriter:
+    """Plans and emits the probes of one code object (see module docstring)."""
+
+    def __init__(self, code: CodeType) -> None:
+        self.code = code
+        self.instrs = decode(code)
+        self.by_start = {ins.start: ins.index for ins in self.instrs}
+        self.consts: list[object] = list(code.co_consts)
+        self.items: list[Item] = []
+        self.handler_specs: list[HandlerSpec] = []
+        self.counters: list[itertools.count[int]] = []
+        self.raises: list[defaultdict[int, int]] = []
+        self._next_const = self._const(next)
+        self._one_const = self._const(1)
+
+    def _const(self, value: object) -> int:
+        self.consts.append(value)
+        return len(self.consts) - 1
+
+    def _emit(
+        self, opname: str, arg: int, position: Position, handler: int, tag: int, jump: int | None = None
+    ) -> int:
+        self.items.append(Item(_OP[opname], arg, jump, position, handler, tag))
+        return len(self.items) - 1
+
+    def _probe(self, position: Position, handler: int, tag: int) -> int:
+        """Emit ``next(counter)``; return the probe's index."""
+        counter = itertools.count()
+        self.counters.append(counter)
+        arg_const = self._const(counter)
+        for step in versions.CALL_SEQUENCE:
+            if step == "CALLABLE":
+                self._emit("LOAD_CONST", self._next_const, position, handler, tag)
+            elif step == "ARG":
+                self._emit("LOAD_CONST", arg_const, position, handler, tag)
+            elif step == "PUSH_NULL":
+                self._emit("PUSH_NULL", 0, position, handler, tag)
+            else:
+                self._emit(step, 1, position, handler, tag)
+        self._emit("POP_TOP", 0, position, handler, tag)
+        return len(self.counters) - 1
+
+    def _record_raise(self, position: Position) -> None:
+        """Emit ``raises[lasti] += 1`` for a stub entered with [lasti, exc] on top."""
+        table: defaultdict[int, int] = defaultdict(int)
+        self.raises.append(table)
+        const = self._const(table)
+        subscr, subscr_arg = versions.SUBSCR_INSTR
+        add, add_arg = versions.ADD_INSTR
+        for opname, arg in (
+            ("LOAD_CONST", const),
+            ("COPY", 3),
+            (subscr, subscr_arg),
+            ("LOAD_CONST", self._one_const),
+            (add, add_arg),
+            ("LOAD_CONST", const),
+            ("COPY", 4),
+            ("STORE_SUBSCR", 0),
+        ):
+            self._emit(opname, arg, position, UNCOVERED, IGNORE)
+
+    def rewrite(self) -> tuple[CodeType, CodePlan]:
+        """Build the instrumented code object and the plan to read it."""
+        code = self.code
+        instrs = self.instrs
+        entries = parse_exception_table(code.co_exceptiontable) if versions.HAS_EXCEPTION_TABLE else []
+        # Which exception-table entry covers each instruction (its opcode unit).
+        keys: dict[tuple[int, int, bool], int] = {}
+        instr_key = [UNCOVERED] * len(instrs)
+        for ins in instrs:
+            unit = ins.offset // 2
+            for entry in entries:
+                if entry.start <= unit < entry.end:
+                    key = (entry.target, entry.depth, entry.lasti)
+                    instr_key[ins.index] = keys.setdefault(key, len(keys))
+                    break
+        handler_targets = {target * 2 for target, _, _ in keys}
+        graph = build(instrs, handler_targets)
+        blocks = graph.blocks
+        n_keys = len(keys)
+        catch_all = n_keys  # handler index of the catch-all stub
+        any_uncovered = versions.HAS_EXCEPTION_TABLE and UNCOVERED in instr_key
+
+        def cover(index: int) -> int:
+            key = instr_key[index]
+            if key == UNCOVERED:
+                return catch_all if any_uncovered else UNCOVERED
+            return key
+
+        branches, edge_for = self._plan_branches(graph)
+        block_probe = [-1] * len(blocks)
+        label = [0] * len(blocks)
+        key_items: dict[int, int] = {}
+        stubs_by_target: dict[int, list[tuple[int, tuple[int, int, bool]]]] = defaultdict(list)
+        for key, kid in keys.items():
+            stubs_by_target[key[0] * 2].append((kid, key))
+        self.handler_specs = [HandlerSpec(0, 0, True) for _ in range(n_keys + 1)]
+        pending_jumps: list[tuple[int, int]] = []  # (item, block) jumps to fix up
+        for block in blocks:
+            first = instrs[block.first]
+            if block.handler:
+                previous = instrs[block.first - 1] if block.first else None
+                skip = None
+                if previous is not None and not _ends_flow(previous):
+                    skip = self._emit(versions.JUMP_FORWARD_OPNAME, 0, first.position, UNCOVERED, IGNORE, jump=-1)
+                    pending_jumps.append((skip, block.index))
+                for kid, (_, depth, lasti) in stubs_by_target[first.start]:
+                    key_items[kid] = len(self.items)
+                    self.handler_specs[kid] = HandlerSpec(len(self.items), depth, True)
+                    self._record_raise(first.position)
+                    if not lasti:
+                        self._emit("SWAP", 2, first.position, UNCOVERED, IGNORE)
+                        self._emit("POP_TOP", 0, first.position, UNCOVERED, IGNORE)
+                    j = self._emit(versions.JUMP_FORWARD_OPNAME, 0, first.position, UNCOVERED, IGNORE, jump=-1)
+                    pending_jumps.append((j, block.index))
+            edge = edge_for.get(block.index)
+            if edge is not None:
+                cond = edge[0]
+                probe = self._probe(first.position, cover(cond), _at(cond))
+                branches[edge[1]] = _replace_edge(branches[edge[1]], probe)
+            label[block.index] = len(self.items)
+            for i in range(block.first, block.first + block.glue):
+                self._emit_original(instrs[i], cover(i), IGNORE, pending_jumps, graph)
+            if block.entry or block.preds:
+                body = block.body if block.body <= block.last else block.last
+                tag = _before(body) if block.body <= block.last else IGNORE
+                block_probe[block.index] = self._probe(instrs[body].position, cover(body), tag)
+            for i in range(block.body, block.last + 1):
+                self._emit_original(instrs[i], cover(i), _at(i), pending_jumps, graph)
+        if any_uncovered:
+            self.handler_specs[catch_all] = HandlerSpec(len(self.items), 0, True)
+            none: Position = (None, None, None, None)
+            self._record_raise(none)
+            self._emit("RERAISE", 1, none, UNCOVERED, IGNORE)
+        for item_index, block_index in pending_jumps:
+            target_item = label[block_index]
+            item = self.items[item_index]
+            item.jump = target_item
+            if target_item <= item_index and item.op == _OP[versions.JUMP_FORWARD_OPNAME]:
+                item.op = _OP[versions.JUMP_BACKWARD_OPNAME]
+        layout = assemble(self.items, self.handler_specs, code.co_firstlineno)
+        new_code = build_code(code, layout, tuple(self.consts), EXTRA_STACK)
+        plan = CodePlan(
+            code,
+            graph,
+            self.counters,
+            block_probe,
+            branches,
+            self.raises,
+            layout.unit_tags,
+            layout.unit_handlers,
+        )
+        return new_code, plan
+
+    def _emit_original(
+        self, ins: Instr, handler: int, tag: int, pending: list[tuple[int, int]], graph: Graph
+    ) -> None:
+        if ins.target is None:
+            self._emit(ins.opname, ins.arg, ins.position, handler, tag)
+            return
+        item = self._emit(ins.opname, 0, ins.position, handler, tag, jump=-1)
+        pending.append((item, graph.block_of[self.by_start[ins.target]]))
+
+    def _plan_branches(self, graph: Graph) -> tuple[list[_BranchPlan], dict[int, tuple[int, int]]]:
+        """Decide, per conditional jump, how both outcomes will be known."""
+        plans: list[_BranchPlan] = []
+        edge_for: dict[int, tuple[int, int]] = {}
+        for block in graph.blocks:
+            last = graph.instrs[block.last]
+            if last.opname not in versions.CONDITIONAL_JUMP_OPNAMES or block.last + 1 >= len(graph.instrs):
+                continue
+            fall = graph.blocks[graph.block_of[block.last + 1]]
+            jump = graph.blocks[graph.block_of[graph.landing[block.last]]]
+            if _only_pred(fall, block.index, "fall"):
+                mode = "fall"
+            elif _only_pred(jump, block.index, "jump"):
+                mode = "jump"
+            else:
+                mode = "edge"
+                edge_for[fall.index] = (block.last, len(plans))
+            plans.append(_BranchPlan(block.last, fall.index, jump.index, mode, -1))
+        return plans, edge_for
+
+
+def non_units(graph: Graph) -> frozenset[int]:
+    """Indexes of instructions that are bookkeeping, not units of execution.
+
+    The interpreter never reports these to an instruction-level observer
+    (``sys.monitoring`` INSTRUCTION events, ``f_trace_opcodes`` tracing): the
+    code object's prefix up to the first RESUME (cell set-up, generator
+    creation) and every RESUME.  Their execution is implied by the counts of
+    the code around them, so they are not counted as units of their own.
+    """
+    result: set[int] = set()
+    for block in graph.blocks:
+        for i in range(block.first, block.first + block.glue):
+            if graph.instrs[i].opname in versions.NON_UNIT_OPNAMES:
+                result.add(i)
+    for ins in graph.instrs:
+        if ins.opname == "RESUME":
+            result.add(ins.index)
+    return frozenset(result)
+
+
+def _only_pred(block: Block, pred: int, kind: str) -> bool:
+    return not block.entry and block.preds == [(pred, kind)]
+
+
+def _replace_edge(plan: _BranchPlan, probe: int) -> _BranchPlan:
+    return _BranchPlan(plan.instr, plan.fall_block, plan.jump_block, plan.mode, probe)
+
+
+def _ends_flow(ins: Instr) -> bool:
+    return ins.opname in versions.NO_FALLTHROUGH_OPNAMES
+
+
+def instrument_code(code: CodeType) -> tuple[CodeType, CodePlan]:
+    """Instrument one code object, not its nested code objects."""
+    return _Rewriter(code).rewrite()

@@ -1,0 +1,75 @@
+"""The JSON report (format 1); its schema is documented in README.md.
+
+Every measured code object appears, executed or not; instruction offsets are
+those of the original code object as ``dis.get_instructions`` reports them.
+Instructions and branches on excluded lines are left out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytest_bytecode import __version__
+from pytest_bytecode.data import write_json_atomic
+from pytest_bytecode.results import Results
+
+#: Version of the report's layout.  History:
+#:   1 - first version.
+FORMAT = 1
+
+
+def document(results: Results) -> dict[str, Any]:
+    """The report as plain JSON data."""
+    return {
+        "meta": {
+            "format": FORMAT,
+            "version": __version__,
+            "python": results.python_version,
+            "crashed_workers": [
+                {"worker": c.worker, "error": c.error, "recovered": c.recovered}
+                for c in results.crashed_workers
+            ],
+        },
+        "totals": results.totals.as_dict(),
+        "files": {
+            path: {
+                "summary": fres.summary.as_dict(),
+                "partial": fres.partial,
+                "code_objects": [
+                    {
+                        "qualname": code.qualname,
+                        "name": code.name,
+                        "firstlineno": code.firstlineno,
+                        "instructions": [
+                            {
+                                "offset": i.offset,
+                                "opname": i.opname,
+                                "line": i.line,
+                                "count": i.count,
+                            }
+                            for i in code.instructions
+                        ],
+                        "branches": [
+                            {
+                                "offset": b.offset,
+                                "opname": b.opname,
+                                "line": b.line,
+                                "outcomes": [
+                                    {"target_offset": t, "count": c} for t, c in b.outcomes
+                                ],
+                            }
+                            for b in code.branches
+                        ],
+                    }
+                    for code in fres.code_objects
+                ],
+            }
+            for path, fres in results.files.items()
+        },
+    }
+
+
+def write(results: Results, path: Path) -> None:
+    """Write the report to ``path`` (indented, atomically)."""
+    write_json_atomic(path, document(results), indent=2)

@@ -1,0 +1,93 @@
+"""The terminal report: a per-file table with a total, optionally the missed lines.
+
+Columns: instructions, missed instructions, branch outcomes, missed branch
+outcomes, cover % (instructions).  ``term-missing`` adds, per file, the lines
+holding missed instructions: a line none of whose instructions ran shows as
+its number (runs of such lines as ``a-b``); a line that partly ran shows the
+opcodes that did not, as ``12[COMPARE_OP,POP_JUMP_IF_FALSE]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pytest_bytecode.results import FileResult, Results, Summary, format_percent
+
+
+def missing_text(fres: FileResult) -> str:
+    """The term-missing column for one file."""
+    parts: list[str] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        if run:
+            parts.append(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}")
+            run.clear()
+
+    for line, (ops, whole) in fres.missed_lines().items():
+        if whole:
+            if run and line != run[-1] + 1:
+                flush()
+            run.append(line)
+            continue
+        flush()
+        parts.append(f"{line}[{','.join(dict.fromkeys(ops))}]")
+    flush()
+    return ", ".join(parts)
+
+
+def _row(name: str, s: Summary) -> list[str]:
+    return [
+        name,
+        str(s.instructions),
+        str(s.instructions - s.covered_instructions),
+        str(s.branches),
+        str(s.branches - s.covered_branches),
+        f"{format_percent(s.percent_covered)}%",
+    ]
+
+
+def render(results: Results, *, missing: bool = False) -> Iterator[str]:
+    """The report's lines."""
+    header = ["Name", "Instr", "Miss", "Branch", "BrMiss", "Cover"]
+    if missing:
+        header.append("Missing")
+    rows = []
+    for path, fres in results.files.items():
+        row = _row(path + (" (partial)" if fres.partial else ""), fres.summary)
+        if missing:
+            row.append(missing_text(fres))
+        rows.append(row)
+    total = _row("TOTAL", results.totals)
+    if missing:
+        total.append("")
+    widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = [row[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(row[1:6], widths[1:6], strict=True)]
+        if missing:
+            cells.append(row[6])
+        return "   ".join(cells).rstrip()
+
+    title = f"bytecode coverage: Python {results.python_version}"
+    yield f" {title} ".center(max(len(title) + 4, 40), "-")
+    yield ""
+    yield fmt(header)
+    yield "-" * len(fmt(header))
+    for row in rows:
+        yield fmt(row)
+    yield "-" * len(fmt(header))
+    yield fmt(total)
+    if any(f.partial for f in results.files.values()):
+        yield ""
+        yield (
+            "(partial): imported before pytest-bytecode's import hook; "
+            "module-level code not measured"
+        )
+    for crash in results.crashed_workers:
+        yield ""
+        state = (
+            "counts of its completed tests recovered" if crash.recovered else "its counts were lost"
+        )
+        yield f"worker {crash.worker} crashed ({crash.error}); {state}"
