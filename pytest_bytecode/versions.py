@@ -102,12 +102,13 @@ def _cache_table() -> dict[str, int]:
     """Map opname -> number of inline CACHE code units after it.
 
     3.11 and 3.12 keep a list indexed by opcode; 3.13 turned it into a dict
-    keyed by name.  Before 3.11 there are no caches.
+    keyed by name, and 3.15 into a ``frozendict`` (not a dict subclass, so
+    test for a mapping by its ``items``).  Before 3.11 there are no caches.
     """
     raw = getattr(opcode, "_inline_cache_entries", None)
     if raw is None:
         return {}
-    if isinstance(raw, dict):
+    if hasattr(raw, "items"):
         return {str(k): int(v) for k, v in raw.items() if v}
     return {opcode.opname[i]: int(n) for i, n in enumerate(raw) if n}
 
@@ -365,3 +366,24 @@ NON_UNIT_OPNAMES: Final[frozenset[str]] = (
     if HAS_RESUME
     else frozenset()
 )
+
+#: 3.10 only: instructions that push a handler block; their jump target is the
+#: handler.  From 3.11 handlers live in the exception table instead.
+SETUP_OPNAMES: Final[frozenset[str]] = (
+    frozenset({"SETUP_FINALLY", "SETUP_WITH", "SETUP_ASYNC_WITH"})
+    if not HAS_EXCEPTION_TABLE
+    else frozenset()
+)
+
+#: 3.10 allows at most this many nested blocks on a frame's block stack
+#: (CO_MAXBLOCKS); the engine's own catch-all block needs one slot.
+MAX_BLOCKS: Final[int] = 20
+
+#: A stub records where an exception was raised as a code-unit index (3.11+,
+#: the ``lasti`` the exception table pushes) or as a byte offset (3.10, the
+#: traceback's ``tb_lasti``).  Divide by this to get code units.
+RAISE_KEY_DIVISOR: Final[int] = 1 if HANDLER_GETS_LASTI else CODE_UNIT
+
+#: Code flags of generator-like code objects (generators, coroutines, async
+#: generators, types.coroutine iterables).
+GENERATOR_FLAGS: Final[int] = 0x20 | 0x80 | 0x100 | 0x200

@@ -98,7 +98,9 @@ def instrument_function(func: Callable[..., Any]) -> Instrumented:
     return inst
 
 
-def iter_code_tree(code: CodeType, path: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], CodeType]]:
+def iter_code_tree(
+    code: CodeType, path: tuple[int, ...] = ()
+) -> Iterator[tuple[tuple[int, ...], CodeType]]:
     """Every code object in ``code``'s tree with its path, root first."""
     yield path, code
     for index, const in enumerate(code.co_consts):

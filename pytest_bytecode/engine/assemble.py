@@ -148,11 +148,18 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
     )
 
 
-def build_code(original: CodeType, layout: Layout, consts: tuple[object, ...], extra_stack: int) -> CodeType:
-    """The original code object with new wordcode, tables and constants."""
+def build_code(
+    original: CodeType,
+    layout: Layout,
+    consts: tuple[object, ...],
+    names: tuple[str, ...],
+    extra_stack: int,
+) -> CodeType:
+    """The original code object with new wordcode, tables, constants and names."""
     changes: dict[str, object] = {
         "co_code": layout.code,
         "co_consts": consts,
+        "co_names": names,
         "co_linetable": layout.linetable,
         "co_stacksize": original.co_stacksize + extra_stack,
     }

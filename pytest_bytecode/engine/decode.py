@@ -73,9 +73,7 @@ def decode(code: CodeType) -> list[Instr]:
         name = opname[op]
         end = i + 2 + 2 * versions.cache_entries(name)
         target = versions.jump_target(op, arg, i, end) if op in jumps else None
-        result.append(
-            Instr(len(result), start, i, end, op, name, arg, target, positions[i // 2])
-        )
+        result.append(Instr(len(result), start, i, end, op, name, arg, target, positions[i // 2]))
         i = end
         start = end
         arg = 0

@@ -122,7 +122,8 @@ class CodePlan:
         raised_after = [0] * n
         raised_before = [0] * n
         for stub, table in enumerate(self.raises):
-            for unit, times in list(table.items()):
+            for key, times in list(table.items()):
+                unit = key // versions.RAISE_KEY_DIVISOR
                 if unit >= len(self.unit_handlers) or self.unit_handlers[unit] != stub:
                     continue  # a re-raise: counted where it was first raised
                 tag = self.unit_tags[unit]
@@ -182,6 +183,8 @@ class _Rewriter:
         self.instrs = decode(code)
         self.by_start = {ins.start: ins.index for ins in self.instrs}
         self.consts: list[object] = list(code.co_consts)
+        self.names: list[str] = list(code.co_names)
+        self.setup_jumps: list[tuple[int, int]] = []  # (item, handler offset), 3.10
         self.items: list[Item] = []
         self.handler_specs: list[HandlerSpec] = []
         self.counters: list[itertools.count[int]] = []
@@ -194,7 +197,13 @@ class _Rewriter:
         return len(self.consts) - 1
 
     def _emit(
-        self, opname: str, arg: int, position: Position, handler: int, tag: int, jump: int | None = None
+        self,
+        opname: str,
+        arg: int,
+        position: Position,
+        handler: int,
+        tag: int,
+        jump: int | None = None,
     ) -> int:
         self.items.append(Item(_OP[opname], arg, jump, position, handler, tag))
         return len(self.items) - 1
@@ -216,46 +225,65 @@ class _Rewriter:
         self._emit("POP_TOP", 0, position, handler, tag)
         return len(self.counters) - 1
 
-    def _record_raise(self, position: Position) -> None:
-        """Emit ``raises[lasti] += 1`` for a stub entered with [lasti, exc] on top."""
+    def _record_raise(self, stub: int, position: Position) -> None:
+        """Emit ``raises[where] += 1`` at the start of a stub.
+
+        3.11+: the stub is entered with [lasti, exc] on top of the stack.
+        3.10: with [traceback, value, type]; the raise site is the value's
+        ``__traceback__.tb_lasti`` (this frame's entry heads the traceback).
+        """
         table: defaultdict[int, int] = defaultdict(int)
-        self.raises.append(table)
+        while len(self.raises) <= stub:
+            self.raises.append(defaultdict(int))
+        self.raises[stub] = table
         const = self._const(table)
-        subscr, subscr_arg = versions.SUBSCR_INSTR
         add, add_arg = versions.ADD_INSTR
-        for opname, arg in (
-            ("LOAD_CONST", const),
-            ("COPY", 3),
-            (subscr, subscr_arg),
-            ("LOAD_CONST", self._one_const),
-            (add, add_arg),
-            ("LOAD_CONST", const),
-            ("COPY", 4),
-            ("STORE_SUBSCR", 0),
-        ):
+        if versions.HANDLER_GETS_LASTI:
+            subscr, subscr_arg = versions.SUBSCR_INSTR
+            steps: tuple[tuple[str, int], ...] = (
+                ("LOAD_CONST", const),
+                ("COPY", 3),
+                (subscr, subscr_arg),
+                ("LOAD_CONST", self._one_const),
+                (add, add_arg),
+                ("LOAD_CONST", const),
+                ("COPY", 4),
+                ("STORE_SUBSCR", 0),
+            )
+        else:
+            steps = (
+                ("DUP_TOP_TWO", 0),
+                ("POP_TOP", 0),
+                ("LOAD_ATTR", self._name("__traceback__")),
+                ("LOAD_ATTR", self._name("tb_lasti")),
+                ("LOAD_CONST", const),
+                ("ROT_TWO", 0),
+                ("DUP_TOP_TWO", 0),
+                ("BINARY_SUBSCR", 0),
+                ("LOAD_CONST", self._one_const),
+                (add, add_arg),
+                ("ROT_THREE", 0),
+                ("STORE_SUBSCR", 0),
+            )
+        for opname, arg in steps:
             self._emit(opname, arg, position, UNCOVERED, IGNORE)
+
+    def _name(self, name: str) -> int:
+        if name not in self.names:
+            self.names.append(name)
+        return self.names.index(name)
 
     def rewrite(self) -> tuple[CodeType, CodePlan]:
         """Build the instrumented code object and the plan to read it."""
         code = self.code
         instrs = self.instrs
-        entries = parse_exception_table(code.co_exceptiontable) if versions.HAS_EXCEPTION_TABLE else []
-        # Which exception-table entry covers each instruction (its opcode unit).
-        keys: dict[tuple[int, int, bool], int] = {}
-        instr_key = [UNCOVERED] * len(instrs)
-        for ins in instrs:
-            unit = ins.offset // 2
-            for entry in entries:
-                if entry.start <= unit < entry.end:
-                    key = (entry.target, entry.depth, entry.lasti)
-                    instr_key[ins.index] = keys.setdefault(key, len(keys))
-                    break
+        keys, instr_key, room = _handler_keys(code, instrs)
         handler_targets = {target * 2 for target, _, _ in keys}
         graph = build(instrs, handler_targets)
         blocks = graph.blocks
         n_keys = len(keys)
         catch_all = n_keys  # handler index of the catch-all stub
-        any_uncovered = versions.HAS_EXCEPTION_TABLE and UNCOVERED in instr_key
+        any_uncovered = room and UNCOVERED in instr_key
 
         def cover(index: int) -> int:
             key = instr_key[index]
@@ -278,16 +306,20 @@ class _Rewriter:
                 previous = instrs[block.first - 1] if block.first else None
                 skip = None
                 if previous is not None and not _ends_flow(previous):
-                    skip = self._emit(versions.JUMP_FORWARD_OPNAME, 0, first.position, UNCOVERED, IGNORE, jump=-1)
+                    skip = self._emit(
+                        versions.JUMP_FORWARD_OPNAME, 0, first.position, UNCOVERED, IGNORE, jump=-1
+                    )
                     pending_jumps.append((skip, block.index))
                 for kid, (_, depth, lasti) in stubs_by_target[first.start]:
                     key_items[kid] = len(self.items)
                     self.handler_specs[kid] = HandlerSpec(len(self.items), depth, True)
-                    self._record_raise(first.position)
-                    if not lasti:
+                    self._record_raise(kid, first.position)
+                    if not lasti and versions.HANDLER_GETS_LASTI:
                         self._emit("SWAP", 2, first.position, UNCOVERED, IGNORE)
                         self._emit("POP_TOP", 0, first.position, UNCOVERED, IGNORE)
-                    j = self._emit(versions.JUMP_FORWARD_OPNAME, 0, first.position, UNCOVERED, IGNORE, jump=-1)
+                    j = self._emit(
+                        versions.JUMP_FORWARD_OPNAME, 0, first.position, UNCOVERED, IGNORE, jump=-1
+                    )
                     pending_jumps.append((j, block.index))
             edge = edge_for.get(block.index)
             if edge is not None:
@@ -297,6 +329,12 @@ class _Rewriter:
             label[block.index] = len(self.items)
             for i in range(block.first, block.first + block.glue):
                 self._emit_original(instrs[i], cover(i), IGNORE, pending_jumps, graph)
+            if block.index == 0 and any_uncovered and not versions.HAS_EXCEPTION_TABLE:
+                # 3.10: one SETUP_FINALLY around everything sends exceptions no
+                # handler catches to the catch-all stub.
+                catch_setup = self._emit(
+                    "SETUP_FINALLY", 0, first.position, UNCOVERED, IGNORE, jump=-1
+                )
             if block.entry or block.preds:
                 body = block.body if block.body <= block.last else block.last
                 tag = _before(body) if block.body <= block.last else IGNORE
@@ -306,8 +344,15 @@ class _Rewriter:
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(self.items), 0, True)
             none: Position = (None, None, None, None)
-            self._record_raise(none)
-            self._emit("RERAISE", 1, none, UNCOVERED, IGNORE)
+            if not versions.HAS_EXCEPTION_TABLE:
+                self.items[catch_setup].jump = len(self.items)
+            self._record_raise(catch_all, none)
+            # 3.11+: RERAISE 1 restores f_lasti to where the exception was
+            # raised.  3.10 has no such operand: RERAISE 0 leaves it here.
+            self._emit("RERAISE", 1 if versions.HANDLER_GETS_LASTI else 0, none, UNCOVERED, IGNORE)
+        for item_index, target in self.setup_jumps:
+            kid = keys[(target // 2, 0, False)]
+            self.items[item_index].jump = key_items[kid]
         for item_index, block_index in pending_jumps:
             target_item = label[block_index]
             item = self.items[item_index]
@@ -315,7 +360,7 @@ class _Rewriter:
             if target_item <= item_index and item.op == _OP[versions.JUMP_FORWARD_OPNAME]:
                 item.op = _OP[versions.JUMP_BACKWARD_OPNAME]
         layout = assemble(self.items, self.handler_specs, code.co_firstlineno)
-        new_code = build_code(code, layout, tuple(self.consts), EXTRA_STACK)
+        new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), EXTRA_STACK)
         plan = CodePlan(
             code,
             graph,
@@ -335,7 +380,11 @@ class _Rewriter:
             self._emit(ins.opname, ins.arg, ins.position, handler, tag)
             return
         item = self._emit(ins.opname, 0, ins.position, handler, tag, jump=-1)
-        pending.append((item, graph.block_of[self.by_start[ins.target]]))
+        if ins.opname in versions.SETUP_OPNAMES:
+            # 3.10: the handler is entered through its stub.
+            self.setup_jumps.append((item, ins.target))
+        else:
+            pending.append((item, graph.block_of[self.by_start[ins.target]]))
 
     def _plan_branches(self, graph: Graph) -> tuple[list[_BranchPlan], dict[int, tuple[int, int]]]:
         """Decide, per conditional jump, how both outcomes will be known."""
@@ -343,7 +392,9 @@ class _Rewriter:
         edge_for: dict[int, tuple[int, int]] = {}
         for block in graph.blocks:
             last = graph.instrs[block.last]
-            if last.opname not in versions.CONDITIONAL_JUMP_OPNAMES or block.last + 1 >= len(graph.instrs):
+            if last.opname not in versions.CONDITIONAL_JUMP_OPNAMES or block.last + 1 >= len(
+                graph.instrs
+            ):
                 continue
             fall = graph.blocks[graph.block_of[block.last + 1]]
             jump = graph.blocks[graph.block_of[graph.landing[block.last]]]
@@ -356,6 +407,63 @@ class _Rewriter:
                 edge_for[fall.index] = (block.last, len(plans))
             plans.append(_BranchPlan(block.last, fall.index, jump.index, mode, -1))
         return plans, edge_for
+
+
+def _handler_keys(
+    code: CodeType, instrs: list[Instr]
+) -> tuple[dict[tuple[int, int, bool], int], list[int], bool]:
+    """Which handler covers each instruction.
+
+    Returns the distinct handlers as keys (target unit, depth, lasti) mapped
+    to stub numbers, each instruction's stub number (or UNCOVERED), and
+    whether there is room for a catch-all handler.  3.11+ reads the exception
+    table; 3.10 follows the block stack that SETUP_* and POP_BLOCK build.
+    """
+    keys: dict[tuple[int, int, bool], int] = {}
+    instr_key = [UNCOVERED] * len(instrs)
+    if versions.HAS_EXCEPTION_TABLE:
+        entries = parse_exception_table(code.co_exceptiontable)
+        for ins in instrs:
+            unit = ins.offset // 2
+            for entry in entries:
+                if entry.start <= unit < entry.end:
+                    key = (entry.target, entry.depth, entry.lasti)
+                    instr_key[ins.index] = keys.setdefault(key, len(keys))
+                    break
+        return keys, instr_key, True
+    by_start = {ins.start: ins.index for ins in instrs}
+    state: list[tuple[int, ...] | None] = [None] * len(instrs)
+    state[0] = ()
+    work = [0]
+    deepest = 0
+    while work:
+        i = work.pop()
+        stack = state[i]
+        assert stack is not None
+        ins = instrs[i]
+        deepest = max(deepest, len(stack))
+        successors: list[tuple[int, tuple[int, ...]]] = []
+        if ins.opname in versions.SETUP_OPNAMES:
+            assert ins.target is not None
+            successors.append((i + 1, (*stack, ins.target)))
+            successors.append((by_start[ins.target], stack))
+        else:
+            after = stack[:-1] if ins.opname == "POP_BLOCK" else stack
+            if ins.target is not None:
+                successors.append((by_start[ins.target], after))
+            if ins.opname not in versions.NO_FALLTHROUGH_OPNAMES:
+                successors.append((i + 1, after))
+        for j, new in successors:
+            if j < len(instrs) and state[j] is None:
+                state[j] = new
+                work.append(j)
+    for i, stack in enumerate(state):
+        if stack:
+            instr_key[i] = keys.setdefault((stack[-1] // 2, 0, False), len(keys))
+    # Generators on 3.10 get no catch-all: a block of our own around a
+    # generator's body crashes CPython 3.10 when the generator is closed.
+    generator = bool(code.co_flags & versions.GENERATOR_FLAGS)
+    return keys, instr_key, deepest < versions.MAX_BLOCKS and not generator
 
 
 def non_units(graph: Graph) -> frozenset[int]:
@@ -373,7 +481,7 @@ def non_units(graph: Graph) -> frozenset[int]:
             if graph.instrs[i].opname in versions.NON_UNIT_OPNAMES:
                 result.add(i)
     for ins in graph.instrs:
-        if ins.opname == "RESUME":
+        if ins.opname in ("RESUME", "RETURN_GENERATOR"):
             result.add(ins.index)
     return frozenset(result)
 

@@ -51,7 +51,9 @@ def parse_exception_table(table: bytes) -> list[Handler]:
         length = _read_varint(data)
         target = _read_varint(data)
         depth_lasti = _read_varint(data)
-        entries.append(Handler(start, start + length, target, depth_lasti >> 1, bool(depth_lasti & 1)))
+        entries.append(
+            Handler(start, start + length, target, depth_lasti >> 1, bool(depth_lasti & 1))
+        )
 
 
 def _write_varint(out: bytearray, value: int, first: int) -> None:
