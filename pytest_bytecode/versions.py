@@ -383,7 +383,3 @@ MAX_BLOCKS: Final[int] = 20
 #: the ``lasti`` the exception table pushes) or as a byte offset (3.10, the
 #: traceback's ``tb_lasti``).  Divide by this to get code units.
 RAISE_KEY_DIVISOR: Final[int] = 1 if HANDLER_GETS_LASTI else CODE_UNIT
-
-#: Code flags of generator-like code objects (generators, coroutines, async
-#: generators, types.coroutine iterables).
-GENERATOR_FLAGS: Final[int] = 0x20 | 0x80 | 0x100 | 0x200

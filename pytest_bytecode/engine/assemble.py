@@ -153,7 +153,7 @@ def build_code(
     layout: Layout,
     consts: tuple[object, ...],
     names: tuple[str, ...],
-    extra_stack: int,
+    stacksize: int,
 ) -> CodeType:
     """The original code object with new wordcode, tables, constants and names."""
     changes: dict[str, object] = {
@@ -161,7 +161,7 @@ def build_code(
         "co_consts": consts,
         "co_names": names,
         "co_linetable": layout.linetable,
-        "co_stacksize": original.co_stacksize + extra_stack,
+        "co_stacksize": stacksize,
     }
     if versions.HAS_EXCEPTION_TABLE:
         changes["co_exceptiontable"] = layout.exceptiontable

@@ -35,13 +35,18 @@ from types import CodeType
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.assemble import UNCOVERED, HandlerSpec, Item, assemble, build_code
-from pytest_bytecode.engine.blocks import Block, Graph, build
+from pytest_bytecode.engine.blocks import SUSPENDS, Block, Graph, build
 from pytest_bytecode.engine.decode import Instr, Position, decode
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
 from pytest_bytecode.engine.tables import parse_exception_table
 
-#: Stack slots a probe or stub may need above what the original code uses.
-EXTRA_STACK = 5
+#: Stack slots a probe needs on top of whatever the code has pushed.
+PROBE_STACK = 3
+
+#: Stack slots a stub needs above its handler's depth: what the interpreter
+#: pushes when it enters a handler (3.11+: lasti and the exception; 3.10: the
+#: previous and the current exception triples), plus the stub's own work.
+STUB_STACK = 5 if versions.HANDLER_GETS_LASTI else 10
 
 #: Tag for code whose exceptions are not attributed to an original instruction.
 IGNORE = -1
@@ -84,6 +89,8 @@ class CodePlan:
         graph: Graph,
         counters: list[itertools.count[int]],
         block_probe: list[int],
+        derived: frozenset[int],
+        derived_order: list[int],
         branches: list[_BranchPlan],
         raises: list[defaultdict[int, int]],
         unit_tags: list[int],
@@ -104,6 +111,8 @@ class CodePlan:
         self.unit_handlers = unit_handlers
         self.zero = [0] * len(counters)
         self.non_units = non_units(graph)
+        self.derived = derived
+        self.order = [b.index for b in graph.blocks if b.index not in derived] + derived_order
 
     def probe_values(self) -> list[int]:
         """Current value of every probe, relative to the last reset."""
@@ -136,10 +145,20 @@ class CodePlan:
                     raised_before[index] += times
         counts = [0] * n
         block_counts = [0] * len(self.blocks)
-        for block in self.blocks:
-            probe = self.block_probe[block.index]
-            running = values[probe] if probe >= 0 else 0
-            block_counts[block.index] = running
+        for index in self.order:
+            block = self.blocks[index]
+            probe = self.block_probe[index]
+            if probe >= 0:
+                running = values[probe]
+            elif index in self.derived:
+                # Entered only from blocks that always continue into it.
+                running = sum(
+                    counts[self.blocks[pred].last] - raised_after[self.blocks[pred].last]
+                    for pred, _ in block.preds
+                )
+            else:
+                running = 0  # unreachable
+            block_counts[index] = running
             for i in range(block.first, block.last + 1):
                 running -= raised_before[i]
                 counts[i] = running
@@ -292,6 +311,8 @@ class _Rewriter:
             return key
 
         branches, edge_for = self._plan_branches(graph)
+        derived_order = _derivable(graph)
+        derived = set(derived_order)
         block_probe = [-1] * len(blocks)
         label = [0] * len(blocks)
         key_items: dict[int, int] = {}
@@ -335,7 +356,7 @@ class _Rewriter:
                 catch_setup = self._emit(
                     "SETUP_FINALLY", 0, first.position, UNCOVERED, IGNORE, jump=-1
                 )
-            if block.entry or block.preds:
+            if (block.entry or block.preds) and block.index not in derived:
                 body = block.body if block.body <= block.last else block.last
                 tag = _before(body) if block.body <= block.last else IGNORE
                 block_probe[block.index] = self._probe(instrs[body].position, cover(body), tag)
@@ -360,12 +381,23 @@ class _Rewriter:
             if target_item <= item_index and item.op == _OP[versions.JUMP_FORWARD_OPNAME]:
                 item.op = _OP[versions.JUMP_BACKWARD_OPNAME]
         layout = assemble(self.items, self.handler_specs, code.co_firstlineno)
-        new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), EXTRA_STACK)
+        # 3.11+ knows each handler's depth; on 3.10 a handler's block level
+        # is at most the original stack size less the six items it pushes.
+        depths = [
+            spec.depth if versions.HANDLER_GETS_LASTI else max(code.co_stacksize - 6, 0)
+            for spec in self.handler_specs[:n_keys]
+        ]
+        if any_uncovered:
+            depths.append(0)
+        stack = max([code.co_stacksize + PROBE_STACK] + [d + STUB_STACK for d in depths])
+        new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
         plan = CodePlan(
             code,
             graph,
             self.counters,
             block_probe,
+            frozenset(derived_order),
+            derived_order,
             branches,
             self.raises,
             layout.unit_tags,
@@ -460,10 +492,7 @@ def _handler_keys(
     for i, stack in enumerate(state):
         if stack:
             instr_key[i] = keys.setdefault((stack[-1] // 2, 0, False), len(keys))
-    # Generators on 3.10 get no catch-all: a block of our own around a
-    # generator's body crashes CPython 3.10 when the generator is closed.
-    generator = bool(code.co_flags & versions.GENERATOR_FLAGS)
-    return keys, instr_key, deepest < versions.MAX_BLOCKS and not generator
+    return keys, instr_key, deepest < versions.MAX_BLOCKS
 
 
 def non_units(graph: Graph) -> frozenset[int]:
@@ -484,6 +513,41 @@ def non_units(graph: Graph) -> frozenset[int]:
         if ins.opname in ("RESUME", "RETURN_GENERATOR"):
             result.add(ins.index)
     return frozenset(result)
+
+
+def _derivable(graph: Graph) -> list[int]:
+    """Blocks whose count follows from their predecessors', in solving order.
+
+    A block needs no probe when it is not entered from outside and every
+    block that leads to it always continues into it (ends in a fall-through
+    or an unconditional jump): its count is the sum of what those blocks
+    passed on.  Jump targets then keep their original first instruction,
+    loop headers cost nothing, and joins after if/else are free.  Blocks that
+    would depend on each other in a cycle keep their probes.
+    """
+    candidates = set()
+    for block in graph.blocks:
+        if block.entry or not block.preds:
+            continue
+        if all(_always_continues(graph, pred) for pred, _ in block.preds):
+            candidates.add(block.index)
+    order: list[int] = []
+    solved: set[int] = set()
+    progress = True
+    while progress:
+        progress = False
+        for index in sorted(candidates - solved):
+            preds = graph.blocks[index].preds
+            if all(pred not in candidates or pred in solved for pred, _ in preds):
+                solved.add(index)
+                order.append(index)
+                progress = True
+    return order
+
+
+def _always_continues(graph: Graph, block_index: int) -> bool:
+    last = graph.instrs[graph.blocks[block_index].last]
+    return last.opname not in versions.CONDITIONAL_JUMP_OPNAMES and last.opname not in SUSPENDS
 
 
 def _only_pred(block: Block, pred: int, kind: str) -> bool:
