@@ -232,10 +232,11 @@ CONDITIONAL_JUMP_OPNAMES: Final[frozenset[str]] = frozenset(
 
 #: How many instructions at FOR_ITER's target the interpreter steps over when
 #: the iterator is exhausted.  3.12: the END_FOR; 3.13: END_FOR and the POP_TOP
-#: after it (FOR_ITER pops the iterator itself).  Specialised FOR_ITER_GEN
+#: after it (FOR_ITER pops the iterator itself); 3.14+: the END_FOR again (the
+#: POP_ITER after it pops the iterator).  Specialised FOR_ITER_GEN
 #: returns *to* the target instead, so these instructions stay in place and
 #: anything the engine adds goes after them.
-FOR_ITER_EXIT_SKIP: Final[int] = {(3, 12): 1, (3, 13): 2}.get(PY, 0)
+FOR_ITER_EXIT_SKIP: Final[int] = 0 if PY < (3, 12) else 2 if PY == (3, 13) else 1
 
 #: 3.14: a conditional jump's fall-through path starts with NOT_TAKEN, which
 #: sys.monitoring uses for BRANCH_LEFT events; it stays glued to the jump.
@@ -379,7 +380,16 @@ SETUP_OPNAMES: Final[frozenset[str]] = (
 #: (CO_MAXBLOCKS); the engine's own catch-all block needs one slot.
 MAX_BLOCKS: Final[int] = 20
 
-#: A stub records where an exception was raised as a code-unit index (3.11+,
-#: the ``lasti`` the exception table pushes) or as a byte offset (3.10, the
-#: traceback's ``tb_lasti``).  Divide by this to get code units.
-RAISE_KEY_DIVISOR: Final[int] = 1 if HANDLER_GETS_LASTI else CODE_UNIT
+#: 3.11-3.13: the ``lasti`` an exception-table entry pushes is an ordinary int
+#: object a stub can use.  3.14 pushes it as a tagged stack reference that is
+#: not an object at all (only RERAISE may read it), so stubs there read the
+#: raise site from the traceback instead, as on 3.10.
+LASTI_IS_OBJECT: Final[bool] = HAS_EXCEPTION_TABLE and PY < (3, 14)
+
+#: A stub records where an exception was raised as a code-unit index (the
+#: ``lasti`` object) or as a byte offset (the traceback's ``tb_lasti``).
+#: Divide by this to get code units.
+RAISE_KEY_DIVISOR: Final[int] = 1 if LASTI_IS_OBJECT else CODE_UNIT
+
+#: 3.12 moved LOAD_ATTR's name index up one bit (the low bit asks for a method).
+LOAD_ATTR_SHIFT: Final[int] = 1 if PY >= (3, 12) else 0

@@ -97,6 +97,8 @@ def build(instrs: list[Instr], handler_targets: set[int]) -> Graph:
             leader[land] = True
             leader[by_start[instr.target]] = True
             leader[i + 1] = True
+            if versions.HAS_NOT_TAKEN and i + 1 < n and instrs[i + 1].opname == "NOT_TAKEN":
+                glue_at[i + 1] = 1  # 3.14+: NOT_TAKEN stays right after its jump
         elif name in versions.NO_FALLTHROUGH_OPNAMES:
             leader[i + 1] = True
         elif name in SUSPENDS and i + 1 < n:

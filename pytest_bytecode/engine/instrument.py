@@ -46,7 +46,7 @@ PROBE_STACK = 3
 #: Stack slots a stub needs above its handler's depth: what the interpreter
 #: pushes when it enters a handler (3.11+: lasti and the exception; 3.10: the
 #: previous and the current exception triples), plus the stub's own work.
-STUB_STACK = 5 if versions.HANDLER_GETS_LASTI else 10
+STUB_STACK = 6 if versions.HANDLER_GETS_LASTI else 10
 
 #: Tag for code whose exceptions are not attributed to an original instruction.
 IGNORE = -1
@@ -257,8 +257,9 @@ class _Rewriter:
         self.raises[stub] = table
         const = self._const(table)
         add, add_arg = versions.ADD_INSTR
-        if versions.HANDLER_GETS_LASTI:
-            subscr, subscr_arg = versions.SUBSCR_INSTR
+        subscr, subscr_arg = versions.SUBSCR_INSTR
+        shift = versions.LOAD_ATTR_SHIFT
+        if versions.LASTI_IS_OBJECT:
             steps: tuple[tuple[str, int], ...] = (
                 ("LOAD_CONST", const),
                 ("COPY", 3),
@@ -269,7 +270,22 @@ class _Rewriter:
                 ("COPY", 4),
                 ("STORE_SUBSCR", 0),
             )
-        else:
+        elif versions.HAS_EXCEPTION_TABLE:  # 3.14+: [lasti, exc] on top, lasti not an object
+            steps = (
+                ("COPY", 1),
+                ("LOAD_ATTR", self._name("__traceback__") << shift),
+                ("LOAD_ATTR", self._name("tb_lasti") << shift),
+                ("LOAD_CONST", const),
+                ("COPY", 2),
+                (subscr, subscr_arg),
+                ("LOAD_CONST", self._one_const),
+                (add, add_arg),
+                ("LOAD_CONST", const),
+                ("COPY", 3),
+                ("STORE_SUBSCR", 0),
+                ("POP_TOP", 0),
+            )
+        else:  # 3.10: [traceback, value, type] on top
             steps = (
                 ("DUP_TOP_TWO", 0),
                 ("POP_TOP", 0),
@@ -501,7 +517,7 @@ def non_units(graph: Graph) -> frozenset[int]:
     The interpreter never reports these to an instruction-level observer
     (``sys.monitoring`` INSTRUCTION events, ``f_trace_opcodes`` tracing): the
     code object's prefix up to the first RESUME (cell set-up, generator
-    creation) and every RESUME.  Their execution is implied by the counts of
+    creation and what runs before it) and every RESUME.  Their execution is implied by the counts of
     the code around them, so they are not counted as units of their own.
     """
     result: set[int] = set()
@@ -512,6 +528,10 @@ def non_units(graph: Graph) -> frozenset[int]:
     for ins in graph.instrs:
         if ins.opname in ("RESUME", "RETURN_GENERATOR"):
             result.add(ins.index)
+        if ins.opname == "RETURN_GENERATOR":
+            # Everything before the generator object exists (3.15 evaluates a
+            # generator expression's iterable there) is unseen as well.
+            result.update(range(ins.index))
     return frozenset(result)
 
 
