@@ -40,6 +40,8 @@ __all__ = [
     "Instrumented",
     "instrument",
     "instrument_function",
+    "iter_code_tree",
+    "loads",
 ]
 
 
@@ -64,6 +66,24 @@ class Instrumented:
         """Zero every counter of the tree."""
         for _, plan in self._plans:
             plan.reset()
+
+    def dumps(self) -> bytes:
+        """Serialise code and plans for the instrumentation cache (no pickle)."""
+        from pytest_bytecode.engine.persist import dumps
+
+        return dumps(self.code, self._plans)
+
+
+def loads(data: bytes) -> Instrumented:
+    """Load what :meth:`Instrumented.dumps` wrote, with fresh zero counters.
+
+    Raises ValueError for anything else, including data written by another
+    Python version or engine format.
+    """
+    from pytest_bytecode.engine.persist import loads as _loads
+
+    code, plans = _loads(data)
+    return Instrumented(code, plans)
 
 
 def _instrument_tree(

@@ -85,7 +85,7 @@ class CodePlan:
 
     def __init__(
         self,
-        original: CodeType,
+        names: tuple[str, str, int],
         graph: Graph,
         counters: list[itertools.count[int]],
         block_probe: list[int],
@@ -96,9 +96,9 @@ class CodePlan:
         unit_tags: list[int],
         unit_handlers: list[int],
     ) -> None:
-        self.qualname: str = getattr(original, "co_qualname", original.co_name)
-        self.name = original.co_name
-        self.firstlineno = original.co_firstlineno
+        self.qualname, self.name, self.firstlineno = names
+        self.graph = graph
+        self.derived_order = derived_order
         self.instrs = graph.instrs
         self.blocks = graph.blocks
         self.block_of = graph.block_of
@@ -408,7 +408,7 @@ class _Rewriter:
         stack = max([code.co_stacksize + PROBE_STACK] + [d + STUB_STACK for d in depths])
         new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
         plan = CodePlan(
-            code,
+            (getattr(code, "co_qualname", code.co_name), code.co_name, code.co_firstlineno),
             graph,
             self.counters,
             block_probe,

@@ -1,0 +1,136 @@
+"""Save an instrumented tree to bytes and load it back, for the cache.
+
+Instrumented code holds live objects in its constants (the ``next``
+builtin, one ``itertools.count`` per probe, one dict per handler stub), which
+``marshal`` cannot write.  :func:`dumps` swaps each for a marshalable
+placeholder tuple and writes the plans as plain tuples; :func:`loads` makes
+fresh counters and puts them back.  No pickle: only ``marshal`` of code
+objects and plain values, with a format tag and the interpreter tag checked
+on load.
+"""
+
+from __future__ import annotations
+
+import itertools
+import marshal
+from collections import defaultdict
+from types import CodeType
+from typing import Any
+
+from pytest_bytecode import versions
+from pytest_bytecode.engine.blocks import Block, Graph
+from pytest_bytecode.engine.decode import Instr
+from pytest_bytecode.engine.instrument import CodePlan, _BranchPlan
+
+#: Changes whenever the layout written by :func:`dumps` changes.
+FORMAT = "pytest-bytecode-engine/1"
+_MARK = "\0pytest-bytecode"
+
+
+def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
+    graph = plan.graph
+    return (
+        (plan.qualname, plan.name, plan.firstlineno),
+        tuple(
+            (i.index, i.start, i.offset, i.end, i.op, i.opname, i.arg, i.target, i.position)
+            for i in graph.instrs
+        ),
+        tuple(
+            (b.index, b.first, b.last, b.glue, b.entry, b.handler, tuple(b.preds))
+            for b in graph.blocks
+        ),
+        tuple(graph.block_of),
+        tuple(graph.landing.items()),
+        tuple(plan.block_probe),
+        tuple(plan.derived_order),
+        tuple((b.instr, b.fall_block, b.jump_block, b.mode, b.edge_probe) for b in plan.branches),
+        tuple(plan.unit_tags),
+        tuple(plan.unit_handlers),
+        len(plan.counters),
+        len(plan.raises),
+    )
+
+
+def _plan_from_state(
+    state: tuple[Any, ...],
+) -> tuple[CodePlan, list[itertools.count[int]], list[defaultdict[int, int]]]:
+    (names, instrs, blocks, block_of, landing, probes, order, branches, tags, handlers, n_c, n_r) = state
+    graph = Graph(
+        [Instr(*row) for row in instrs],
+        [Block(b[0], b[1], b[2], b[3], b[4], b[5], [tuple(p) for p in b[6]]) for b in blocks],
+        list(block_of),
+        dict(landing),
+    )
+    counters = [itertools.count() for _ in range(n_c)]
+    raises: list[defaultdict[int, int]] = [defaultdict(int) for _ in range(n_r)]
+    plan = CodePlan(
+        tuple(names),  # type: ignore[arg-type]
+        graph,
+        counters,
+        list(probes),
+        frozenset(order),
+        list(order),
+        [_BranchPlan(*b) for b in branches],
+        raises,
+        list(tags),
+        list(handlers),
+    )
+    return plan, counters, raises
+
+
+def _swap_consts(code: CodeType, swap: Any) -> CodeType:
+    consts = tuple(
+        _swap_consts(c, swap) if isinstance(c, CodeType) else swap(code, c) for c in code.co_consts
+    )
+    return code.replace(co_consts=consts)
+
+
+def dumps(code: CodeType, plans: list[tuple[tuple[int, ...], CodePlan]]) -> bytes:
+    """Serialise an instrumented tree (see module docstring)."""
+    by_id: dict[int, tuple[str, int, int]] = {}
+    for slot, (_, plan) in enumerate(plans):
+        for k, counter in enumerate(plan.counters):
+            by_id[id(counter)] = ("count", slot, k)
+        for k, table in enumerate(plan.raises):
+            by_id[id(table)] = ("raises", slot, k)
+
+    def swap(_: CodeType, const: object) -> object:
+        if const is next:
+            return (_MARK, "next", 0, 0)
+        found = by_id.get(id(const))
+        return (_MARK, *found) if found is not None else const
+
+    data = (
+        FORMAT,
+        versions.PY_TAG,
+        _swap_consts(code, swap),
+        tuple((path, _plan_state(plan)) for path, plan in plans),
+    )
+    return marshal.dumps(data)
+
+
+def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]]:
+    """Load what :func:`dumps` wrote; ValueError if it is not that."""
+    try:
+        fmt, tag, code, states = marshal.loads(data)
+    except Exception as exc:  # marshal raises EOFError, ValueError, TypeError
+        raise ValueError(f"not instrumented-code data: {exc}") from None
+    if fmt != FORMAT or tag != versions.PY_TAG or not isinstance(code, CodeType):
+        raise ValueError(f"instrumented-code data of format {fmt!r} for Python {tag!r}")
+    plans: list[tuple[tuple[int, ...], CodePlan]] = []
+    live: list[tuple[list[itertools.count[int]], list[defaultdict[int, int]]]] = []
+    for path, state in states:
+        plan, counters, raises = _plan_from_state(state)
+        plans.append((tuple(path), plan))
+        live.append((counters, raises))
+
+    def swap(_: CodeType, const: object) -> object:
+        if isinstance(const, tuple) and len(const) == 4 and const[0] == _MARK:
+            kind, slot, k = const[1], const[2], const[3]
+            if kind == "next":
+                return next
+            counters, raises = live[slot]
+            return counters[k] if kind == "count" else raises[k]
+        return const
+
+    return _swap_consts(code, swap), plans
