@@ -393,3 +393,10 @@ RAISE_KEY_DIVISOR: Final[int] = 1 if LASTI_IS_OBJECT else CODE_UNIT
 
 #: 3.12 moved LOAD_ATTR's name index up one bit (the low bit asks for a method).
 LOAD_ATTR_SHIFT: Final[int] = 1 if PY >= (3, 12) else 0
+
+#: 3.11 only: when a delegate (``yield from``/``await``) raises into a
+#: ``gen.throw()``, the interpreter moves the frame to the instruction just
+#: before the SEND's target (the loop's JUMP_BACKWARD_NO_INTERRUPT) and raises
+#: there, although that instruction never runs.  The engine attributes such a
+#: raise to the YIELD_VALUE the frame was suspended at.
+THROW_RAISES_BEFORE_SEND_TARGET: Final[bool] = PY == (3, 11)

@@ -99,6 +99,10 @@ def build(instrs: list[Instr], handler_targets: set[int]) -> Graph:
             leader[i + 1] = True
             if versions.HAS_NOT_TAKEN and i + 1 < n and instrs[i + 1].opname == "NOT_TAKEN":
                 glue_at[i + 1] = 1  # 3.14+: NOT_TAKEN stays right after its jump
+            if name == "SEND" and i + 1 < n and instrs[i + 1].opname == "YIELD_VALUE":
+                # The interpreter finds the SEND from the YIELD_VALUE by offset
+                # (3.11's gen.throw() backs up to it), so nothing goes between.
+                glue_at[i + 1] = 1
         elif name in versions.NO_FALLTHROUGH_OPNAMES:
             leader[i + 1] = True
         elif name in SUSPENDS and i + 1 < n:

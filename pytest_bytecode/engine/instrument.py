@@ -111,8 +111,18 @@ class CodePlan:
         self.unit_handlers = unit_handlers
         self.zero = [0] * len(counters)
         self.non_units = non_units(graph)
+        self.unprobed = _unprobed(graph)
         self.derived = derived
         self.order = [b.index for b in graph.blocks if b.index not in derived] + derived_order
+
+    def _inflow(self, block: int, cond: int, counts: list[int], raised_after: list[int]) -> int:
+        """What ``block``'s predecessors other than the jump at ``cond`` passed on."""
+        total = 0
+        for pred, _ in self.blocks[block].preds:
+            last = self.blocks[pred].last
+            if last != cond:
+                total += counts[last] - raised_after[last]
+        return total
 
     def probe_values(self) -> list[int]:
         """Current value of every probe, relative to the last reset."""
@@ -163,24 +173,39 @@ class CodePlan:
                 running -= raised_before[i]
                 counts[i] = running
                 running -= raised_after[i]
+        outcomes: list[tuple[int, int]] = []
+        for plan in self.branches:
+            total = counts[plan.instr] - raised_after[plan.instr]
+            if plan.mode == "edge":
+                fall = values[plan.edge_probe]
+                jump = total - fall
+            elif plan.mode == "fall":
+                fall = block_counts[plan.fall_block] - self._inflow(
+                    plan.fall_block, plan.instr, counts, raised_after
+                )
+                jump = total - fall
+            else:
+                jump = block_counts[plan.jump_block] - self._inflow(
+                    plan.jump_block, plan.instr, counts, raised_after
+                )
+                fall = total - jump
+                if plan.fall_block in self.unprobed:
+                    # The glued yield after a SEND: entered exactly by this outcome.
+                    block = self.blocks[plan.fall_block]
+                    running = fall
+                    for i in range(block.first, block.last + 1):
+                        running -= raised_before[i]
+                        counts[i] = running
+                        running -= raised_after[i]
+            outcomes.append((fall, jump))
         instructions = tuple(
             InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
             for ins in self.instrs
             if ins.index not in self.non_units
         )
         branches: list[BranchCount] = []
-        for plan in self.branches:
+        for plan, (fall, jump) in zip(self.branches, outcomes):
             ins = self.instrs[plan.instr]
-            total = counts[plan.instr] - raised_after[plan.instr]
-            if plan.mode == "fall":
-                fall = block_counts[plan.fall_block]
-                jump = total - fall
-            elif plan.mode == "jump":
-                jump = block_counts[plan.jump_block]
-                fall = total - jump
-            else:
-                fall = values[plan.edge_probe]
-                jump = total - fall
             next_offset = self.instrs[plan.instr + 1].offset if plan.instr + 1 < n else ins.end
             assert ins.target is not None
             branches.append(
@@ -326,7 +351,13 @@ class _Rewriter:
                 return catch_all if any_uncovered else UNCOVERED
             return key
 
-        branches, edge_for = self._plan_branches(graph)
+        unprobed = _unprobed(graph)
+        raise_tag: dict[int, int] = {}
+        if versions.THROW_RAISES_BEFORE_SEND_TARGET:
+            for ins in instrs:
+                if ins.opname == "SEND" and instrs[ins.index + 1].opname == "YIELD_VALUE":
+                    raise_tag[graph.landing[ins.index] - 1] = _at(ins.index + 1)
+        branches, edge_for = self._plan_branches(graph, unprobed)
         derived_order = _derivable(graph)
         derived = set(derived_order)
         block_probe = [-1] * len(blocks)
@@ -372,12 +403,12 @@ class _Rewriter:
                 catch_setup = self._emit(
                     "SETUP_FINALLY", 0, first.position, UNCOVERED, IGNORE, jump=-1
                 )
-            if (block.entry or block.preds) and block.index not in derived:
+            if (block.entry or block.preds) and block.index not in derived | unprobed:
                 body = block.body if block.body <= block.last else block.last
                 tag = _before(body) if block.body <= block.last else IGNORE
                 block_probe[block.index] = self._probe(instrs[body].position, cover(body), tag)
             for i in range(block.body, block.last + 1):
-                self._emit_original(instrs[i], cover(i), _at(i), pending_jumps, graph)
+                self._emit_original(instrs[i], cover(i), raise_tag.get(i, _at(i)), pending_jumps, graph)
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(self.items), 0, True)
             none: Position = (None, None, None, None)
@@ -434,8 +465,16 @@ class _Rewriter:
         else:
             pending.append((item, graph.block_of[self.by_start[ins.target]]))
 
-    def _plan_branches(self, graph: Graph) -> tuple[list[_BranchPlan], dict[int, tuple[int, int]]]:
-        """Decide, per conditional jump, how both outcomes will be known."""
+    def _plan_branches(
+        self, graph: Graph, unprobed: set[int]
+    ) -> tuple[list[_BranchPlan], dict[int, tuple[int, int]]]:
+        """Decide, per conditional jump, how both outcomes will be known.
+
+        An outcome is known from the count of the block it leads to, less
+        what that block's other predecessors (each of which always continues
+        into it) passed on.  Failing both sides, an edge probe goes on the
+        fall-through path.
+        """
         plans: list[_BranchPlan] = []
         edge_for: dict[int, tuple[int, int]] = {}
         for block in graph.blocks:
@@ -446,10 +485,12 @@ class _Rewriter:
                 continue
             fall = graph.blocks[graph.block_of[block.last + 1]]
             jump = graph.blocks[graph.block_of[graph.landing[block.last]]]
-            if _only_pred(fall, block.index, "fall"):
+            if _solvable(graph, fall, block.index, "fall", unprobed):
                 mode = "fall"
-            elif _only_pred(jump, block.index, "jump"):
+            elif _solvable(graph, jump, block.index, "jump", unprobed):
                 mode = "jump"
+            elif fall.index in unprobed:
+                raise AssertionError("a yield that follows a branch needs the branch solved")
             else:
                 mode = "edge"
                 edge_for[fall.index] = (block.last, len(plans))
@@ -570,8 +611,24 @@ def _always_continues(graph: Graph, block_index: int) -> bool:
     return last.opname not in versions.CONDITIONAL_JUMP_OPNAMES and last.opname not in SUSPENDS
 
 
-def _only_pred(block: Block, pred: int, kind: str) -> bool:
-    return not block.entry and block.preds == [(pred, kind)]
+def _solvable(graph: Graph, block: Block, pred: int, kind: str, unprobed: set[int]) -> bool:
+    """Whether ``block``'s count minus its other inflows gives edge (pred, kind)."""
+    if block.entry or block.index in unprobed or (pred, kind) not in block.preds:
+        return False
+    return all(
+        _always_continues(graph, other) for other, k in block.preds if (other, k) != (pred, kind)
+    )
+
+
+def _unprobed(graph: Graph) -> set[int]:
+    """Blocks that cannot hold a probe: a YIELD_VALUE glued to the SEND before
+    it and the RESUME after it (the interpreter steps between them by offset).
+    Their count is the fall-through outcome of the SEND."""
+    return {
+        b.index
+        for b in graph.blocks
+        if not b.entry and b.body > b.last and graph.instrs[b.last].opname in SUSPENDS
+    }
 
 
 def _replace_edge(plan: _BranchPlan, probe: int) -> _BranchPlan:
