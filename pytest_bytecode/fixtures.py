@@ -1,0 +1,155 @@
+"""The ``bytecode`` fixture and the snapshot option.
+
+``bytecode`` is autouse: around every test it sets the test context that
+:mod:`pytest_bytecode.snapshots` reads (which test is running, ``-v``, whether
+``--bytecode-snapshot-update`` is on), so the plain functions
+``assert_bytecode_snapshot`` and friends work without requesting it.
+Requesting it gives an object with the helpers as methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from pytest_bytecode import assertions, snapshots
+from pytest_bytecode.assertions import ANY, Match, Pattern
+from pytest_bytecode.normalize import Level, Op
+
+UPDATE_INI = "bytecode_snapshot_update"
+_WRITTEN_PLUGIN = "bytecode-snapshots-written"
+
+
+def add_options(group: pytest.OptionGroup, parser: pytest.Parser | None = None) -> None:
+    """Add ``--bytecode-snapshot-update`` and its ini key ``bytecode_snapshot_update``."""
+    group.addoption(
+        snapshots.UPDATE_OPTION,
+        action="store_true",
+        default=None,
+        dest="bytecode_snapshot_update",
+        help="write or rewrite bytecode snapshot files instead of comparing with them",
+    )
+    parser = parser if parser is not None else group.parser
+    if parser is not None:
+        parser.addini(
+            UPDATE_INI,
+            "write or rewrite bytecode snapshot files (like --bytecode-snapshot-update)",
+            type="bool",
+            default=False,
+        )
+
+
+def update_requested(config: pytest.Config) -> bool:
+    """The command-line option if given, else the ini key."""
+    option = config.getoption("bytecode_snapshot_update", None)
+    if option is not None:
+        return bool(option)
+    try:
+        return bool(config.getini(UPDATE_INI))
+    except ValueError:  # the ini key is not registered (plugin partly loaded)
+        return False
+
+
+class _Written:
+    """Lists the snapshot files written in this run in the terminal summary."""
+
+    def __init__(self) -> None:
+        self.paths: list[Path] = []
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        terminalreporter.write_sep("-", f"bytecode snapshots written: {len(self.paths)}")
+        for path in self.paths:
+            terminalreporter.write_line(str(path))
+
+
+def _recorder(config: pytest.Config) -> _Written:
+    plugin = config.pluginmanager.get_plugin(_WRITTEN_PLUGIN)
+    if not isinstance(plugin, _Written):
+        plugin = _Written()
+        config.pluginmanager.register(plugin, _WRITTEN_PLUGIN)
+    return plugin
+
+
+class Bytecode:
+    """The ``bytecode`` fixture: the bytecode helpers, bound to the running test."""
+
+    ANY = ANY
+
+    def __init__(self, ctx: snapshots.TestContext) -> None:
+        self._ctx = ctx
+
+    def opcodes(
+        self, obj: object, level: Level = "portable", *, recursive: bool = False
+    ) -> list[str]:
+        """See :func:`pytest_bytecode.opcodes`."""
+        return assertions.opcodes(obj, level, recursive=recursive)
+
+    def assert_opcodes(
+        self,
+        obj: object,
+        expected: Sequence[Pattern],
+        *,
+        match: Match = "exact",
+        level: Level = "portable",
+        recursive: bool = False,
+    ) -> None:
+        """See :func:`pytest_bytecode.assert_opcodes`."""
+        __tracebackhide__ = True
+        assertions.assert_opcodes(obj, expected, match=match, level=level, recursive=recursive)
+
+    def assert_in(
+        self,
+        obj: object,
+        opname: str,
+        argval: object = ANY,
+        *,
+        level: Level = "portable",
+        recursive: bool = False,
+    ) -> Op:
+        """See :func:`pytest_bytecode.assert_in_bytecode`."""
+        __tracebackhide__ = True
+        return assertions.assert_in_bytecode(obj, opname, argval, level=level, recursive=recursive)
+
+    def assert_not_in(
+        self,
+        obj: object,
+        opname: str,
+        argval: object = ANY,
+        *,
+        level: Level = "portable",
+        recursive: bool = False,
+    ) -> None:
+        """See :func:`pytest_bytecode.assert_not_in_bytecode`."""
+        __tracebackhide__ = True
+        assertions.assert_not_in_bytecode(obj, opname, argval, level=level, recursive=recursive)
+
+    def assert_snapshot(
+        self,
+        obj: object,
+        *,
+        name: str | None = None,
+        level: Level = "portable",
+        recursive: bool = False,
+    ) -> Path:
+        """See :func:`pytest_bytecode.assert_bytecode_snapshot`."""
+        __tracebackhide__ = True
+        return snapshots.check(self._ctx, obj, name=name, level=level, recursive=recursive)
+
+
+@pytest.fixture(autouse=True)
+def bytecode(request: pytest.FixtureRequest) -> Iterator[Bytecode]:
+    """Bytecode assertions for this test (see README "Bytecode assertions")."""
+    config = request.config
+    nodeid = request.node.nodeid
+    ctx = snapshots.TestContext(
+        path=Path(request.node.path),
+        name=nodeid.split("::", 1)[1].replace("::", ".") if "::" in nodeid else request.node.name,
+        nodeid=nodeid,
+        verbosity=int(config.getoption("verbose", 0) or 0),
+        update=update_requested(config),
+        on_write=lambda path: _recorder(config).paths.append(path),
+    )
+    with snapshots.activate(ctx):
+        yield Bytecode(ctx)

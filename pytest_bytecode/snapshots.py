@@ -1,0 +1,181 @@
+"""Bytecode snapshots: compare a listing with a file stored beside the test.
+
+A snapshot lives at::
+
+    <test dir>/__bytecode_snapshots__/<test module stem>/<test name>[-<n|name>].py<X.Y>.txt
+
+keyed by the running Python's minor version, because bytecode differs between
+minor versions.  The first unnamed snapshot of a test has no suffix, the
+second ``-2`` and so on; ``name="..."`` gives a stable suffix instead.  With
+``--bytecode-snapshot-update`` (or the ini key ``bytecode_snapshot_update``)
+a missing or different snapshot is written (atomically) and the test passes.
+
+The current test is known through :func:`activate`, which the ``bytecode``
+fixture (autouse) wraps around every test; the same context gives the
+helpers pytest's verbosity.  Outside a pytest test there is no context:
+snapshots are an error there, the other helpers work with verbosity 0.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_bytecode import normalize, versions
+from pytest_bytecode.normalize import Level
+
+SNAPSHOT_DIR = "__bytecode_snapshots__"
+UPDATE_OPTION = "--bytecode-snapshot-update"
+
+
+@dataclass
+class TestContext:
+    """What the helpers need to know about the test that is running."""
+
+    path: Path  # the test module
+    name: str  # test name within the module: "TestA.test_b[param]"
+    nodeid: str
+    verbosity: int = 0
+    update: bool = False
+    on_write: Callable[[Path], None] | None = None
+    _count: int = field(default=0, repr=False)
+
+    def snapshot_path(self, name: str | None) -> Path:
+        """Where the next snapshot of this test lives (counts unnamed calls)."""
+        if name is None:
+            self._count += 1
+            suffix = "" if self._count == 1 else f"-{self._count}"
+        else:
+            suffix = "-" + _safe(name)
+        folder = self.path.parent / SNAPSHOT_DIR / self.path.stem
+        return folder / f"{_safe(self.name)}{suffix}.py{versions.PY_TAG}.txt"
+
+
+_CURRENT: ContextVar[TestContext | None] = ContextVar("pytest_bytecode_test", default=None)
+
+
+def current() -> TestContext | None:
+    """The running test's context, or None outside a pytest test."""
+    return _CURRENT.get()
+
+
+def verbosity() -> int:
+    """pytest's ``-v`` count for the running test; 0 outside pytest."""
+    ctx = _CURRENT.get()
+    return 0 if ctx is None else ctx.verbosity
+
+
+@contextmanager
+def activate(ctx: TestContext) -> Iterator[TestContext]:
+    """Make ``ctx`` the current test context for the duration of the block."""
+    token = _CURRENT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _CURRENT.reset(token)
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-\[\]=+,]", "_", text)[:150]
+
+
+def render(obj: object, level: Level, recursive: bool, nodeid: str) -> str:
+    """The snapshot file's text: a comment header, then one entry per line."""
+    code = normalize.code_of(obj)
+    ops = normalize.listing(code, level, recursive)
+    header = (
+        f"# pytest-bytecode snapshot of {normalize.code_name(code)} in {nodeid}\n"
+        f"# CPython {versions.PY_TAG}, level {level}, recursive {recursive}\n"
+    )
+    return header + "".join(op.text + "\n" for op in ops)
+
+
+def _body(text: str) -> list[str]:
+    return [line for line in text.splitlines() if not line.startswith("# ")]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def assert_bytecode_snapshot(
+    obj: object,
+    *,
+    name: str | None = None,
+    level: Level = "portable",
+    recursive: bool = False,
+) -> Path:
+    """Assert that ``obj``'s listing equals its stored snapshot; return the file's path."""
+    __tracebackhide__ = True
+    ctx = _CURRENT.get()
+    if ctx is None:
+        raise RuntimeError(
+            "assert_bytecode_snapshot() needs a running pytest test with the pytest-bytecode "
+            "plugin (it finds the snapshot file from the test)"
+        )
+    return check(ctx, obj, name=name, level=level, recursive=recursive)
+
+
+def check(
+    ctx: TestContext,
+    obj: object,
+    *,
+    name: str | None = None,
+    level: Level = "portable",
+    recursive: bool = False,
+) -> Path:
+    """Compare with, or under update write, the snapshot of ``obj`` for ``ctx``."""
+    __tracebackhide__ = True
+    path = ctx.snapshot_path(name)
+    actual = render(obj, level, recursive, ctx.nodeid)
+    stored = path.read_text(encoding="utf-8") if path.exists() else None
+    if stored is not None and _body(stored) == _body(actual):
+        return path
+    if ctx.update:
+        write_atomic(path, actual)
+        if ctx.on_write is not None:
+            ctx.on_write(path)
+        return path
+    code = normalize.code_of(obj)
+    what = f"bytecode snapshot of {normalize.code_name(code)}"
+    if stored is None:
+        lines = [
+            f"{what}: no snapshot file {_shown(path)}",
+            f"  run pytest with {UPDATE_OPTION} to create it; the listing is:",
+            "",
+            *("    " + line for line in _body(actual)),
+        ]
+    else:
+        diff = difflib.unified_diff(
+            _body(stored), _body(actual), "snapshot", f"actual (CPython {versions.PY_TAG})", n=3
+        )
+        lines = [
+            f"{what} differs from {_shown(path)}",
+            f"  run pytest with {UPDATE_OPTION} to accept the new bytecode",
+            "",
+            *("  " + line.rstrip("\n") for line in diff),
+        ]
+    raise AssertionError("\n".join(lines))
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
