@@ -30,14 +30,22 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from dataclasses import dataclass
 from types import CodeType
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.assemble import UNCOVERED, HandlerSpec, Item, assemble, build_code
-from pytest_bytecode.engine.blocks import SUSPENDS, Block, Graph, build
+from pytest_bytecode.engine.blocks import Graph, build
 from pytest_bytecode.engine.decode import Instr, Position, decode
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
+from pytest_bytecode.engine.plan import (
+    BRANCH,
+    PROBE,
+    SUM,
+    BranchPlan,
+    CountPlan,
+    plan_counts,
+    unprobed_blocks,
+)
 from pytest_bytecode.engine.tables import parse_exception_table
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
@@ -69,17 +77,6 @@ def _count_value(counter: itertools.count[int]) -> int:
     return int(repr(counter)[6:-1])
 
 
-@dataclass(frozen=True, slots=True)
-class _BranchPlan:
-    """How to get both outcomes of the conditional jump at ``instr``."""
-
-    instr: int
-    fall_block: int  # block whose count is the not-taken outcome (mode "fall")
-    jump_block: int  # block whose count is the taken outcome (mode "jump")
-    mode: str  # "fall", "jump" or "edge"
-    edge_probe: int  # probe index for mode "edge"
-
-
 class CodePlan:
     """Everything needed to turn one code object's probe values into counts."""
 
@@ -89,31 +86,26 @@ class CodePlan:
         graph: Graph,
         counters: list[itertools.count[int]],
         block_probe: list[int],
-        derived: frozenset[int],
-        derived_order: list[int],
-        branches: list[_BranchPlan],
+        count_plan: CountPlan,
         raises: list[defaultdict[int, int]],
         unit_tags: list[int],
         unit_handlers: list[int],
     ) -> None:
         self.qualname, self.name, self.firstlineno = names
         self.graph = graph
-        self.derived_order = derived_order
+        self.count_plan = count_plan
         self.instrs = graph.instrs
         self.blocks = graph.blocks
         self.block_of = graph.block_of
         self.landing = graph.landing
         self.counters = counters
         self.block_probe = block_probe
-        self.branches = branches
+        self.branches = count_plan.branches
         self.raises = raises
         self.unit_tags = unit_tags
         self.unit_handlers = unit_handlers
         self.zero = [0] * len(counters)
         self.non_units = non_units(graph)
-        self.unprobed = _unprobed(graph)
-        self.derived = derived
-        self.order = [b.index for b in graph.blocks if b.index not in derived] + derived_order
 
     def _inflow(self, block: int, cond: int, counts: list[int], raised_after: list[int]) -> int:
         """What ``block``'s predecessors other than the jump at ``cond`` passed on."""
@@ -155,48 +147,44 @@ class CodePlan:
                     raised_before[index] += times
         counts = [0] * n
         block_counts = [0] * len(self.blocks)
-        for index in self.order:
+        plan = self.count_plan
+        for index in plan.order:
             block = self.blocks[index]
-            probe = self.block_probe[index]
-            if probe >= 0:
-                running = values[probe]
-            elif index in self.derived:
-                # Entered only from blocks that always continue into it.
-                running = sum(
-                    counts[self.blocks[pred].last] - raised_after[self.blocks[pred].last]
-                    for pred, _ in block.preds
+            kind = plan.kinds[index]
+            if kind == PROBE:
+                running = values[self.block_probe[index]]
+            elif kind == SUM:
+                running = self._inflow(index, -1, counts, raised_after)
+            elif kind == BRANCH:
+                branch = plan.branches[plan.branch_of_block[index]]
+                total = counts[branch.instr] - raised_after[branch.instr]
+                taken = block_counts[branch.jump_block] - self._inflow(
+                    branch.jump_block, branch.instr, counts, raised_after
                 )
+                running = total - taken
             else:
-                running = 0  # unreachable
+                running = 0
             block_counts[index] = running
             for i in range(block.first, block.last + 1):
                 running -= raised_before[i]
                 counts[i] = running
                 running -= raised_after[i]
         outcomes: list[tuple[int, int]] = []
-        for plan in self.branches:
-            total = counts[plan.instr] - raised_after[plan.instr]
-            if plan.mode == "edge":
-                fall = values[plan.edge_probe]
+        for branch in plan.branches:
+            total = counts[branch.instr] - raised_after[branch.instr]
+            if branch.mode == "edge":
+                fall = values[branch.edge_probe]
                 jump = total - fall
-            elif plan.mode == "fall":
-                fall = block_counts[plan.fall_block] - self._inflow(
-                    plan.fall_block, plan.instr, counts, raised_after
+            elif branch.mode == "fall":
+                fall = block_counts[branch.fall_block] - self._inflow(
+                    branch.fall_block, branch.instr, counts, raised_after
                 )
                 jump = total - fall
             else:
-                jump = block_counts[plan.jump_block] - self._inflow(
-                    plan.jump_block, plan.instr, counts, raised_after
+                jump = block_counts[branch.jump_block] - self._inflow(
+                    branch.jump_block, branch.instr, counts, raised_after
                 )
                 fall = total - jump
-                if plan.fall_block in self.unprobed:
-                    # The glued yield after a SEND: entered exactly by this outcome.
-                    block = self.blocks[plan.fall_block]
-                    running = fall
-                    for i in range(block.first, block.last + 1):
-                        running -= raised_before[i]
-                        counts[i] = running
-                        running -= raised_after[i]
             outcomes.append((fall, jump))
         instructions = tuple(
             InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
@@ -204,9 +192,9 @@ class CodePlan:
             if ins.index not in self.non_units
         )
         branches: list[BranchCount] = []
-        for plan, (fall, jump) in zip(self.branches, outcomes):
-            ins = self.instrs[plan.instr]
-            next_offset = self.instrs[plan.instr + 1].offset if plan.instr + 1 < n else ins.end
+        for branch, (fall, jump) in zip(plan.branches, outcomes):
+            ins = self.instrs[branch.instr]
+            next_offset = self.instrs[branch.instr + 1].offset if branch.instr + 1 < n else ins.end
             assert ins.target is not None
             branches.append(
                 BranchCount(
@@ -351,15 +339,14 @@ class _Rewriter:
                 return catch_all if any_uncovered else UNCOVERED
             return key
 
-        unprobed = _unprobed(graph)
+        unprobed = unprobed_blocks(graph)
         raise_tag: dict[int, int] = {}
         if versions.THROW_RAISES_BEFORE_SEND_TARGET:
             for ins in instrs:
                 if ins.opname == "SEND" and instrs[ins.index + 1].opname == "YIELD_VALUE":
                     raise_tag[graph.landing[ins.index] - 1] = _at(ins.index + 1)
-        branches, edge_for = self._plan_branches(graph, unprobed)
-        derived_order = _derivable(graph)
-        derived = set(derived_order)
+        count_plan = plan_counts(graph, unprobed)
+        branches, edge_for = count_plan.branches, count_plan.edge_for
         block_probe = [-1] * len(blocks)
         label = [0] * len(blocks)
         key_items: dict[int, int] = {}
@@ -393,7 +380,8 @@ class _Rewriter:
             if edge is not None:
                 cond = edge[0]
                 probe = self._probe(first.position, cover(cond), _at(cond))
-                branches[edge[1]] = _replace_edge(branches[edge[1]], probe)
+                old = branches[edge[1]]
+                branches[edge[1]] = BranchPlan(old.instr, old.fall_block, old.jump_block, old.mode, probe)
             label[block.index] = len(self.items)
             for i in range(block.first, block.first + block.glue):
                 self._emit_original(instrs[i], cover(i), IGNORE, pending_jumps, graph)
@@ -403,7 +391,7 @@ class _Rewriter:
                 catch_setup = self._emit(
                     "SETUP_FINALLY", 0, first.position, UNCOVERED, IGNORE, jump=-1
                 )
-            if (block.entry or block.preds) and block.index not in derived | unprobed:
+            if count_plan.kinds[block.index] == PROBE:
                 body = block.body if block.body <= block.last else block.last
                 tag = _before(body) if block.body <= block.last else IGNORE
                 block_probe[block.index] = self._probe(instrs[body].position, cover(body), tag)
@@ -443,9 +431,7 @@ class _Rewriter:
             graph,
             self.counters,
             block_probe,
-            frozenset(derived_order),
-            derived_order,
-            branches,
+            count_plan,
             self.raises,
             layout.unit_tags,
             layout.unit_handlers,
@@ -464,39 +450,6 @@ class _Rewriter:
             self.setup_jumps.append((item, ins.target))
         else:
             pending.append((item, graph.block_of[self.by_start[ins.target]]))
-
-    def _plan_branches(
-        self, graph: Graph, unprobed: set[int]
-    ) -> tuple[list[_BranchPlan], dict[int, tuple[int, int]]]:
-        """Decide, per conditional jump, how both outcomes will be known.
-
-        An outcome is known from the count of the block it leads to, less
-        what that block's other predecessors (each of which always continues
-        into it) passed on.  Failing both sides, an edge probe goes on the
-        fall-through path.
-        """
-        plans: list[_BranchPlan] = []
-        edge_for: dict[int, tuple[int, int]] = {}
-        for block in graph.blocks:
-            last = graph.instrs[block.last]
-            if last.opname not in versions.CONDITIONAL_JUMP_OPNAMES or block.last + 1 >= len(
-                graph.instrs
-            ):
-                continue
-            fall = graph.blocks[graph.block_of[block.last + 1]]
-            jump = graph.blocks[graph.block_of[graph.landing[block.last]]]
-            if _solvable(graph, fall, block.index, "fall", unprobed):
-                mode = "fall"
-            elif _solvable(graph, jump, block.index, "jump", unprobed):
-                mode = "jump"
-            elif fall.index in unprobed:
-                raise AssertionError("a yield that follows a branch needs the branch solved")
-            else:
-                mode = "edge"
-                edge_for[fall.index] = (block.last, len(plans))
-            plans.append(_BranchPlan(block.last, fall.index, jump.index, mode, -1))
-        return plans, edge_for
-
 
 def _handler_keys(
     code: CodeType, instrs: list[Instr]
@@ -574,65 +527,6 @@ def non_units(graph: Graph) -> frozenset[int]:
             # generator expression's iterable there) is unseen as well.
             result.update(range(ins.index))
     return frozenset(result)
-
-
-def _derivable(graph: Graph) -> list[int]:
-    """Blocks whose count follows from their predecessors', in solving order.
-
-    A block needs no probe when it is not entered from outside and every
-    block that leads to it always continues into it (ends in a fall-through
-    or an unconditional jump): its count is the sum of what those blocks
-    passed on.  Jump targets then keep their original first instruction,
-    loop headers cost nothing, and joins after if/else are free.  Blocks that
-    would depend on each other in a cycle keep their probes.
-    """
-    candidates = set()
-    for block in graph.blocks:
-        if block.entry or not block.preds:
-            continue
-        if all(_always_continues(graph, pred) for pred, _ in block.preds):
-            candidates.add(block.index)
-    order: list[int] = []
-    solved: set[int] = set()
-    progress = True
-    while progress:
-        progress = False
-        for index in sorted(candidates - solved):
-            preds = graph.blocks[index].preds
-            if all(pred not in candidates or pred in solved for pred, _ in preds):
-                solved.add(index)
-                order.append(index)
-                progress = True
-    return order
-
-
-def _always_continues(graph: Graph, block_index: int) -> bool:
-    last = graph.instrs[graph.blocks[block_index].last]
-    return last.opname not in versions.CONDITIONAL_JUMP_OPNAMES and last.opname not in SUSPENDS
-
-
-def _solvable(graph: Graph, block: Block, pred: int, kind: str, unprobed: set[int]) -> bool:
-    """Whether ``block``'s count minus its other inflows gives edge (pred, kind)."""
-    if block.entry or block.index in unprobed or (pred, kind) not in block.preds:
-        return False
-    return all(
-        _always_continues(graph, other) for other, k in block.preds if (other, k) != (pred, kind)
-    )
-
-
-def _unprobed(graph: Graph) -> set[int]:
-    """Blocks that cannot hold a probe: a YIELD_VALUE glued to the SEND before
-    it and the RESUME after it (the interpreter steps between them by offset).
-    Their count is the fall-through outcome of the SEND."""
-    return {
-        b.index
-        for b in graph.blocks
-        if not b.entry and b.body > b.last and graph.instrs[b.last].opname in SUSPENDS
-    }
-
-
-def _replace_edge(plan: _BranchPlan, probe: int) -> _BranchPlan:
-    return _BranchPlan(plan.instr, plan.fall_block, plan.jump_block, plan.mode, probe)
 
 
 def _ends_flow(ins: Instr) -> bool:

@@ -20,7 +20,8 @@ from typing import Any
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Block, Graph
 from pytest_bytecode.engine.decode import Instr
-from pytest_bytecode.engine.instrument import CodePlan, _BranchPlan
+from pytest_bytecode.engine.instrument import CodePlan
+from pytest_bytecode.engine.plan import BranchPlan, CountPlan
 
 #: Changes whenever the layout written by :func:`dumps` changes.
 FORMAT = "pytest-bytecode-engine/1"
@@ -42,8 +43,16 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
         tuple(graph.block_of),
         tuple(graph.landing.items()),
         tuple(plan.block_probe),
-        tuple(plan.derived_order),
-        tuple((b.instr, b.fall_block, b.jump_block, b.mode, b.edge_probe) for b in plan.branches),
+        (
+            tuple(plan.count_plan.kinds),
+            tuple(plan.count_plan.order),
+            tuple(
+                (b.instr, b.fall_block, b.jump_block, b.mode, b.edge_probe)
+                for b in plan.count_plan.branches
+            ),
+            tuple(plan.count_plan.branch_of_block.items()),
+            tuple((k, v) for k, v in plan.count_plan.edge_for.items()),
+        ),
         tuple(plan.unit_tags),
         tuple(plan.unit_handlers),
         len(plan.counters),
@@ -54,7 +63,8 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
 def _plan_from_state(
     state: tuple[Any, ...],
 ) -> tuple[CodePlan, list[itertools.count[int]], list[defaultdict[int, int]]]:
-    (names, instrs, blocks, block_of, landing, probes, order, branches, tags, handlers, n_c, n_r) = state
+    (names, instrs, blocks, block_of, landing, probes, counting, tags, handlers, n_c, n_r) = state
+    kinds, order, branches, branch_of_block, edge_for = counting
     graph = Graph(
         [Instr(*row) for row in instrs],
         [Block(b[0], b[1], b[2], b[3], b[4], b[5], [tuple(p) for p in b[6]]) for b in blocks],
@@ -68,9 +78,13 @@ def _plan_from_state(
         graph,
         counters,
         list(probes),
-        frozenset(order),
-        list(order),
-        [_BranchPlan(*b) for b in branches],
+        CountPlan(
+            list(kinds),
+            list(order),
+            [BranchPlan(*b) for b in branches],
+            dict(branch_of_block),
+            {k: tuple(v) for k, v in edge_for},
+        ),
         raises,
         list(tags),
         list(handlers),
