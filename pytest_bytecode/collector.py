@@ -9,11 +9,12 @@ here; modules imported before the hook register one handle per function.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pytest_bytecode.data import BranchData, CodeData, CovData, FileData
 from pytest_bytecode.engine.model import CodeCounts
@@ -72,6 +73,29 @@ def code_data(counts: CodeCounts) -> CodeData:
             )
             for b in counts.branches
         ],
+    )
+
+
+def unexecuted_file(
+    filename: str, excluded_of: Callable[[str, str], frozenset[int]], instrument: Any
+) -> FileData | None:
+    """All-zero counts for a file under SOURCE that was never imported.
+
+    The file is compiled and instrumented, never executed, so every code
+    object it holds is listed.  None when it cannot be read or compiled.
+    """
+    try:
+        with open(filename, "rb") as fh:
+            source = fh.read()
+        code = compile(source, filename, "exec", dont_inherit=True)
+        text = importlib.util.decode_source(source)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    handle = instrument(code)
+    return FileData(
+        sha256=source_hash(source),
+        code_objects=[code_data(c) for c in handle.counts()],
+        excluded_lines=sorted(excluded_of(text, filename)),
     )
 
 

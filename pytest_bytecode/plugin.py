@@ -26,10 +26,12 @@ from typing import Any
 import pytest
 
 from pytest_bytecode import data as datafile
+from pytest_bytecode import engine, fixtures
 from pytest_bytecode import results as verdicts
 from pytest_bytecode import settings as settings_mod
 from pytest_bytecode.cache import InstrumentationCache
-from pytest_bytecode.collector import Collector
+from pytest_bytecode.collector import Collector, relative_path, unexecuted_file
+from pytest_bytecode.fixtures import bytecode  # noqa: F401
 from pytest_bytecode.importhook import BytecodeImportHook, instrument_loaded
 from pytest_bytecode.report import write_reports
 from pytest_bytecode.settings import Settings
@@ -65,12 +67,7 @@ STATE = pytest.StashKey[_State]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``bytecode`` option group and its ini keys."""
     group = parser.getgroup(GROUP, "bytecode coverage and bytecode assertions")
-    group.addoption(
-        "--bytecode-snapshot-update",
-        action="store_true",
-        default=False,
-        help="write or rewrite bytecode snapshot files instead of comparing with them",
-    )
+    fixtures.add_options(group, parser)
     settings_mod.add_options(group, parser)
 
 
@@ -197,6 +194,12 @@ def _gather(state: _State) -> datafile.CovData:
         state.controller.cleanup()
     else:
         data = state.collector.snapshot()
+    for filename in state.hook.selector.all_files():
+        rel = relative_path(filename, state.collector.rootdir)
+        if rel not in data.files:
+            fdata = unexecuted_file(filename, state.hook.selector.excluded_lines, engine.instrument)
+            if fdata is not None:
+                data.files[rel] = fdata
     if state.existing is not None:
         try:
             datafile.merge_into(data, state.existing, "sum", name=str(state.settings.data_path))

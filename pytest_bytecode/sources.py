@@ -82,6 +82,9 @@ class Selector:
     exclude_regex: str | None = None
     #: First components of module names that may be under SOURCE.
     top_names: frozenset[str] = field(default=frozenset())
+    #: Where the dotted-name SOURCEs live: package directories and module files,
+    #: walked to list files that were never imported.
+    module_locations: tuple[str, ...] = ()
 
     def may_match_name(self, name: str) -> bool:
         """Cheap, name-only check: could module ``name`` be under SOURCE?"""
@@ -111,6 +114,30 @@ class Selector:
         if not (in_module or in_dir or path in self.files):
             return "not under SOURCE"
         return None
+
+    def all_files(self) -> list[str]:
+        """Every measurable ``.py`` file under SOURCE, imported or not."""
+        found: set[str] = set()
+        candidates: list[str] = sorted(self.files)
+        for top in (*self.dirs, *self.module_locations):
+            if os.path.isfile(top):
+                candidates.append(top)
+                continue
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = sorted(
+                    d for d in dirnames if d.isidentifier() and d not in ("__pycache__",)
+                )
+                candidates += [os.path.join(dirpath, f) for f in sorted(filenames)]
+        for path in candidates:
+            if not path.endswith(".py") or path in found:
+                continue
+            reason = self.reason_to_skip("", path)
+            if reason is None or (
+                reason == "not under SOURCE"
+                and any(path == m or path.startswith(m + os.sep) for m in self.module_locations)
+            ):
+                found.add(path)
+        return sorted(found)
 
     def excluded_lines(self, source: str, filename: str) -> frozenset[int]:
         """Lines excluded by coverage.py's rules, blocks extended like coverage.py does."""
@@ -211,6 +238,7 @@ def resolve(
     dirs: list[Path] = []
     files: list[Path] = []
     modules: list[str] = []
+    module_locations: list[str] = []
     top: set[str] = set()
     for value in values:
         if value is True:
@@ -234,6 +262,7 @@ def resolve(
                     "or an importable package or module name"
                 )
             modules.append(text)
+            module_locations.extend(locations or ([origin] if origin else []))
             top.add(text.partition(".")[0])
         else:
             raise SourceError(
@@ -267,4 +296,5 @@ def resolve(
         omit=omit_abs,
         exclude_regex=join_regex(exclude_list) if exclude_list else None,
         top_names=frozenset(top),
+        module_locations=tuple(os.path.normcase(p) for p in module_locations),
     )

@@ -121,6 +121,10 @@ def cache_entries(opname: str) -> int:
     return _CACHES.get(opname, 0)
 
 
+#: The same, indexed by opcode number (for the assembler's inner loop).
+CACHES_BY_OPCODE: Final[list[int]] = [_CACHES.get(name, 0) for name in opcode.opname]
+
+
 #: Opcodes whose argument is a jump (relative or absolute).
 JUMP_OPCODES: Final[frozenset[int]] = frozenset(opcode.hasjrel) | frozenset(opcode.hasjabs)
 

@@ -55,41 +55,44 @@ class HandlerSpec:
 
 @dataclass(slots=True)
 class Layout:
-    """The assembled code plus per-unit maps the engine keeps."""
+    """The assembled code plus the per-item maps the engine keeps."""
 
     code: bytes
     starts: list[int]  # unit index where each item's opcode sits
-    unit_tags: list[int]  # per code unit: the raise attribution tag
-    unit_handlers: list[int]  # per code unit: handler index or UNCOVERED
     exceptiontable: bytes
     linetable: bytes
 
 
 def _ext_count(arg: int) -> int:
-    count = 0
-    while arg > 0xFF:
-        arg >>= 8
-        count += 1
-    return count
+    return 0 if arg <= 0xFF else 1 if arg <= 0xFFFF else 2 if arg <= 0xFFFFFF else 3
+
+
+_ZEROS = [bytes(2 * k) for k in range(32)]
 
 
 def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -> Layout:
     """Lay out ``items``; see the module docstring."""
-    caches = [versions.cache_entries(versions.OPNAME[item.op]) for item in items]
-    ext = [_ext_count(item.arg) if item.jump is None else 0 for item in items]
+    n = len(items)
+    cache_of = versions.CACHES_BY_OPCODE
+    ops = [item.op for item in items]
+    caches = [cache_of[op] for op in ops]
+    jumps = [k for k in range(n) if items[k].jump is not None]
+    ext = [0 if item.jump is not None else _ext_count(item.arg) for item in items]
+    jump_arg = versions.jump_arg
     while True:
-        begin: list[int] = []  # unit where each item's prefix starts
+        begin = [0] * (n + 1)
         unit = 0
-        for k in range(len(items)):
-            begin.append(unit)
+        for k in range(n):
+            begin[k] = unit
             unit += 1 + ext[k] + caches[k]
+        begin[n] = unit
         changed = False
-        for k, item in enumerate(items):
-            if item.jump is None:
-                continue
+        for k in jumps:
+            item = items[k]
             opcode_at = (begin[k] + ext[k]) * 2
-            end = opcode_at + 2 + 2 * caches[k]
-            arg = versions.jump_arg(item.op, opcode_at, end, begin[item.jump] * 2)
+            target = item.jump
+            assert target is not None
+            arg = jump_arg(item.op, opcode_at, opcode_at + 2 + 2 * caches[k], begin[target] * 2)
             item.arg = arg
             need = _ext_count(arg)
             if need > ext[k]:
@@ -99,25 +102,36 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
             break
 
     code = bytearray()
-    starts: list[int] = []
-    unit_tags: list[int] = []
-    unit_handlers: list[int] = []
-    runs: list[tuple[Position, int]] = []
     ext_op = versions.EXTENDED_ARG
-    for k, item in enumerate(items):
+    starts = [0] * n
+    runs: list[tuple[Position, int]] = []
+    last_position: Position | None = None
+    run_units = 0
+    for k in range(n):
+        item = items[k]
         arg = item.arg
-        for shift in range(ext[k], 0, -1):
-            code += bytes((ext_op, (arg >> (8 * shift)) & 0xFF))
-        code += bytes((item.op, arg & 0xFF))
-        code += bytes(2 * caches[k])
-        units = 1 + ext[k] + caches[k]
-        starts.append(begin[k] + ext[k])
-        unit_tags.extend([item.tag] * units)
-        unit_handlers.extend([item.handler] * units)
-        if runs and runs[-1][0] == item.position:
-            runs[-1] = (item.position, runs[-1][1] + units)
+        e = ext[k]
+        if e:
+            for shift in range(e, 0, -1):
+                code.append(ext_op)
+                code.append((arg >> (8 * shift)) & 0xFF)
+        code.append(ops[k])
+        code.append(arg & 0xFF)
+        c = caches[k]
+        if c:
+            code += _ZEROS[c]
+        starts[k] = begin[k] + e
+        units = 1 + e + c
+        position = item.position
+        if position == last_position:
+            run_units += units
         else:
-            runs.append((item.position, units))
+            if last_position is not None:
+                runs.append((last_position, run_units))
+            last_position = position
+            run_units = units
+    if last_position is not None:
+        runs.append((last_position, run_units))
 
     if versions.HAS_COLUMN_POSITIONS:
         linetable = encode_locations(firstlineno, runs)
@@ -127,25 +141,16 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
     entries: list[Handler] = []
     if versions.HAS_EXCEPTION_TABLE:
         k = 0
-        n = len(items)
         while k < n:
             h = items[k].handler
-            j = k
+            j = k + 1
             while j < n and items[j].handler == h:
                 j += 1
             if h != UNCOVERED:
                 spec = handlers[h]
-                end = begin[j] if j < n else len(code) // 2
-                entries.append(Handler(begin[k], end, begin[spec.item], spec.depth, spec.lasti))
+                entries.append(Handler(begin[k], begin[j], begin[spec.item], spec.depth, spec.lasti))
             k = j
-    return Layout(
-        bytes(code),
-        starts,
-        unit_tags,
-        unit_handlers,
-        encode_exception_table(entries),
-        linetable,
-    )
+    return Layout(bytes(code), starts, encode_exception_table(entries), linetable)
 
 
 def build_code(

@@ -28,6 +28,7 @@ twice.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import defaultdict
 from types import CodeType
@@ -88,8 +89,9 @@ class CodePlan:
         block_probe: list[int],
         count_plan: CountPlan,
         raises: list[defaultdict[int, int]],
-        unit_tags: list[int],
-        unit_handlers: list[int],
+        tags: list[int],
+        handlers: list[int],
+        starts: list[int],
     ) -> None:
         self.qualname, self.name, self.firstlineno = names
         self.graph = graph
@@ -102,8 +104,9 @@ class CodePlan:
         self.block_probe = block_probe
         self.branches = count_plan.branches
         self.raises = raises
-        self.unit_tags = unit_tags
-        self.unit_handlers = unit_handlers
+        self.tags = tags  # per emitted item: raise attribution tag
+        self.handlers = handlers  # per emitted item: handler index or UNCOVERED
+        self.starts = starts  # per emitted item: unit index of its opcode
         self.zero = [0] * len(counters)
         self.non_units = non_units(graph)
 
@@ -134,10 +137,12 @@ class CodePlan:
         raised_before = [0] * n
         for stub, table in enumerate(self.raises):
             for key, times in list(table.items()):
-                unit = key // versions.RAISE_KEY_DIVISOR
-                if unit >= len(self.unit_handlers) or self.unit_handlers[unit] != stub:
+                # The raise site may be a cache unit of the instruction (3.12
+                # reports a call's last cache unit): take the item it is in.
+                item = bisect.bisect_right(self.starts, key // versions.RAISE_KEY_DIVISOR) - 1
+                if item < 0 or self.handlers[item] != stub:
                     continue  # a re-raise: counted where it was first raised
-                tag = self.unit_tags[unit]
+                tag = self.tags[item]
                 if tag < 0:
                     continue
                 index, at = divmod(tag, 2)
@@ -433,8 +438,9 @@ class _Rewriter:
             block_probe,
             count_plan,
             self.raises,
-            layout.unit_tags,
-            layout.unit_handlers,
+            [item.tag for item in self.items],
+            [item.handler for item in self.items],
+            layout.starts,
         )
         return new_code, plan
 

@@ -53,8 +53,9 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
             tuple(plan.count_plan.branch_of_block.items()),
             tuple((k, v) for k, v in plan.count_plan.edge_for.items()),
         ),
-        tuple(plan.unit_tags),
-        tuple(plan.unit_handlers),
+        tuple(plan.tags),
+        tuple(plan.handlers),
+        tuple(plan.starts),
         len(plan.counters),
         len(plan.raises),
     )
@@ -63,7 +64,9 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
 def _plan_from_state(
     state: tuple[Any, ...],
 ) -> tuple[CodePlan, list[itertools.count[int]], list[defaultdict[int, int]]]:
-    (names, instrs, blocks, block_of, landing, probes, counting, tags, handlers, n_c, n_r) = state
+    (names, instrs, blocks, block_of, landing, probes, counting, tags, handlers, starts, n_c, n_r) = (
+        state
+    )
     kinds, order, branches, branch_of_block, edge_for = counting
     graph = Graph(
         [Instr(*row) for row in instrs],
@@ -88,6 +91,7 @@ def _plan_from_state(
         raises,
         list(tags),
         list(handlers),
+        list(starts),
     )
     return plan, counters, raises
 
