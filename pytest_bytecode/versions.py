@@ -130,10 +130,11 @@ JUMP_OPCODES: Final[frozenset[int]] = frozenset(opcode.hasjrel) | frozenset(opco
 
 #: Opcodes that take an argument at all.  3.12 added ``opcode.hasarg``;
 #: earlier versions use the HAVE_ARGUMENT threshold.
-if hasattr(opcode, "hasarg"):
-    HAS_ARG: Final[frozenset[int]] = frozenset(opcode.hasarg)
-else:
-    HAS_ARG = frozenset(range(opcode.HAVE_ARGUMENT, 256))
+HAS_ARG: Final[frozenset[int]] = (
+    frozenset(opcode.hasarg)
+    if hasattr(opcode, "hasarg")
+    else frozenset(range(opcode.HAVE_ARGUMENT, 256))
+)
 
 #: Opcode numbers of every instruction that can begin a backward jump.  3.11
 #: has explicit *_BACKWARD_* forms; from 3.12 only JUMP_BACKWARD and
@@ -277,14 +278,15 @@ HAS_COPY: Final[bool] = "COPY" in OPMAP
 #: callable and its argument.  3.10: CALL_FUNCTION.  3.11: PUSH_NULL before the
 #: callable, PRECALL + CALL.  3.12: PUSH_NULL before the callable, CALL.
 #: 3.13+: the NULL goes *after* the callable.
-if PY < (3, 11):
-    CALL_SEQUENCE: Final[tuple[str, ...]] = ("CALLABLE", "ARG", "CALL_FUNCTION")
-elif PY < (3, 12):
-    CALL_SEQUENCE = ("PUSH_NULL", "CALLABLE", "ARG", "PRECALL", "CALL")
-elif PY < (3, 13):
-    CALL_SEQUENCE = ("PUSH_NULL", "CALLABLE", "ARG", "CALL")
-else:
-    CALL_SEQUENCE = ("CALLABLE", "PUSH_NULL", "ARG", "CALL")
+CALL_SEQUENCE: Final[tuple[str, ...]] = (
+    ("CALLABLE", "ARG", "CALL_FUNCTION")
+    if PY < (3, 11)
+    else ("PUSH_NULL", "CALLABLE", "ARG", "PRECALL", "CALL")
+    if PY < (3, 12)
+    else ("PUSH_NULL", "CALLABLE", "ARG", "CALL")
+    if PY < (3, 13)
+    else ("CALLABLE", "PUSH_NULL", "ARG", "CALL")
+)
 
 #: 3.11+: exception-table entries with the ``lasti`` flag push the offset (in
 #: code units) of the instruction that raised, below the exception.

@@ -148,7 +148,9 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
                 j += 1
             if h != UNCOVERED:
                 spec = handlers[h]
-                entries.append(Handler(begin[k], begin[j], begin[spec.item], spec.depth, spec.lasti))
+                entries.append(
+                    Handler(begin[k], begin[j], begin[spec.item], spec.depth, spec.lasti)
+                )
             k = j
     return Layout(bytes(code), starts, encode_exception_table(entries), linetable)
 

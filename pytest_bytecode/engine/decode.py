@@ -43,7 +43,7 @@ def positions_per_unit(code: CodeType) -> list[Position]:
     """The source position of every code unit of ``code``."""
     units = len(code.co_code) // versions.CODE_UNIT
     if versions.HAS_COLUMN_POSITIONS:
-        return list(code.co_positions())
+        return list(code.co_positions())  # type: ignore[attr-defined]
     result: list[Position] = [(None, None, None, None)] * units
     for start, end, line in code.co_lines():
         for unit in range(start // 2, end // 2):

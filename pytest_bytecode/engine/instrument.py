@@ -121,7 +121,7 @@ class CodePlan:
 
     def probe_values(self) -> list[int]:
         """Current value of every probe, relative to the last reset."""
-        return [_count_value(c) - z for c, z in zip(self.counters, self.zero)]
+        return [_count_value(c) - z for c, z in zip(self.counters, self.zero, strict=True)]
 
     def reset(self) -> None:
         """Make every count read zero from now on."""
@@ -197,7 +197,7 @@ class CodePlan:
             if ins.index not in self.non_units
         )
         branches: list[BranchCount] = []
-        for branch, (fall, jump) in zip(plan.branches, outcomes):
+        for branch, (fall, jump) in zip(plan.branches, outcomes, strict=True):
             ins = self.instrs[branch.instr]
             next_offset = self.instrs[branch.instr + 1].offset if branch.instr + 1 < n else ins.end
             assert ins.target is not None
@@ -386,7 +386,9 @@ class _Rewriter:
                 cond = edge[0]
                 probe = self._probe(first.position, cover(cond), _at(cond))
                 old = branches[edge[1]]
-                branches[edge[1]] = BranchPlan(old.instr, old.fall_block, old.jump_block, old.mode, probe)
+                branches[edge[1]] = BranchPlan(
+                    old.instr, old.fall_block, old.jump_block, old.mode, probe
+                )
             label[block.index] = len(self.items)
             for i in range(block.first, block.first + block.glue):
                 self._emit_original(instrs[i], cover(i), IGNORE, pending_jumps, graph)
@@ -401,7 +403,9 @@ class _Rewriter:
                 tag = _before(body) if block.body <= block.last else IGNORE
                 block_probe[block.index] = self._probe(instrs[body].position, cover(body), tag)
             for i in range(block.body, block.last + 1):
-                self._emit_original(instrs[i], cover(i), raise_tag.get(i, _at(i)), pending_jumps, graph)
+                self._emit_original(
+                    instrs[i], cover(i), raise_tag.get(i, _at(i)), pending_jumps, graph
+                )
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(self.items), 0, True)
             none: Position = (None, None, None, None)
@@ -457,6 +461,7 @@ class _Rewriter:
         else:
             pending.append((item, graph.block_of[self.by_start[ins.target]]))
 
+
 def _handler_keys(
     code: CodeType, instrs: list[Instr]
 ) -> tuple[dict[tuple[int, int, bool], int], list[int], bool]:
@@ -470,7 +475,7 @@ def _handler_keys(
     keys: dict[tuple[int, int, bool], int] = {}
     instr_key = [UNCOVERED] * len(instrs)
     if versions.HAS_EXCEPTION_TABLE:
-        entries = parse_exception_table(code.co_exceptiontable)
+        entries = parse_exception_table(code.co_exceptiontable)  # type: ignore[attr-defined]
         for ins in instrs:
             unit = ins.offset // 2
             for entry in entries:

@@ -64,9 +64,20 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
 def _plan_from_state(
     state: tuple[Any, ...],
 ) -> tuple[CodePlan, list[itertools.count[int]], list[defaultdict[int, int]]]:
-    (names, instrs, blocks, block_of, landing, probes, counting, tags, handlers, starts, n_c, n_r) = (
-        state
-    )
+    (
+        names,
+        instrs,
+        blocks,
+        block_of,
+        landing,
+        probes,
+        counting,
+        tags,
+        handlers,
+        starts,
+        n_c,
+        n_r,
+    ) = state
     kinds, order, branches, branch_of_block, edge_for = counting
     graph = Graph(
         [Instr(*row) for row in instrs],
@@ -77,7 +88,7 @@ def _plan_from_state(
     counters = [itertools.count() for _ in range(n_c)]
     raises: list[defaultdict[int, int]] = [defaultdict(int) for _ in range(n_r)]
     plan = CodePlan(
-        tuple(names),  # type: ignore[arg-type]
+        (str(names[0]), str(names[1]), int(names[2])),
         graph,
         counters,
         list(probes),

@@ -137,14 +137,14 @@ def encode_linetable_310(firstlineno: int, runs: Sequence[tuple[int | None, int]
     """
     out = bytearray()
     previous = firstlineno
-    merged: list[list[int | None]] = []
+    merged: list[tuple[int | None, int]] = []
     for line, units in runs:
         if merged and merged[-1][0] == line:
-            merged[-1][1] = int(merged[-1][1] or 0) + units  # type: ignore[index]
+            merged[-1] = (line, merged[-1][1] + units)
         else:
-            merged.append([line, units])
+            merged.append((line, units))
     for line, units in merged:
-        nbytes = int(units or 0) * 2
+        nbytes = units * 2
         if nbytes == 0:
             continue
         if line is None:

@@ -1,0 +1,194 @@
+"""Benchmarks of the instrumentation engine (never asserted in tests).
+
+Three measurements, each printed as medians over repeated runs:
+
+``instrument``
+    ``compile()`` of the ten largest pure-Python stdlib modules of the running
+    interpreter, against ``compile()`` plus ``instrument()`` of the result:
+    the ratio is what instrumenting costs relative to compiling.
+``runtime``
+    the CPU-bound kernels in ``kernels.py`` as whole processes: plain,
+    instrumented (exact counts), and under coverage.py's line coverage
+    (``coverage run``, its default core) when coverage is installed.
+``memory``
+    bytes allocated per original instruction for instrumented code and the
+    plans that read its counts (tracemalloc, the ten modules above).
+
+Run::
+
+    python benchmarks/bench_engine.py            # all three
+    python benchmarks/bench_engine.py runtime --repeat 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+import tracemalloc
+from pathlib import Path
+from types import CodeType
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from pytest_bytecode.engine import instrument, iter_code_tree  # noqa: E402
+from pytest_bytecode.engine.decode import decode  # noqa: E402
+
+SKIP_PARTS = {"test", "tests", "idlelib", "site-packages", "lib2to3", "__pycache__", "turtledemo"}
+
+
+def largest_stdlib_sources(count: int = 10) -> list[tuple[str, str]]:
+    """The ``count`` largest .py files of the stdlib that compile here."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    found: list[tuple[int, Path]] = []
+    for path in root.rglob("*.py"):
+        if SKIP_PARTS & set(path.relative_to(root).parts):
+            continue
+        try:
+            found.append((path.stat().st_size, path))
+        except OSError:
+            continue
+    result: list[tuple[str, str]] = []
+    for _, path in sorted(found, reverse=True):
+        try:
+            source = path.read_text(encoding="utf-8")
+            compile(source, str(path), "exec")
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        result.append((str(path), source))
+        if len(result) == count:
+            break
+    return result
+
+
+def median_time(func: object, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        func()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_instrument(repeat: int) -> None:
+    sources = largest_stdlib_sources()
+    codes = [compile(src, name, "exec") for name, src in sources]
+    instructions = sum(len(decode(c)) for code in codes for _, c in iter_code_tree(code))
+    t_compile = median_time(lambda: [compile(s, n, "exec") for n, s in sources], repeat)
+    t_instr = median_time(lambda: [instrument(c) for c in codes], repeat)
+    root = Path(sysconfig.get_paths()["stdlib"])
+    names = ", ".join(str(Path(n).relative_to(root).with_suffix("")) for n, _ in sources)
+    print(f"instrument: {len(sources)} modules ({names}), {instructions} instructions")
+    print(
+        f"  compile {t_compile * 1000:.1f} ms, instrument {t_instr * 1000:.1f} ms, "
+        f"ratio instrument/compile {t_instr / t_compile:.2f} (median of {repeat})"
+    )
+
+
+RUNNER = """
+import sys, time
+sys.path.insert(0, {root!r}); sys.path.insert(0, {here!r})
+mode = sys.argv[1]
+source = open({kernels!r}).read()
+code = compile(source, {kernels!r}, "exec")
+if mode == "instrumented":
+    from pytest_bytecode.engine import instrument
+    code = instrument(code).code
+namespace = {{"__name__": "kernels"}}
+exec(code, namespace)
+namespace["run_all"]()
+"""
+
+
+def bench_runtime(repeat: int) -> None:
+    script = RUNNER.format(root=str(HERE.parent), here=str(HERE), kernels=str(HERE / "kernels.py"))
+    modes: list[tuple[str, list[str]]] = [
+        ("plain", [sys.executable, "-c", script, "plain"]),
+        ("instrumented", [sys.executable, "-c", script, "instrumented"]),
+    ]
+    try:
+        import coverage  # noqa: F401
+
+        runner_file = HERE / ".bench_runner.py"
+        runner_file.write_text(script, encoding="utf-8")
+        modes.append(
+            (
+                "coverage.py line",
+                [
+                    sys.executable,
+                    "-m",
+                    "coverage",
+                    "run",
+                    "--data-file",
+                    os.devnull,
+                    str(runner_file),
+                    "plain",
+                ],
+            )
+        )
+    except ImportError:
+        runner_file = None
+    results: dict[str, float] = {}
+    for name, command in modes:
+        results[name] = median_time(
+            lambda command=command: subprocess.run(command, check=True, capture_output=True),  # type: ignore[misc]
+            repeat,
+        )
+    if runner_file is not None:
+        runner_file.unlink()
+    base = results["plain"]
+    print(f"runtime: benchmarks/kernels.py as whole processes (median of {repeat})")
+    for name, seconds in results.items():
+        print(f"  {name:18} {seconds:.3f} s  ratio {seconds / base:.2f}")
+
+
+def bench_memory() -> None:
+    sources = largest_stdlib_sources()
+    codes = [compile(src, name, "exec") for name, src in sources]
+    instructions = sum(len(decode(c)) for code in codes for _, c in iter_code_tree(code))
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [instrument(c) for c in codes]
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    code_bytes = sum(
+        len(c.co_code)
+        for inst in kept
+        for _, c in iter_code_tree(inst.code)
+        if isinstance(c, CodeType)
+    )
+    print(f"memory: {instructions} original instructions instrumented")
+    print(
+        f"  {(after - before) / instructions:.0f} bytes allocated per instruction "
+        f"(instrumented code and plans), of which wordcode {code_bytes / instructions:.1f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("what", nargs="*", default=["instrument", "runtime", "memory"])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    print(f"Python {sys.version.split()[0]} on {sys.platform}")
+    benches = {
+        "instrument": lambda: bench_instrument(args.repeat),
+        "runtime": lambda: bench_runtime(args.repeat),
+        "memory": bench_memory,
+    }
+    for what in args.what:
+        benches[what]()
+
+
+if __name__ == "__main__":
+    main()
