@@ -50,13 +50,11 @@ def test_python_dash_m(tmp_path: object) -> None:
 
 
 def test_version_facts_match_interpreter() -> None:
-    assert versions.PY == sys.version_info[:2]
+    assert sys.version_info[:2] == versions.PY
     assert versions.PY in versions.SUPPORTED
-    assert versions.PY_TAG == "%d.%d" % sys.version_info[:2]
-    assert versions.HAS_EXCEPTION_TABLE == hasattr(
-        (lambda: None).__code__, "co_exceptiontable"
-    )
-    assert versions.HAS_SYS_MONITORING == hasattr(sys, "monitoring")
+    assert "{}.{}".format(*sys.version_info[:2]) == versions.PY_TAG
+    assert hasattr((lambda: None).__code__, "co_exceptiontable") == versions.HAS_EXCEPTION_TABLE
+    assert hasattr(sys, "monitoring") == versions.HAS_SYS_MONITORING
 
 
 def test_instructions_hide_caches() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from shop.cart import Cart, OutOfStock
 from shop.orders import parse, parse_line
 from shop.pricing import discount, price_with_tax

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 def discount(total: float, member: bool, coupon: str | None) -> float:
     """Return the discount rate for an order."""
-    if member and total > 100 or coupon == "VIP":
+    if (member and total > 100) or coupon == "VIP":
         return 0.15
     rate = 0.05 if member else 0.0
     if coupon is not None and coupon.startswith("SAVE"):
