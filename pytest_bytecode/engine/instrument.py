@@ -402,10 +402,16 @@ class _Rewriter:
                 body = block.body if block.body <= block.last else block.last
                 tag = _before(body) if block.body <= block.last else IGNORE
                 block_probe[block.index] = self._probe(instrs[body].position, cover(body), tag)
+            items = self.items
             for i in range(block.body, block.last + 1):
-                self._emit_original(
-                    instrs[i], cover(i), raise_tag.get(i, _at(i)), pending_jumps, graph
-                )
+                ins = instrs[i]
+                tag = raise_tag.get(i, 2 * i + 1) if raise_tag else 2 * i + 1  # _at(i)
+                if ins.target is None:  # the common case, inlined for speed
+                    key = instr_key[i]
+                    handler = key if key != UNCOVERED else catch_all if any_uncovered else key
+                    items.append(Item(ins.op, ins.arg, None, ins.position, handler, tag))
+                else:
+                    self._emit_original(ins, cover(i), tag, pending_jumps, graph)
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(self.items), 0, True)
             none: Position = (None, None, None, None)
@@ -452,7 +458,7 @@ class _Rewriter:
         self, ins: Instr, handler: int, tag: int, pending: list[tuple[int, int]], graph: Graph
     ) -> None:
         if ins.target is None:
-            self._emit(ins.opname, ins.arg, ins.position, handler, tag)
+            self.items.append(Item(ins.op, ins.arg, None, ins.position, handler, tag))
             return
         item = self._emit(ins.opname, 0, ins.position, handler, tag, jump=-1)
         if ins.opname in versions.SETUP_OPNAMES:
@@ -522,7 +528,8 @@ def non_units(graph: Graph) -> frozenset[int]:
     The interpreter never reports these to an instruction-level observer
     (``sys.monitoring`` INSTRUCTION events, ``f_trace_opcodes`` tracing): the
     code object's prefix up to the first RESUME (cell set-up, generator
-    creation and what runs before it) and every RESUME.  Their execution is implied by the counts of
+    creation and what runs before it), every RESUME, and (3.12+) the END_FOR
+    that FOR_ITER steps over when a loop ends.  Their execution is implied by the counts of
     the code around them, so they are not counted as units of their own.
     """
     result: set[int] = set()
@@ -537,6 +544,12 @@ def non_units(graph: Graph) -> frozenset[int]:
             # Everything before the generator object exists (3.15 evaluates a
             # generator expression's iterable there) is unseen as well.
             result.update(range(ins.index))
+        if ins.opname == "FOR_ITER" and ins.target is not None:
+            # 3.12+: what FOR_ITER steps over when the loop ends (END_FOR, and
+            # on 3.13 the POP_TOP after it) never runs unspecialised.
+            land = graph.landing[ins.index]
+            first = land - versions.FOR_ITER_EXIT_SKIP
+            result.update(range(first, land))
     return frozenset(result)
 
 

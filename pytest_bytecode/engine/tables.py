@@ -104,25 +104,29 @@ def encode_locations(firstlineno: int, runs: Sequence[tuple[Position, int]]) -> 
     every position ``co_positions()`` can report.
     """
     out = bytearray()
+    append = out.append
     line = firstlineno
     for position, units in runs:
         lineno, end_lineno, col, end_col = position
         while units > 0:
-            size = min(units, 8)
+            size = units if units < 8 else 8
             units -= size
             if lineno is None:
-                out.append(0x80 | (_NONE << 3) | (size - 1))
-            elif col is None or end_col is None or end_lineno is None:
-                out.append(0x80 | (_NO_COLUMNS << 3) | (size - 1))
-                _write_location_svarint(out, lineno - line)
-                line = lineno
-            else:
-                out.append(0x80 | (_LONG << 3) | (size - 1))
-                _write_location_svarint(out, lineno - line)
-                _write_location_varint(out, end_lineno - lineno)
-                _write_location_varint(out, col + 1)
-                _write_location_varint(out, end_col + 1)
-                line = lineno
+                append(0x80 | (_NONE << 3) | (size - 1))
+                continue
+            delta = lineno - line
+            line = lineno
+            signed = ((-delta) << 1) | 1 if delta < 0 else delta << 1
+            if col is None or end_col is None or end_lineno is None:
+                append(0x80 | (_NO_COLUMNS << 3) | (size - 1))
+                _write_location_varint(out, signed)
+                continue
+            append(0x80 | (_LONG << 3) | (size - 1))
+            for value in (signed, end_lineno - lineno, col + 1, end_col + 1):
+                if value < 64:
+                    append(value)
+                else:
+                    _write_location_varint(out, value)
     return bytes(out)
 
 
