@@ -406,3 +406,9 @@ LOAD_ATTR_SHIFT: Final[int] = 1 if PY >= (3, 12) else 0
 #: there, although that instruction never runs.  The engine attributes such a
 #: raise to the YIELD_VALUE the frame was suspended at.
 THROW_RAISES_BEFORE_SEND_TARGET: Final[bool] = PY == (3, 11)
+
+#: 3.11 only: specialised PRECALL forms for builtins and types make the call
+#: themselves and skip the CALL after them, so an exception from such a call
+#: is raised at the PRECALL.  Unspecialised, PRECALL cannot raise; the engine
+#: attributes a raise there to the CALL, as an unspecialised run would.
+PRECALL_RAISES_FOR_CALL: Final[bool] = PY == (3, 11)

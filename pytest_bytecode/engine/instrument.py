@@ -346,6 +346,10 @@ class _Rewriter:
 
         unprobed = unprobed_blocks(graph)
         raise_tag: dict[int, int] = {}
+        if versions.PRECALL_RAISES_FOR_CALL:
+            for ins in instrs:
+                if ins.opname == "PRECALL" and instrs[ins.index + 1].opname == "CALL":
+                    raise_tag[ins.index] = _at(ins.index + 1)
         if versions.THROW_RAISES_BEFORE_SEND_TARGET:
             for ins in instrs:
                 if ins.opname == "SEND" and instrs[ins.index + 1].opname == "YIELD_VALUE":
