@@ -411,8 +411,9 @@ class _Rewriter:
                 ins = instrs[i]
                 tag = raise_tag.get(i, 2 * i + 1) if raise_tag else 2 * i + 1  # _at(i)
                 if ins.target is None:  # the common case, inlined for speed
-                    key = instr_key[i]
-                    handler = key if key != UNCOVERED else catch_all if any_uncovered else key
+                    handler = instr_key[i]
+                    if handler == UNCOVERED and any_uncovered:
+                        handler = catch_all
                     items.append(Item(ins.op, ins.arg, None, ins.position, handler, tag))
                 else:
                     self._emit_original(ins, cover(i), tag, pending_jumps, graph)
