@@ -44,8 +44,10 @@ def prepare(workdir: Path, package: str, version: str) -> tuple[Path, Path]:
     python = venv / "bin" / "python"
     if not python.exists():
         run([sys.executable, "-m", "venv", str(venv)])
-        run([str(python), "-m", "pip", "install", "-q", "pytest", "pytest-cov", str(ROOT)])
+        run([str(python), "-m", "pip", "install", "-q", "pytest", "pytest-cov", "pytest-xdist"])
         run([str(python), "-m", "pip", "install", "-q", f"{package}=={version}"])
+    # Always this checkout as it is now (the venv may be from an earlier run).
+    run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)])
     suite = workdir / "suite"
     if not suite.exists():
         dl = workdir / "sdist"

@@ -95,11 +95,16 @@ class FileData:
 
 @dataclass
 class CrashedWorker:
-    """An xdist worker that went down; ``recovered`` says if its flushed counts were found."""
+    """An xdist worker that went down.
+
+    ``recovered`` says if its flushed counts were found; ``saved_through`` is
+    the node id of the last test whose counts the flush held ("" for none).
+    """
 
     worker: str
     error: str
     recovered: bool
+    saved_through: str = ""
 
 
 @dataclass
@@ -280,7 +285,12 @@ def to_json(data: CovData) -> dict[str, Any]:
         "python_version": data.python_version,
         "files": {path: file_to_json(f) for path, f in sorted(data.files.items())},
         "crashed_workers": [
-            {"worker": c.worker, "error": c.error, "recovered": c.recovered}
+            {
+                "worker": c.worker,
+                "error": c.error,
+                "recovered": c.recovered,
+                "saved_through": c.saved_through,
+            }
             for c in data.crashed_workers
         ],
     }
@@ -301,7 +311,12 @@ def from_json(raw: Any, name: str = "data") -> CovData:
             data.files[str(path)] = file_from_json(f)
         for c in raw.get("crashed_workers", []):
             data.crashed_workers.append(
-                CrashedWorker(str(c["worker"]), str(c["error"]), bool(c["recovered"]))
+                CrashedWorker(
+                    str(c["worker"]),
+                    str(c["error"]),
+                    bool(c["recovered"]),
+                    str(c.get("saved_through", "")),
+                )
             )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"{name}: corrupt data file ({type(exc).__name__}: {exc})") from None

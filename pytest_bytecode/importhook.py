@@ -35,11 +35,6 @@ Trace = Callable[[str], None]
 RewriteFn = Callable[[str, str], "types.CodeType | None"]
 
 
-def _engine_api() -> Any:
-    """The engine module (typed loosely: it is resolved at call time)."""
-    return engine
-
-
 class BytecodeImportHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Meta-path finder and loader for modules under SOURCE."""
 
@@ -139,22 +134,21 @@ class BytecodeImportHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def _instrumented(
         self, name: str, filename: str, source: bytes
     ) -> tuple[Handle, types.CodeType]:
-        api = _engine_api()
         rewritten = self.rewrite(name, filename) if self.rewrite is not None else None
         settings = "assert-rewrite" if rewritten is not None else "plain"
-        key = self.cache.key(source, filename, settings, str(api.ENGINE_VERSION))
+        key = self.cache.key(source, filename, settings, str(engine.ENGINE_VERSION))
         cached = self.cache.get(key)
         if cached is not None:
             try:
-                inst = api.loads(cached)
-            except ValueError as exc:
+                inst = engine.loads(cached)
+            except Exception as exc:  # ValueError by contract; any cache problem is traced
                 self.trace(f"cache entry for {filename} unusable ({exc}); instrumenting afresh")
                 self.cache.discard(key)
             else:
                 self.trace(f"cache hit for {filename}")
                 return inst, inst.code
         code = rewritten if rewritten is not None else compile(source, filename, "exec")
-        inst = api.instrument(code)
+        inst = engine.instrument(code)
         try:
             self.cache.put(key, inst.dumps())
         except Exception as exc:  # the engine's serialiser must never fail a run
@@ -220,7 +214,6 @@ def instrument_loaded(hook: BytecodeImportHook, modules: dict[str, types.ModuleT
     Returns the names of the modules so treated, for the warning that says
     their module-level code was not measured.
     """
-    api = _engine_api()
     treated = []
     for name, module in sorted(modules.items()):
         filename = getattr(module, "__file__", None)
@@ -233,7 +226,7 @@ def instrument_loaded(hook: BytecodeImportHook, modules: dict[str, types.ModuleT
                 source = fh.read()
         except OSError:
             continue
-        handles = [api.instrument_function(f) for f in _functions_of(module, filename)]
+        handles = [engine.instrument_function(f) for f in _functions_of(module, filename)]
         try:
             text = source.decode("utf-8")
         except UnicodeDecodeError:

@@ -412,3 +412,35 @@ THROW_RAISES_BEFORE_SEND_TARGET: Final[bool] = PY == (3, 11)
 #: is raised at the PRECALL.  Unspecialised, PRECALL cannot raise; the engine
 #: attributes a raise there to the CALL, as an unspecialised run would.
 PRECALL_RAISES_FOR_CALL: Final[bool] = PY == (3, 11)
+
+#: 3.14+: instructions that may re-raise the exception they hold straight to
+#: the handler, adding no traceback entry (CLEANUP_THROW in ``yield from`` and
+#: ``await``, END_ASYNC_FOR).  Stubs that read the raise site from the
+#: traceback cannot see those raises, so the engine ends a block after each
+#: and counts what follows directly.  (3.11-3.13 stubs read ``lasti``, which
+#: covers them.)
+RERAISE_WITHOUT_TRACEBACK: Final[frozenset[str]] = (
+    frozenset({"CLEANUP_THROW", "END_ASYNC_FOR"})
+    if HAS_EXCEPTION_TABLE and not LASTI_IS_OBJECT
+    else frozenset()
+)
+
+#: 3.14+: END_ASYNC_FOR carries a backward jump argument that only
+#: sys.monitoring uses ("pretend jump"); it never jumps.
+PSEUDO_JUMP_OPNAMES: Final[frozenset[str]] = (
+    frozenset({"END_ASYNC_FOR"}) if PY >= (3, 14) else frozenset()
+)
+
+#: 3.10: a C call counts against the recursion limit shared with Python frames,
+#: so a ``next(counter)`` probe would raise RecursionError one frame early.
+#: There the probe is ``FOR_ITER`` over the counter instead, which calls the
+#: iterator slot directly (no recursion check, no profiler event).
+PROBE_BY_FOR_ITER: Final[bool] = PY < (3, 11)
+
+#: 3.10: YIELD_FROM is re-dispatched each time the delegating generator is
+#: resumed (the interpreter rewinds ``f_lasti`` to the instruction before it),
+#: and no probe can run there.  The engine counts it once per delegation
+#: begun: covered exactly when it ran, but lower than an instruction-level
+#: observer's count.  A ``throw()``/``close()`` then raises "at" the
+#: instruction before YIELD_FROM; the engine attributes that to YIELD_FROM.
+YIELD_FROM_COUNTS_DELEGATIONS: Final[bool] = PY < (3, 11)

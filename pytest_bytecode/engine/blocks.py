@@ -91,7 +91,11 @@ def build(instrs: list[Instr], handler_targets: set[int]) -> Graph:
     for instr in instrs:
         i = instr.index
         name = instr.opname
-        if instr.target is not None:
+        if name in versions.RERAISE_WITHOUT_TRACEBACK and i + 1 < n:
+            leader[i + 1] = True
+        if instr.target is not None and name in versions.PSEUDO_JUMP_OPNAMES:
+            leader[by_start[instr.target]] = True  # keeps the argument encodable
+        elif instr.target is not None:
             land = landing_index(instr, by_start, instrs)
             landing[i] = land
             leader[land] = True

@@ -44,6 +44,7 @@ from pytest_bytecode.engine.plan import (
     SUM,
     BranchPlan,
     CountPlan,
+    measured_exit,
     plan_counts,
     unprobed_blocks,
 )
@@ -110,12 +111,19 @@ class CodePlan:
         self.zero = [0] * len(counters)
         self.non_units = non_units(graph)
 
-    def _inflow(self, block: int, cond: int, counts: list[int], raised_after: list[int]) -> int:
+    def _inflow(
+        self, block: int, cond: int, counts: list[int], raised_after: list[int], values: list[int]
+    ) -> int:
         """What ``block``'s predecessors other than the jump at ``cond`` passed on."""
         total = 0
+        exits = self.count_plan.exit_probe
         for pred, _ in self.blocks[block].preds:
             last = self.blocks[pred].last
-            if last != cond:
+            if last == cond:
+                continue
+            if pred in exits:
+                total += values[exits[pred]]
+            else:
                 total += counts[last] - raised_after[last]
         return total
 
@@ -159,12 +167,12 @@ class CodePlan:
             if kind == PROBE:
                 running = values[self.block_probe[index]]
             elif kind == SUM:
-                running = self._inflow(index, -1, counts, raised_after)
+                running = self._inflow(index, -1, counts, raised_after, values)
             elif kind == BRANCH:
                 branch = plan.branches[plan.branch_of_block[index]]
                 total = counts[branch.instr] - raised_after[branch.instr]
                 taken = block_counts[branch.jump_block] - self._inflow(
-                    branch.jump_block, branch.instr, counts, raised_after
+                    branch.jump_block, branch.instr, counts, raised_after, values
                 )
                 running = total - taken
             else:
@@ -182,12 +190,12 @@ class CodePlan:
                 jump = total - fall
             elif branch.mode == "fall":
                 fall = block_counts[branch.fall_block] - self._inflow(
-                    branch.fall_block, branch.instr, counts, raised_after
+                    branch.fall_block, branch.instr, counts, raised_after, values
                 )
                 jump = total - fall
             else:
                 jump = block_counts[branch.jump_block] - self._inflow(
-                    branch.jump_block, branch.instr, counts, raised_after
+                    branch.jump_block, branch.instr, counts, raised_after, values
                 )
                 fall = total - jump
             outcomes.append((fall, jump))
@@ -250,6 +258,15 @@ class _Rewriter:
         counter = itertools.count()
         self.counters.append(counter)
         arg_const = self._const(counter)
+        if versions.PROBE_BY_FOR_ITER:
+            # [count] -> FOR_ITER -> [count, n]; never exhausted, but its
+            # target is valid anyway: after the probe, with the stack empty.
+            self._emit("LOAD_CONST", arg_const, position, handler, tag)
+            loop = self._emit("FOR_ITER", 0, position, handler, tag, jump=-1)
+            self._emit("POP_TOP", 0, position, handler, tag)
+            self._emit("POP_TOP", 0, position, handler, tag)
+            self.items[loop].jump = len(self.items)
+            return len(self.counters) - 1
         for step in versions.CALL_SEQUENCE:
             if step == "CALLABLE":
                 self._emit("LOAD_CONST", self._next_const, position, handler, tag)
@@ -289,9 +306,15 @@ class _Rewriter:
                 ("STORE_SUBSCR", 0),
             )
         elif versions.HAS_EXCEPTION_TABLE:  # 3.14+: [lasti, exc] on top, lasti not an object
+            # An exception can arrive with no traceback (an ExceptionGroup
+            # that except* re-raises): then there is no new raise to record.
+            self._emit("COPY", 1, position, UNCOVERED, IGNORE)
+            self._emit(
+                "LOAD_ATTR", self._name("__traceback__") << shift, position, UNCOVERED, IGNORE
+            )
+            self._emit("COPY", 1, position, UNCOVERED, IGNORE)
+            no_tb = self._emit("POP_JUMP_IF_NONE", 0, position, UNCOVERED, IGNORE, jump=-1)
             steps = (
-                ("COPY", 1),
-                ("LOAD_ATTR", self._name("__traceback__") << shift),
                 ("LOAD_ATTR", self._name("tb_lasti") << shift),
                 ("LOAD_CONST", const),
                 ("COPY", 2),
@@ -301,7 +324,6 @@ class _Rewriter:
                 ("LOAD_CONST", const),
                 ("COPY", 3),
                 ("STORE_SUBSCR", 0),
-                ("POP_TOP", 0),
             )
         else:  # 3.10: [traceback, value, type] on top
             steps = (
@@ -320,6 +342,10 @@ class _Rewriter:
             )
         for opname, arg in steps:
             self._emit(opname, arg, position, UNCOVERED, IGNORE)
+        if not versions.LASTI_IS_OBJECT and versions.HAS_EXCEPTION_TABLE:
+            # Both paths leave one value (the raise site, or None) to drop.
+            self.items[no_tb].jump = len(self.items)
+            self._emit("POP_TOP", 0, position, UNCOVERED, IGNORE)
 
     def _name(self, name: str) -> int:
         if name not in self.names:
@@ -346,6 +372,10 @@ class _Rewriter:
 
         unprobed = unprobed_blocks(graph)
         raise_tag: dict[int, int] = {}
+        if versions.YIELD_FROM_COUNTS_DELEGATIONS:
+            for ins in instrs:
+                if ins.opname == "YIELD_FROM" and ins.index:
+                    raise_tag[ins.index - 1] = _at(ins.index)
         if versions.PRECALL_RAISES_FOR_CALL:
             for ins in instrs:
                 if ins.opname == "PRECALL" and instrs[ins.index + 1].opname == "CALL":
@@ -417,6 +447,12 @@ class _Rewriter:
                     items.append(Item(ins.op, ins.arg, None, ins.position, handler, tag))
                 else:
                     self._emit_original(ins, cover(i), tag, pending_jumps, graph)
+            if measured_exit(graph, block.index) and block.last + 1 < len(instrs):
+                # 3.14+: count what continues after an unseen re-raise point.
+                after = instrs[block.last + 1]
+                count_plan.exit_probe[block.index] = self._probe(
+                    after.position, cover(after.index), IGNORE
+                )
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(self.items), 0, True)
             none: Position = (None, None, None, None)

@@ -52,6 +52,7 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
             ),
             tuple(plan.count_plan.branch_of_block.items()),
             tuple((k, v) for k, v in plan.count_plan.edge_for.items()),
+            tuple(plan.count_plan.exit_probe.items()),
         ),
         tuple(plan.tags),
         tuple(plan.handlers),
@@ -78,7 +79,7 @@ def _plan_from_state(
         n_c,
         n_r,
     ) = state
-    kinds, order, branches, branch_of_block, edge_for = counting
+    kinds, order, branches, branch_of_block, edge_for, exit_probe = counting
     graph = Graph(
         [Instr(*row) for row in instrs],
         [Block(b[0], b[1], b[2], b[3], b[4], b[5], [tuple(p) for p in b[6]]) for b in blocks],
@@ -98,6 +99,7 @@ def _plan_from_state(
             [BranchPlan(*b) for b in branches],
             dict(branch_of_block),
             {k: tuple(v) for k, v in edge_for},
+            dict(exit_probe),
         ),
         raises,
         list(tags),

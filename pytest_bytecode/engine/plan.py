@@ -22,7 +22,7 @@ count can be solved, in an order the reader of the counts follows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import SUSPENDS, Block, Graph
@@ -55,12 +55,30 @@ class CountPlan:
     branches: list[BranchPlan]
     branch_of_block: dict[int, int]  # BRANCH block -> index into branches
     edge_for: dict[int, tuple[int, int]]  # fall block -> (jump instr, branch index)
+    #: blocks ending in an instruction that may re-raise unseen (3.14+): a
+    #: probe right after them counts what continues (filled in at emission)
+    exit_probe: dict[int, int] = field(default_factory=dict)
 
 
 def always_continues(graph: Graph, block_index: int) -> bool:
     """Whether leaving ``block_index`` normally always leads to one block."""
     last = graph.instrs[graph.blocks[block_index].last]
-    return last.opname not in versions.CONDITIONAL_JUMP_OPNAMES and last.opname not in SUSPENDS
+    return (
+        last.opname not in versions.CONDITIONAL_JUMP_OPNAMES
+        and last.opname not in SUSPENDS
+        and last.opname not in versions.RERAISE_WITHOUT_TRACEBACK
+    )
+
+
+def measured_exit(graph: Graph, block_index: int) -> bool:
+    """Whether what leaves ``block_index`` normally is counted by an exit probe."""
+    last = graph.instrs[graph.blocks[block_index].last]
+    return last.opname in versions.RERAISE_WITHOUT_TRACEBACK
+
+
+def outflow_known(graph: Graph, block_index: int) -> bool:
+    """Whether what ``block_index`` passes on to its one successor is known."""
+    return always_continues(graph, block_index) or measured_exit(graph, block_index)
 
 
 def solvable(graph: Graph, block: Block, pred: int, kind: str, unprobed: set[int]) -> bool:
@@ -68,7 +86,7 @@ def solvable(graph: Graph, block: Block, pred: int, kind: str, unprobed: set[int
     if block.entry or block.index in unprobed or (pred, kind) not in block.preds:
         return False
     return all(
-        always_continues(graph, other) for other, k in block.preds if (other, k) != (pred, kind)
+        outflow_known(graph, other) for other, k in block.preds if (other, k) != (pred, kind)
     )
 
 
@@ -134,7 +152,7 @@ def plan_counts(graph: Graph, unprobed: set[int]) -> CountPlan:
         branches[index] = BranchPlan(plan.instr, plan.fall_block, plan.jump_block, mode, -1)
     for block in blocks:
         if kinds[block.index] is None:
-            continues = all(always_continues(graph, pred) for pred, _ in block.preds)
+            continues = all(outflow_known(graph, pred) for pred, _ in block.preds)
             kinds[block.index] = SUM if continues else PROBE
     final = [k if k is not None else PROBE for k in kinds]
     order = _solve(graph, final, branches, branch_of_block, unprobed)

@@ -27,7 +27,12 @@ def document(results: Results) -> dict[str, Any]:
             "version": __version__,
             "python": results.python_version,
             "crashed_workers": [
-                {"worker": c.worker, "error": c.error, "recovered": c.recovered}
+                {
+                    "worker": c.worker,
+                    "error": c.error,
+                    "recovered": c.recovered,
+                    "saved_through": c.saved_through,
+                }
                 for c in results.crashed_workers
             ],
         },

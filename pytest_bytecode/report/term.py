@@ -88,6 +88,8 @@ def render(results: Results, *, missing: bool = False) -> Iterator[str]:
     for crash in results.crashed_workers:
         yield ""
         state = (
-            "counts of its completed tests recovered" if crash.recovered else "its counts were lost"
+            f"counts of its tests through {crash.saved_through or 'collection'} recovered"
+            if crash.recovered
+            else "its counts were lost"
         )
         yield f"worker {crash.worker} crashed ({crash.error}); {state}"

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """An exception raised in the middle of a basic block: the rest of it never runs."""
 
 

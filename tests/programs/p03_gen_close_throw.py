@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Generators closed, thrown into, and resumed after a caught throw."""
 
 

@@ -1,4 +1,14 @@
-"""Generators abandoned early: never resumed again, then collected."""
+# requires-python: 3.11
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
+"""Generators abandoned early and finalized the moment their last reference goes.
+
+3.10 only: the oracle cannot watch this.  Legacy tracing copies a traced
+frame's locals into ``f_locals`` before each trace call, so the reference
+``del g`` drops is still held by that snapshot and the generator is finalized
+when the next trace call refreshes it, inside the trace machinery where no
+events are raised.  ``p04b_gen_abandoned_gc`` covers 3.10 with reference cycles
+collected by ``gc.collect()`` instead.
+"""
 
 import gc
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """yield from delegation, with throw() and close() forwarded to the inner generator."""
 
 

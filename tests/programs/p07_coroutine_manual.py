@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Coroutines driven by hand with send() and throw()."""
 
 import types

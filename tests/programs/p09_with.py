@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """with statements: normal exit, exceptional exit, suppressing exit, nesting."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """try/finally with break, continue and return inside loops."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Nested try/except/else/finally, re-raise, exception chaining."""
 
 

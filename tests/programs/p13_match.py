@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """match with every pattern kind."""
 
 from dataclasses import dataclass
@@ -52,7 +53,25 @@ def classify(v):
 
 
 def main():
-    values = [0, 1, None, True, "red", "hello", "hi", [1, 2, 3, 4], [5, 6], [],
-              {"k": 1, "a": 2}, {"k": 7}, Point(0, 5), Point(3, 0), Point(1, 1),
-              2.5, 0.5, (1, (2, 3)), object]
+    values = [
+        0,
+        1,
+        None,
+        True,
+        "red",
+        "hello",
+        "hi",
+        [1, 2, 3, 4],
+        [5, 6],
+        [],
+        {"k": 1, "a": 2},
+        {"k": 7},
+        Point(0, 5),
+        Point(3, 0),
+        Point(1, 1),
+        2.5,
+        0.5,
+        (1, (2, 3)),
+        object,
+    ]
     return [classify(v) for v in values]

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """for/while loops with else clauses and break."""
 
 
@@ -37,5 +38,4 @@ def nested():
 
 
 def main():
-    return [find([1, 2, 3], 2), find([1, 2], 9), find([], 1), countdown(3),
-            countdown(9), nested()]
+    return [find([1, 2, 3], 2), find([1, 2], 9), find([], 1), countdown(3), countdown(9), nested()]

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Comprehensions of every kind, nested, with conditions, generator expressions."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Async comprehensions: async for in list/set/dict/generator comprehensions, await inside."""
 
 import asyncio

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Class bodies, decorators, properties, super(), classmethods, __init_subclass__."""
 
 import functools

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Lambdas: immediate, stored, nested, with defaults, in sort keys."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Conditional expressions, chained comparisons, and/or chains, not."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """f-strings: conversions, format specs, nested fields, debugging '=' form."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Calls with *args and **kwargs, keyword-only and positional-only parameters."""
 
 

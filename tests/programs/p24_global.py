@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """global declarations, module-level state and module-level control flow."""
 
 counter = 0

@@ -1,4 +1,5 @@
 # needs: threads
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """The same code run from several threads at once: no count may be lost."""
 
 import threading

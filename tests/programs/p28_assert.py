@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """assert statements that pass, fail, and fail with a message."""
 
 

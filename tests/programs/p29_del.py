@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """del of locals, globals, attributes, items, slices; use after del."""
 
 G = 1

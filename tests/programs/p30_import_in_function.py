@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """import statements inside functions: plain, from, as, star-free, failing."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Exceptions raised inside except and finally blocks; implicit chaining (__context__)."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Operator overloading, rich comparisons, __getattr__, __iter__, __len__, __bool__."""
 
 
@@ -42,8 +43,19 @@ class Vec:
 
 def main():
     a, b = Vec(1, 2), Vec(3, 4)
-    out = [a + b, a * 2, 3 * b, a == Vec(1, 2), a < b, len(a), bool(Vec(0, 0)), list(b), b[1],
-           a.first, sorted([b, a])]
+    out = [
+        a + b,
+        a * 2,
+        3 * b,
+        a == Vec(1, 2),
+        a < b,
+        len(a),
+        bool(Vec(0, 0)),
+        list(b),
+        b[1],
+        a.first,
+        sorted([b, a]),
+    ]
     try:
         a.missing  # noqa: B018
     except AttributeError as e:

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """__exit__ that raises, __enter__ that raises, with inside generators."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Slices, augmented assignment on subscripts and attributes, multiple targets."""
 
 

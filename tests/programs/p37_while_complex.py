@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """while True loops with several exits, nested loops and try inside loops."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Default values and annotations evaluated at definition time, function attributes."""
 
 calls = []

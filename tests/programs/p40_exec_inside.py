@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Code that runs exec/eval of strings (code outside the tree) and builtins calling back in."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """return/break/continue from except and else blocks inside loops."""
 
 
@@ -17,5 +18,9 @@ def first_int(values):
 
 
 def main():
-    return [first_int(["a", "3"]), first_int(["x", None, "4"]), first_int(["-1", "5"]),
-            first_int([])]
+    return [
+        first_int(["a", "3"]),
+        first_int(["x", None, "4"]),
+        first_int(["-1", "5"]),
+        first_int([]),
+    ]

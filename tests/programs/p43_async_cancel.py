@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """asyncio tasks cancelled while suspended in try/finally; timeouts; exceptions in tasks."""
 
 import asyncio

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Recursive generators (tree walk with yield from) and generator-based recursion."""
 
 
@@ -14,7 +15,7 @@ def perms(items):
         yield list(items)
         return
     for i, x in enumerate(items):
-        for rest in perms(items[:i] + items[i + 1:]):
+        for rest in perms(items[:i] + items[i + 1 :]):
             yield [x, *rest]
 
 

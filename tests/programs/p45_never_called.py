@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Code objects that exist but never run: every instruction must count 0."""
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """enum and dataclass machinery calling back into user code."""
 
 import enum

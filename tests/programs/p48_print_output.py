@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Printed output in many forms: sep/end, to stderr-free file-like objects, %-formatting."""
 
 import io

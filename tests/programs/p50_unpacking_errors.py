@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Unpacking: star targets, nested targets, errors from too many/few values."""
 
 

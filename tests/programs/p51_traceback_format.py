@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """Tracebacks formatted inside the program: line numbers and (3.11+) caret columns."""
 
 import traceback

@@ -1,3 +1,4 @@
+# ruff: noqa  -- corpus data: deliberately unidiomatic code for the engine to get right
 """An exception escaping main() through several frames, raised mid-expression."""
 
 

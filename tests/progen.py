@@ -1,0 +1,347 @@
+"""Random but deterministic, terminating Python programs for differential tests.
+
+``generate_module(seed)`` returns the source of a module with a few functions
+``f0 .. fN`` and a ``main()`` that calls each of them with fixed inputs and
+returns everything they returned or raised.  The same seed always gives the
+same text.  The grammar covers the control flow the engine has to get right:
+nested if/elif/else with boolean operators and chained comparisons, ``for`` and
+``while`` loops with break/continue/else, try/except/else/finally with raises
+in random places (explicit ``raise`` and division by a possibly-zero value),
+generators (consumed fully, partially, or abandoned), comprehensions, lambdas,
+``with suppress(...)``, calls between generated functions and ``match``.
+
+Termination is by construction: every ``while`` loop increments its own counter
+first and is bounded by a small constant, ``for`` loops run over small ranges,
+and a function only calls functions with a smaller index (no recursion).  All
+values are ints kept small with ``%`` so nothing grows without bound.
+
+Run ``python tests/progen.py SEED`` to print one program.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass, field
+
+_EXCEPTIONS = ("ValueError", "KeyError", "ZeroDivisionError")
+
+
+@dataclass
+class _Scope:
+    """What a statement being generated may refer to and do."""
+
+    names: list[str]
+    loop_depth: int = 0
+    in_finally: bool = False
+    in_generator: bool = False
+    callees: list[tuple[str, bool]] = field(default_factory=list)
+    depth: int = 0
+    #: False anywhere inside a ``finally`` block (loops included): a yield there
+    #: runs when the generator is closed and makes it ignore GeneratorExit.
+    yield_ok: bool = True
+
+
+class _Gen:
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.counter = 0
+        self.budget = 0
+
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    # --- expressions ----------------------------------------------------------
+
+    def atom(self, sc: _Scope) -> str:
+        r = self.rng.random()
+        if r < 0.55:
+            return self.rng.choice(sc.names)
+        return str(self.rng.randint(-3, 9))
+
+    def expr(self, sc: _Scope, depth: int = 0) -> str:
+        rng = self.rng
+        if depth >= 2 or rng.random() < 0.35:
+            return self.atom(sc)
+        kind = rng.randrange(9)
+        a, b = self.expr(sc, depth + 1), self.expr(sc, depth + 1)
+        if kind <= 2:
+            return f"({a} {rng.choice(['+', '-', '*'])} {b})"
+        if kind == 3:
+            return f"({a} // ({b} or 1))" if rng.random() < 0.6 else f"({a} // {b})"
+        if kind == 4:
+            return f"({a} if {self.cond(sc, depth + 1)} else {b})"
+        if kind == 5:
+            return f"({a} {rng.choice(['and', 'or'])} {b})"
+        if kind == 6:
+            return f"(lambda v: v * 2 - {a})({b})"
+        if kind == 7:
+            return f"abs({a}) % 7"
+        return f"({a} ^ {b})"
+
+    def cond(self, sc: _Scope, depth: int = 0) -> str:
+        rng = self.rng
+        kind = rng.randrange(7)
+        a, b = self.atom(sc), self.atom(sc)
+        if kind == 0:
+            return f"{a} {rng.choice(['<', '<=', '>', '>=', '==', '!='])} {b}"
+        if kind == 1:
+            return f"{a} < {b} <= {self.atom(sc)}"
+        if kind == 2 and depth < 2:
+            return f"({self.cond(sc, depth + 1)} and {self.cond(sc, depth + 1)})"
+        if kind == 3 and depth < 2:
+            return f"({self.cond(sc, depth + 1)} or not {self.cond(sc, depth + 1)})"
+        if kind == 4:
+            return f"{a} % 2 == 0"
+        if kind == 5:
+            return f"not {a}"
+        return f"{a} in ({b}, {self.atom(sc)}, 3)"
+
+    # --- statements -----------------------------------------------------------
+
+    def block(self, sc: _Scope, ind: str, min_n: int = 1, max_n: int = 3) -> list[str]:
+        out: list[str] = []
+        for _ in range(self.rng.randint(min_n, max_n)):
+            out.extend(self.stmt(sc, ind))
+            if self.budget <= 0:
+                break
+        return out or [f"{ind}pass"]
+
+    def assign_target(self, sc: _Scope) -> str:
+        return self.rng.choice([n for n in sc.names if n.startswith("x")])
+
+    def stmt(self, sc: _Scope, ind: str) -> list[str]:
+        rng = self.rng
+        self.budget -= 1
+        deep = sc.depth >= 3 or self.budget <= 0
+        choices = ["assign", "assign", "aug"]
+        if not deep:
+            choices += ["if", "if", "for", "while", "try", "comp", "match", "with"]
+        if sc.loop_depth and not sc.in_finally:
+            choices += ["break", "continue"]
+        if not sc.in_finally:
+            choices += ["raise", "return"]
+        if sc.callees and sc.loop_depth == 0:
+            choices += ["call", "call"]
+        if sc.in_generator and sc.yield_ok:
+            choices += ["yield", "yield"]
+        kind = rng.choice(choices)
+        inner = _Scope(
+            list(sc.names),
+            sc.loop_depth,
+            sc.in_finally,
+            sc.in_generator,
+            sc.callees,
+            sc.depth + 1,
+            sc.yield_ok,
+        )
+        t = self.assign_target(sc)
+        if kind == "assign":
+            return [f"{ind}{t} = {self.expr(sc)} % 101"]
+        if kind == "aug":
+            return [f"{ind}{t} {rng.choice(['+=', '-=', '^=', '|='])} {self.expr(sc)} % 13"]
+        if kind == "break":
+            return [f"{ind}if {self.cond(sc)}:", f"{ind}    break"]
+        if kind == "continue":
+            return [f"{ind}if {self.cond(sc)}:", f"{ind}    continue"]
+        if kind == "return":
+            value = "" if sc.in_generator and rng.random() < 0.5 else f" {self.expr(sc)}"
+            return [f"{ind}if {self.cond(sc)}:", f"{ind}    return{value}"]
+        if kind == "raise":
+            exc = rng.choice(_EXCEPTIONS)
+            return [f"{ind}if {self.cond(sc)}:", f"{ind}    raise {exc}({self.atom(sc)})"]
+        if kind == "yield":
+            if rng.random() < 0.5:
+                return [f"{ind}yield {self.expr(sc)}"]
+            return [f"{ind}{t} = (yield {self.expr(sc)}) or {t}"]
+        if kind == "call":
+            name, is_gen = rng.choice(sc.callees)
+            args = f"{self.expr(sc)}, {self.expr(sc)}"
+            if not is_gen:
+                return [f"{ind}{t} = {name}({args}) % 101"]
+            style = rng.randrange(3)
+            if style == 0:
+                return [f"{ind}{t} = sum({name}({args})) % 101"]
+            if style == 1:
+                return [f"{ind}{t} = next(iter({name}({args})), {t})"]
+            v = self.fresh("g")
+            return [
+                f"{ind}for {v} in {name}({args}):",
+                f"{ind}    {t} = ({t} + {v}) % 101",
+                f"{ind}    if {v} > 3:",
+                f"{ind}        break",
+            ]
+        if kind == "if":
+            lines = [f"{ind}if {self.cond(sc)}:", *self.block(inner, ind + "    ")]
+            for _ in range(rng.randint(0, 2)):
+                lines += [f"{ind}elif {self.cond(sc)}:", *self.block(inner, ind + "    ")]
+            if rng.random() < 0.5:
+                lines += [f"{ind}else:", *self.block(inner, ind + "    ")]
+            return lines
+        if kind == "for":
+            v = self.fresh("i")
+            loop = _Scope(
+                [*sc.names, v],
+                sc.loop_depth + 1,
+                False,
+                sc.in_generator,
+                sc.callees,
+                sc.depth + 1,
+                sc.yield_ok,
+            )
+            lines = [
+                f"{ind}for {v} in range({rng.randint(0, 4)}):",
+                *self.block(loop, ind + "    "),
+            ]
+            if rng.random() < 0.4:
+                lines += [f"{ind}else:", *self.block(inner, ind + "    ")]
+            return lines
+        if kind == "while":
+            w = self.fresh("w")
+            loop = _Scope(
+                [*sc.names, w],
+                sc.loop_depth + 1,
+                False,
+                sc.in_generator,
+                sc.callees,
+                sc.depth + 1,
+                sc.yield_ok,
+            )
+            lines = [
+                f"{ind}{w} = 0",
+                f"{ind}while {w} < {rng.randint(1, 4)}:",
+                f"{ind}    {w} += 1",
+                *self.block(loop, ind + "    "),
+            ]
+            if rng.random() < 0.4:
+                lines += [f"{ind}else:", *self.block(inner, ind + "    ")]
+            return lines
+        if kind == "try":
+            lines = [f"{ind}try:", *self.block(inner, ind + "    ")]
+            handlers = rng.randint(0, 2)
+            for _ in range(handlers):
+                exc = rng.choice([*_EXCEPTIONS, "(ValueError, KeyError)", "Exception"])
+                lines.append(f"{ind}except {exc}:")
+                body = self.block(inner, ind + "    ")
+                if rng.random() < 0.2:
+                    body.append(f"{ind}    raise")
+                lines += body
+            if handlers and rng.random() < 0.3:
+                lines += [f"{ind}else:", *self.block(inner, ind + "    ")]
+            if not handlers or rng.random() < 0.5:
+                fin = _Scope(
+                    list(sc.names),
+                    sc.loop_depth,
+                    True,
+                    sc.in_generator,
+                    sc.callees,
+                    sc.depth + 1,
+                    False,
+                )
+                lines += [f"{ind}finally:", *self.block(fin, ind + "    ")]
+            return lines
+        if kind == "comp":
+            v = self.fresh("c")
+            csc = _Scope([*sc.names, v])
+            body, cond = self.expr(csc), self.cond(csc)
+            n = rng.randint(0, 5)
+            form = rng.randrange(4)
+            if form == 0:
+                return [f"{ind}{t} = sum([{body} for {v} in range({n}) if {cond}]) % 101"]
+            if form == 1:
+                return [f"{ind}{t} = len({{{body} for {v} in range({n})}})"]
+            if form == 2:
+                comp = f"{{{v}: {body} for {v} in range({n}) if {cond}}}"
+                return [f"{ind}{t} = sum({comp}.values()) % 101"]
+            return [f"{ind}{t} = sum({body} for {v} in range({n}) if {cond}) % 101"]
+        if kind == "with":
+            exc = rng.choice(_EXCEPTIONS)
+            return [f"{ind}with suppress({exc}):", *self.block(inner, ind + "    ")]
+        # match
+        m = self.fresh("m")
+        msc = _Scope(
+            [*sc.names, m],
+            sc.loop_depth,
+            sc.in_finally,
+            sc.in_generator,
+            sc.callees,
+            sc.depth + 1,
+            sc.yield_ok,
+        )
+        lines = [
+            f"{ind}match abs({self.expr(sc)}) % 5:",
+            f"{ind}    case 0:",
+            *self.block(inner, ind + "        "),
+            f"{ind}    case 1 | 2:",
+            *self.block(inner, ind + "        "),
+            f"{ind}    case {m} if {m} > 3:",
+            *self.block(msc, ind + "        "),
+        ]
+        if rng.random() < 0.6:
+            lines += [f"{ind}    case _:", *self.block(inner, ind + "        ")]
+        return lines
+
+    # --- functions and module -------------------------------------------------
+
+    def function(self, index: int, callees: list[tuple[str, bool]]) -> tuple[str, bool, list[str]]:
+        is_gen = self.rng.random() < 0.3
+        name = f"f{index}"
+        names = ["a", "b", "x0", "x1", "x2"]
+        sc = _Scope(names, in_generator=is_gen, callees=callees)
+        self.budget = self.rng.randint(8, 22)
+        lines = [f"def {name}(a, b):", "    x0 = a", "    x1 = b", "    x2 = a - b"]
+        lines += self.block(sc, "    ", 2, 5)
+        if is_gen:
+            lines.append("    yield x0 + x1")
+        else:
+            lines.append("    return (x0 + x1 * 3 + x2) % 1009")
+        return name, is_gen, lines
+
+
+def generate_module(seed: int) -> str:
+    """Source of one generated module; ``main()`` returns every function's result."""
+    g = _Gen(seed)
+    funcs: list[tuple[str, bool]] = []
+    lines = [
+        f'"""Generated by tests/progen.py, seed {seed}."""',
+        "",
+        "from contextlib import suppress",
+        "from itertools import islice",
+        "",
+    ]
+    for index in range(g.rng.randint(2, 4)):
+        name, is_gen, body = g.function(index, list(funcs))
+        funcs.append((name, is_gen))
+        lines += ["", *body, ""]
+    inputs = [(g.rng.randint(-4, 9), g.rng.randint(-4, 9)) for _ in range(3)] + [(0, 0)]
+    lines += [
+        "",
+        f"INPUTS = {inputs!r}",
+        "",
+        "",
+        "def main():",
+        "    out = []",
+        "    for a, b in INPUTS:",
+        f"        for fn in ({', '.join(n for n, _ in funcs)},):",
+        "            try:",
+        "                r = fn(a, b)",
+        "                if not isinstance(r, int):",
+        "                    r = list(islice(r, 12))",
+        "                out.append(r)",
+        "            except (ValueError, KeyError, ZeroDivisionError) as e:",
+        "                out.append((type(e).__name__, e.args))",
+        "    return out",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    for arg in argv or ["0"]:
+        print(generate_module(int(arg)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,72 @@
+"""CPython's own tests, plain vs instrumented, through ``tools/cpython_diff.py``.
+
+A small quick subset of the tool's default list runs here; the whole list is
+``python tools/cpython_diff.py --default`` (minutes).  Each module runs in two
+fresh subprocesses, so this needs subprocesses (not on Pyodide).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from pytest_bytecode import versions
+
+pytestmark = pytest.mark.skipif(versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses")
+
+TOOL = Path(__file__).resolve().parent.parent / "tools" / "cpython_diff.py"
+
+
+def _tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("cpython_diff", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _engine_available() -> bool:
+    try:
+        from pytest_bytecode.engine import instrument  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TOOL), *args], capture_output=True, text=True, timeout=600
+    )
+
+
+def test_list_default_names_forty_modules() -> None:
+    out = _run("--list-default")
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) >= 40
+
+
+def test_plain_vs_plain_agrees() -> None:
+    """Self-check: two plain runs of a module must agree (the harness is deterministic)."""
+    out = _run("--plain-vs-plain", "test_textwrap", "test_colorsys")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 passed, 0 failed" in out.stdout
+
+
+def test_compare_reports_differences() -> None:
+    tool = _tool()
+    a = {"run": 2, "tests": {"t.a": ["pass"], "t.b": ["pass"]}}
+    b = {"run": 2, "tests": {"t.a": ["pass"], "t.b": ["fail:AssertionError"]}}
+    assert tool.compare(a, a) == []
+    assert tool.compare(a, b) == ["t.b: ['pass'] != ['fail:AssertionError']"]
+
+
+@pytest.mark.skipif(not _engine_available(), reason="engine.instrument not available yet")
+def test_quick_subset_agrees() -> None:
+    tool = _tool()
+    out = _run("--jobs", "2", "--timeout", "120", *tool.QUICK_MODULES)
+    assert out.returncode == 0, out.stdout + out.stderr
