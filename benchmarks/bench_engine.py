@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -113,10 +114,12 @@ def bench_runtime(repeat: int) -> None:
         ("plain", [sys.executable, "-c", script, "plain"]),
         ("instrumented", [sys.executable, "-c", script, "instrumented"]),
     ]
+    scratch = tempfile.TemporaryDirectory()
     try:
         import coverage  # noqa: F401
 
-        runner_file = HERE / ".bench_runner.py"
+        runner_file: Path | None = Path(scratch.name) / "bench_runner.py"
+        assert runner_file is not None
         runner_file.write_text(script, encoding="utf-8")
         modes.append(
             (
@@ -136,13 +139,14 @@ def bench_runtime(repeat: int) -> None:
     except ImportError:
         runner_file = None
     results: dict[str, float] = {}
-    for name, command in modes:
-        results[name] = median_time(
-            lambda command=command: subprocess.run(command, check=True, capture_output=True),  # type: ignore[misc]
-            repeat,
-        )
-    if runner_file is not None:
-        runner_file.unlink()
+    try:
+        for name, command in modes:
+            results[name] = median_time(
+                lambda command=command: subprocess.run(command, check=True, capture_output=True),  # type: ignore[misc]
+                repeat,
+            )
+    finally:
+        scratch.cleanup()
     base = results["plain"]
     print(f"runtime: benchmarks/kernels.py as whole processes (median of {repeat})")
     for name, seconds in results.items():

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pytest_bytecode import versions
+from pytest_bytecode.engine import original_code
 
 Level = Literal["raw", "portable"]
 LEVELS: tuple[Level, ...] = ("raw", "portable")
@@ -72,12 +73,20 @@ class _I:
 
 
 def code_of(obj: object) -> types.CodeType:
-    """The code object of a function, method, code object or ``__code__`` holder."""
+    """The code object of a function, method, code object or ``__code__`` holder.
+
+    Code that ``--bytecode-cov`` instrumented is read as the original the user
+    wrote, so assertions and coverage can run in the same session.
+    """
+    return original_code(_code_of(obj))
+
+
+def _code_of(obj: object) -> types.CodeType:
     if isinstance(obj, types.CodeType):
         return obj
     inner = getattr(obj, "__func__", None)  # bound methods, staticmethod, classmethod
     if inner is not None:
-        return code_of(inner)
+        return _code_of(inner)
     code = getattr(obj, "__code__", None)
     if isinstance(code, types.CodeType):
         return code

@@ -15,6 +15,7 @@ executing, as an interpreter watching every instruction would see it.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from types import CodeType
 from typing import Any
@@ -29,7 +30,7 @@ from pytest_bytecode.engine.model import (
 
 #: Changes whenever instrumented code or its plan changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 __all__ = [
     "ENGINE_VERSION",
@@ -42,15 +43,32 @@ __all__ = [
     "instrument_function",
     "iter_code_tree",
     "loads",
+    "original_code",
 ]
+
+
+#: Instrumented code object -> the original it was made from, for tools that
+#: must look at what the user wrote (the bytecode assertions).
+_ORIGINALS: weakref.WeakKeyDictionary[CodeType, CodeType] = weakref.WeakKeyDictionary()
+
+
+def original_code(code: CodeType) -> CodeType:
+    """The uninstrumented original of ``code``, or ``code`` itself."""
+    return _ORIGINALS.get(code, code)
 
 
 class Instrumented:
     """An instrumented code tree and the handle to read its counts."""
 
-    def __init__(self, code: CodeType, plans: list[tuple[tuple[int, ...], CodePlan]]) -> None:
+    def __init__(
+        self, code: CodeType, plans: list[tuple[tuple[int, ...], CodePlan]], original: CodeType
+    ) -> None:
         self.code = code
+        self.original = original
         self._plans = plans
+        # Both trees have the same shape: probes only append constants.
+        for (_, new), (_, old) in zip(iter_code_tree(code), iter_code_tree(original), strict=True):
+            _ORIGINALS[new] = old
 
     def counts(self) -> list[CodeCounts]:
         """Counts for every code object of the tree, root first, depth-first."""
@@ -71,7 +89,7 @@ class Instrumented:
         """Serialise code and plans for the instrumentation cache (no pickle)."""
         from pytest_bytecode.engine.persist import dumps
 
-        return dumps(self.code, self._plans)
+        return dumps(self.code, self._plans, self.original)
 
 
 def loads(data: bytes) -> Instrumented:
@@ -82,8 +100,8 @@ def loads(data: bytes) -> Instrumented:
     """
     from pytest_bytecode.engine.persist import loads as _loads
 
-    code, plans = _loads(data)
-    return Instrumented(code, plans)
+    code, plans, original = _loads(data)
+    return Instrumented(code, plans, original)
 
 
 def _instrument_tree(
@@ -108,7 +126,7 @@ def instrument(code: CodeType) -> Instrumented:
     """Instrument ``code`` and every code object among its constants."""
     plans: list[tuple[tuple[int, ...], CodePlan]] = []
     new_code = _instrument_tree(code, (), plans)
-    return Instrumented(new_code, plans)
+    return Instrumented(new_code, plans, code)
 
 
 def instrument_function(func: Callable[..., Any]) -> Instrumented:

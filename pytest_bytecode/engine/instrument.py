@@ -74,6 +74,16 @@ def _at(index: int) -> int:
     return 2 * index + 1
 
 
+class RaiseTable(defaultdict[int, int]):
+    """Raise site -> times, kept by one stub.  Hashable by identity, so that
+    instrumented code objects (which hold it as a constant) stay hashable."""
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__(int)
+
+
 def _count_value(counter: itertools.count[int]) -> int:
     # itertools.count has no public accessor; its repr is "count(N)".
     return int(repr(counter)[6:-1])
@@ -286,9 +296,9 @@ class _Rewriter:
         3.10: with [traceback, value, type]; the raise site is the value's
         ``__traceback__.tb_lasti`` (this frame's entry heads the traceback).
         """
-        table: defaultdict[int, int] = defaultdict(int)
+        table = RaiseTable()
         while len(self.raises) <= stub:
-            self.raises.append(defaultdict(int))
+            self.raises.append(RaiseTable())
         self.raises[stub] = table
         const = self._const(table)
         add, add_arg = versions.ADD_INSTR

@@ -20,11 +20,11 @@ from typing import Any
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Block, Graph
 from pytest_bytecode.engine.decode import Instr
-from pytest_bytecode.engine.instrument import CodePlan
+from pytest_bytecode.engine.instrument import CodePlan, RaiseTable
 from pytest_bytecode.engine.plan import BranchPlan, CountPlan
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/1"
+FORMAT = "pytest-bytecode-engine/2"
 _MARK = "\0pytest-bytecode"
 
 
@@ -87,7 +87,7 @@ def _plan_from_state(
         dict(landing),
     )
     counters = [itertools.count() for _ in range(n_c)]
-    raises: list[defaultdict[int, int]] = [defaultdict(int) for _ in range(n_r)]
+    raises: list[defaultdict[int, int]] = [RaiseTable() for _ in range(n_r)]
     plan = CodePlan(
         (str(names[0]), str(names[1]), int(names[2])),
         graph,
@@ -116,7 +116,9 @@ def _swap_consts(code: CodeType, swap: Any) -> CodeType:
     return code.replace(co_consts=consts)
 
 
-def dumps(code: CodeType, plans: list[tuple[tuple[int, ...], CodePlan]]) -> bytes:
+def dumps(
+    code: CodeType, plans: list[tuple[tuple[int, ...], CodePlan]], original: CodeType
+) -> bytes:
     """Serialise an instrumented tree (see module docstring)."""
     by_id: dict[int, tuple[str, int, int]] = {}
     for slot, (_, plan) in enumerate(plans):
@@ -136,17 +138,23 @@ def dumps(code: CodeType, plans: list[tuple[tuple[int, ...], CodePlan]]) -> byte
         versions.PY_TAG,
         _swap_consts(code, swap),
         tuple((path, _plan_state(plan)) for path, plan in plans),
+        original,
     )
     return marshal.dumps(data)
 
 
-def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]]:
+def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]], CodeType]:
     """Load what :func:`dumps` wrote; ValueError if it is not that."""
     try:
-        fmt, tag, code, states = marshal.loads(data)
+        fmt, tag, code, states, original = marshal.loads(data)
     except Exception as exc:  # marshal raises EOFError, ValueError, TypeError
         raise ValueError(f"not instrumented-code data: {exc}") from None
-    if fmt != FORMAT or tag != versions.PY_TAG or not isinstance(code, CodeType):
+    if (
+        fmt != FORMAT
+        or tag != versions.PY_TAG
+        or not isinstance(code, CodeType)
+        or not isinstance(original, CodeType)
+    ):
         raise ValueError(f"instrumented-code data of format {fmt!r} for Python {tag!r}")
     plans: list[tuple[tuple[int, ...], CodePlan]] = []
     live: list[tuple[list[itertools.count[int]], list[defaultdict[int, int]]]] = []
@@ -164,4 +172,4 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]
             return counters[k] if kind == "count" else raises[k]
         return const
 
-    return _swap_consts(code, swap), plans
+    return _swap_consts(code, swap), plans, original

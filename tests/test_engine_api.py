@@ -1,0 +1,108 @@
+"""The engine's public API: handles, reset, the cache form, originals."""
+
+from __future__ import annotations
+
+import dis
+
+import pytest
+
+from pytest_bytecode import assert_opcodes, opcodes
+from pytest_bytecode.engine import (
+    instrument,
+    instrument_function,
+    iter_code_tree,
+    loads,
+    original_code,
+)
+
+SOURCE = """
+def area(w, h):
+    if w < 0 or h < 0:
+        raise ValueError("negative")
+    return w * h
+
+def total(items):
+    t = 0
+    for w, h in items:
+        try:
+            t += area(w, h)
+        except ValueError:
+            t -= 1
+    return t
+"""
+
+
+def _counts_by_name(inst: object) -> dict[str, dict[int, int]]:
+    return {
+        c.qualname: {i.offset: i.count for i in c.instructions}
+        for c in inst.counts()  # type: ignore[attr-defined]
+    }
+
+
+def test_instrument_counts_every_code_object() -> None:
+    inst = instrument(compile(SOURCE, "shapes.py", "exec"))
+    names = [c.qualname for c in inst.counts()]
+    assert names == ["<module>", "area", "total"]
+    # instrumented code objects stay hashable (tools key caches on them)
+    assert len({code for _, code in iter_code_tree(inst.code)}) == 3
+    assert all(i.count == 0 for c in inst.counts() for i in c.instructions)
+    namespace: dict[str, object] = {}
+    exec(inst.code, namespace)
+    assert namespace["total"]([(2, 3), (-1, 1), (1, 1)]) == 6  # type: ignore[operator]
+    counts = _counts_by_name(inst)
+    area_code = original_code(namespace["area"].__code__)  # type: ignore[attr-defined]
+    area_offsets = {i.offset: i.opname for i in dis.get_instructions(area_code)}
+    # every reported offset is an original instruction
+    assert set(counts["area"]) <= set(area_offsets)
+    returns = [off for off, name in area_offsets.items() if name in ("RETURN_VALUE",)]
+    assert counts["area"][returns[-1]] == 2  # two calls returned, one raised
+
+
+def test_reset_and_branches() -> None:
+    inst = instrument(compile(SOURCE, "shapes.py", "exec"))
+    namespace: dict[str, object] = {}
+    exec(inst.code, namespace)
+    namespace["area"](1, 2)  # type: ignore[operator]
+    area = next(c for c in inst.counts() if c.qualname == "area")
+    assert area.branches and all(sum(o.count for o in b.outcomes) >= 1 for b in area.branches)
+    inst.reset()
+    assert all(i.count == 0 for c in inst.counts() for i in c.instructions)
+    assert all(o.count == 0 for c in inst.counts() for b in c.branches for o in b.outcomes)
+
+
+def test_dumps_and_loads_round_trip() -> None:
+    code = compile(SOURCE, "shapes.py", "exec")
+    again = loads(instrument(code).dumps())
+    namespace: dict[str, object] = {}
+    exec(again.code, namespace)
+    assert namespace["total"]([(1, 1)]) == 1  # type: ignore[operator]
+    assert _counts_by_name(again)["total"]
+    assert original_code(again.code) == code
+    with pytest.raises(ValueError, match="not instrumented-code data"):
+        loads(b"not marshal data")
+
+
+def test_instrument_function_keeps_closures_and_originals() -> None:
+    def outer(k: int):  # type: ignore[no-untyped-def]
+        def add(x: int) -> int:
+            return x + k
+
+        return add
+
+    add = outer(3)
+    before = opcodes(add)
+    original = add.__code__
+    handle = instrument_function(add)
+    assert add(4) == 7
+    assert add.__code__ is not original
+    assert original_code(add.__code__) is original
+    # assertions read the original even though the function is instrumented
+    assert opcodes(add) == before
+    assert_opcodes(add, ["LOAD_FAST x", "LOAD_DEREF k", "BINARY_OP +", "RETURN_VALUE"])
+    assert sum(i.count for i in handle.counts()[0].instructions) > 0
+
+
+def test_trees_have_the_same_shape() -> None:
+    code = compile(SOURCE, "shapes.py", "exec")
+    inst = instrument(code)
+    assert [p for p, _ in iter_code_tree(inst.code)] == [p for p, _ in iter_code_tree(code)]
