@@ -9,14 +9,14 @@ Requesting it gives an object with the helpers as methods.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pytest_bytecode import assertions, snapshots
-from pytest_bytecode.assertions import ANY, Match, Pattern
-from pytest_bytecode.normalize import Level, Op
+from pytest_bytecode.assertions import ANY
+from pytest_bytecode.normalize import Level
 
 UPDATE_INI = "bytecode_snapshot_update"
 _WRITTEN_PLUGIN = "bytecode-snapshots-written"
@@ -80,50 +80,12 @@ class Bytecode:
     def __init__(self, ctx: snapshots.TestContext) -> None:
         self._ctx = ctx
 
-    def opcodes(
-        self, obj: object, level: Level = "portable", *, recursive: bool = False
-    ) -> list[str]:
-        """See :func:`pytest_bytecode.opcodes`."""
-        return assertions.opcodes(obj, level, recursive=recursive)
-
-    def assert_opcodes(
-        self,
-        obj: object,
-        expected: Sequence[Pattern],
-        *,
-        match: Match = "exact",
-        level: Level = "portable",
-        recursive: bool = False,
-    ) -> None:
-        """See :func:`pytest_bytecode.assert_opcodes`."""
-        __tracebackhide__ = True
-        assertions.assert_opcodes(obj, expected, match=match, level=level, recursive=recursive)
-
-    def assert_in(
-        self,
-        obj: object,
-        opname: str,
-        argval: object = ANY,
-        *,
-        level: Level = "portable",
-        recursive: bool = False,
-    ) -> Op:
-        """See :func:`pytest_bytecode.assert_in_bytecode`."""
-        __tracebackhide__ = True
-        return assertions.assert_in_bytecode(obj, opname, argval, level=level, recursive=recursive)
-
-    def assert_not_in(
-        self,
-        obj: object,
-        opname: str,
-        argval: object = ANY,
-        *,
-        level: Level = "portable",
-        recursive: bool = False,
-    ) -> None:
-        """See :func:`pytest_bytecode.assert_not_in_bytecode`."""
-        __tracebackhide__ = True
-        assertions.assert_not_in_bytecode(obj, opname, argval, level=level, recursive=recursive)
+    # The plain helpers need nothing from the running test: the fixture
+    # exposes them as they are.
+    opcodes = staticmethod(assertions.opcodes)
+    assert_opcodes = staticmethod(assertions.assert_opcodes)
+    assert_in = staticmethod(assertions.assert_in_bytecode)
+    assert_not_in = staticmethod(assertions.assert_not_in_bytecode)
 
     def assert_snapshot(
         self,
