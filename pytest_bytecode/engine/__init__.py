@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from types import CodeType
 from typing import Any
 
-from pytest_bytecode.engine.instrument import CodePlan, instrument_code
+from pytest_bytecode.engine.counts import CodePlan
+from pytest_bytecode.engine.instrument import instrument_code
 from pytest_bytecode.engine.model import (
     BranchCount,
     BranchOutcome,

@@ -4,19 +4,24 @@ The path of one code object:
 
 1. :func:`~pytest_bytecode.engine.decode.decode` reads its wordcode;
 2. :func:`~pytest_bytecode.engine.blocks.build` splits it into basic blocks;
-3. :class:`_Rewriter` plans probes and emits the new instruction list:
+3. :func:`~pytest_bytecode.engine.plan.plan_counts` decides where each
+   block's count comes from (a probe, or derived from the flow);
+4. :class:`_Rewriter` emits the new instruction list:
 
-   * a **block probe** ``next(counter)`` after the glued prefix of every block
-     that can be entered, counting how often the block was entered;
+   * a **block probe** ``next(counter)`` (3.10: ``FOR_ITER`` over the
+     counter) after the glued prefix of every block the plan probes;
    * an **edge probe** on the fall-through of a conditional jump whose two
-     outcomes cannot be told apart from block counts;
+     outcomes cannot be told apart from block counts, and an **exit probe**
+     after an instruction that may re-raise unseen (3.14+);
    * for every exception handler, a **handler stub** placed just before it,
      and one **catch-all stub** covering code no handler covers.  A stub
      records which instruction raised (the ``lasti`` the exception table
-     pushes, 3.11+) and then carries on exactly as before: into the original
-     handler, or ``RERAISE 1`` out of the frame with the traceback untouched;
+     pushes on 3.11-3.13, the traceback's ``tb_lasti`` on 3.10 and 3.14+)
+     and then carries on exactly as before: into the original handler, or
+     ``RERAISE 1`` out of the frame with the traceback untouched;
 
-4. :func:`~pytest_bytecode.engine.assemble.assemble` lays it out.
+5. :func:`~pytest_bytecode.engine.assemble.assemble` lays it out, and
+   :class:`~pytest_bytecode.engine.counts.CodePlan` reads the counts back.
 
 Counts are then exact: an instruction ran as often as its block was entered,
 minus the exceptions raised by earlier instructions of the block.  An
@@ -28,7 +33,6 @@ twice.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections import defaultdict
 from types import CodeType
@@ -36,14 +40,11 @@ from types import CodeType
 from pytest_bytecode import versions
 from pytest_bytecode.engine.assemble import UNCOVERED, HandlerSpec, Item, assemble, build_code
 from pytest_bytecode.engine.blocks import Graph, build
+from pytest_bytecode.engine.counts import CodePlan, RaiseTable
 from pytest_bytecode.engine.decode import Instr, Position, decode
-from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
 from pytest_bytecode.engine.plan import (
-    BRANCH,
     PROBE,
-    SUM,
     BranchPlan,
-    CountPlan,
     measured_exit,
     plan_counts,
     unprobed_blocks,
@@ -72,162 +73,6 @@ def _before(index: int) -> int:
 def _at(index: int) -> int:
     """Tag: raised by original instruction ``index`` (it began, what follows did not)."""
     return 2 * index + 1
-
-
-class RaiseTable(defaultdict[int, int]):
-    """Raise site -> times, kept by one stub.  Hashable by identity, so that
-    instrumented code objects (which hold it as a constant) stay hashable."""
-
-    __hash__ = object.__hash__  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__(int)
-
-
-def _count_value(counter: itertools.count[int]) -> int:
-    # itertools.count has no public accessor; its repr is "count(N)".
-    return int(repr(counter)[6:-1])
-
-
-class CodePlan:
-    """Everything needed to turn one code object's probe values into counts."""
-
-    def __init__(
-        self,
-        names: tuple[str, str, int],
-        graph: Graph,
-        counters: list[itertools.count[int]],
-        block_probe: list[int],
-        count_plan: CountPlan,
-        raises: list[defaultdict[int, int]],
-        tags: list[int],
-        handlers: list[int],
-        starts: list[int],
-    ) -> None:
-        self.qualname, self.name, self.firstlineno = names
-        self.graph = graph
-        self.count_plan = count_plan
-        self.instrs = graph.instrs
-        self.blocks = graph.blocks
-        self.block_of = graph.block_of
-        self.landing = graph.landing
-        self.counters = counters
-        self.block_probe = block_probe
-        self.branches = count_plan.branches
-        self.raises = raises
-        self.tags = tags  # per emitted item: raise attribution tag
-        self.handlers = handlers  # per emitted item: handler index or UNCOVERED
-        self.starts = starts  # per emitted item: unit index of its opcode
-        self.zero = [0] * len(counters)
-        self.non_units = non_units(graph)
-
-    def _inflow(
-        self, block: int, cond: int, counts: list[int], raised_after: list[int], values: list[int]
-    ) -> int:
-        """What ``block``'s predecessors other than the jump at ``cond`` passed on."""
-        total = 0
-        exits = self.count_plan.exit_probe
-        for pred, _ in self.blocks[block].preds:
-            last = self.blocks[pred].last
-            if last == cond:
-                continue
-            if pred in exits:
-                total += values[exits[pred]]
-            else:
-                total += counts[last] - raised_after[last]
-        return total
-
-    def probe_values(self) -> list[int]:
-        """Current value of every probe, relative to the last reset."""
-        return [_count_value(c) - z for c, z in zip(self.counters, self.zero, strict=True)]
-
-    def reset(self) -> None:
-        """Make every count read zero from now on."""
-        self.zero = [_count_value(c) for c in self.counters]
-        for table in self.raises:
-            table.clear()
-
-    def counts(self) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]:
-        """Per-instruction and per-branch counts of the original code."""
-        values = self.probe_values()
-        n = len(self.instrs)
-        raised_after = [0] * n
-        raised_before = [0] * n
-        for stub, table in enumerate(self.raises):
-            for key, times in list(table.items()):
-                # The raise site may be a cache unit of the instruction (3.12
-                # reports a call's last cache unit): take the item it is in.
-                item = bisect.bisect_right(self.starts, key // versions.RAISE_KEY_DIVISOR) - 1
-                if item < 0 or self.handlers[item] != stub:
-                    continue  # a re-raise: counted where it was first raised
-                tag = self.tags[item]
-                if tag < 0:
-                    continue
-                index, at = divmod(tag, 2)
-                if at:
-                    raised_after[index] += times
-                else:
-                    raised_before[index] += times
-        counts = [0] * n
-        block_counts = [0] * len(self.blocks)
-        plan = self.count_plan
-        for index in plan.order:
-            block = self.blocks[index]
-            kind = plan.kinds[index]
-            if kind == PROBE:
-                running = values[self.block_probe[index]]
-            elif kind == SUM:
-                running = self._inflow(index, -1, counts, raised_after, values)
-            elif kind == BRANCH:
-                branch = plan.branches[plan.branch_of_block[index]]
-                total = counts[branch.instr] - raised_after[branch.instr]
-                taken = block_counts[branch.jump_block] - self._inflow(
-                    branch.jump_block, branch.instr, counts, raised_after, values
-                )
-                running = total - taken
-            else:
-                running = 0
-            block_counts[index] = running
-            for i in range(block.first, block.last + 1):
-                running -= raised_before[i]
-                counts[i] = running
-                running -= raised_after[i]
-        outcomes: list[tuple[int, int]] = []
-        for branch in plan.branches:
-            total = counts[branch.instr] - raised_after[branch.instr]
-            if branch.mode == "edge":
-                fall = values[branch.edge_probe]
-                jump = total - fall
-            elif branch.mode == "fall":
-                fall = block_counts[branch.fall_block] - self._inflow(
-                    branch.fall_block, branch.instr, counts, raised_after, values
-                )
-                jump = total - fall
-            else:
-                jump = block_counts[branch.jump_block] - self._inflow(
-                    branch.jump_block, branch.instr, counts, raised_after, values
-                )
-                fall = total - jump
-            outcomes.append((fall, jump))
-        instructions = tuple(
-            InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
-            for ins in self.instrs
-            if ins.index not in self.non_units
-        )
-        branches: list[BranchCount] = []
-        for branch, (fall, jump) in zip(plan.branches, outcomes, strict=True):
-            ins = self.instrs[branch.instr]
-            next_offset = self.instrs[branch.instr + 1].offset if branch.instr + 1 < n else ins.end
-            assert ins.target is not None
-            branches.append(
-                BranchCount(
-                    ins.offset,
-                    ins.opname,
-                    ins.position[0],
-                    (BranchOutcome(next_offset, fall), BranchOutcome(ins.target, jump)),
-                )
-            )
-        return instructions, tuple(branches)
 
 
 class _Rewriter:
@@ -571,37 +416,6 @@ def _handler_keys(
         if stack:
             instr_key[i] = keys.setdefault((stack[-1] // 2, 0, False), len(keys))
     return keys, instr_key, deepest < versions.MAX_BLOCKS
-
-
-def non_units(graph: Graph) -> frozenset[int]:
-    """Indexes of instructions that are bookkeeping, not units of execution.
-
-    The interpreter never reports these to an instruction-level observer
-    (``sys.monitoring`` INSTRUCTION events, ``f_trace_opcodes`` tracing): the
-    code object's prefix up to the first RESUME (cell set-up, generator
-    creation and what runs before it), every RESUME, and (3.12+) the END_FOR
-    that FOR_ITER steps over when a loop ends.  Their execution is implied by the counts of
-    the code around them, so they are not counted as units of their own.
-    """
-    result: set[int] = set()
-    for block in graph.blocks:
-        for i in range(block.first, block.first + block.glue):
-            if graph.instrs[i].opname in versions.NON_UNIT_OPNAMES:
-                result.add(i)
-    for ins in graph.instrs:
-        if ins.opname in ("RESUME", "RETURN_GENERATOR"):
-            result.add(ins.index)
-        if ins.opname == "RETURN_GENERATOR":
-            # Everything before the generator object exists (3.15 evaluates a
-            # generator expression's iterable there) is unseen as well.
-            result.update(range(ins.index))
-        if ins.opname == "FOR_ITER" and ins.target is not None:
-            # 3.12+: what FOR_ITER steps over when the loop ends (END_FOR, and
-            # on 3.13 the POP_TOP after it) never runs unspecialised.
-            land = graph.landing[ins.index]
-            first = land - versions.FOR_ITER_EXIT_SKIP
-            result.update(range(first, land))
-    return frozenset(result)
 
 
 def _ends_flow(ins: Instr) -> bool:

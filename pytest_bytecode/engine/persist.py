@@ -19,8 +19,8 @@ from typing import Any
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Block, Graph
+from pytest_bytecode.engine.counts import CodePlan, RaiseTable
 from pytest_bytecode.engine.decode import Instr
-from pytest_bytecode.engine.instrument import CodePlan, RaiseTable
 from pytest_bytecode.engine.plan import BranchPlan, CountPlan
 
 #: Changes whenever the layout written by :func:`dumps` changes.
