@@ -42,6 +42,9 @@ class Item:
     position: Position
     handler: int
     tag: int
+    #: the original bytes (prefixes, opcode, caches) of an unchanged
+    #: instruction, copied as they are
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,14 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
     ops = [item.op for item in items]
     caches = [cache_of[op] for op in ops]
     jumps = [k for k in range(n) if items[k].jump is not None]
-    ext = [0 if item.jump is not None else _ext_count(item.arg) for item in items]
+    ext = [
+        (len(item.raw) // 2 - 1 - caches[k])
+        if item.raw is not None
+        else 0
+        if item.jump is not None
+        else _ext_count(item.arg)
+        for k, item in enumerate(items)
+    ]
     jump_arg = versions.jump_arg
     while True:
         begin = [0] * (n + 1)
@@ -109,17 +119,21 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
     run_units = 0
     for k in range(n):
         item = items[k]
-        arg = item.arg
         e = ext[k]
-        if e:
-            for shift in range(e, 0, -1):
-                code.append(ext_op)
-                code.append((arg >> (8 * shift)) & 0xFF)
-        code.append(ops[k])
-        code.append(arg & 0xFF)
         c = caches[k]
-        if c:
-            code += _ZEROS[c]
+        raw = item.raw
+        if raw is not None:
+            code += raw
+        else:
+            arg = item.arg
+            if e:
+                for shift in range(e, 0, -1):
+                    code.append(ext_op)
+                    code.append((arg >> (8 * shift)) & 0xFF)
+            code.append(ops[k])
+            code.append(arg & 0xFF)
+            if c:
+                code += _ZEROS[c]
         starts[k] = begin[k] + e
         units = 1 + e + c
         position = item.position

@@ -249,6 +249,7 @@ class _Rewriter:
             stubs_by_target[key[0] * 2].append((kid, key))
         self.handler_specs = [HandlerSpec(0, 0, True) for _ in range(n_keys + 1)]
         pending_jumps: list[tuple[int, int]] = []  # (item, block) jumps to fix up
+        co_code = code.co_code  # a fresh copy on every access from 3.11
         for block in blocks:
             first = instrs[block.first]
             if block.handler:
@@ -299,7 +300,8 @@ class _Rewriter:
                     handler = instr_key[i]
                     if handler == UNCOVERED and any_uncovered:
                         handler = catch_all
-                    items.append(Item(ins.op, ins.arg, None, ins.position, handler, tag))
+                    raw = co_code[ins.start : ins.end]
+                    items.append(Item(ins.op, ins.arg, None, ins.position, handler, tag, raw))
                 else:
                     self._emit_original(ins, cover(i), tag, pending_jumps, graph)
             if measured_exit(graph, block.index) and block.last + 1 < len(instrs):
