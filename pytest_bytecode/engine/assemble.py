@@ -2,7 +2,8 @@
 
 The engine describes the new code as :class:`Item` objects: an opcode, an
 argument (or a jump to another item), the source position and the exception
-handler the item is covered by.  :func:`assemble` lays them out, grows
+handler the item is covered by; an unchanged original instruction carries
+its original bytes.  :func:`assemble` lays them out, grows
 EXTENDED_ARG prefixes until every jump argument fits (sizes only ever grow, so
 this terminates), and writes the wordcode, inline caches, exception table and
 location table.

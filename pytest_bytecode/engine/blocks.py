@@ -6,11 +6,14 @@ usual leaders (jump targets, instructions after a jump), a block starts:
 * at every exception handler (entered when an exception is caught);
 * after every suspension point (YIELD_VALUE, RETURN_GENERATOR): a generator
   may never be resumed, so what follows must be counted on its own;
-* after FOR_ITER's END_FOR on 3.12+ (where an exhausted loop lands).
+* after what FOR_ITER steps over on 3.12+ (where an exhausted loop lands);
+* after an instruction that may re-raise without a traceback entry (3.14+).
 
 Some instructions are *glued* to the start of their block and must stay in
-front of any probe: the code object's prefix (MAKE_CELL, COPY_FREE_VARS,
-GEN_START, the first RESUME) and the RESUME that follows each YIELD_VALUE.
+front of any probe, because the interpreter finds them by offset: the code
+object's prefix (MAKE_CELL, COPY_FREE_VARS, GEN_START, the first RESUME), the
+RESUME that follows each YIELD_VALUE, the YIELD_VALUE that follows a SEND,
+and (3.14+) the NOT_TAKEN that follows a conditional jump.
 """
 
 from __future__ import annotations
