@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from pytest_bytecode import __version__, versions
+from pytest_bytecode.files import write_atomic
 
 #: Bumped when the cache entry layout changes.
 CACHE_LAYOUT = 1
@@ -67,15 +67,7 @@ class InstrumentationCache:
         if self.directory is None:
             return
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.directory)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(payload)
-                os.replace(tmp, self.directory / f"{key}.bin")
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(self.directory / f"{key}.bin", payload)
         except OSError as exc:
             self.trace(f"cache write failed in {self.directory}: {exc}")
 

@@ -14,14 +14,13 @@ original code object.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pytest_bytecode import versions
+from pytest_bytecode.files import write_atomic
 
 #: Version of the data file layout.  History:
 #:   1 - first version (pytest-bytecode 0.1): files -> code objects with
@@ -323,29 +322,13 @@ def from_json(raw: Any, name: str = "data") -> CovData:
     return data
 
 
-def _umask() -> int:
-    """The process umask (mkstemp creates 0600 files; data files should not be)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_json_atomic(path: Path, payload: Any, *, indent: int | None = None) -> None:
     """Write JSON to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            if indent is None:
-                json.dump(payload, fh, separators=(",", ":"))
-            else:
-                json.dump(payload, fh, indent=indent)
-                fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if indent is None:
+        text = json.dumps(payload, separators=(",", ":"))
+    else:
+        text = json.dumps(payload, indent=indent) + "\n"
+    write_atomic(path, text.encode("utf-8"))
 
 
 def save(data: CovData, path: Path) -> None:

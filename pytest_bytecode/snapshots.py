@@ -19,9 +19,7 @@ snapshots are an error there, the other helpers work with verbosity 0.
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_bytecode import normalize, versions
+from pytest_bytecode.files import write_atomic
 from pytest_bytecode.normalize import Level
 
 SNAPSHOT_DIR = "__bytecode_snapshots__"
@@ -101,19 +100,6 @@ def _body(text: str) -> list[str]:
     return [line for line in text.splitlines() if not line.startswith("# ")]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def assert_bytecode_snapshot(
     obj: object,
     *,
@@ -148,7 +134,7 @@ def check(
     if stored is not None and _body(stored) == _body(actual):
         return path
     if ctx.update:
-        write_atomic(path, actual)
+        write_atomic(path, actual.encode("utf-8"))
         if ctx.on_write is not None:
             ctx.on_write(path)
         return path

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_bytecode import assert_bytecode_snapshot, versions
-from pytest_bytecode.snapshots import write_atomic
+from pytest_bytecode.files import write_atomic
 
 TAG = versions.PY_TAG
 
@@ -124,7 +124,7 @@ def test_outside_a_test_is_a_clear_error() -> None:
 
 def test_write_is_atomic(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b.txt"
-    write_atomic(target, "one\n")
-    write_atomic(target, "two\n")
+    write_atomic(target, b"one\n")
+    write_atomic(target, b"two\n")
     assert target.read_text() == "two\n"
     assert [p.name for p in target.parent.iterdir()] == ["b.txt"]
