@@ -128,24 +128,9 @@ CACHES_BY_OPCODE: Final[list[int]] = [_CACHES.get(name, 0) for name in opcode.op
 #: Opcodes whose argument is a jump (relative or absolute).
 JUMP_OPCODES: Final[frozenset[int]] = frozenset(opcode.hasjrel) | frozenset(opcode.hasjabs)
 
-#: Opcodes that take an argument at all.  3.12 added ``opcode.hasarg``;
-#: earlier versions use the HAVE_ARGUMENT threshold.
-HAS_ARG: Final[frozenset[int]] = (
-    frozenset(opcode.hasarg)
-    if hasattr(opcode, "hasarg")
-    else frozenset(range(opcode.HAVE_ARGUMENT, 256))
-)
-
-#: Opcode numbers of every instruction that can begin a backward jump.  3.11
-#: has explicit *_BACKWARD_* forms; from 3.12 only JUMP_BACKWARD and
-#: JUMP_BACKWARD_NO_INTERRUPT jump backwards.  3.10 jumps are absolute.
-BACKWARD_JUMPS: Final[frozenset[int]] = frozenset(
-    OPMAP[name] for name in OPMAP if "BACKWARD" in name and OPMAP[name] in JUMP_OPCODES
-)
-
 #: Opnames of instructions that end a basic block because control never
 #: falls through to the next instruction.
-UNCONDITIONAL_TRANSFERS: Final[frozenset[str]] = frozenset(
+NO_FALLTHROUGH_OPNAMES: Final[frozenset[str]] = frozenset(
     {
         "RETURN_VALUE",
         "RETURN_CONST",  # 3.12-3.13
@@ -248,19 +233,18 @@ FOR_ITER_EXIT_SKIP: Final[int] = 0 if PY < (3, 12) else 2 if PY == (3, 13) else 
 HAS_NOT_TAKEN: Final[bool] = "NOT_TAKEN" in OPMAP
 
 #: Instructions that must stay at the very start of a code object, before
-#: anything the engine inserts: cell/free-variable set-up, generator creation
-#: and the first RESUME (3.11+), GEN_START (3.10 only).
+#: anything the engine inserts (the first RESUME, 3.11+, stays there too):
+#: cell and free-variable set-up (3.11+), GEN_START (3.10 only).
+#: RETURN_GENERATOR is not among them: it ends the first block, since a
+#: generator may be created and never started.
 PREFIX_START_OPNAMES: Final[frozenset[str]] = frozenset(
-    {"MAKE_CELL", "COPY_FREE_VARS", "RETURN_GENERATOR", "GEN_START"}
+    {"MAKE_CELL", "COPY_FREE_VARS", "GEN_START"}
 )
 
 #: Opname of the instruction a generator resumes at after a yield (3.11+):
 #: it stays glued right after YIELD_VALUE, since the interpreter inspects it
 #: to find the delegated iterator and the exception depth.
 RESUME_OPNAME: Final[str | None] = "RESUME" if HAS_RESUME else None
-
-#: Instructions that never fall through to the next one.
-NO_FALLTHROUGH_OPNAMES: Final[frozenset[str]] = UNCONDITIONAL_TRANSFERS
 
 #: 3.14 folded BINARY_SUBSCR into BINARY_OP with the NB_SUBSCR argument.
 _NB_OPS: Final[list[str]] = [name for name, _ in getattr(opcode, "_nb_ops", [])]
@@ -271,8 +255,6 @@ SUBSCR_INSTR: Final[tuple[str, int]] = (
 #: ``a + b`` on ints: BINARY_ADD before 3.11, BINARY_OP 0 (NB_ADD) after.
 ADD_INSTR: Final[tuple[str, int]] = ("BINARY_ADD", 0) if PY < (3, 11) else ("BINARY_OP", 0)
 
-#: 3.11: COPY n and SWAP n replaced DUP_TOP/ROT_* stack shuffles.
-HAS_COPY: Final[bool] = "COPY" in OPMAP
 
 #: How the engine calls ``next(counter)`` as a probe: the opnames around the
 #: callable and its argument.  3.10: CALL_FUNCTION.  3.11: PUSH_NULL before the

@@ -73,7 +73,7 @@ def entry_glue(instrs: list[Instr]) -> int:
     """How many leading instructions form the code object's prefix."""
     count = 0
     for instr in instrs:
-        if instr.opname in ("MAKE_CELL", "COPY_FREE_VARS", "GEN_START"):
+        if instr.opname in versions.PREFIX_START_OPNAMES:
             count += 1
         elif instr.opname == "RESUME":
             return count + 1

@@ -255,7 +255,7 @@ class _Rewriter:
             if block.handler:
                 previous = instrs[block.first - 1] if block.first else None
                 skip = None
-                if previous is not None and not _ends_flow(previous):
+                if previous is not None and previous.opname not in versions.NO_FALLTHROUGH_OPNAMES:
                     skip = self._emit(
                         versions.JUMP_FORWARD_OPNAME, 0, first.position, UNCOVERED, IGNORE, jump=-1
                     )
@@ -418,10 +418,6 @@ def _handler_keys(
         if stack:
             instr_key[i] = keys.setdefault((stack[-1] // 2, 0, False), len(keys))
     return keys, instr_key, deepest < versions.MAX_BLOCKS
-
-
-def _ends_flow(ins: Instr) -> bool:
-    return ins.opname in versions.NO_FALLTHROUGH_OPNAMES
 
 
 def instrument_code(code: CodeType) -> tuple[CodeType, CodePlan]:
