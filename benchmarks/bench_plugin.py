@@ -10,6 +10,10 @@ Usage (any supported CPython; everything goes into a scratch directory)::
 
     python benchmarks/bench_plugin.py [--runs 5] [--package more-itertools]
         [--version 11.2.1] [--module more_itertools] [--workdir /tmp/bench-plugin]
+        [--workers N]
+
+With ``--workers N`` every mode, the plain one included, runs under
+pytest-xdist with ``-n N`` (what per-test crash safety costs shows there).
 
 The project is installed from PyPI into a fresh venv together with pytest,
 pytest-cov and this checkout of pytest-bytecode; its tests are copied out of
@@ -88,14 +92,16 @@ def main() -> int:
     parser.add_argument("--version", default="11.2.1")
     parser.add_argument("--module", default="more_itertools")
     parser.add_argument("--workdir", default="/tmp/bench-plugin")
+    parser.add_argument("--workers", type=int, default=0, help="pytest-xdist -n (0: no xdist)")
     args = parser.parse_args()
     workdir = Path(args.workdir) / f"py{sys.version_info[0]}{sys.version_info[1]}"
     workdir.mkdir(parents=True, exist_ok=True)
     python, suite = prepare(workdir, args.package, args.version)
+    common = ["-n", str(args.workers)] if args.workers else []
     modes = {
-        "plain": [],
-        "pytest-cov --cov": [f"--cov={args.module}", "--cov-report="],
-        "--bytecode-cov": [f"--bytecode-cov={args.module}", "--bytecode-cov-report="],
+        "plain": [*common],
+        "pytest-cov --cov": [*common, f"--cov={args.module}", "--cov-report="],
+        "--bytecode-cov": [*common, f"--bytecode-cov={args.module}", "--bytecode-cov-report="],
     }
     for extra in modes.values():  # warm-up: imports, .pyc files, instrumentation cache
         time_once(python, suite, extra)
@@ -105,7 +111,8 @@ def main() -> int:
             times[name].append(time_once(python, suite, extra))
     medians = {name: statistics.median(values) for name, values in times.items()}
     print()
-    print(f"{args.package} {args.version} test suite, Python {sys.version.split()[0]}, "
+    where = f", -n {args.workers}" if args.workers else ""
+    print(f"{args.package} {args.version} test suite{where}, Python {sys.version.split()[0]}, "
           f"median of {args.runs} runs")  # fmt: skip
     for name, value in medians.items():
         ratio = value / medians["plain"]

@@ -4,19 +4,29 @@ The import hook registers each measured module's :class:`Instrumented` handle
 here; modules imported before the hook register one handle per function.
 :meth:`Collector.snapshot` turns every handle's counts into plain
 :class:`~pytest_bytecode.data.CovData`, keyed by path relative to the rootdir.
+
+For xdist, a worker also reads the handles' *raw* probe states
+(:meth:`Collector.state`, cheap enough to take after every test) and ships
+each handle once as a :meth:`Collector.records` entry (its serialised
+instrumented code); :meth:`Collector.from_records` rebuilds a collector from
+those, so counts can be computed from raw states in another process.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import importlib.util
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pytest_bytecode.data import BranchData, CodeData, CovData, FileData
+from pytest_bytecode import engine
+from pytest_bytecode.data import BranchData, CodeData, CovData, DataError, FileData
+from pytest_bytecode.engine import RawState
 from pytest_bytecode.engine.model import CodeCounts
 
 
@@ -25,7 +35,19 @@ class Handle(Protocol):
 
     def counts(self) -> list[CodeCounts]: ...
 
-    def reset(self) -> None: ...
+    def state(self) -> RawState: ...
+
+    def counts_from(self, state: RawState) -> list[CodeCounts]: ...
+
+    def dumps(self) -> bytes: ...
+
+
+class ImportObserver(Protocol):
+    """Told when measured module code starts and stops running (xdist workers)."""
+
+    def import_started(self) -> None: ...
+
+    def import_finished(self) -> None: ...
 
 
 @dataclass
@@ -33,7 +55,7 @@ class _Entry:
     sha256: str
     excluded: frozenset[int]
     partial: bool
-    handles: list[Handle] = field(default_factory=list)
+    handles: list[int] = field(default_factory=list)  # indexes into Collector._handles
 
 
 def source_hash(source: bytes) -> str:
@@ -105,6 +127,10 @@ class Collector:
     def __init__(self, rootdir: str) -> None:
         self.rootdir = rootdir
         self._files: dict[str, _Entry] = {}
+        self._handles: list[tuple[str, Handle]] = []  # registration order
+        #: Told about the outermost execution of a measured module's body.
+        self.import_observer: ImportObserver | None = None
+        self._import_depth = 0
 
     def register(
         self,
@@ -117,20 +143,64 @@ class Collector:
     ) -> None:
         """Record the handles measuring ``filename`` (its source given as bytes)."""
         path = relative_path(filename, self.rootdir)
+        self._add(path, handles, source_hash(source), excluded, partial)
+
+    def _add(
+        self,
+        path: str,
+        handles: Iterable[Handle],
+        sha256: str,
+        excluded: frozenset[int],
+        partial: bool,
+    ) -> None:
         entry = self._files.get(path)
         if entry is None:
-            entry = self._files[path] = _Entry(source_hash(source), excluded, partial)
-        entry.handles.extend(handles)
+            entry = self._files[path] = _Entry(sha256, excluded, partial)
+        for handle in handles:
+            entry.handles.append(len(self._handles))
+            self._handles.append((path, handle))
+
+    @contextlib.contextmanager
+    def importing(self) -> Iterator[None]:
+        """Wrap the execution of a measured module's body (nested ones included)."""
+        observer = self.import_observer if self._import_depth == 0 else None
+        if observer is not None:
+            observer.import_started()
+        self._import_depth += 1
+        try:
+            yield
+        finally:
+            self._import_depth -= 1
+            if observer is not None:
+                observer.import_finished()
 
     def measured_files(self) -> list[str]:
         """Relative paths of every registered file."""
         return sorted(self._files)
 
-    def snapshot(self) -> CovData:
-        """The counts of every registered file right now, as plain data."""
+    def state(self) -> list[RawState]:
+        """Every handle's raw probe state now, in registration order."""
+        return [handle.state() for _, handle in self._handles]
+
+    def snapshot(self, states: Sequence[RawState] | None = None) -> CovData:
+        """The counts of every registered file, as plain data.
+
+        With ``states`` (one per handle, registration order; missing trailing
+        ones read as nothing counted), the counts as of those raw states;
+        otherwise the counts right now.
+        """
         data = CovData()
         for path, entry in sorted(self._files.items()):
-            codes = [code_data(c) for handle in entry.handles for c in handle.counts()]
+            codes: list[CodeData] = []
+            for index in entry.handles:
+                handle = self._handles[index][1]
+                if states is None:
+                    counted = handle.counts()
+                elif index < len(states):
+                    counted = handle.counts_from(states[index])
+                else:
+                    counted = handle.counts_from(zero_state(handle))
+                codes.extend(code_data(c) for c in counted)
             data.files[path] = FileData(
                 sha256=entry.sha256,
                 code_objects=codes,
@@ -139,8 +209,45 @@ class Collector:
             )
         return data
 
-    def reset(self) -> None:
-        """Zero every counter."""
-        for entry in self._files.values():
-            for handle in entry.handles:
-                handle.reset()
+    def records(self, start: int = 0) -> list[dict[str, Any]]:
+        """Plain-data descriptions of the handles registered from ``start`` on."""
+        result = []
+        for path, handle in self._handles[start:]:
+            entry = self._files[path]
+            result.append(
+                {
+                    "path": path,
+                    "sha256": entry.sha256,
+                    "excluded": sorted(entry.excluded),
+                    "partial": entry.partial,
+                    "code": base64.b64encode(handle.dumps()).decode("ascii"),
+                }
+            )
+        return result
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict[str, Any]]) -> Collector:
+        """A collector over handles rebuilt from :meth:`records` (fresh counters).
+
+        Raises :class:`DataError` when a record cannot be used (another Python
+        version or engine format, or not a record at all).
+        """
+        collector = cls("")
+        for record in records:
+            try:
+                handle = engine.loads(base64.b64decode(record["code"]))
+                collector._add(
+                    str(record["path"]),
+                    [handle],
+                    str(record["sha256"]),
+                    frozenset(int(n) for n in record["excluded"]),
+                    bool(record["partial"]),
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DataError(f"unusable handle record: {exc}") from None
+        return collector
+
+
+def zero_state(handle: Handle) -> RawState:
+    """The raw state of ``handle`` with nothing counted."""
+    return [0] * len(handle.state()[0]), {}

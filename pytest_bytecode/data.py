@@ -96,8 +96,9 @@ class FileData:
 class CrashedWorker:
     """An xdist worker that went down.
 
-    ``recovered`` says if its flushed counts were found; ``saved_through`` is
-    the node id of the last test whose counts the flush held ("" for none).
+    ``recovered`` says if the counts of its completed tests were rebuilt from
+    what it sent with their reports; ``saved_through`` is the node id of the
+    last test it completed ("" for none).
     """
 
     worker: str
@@ -168,25 +169,6 @@ def _merge_file(mine: FileData, other: FileData, how: str) -> None:
             hb.counts = [add(a, b) for a, b in zip(hb.counts, ob.counts, strict=True)]
     mine.partial = mine.partial and other.partial
     mine.excluded_lines = sorted(set(mine.excluded_lines) | set(other.excluded_lines))
-
-
-def subtract(total: CovData, part: CovData) -> CovData:
-    """``total`` minus ``part``, per instruction (counts of the same process)."""
-    out = CovData(total.python, total.python_version)
-    for path, fdata in total.files.items():
-        copy = _copy_file(fdata)
-        base = part.files.get(path)
-        if base is not None and base.sha256 == fdata.sha256:
-            base_keyed = base.keyed()
-            for key, code in copy.keyed().items():
-                b = base_keyed.get(key)
-                if b is None or not b.same_shape(code):
-                    continue
-                code.counts = [x - y for x, y in zip(code.counts, b.counts, strict=True)]
-                for cb, bb in zip(code.branches, b.branches, strict=True):
-                    cb.counts = [x - y for x, y in zip(cb.counts, bb.counts, strict=True)]
-        out.files[path] = copy
-    return out
 
 
 def combine(datasets: Iterable[tuple[str, CovData]]) -> CovData:

@@ -129,7 +129,8 @@ class BytecodeImportHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             excluded=self.selector.excluded_lines(text, filename),
         )
         self.loaded.add(filename)
-        exec(code, module.__dict__)
+        with self.collector.importing():
+            exec(code, module.__dict__)
 
     def _instrumented(
         self, name: str, filename: str, source: bytes

@@ -52,7 +52,7 @@ class _State:
     settings: Settings
     collector: Collector
     hook: BytecodeImportHook
-    worker: bool
+    worker: bool = False
     existing: datafile.CovData | None = None
     baseline: dict[str, Any] | None = None
     controller: ControllerRole | None = None
@@ -138,9 +138,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     hook = BytecodeImportHook(selector, collector, cache, trace, _rewriter(config))
     sys.meta_path.insert(0, hook)
     config.add_cleanup(lambda: sys.meta_path.remove(hook) if hook in sys.meta_path else None)
-    config.stash[STATE] = _State(
-        settings, collector, hook, worker="PYTEST_XDIST_WORKER" in os.environ
-    )
+    config.stash[STATE] = _State(settings, collector, hook)
     early = instrument_loaded(hook, dict(sys.modules))
     if early:
         config.issue_config_time_warning(
@@ -158,7 +156,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is None:
         return
-    if state.worker and hasattr(config, "workerinput"):
+    # An xdist worker has ``workerinput`` by now (the PYTEST_XDIST_WORKER
+    # variable would also be seen by a pytest run inside a worker's test).
+    state.worker = hasattr(config, "workerinput")
+    if state.worker:
         config.pluginmanager.register(WorkerRole(config, state.collector), "bytecode-cov-worker")
         return
     settings = state.settings
@@ -191,7 +192,6 @@ def _gather(state: _State) -> datafile.CovData:
     if state.controller is not None and state.controller.active:
         data = state.controller.merged()
         state.lines.extend(state.controller.errors)
-        state.controller.cleanup()
     else:
         data = state.collector.snapshot()
     for filename in state.hook.selector.all_files():

@@ -1,35 +1,39 @@
 """pytest-xdist support: workers send counts, the controller merges them.
 
-Each worker splits its counts in two: *setup* (everything counted up to the
-end of collection: module-level code run by imports, which every worker
-repeats) and *run* (what its tests added).  The controller takes the largest
-setup counts over all workers and adds up the run counts, so totals and
-per-instruction counts equal those of ``-n 0`` (where imports happen once).
+**Setup and run.**  Each worker splits its counting in two: *setup* (what the
+bodies of measured modules, and everything up to the end of collection,
+counted; every worker repeats it) and *run* (what its tests added).  The
+controller takes the largest setup counts over all workers and adds up the
+run counts, so totals and per-instruction counts equal those of ``-n 0``,
+where each module is imported once.  A module first imported by a test
+counts as setup too: its body's counting (between
+:meth:`WorkerRole.import_started` and :meth:`WorkerRole.import_finished`) is
+moved from run to setup, so two workers importing it do not count it twice.
 
-Counts travel back as a JSON string in ``workeroutput`` (plain data over
-xdist's channel, so remote ``--tx`` workers work too).  For crash safety every
-local worker also rewrites a flush file after each test, within a budget:
-a flush is skipped while less than :data:`FLUSH_GAP_FACTOR` times the last
-flush's own duration has passed since it ended, so flushing costs at most
-about 1/FLUSH_GAP_FACTOR of the run (measured: 86 ms per flush for the
-13,600 instructions of more-itertools, which flushed after each of its 765
-tests would have doubled that suite's time).  When a worker dies (signal,
-``os._exit``) the controller reads its flush file instead, and the report
-names the crashed worker and the last test whose counts were saved.
+**Normal end.**  At session finish the worker turns both into plain data and
+sends them as a JSON string in ``workeroutput``.
+
+**Crash safety, per test.**  After every test the worker attaches its
+progress to the test's teardown report, which xdist sends to the
+controller over its channel (so remote ``--tx`` workers are covered too):
+the raw probe states (:meth:`pytest_bytecode.engine.Instrumented.state`) of
+the handles that changed since the last report, and, once per handle, its
+serialised instrumented code.  The controller strips that from the report
+before any other plugin sees it.  When a worker dies (signal, ``os._exit``),
+the controller rebuilds its handles and computes the counts of every test it
+completed; the report names the crashed worker and its last completed test.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-import time
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from pytest_bytecode import engine
 from pytest_bytecode.collector import Collector
 from pytest_bytecode.data import (
     CovData,
@@ -37,26 +41,28 @@ from pytest_bytecode.data import (
     DataError,
     from_json,
     merge_into,
-    subtract,
     to_json,
-    write_json_atomic,
 )
+from pytest_bytecode.engine import RawState
 
-#: Key in ``workerinput`` / ``workeroutput``.
+#: Key in ``workeroutput``; attribute of a teardown report that carries progress.
 KEY = "bytecode_cov"
-
-#: A worker flushes after a test only when at least this many times the last
-#: flush's duration has passed since that flush: flushing costs at most ~10%.
-FLUSH_GAP_FACTOR = 10.0
+REPORT_ATTR = "_bytecode_cov_progress"
 
 
-def _payload(key: str, setup: CovData, now: CovData, last: str = "") -> dict[str, Any]:
-    return {
-        "key": key,
-        "setup": to_json(setup),
-        "run": to_json(subtract(now, setup)),
-        "saved_through": last,
-    }
+def _payload(key: str, setup: CovData, run: CovData) -> dict[str, Any]:
+    return {"key": key, "setup": to_json(setup), "run": to_json(run)}
+
+
+def _split(
+    collector: Collector, setup: list[RawState], now: list[RawState]
+) -> tuple[CovData, CovData]:
+    """Setup and run counts from the setup states and the states now."""
+    run = [
+        engine.state_difference(state, setup[i]) if i < len(setup) else state
+        for i, state in enumerate(now)
+    ]
+    return collector.snapshot(setup), collector.snapshot(run)
 
 
 class WorkerRole:
@@ -66,63 +72,131 @@ class WorkerRole:
         self.config = config
         self.collector = collector
         workerinput: dict[str, Any] = getattr(config, "workerinput", {})
-        self.worker_id = str(workerinput.get("workerid", "gw?"))
-        self.key = f"{self.worker_id}-{os.getpid()}"
-        settings = workerinput.get(KEY) or {}
-        flush_dir = settings.get("flush_dir")
-        self.flush_path: Path | None = None
-        if isinstance(flush_dir, str) and os.path.isdir(flush_dir):
-            self.flush_path = Path(flush_dir) / f"{self.key}.json"
-        self.setup: CovData | None = None
-        self.flush_cost = 0.0
-        self.flushed_at = 0.0
+        self.key = f"{workerinput.get('workerid', 'gw?')}-{os.getpid()}"
+        self.setup: list[RawState] | None = None
+        self._before: list[RawState] = []
+        # What the controller already has: handle records, states, setup states.
+        self._sent_records = 0
+        self._sent: list[RawState] = []
+        self._sent_setup: list[RawState] = []
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Everything counted so far is import-time (setup) counting."""
-        self.setup = self.collector.snapshot()
-        self.flush()
+        """Everything counted so far is setup; later imports add to it."""
+        self.setup = self.collector.state()
+        self.collector.import_observer = self
 
-    def pytest_runtest_logfinish(self, nodeid: str, location: object) -> None:
-        """Persist the counts after a test, unless the flush budget says wait."""
-        if time.perf_counter() - self.flushed_at >= FLUSH_GAP_FACTOR * self.flush_cost:
-            self.flush(nodeid)
+    def import_started(self) -> None:
+        """A measured module's body begins to run during the tests."""
+        self._before = self.collector.state()
 
-    def flush(self, last: str = "") -> None:
-        """Rewrite this worker's flush file (local workers only; errors ignored)."""
-        if self.flush_path is None or self.setup is None:
-            return
-        start = time.perf_counter()
-        try:
-            payload = _payload(self.key, self.setup, self.collector.snapshot(), last)
-            write_json_atomic(self.flush_path, payload)
-        except OSError:
-            self.flush_path = None
-        self.flushed_at = time.perf_counter()
-        self.flush_cost = self.flushed_at - start
+    def import_finished(self) -> None:
+        """Move what the module's import counted from run to setup."""
+        assert self.setup is not None
+        after = self.collector.state()
+        for index, state in enumerate(after):
+            moved = (
+                engine.state_difference(state, self._before[index])
+                if index < len(self._before)
+                else state
+            )
+            if index < len(self.setup):
+                self.setup[index] = engine.state_sum(self.setup[index], moved)
+            else:
+                self.setup.append(moved)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """Attach this worker's progress to each test's teardown report."""
+        report = yield
+        if call.when == "teardown" and self.setup is not None:
+            setattr(report, REPORT_ATTR, self.progress(item.nodeid))
+        return report
+
+    def progress(self, nodeid: str) -> dict[str, Any]:
+        """What changed since the last report, as plain data."""
+        assert self.setup is not None
+        now = self.collector.state()
+        records = self.collector.records(self._sent_records)
+        self._sent_records += len(records)
+        payload = {
+            "key": self.key,
+            "through": nodeid,
+            "records": records,
+            "state": _changes(now, self._sent),
+            "setup": _changes(self.setup, self._sent_setup),
+        }
+        self._sent = now
+        self._sent_setup = list(self.setup)
+        return payload
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Send the counts to the controller in ``workeroutput``."""
-        now = self.collector.snapshot()
-        setup = self.setup if self.setup is not None else CovData()
+        self.collector.import_observer = None
+        now = self.collector.state()
+        setup, run = _split(self.collector, self.setup if self.setup is not None else [], now)
         workeroutput: dict[str, Any] = getattr(self.config, "workeroutput", {})
-        workeroutput[KEY] = json.dumps(_payload(self.key, setup, now))
+        workeroutput[KEY] = json.dumps(_payload(self.key, setup, run))
+
+
+def _changes(now: list[RawState], sent: list[RawState]) -> dict[int, RawState]:
+    return {i: s for i, s in enumerate(now) if i >= len(sent) or s != sent[i]}
+
+
+@dataclass
+class _Progress:
+    """What the controller heard from one worker's test reports so far."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    state: dict[int, RawState] = field(default_factory=dict)
+    setup: dict[int, RawState] = field(default_factory=dict)
+    through: str = ""
+
+    def payload(self, key: str) -> dict[str, Any]:
+        """The worker's counts through its last completed test."""
+        collector = Collector.from_records(self.records)
+        n = len(self.records)
+        try:
+            now = [_checked_state(self.state[i]) for i in range(n)]
+            setup = [_checked_state(self.setup[i]) for i in range(len(self.setup))]
+        except KeyError as exc:
+            raise DataError(f"no state for handle {exc}") from None
+        setup_data, run_data = _split(collector, setup, now)
+        return _payload(key, setup_data, run_data)
+
+
+def _checked_state(state: Any) -> RawState:
+    """A raw state as it arrives over xdist's channel (lists), checked."""
+    values, tables = state
+    return [int(v) for v in values], {
+        int(i): {int(site): int(n) for site, n in table.items()} for i, table in tables.items()
+    }
 
 
 class ControllerRole:
     """Plugin object registered in the xdist controller (``-n N``, ``--tx``)."""
 
     def __init__(self) -> None:
-        self.flush_dir = tempfile.mkdtemp(prefix="pytest-bytecode-xdist-")
         self.payloads: dict[str, dict[str, Any]] = {}
+        self.progress: dict[str, _Progress] = {}
         self.crashed: dict[str, str] = {}
         self.errors: list[str] = []
         self.nodes_seen = 0
 
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        """Tell each worker where to flush its counts."""
-        node.workerinput[KEY] = {"flush_dir": self.flush_dir}
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Take a worker's progress off its report before anyone else sees it."""
+        sent = report.__dict__.pop(REPORT_ATTR, None)
+        if not isinstance(sent, dict):
+            return
+        try:
+            progress = self.progress.setdefault(str(sent["key"]), _Progress())
+            progress.records.extend(sent["records"])
+            progress.state.update(sent["state"])
+            progress.setup.update(sent["setup"])
+            progress.through = str(sent["through"])
+        except (KeyError, TypeError, ValueError) as exc:
+            self.errors.append(f"unreadable progress from a worker: {exc}")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -148,17 +222,15 @@ class ControllerRole:
     def merged(self) -> CovData:
         """Setup counts (largest over workers) plus every worker's run counts."""
         recovered: dict[str, str] = {}
-        for entry in sorted(Path(self.flush_dir).glob("*.json")):
-            key = entry.stem
+        for key, progress in sorted(self.progress.items()):
             if key in self.payloads:
-                continue
+                continue  # the worker finished and sent everything
             try:
-                payload = json.loads(entry.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                self.errors.append(f"flush file {entry.name} unreadable: {exc}")
+                self.payloads[key] = progress.payload(key)
+            except (DataError, TypeError, ValueError) as exc:
+                self.errors.append(f"counts of crashed worker {key} not recovered: {exc}")
                 continue
-            self.payloads[key] = payload
-            recovered[key.rpartition("-")[0]] = str(payload.get("saved_through", ""))
+            recovered[key.rpartition("-")[0]] = progress.through
         setup = CovData()
         run = CovData()
         for key, payload in sorted(self.payloads.items()):
@@ -173,7 +245,3 @@ class ControllerRole:
             for worker, error in sorted(self.crashed.items())
         ]
         return setup
-
-    def cleanup(self) -> None:
-        """Remove the flush directory."""
-        shutil.rmtree(self.flush_dir, ignore_errors=True)

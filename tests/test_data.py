@@ -49,11 +49,6 @@ def test_merge_max_takes_larger() -> None:
     assert target.files["pkg/mod.py"].code_objects[0].counts == [5, 5, 0]
 
 
-def test_subtract() -> None:
-    diff = data.subtract(sample(5), sample(2))
-    assert diff.files["pkg/mod.py"].code_objects[0].counts == [3, 3, 0]
-
-
 def test_merge_refuses_other_source() -> None:
     with pytest.raises(DataError, match=r"pkg/mod.py has different contents"):
         data.merge_into(sample(sha="aaa"), sample(sha="bbb"), name="other")

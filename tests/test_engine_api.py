@@ -13,6 +13,8 @@ from pytest_bytecode.engine import (
     iter_code_tree,
     loads,
     original_code,
+    state_difference,
+    state_sum,
 )
 
 SOURCE = """
@@ -80,6 +82,36 @@ def test_dumps_and_loads_round_trip() -> None:
     assert original_code(again.code) == code
     with pytest.raises(ValueError, match="not instrumented-code data"):
         loads(b"not marshal data")
+
+
+def test_raw_state_read_back_elsewhere() -> None:
+    """Counts rebuilt from raw states on a loaded copy equal the live counts,
+    and counts are linear in the state (differences and sums line up)."""
+    inst = instrument(compile(SOURCE, "shapes.py", "exec"))
+    namespace: dict[str, object] = {}
+    exec(inst.code, namespace)
+    first = inst.state()
+    namespace["total"]([(2, 3), (-1, 1)])  # type: ignore[operator]
+    second = inst.state()
+    assert second[1], "the ValueError raised mid-block is in a raise table"
+    namespace["total"]([(-5, 1), (4, 4)])  # type: ignore[operator]
+    third = inst.state()
+    copy = loads(inst.dumps())  # another process would do this
+    assert copy.counts_from(third) == inst.counts()
+
+    def flat(counts: list[object]) -> list[int]:
+        return [i.count for c in counts for i in c.instructions]  # type: ignore[attr-defined]
+
+    whole = flat(copy.counts_from(state_difference(third, first)))
+    parts = [
+        flat(copy.counts_from(state_difference(second, first))),
+        flat(copy.counts_from(state_difference(third, second))),
+    ]
+    assert whole == [a + b for a, b in zip(*parts, strict=True)]
+    assert state_sum(state_difference(third, second), second) == third
+    assert copy.counts_from(copy.state()) == copy.counts()
+    with pytest.raises(ValueError, match="raw state has 1 counters"):
+        copy.counts_from(([0], {}))
 
 
 def test_instrument_function_keeps_closures_and_originals() -> None:

@@ -74,44 +74,140 @@ def test_xdist_counts_equal_serial_counts(pytester: pytest.Pytester, dist: list[
     assert s["totals"]["covered_instructions"] > 0
 
 
+LAZY = {
+    # Imported by tests, not at collection: each worker that runs one of
+    # them executes the module body, which calls a helper of another module.
+    "src/pkg/lazy.py": """
+        from pkg.other import h
+
+        TABLE = [h() + n for n in range(3)]
+
+        def use():
+            return sum(TABLE)
+    """,
+    "tests/test_lazy_1.py": """
+        def test_lazy_1():
+            import pkg.lazy
+            assert pkg.lazy.use() == 6
+    """,
+    "tests/test_lazy_2.py": """
+        def test_lazy_2():
+            import pkg.lazy
+            assert pkg.lazy.use() == 6
+    """,
+}
+
+
 @needs_subprocess
-def test_killed_worker_keeps_completed_tests(pytester: pytest.Pytester) -> None:
-    make_project(
-        pytester,
-        {
-            "src/pkg/__init__.py": "",
-            "src/pkg/mod.py": "def f():\n    return 1\n\ndef dies():\n    return 2\n",
-            # The sleep outlasts the flush budget (10x a flush of this tiny project).
-            "tests/test_1.py": (
-                "import time\nfrom pkg.mod import f\n\n"
-                "def test_ok():\n    time.sleep(0.5)\n    assert f() == 1\n"
-            ),
-            "tests/test_2.py": (
-                "import os\nfrom pkg.mod import dies\n\n"
-                "def test_dies():\n    dies()\n    os._exit(3)\n"
-            ),
-        },
+def test_module_imported_by_tests_counts_once(pytester: pytest.Pytester) -> None:
+    from test_plugin import PKG
+
+    make_project(pytester, {**PKG, **MORE_TESTS, **LAZY})
+    args = ["--bytecode-cov=pkg", "-p", "xdist"]
+    serial = pytester.runpytest_subprocess(*args, "-n", "0", "--bytecode-cov-report=json:s.json")
+    serial.assert_outcomes(passed=7)
+    parallel = pytester.runpytest_subprocess(
+        *args, "-n", "2", "--dist", "loadfile", "--bytecode-cov-report=json:p.json"
     )
+    parallel.assert_outcomes(passed=7)
+    s = json.loads((pytester.path / "s.json").read_text())
+    p = json.loads((pytester.path / "p.json").read_text())
+    assert counts_of(s) == counts_of(p)
+    lazy = {c["name"]: c for c in s["files"]["src/pkg/lazy.py"]["code_objects"]}
+    assert lazy["<module>"]["instructions"][0]["count"] == 1
+    assert lazy["use"]["instructions"][-1]["count"] == 2
+
+
+CRASHING = {
+    "src/pkg/__init__.py": "",
+    "src/pkg/mod.py": """
+        def f(n):
+            total = 0
+            for i in range(n):
+                if i % 2:
+                    total += i
+            return total
+
+        def g():
+            try:
+                raise KeyError(1)
+            except KeyError:
+                return "caught"
+
+        def dies():
+            return 2
+    """,
+    "src/pkg/late.py": """
+        VALUE = [n * n for n in range(4)]
+    """,
+    "tests/test_1.py": """
+        from pkg.mod import f, g
+
+        def test_f3():
+            assert f(3) == 1
+
+        def test_f10():
+            assert f(10) == 25
+
+        def test_g():
+            assert g() == "caught"
+
+        def test_late():
+            import pkg.late
+            assert pkg.late.VALUE[-1] == 9
+    """,
+    "tests/test_2.py": """
+        import os
+        from pkg.mod import dies, f
+
+        def test_dies():
+            f(100)
+            dies()
+            os._exit(3)
+    """,
+}
+
+
+@needs_subprocess
+@pytest.mark.parametrize("dist", [["-n", "1"], ["--tx", "popen", "--dist", "load"]])
+def test_killed_worker_keeps_completed_tests(pytester: pytest.Pytester, dist: list[str]) -> None:
+    """A worker killed in its fifth test keeps the exact counts of the first four.
+
+    The oracle is a serial run without the test that kills the worker: its
+    counts must equal the crashed run's, instruction by instruction.  The
+    counts travel with the test reports, so a ``--tx`` worker (which may be
+    on another machine) keeps them as well.
+    """
+    make_project(pytester, CRASHING)
+    args = ["-p", "xdist", "--bytecode-cov=pkg", "-p", "no:randomly"]
     result = pytester.runpytest_subprocess(
-        "-p",
-        "xdist",
-        "-n",
-        "1",
+        *args,
+        *dist,
         "--max-worker-restart=0",
-        "--bytecode-cov=pkg",
-        "--bytecode-cov-report=json",
+        "--bytecode-cov-report=json:crashed.json",
         "--bytecode-cov-report=term",
     )
     result.stdout.fnmatch_lines(
-        ["worker gw0 crashed (*); counts of its tests through tests/test_1.py::test_ok recovered"]
+        ["worker gw0 crashed (*); counts of its tests through tests/test_1.py::test_late recovered"]
     )
-    report = json.loads((pytester.path / "bytecode-cov.json").read_text())
-    assert [(c["worker"], c["recovered"]) for c in report["meta"]["crashed_workers"]] == [
+    serial = pytester.runpytest_subprocess(
+        *args,
+        "-n",
+        "0",
+        "--deselect",
+        "tests/test_2.py::test_dies",
+        "--bytecode-cov-report=json:s.json",
+    )
+    serial.assert_outcomes(passed=4, deselected=1)
+    crashed = json.loads((pytester.path / "crashed.json").read_text())
+    s = json.loads((pytester.path / "s.json").read_text())
+    assert [(c["worker"], c["recovered"]) for c in crashed["meta"]["crashed_workers"]] == [
         ("gw0", True)
     ]
-    codes = {c["name"]: c for c in report["files"]["src/pkg/mod.py"]["code_objects"]}
-    assert codes["f"]["instructions"][-1]["count"] == 1  # test_ok completed: kept
-    assert codes["<module>"]["instructions"][0]["count"] == 1
+    assert counts_of(crashed) == counts_of(s)
+    codes = {c["name"]: c for c in s["files"]["src/pkg/mod.py"]["code_objects"]}
+    assert codes["f"]["instructions"][-1]["count"] == 2  # test_f3 and test_f10, not test_dies
+    assert codes["dies"]["instructions"][-1]["count"] == 0
 
 
 COVERAGE_CORES = ["ctrace", "pytrace"] + (["sysmon"] if versions.HAS_SYS_MONITORING else [])

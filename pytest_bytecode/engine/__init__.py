@@ -9,6 +9,10 @@ Public API::
 
     handle = instrument_function(func)   # swaps func.__code__ in place
 
+    raw = inst.state()             # the probes' raw values, plain data
+    inst.counts_from(raw)          # counts as of that state, later or elsewhere
+                                   # (a handle loaded from ``inst.dumps()``)
+
 Counts are exact: the number of times each original instruction began
 executing, as an interpreter watching every instruction would see it.
 """
@@ -20,7 +24,7 @@ from collections.abc import Callable, Iterator
 from types import CodeType
 from typing import Any
 
-from pytest_bytecode.engine.counts import CodePlan
+from pytest_bytecode.engine.counts import CodePlan, count_values
 from pytest_bytecode.engine.instrument import instrument_code
 from pytest_bytecode.engine.model import (
     BranchCount,
@@ -40,12 +44,20 @@ __all__ = [
     "CodeCounts",
     "InstructionCount",
     "Instrumented",
+    "RawState",
     "instrument",
     "instrument_function",
     "iter_code_tree",
     "loads",
     "original_code",
+    "state_difference",
+    "state_sum",
 ]
+
+#: The raw probe state of one instrumented tree, as plain data: the value of
+#: every counter since the last reset, in a fixed order, and the non-empty
+#: raise tables (site -> times) by their index.  Counts are linear in it.
+RawState = tuple[list[int], dict[int, dict[int, int]]]
 
 
 #: Instrumented code object -> the original it was made from, for tools that
@@ -67,30 +79,77 @@ class Instrumented:
         self.code = code
         self.original = original
         self._plans = plans
+        self._counters = [c for _, plan in plans for c in plan.counters]
+        self._tables = [t for _, plan in plans for t in plan.raises]
+        self._zero: list[int] | None = None
         # Both trees have the same shape: probes only append constants.
         for (_, new), (_, old) in zip(iter_code_tree(code), iter_code_tree(original), strict=True):
             _ORIGINALS[new] = old
 
     def counts(self) -> list[CodeCounts]:
         """Counts for every code object of the tree, root first, depth-first."""
-        result = []
-        for path, plan in self._plans:
-            instructions, branches = plan.counts()
-            result.append(
-                CodeCounts(plan.qualname, plan.name, plan.firstlineno, path, instructions, branches)
-            )
-        return result
+        return self.counts_from(self.state())
 
     def reset(self) -> None:
         """Zero every counter of the tree."""
-        for _, plan in self._plans:
-            plan.reset()
+        self._zero = count_values(self._counters)
+        for table in self._tables:
+            table.clear()
+
+    def state(self) -> RawState:
+        """The raw probe state now: cheap enough to take after every test."""
+        values = count_values(self._counters)
+        if self._zero is not None:
+            values = [v - z for v, z in zip(values, self._zero, strict=True)]
+        tables = {i: dict(t) for i, t in enumerate(self._tables) if t}
+        return values, tables
+
+    def counts_from(self, state: RawState) -> list[CodeCounts]:
+        """What :meth:`counts` would say in ``state`` (taken from this tree's shape)."""
+        values, tables = state
+        if len(values) != len(self._counters):
+            raise ValueError(
+                f"raw state has {len(values)} counters, the tree {len(self._counters)}"
+            )
+        result = []
+        v = t = 0
+        for path, plan in self._plans:
+            nv, nt = len(plan.counters), len(plan.raises)
+            raises = [tables.get(i, {}) for i in range(t, t + nt)]
+            instructions, branches = plan.counts_from(values[v : v + nv], raises)
+            result.append(
+                CodeCounts(plan.qualname, plan.name, plan.firstlineno, path, instructions, branches)
+            )
+            v, t = v + nv, t + nt
+        return result
 
     def dumps(self) -> bytes:
         """Serialise code and plans for the instrumentation cache (no pickle)."""
         from pytest_bytecode.engine.persist import dumps
 
         return dumps(self.code, self._plans, self.original)
+
+
+def state_difference(after: RawState, before: RawState) -> RawState:
+    """What happened between two states of one tree: ``after - before``."""
+    return _combine(after, before, -1)
+
+
+def state_sum(one: RawState, other: RawState) -> RawState:
+    """Both states' counting together: ``one + other``."""
+    return _combine(one, other, 1)
+
+
+def _combine(one: RawState, other: RawState, sign: int) -> RawState:
+    values = [a + sign * b for a, b in zip(one[0], other[0], strict=True)]
+    tables: dict[int, dict[int, int]] = {}
+    for index in one[1].keys() | other[1].keys():
+        mine, theirs = one[1].get(index, {}), other[1].get(index, {})
+        table = {site: mine.get(site, 0) + sign * theirs.get(site, 0) for site in mine | theirs}
+        table = {site: n for site, n in table.items() if n}
+        if table:
+            tables[index] = table
+    return values, tables
 
 
 def loads(data: bytes) -> Instrumented:

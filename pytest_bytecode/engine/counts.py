@@ -4,7 +4,7 @@
 the decoded original instructions and blocks, the count plan
 (:mod:`~pytest_bytecode.engine.plan`), the live counters and raise tables,
 and per emitted item the raise attribution that
-:mod:`~pytest_bytecode.engine.instrument` wrote.  :meth:`CodePlan.counts`
+:mod:`~pytest_bytecode.engine.instrument` wrote.  :meth:`CodePlan.counts_from`
 solves every block count in the plan's order, subtracts exceptions raised in
 the middle of blocks, and reports per original instruction and per branch.
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Graph
@@ -31,9 +33,17 @@ class RaiseTable(defaultdict[int, int]):
         super().__init__(int)
 
 
-def _count_value(counter: itertools.count[int]) -> int:
-    # itertools.count has no public accessor; its repr is "count(N)".
-    return int(repr(counter)[6:-1])
+_COUNT_REPR = re.compile(r"count\((-?\d+)\)")
+
+
+def count_values(counters: list[itertools.count[int]]) -> list[int]:
+    """Values of many counters at once: one ``repr`` of the list, one regex pass.
+
+    ``itertools.count`` has no public accessor; its repr is ``count(N)``.
+    One pass over the list's repr is several times faster than a ``repr`` per
+    counter, which matters when a run reads every counter after every test.
+    """
+    return [int(v) for v in _COUNT_REPR.findall(repr(counters))]
 
 
 class CodePlan:
@@ -65,11 +75,15 @@ class CodePlan:
         self.tags = tags  # per emitted item: raise attribution tag
         self.handlers = handlers  # per emitted item: handler index or UNCOVERED
         self.starts = starts  # per emitted item: unit index of its opcode
-        self.zero = [0] * len(counters)
         self.non_units = non_units(graph)
 
     def _inflow(
-        self, block: int, cond: int, counts: list[int], raised_after: list[int], values: list[int]
+        self,
+        block: int,
+        cond: int,
+        counts: list[int],
+        raised_after: list[int],
+        values: Sequence[int],
     ) -> int:
         """What ``block``'s predecessors other than the jump at ``cond`` passed on."""
         total = 0
@@ -84,23 +98,18 @@ class CodePlan:
                 total += counts[last] - raised_after[last]
         return total
 
-    def probe_values(self) -> list[int]:
-        """Current value of every probe, relative to the last reset."""
-        return [_count_value(c) - z for c, z in zip(self.counters, self.zero, strict=True)]
+    def counts_from(
+        self, values: Sequence[int], raises: Sequence[Mapping[int, int]]
+    ) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]:
+        """Counts as they would be with these probe values and raise tables.
 
-    def reset(self) -> None:
-        """Make every count read zero from now on."""
-        self.zero = [_count_value(c) for c in self.counters]
-        for table in self.raises:
-            table.clear()
-
-    def counts(self) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]:
-        """Per-instruction and per-branch counts of the original code."""
-        values = self.probe_values()
+        Counts are linear in both, so the counts of a difference of two raw
+        states are the difference of their counts.
+        """
         n = len(self.instrs)
         raised_after = [0] * n
         raised_before = [0] * n
-        for stub, table in enumerate(self.raises):
+        for stub, table in enumerate(raises):
             for key, times in list(table.items()):
                 # The raise site may be a cache unit of the instruction (3.12
                 # reports a call's last cache unit): take the item it is in.
