@@ -2,7 +2,8 @@
 
 A small quick subset of the tool's default list runs here; the whole list is
 ``python tools/cpython_diff.py --default`` (minutes).  Each module runs in two
-fresh subprocesses, so this needs subprocesses (not on Pyodide).
+fresh subprocesses, so those tests need subprocesses (not on Pyodide).  The
+doctest mode runs in-process, on every version, Pyodide included.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import pytest
 
 from pytest_bytecode import versions
 
-pytestmark = pytest.mark.skipif(versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses")
+needs_subprocess = pytest.mark.skipif(
+    versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses"
+)
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "cpython_diff.py"
 
@@ -44,12 +47,14 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@needs_subprocess
 def test_list_default_names_forty_modules() -> None:
     out = _run("--list-default")
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) >= 40
 
 
+@needs_subprocess
 def test_plain_vs_plain_agrees() -> None:
     """Self-check: two plain runs of a module must agree (the harness is deterministic)."""
     out = _run("--plain-vs-plain", "test_textwrap", "test_colorsys")
@@ -65,8 +70,36 @@ def test_compare_reports_differences() -> None:
     assert tool.compare(a, b) == ["t.b: ['pass'] != ['fail:AssertionError']"]
 
 
+@needs_subprocess
 @pytest.mark.skipif(not _engine_available(), reason="engine.instrument not available yet")
 def test_quick_subset_agrees() -> None:
     tool = _tool()
     out = _run("--jobs", "2", "--timeout", "120", *tool.QUICK_MODULES)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+DOCTEST_MODULES = _tool().DOCTEST_MODULES
+
+
+@pytest.mark.parametrize("name", sorted(DOCTEST_MODULES))
+def test_stdlib_doctests_agree(name: str) -> None:
+    """A stdlib module's doctests: the same outcome and output, plain and instrumented."""
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not in this interpreter's stdlib (Pyodide leaves out _pydecimal)")
+    tool = _tool()
+    diffs, attempted = tool.doctest_diff(name)
+    assert diffs == []
+    assert attempted >= DOCTEST_MODULES[name]
+
+
+def test_doctest_mode_notices_a_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Self-check: an "instrumentation" that changes behaviour is reported."""
+    tool = _tool()
+
+    class Broken:
+        def __init__(self, code: object) -> None:
+            self.code = compile("def bisect(*a):\n    return -1\n", "heapq_broken", "exec")
+
+    plain = tool._doctest_record("heapq", None)
+    broken = tool._doctest_record("heapq", Broken)
+    assert tool.compare(plain, broken) != []

@@ -24,6 +24,16 @@ Usage::
 
 Prints one line per module, then ``N passed, N failed``; exits 1 on any
 difference, printing the differing test ids.
+
+**Doctest mode** (``--doctests``) needs neither ``Lib/test`` nor subprocesses,
+so it also runs where neither exists (CPython 3.14 and 3.15 under Pyodide):
+in this process, each stdlib module of :data:`DOCTEST_MODULES` is imported
+fresh from its source, plain and then instrumented, and the doctests in its
+docstrings run against each copy; every docstring's outcome and output must
+be the same::
+
+    python tools/cpython_diff.py --doctests              # all of DOCTEST_MODULES
+    python tools/cpython_diff.py --doctests difflib json
 """
 
 from __future__ import annotations
@@ -31,6 +41,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import doctest
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -184,7 +196,8 @@ class _Finder(importlib.abc.MetaPathFinder):
         if not self.covers(fullname):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or not isinstance(spec.loader, importlib.machinery.SourceFileLoader):
+        # Source files, or a zipped stdlib (Pyodide): whatever can give the source.
+        if spec is None or spec.origin is None or not hasattr(spec.loader, "get_source"):
             return None
         spec.loader = _Loader(spec.loader, self.instrument)
         spec.cached = None
@@ -267,6 +280,73 @@ def child(module: str, mode: str, out: str) -> int:
     return 0
 
 
+# --- Doctest mode: in-process, no Lib/test needed -----------------------------------
+
+#: Stdlib modules whose docstrings hold doctests on every version 3.10-3.15,
+#: and the number of examples each must at least attempt (so a module that
+#: silently lost its doctests is noticed).  The runs need not pass, only agree.
+DOCTEST_MODULES: dict[str, int] = {
+    "difflib": 30,
+    "fractions": 10,
+    "statistics": 60,
+    "_pydecimal": 300,
+    "pickletools": 100,
+    "json": 20,
+    "collections": 40,
+    "doctest": 40,
+    "uuid": 5,
+    "hashlib": 3,
+    "heapq": 1,
+}
+
+
+def _doctest_record(name: str, instrument: Any) -> dict[str, Any]:
+    """Run the doctests of a fresh copy of stdlib module ``name`` in this process.
+
+    ``sys.modules`` is left as it was found, so the caller's own copy of the
+    module (and of its submodules) stays in place.
+    """
+    finder = _Finder((name,), instrument)
+    saved = {k: v for k, v in sys.modules.items() if finder.covers(k)}
+    for key in saved:
+        del sys.modules[key]
+    sys.meta_path.insert(0, finder)
+    record: dict[str, Any] = {"tests": {}, "error": None, "attempted": 0}
+    try:
+        module = importlib.import_module(name)
+        if not isinstance(getattr(module.__spec__, "loader", None), _Loader):
+            raise RuntimeError(f"{name} was not imported from its source")
+        # As CPython's test_decimal runs them; _pydecimal calls itself "decimal",
+        # so the finder must not skip objects whose __module__ is not ``name``.
+        runner = doctest.DocTestRunner(verbose=False, optionflags=doctest.IGNORE_EXCEPTION_DETAIL)
+        same = None if module.__name__ == name else False
+        tests = doctest.DocTestFinder().find(module, module=same)
+        for test in sorted(tests, key=lambda t: (t.name, t.lineno or 0)):
+            out: list[str] = []
+            result = runner.run(test, out=out.append)
+            text = re.sub(r" at 0x[0-9a-fA-F]+", " at 0x?", "".join(out))
+            record["tests"][test.name] = [f"{result.failed}/{result.attempted}", text]
+            record["attempted"] += result.attempted
+    except BaseException as exc:  # recorded and compared, like the subprocess mode
+        record["error"] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    finally:
+        sys.meta_path.remove(finder)
+        for key in [k for k in sys.modules if finder.covers(k)]:
+            del sys.modules[key]
+        sys.modules.update(saved)
+    return record
+
+
+def doctest_diff(name: str) -> tuple[list[str], int]:
+    """Differences between the plain and the instrumented doctest run of ``name``,
+    and how many examples the plain run attempted."""
+    from pytest_bytecode.engine import instrument
+
+    plain = _doctest_record(name, None)
+    instrumented = _doctest_record(name, instrument)
+    return compare(plain, instrumented), int(plain["attempted"])
+
+
 # --- Parent side ------------------------------------------------------------------
 
 
@@ -344,7 +424,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--plain-vs-plain", action="store_true", help="self-check: compare two plain runs"
     )
     parser.add_argument("--python", default=sys.executable, help="interpreter to test")
+    parser.add_argument(
+        "--doctests", action="store_true", help="in-process doctest mode (names: stdlib modules)"
+    )
     args = parser.parse_args(args_in)
+    if args.doctests:
+        return doctest_main(args.modules or list(DOCTEST_MODULES))
     if args.list_default:
         for name, targets in DEFAULT_MODULES.items():
             print(f"{name}: {' '.join(targets)}")
@@ -384,6 +469,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"ok   {module} ({counts})")
             sys.stdout.flush()
     print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+def doctest_main(names: Sequence[str]) -> int:
+    """Doctest mode: one line per module, then the totals."""
+    failed = 0
+    for name in names:
+        diffs, attempted = doctest_diff(name)
+        least = DOCTEST_MODULES.get(name, 1)
+        if attempted < least:
+            diffs.append(f"<examples>: {attempted} attempted, at least {least} expected")
+        if diffs:
+            failed += 1
+            print(f"FAIL {name} ({attempted} examples): {len(diffs)} differences")
+            for line in diffs[:50]:
+                print(f"    {line}")
+        else:
+            print(f"ok   {name} ({attempted} examples)")
+    print(f"{len(names) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
