@@ -13,11 +13,16 @@ Three measurements, each printed as medians over repeated runs:
 ``memory``
     bytes allocated per original instruction for instrumented code and the
     plans that read its counts (tracemalloc, the ten modules above).
+``probes`` (not in the default set)
+    the candidate probe forms on the kernels, in this process: the engine's
+    ``next(counter)`` C call against ``FOR_ITER`` over the counter (the form
+    3.10 must use), each run's kernel time against a plain run.
 
 Run::
 
-    python benchmarks/bench_engine.py            # all three
+    python benchmarks/bench_engine.py            # the first three
     python benchmarks/bench_engine.py runtime --repeat 7
+    python benchmarks/bench_engine.py probes
 """
 
 from __future__ import annotations
@@ -177,6 +182,37 @@ def bench_memory() -> None:
     )
 
 
+def bench_probes(repeat: int) -> None:
+    from pytest_bytecode import versions
+
+    source = (HERE / "kernels.py").read_text(encoding="utf-8")
+    code = compile(source, str(HERE / "kernels.py"), "exec")
+
+    def kernel_time(form: str | None) -> tuple[float, int]:
+        run_code, total = code, 0
+        if form is not None:
+            saved = versions.PROBE_BY_FOR_ITER
+            versions.PROBE_BY_FOR_ITER = form == "FOR_ITER"  # type: ignore[misc]
+            try:
+                inst = instrument(code)
+            finally:
+                versions.PROBE_BY_FOR_ITER = saved  # type: ignore[misc]
+            run_code = inst.code
+        namespace: dict[str, object] = {"__name__": "kernels"}
+        exec(run_code, namespace)
+        seconds = median_time(namespace["run_all"], repeat)
+        if form is not None:
+            total = sum(i.count for c in inst.counts() for i in c.instructions)
+        return seconds, total
+
+    plain, _ = kernel_time(None)
+    print(f"probe forms: benchmarks/kernels.py in-process, kernel time (median of {repeat})")
+    print(f"  {'plain':24} {plain:.3f} s")
+    for form, label in (("CALL", "next(counter) C call"), ("FOR_ITER", "FOR_ITER over counter")):
+        seconds, total = kernel_time(form)
+        print(f"  {label:24} {seconds:.3f} s  ratio {seconds / plain:.2f}  ({total} counted)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -189,6 +225,7 @@ def main() -> None:
         "instrument": lambda: bench_instrument(args.repeat),
         "runtime": lambda: bench_runtime(args.repeat),
         "memory": bench_memory,
+        "probes": lambda: bench_probes(args.repeat),
     }
     for what in args.what:
         benches[what]()
