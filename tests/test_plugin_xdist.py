@@ -168,9 +168,28 @@ CRASHING = {
 }
 
 
+#: How the worker dies: ``os._exit`` (no cleanup) or SIGKILL (not even that).
+EXIT = "os._exit(3)"
+SIGKILL = "import signal; os.kill(os.getpid(), signal.SIGKILL)"
+
+
 @needs_subprocess
-@pytest.mark.parametrize("dist", [["-n", "1"], ["--tx", "popen", "--dist", "load"]])
-def test_killed_worker_keeps_completed_tests(pytester: pytest.Pytester, dist: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("dist", "death"),
+    [
+        (["-n", "1"], EXIT),
+        (["--tx", "popen", "--dist", "load"], EXIT),
+        pytest.param(
+            ["-n", "1"],
+            SIGKILL,
+            marks=pytest.mark.skipif(os.name == "nt", reason="needs POSIX signals"),
+        ),
+    ],
+    ids=["n1-exit", "tx-popen-exit", "n1-sigkill"],
+)
+def test_killed_worker_keeps_completed_tests(
+    pytester: pytest.Pytester, dist: list[str], death: str
+) -> None:
     """A worker killed in its fifth test keeps the exact counts of the first four.
 
     The oracle is a serial run without the test that kills the worker: its
@@ -178,7 +197,9 @@ def test_killed_worker_keeps_completed_tests(pytester: pytest.Pytester, dist: li
     counts travel with the test reports, so a ``--tx`` worker (which may be
     on another machine) keeps them as well.
     """
-    make_project(pytester, CRASHING)
+    files = dict(CRASHING)
+    files["tests/test_2.py"] = files["tests/test_2.py"].replace(EXIT, death)
+    make_project(pytester, files)
     args = ["-p", "xdist", "--bytecode-cov=pkg", "-p", "no:randomly"]
     result = pytester.runpytest_subprocess(
         *args,
