@@ -78,7 +78,8 @@ def test_quick_subset_agrees() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-DOCTEST_MODULES = _tool().DOCTEST_MODULES
+TOOL = _tool()  # loaded once for the in-process doctest tests
+DOCTEST_MODULES = TOOL.DOCTEST_MODULES
 
 
 @pytest.mark.parametrize("name", sorted(DOCTEST_MODULES))
@@ -86,20 +87,18 @@ def test_stdlib_doctests_agree(name: str) -> None:
     """A stdlib module's doctests: the same outcome and output, plain and instrumented."""
     if importlib.util.find_spec(name) is None:
         pytest.skip(f"{name} is not in this interpreter's stdlib (Pyodide leaves out _pydecimal)")
-    tool = _tool()
-    diffs, attempted = tool.doctest_diff(name)
+    diffs, attempted = TOOL.doctest_diff(name)
     assert diffs == []
     assert attempted >= DOCTEST_MODULES[name]
 
 
-def test_doctest_mode_notices_a_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctest_mode_notices_a_difference() -> None:
     """Self-check: an "instrumentation" that changes behaviour is reported."""
-    tool = _tool()
 
     class Broken:
         def __init__(self, code: object) -> None:
             self.code = compile("def bisect(*a):\n    return -1\n", "heapq_broken", "exec")
 
-    plain = tool._doctest_record("heapq", None)
-    broken = tool._doctest_record("heapq", Broken)
-    assert tool.compare(plain, broken) != []
+    plain = TOOL._doctest_record("heapq", None)
+    broken = TOOL._doctest_record("heapq", Broken)
+    assert TOOL.compare(plain, broken) != []
