@@ -78,8 +78,8 @@ def test_quick_subset_agrees() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-TOOL = _tool()  # loaded once for the in-process doctest tests
-DOCTEST_MODULES = TOOL.DOCTEST_MODULES
+DIFF = _tool()  # loaded once for the in-process doctest tests
+DOCTEST_MODULES = DIFF.DOCTEST_MODULES
 
 
 @pytest.mark.parametrize("name", sorted(DOCTEST_MODULES))
@@ -87,7 +87,7 @@ def test_stdlib_doctests_agree(name: str) -> None:
     """A stdlib module's doctests: the same outcome and output, plain and instrumented."""
     if importlib.util.find_spec(name) is None:
         pytest.skip(f"{name} is not in this interpreter's stdlib (Pyodide leaves out _pydecimal)")
-    diffs, attempted = TOOL.doctest_diff(name)
+    diffs, attempted = DIFF.doctest_diff(name)
     assert diffs == []
     assert attempted >= DOCTEST_MODULES[name]
 
@@ -99,6 +99,6 @@ def test_doctest_mode_notices_a_difference() -> None:
         def __init__(self, code: object) -> None:
             self.code = compile("def bisect(*a):\n    return -1\n", "heapq_broken", "exec")
 
-    plain = TOOL._doctest_record("heapq", None)
-    broken = TOOL._doctest_record("heapq", Broken)
-    assert TOOL.compare(plain, broken) != []
+    plain = DIFF._doctest_record("heapq", None)
+    broken = DIFF._doctest_record("heapq", Broken)
+    assert DIFF.compare(plain, broken) != []
