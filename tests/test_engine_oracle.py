@@ -472,13 +472,7 @@ def test_corpus_is_large_enough() -> None:
 
 #: Known, tracked differences: (program, first Python version) -> reason.  Each
 #: is a strict xfail, so a fix shows up as a failure to remove the entry.
-KNOWN_DIFFERENCES = {
-    ("p27_extended_arg", (3, 14)): (
-        "3.14+: after the loop in big(), plain CPython raises no 'line' event for "
-        "`return total` (an EXTENDED_ARG-prefixed jump target) while the instrumented "
-        "code raises one; counts, results and tracebacks agree"
-    ),
-}
+KNOWN_DIFFERENCES: dict[tuple[str, tuple[int, int]], str] = {}
 
 
 def _corpus_params() -> list[object]:

@@ -1,12 +1,13 @@
 """Turn the probe values of one instrumented code object into counts.
 
 :class:`CodePlan` is what instrumentation leaves behind for each code object:
-the decoded original instructions and blocks, the count plan
+the decoded original instructions and blocks, the flow plan
 (:mod:`~pytest_bytecode.engine.plan`), the live counters and raise tables,
 and per emitted item the raise attribution that
 :mod:`~pytest_bytecode.engine.instrument` wrote.  :meth:`CodePlan.counts_from`
-solves every block count in the plan's order, subtracts exceptions raised in
-the middle of blocks, and reports per original instruction and per branch.
+sets the probed edges and the handler entries, solves every other edge of the
+flow graph in the plan's order, subtracts exceptions raised in the middle of
+blocks, and reports per original instruction and per branch.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Graph
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
-from pytest_bytecode.engine.plan import BRANCH, PROBE, SUM, CountPlan
+from pytest_bytecode.engine.plan import FlowPlan
 
 
 class RaiseTable(defaultdict[int, int]):
@@ -54,8 +55,7 @@ class CodePlan:
         names: tuple[str, str, int],
         graph: Graph,
         counters: list[itertools.count[int]],
-        block_probe: list[int],
-        count_plan: CountPlan,
+        flow: FlowPlan,
         raises: list[defaultdict[int, int]],
         tags: list[int],
         handlers: list[int],
@@ -63,40 +63,23 @@ class CodePlan:
     ) -> None:
         self.qualname, self.name, self.firstlineno = names
         self.graph = graph
-        self.count_plan = count_plan
+        self.flow = flow
         self.instrs = graph.instrs
         self.blocks = graph.blocks
-        self.block_of = graph.block_of
-        self.landing = graph.landing
         self.counters = counters
-        self.block_probe = block_probe
-        self.branches = count_plan.branches
         self.raises = raises
         self.tags = tags  # per emitted item: raise attribution tag
         self.handlers = handlers  # per emitted item: handler index or UNCOVERED
         self.starts = starts  # per emitted item: unit index of its opcode
         self.non_units = non_units(graph)
-
-    def _inflow(
-        self,
-        block: int,
-        cond: int,
-        counts: list[int],
-        raised_after: list[int],
-        values: Sequence[int],
-    ) -> int:
-        """What ``block``'s predecessors other than the jump at ``cond`` passed on."""
-        total = 0
-        exits = self.count_plan.exit_probe
-        for pred, _ in self.blocks[block].preds:
-            last = self.blocks[pred].last
-            if last == cond:
-                continue
-            if pred in exits:
-                total += values[exits[pred]]
-            else:
-                total += counts[last] - raised_after[last]
-        return total
+        self.branch_edges = flow.branches(graph)
+        n_nodes = 2 * len(graph.blocks) + 1
+        #: per node: the edges into it and out of it
+        self._ins: list[list[int]] = [[] for _ in range(n_nodes)]
+        self._outs: list[list[int]] = [[] for _ in range(n_nodes)]
+        for e, (src, dst) in enumerate(flow.edges):
+            self._outs[src].append(e)
+            self._ins[dst].append(e)
 
     def counts_from(
         self, values: Sequence[int], raises: Sequence[Mapping[int, int]]
@@ -124,57 +107,43 @@ class CodePlan:
                     raised_after[index] += times
                 else:
                     raised_before[index] += times
+        flow = self.flow
+        edge = [0] * len(flow.edges)
+        for e, probe in flow.probe_of.items():
+            edge[e] = values[probe]
+        for e, stubs in flow.handler_entries.items():
+            edge[e] = sum(sum(raises[k].values()) for k in stubs if k < len(raises))
+        # What leaves a block unseen in the middle: the exceptions raised in it.
+        lost = [0] * (2 * len(self.blocks) + 1)
+        for block in self.blocks:
+            lost[2 * block.index + 2] = sum(raised_before[block.first : block.last + 1]) + sum(
+                raised_after[block.first : block.last + 1]
+            )
+        into, out_of = self._ins, self._outs
+        for e, node in flow.steps:
+            # Conservation at node: sum(in) = sum(out) + lost.
+            total_in = sum(edge[f] for f in into[node] if f != e)
+            total_out = sum(edge[f] for f in out_of[node] if f != e) + lost[node]
+            edge[e] = total_out - total_in if flow.edges[e][1] == node else total_in - total_out
         counts = [0] * n
-        block_counts = [0] * len(self.blocks)
-        plan = self.count_plan
-        for index in plan.order:
-            block = self.blocks[index]
-            kind = plan.kinds[index]
-            if kind == PROBE:
-                running = values[self.block_probe[index]]
-            elif kind == SUM:
-                running = self._inflow(index, -1, counts, raised_after, values)
-            elif kind == BRANCH:
-                branch = plan.branches[plan.branch_of_block[index]]
-                total = counts[branch.instr] - raised_after[branch.instr]
-                taken = block_counts[branch.jump_block] - self._inflow(
-                    branch.jump_block, branch.instr, counts, raised_after, values
-                )
-                running = total - taken
-            else:
-                running = 0
-            block_counts[index] = running
+        for block in self.blocks:
+            running = edge[flow.block_edge[block.index]]
             for i in range(block.first, block.last + 1):
                 running -= raised_before[i]
                 counts[i] = running
                 running -= raised_after[i]
-        outcomes: list[tuple[int, int]] = []
-        for branch in plan.branches:
-            total = counts[branch.instr] - raised_after[branch.instr]
-            if branch.mode == "edge":
-                fall = values[branch.edge_probe]
-                jump = total - fall
-            elif branch.mode == "fall":
-                fall = block_counts[branch.fall_block] - self._inflow(
-                    branch.fall_block, branch.instr, counts, raised_after, values
-                )
-                jump = total - fall
-            else:
-                jump = block_counts[branch.jump_block] - self._inflow(
-                    branch.jump_block, branch.instr, counts, raised_after, values
-                )
-                fall = total - jump
-            outcomes.append((fall, jump))
         instructions = tuple(
             InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
             for ins in self.instrs
             if ins.index not in self.non_units
         )
         branches: list[BranchCount] = []
-        for branch, (fall, jump) in zip(plan.branches, outcomes, strict=True):
-            ins = self.instrs[branch.instr]
-            next_offset = self.instrs[branch.instr + 1].offset if branch.instr + 1 < n else ins.end
+        for index, fall_edge, jump_edge in self.branch_edges:
+            ins = self.instrs[index]
+            next_offset = self.instrs[index + 1].offset if index + 1 < n else ins.end
             assert ins.target is not None
+            fall = edge[fall_edge] if fall_edge >= 0 else 0
+            jump = edge[jump_edge] if jump_edge >= 0 else 0
             branches.append(
                 BranchCount(
                     ins.offset,

@@ -4,15 +4,15 @@ The path of one code object:
 
 1. :func:`~pytest_bytecode.engine.decode.decode` reads its wordcode;
 2. :func:`~pytest_bytecode.engine.blocks.build` splits it into basic blocks;
-3. :func:`~pytest_bytecode.engine.plan.plan_counts` decides where each
-   block's count comes from (a probe, or derived from the flow);
+3. :func:`~pytest_bytecode.engine.plan.plan_flow` chooses the edges of the
+   flow graph that get a probe (the chords of a maximum spanning tree) and
+   how every other count follows from them;
 4. :class:`_Rewriter` emits the new instruction list:
 
    * a **block probe** ``next(counter)`` (3.10: ``FOR_ITER`` over the
-     counter) after the glued prefix of every block the plan probes;
-   * an **edge probe** on the fall-through of a conditional jump whose two
-     outcomes cannot be told apart from block counts, and an **exit probe**
-     after an instruction that may re-raise unseen (3.14+);
+     counter) after the glued prefix of every block whose entry is a chord;
+   * a **fall probe** right after a block whose way on into the next block
+     is a chord (jumps to the next block land after it);
    * for every exception handler, a **handler stub** placed just before it,
      and one **catch-all stub** covering code no handler covers.  A stub
      records which instruction raised (the ``lasti`` the exception table
@@ -23,8 +23,11 @@ The path of one code object:
 5. :func:`~pytest_bytecode.engine.assemble.assemble` lays it out, and
    :class:`~pytest_bytecode.engine.counts.CodePlan` reads the counts back.
 
-Counts are then exact: an instruction ran as often as its block was entered,
-minus the exceptions raised by earlier instructions of the block.  An
+Counts are then exact: the stubs' records give every handler's entries and
+every exception raised in the middle of a block, the probes give the chords,
+conservation of flow gives every other edge, and an instruction ran as often
+as its block was entered, minus the exceptions raised by earlier
+instructions of the block.  An
 exception re-raised by ``RERAISE`` reaches a second stub with the lasti of
 the instruction that first raised it; it is a new raise only at the stub whose
 exception-table entry covers that instruction, so re-raises are not counted
@@ -42,13 +45,7 @@ from pytest_bytecode.engine.assemble import UNCOVERED, HandlerSpec, Item, assemb
 from pytest_bytecode.engine.blocks import Graph, build
 from pytest_bytecode.engine.counts import CodePlan, RaiseTable
 from pytest_bytecode.engine.decode import Instr, Position, decode
-from pytest_bytecode.engine.plan import (
-    PROBE,
-    BranchPlan,
-    measured_exit,
-    plan_counts,
-    unprobed_blocks,
-)
+from pytest_bytecode.engine.plan import plan_flow, unprobed_blocks
 from pytest_bytecode.engine.tables import parse_exception_table
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
@@ -61,6 +58,10 @@ STUB_STACK = 6 if versions.HANDLER_GETS_LASTI else 10
 
 #: Tag for code whose exceptions are not attributed to an original instruction.
 IGNORE = -1
+
+#: Raise-table key of an exception that reached a stub without a traceback
+#: (3.14+): it enters the handler, but no instruction of the code raised it.
+NO_SITE = -1
 
 _OP = versions.OPMAP
 
@@ -162,15 +163,21 @@ class _Rewriter:
             )
         elif versions.HAS_EXCEPTION_TABLE:  # 3.14+: [lasti, exc] on top, lasti not an object
             # An exception can arrive with no traceback (an ExceptionGroup
-            # that except* re-raises): then there is no new raise to record.
+            # that except* re-raises): it is recorded under NO_SITE, which is
+            # no instruction's, so that the records still count every entry.
             self._emit("COPY", 1, position, UNCOVERED, IGNORE)
             self._emit(
                 "LOAD_ATTR", self._name("__traceback__") << shift, position, UNCOVERED, IGNORE
             )
             self._emit("COPY", 1, position, UNCOVERED, IGNORE)
-            no_tb = self._emit("POP_JUMP_IF_NONE", 0, position, UNCOVERED, IGNORE, jump=-1)
+            has_tb = self._emit("POP_JUMP_IF_NOT_NONE", 0, position, UNCOVERED, IGNORE, jump=-1)
+            self._emit("POP_TOP", 0, position, UNCOVERED, IGNORE)
+            self._emit("LOAD_CONST", self._const(NO_SITE), position, UNCOVERED, IGNORE)
+            join = self._emit(versions.JUMP_FORWARD_OPNAME, 0, position, UNCOVERED, IGNORE, jump=-1)
+            self.items[has_tb].jump = len(self.items)
+            self._emit("LOAD_ATTR", self._name("tb_lasti") << shift, position, UNCOVERED, IGNORE)
+            self.items[join].jump = len(self.items)
             steps = (
-                ("LOAD_ATTR", self._name("tb_lasti") << shift),
                 ("LOAD_CONST", const),
                 ("COPY", 2),
                 (subscr, subscr_arg),
@@ -179,6 +186,7 @@ class _Rewriter:
                 ("LOAD_CONST", const),
                 ("COPY", 3),
                 ("STORE_SUBSCR", 0),
+                ("POP_TOP", 0),
             )
         else:  # 3.10: [traceback, value, type] on top
             steps = (
@@ -197,10 +205,6 @@ class _Rewriter:
             )
         for opname, arg in steps:
             self._emit(opname, arg, position, UNCOVERED, IGNORE)
-        if not versions.LASTI_IS_OBJECT and versions.HAS_EXCEPTION_TABLE:
-            # Both paths leave one value (the raise site, or None) to drop.
-            self.items[no_tb].jump = len(self.items)
-            self._emit("POP_TOP", 0, position, UNCOVERED, IGNORE)
 
     def _name(self, name: str) -> int:
         if name not in self.names:
@@ -239,17 +243,21 @@ class _Rewriter:
             for ins in instrs:
                 if ins.opname == "SEND" and instrs[ins.index + 1].opname == "YIELD_VALUE":
                     raise_tag[graph.landing[ins.index] - 1] = _at(ins.index + 1)
-        count_plan = plan_counts(graph, unprobed)
-        branches, edge_for = count_plan.branches, count_plan.edge_for
-        block_probe = [-1] * len(blocks)
-        label = [0] * len(blocks)
-        key_items: dict[int, int] = {}
         stubs_by_target: dict[int, list[tuple[int, tuple[int, int, bool]]]] = defaultdict(list)
         for key, kid in keys.items():
             stubs_by_target[key[0] * 2].append((kid, key))
+        handler_stubs = {
+            graph.block_of[self.by_start[target]]: [kid for kid, _ in stubs]
+            for target, stubs in stubs_by_target.items()
+        }
+        flow = plan_flow(graph, unprobed, handler_stubs)
+        chords = set(flow.chords)
+        label = [0] * len(blocks)
+        key_items: dict[int, int] = {}
         self.handler_specs = [HandlerSpec(0, 0, True) for _ in range(n_keys + 1)]
         pending_jumps: list[tuple[int, int]] = []  # (item, block) jumps to fix up
         co_code = code.co_code  # a fresh copy on every access from 3.11
+        n_instrs = len(instrs)
         for block in blocks:
             first = instrs[block.first]
             if block.handler:
@@ -271,14 +279,6 @@ class _Rewriter:
                         versions.JUMP_FORWARD_OPNAME, 0, first.position, UNCOVERED, IGNORE, jump=-1
                     )
                     pending_jumps.append((j, block.index))
-            edge = edge_for.get(block.index)
-            if edge is not None:
-                cond = edge[0]
-                probe = self._probe(first.position, cover(cond), _at(cond))
-                old = branches[edge[1]]
-                branches[edge[1]] = BranchPlan(
-                    old.instr, old.fall_block, old.jump_block, old.mode, probe
-                )
             label[block.index] = len(self.items)
             for i in range(block.first, block.first + block.glue):
                 self._emit_original(instrs[i], cover(i), IGNORE, pending_jumps, graph)
@@ -288,10 +288,11 @@ class _Rewriter:
                 catch_setup = self._emit(
                     "SETUP_FINALLY", 0, first.position, UNCOVERED, IGNORE, jump=-1
                 )
-            if count_plan.kinds[block.index] == PROBE:
+            edge = flow.block_edge[block.index]
+            if edge in chords:
                 body = block.body if block.body <= block.last else block.last
                 tag = _before(body) if block.body <= block.last else IGNORE
-                block_probe[block.index] = self._probe(instrs[body].position, cover(body), tag)
+                flow.probe_of[edge] = self._probe(instrs[body].position, cover(body), tag)
             items = self.items
             for i in range(block.body, block.last + 1):
                 ins = instrs[i]
@@ -304,12 +305,12 @@ class _Rewriter:
                     items.append(Item(ins.op, ins.arg, None, ins.position, handler, tag, raw))
                 else:
                     self._emit_original(ins, cover(i), tag, pending_jumps, graph)
-            if measured_exit(graph, block.index) and block.last + 1 < len(instrs):
-                # 3.14+: count what continues after an unseen re-raise point.
+            edge = flow.fall_edge[block.index]
+            if edge in chords and block.last + 1 < n_instrs:
+                # Counts the way on into the next block, and only that way:
+                # jumps to the next block land after this probe.
                 after = instrs[block.last + 1]
-                count_plan.exit_probe[block.index] = self._probe(
-                    after.position, cover(after.index), IGNORE
-                )
+                flow.probe_of[edge] = self._probe(after.position, cover(block.last), IGNORE)
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(self.items), 0, True)
             none: Position = (None, None, None, None)
@@ -343,8 +344,7 @@ class _Rewriter:
             (getattr(code, "co_qualname", code.co_name), code.co_name, code.co_firstlineno),
             graph,
             self.counters,
-            block_probe,
-            count_plan,
+            flow,
             self.raises,
             [item.tag for item in self.items],
             [item.handler for item in self.items],

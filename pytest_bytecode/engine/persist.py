@@ -21,15 +21,16 @@ from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Block, Graph
 from pytest_bytecode.engine.counts import CodePlan, RaiseTable
 from pytest_bytecode.engine.decode import Instr
-from pytest_bytecode.engine.plan import BranchPlan, CountPlan
+from pytest_bytecode.engine.plan import FlowPlan
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/2"
+FORMAT = "pytest-bytecode-engine/3"
 _MARK = "\0pytest-bytecode"
 
 
 def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
     graph = plan.graph
+    flow = plan.flow
     return (
         (plan.qualname, plan.name, plan.firstlineno),
         tuple(
@@ -42,17 +43,15 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
         ),
         tuple(graph.block_of),
         tuple(graph.landing.items()),
-        tuple(plan.block_probe),
         (
-            tuple(plan.count_plan.kinds),
-            tuple(plan.count_plan.order),
-            tuple(
-                (b.instr, b.fall_block, b.jump_block, b.mode, b.edge_probe)
-                for b in plan.count_plan.branches
-            ),
-            tuple(plan.count_plan.branch_of_block.items()),
-            tuple((k, v) for k, v in plan.count_plan.edge_for.items()),
-            tuple(plan.count_plan.exit_probe.items()),
+            tuple(flow.edges),
+            tuple(flow.block_edge),
+            tuple(flow.fall_edge),
+            tuple(flow.jump_edge),
+            tuple(flow.chords),
+            tuple(flow.handler_entries.items()),
+            tuple(flow.steps),
+            tuple(flow.probe_of.items()),
         ),
         tuple(plan.tags),
         tuple(plan.handlers),
@@ -71,15 +70,14 @@ def _plan_from_state(
         blocks,
         block_of,
         landing,
-        probes,
-        counting,
+        flow,
         tags,
         handlers,
         starts,
         n_c,
         n_r,
     ) = state
-    kinds, order, branches, branch_of_block, edge_for, exit_probe = counting
+    edges, block_edge, fall_edge, jump_edge, chords, entries, steps, probe_of = flow
     graph = Graph(
         [Instr(*row) for row in instrs],
         [Block(b[0], b[1], b[2], b[3], b[4], b[5], [tuple(p) for p in b[6]]) for b in blocks],
@@ -92,14 +90,15 @@ def _plan_from_state(
         (str(names[0]), str(names[1]), int(names[2])),
         graph,
         counters,
-        list(probes),
-        CountPlan(
-            list(kinds),
-            list(order),
-            [BranchPlan(*b) for b in branches],
-            dict(branch_of_block),
-            {k: tuple(v) for k, v in edge_for},
-            dict(exit_probe),
+        FlowPlan(
+            [(int(a), int(b)) for a, b in edges],
+            list(block_edge),
+            list(fall_edge),
+            list(jump_edge),
+            list(chords),
+            {int(e): tuple(stubs) for e, stubs in entries},
+            [(int(e), int(node)) for e, node in steps],
+            dict(probe_of),
         ),
         raises,
         list(tags),

@@ -1,23 +1,35 @@
-"""Decide which blocks need a probe, and in what order counts are solved.
+"""Decide where probes go, and how every other count is derived from them.
 
-Every block's count comes from one of four sources:
+This is Ball and Larus's optimal edge profiling, extended to exceptions.  The
+flow graph has one edge for every way control moves:
 
-``PROBE``
-    a probe at its start counts how often it is entered;
-``SUM``
-    every block that leads to it always continues into it (falls through or
-    jumps unconditionally), so its count is the sum of what they passed on;
-``BRANCH``
-    it is entered only by the fall-through of one conditional jump whose
-    *taken* outcome is known (from the jump target's count), so its count is
-    that jump's executions less the taken outcome;
-``ZERO``
-    nothing leads to it (for example the END_FOR that FOR_ITER steps over).
+* each block ``b`` becomes two nodes, *in* and *out*, joined by its **block
+  edge**, whose count is how often ``b`` was entered;
+* a **fall edge** (out of ``b`` into the next block) and a **jump edge** (out
+  of ``b`` into where its jump lands) for every normal successor;
+* edges to and from one **outside node** for what enters or leaves the code
+  object: the entry of the code, every resumption after a yield, every
+  return, yield or re-raise.  The entries of exception **handlers** are
+  outside edges whose counts are known without a probe: every exception that
+  enters a handler passes through its stub, which records it
+  (:mod:`~pytest_bytecode.engine.instrument`).
 
-Loop bodies after FOR_ITER, the arms of an ``if`` and joins after them need
-no probe of their own; loop headers and joins are sums.  Where sources would
-depend on each other in a cycle, blocks are promoted to probes until every
-count can be solved, in an order the reader of the counts follows.
+Flow is conserved at every node but the outside one: what enters a node
+leaves it, except that the exceptions raised inside a block (also recorded
+by the stubs) leave its *out* node unseen.  So if the edges whose counts are
+unknown form a forest, every one of them follows from the others, leaf by
+leaf towards the outside node (which needs no conservation: generators may
+be abandoned).  The engine probes the complement of a maximum spanning
+forest: the **chords**, chosen where static estimates say control passes
+least (loop bodies weigh more than what surrounds them, and each arm of a
+conditional weighs half of what reaches it).  A loop then needs one probe
+per iteration on its cheapest path, and a function with an ``if`` needs one
+probe per call on the path it takes, not one more at its entry.
+
+Only block edges and fall edges can hold a probe (at the start of the block,
+or right after the block that falls through); jump and outside edges are
+always in the forest, which is possible because every cycle passes through a
+probe-able block edge.
 """
 
 from __future__ import annotations
@@ -25,69 +37,61 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.blocks import SUSPENDS, Block, Graph
+from pytest_bytecode.engine.blocks import SUSPENDS, Graph
 
-PROBE, SUM, BRANCH, ZERO = 0, 1, 2, 3
+#: The outside node: where the code object is entered from and left to.
+OUTSIDE = 0
+
+#: Estimated passes through a loop header for one entry of the loop.
+LOOP_WEIGHT = 10.0
+#: Estimated share of a handler's entries in what its code does.
+HANDLER_WEIGHT = 0.01
+#: A fall edge weighs this much more than a block edge of the same estimate,
+#: so that a tie puts the probe at a block start.
+FALL_BIAS = 1.01
 
 
-@dataclass(frozen=True, slots=True)
-class BranchPlan:
-    """How to get both outcomes of the conditional jump at ``instr``.
+def node_in(block: int) -> int:
+    """The node where ``block`` is entered."""
+    return 2 * block + 1
 
-    ``mode`` "fall": the fall-through block's count less its other inflows;
-    "jump": the same from the jump target; "edge": an edge probe on the
-    fall-through path (``edge_probe`` is its index).
-    """
 
-    instr: int
-    fall_block: int
-    jump_block: int
-    mode: str
-    edge_probe: int
+def node_out(block: int) -> int:
+    """The node where ``block`` is left."""
+    return 2 * block + 2
 
 
 @dataclass(slots=True)
-class CountPlan:
-    """Per block: its source, and the order in which counts are solved."""
+class FlowPlan:
+    """The flow graph of one code object, its chords and how to solve it.
 
-    kinds: list[int]
-    order: list[int]
-    branches: list[BranchPlan]
-    branch_of_block: dict[int, int]  # BRANCH block -> index into branches
-    edge_for: dict[int, tuple[int, int]]  # fall block -> (jump instr, branch index)
-    #: blocks ending in an instruction that may re-raise unseen (3.14+): a
-    #: probe right after them counts what continues (filled in at emission)
-    exit_probe: dict[int, int] = field(default_factory=dict)
+    ``edges`` are (from node, to node).  ``chords`` are the probed edges.
+    ``handler_entries`` maps an outside edge into a handler block to the
+    stubs whose records count it.  ``steps`` lists (edge, node) in solving
+    order: the edge's count follows from conservation at the node.
+    ``probe_of`` (edge -> counter index) is filled in as probes are emitted.
+    """
 
+    edges: list[tuple[int, int]]
+    block_edge: list[int]
+    fall_edge: list[int]  # block -> its fall edge, or -1
+    jump_edge: list[int]  # block -> its jump edge, or -1
+    chords: list[int]
+    handler_entries: dict[int, tuple[int, ...]]
+    steps: list[tuple[int, int]]
+    probe_of: dict[int, int] = field(default_factory=dict)
 
-def always_continues(graph: Graph, block_index: int) -> bool:
-    """Whether leaving ``block_index`` normally always leads to one block."""
-    last = graph.instrs[graph.blocks[block_index].last]
-    return (
-        last.opname not in versions.CONDITIONAL_JUMP_OPNAMES
-        and last.opname not in SUSPENDS
-        and last.opname not in versions.RERAISE_WITHOUT_TRACEBACK
-    )
-
-
-def measured_exit(graph: Graph, block_index: int) -> bool:
-    """Whether what leaves ``block_index`` normally is counted by an exit probe."""
-    last = graph.instrs[graph.blocks[block_index].last]
-    return last.opname in versions.RERAISE_WITHOUT_TRACEBACK
-
-
-def outflow_known(graph: Graph, block_index: int) -> bool:
-    """Whether what ``block_index`` passes on to its one successor is known."""
-    return always_continues(graph, block_index) or measured_exit(graph, block_index)
-
-
-def solvable(graph: Graph, block: Block, pred: int, kind: str, unprobed: set[int]) -> bool:
-    """Whether ``block``'s count minus its other inflows gives edge (pred, kind)."""
-    if block.entry or block.index in unprobed or (pred, kind) not in block.preds:
-        return False
-    return all(
-        outflow_known(graph, other) for other, k in block.preds if (other, k) != (pred, kind)
-    )
+    def branches(self, graph: Graph) -> list[tuple[int, int, int]]:
+        """(conditional jump instruction, fall edge, jump edge) per branch."""
+        result: list[tuple[int, int, int]] = []
+        n = len(graph.instrs)
+        for block in graph.blocks:
+            last = graph.instrs[block.last]
+            if last.opname in versions.CONDITIONAL_JUMP_OPNAMES and block.last + 1 < n:
+                result.append(
+                    (block.last, self.fall_edge[block.index], self.jump_edge[block.index])
+                )
+        return result
 
 
 def unprobed_blocks(graph: Graph) -> set[int]:
@@ -104,109 +108,192 @@ def unprobed_blocks(graph: Graph) -> set[int]:
     }
 
 
-def plan_counts(graph: Graph, unprobed: set[int]) -> CountPlan:
-    """Choose every block's count source; see the module docstring."""
-    blocks = graph.blocks
-    kinds: list[int | None] = [None] * len(blocks)
-    for block in blocks:
-        if block.entry:
-            kinds[block.index] = PROBE
-        elif not block.preds:
-            kinds[block.index] = ZERO
-    branches: list[BranchPlan] = []
-    branch_of_block: dict[int, int] = {}
-    pending: list[tuple[Block, Block, Block]] = []
-    for block in blocks:
-        last = graph.instrs[block.last]
-        if last.opname not in versions.CONDITIONAL_JUMP_OPNAMES or block.last + 1 >= len(
-            graph.instrs
-        ):
-            continue
-        fall = blocks[graph.block_of[block.last + 1]]
-        jump = blocks[graph.block_of[graph.landing[block.last]]]
-        if (
-            kinds[fall.index] is None
-            and fall.preds == [(block.index, "fall")]
-            and solvable(graph, jump, block.index, "jump", unprobed)
-        ):
-            kinds[fall.index] = BRANCH
-            branch_of_block[fall.index] = len(branches)
-            branches.append(BranchPlan(block.last, fall.index, jump.index, "jump", -1))
-        else:
-            branches.append(BranchPlan(block.last, fall.index, jump.index, "", -1))
-            pending.append((block, fall, jump))
-    edge_for: dict[int, tuple[int, int]] = {}
-    for index, plan in enumerate(branches):
-        if plan.mode:
-            continue
-        block, fall, jump = pending.pop(0)
-        if fall.index in unprobed:
-            raise AssertionError("a yield after a SEND needs the SEND's target solvable")
-        if solvable(graph, fall, block.index, "fall", unprobed):
-            mode = "fall"
-        elif solvable(graph, jump, block.index, "jump", unprobed):
-            mode = "jump"
-        else:
-            mode = "edge"
-            edge_for[fall.index] = (block.last, index)
-        branches[index] = BranchPlan(plan.instr, plan.fall_block, plan.jump_block, mode, -1)
-    for block in blocks:
-        if kinds[block.index] is None:
-            continues = all(outflow_known(graph, pred) for pred, _ in block.preds)
-            kinds[block.index] = SUM if continues else PROBE
-    final = [k if k is not None else PROBE for k in kinds]
-    order = _solve(graph, final, branches, branch_of_block, unprobed)
-    return CountPlan(final, order, branches, branch_of_block, edge_for)
+def _has_exit(graph: Graph, block_index: int) -> bool:
+    """Whether control may leave the code object from the end of the block
+    without a stub seeing it: a return, a yield, a re-raise.  (A ``raise``
+    is recorded, but a bare one may re-raise unseen; it gets an exit too.)"""
+    block = graph.blocks[block_index]
+    last = graph.instrs[block.last]
+    name = last.opname
+    if name in SUSPENDS or name in versions.RERAISE_WITHOUT_TRACEBACK:
+        return True
+    if name in versions.NO_FALLTHROUGH_OPNAMES:
+        return block.last not in graph.landing
+    return block.last + 1 >= len(graph.instrs)
 
 
-def _solve(
-    graph: Graph,
-    kinds: list[int],
-    branches: list[BranchPlan],
-    branch_of_block: dict[int, int],
-    unprobed: set[int],
-) -> list[int]:
-    """An order in which every count can be computed; promotes blocks to
-    PROBE (in ``kinds``) where sources depend on each other in a cycle."""
+def _estimates(graph: Graph, succs: list[list[int]], resumes: dict[int, int]) -> list[float]:
+    """Static estimate of how often each block runs, per entry of the code.
+
+    Blocks are visited depth first from the code's start; an edge back to a
+    block on the current path closes a loop, whose header then weighs
+    LOOP_WEIGHT times what enters it.  A block's estimate is what its
+    forward predecessors pass on, split evenly between a predecessor's
+    successors.  A block after a yield weighs what the yield does; a handler
+    weighs HANDLER_WEIGHT.
+    """
     blocks = graph.blocks
-    known = [k in (PROBE, ZERO) for k in kinds]
-    order = [b.index for b in blocks if known[b.index]]
-    waiting = [b.index for b in blocks if not known[b.index]]
-    while waiting:
-        progress = False
-        still: list[int] = []
-        for index in waiting:
-            if _ready(graph, index, kinds, known, branches, branch_of_block):
-                known[index] = True
-                order.append(index)
-                progress = True
+    n = len(blocks)
+    flow_succs = [list(s) for s in succs]
+    for yield_block, resume_block in resumes.items():
+        flow_succs[yield_block].append(resume_block)
+    state = [0] * n  # 0 new, 1 on the path, 2 done
+    post: list[int] = []
+    back: set[tuple[int, int]] = set()
+    roots = [0] + [b.index for b in blocks if b.handler] + [b.index for b in blocks]
+    for root in roots:
+        if state[root]:
+            continue
+        state[root] = 1
+        stack = [(root, 0)]
+        while stack:
+            node, k = stack[-1]
+            if k < len(flow_succs[node]):
+                stack[-1] = (node, k + 1)
+                nxt = flow_succs[node][k]
+                if state[nxt] == 0:
+                    state[nxt] = 1
+                    stack.append((nxt, 0))
+                elif state[nxt] == 1:
+                    back.add((node, nxt))
             else:
-                still.append(index)
-        waiting = still
-        if not progress and waiting:
-            promote = next((i for i in waiting if i not in unprobed), None)
-            if promote is None:
-                raise AssertionError("block counts cannot be solved")
-            kinds[promote] = PROBE
-            branch_of_block.pop(promote, None)
-            known[promote] = True
-            order.append(promote)
-            waiting.remove(promote)
-    return order
+                state[node] = 2
+                post.append(node)
+                stack.pop()
+    headers = {h for _, h in back}
+    freq = [0.0] * n
+    freq[0] = 1.0
+    for b in blocks:
+        if b.handler:
+            freq[b.index] = HANDLER_WEIGHT
+    for node in reversed(post):
+        mine = freq[node] * (LOOP_WEIGHT if node in headers else 1.0)
+        freq[node] = mine
+        outs = [s for s in flow_succs[node] if (node, s) not in back]
+        for s in outs:
+            freq[s] += mine / len(outs)
+    return freq
 
 
-def _ready(
-    graph: Graph,
-    index: int,
-    kinds: list[int],
-    known: list[bool],
-    branches: list[BranchPlan],
-    branch_of_block: dict[int, int],
-) -> bool:
-    block = graph.blocks[index]
-    if kinds[index] == SUM:
-        return all(known[pred] for pred, _ in block.preds)
-    plan = branches[branch_of_block[index]]
-    cond_block = graph.block_of[plan.instr]
-    jump = graph.blocks[plan.jump_block]
-    return known[cond_block] and known[jump.index] and all(known[pred] for pred, _ in jump.preds)
+def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[int]]) -> FlowPlan:
+    """Build the flow graph, choose its chords and the solving order.
+
+    ``unprobed`` blocks cannot hold a probe; ``handler_stubs`` maps a handler
+    block to the stubs that enter it.
+    """
+    blocks = graph.blocks
+    instrs = graph.instrs
+    nb = len(blocks)
+    edges: list[tuple[int, int]] = []
+    weights: list[float] = []  # -1: cannot be probed (always in the forest)
+    block_edge = [-1] * nb
+    fall_edge = [-1] * nb
+    jump_edge = [-1] * nb
+    handler_entries: dict[int, tuple[int, ...]] = {}
+    succs: list[list[int]] = [[] for _ in range(nb)]
+    resumes: dict[int, int] = {}
+    for block in blocks:
+        b = block.index
+        last = instrs[block.last]
+        if block.last in graph.landing:
+            succs[b].append(graph.block_of[graph.landing[block.last]])
+        falls = last.opname not in versions.NO_FALLTHROUGH_OPNAMES and last.opname not in SUSPENDS
+        if falls and block.last + 1 < len(instrs):
+            succs[b].insert(0, graph.block_of[block.last + 1])
+        elif last.opname in SUSPENDS and block.last + 1 < len(instrs):
+            resumes[b] = graph.block_of[block.last + 1]
+    freq = _estimates(graph, succs, resumes)
+
+    def add(src: int, dst: int, weight: float) -> int:
+        edges.append((src, dst))
+        weights.append(weight)
+        return len(edges) - 1
+
+    for block in blocks:
+        b = block.index
+        block_edge[b] = add(node_in(b), node_out(b), -1.0 if b in unprobed else freq[b])
+        if block.handler:
+            stubs = tuple(handler_stubs.get(b, ()))
+            handler_entries[add(OUTSIDE, node_in(b), -1.0)] = stubs
+        elif block.entry:
+            add(OUTSIDE, node_in(b), -1.0)
+        if _has_exit(graph, b):
+            add(node_out(b), OUTSIDE, -1.0)
+    for block in blocks:
+        b = block.index
+        last = instrs[block.last]
+        out = succs[b]
+        share = freq[b] / max(len(out), 1)
+        falls = last.opname not in versions.NO_FALLTHROUGH_OPNAMES and last.opname not in SUSPENDS
+        if falls and block.last + 1 < len(instrs):
+            target = blocks[graph.block_of[block.last + 1]]
+            probeable = target.glue == 0 and target.index not in unprobed
+            fall_edge[b] = add(
+                node_out(b), node_in(target.index), share * FALL_BIAS if probeable else -1.0
+            )
+        if block.last in graph.landing:
+            target_index = graph.block_of[graph.landing[block.last]]
+            jump_edge[b] = add(node_out(b), node_in(target_index), -1.0)
+
+    # Kruskal: unknown edges, heaviest first (unprobe-able ones before all);
+    # an edge that would close a cycle is a chord.
+    parent = list(range(2 * nb + 1))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    order = sorted(
+        (e for e in range(len(edges)) if e not in handler_entries),
+        key=lambda e: (weights[e] >= 0, -weights[e]),
+    )
+    tree: list[int] = []
+    chords: list[int] = []
+    for e in order:
+        src, dst = edges[e]
+        rs, rd = find(src), find(dst)
+        if rs == rd:
+            if weights[e] < 0:
+                raise AssertionError(f"edge {edges[e]} closes a cycle but cannot hold a probe")
+            chords.append(e)
+        else:
+            parent[rs] = rd
+            tree.append(e)
+    steps = _solving_order(2 * nb + 1, edges, tree)
+    return FlowPlan(edges, block_edge, fall_edge, jump_edge, chords, handler_entries, steps)
+
+
+def _solving_order(
+    n_nodes: int, edges: list[tuple[int, int]], tree: list[int]
+) -> list[tuple[int, int]]:
+    """(edge, node) pairs: leaves first, each tree edge solved at its far node.
+
+    Every component of the forest is walked from a root (the outside node
+    where it is in the component); each tree edge is then solved at the end
+    away from the root, once the edges below that end are solved.
+    """
+    incident: list[list[int]] = [[] for _ in range(n_nodes)]
+    for e in tree:
+        src, dst = edges[e]
+        incident[src].append(e)
+        incident[dst].append(e)
+    seen = [False] * n_nodes
+    found: list[tuple[int, int]] = []
+    for root in range(n_nodes):  # node 0, the outside node, is a root first
+        if seen[root]:
+            continue
+        seen[root] = True
+        work = [root]
+        while work:
+            node = work.pop()
+            for e in incident[node]:
+                src, dst = edges[e]
+                other = dst if src == node else src
+                if not seen[other]:
+                    seen[other] = True
+                    found.append((e, other))
+                    work.append(other)
+    found.reverse()
+    return found
