@@ -192,11 +192,18 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     handler_entries: dict[int, tuple[int, ...]] = {}
     succs: list[list[int]] = [[] for _ in range(nb)]
     resumes: dict[int, int] = {}
+    jumps = [0] * nb  # block -> index of the block its jump lands in, or -1
     for block in blocks:
         b = block.index
         last = instrs[block.last]
-        if block.last in graph.landing:
-            succs[b].append(graph.block_of[graph.landing[block.last]])
+        # 3.10: SETUP_* names a handler, which is entered through its stub.
+        jumps[b] = (
+            graph.block_of[graph.landing[block.last]]
+            if block.last in graph.landing and last.opname not in versions.SETUP_OPNAMES
+            else -1
+        )
+        if jumps[b] >= 0:
+            succs[b].append(jumps[b])
         falls = last.opname not in versions.NO_FALLTHROUGH_OPNAMES and last.opname not in SUSPENDS
         if falls and block.last + 1 < len(instrs):
             succs[b].insert(0, graph.block_of[block.last + 1])
@@ -231,9 +238,8 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             fall_edge[b] = add(
                 node_out(b), node_in(target.index), share * FALL_BIAS if probeable else -1.0
             )
-        if block.last in graph.landing:
-            target_index = graph.block_of[graph.landing[block.last]]
-            jump_edge[b] = add(node_out(b), node_in(target_index), -1.0)
+        if jumps[b] >= 0:
+            jump_edge[b] = add(node_out(b), node_in(jumps[b]), -1.0)
 
     # Kruskal: unknown edges, heaviest first (unprobe-able ones before all);
     # an edge that would close a cycle is a chord.

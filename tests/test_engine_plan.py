@@ -1,0 +1,108 @@
+"""How many probes run: the placement promised in the README, on every version.
+
+The oracle tests check that counts are exact whatever the placement; these
+check that the placement is the cheap one: probes only on the chords of the
+flow graph, so that a path through a function or a loop passes as few probes
+as flow conservation allows.  A probe's value is how often it ran, so the sum
+of the raw state's counter values is the number of probe executions.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from pytest_bytecode.engine import Instrumented, instrument
+
+
+def _load(source: str) -> tuple[Instrumented, dict[str, Any]]:
+    code = compile(textwrap.dedent(source), "<plan>", "exec")
+    inst = instrument(code)
+    namespace: dict[str, Any] = {"__name__": "plan_test"}
+    exec(inst.code, namespace)
+    return inst, namespace
+
+
+def _probe_runs(inst: Instrumented) -> int:
+    values, _ = inst.state()
+    return sum(values)
+
+
+def _total(inst: Instrumented, name: str) -> int:
+    return sum(i.count for c in inst.counts() if c.name == name for i in c.instructions)
+
+
+def test_an_if_costs_one_probe_per_call() -> None:
+    inst, ns = _load(
+        """
+        def pick(x):
+            if x:
+                return 1
+            return 2
+        """
+    )
+    inst.reset()
+    for k in range(100):
+        ns["pick"](k % 3)
+    assert _probe_runs(inst) == 100
+    by_arm = {b.offset: b.outcomes for c in inst.counts() for b in c.branches}
+    (outcomes,) = by_arm.values()
+    assert sorted(o.count for o in outcomes) == [34, 66]
+
+
+def test_a_loop_costs_one_probe_per_iteration() -> None:
+    inst, ns = _load(
+        """
+        def split(n):
+            odd = even = 0
+            for i in range(n):
+                if i % 2:
+                    odd += 1
+                else:
+                    even += 1
+            return odd, even
+        """
+    )
+    inst.reset()
+    assert ns["split"](1000) == (500, 500)
+    # One per iteration, plus at most one for the call and one for the exit.
+    assert 1000 <= _probe_runs(inst) <= 1002
+    assert _total(inst, "split") > 10 * 1000
+
+
+def test_a_caught_exception_costs_no_probe() -> None:
+    inst, ns = _load(
+        """
+        def lookups(n):
+            table = {0: 0}
+            missed = 0
+            for i in range(n):
+                try:
+                    table[i % 2]
+                except KeyError:
+                    missed += 1
+            return missed
+        """
+    )
+    inst.reset()
+    assert ns["lookups"](1000) == 500
+    # The try body is probed once per iteration; the handler's entries come
+    # from the stub's records of where each KeyError was raised.
+    assert 1000 <= _probe_runs(inst) <= 1003
+    (counts,) = [c for c in inst.counts() if c.name == "lookups"]
+    handler_line = 9  # `missed += 1`
+    in_handler = {i.count for i in counts.instructions if i.line == handler_line}
+    assert in_handler == {500}
+
+
+def test_recursion_costs_one_probe_per_call() -> None:
+    inst, ns = _load(
+        """
+        def fib(n):
+            return n if n < 2 else fib(n - 1) + fib(n - 2)
+        """
+    )
+    inst.reset()
+    assert ns["fib"](15) == 610
+    calls = 1973  # fib(15) makes 2 * fib(16) - 1 calls
+    assert _probe_runs(inst) == calls
