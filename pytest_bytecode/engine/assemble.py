@@ -12,6 +12,8 @@ location table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import add
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -90,13 +92,9 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
         for k, item in enumerate(items)
     ]
     jump_arg = versions.jump_arg
+    base = [1 + c for c in caches]  # an item's units without EXTENDED_ARG prefixes
     while True:
-        begin = [0] * (n + 1)
-        unit = 0
-        for k in range(n):
-            begin[k] = unit
-            unit += 1 + ext[k] + caches[k]
-        begin[n] = unit
+        begin = list(accumulate(map(add, ext, base), initial=0))
         changed = False
         for k in jumps:
             item = items[k]
@@ -114,7 +112,7 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
 
     code = bytearray()
     ext_op = versions.EXTENDED_ARG
-    starts = [0] * n
+    starts = list(map(add, begin, ext))  # where each item's opcode sits
     runs: list[tuple[Position, int]] = []
     last_position: Position | None = None
     run_units = 0
@@ -135,7 +133,6 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
             code.append(arg & 0xFF)
             if c:
                 code += _ZEROS[c]
-        starts[k] = begin[k] + e
         units = 1 + e + c
         position = item.position
         if position == last_position:

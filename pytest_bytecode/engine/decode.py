@@ -58,6 +58,7 @@ def decode(code: CodeType) -> list[Instr]:
     opname = versions.OPNAME
     ext = versions.EXTENDED_ARG
     jumps = versions.JUMP_OPCODES
+    caches = versions.CACHES_BY_OPCODE
     result: list[Instr] = []
     i = 0
     n = len(raw)
@@ -71,7 +72,7 @@ def decode(code: CodeType) -> list[Instr]:
             i += 2
             continue
         name = opname[op]
-        end = i + 2 + 2 * versions.cache_entries(name)
+        end = i + 2 + 2 * caches[op]
         target = versions.jump_target(op, arg, i, end) if op in jumps else None
         result.append(Instr(len(result), start, i, end, op, name, arg, target, positions[i // 2]))
         i = end
