@@ -72,14 +72,19 @@ class CodePlan:
         self.handlers = handlers  # per emitted item: handler index or UNCOVERED
         self.starts = starts  # per emitted item: unit index of its opcode
         self.non_units = non_units(graph)
-        self.branch_edges = flow.branches(graph)
-        n_nodes = 2 * len(graph.blocks) + 1
-        #: per node: the edges into it and out of it
-        self._ins: list[list[int]] = [[] for _ in range(n_nodes)]
-        self._outs: list[list[int]] = [[] for _ in range(n_nodes)]
-        for e, (src, dst) in enumerate(flow.edges):
-            self._outs[src].append(e)
-            self._ins[dst].append(e)
+        #: per node: the edges into it and out of it (built on first use)
+        self._incidence: tuple[list[list[int]], list[list[int]]] | None = None
+
+    def _edges_at(self) -> tuple[list[list[int]], list[list[int]]]:
+        if self._incidence is None:
+            n_nodes = 2 * len(self.blocks) + 1
+            into: list[list[int]] = [[] for _ in range(n_nodes)]
+            out_of: list[list[int]] = [[] for _ in range(n_nodes)]
+            for e, (src, dst) in enumerate(self.flow.edges):
+                out_of[src].append(e)
+                into[dst].append(e)
+            self._incidence = (into, out_of)
+        return self._incidence
 
     def counts_from(
         self, values: Sequence[int], raises: Sequence[Mapping[int, int]]
@@ -119,7 +124,7 @@ class CodePlan:
             lost[2 * block.index + 2] = sum(raised_before[block.first : block.last + 1]) + sum(
                 raised_after[block.first : block.last + 1]
             )
-        into, out_of = self._ins, self._outs
+        into, out_of = self._edges_at()
         for e, node in flow.steps:
             # Conservation at node: sum(in) = sum(out) + lost.
             total_in = sum(edge[f] for f in into[node] if f != e)
@@ -138,7 +143,7 @@ class CodePlan:
             if ins.index not in self.non_units
         )
         branches: list[BranchCount] = []
-        for index, fall_edge, jump_edge in self.branch_edges:
+        for index, fall_edge, jump_edge in flow.branches(self.graph):
             ins = self.instrs[index]
             next_offset = self.instrs[index + 1].offset if index + 1 < n else ins.end
             assert ins.target is not None

@@ -185,7 +185,6 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     instrs = graph.instrs
     nb = len(blocks)
     edges: list[tuple[int, int]] = []
-    weights: list[float] = []  # -1: cannot be probed (always in the forest)
     block_edge = [-1] * nb
     fall_edge = [-1] * nb
     jump_edge = [-1] * nb
@@ -211,38 +210,42 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             resumes[b] = graph.block_of[block.last + 1]
     freq = _estimates(graph, succs, resumes)
 
-    def add(src: int, dst: int, weight: float) -> int:
-        edges.append((src, dst))
-        weights.append(weight)
-        return len(edges) - 1
-
+    # Edges that cannot hold a probe go into the forest first; the others
+    # follow heaviest first (Kruskal), and one that would close a cycle is a
+    # chord.  Node numbers: see node_in and node_out.
+    fixed: list[int] = []
+    weighed: list[tuple[float, int]] = []  # (-estimate, edge)
     for block in blocks:
         b = block.index
-        block_edge[b] = add(node_in(b), node_out(b), -1.0 if b in unprobed else freq[b])
+        edges.append((2 * b + 1, 2 * b + 2))
+        block_edge[b] = len(edges) - 1
+        if b in unprobed:
+            fixed.append(block_edge[b])
+        else:
+            weighed.append((-freq[b], block_edge[b]))
         if block.handler:
-            stubs = tuple(handler_stubs.get(b, ()))
-            handler_entries[add(OUTSIDE, node_in(b), -1.0)] = stubs
+            edges.append((OUTSIDE, 2 * b + 1))
+            handler_entries[len(edges) - 1] = tuple(handler_stubs.get(b, ()))
         elif block.entry:
-            add(OUTSIDE, node_in(b), -1.0)
+            edges.append((OUTSIDE, 2 * b + 1))
+            fixed.append(len(edges) - 1)
         if _has_exit(graph, b):
-            add(node_out(b), OUTSIDE, -1.0)
-    for block in blocks:
-        b = block.index
-        last = instrs[block.last]
+            edges.append((2 * b + 2, OUTSIDE))
+            fixed.append(len(edges) - 1)
         out = succs[b]
-        share = freq[b] / max(len(out), 1)
-        falls = last.opname not in versions.NO_FALLTHROUGH_OPNAMES and last.opname not in SUSPENDS
-        if falls and block.last + 1 < len(instrs):
-            target = blocks[graph.block_of[block.last + 1]]
-            probeable = target.glue == 0 and target.index not in unprobed
-            fall_edge[b] = add(
-                node_out(b), node_in(target.index), share * FALL_BIAS if probeable else -1.0
-            )
+        if out and (jumps[b] < 0 or len(out) == 2):  # it falls through
+            target = blocks[out[0]]
+            edges.append((2 * b + 2, 2 * target.index + 1))
+            fall_edge[b] = len(edges) - 1
+            if target.glue == 0 and target.index not in unprobed:
+                weighed.append((-freq[b] / len(out) * FALL_BIAS, fall_edge[b]))
+            else:
+                fixed.append(fall_edge[b])
         if jumps[b] >= 0:
-            jump_edge[b] = add(node_out(b), node_in(jumps[b]), -1.0)
-
-    # Kruskal: unknown edges, heaviest first (unprobe-able ones before all);
-    # an edge that would close a cycle is a chord.
+            edges.append((2 * b + 2, 2 * jumps[b] + 1))
+            jump_edge[b] = len(edges) - 1
+            fixed.append(jump_edge[b])
+    weighed.sort()  # heaviest first; ties in the order the edges were made
     parent = list(range(2 * nb + 1))
 
     def find(x: int) -> int:
@@ -251,18 +254,19 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             x = parent[x]
         return x
 
-    order = sorted(
-        (e for e in range(len(edges)) if e not in handler_entries),
-        key=lambda e: (weights[e] >= 0, -weights[e]),
-    )
     tree: list[int] = []
     chords: list[int] = []
-    for e in order:
+    for e in fixed:
         src, dst = edges[e]
         rs, rd = find(src), find(dst)
         if rs == rd:
-            if weights[e] < 0:
-                raise AssertionError(f"edge {edges[e]} closes a cycle but cannot hold a probe")
+            raise AssertionError(f"edge {edges[e]} closes a cycle but cannot hold a probe")
+        parent[rs] = rd
+        tree.append(e)
+    for _, e in weighed:
+        src, dst = edges[e]
+        rs, rd = find(src), find(dst)
+        if rs == rd:
             chords.append(e)
         else:
             parent[rs] = rd
