@@ -28,6 +28,11 @@ from pytest_bytecode.engine.decode import Instr
 SUSPENDS = frozenset({"YIELD_VALUE", "RETURN_GENERATOR"})
 
 
+def falls_through(opname: str) -> bool:
+    """Whether control goes on to the next instruction after ``opname``."""
+    return opname not in versions.NO_FALLTHROUGH_OPNAMES and opname not in SUSPENDS
+
+
 @dataclass(slots=True)
 class Block:
     """Instructions ``first`` .. ``last`` (inclusive indexes)."""
@@ -148,7 +153,6 @@ def build(instrs: list[Instr], handler_targets: set[int]) -> Graph:
         last = instrs[block.last]
         if last.index in landing:
             blocks[block_of[landing[last.index]]].preds.append((block.index, "jump"))
-        falls = last.opname not in versions.NO_FALLTHROUGH_OPNAMES and last.opname not in SUSPENDS
-        if falls and block.last + 1 < n:
+        if falls_through(last.opname) and block.last + 1 < n:
             blocks[block_of[block.last + 1]].preds.append((block.index, "fall"))
     return Graph(instrs, blocks, block_of, landing)

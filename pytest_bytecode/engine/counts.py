@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Graph
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
-from pytest_bytecode.engine.plan import FlowPlan
+from pytest_bytecode.engine.plan import FlowPlan, node_out
 
 
 class RaiseTable(defaultdict[int, int]):
@@ -121,7 +121,7 @@ class CodePlan:
         # What leaves a block unseen in the middle: the exceptions raised in it.
         lost = [0] * (2 * len(self.blocks) + 1)
         for block in self.blocks:
-            lost[2 * block.index + 2] = sum(raised_before[block.first : block.last + 1]) + sum(
+            lost[node_out(block.index)] = sum(raised_before[block.first : block.last + 1]) + sum(
                 raised_after[block.first : block.last + 1]
             )
         into, out_of = self._edges_at()

@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.blocks import SUSPENDS, Graph
+from pytest_bytecode.engine.blocks import SUSPENDS, Graph, falls_through
 
 #: The outside node: where the code object is entered from and left to.
 OUTSIDE = 0
@@ -51,13 +51,8 @@ HANDLER_WEIGHT = 0.01
 FALL_BIAS = 1.01
 
 
-def node_in(block: int) -> int:
-    """The node where ``block`` is entered."""
-    return 2 * block + 1
-
-
 def node_out(block: int) -> int:
-    """The node where ``block`` is left."""
+    """The node where ``block`` is left; it is entered at the node before."""
     return 2 * block + 2
 
 
@@ -203,8 +198,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
         )
         if jumps[b] >= 0:
             succs[b].append(jumps[b])
-        falls = last.opname not in versions.NO_FALLTHROUGH_OPNAMES and last.opname not in SUSPENDS
-        if falls and block.last + 1 < len(instrs):
+        if falls_through(last.opname) and block.last + 1 < len(instrs):
             succs[b].insert(0, graph.block_of[block.last + 1])
         elif last.opname in SUSPENDS and block.last + 1 < len(instrs):
             resumes[b] = graph.block_of[block.last + 1]
@@ -212,7 +206,8 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
 
     # Edges that cannot hold a probe go into the forest first; the others
     # follow heaviest first (Kruskal), and one that would close a cycle is a
-    # chord.  Node numbers: see node_in and node_out.
+    # chord.  Block b is entered at node 2b+1 and left at 2b+2 (node_out),
+    # written out here because this loop runs for every block.
     fixed: list[int] = []
     weighed: list[tuple[float, int]] = []  # (-estimate, edge)
     for block in blocks:
