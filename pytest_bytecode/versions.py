@@ -413,11 +413,22 @@ PSEUDO_JUMP_OPNAMES: Final[frozenset[str]] = (
     frozenset({"END_ASYNC_FOR"}) if PY >= (3, 14) else frozenset()
 )
 
-#: 3.10: a C call counts against the recursion limit shared with Python frames,
-#: so a ``next(counter)`` probe would raise RecursionError one frame early.
-#: There the probe is ``FOR_ITER`` over the counter instead, which calls the
-#: iterator slot directly (no recursion check, no profiler event).
-PROBE_BY_FOR_ITER: Final[bool] = PY < (3, 11)
+#: The probe is ``FOR_ITER`` over the counter before 3.12: it calls the
+#: iterator slot directly, which is cheaper than a call to ``next``, raises no
+#: ``sys.setprofile`` event, and (3.10) does not count against the recursion
+#: limit, where a C call would raise RecursionError one frame early.  From
+#: 3.12 the probe is a call to ``next``: there a ``FOR_ITER`` would raise a
+#: ``sys.monitoring`` BRANCH event that tools measuring branches would
+#: attribute to the code under test, while the call raises only CALL events.
+PROBE_BY_FOR_ITER: Final[bool] = PY < (3, 12)
+
+#: A probe's counter.  64-bit builds count down ``itertools.repeat(None,
+#: sys.maxsize)``: ``next`` hands back ``None`` without allocating, about half
+#: the cost per probe of an ``itertools.count`` (which allocates an int per
+#: step above 256), and 2**63 steps never run out.  Where ``sys.maxsize`` is
+#: 2**31 - 1 (wasm32, 32-bit builds) a hot probe could run one out, which
+#: would change the program, so those count up an ``itertools.count``.
+COUNT_DOWN: Final[bool] = sys.maxsize >= 2**63 - 1
 
 #: 3.10: YIELD_FROM is re-dispatched each time the delegating generator is
 #: resumed (the interpreter rewinds ``f_lasti`` to the instruction before it),

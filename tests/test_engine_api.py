@@ -138,3 +138,23 @@ def test_trees_have_the_same_shape() -> None:
     code = compile(SOURCE, "shapes.py", "exec")
     inst = instrument(code)
     assert [p for p, _ in iter_code_tree(inst.code)] == [p for p, _ in iter_code_tree(code)]
+
+
+def test_counters_of_both_kinds_read_back() -> None:
+    """Counters count down a ``repeat`` (64-bit) or up a ``count`` (32-bit);
+    one read gives both kinds' values, and a fresh counter reads 0."""
+    import itertools
+    import sys
+
+    from pytest_bytecode import versions
+    from pytest_bytecode.engine.counts import count_values, new_counter
+
+    down = itertools.repeat(None, sys.maxsize)
+    up = itertools.count()
+    for _ in range(300):
+        next(down)
+    for _ in range(7):
+        next(up)
+    fresh = new_counter()
+    assert count_values([down, up, fresh]) == [300, 7, 0]
+    assert isinstance(fresh, itertools.repeat) is versions.COUNT_DOWN

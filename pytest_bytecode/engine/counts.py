@@ -15,8 +15,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from typing import TypeAlias
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Graph
@@ -34,17 +36,30 @@ class RaiseTable(defaultdict[int, int]):
         super().__init__(int)
 
 
-_COUNT_REPR = re.compile(r"count\((-?\d+)\)")
+#: A probe's counter.  ``next()`` on it must count, atomically under the GIL,
+#: and the value must be readable without disturbing it.
+Counter: TypeAlias = "itertools.repeat[None] | itertools.count[int]"
+
+_COUNTER_REPR = re.compile(r"count\((-?\d+)\)|repeat\(None, (\d+)\)")
 
 
-def count_values(counters: list[itertools.count[int]]) -> list[int]:
+def new_counter() -> Counter:
+    """A fresh counter at zero (see :data:`versions.COUNT_DOWN`)."""
+    return itertools.repeat(None, sys.maxsize) if versions.COUNT_DOWN else itertools.count()
+
+
+def count_values(counters: Sequence[Counter]) -> list[int]:
     """Values of many counters at once: one ``repr`` of the list, one regex pass.
 
-    ``itertools.count`` has no public accessor; its repr is ``count(N)``.
-    One pass over the list's repr is several times faster than a ``repr`` per
-    counter, which matters when a run reads every counter after every test.
+    Neither counter type has a public accessor; their reprs are ``count(N)``
+    and ``repeat(None, REMAINING)``.  One pass over the list's repr is several
+    times faster than a ``repr`` per counter, which matters when a run reads
+    every counter after every test.
     """
-    return [int(v) for v in _COUNT_REPR.findall(repr(counters))]
+    top = sys.maxsize
+    return [
+        int(up) if up else top - int(down) for up, down in _COUNTER_REPR.findall(repr(counters))
+    ]
 
 
 class CodePlan:
@@ -54,7 +69,7 @@ class CodePlan:
         self,
         names: tuple[str, str, int],
         graph: Graph,
-        counters: list[itertools.count[int]],
+        counters: list[Counter],
         flow: FlowPlan,
         raises: list[defaultdict[int, int]],
         tags: list[int],

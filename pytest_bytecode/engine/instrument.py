@@ -9,7 +9,7 @@ The path of one code object:
    how every other count follows from them;
 4. :class:`_Rewriter` emits the new instruction list:
 
-   * a **block probe** ``next(counter)`` (3.10: ``FOR_ITER`` over the
+   * a **block probe** ``next(counter)`` (3.10-3.11: ``FOR_ITER`` over the
      counter) after the glued prefix of every block whose entry is a chord;
    * a **fall probe** right after a block whose way on into the next block
      is a chord (jumps to the next block land after it);
@@ -36,14 +36,13 @@ twice.
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from types import CodeType
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.assemble import UNCOVERED, HandlerSpec, Item, assemble, build_code
 from pytest_bytecode.engine.blocks import Graph, build
-from pytest_bytecode.engine.counts import CodePlan, RaiseTable
+from pytest_bytecode.engine.counts import CodePlan, Counter, RaiseTable, new_counter
 from pytest_bytecode.engine.decode import Instr, Position, decode
 from pytest_bytecode.engine.plan import plan_flow, unprobed_blocks
 from pytest_bytecode.engine.tables import parse_exception_table
@@ -88,7 +87,7 @@ class _Rewriter:
         self.setup_jumps: list[tuple[int, int]] = []  # (item, handler offset), 3.10
         self.items: list[Item] = []
         self.handler_specs: list[HandlerSpec] = []
-        self.counters: list[itertools.count[int]] = []
+        self.counters: list[Counter] = []
         self.raises: list[defaultdict[int, int]] = []
         self._next_const = self._const(next)
         self._one_const = self._const(1)
@@ -111,7 +110,7 @@ class _Rewriter:
 
     def _probe(self, position: Position, handler: int, tag: int) -> int:
         """Emit ``next(counter)``; return the probe's index."""
-        counter = itertools.count()
+        counter = new_counter()
         self.counters.append(counter)
         arg_const = self._const(counter)
         if versions.PROBE_BY_FOR_ITER:

@@ -1,7 +1,7 @@
 """Save an instrumented tree to bytes and load it back, for the cache.
 
 Instrumented code holds live objects in its constants (the ``next``
-builtin, one ``itertools.count`` per probe, one dict per handler stub), which
+builtin, one counter per probe, one dict per handler stub), which
 ``marshal`` cannot write.  :func:`dumps` swaps each for a marshalable
 placeholder tuple and writes the plans as plain tuples; :func:`loads` makes
 fresh counters and puts them back.  No pickle: only ``marshal`` of code
@@ -11,7 +11,6 @@ on load.
 
 from __future__ import annotations
 
-import itertools
 import marshal
 from collections import defaultdict
 from types import CodeType
@@ -19,7 +18,7 @@ from typing import Any
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Block, Graph
-from pytest_bytecode.engine.counts import CodePlan, RaiseTable
+from pytest_bytecode.engine.counts import CodePlan, Counter, RaiseTable, new_counter
 from pytest_bytecode.engine.decode import Instr
 from pytest_bytecode.engine.plan import FlowPlan
 
@@ -63,7 +62,7 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
 
 def _plan_from_state(
     state: tuple[Any, ...],
-) -> tuple[CodePlan, list[itertools.count[int]], list[defaultdict[int, int]]]:
+) -> tuple[CodePlan, list[Counter], list[defaultdict[int, int]]]:
     (
         names,
         instrs,
@@ -84,7 +83,7 @@ def _plan_from_state(
         list(block_of),
         dict(landing),
     )
-    counters = [itertools.count() for _ in range(n_c)]
+    counters = [new_counter() for _ in range(n_c)]
     raises: list[defaultdict[int, int]] = [RaiseTable() for _ in range(n_r)]
     plan = CodePlan(
         (str(names[0]), str(names[1]), int(names[2])),
@@ -156,7 +155,7 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]
     ):
         raise ValueError(f"instrumented-code data of format {fmt!r} for Python {tag!r}")
     plans: list[tuple[tuple[int, ...], CodePlan]] = []
-    live: list[tuple[list[itertools.count[int]], list[defaultdict[int, int]]]] = []
+    live: list[tuple[list[Counter], list[defaultdict[int, int]]]] = []
     for path, state in states:
         plan, counters, raises = _plan_from_state(state)
         plans.append((tuple(path), plan))

@@ -117,15 +117,21 @@ def _has_exit(graph: Graph, block_index: int) -> bool:
     return block.last + 1 >= len(graph.instrs)
 
 
-def _estimates(graph: Graph, succs: list[list[int]], resumes: dict[int, int]) -> list[float]:
-    """Static estimate of how often each block runs, per entry of the code.
+def _estimates(
+    graph: Graph, succs: list[list[int]], resumes: dict[int, int]
+) -> tuple[list[float], dict[tuple[int, int], float]]:
+    """Static estimate of how often each block runs and each edge is taken,
+    per entry of the code.
 
     Blocks are visited depth first from the code's start; an edge back to a
     block on the current path closes a loop, whose header then weighs
-    LOOP_WEIGHT times what enters it.  A block's estimate is what its
-    forward predecessors pass on, split evenly between a predecessor's
-    successors.  A block after a yield weighs what the yield does; a handler
-    weighs HANDLER_WEIGHT.
+    LOOP_WEIGHT times what enters it, and whose body is every block that
+    reaches the edge's source without passing the header.  A block passes
+    its estimate on split evenly between its successors, except that an edge
+    leaving a loop carries at most what entered the loop (a loop is left
+    about as often as it is entered, however many times it turns); what it
+    does not carry goes to the other successors.  A block after a yield
+    weighs what the yield does; a handler weighs HANDLER_WEIGHT.
     """
     blocks = graph.blocks
     n = len(blocks)
@@ -155,19 +161,57 @@ def _estimates(graph: Graph, succs: list[list[int]], resumes: dict[int, int]) ->
                 state[node] = 2
                 post.append(node)
                 stack.pop()
-    headers = {h for _, h in back}
+    body: dict[int, set[int]] = {}  # loop header -> the blocks of its loop
+    if back:
+        preds: list[list[int]] = [[] for _ in range(n)]
+        for u in range(n):
+            for v in flow_succs[u]:
+                preds[v].append(u)
+        for tail, header in back:
+            members = body.setdefault(header, {header})
+            work = [tail]
+            while work:
+                x = work.pop()
+                if x not in members:
+                    members.add(x)
+                    work.extend(preds[x])
+    loops_of: list[list[int]] = [[] for _ in range(n)]  # innermost first
+    for header in sorted(body, key=lambda h: len(body[h])):
+        for member in body[header]:
+            loops_of[member].append(header)
+    entered: dict[int, float] = {}  # loop header -> estimate of what enters it
     freq = [0.0] * n
     freq[0] = 1.0
     for b in blocks:
         if b.handler:
             freq[b.index] = HANDLER_WEIGHT
+    passed: dict[tuple[int, int], float] = {}
     for node in reversed(post):
-        mine = freq[node] * (LOOP_WEIGHT if node in headers else 1.0)
-        freq[node] = mine
-        outs = [s for s in flow_succs[node] if (node, s) not in back]
+        mine = freq[node]
+        if node in body:
+            entered[node] = mine
+            mine *= LOOP_WEIGHT
+            freq[node] = mine
+        outs = flow_succs[node]
+        if not outs:
+            continue
+        share = mine / len(outs)
+        spare = 0.0
+        stays: list[int] = []
         for s in outs:
-            freq[s] += mine / len(outs)
-    return freq
+            # A header not reached yet (the DFS began at a handler) caps nothing.
+            cap = next((entered.get(h, share) for h in loops_of[node] if s not in body[h]), share)
+            if cap < share:
+                passed[node, s] = cap
+                spare += share - cap
+            else:
+                stays.append(s)
+        for s in stays:
+            passed[node, s] = share + spare / len(stays)
+        for s in outs:
+            if (node, s) not in back:
+                freq[s] += passed[node, s]
+    return freq, passed
 
 
 def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[int]]) -> FlowPlan:
@@ -202,7 +246,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             succs[b].insert(0, graph.block_of[block.last + 1])
         elif last.opname in SUSPENDS and block.last + 1 < len(instrs):
             resumes[b] = graph.block_of[block.last + 1]
-    freq = _estimates(graph, succs, resumes)
+    freq, passed = _estimates(graph, succs, resumes)
 
     # Edges that cannot hold a probe go into the forest first; the others
     # follow heaviest first (Kruskal), and one that would close a cycle is a
@@ -233,7 +277,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             edges.append((2 * b + 2, 2 * target.index + 1))
             fall_edge[b] = len(edges) - 1
             if target.glue == 0 and target.index not in unprobed:
-                weighed.append((-freq[b] / len(out) * FALL_BIAS, fall_edge[b]))
+                weighed.append((-passed[b, target.index] * FALL_BIAS, fall_edge[b]))
             else:
                 fixed.append(fall_edge[b])
         if jumps[b] >= 0:
