@@ -9,7 +9,11 @@ Three measurements, each printed as medians over repeated runs:
 ``runtime``
     the CPU-bound kernels in ``kernels.py`` as whole processes: plain,
     instrumented (exact counts), and under coverage.py's line coverage
-    (``coverage run``, its default core) when coverage is installed.
+    (``coverage run``, its default core) when coverage is installed.  Each
+    process runs the kernels ``--rounds`` times (default 1, about 0.1 s), so
+    that start-up (importing the engine, instrumenting ``kernels.py``) can be
+    told apart from the cost per unit of work; the instrumented process also
+    prints its start-up time, reported as a median.
 ``memory``
     bytes allocated per original instruction for instrumented code and the
     plans that read its counts (tracemalloc, the ten modules above).
@@ -21,7 +25,7 @@ Three measurements, each printed as medians over repeated runs:
 Run::
 
     python benchmarks/bench_engine.py            # the first three
-    python benchmarks/bench_engine.py runtime --repeat 7
+    python benchmarks/bench_engine.py runtime --repeat 7 --rounds 10
     python benchmarks/bench_engine.py probes
 """
 
@@ -101,23 +105,26 @@ def bench_instrument(repeat: int) -> None:
 RUNNER = """
 import sys, time
 sys.path.insert(0, {root!r}); sys.path.insert(0, {here!r})
-mode = sys.argv[1]
+mode, rounds = sys.argv[1], int(sys.argv[2])
+start = time.perf_counter()
 source = open({kernels!r}).read()
 code = compile(source, {kernels!r}, "exec")
 if mode == "instrumented":
     from pytest_bytecode.engine import instrument
     code = instrument(code).code
+    print(f"start-up {{time.perf_counter() - start:.6f}}")
 namespace = {{"__name__": "kernels"}}
 exec(code, namespace)
-namespace["run_all"]()
+for _ in range(rounds):
+    namespace["run_all"]()
 """
 
 
-def bench_runtime(repeat: int) -> None:
+def bench_runtime(repeat: int, rounds: int) -> None:
     script = RUNNER.format(root=str(HERE.parent), here=str(HERE), kernels=str(HERE / "kernels.py"))
     modes: list[tuple[str, list[str]]] = [
-        ("plain", [sys.executable, "-c", script, "plain"]),
-        ("instrumented", [sys.executable, "-c", script, "instrumented"]),
+        ("plain", [sys.executable, "-c", script, "plain", str(rounds)]),
+        ("instrumented", [sys.executable, "-c", script, "instrumented", str(rounds)]),
     ]
     scratch = tempfile.TemporaryDirectory()
     try:
@@ -138,22 +145,32 @@ def bench_runtime(repeat: int) -> None:
                     os.devnull,
                     str(runner_file),
                     "plain",
+                    str(rounds),
                 ],
             )
         )
     except ImportError:
         runner_file = None
     results: dict[str, float] = {}
+    startups: list[float] = []
+
+    def run(command: list[str]) -> None:
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        startups.extend(
+            float(line.split()[1]) for line in out.splitlines() if line.startswith("start-up ")
+        )
+
     try:
         for name, command in modes:
-            results[name] = median_time(
-                lambda command=command: subprocess.run(command, check=True, capture_output=True),  # type: ignore[misc]
-                repeat,
-            )
+            results[name] = median_time(lambda command=command: run(command), repeat)  # type: ignore[misc]
     finally:
         scratch.cleanup()
     base = results["plain"]
-    print(f"runtime: benchmarks/kernels.py as whole processes (median of {repeat})")
+    print(
+        f"runtime: benchmarks/kernels.py x{rounds} as whole processes (median of {repeat}); "
+        f"instrumented start-up {statistics.median(startups) * 1000:.1f} ms "
+        "(import the engine, compile and instrument kernels.py)"
+    )
     for name, seconds in results.items():
         print(f"  {name:18} {seconds:.3f} s  ratio {seconds / base:.2f}")
 
@@ -219,11 +236,12 @@ def main() -> None:
     )
     parser.add_argument("what", nargs="*", default=["instrument", "runtime", "memory"])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1, help="kernel runs per process (runtime)")
     args = parser.parse_args()
     print(f"Python {sys.version.split()[0]} on {sys.platform}")
     benches = {
         "instrument": lambda: bench_instrument(args.repeat),
-        "runtime": lambda: bench_runtime(args.repeat),
+        "runtime": lambda: bench_runtime(args.repeat, args.rounds),
         "memory": bench_memory,
         "probes": lambda: bench_probes(args.repeat),
     }
