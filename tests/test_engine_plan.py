@@ -106,3 +106,22 @@ def test_recursion_costs_one_probe_per_call() -> None:
     assert ns["fib"](15) == 610
     calls = 1973  # fib(15) makes 2 * fib(16) - 1 calls
     assert _probe_runs(inst) == calls
+
+
+def test_a_generator_that_yields_costs_one_probe_per_iteration() -> None:
+    """Every resumption after a yield needs a probe (a suspended generator may
+    be abandoned unseen), so the path through the yield must need no other:
+    the planner puts the loop's second probe on its exit, which runs once."""
+    inst, ns = _load(
+        """
+        def evens(source):
+            for x in source:
+                if x % 2 == 0:
+                    yield x * 3
+        """
+    )
+    inst.reset()
+    assert sum(ns["evens"](range(1000))) == 3 * sum(range(0, 1000, 2))
+    # 1000 iterations (500 odd, 500 resumptions), plus a few per generator:
+    # its creation, its first start and the loop's exit.
+    assert 1000 <= _probe_runs(inst) <= 1004

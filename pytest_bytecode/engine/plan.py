@@ -21,10 +21,11 @@ unknown form a forest, every one of them follows from the others, leaf by
 leaf towards the outside node (which needs no conservation: generators may
 be abandoned).  The engine probes the complement of a maximum spanning
 forest: the **chords**, chosen where static estimates say control passes
-least (loop bodies weigh more than what surrounds them, and each arm of a
-conditional weighs half of what reaches it).  A loop then needs one probe
-per iteration on its cheapest path, and a function with an ``if`` needs one
-probe per call on the path it takes, not one more at its entry.
+least (loop bodies weigh more than what surrounds them, a loop is left as
+often as it is entered, and each arm of a conditional weighs half of what
+reaches it).  A loop then needs one probe per iteration on its cheapest
+path, and a function with an ``if`` needs one probe per call on the path it
+takes, not one more at its entry.
 
 Only block edges and fall edges can hold a probe (at the start of the block,
 or right after the block that falls through); jump and outside edges are
