@@ -115,9 +115,12 @@ def test_a_generator_that_yields_costs_one_probe_per_iteration() -> None:
     inst, ns = _load(
         """
         def evens(source):
+            odd = 0
             for x in source:
                 if x % 2 == 0:
                     yield x * 3
+                else:
+                    odd += 1
         """
     )
     inst.reset()
