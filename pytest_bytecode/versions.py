@@ -422,6 +422,14 @@ PSEUDO_JUMP_OPNAMES: Final[frozenset[str]] = (
 #: attribute to the code under test, while the call raises only CALL events.
 PROBE_BY_FOR_ITER: Final[bool] = PY < (3, 12)
 
+#: 3.14+: no probe may sit just before these.  The interpreter finds where
+#: lines start in one pass in offset order that passes over END_FOR and
+#: POP_ITER without taking their line; a probe between a finished loop's
+#: END_FOR and its POP_ITER carries a line, so the code after the loop could
+#: start a line that it does not start in the original (corpus program
+#: ``p27``: the line before END_FOR is the line after POP_ITER).
+NO_PROBE_BEFORE: Final[frozenset[str]] = frozenset({"POP_ITER"}) if PY >= (3, 14) else frozenset()
+
 #: A probe's counter.  64-bit builds count down ``itertools.repeat(None,
 #: sys.maxsize)``: ``next`` hands back ``None`` without allocating, about half
 #: the cost per probe of an ``itertools.count`` (which allocates an int per

@@ -12,6 +12,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from pytest_bytecode import versions
 from pytest_bytecode.engine import Instrumented, instrument
 
 
@@ -126,5 +127,8 @@ def test_a_generator_that_yields_costs_one_probe_per_iteration() -> None:
     inst.reset()
     assert sum(ns["evens"](range(1000))) == 3 * sum(range(0, 1000, 2))
     # 1000 iterations (500 odd, 500 resumptions), plus a few per generator:
-    # its creation, its first start and the loop's exit.
-    assert 1000 <= _probe_runs(inst) <= 1004
+    # its creation, its first start and the loop's exit.  3.14+: the exit
+    # (END_FOR, POP_ITER) can hold no probe (versions.NO_PROBE_BEFORE), so
+    # one path through the loop pays a second probe.
+    most = 1504 if versions.NO_PROBE_BEFORE else 1004
+    assert 1000 <= _probe_runs(inst) <= most

@@ -95,12 +95,17 @@ def unprobed_blocks(graph: Graph) -> set[int]:
 
     A YIELD_VALUE glued between the SEND before it and the RESUME after it
     (the interpreter steps between them by offset) fills its block; its count
-    is the fall-through outcome of the SEND.
+    is the fall-through outcome of the SEND.  3.14+: a block whose first
+    unglued instruction is in ``versions.NO_PROBE_BEFORE`` (the POP_ITER of a
+    finished loop) takes no probe, because a probe there would change which
+    line events the interpreter raises after it.
     """
+    instrs = graph.instrs
     return {
         b.index
         for b in graph.blocks
-        if not b.entry and b.body > b.last and graph.instrs[b.last].opname in SUSPENDS
+        if (not b.entry and b.body > b.last and instrs[b.last].opname in SUSPENDS)
+        or (b.body <= b.last and instrs[b.body].opname in versions.NO_PROBE_BEFORE)
     }
 
 
