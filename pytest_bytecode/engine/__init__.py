@@ -35,7 +35,7 @@ from pytest_bytecode.engine.model import (
 
 #: Changes whenever instrumented code or its plan changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "4"
+ENGINE_VERSION = "5"
 
 __all__ = [
     "ENGINE_VERSION",

@@ -1,29 +1,24 @@
-"""Turn a list of abstract instructions back into a code object.
+"""Turn a list of pieces of code back into a code object.
 
-The engine describes the new code as :class:`Item` objects: an opcode, an
-argument (or a jump to another item), the source position and the exception
-handler the item is covered by; an unchanged original instruction carries
-its original bytes.  :func:`assemble` lays them out, grows
-EXTENDED_ARG prefixes until every jump argument fits (sizes only ever grow, so
-this terminates), and writes the wordcode, inline caches, exception table and
-location table.
+The engine describes the new code as :class:`Item` objects, in order: a
+piece of the original code copied as it is, a block of the engine's own
+code (a probe, a stub) prebuilt as bytes, or a single instruction with an
+argument or a jump to another item (its argument is computed at layout
+time).  :func:`assemble` lays them out, grows EXTENDED_ARG prefixes until
+every jump argument fits (sizes only ever grow, so this terminates), and
+writes the wordcode, the exception table and the location table, the last
+spliced from the original's (:class:`~pytest_bytecode.engine.tables.LocationSplicer`).
+No step looks at the instructions inside a copied piece.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import accumulate
-from operator import add
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.decode import Position
-from pytest_bytecode.engine.tables import (
-    Handler,
-    encode_exception_table,
-    encode_linetable_310,
-    encode_locations,
-)
+from pytest_bytecode.engine.tables import Handler, LocationSplicer, encode_exception_table
 
 #: ``Item.handler`` for code that no exception-table entry covers.
 UNCOVERED = -1
@@ -31,22 +26,26 @@ UNCOVERED = -1
 
 @dataclass(slots=True)
 class Item:
-    """One instruction of the code being built.
+    """One piece of the code being built.
 
-    ``jump`` is the index of the item a jump goes to (its argument is computed
-    at layout time).  ``handler`` indexes the handler list given to
-    :func:`assemble`, or is UNCOVERED.  ``tag`` says which original
-    instruction an exception raised here is attributed to (see instrument.py).
+    ``raw`` holds the bytes of a piece that is copied as it is; otherwise
+    the item is the one instruction ``op`` with ``arg``, or with ``jump``,
+    the index of the item it jumps to.  ``handler`` indexes the handler list
+    given to :func:`assemble`, or is UNCOVERED.  ``tag`` says which original
+    instruction an exception raised here is attributed to (see
+    instrument.py).  The item takes its source positions from original units
+    ``loc`` .. ``loc_end`` when it is original code, from the entry of unit
+    ``loc`` when it is inserted (``loc_end == loc``), and has none when
+    ``loc`` is -1.
     """
 
     op: int
     arg: int
     jump: int | None
-    position: Position
     handler: int
     tag: int
-    #: the original bytes (prefixes, opcode, caches) of an unchanged
-    #: instruction, copied as they are
+    loc: int
+    loc_end: int
     raw: bytes | None = None
 
 
@@ -61,10 +60,10 @@ class HandlerSpec:
 
 @dataclass(slots=True)
 class Layout:
-    """The assembled code plus the per-item maps the engine keeps."""
+    """The assembled code plus the per-item map the engine keeps."""
 
     code: bytes
-    starts: list[int]  # unit index where each item's opcode sits
+    starts: list[int]  # unit index where each item begins
     exceptiontable: bytes
     linetable: bytes
 
@@ -76,79 +75,87 @@ def _ext_count(arg: int) -> int:
 _ZEROS = [bytes(2 * k) for k in range(32)]
 
 
-def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -> Layout:
-    """Lay out ``items``; see the module docstring."""
+#: encode() results: probes and stubs differ only in their constants'
+#: indexes, which repeat from one code object to the next
+_ENCODED: dict[tuple[tuple[int, int], ...], bytes] = {}
+
+
+def encode(steps: tuple[tuple[int, int], ...]) -> bytes:
+    """Wordcode for (opcode, argument) steps: prefixes, zeroed caches."""
+    found = _ENCODED.get(steps)
+    if found is not None:
+        return found
+    if len(_ENCODED) > 4096:
+        _ENCODED.clear()
+    out = bytearray()
+    ext_op = versions.EXTENDED_ARG
+    caches = versions.CACHES_BY_OPCODE
+    for op, arg in steps:
+        for shift in range(_ext_count(arg), 0, -1):
+            out.append(ext_op)
+            out.append((arg >> (8 * shift)) & 0xFF)
+        out.append(op)
+        out.append(arg & 0xFF)
+        out += _ZEROS[caches[op]]
+    found = _ENCODED[steps] = bytes(out)
+    return found
+
+
+def assemble(items: list[Item], handlers: list[HandlerSpec], linetable: bytes) -> Layout:
+    """Lay out ``items``; ``linetable`` is the original's (see module docstring)."""
     n = len(items)
     cache_of = versions.CACHES_BY_OPCODE
-    ops = [item.op for item in items]
-    caches = [cache_of[op] for op in ops]
-    jumps = [k for k in range(n) if items[k].jump is not None]
-    ext = [
-        (len(item.raw) // 2 - 1 - caches[k])
-        if item.raw is not None
-        else 0
-        if item.jump is not None
-        else _ext_count(item.arg)
-        for k, item in enumerate(items)
+    size = [
+        len(item.raw) >> 1 if item.raw is not None else 1 + cache_of[item.op] + (
+            0 if item.jump is not None else _ext_count(item.arg)
+        )
+        for item in items
     ]
+    jumps = [k for k in range(n) if items[k].jump is not None]
+    ext = dict.fromkeys(jumps, 0)
     jump_arg = versions.jump_arg
-    base = [1 + c for c in caches]  # an item's units without EXTENDED_ARG prefixes
     while True:
-        begin = list(accumulate(map(add, ext, base), initial=0))
+        begin = list(accumulate(size, initial=0))
         changed = False
         for k in jumps:
             item = items[k]
-            opcode_at = (begin[k] + ext[k]) * 2
+            e = ext[k]
+            opcode_at = (begin[k] + e) * 2
             target = item.jump
             assert target is not None
-            arg = jump_arg(item.op, opcode_at, opcode_at + 2 + 2 * caches[k], begin[target] * 2)
+            arg = jump_arg(item.op, opcode_at, (begin[k + 1]) * 2, begin[target] * 2)
             item.arg = arg
             need = _ext_count(arg)
-            if need > ext[k]:
+            if need > e:
                 ext[k] = need
+                size[k] += need - e
                 changed = True
         if not changed:
             break
 
     code = bytearray()
     ext_op = versions.EXTENDED_ARG
-    starts = list(map(add, begin, ext))  # where each item's opcode sits
-    runs: list[tuple[Position, int]] = []
-    last_position: Position | None = None
-    run_units = 0
+    lines = LocationSplicer(linetable)
     for k in range(n):
         item = items[k]
-        e = ext[k]
-        c = caches[k]
         raw = item.raw
         if raw is not None:
             code += raw
         else:
             arg = item.arg
-            if e:
-                for shift in range(e, 0, -1):
-                    code.append(ext_op)
-                    code.append((arg >> (8 * shift)) & 0xFF)
-            code.append(ops[k])
+            for shift in range(size[k] - 1 - cache_of[item.op], 0, -1):
+                code.append(ext_op)
+                code.append((arg >> (8 * shift)) & 0xFF)
+            code.append(item.op)
             code.append(arg & 0xFF)
-            if c:
-                code += _ZEROS[c]
-        units = 1 + e + c
-        position = item.position
-        if position == last_position:
-            run_units += units
+            code += _ZEROS[cache_of[item.op]]
+        loc = item.loc
+        if loc < 0:
+            lines.none(size[k])
+        elif item.loc_end > loc:
+            lines.copy(loc, item.loc_end, size[k])
         else:
-            if last_position is not None:
-                runs.append((last_position, run_units))
-            last_position = position
-            run_units = units
-    if last_position is not None:
-        runs.append((last_position, run_units))
-
-    if versions.HAS_COLUMN_POSITIONS:
-        linetable = encode_locations(firstlineno, runs)
-    else:
-        linetable = encode_linetable_310(firstlineno, [(p[0], u) for p, u in runs])
+            lines.insert(loc, size[k])
 
     entries: list[Handler] = []
     if versions.HAS_EXCEPTION_TABLE:
@@ -164,7 +171,7 @@ def assemble(items: list[Item], handlers: list[HandlerSpec], firstlineno: int) -
                     Handler(begin[k], begin[j], begin[spec.item], spec.depth, spec.lasti)
                 )
             k = j
-    return Layout(bytes(code), starts, encode_exception_table(entries), linetable)
+    return Layout(bytes(code), begin[:-1], encode_exception_table(entries), lines.result())
 
 
 def build_code(

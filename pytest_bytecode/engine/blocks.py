@@ -1,13 +1,20 @@
-"""Split decoded instructions into basic blocks and find how they are entered.
+"""Split a code object into basic blocks and find how they are entered.
 
-A block is a run of instructions entered only at its first one.  Besides the
-usual leaders (jump targets, instructions after a jump), a block starts:
+Blocks are found from the instructions that shape control flow alone
+(:func:`~pytest_bytecode.engine.decode.scan`); all offsets are code units.
+A block is a run of code entered only at its start.  Besides the usual
+leaders (jump targets, what follows a jump, a return or a raise), a block
+starts:
 
 * at every exception handler (entered when an exception is caught);
 * after every suspension point (YIELD_VALUE, RETURN_GENERATOR): a generator
   may never be resumed, so what follows must be counted on its own;
 * after what FOR_ITER steps over on 3.12+ (where an exhausted loop lands);
 * after an instruction that may re-raise without a traceback entry (3.14+).
+
+Every block but the last therefore ends with a control-shaping instruction
+or right before a leader, and a block's last instruction is either one that
+:func:`scan` decoded or one that simply falls through.
 
 Some instructions are *glued* to the start of their block and must stay in
 front of any probe, because the interpreter finds them by offset: the code
@@ -18,10 +25,11 @@ and (3.14+) the NOT_TAKEN that follows a conditional jump.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.decode import Instr
+from pytest_bytecode.engine.decode import Special, instruction_end, opcode_at
 
 #: Instructions after which control does not simply continue: the next
 #: instruction is entered by resumption, not by falling through.
@@ -35,124 +43,144 @@ def falls_through(opname: str) -> bool:
 
 @dataclass(slots=True)
 class Block:
-    """Instructions ``first`` .. ``last`` (inclusive indexes)."""
+    """Code units ``start`` .. ``end`` (exclusive) of the original code.
+
+    ``body`` is where the glued prefix ends (``end`` if all of it is glued).
+    ``last`` is the block's last instruction when it shapes control flow
+    (None when it simply falls through), ``land`` the unit where its jump
+    lands (-1 when it has no jump, or one the flow graph ignores).
+    """
 
     index: int
-    first: int
-    last: int
-    glue: int = 0  # leading instructions that stay ahead of the probe
+    start: int
+    end: int
+    body: int
+    last: Special | None
+    land: int
     entry: bool = False  # entered from outside: code start, handler, resume
     handler: bool = False
-    preds: list[tuple[int, str]] = field(default_factory=list)  # (block, "fall"|"jump")
 
     @property
-    def body(self) -> int:
-        """Index of the first instruction after the glued prefix."""
-        return self.first + self.glue
+    def last_name(self) -> str:
+        """Opname of the last instruction if it shapes control flow, else ''."""
+        return self.last.name if self.last is not None else ""
 
 
 @dataclass(slots=True)
 class Graph:
-    """Blocks of one code object and the lookups the engine needs."""
+    """Blocks of one code object.  ``units`` is the length of its code;
+    ``at`` maps a block's start unit to its index."""
 
-    instrs: list[Instr]
+    ops: bytes
     blocks: list[Block]
-    block_of: list[int]  # instruction index -> block index
-    landing: dict[int, int]  # jump instruction index -> index of instruction it lands on
+    at: dict[int, int]
+    units: int
 
 
-def landing_index(instr: Instr, by_start: dict[int, int], instrs: list[Instr]) -> int:
-    """Index of the instruction a jump actually continues at.
+def landing(ops: bytes, jump: Special) -> int:
+    """The unit where a jump actually continues.
 
     3.12+: FOR_ITER's target is an END_FOR that the interpreter steps over
     (see ``versions.FOR_ITER_EXIT_SKIP``).
     """
-    assert instr.target is not None
-    index = by_start[instr.target]
-    if instr.opname == "FOR_ITER" and instrs[index].opname == "END_FOR":
-        return index + versions.FOR_ITER_EXIT_SKIP
-    return index
+    unit = jump.target
+    if jump.name == "FOR_ITER" and versions.OPNAME[opcode_at(ops, unit)] == "END_FOR":
+        for _ in range(versions.FOR_ITER_EXIT_SKIP):
+            unit = instruction_end(ops, unit)
+    return unit
 
 
-def entry_glue(instrs: list[Instr]) -> int:
-    """How many leading instructions form the code object's prefix."""
-    count = 0
-    for instr in instrs:
-        if instr.opname in versions.PREFIX_START_OPNAMES:
-            count += 1
-        elif instr.opname == "RESUME":
-            return count + 1
+def entry_glue(ops: bytes) -> int:
+    """The unit where the code object's prefix ends."""
+    unit = 0
+    n = len(ops)
+    while unit < n:
+        name = versions.OPNAME[opcode_at(ops, unit)]
+        if name in versions.PREFIX_START_OPNAMES:
+            unit = instruction_end(ops, unit)
+        elif name == "RESUME":
+            return instruction_end(ops, unit)
         else:
             break
-    return count
+    return unit
 
 
-def build(instrs: list[Instr], handler_targets: set[int]) -> Graph:
-    """Basic blocks of ``instrs``; ``handler_targets`` are byte offsets."""
-    n = len(instrs)
-    by_start = {i.start: i.index for i in instrs}
-    leader = [False] * (n + 1)
-    leader[0] = True
-    glue_at: dict[int, int] = {}
-    resume_at: set[int] = set()
-    landing: dict[int, int] = {}
-    for instr in instrs:
-        i = instr.index
-        name = instr.opname
-        if name in versions.RERAISE_WITHOUT_TRACEBACK and i + 1 < n:
-            leader[i + 1] = True
-        if instr.target is not None and name in versions.PSEUDO_JUMP_OPNAMES:
-            leader[by_start[instr.target]] = True  # keeps the argument encodable
-        elif instr.target is not None:
-            land = landing_index(instr, by_start, instrs)
-            landing[i] = land
-            leader[land] = True
-            leader[by_start[instr.target]] = True
-            leader[i + 1] = True
-            if versions.HAS_NOT_TAKEN and i + 1 < n and instrs[i + 1].opname == "NOT_TAKEN":
-                glue_at[i + 1] = 1  # 3.14+: NOT_TAKEN stays right after its jump
-            if name == "SEND" and i + 1 < n and instrs[i + 1].opname == "YIELD_VALUE":
-                # The interpreter finds the SEND from the YIELD_VALUE by offset
-                # (3.11's gen.throw() backs up to it), so nothing goes between.
-                glue_at[i + 1] = 1
+def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -> Graph:
+    """Basic blocks of the code whose opcode bytes are ``ops``.
+
+    ``specials`` come from :func:`~pytest_bytecode.engine.decode.scan`;
+    ``handler_targets`` are the units where exception handlers start.
+    """
+    n = len(ops)
+    opname = versions.OPNAME
+    leaders = {0}
+    glue_at: dict[int, int] = {}  # unit -> instructions glued there
+    resume_at: list[int] = []
+    by_end: dict[int, Special] = {}
+    land_of: dict[int, int] = {}  # special's end -> where its jump lands
+    for s in specials:
+        name = s.name
+        end = s.end
+        by_end[end] = s
+        if name in versions.RERAISE_WITHOUT_TRACEBACK:
+            leaders.add(end)
+        if s.target >= 0:
+            leaders.add(s.target)
+            if name in versions.PSEUDO_JUMP_OPNAMES:
+                continue  # only keeps its argument encodable
+            land = landing(ops, s)
+            leaders.add(land)
+            leaders.add(end)
+            if name not in versions.SETUP_OPNAMES:
+                land_of[end] = land
+            if end < n:
+                after = opname[opcode_at(ops, end)]
+                if versions.HAS_NOT_TAKEN and after == "NOT_TAKEN":
+                    glue_at[end] = 1  # 3.14+: NOT_TAKEN stays right after its jump
+                if name == "SEND" and after == "YIELD_VALUE":
+                    # The interpreter finds the SEND from the YIELD_VALUE by
+                    # offset (3.11's gen.throw() backs up to it), so nothing
+                    # goes between.
+                    glue_at[end] = 1
         elif name in versions.NO_FALLTHROUGH_OPNAMES:
-            leader[i + 1] = True
-        elif name in SUSPENDS and i + 1 < n:
-            leader[i + 1] = True
-            resume_at.add(i + 1)
+            leaders.add(end)
+        elif name in SUSPENDS and end < n:
+            leaders.add(end)
+            resume_at.append(end)
             if name == "RETURN_GENERATOR":
-                glue_at[i + 1] = 2  # POP_TOP, RESUME
-            elif versions.RESUME_OPNAME and instrs[i + 1].opname == versions.RESUME_OPNAME:
-                glue_at[i + 1] = 1
-    for offset in handler_targets:
-        leader[by_start[offset]] = True
-    glue0 = entry_glue(instrs)
-    glue_at[0] = glue0
+                glue_at[end] = 2  # POP_TOP, RESUME
+            elif (
+                versions.RESUME_OPNAME
+                and opname[opcode_at(ops, end)] == versions.RESUME_OPNAME
+            ):
+                glue_at[end] = 1
+    handlers = set(handler_targets)
+    leaders |= handlers
+    glue0 = entry_glue(ops)
     # A leader inside the entry prefix would separate glued instructions.
-    for k in range(1, glue0):
-        leader[k] = False
-
+    starts = sorted(u for u in leaders if u < n and not 0 < u < glue0)
     blocks: list[Block] = []
-    block_of = [0] * n
-    start = 0
-    for i in range(1, n + 1):
-        if i == n or leader[i]:
-            block = Block(len(blocks), start, i - 1, glue=min(glue_at.get(start, 0), i - start))
-            blocks.append(block)
-            for k in range(start, i):
-                block_of[k] = block.index
-            start = i
-    blocks[0].entry = True
-    for index in resume_at:
-        blocks[block_of[index]].entry = True
-    for offset in handler_targets:
-        block = blocks[block_of[by_start[offset]]]
+    at: dict[int, int] = {}
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else n
+        if start == 0:
+            body = glue0
+        else:
+            body = start
+            for _ in range(glue_at.get(start, 0)):
+                if body < end:
+                    body = instruction_end(ops, body)
+        last = by_end.get(end)
+        at[start] = k
+        blocks.append(
+            Block(k, start, end, min(body, end), last, land_of.get(end, -1) if last else -1)
+        )
+    if blocks:
+        blocks[0].entry = True
+    for unit in resume_at:
+        blocks[at[unit]].entry = True
+    for unit in handlers:
+        block = blocks[at[unit]]
         block.entry = True
         block.handler = True
-    for block in blocks:
-        last = instrs[block.last]
-        if last.index in landing:
-            blocks[block_of[landing[last.index]]].preds.append((block.index, "jump"))
-        if falls_through(last.opname) and block.last + 1 < n:
-            blocks[block_of[block.last + 1]].preds.append((block.index, "fall"))
-    return Graph(instrs, blocks, block_of, landing)
+    return Graph(ops, blocks, at, n)

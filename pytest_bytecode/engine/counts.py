@@ -1,10 +1,11 @@
 """Turn the probe values of one instrumented code object into counts.
 
 :class:`CodePlan` is what instrumentation leaves behind for each code object:
-the decoded original instructions and blocks, the flow plan
+the original code object and its blocks, the flow plan
 (:mod:`~pytest_bytecode.engine.plan`), the live counters and raise tables,
 and per emitted item the raise attribution that
-:mod:`~pytest_bytecode.engine.instrument` wrote.  :meth:`CodePlan.counts_from`
+:mod:`~pytest_bytecode.engine.instrument` wrote.  The original instructions
+are decoded only here, when counts are first read.  :meth:`CodePlan.counts_from`
 sets the probed edges and the handler entries, solves every other edge of the
 flow graph in the plan's order, subtracts exceptions raised in the middle of
 blocks, and reports per original instruction and per branch.
@@ -18,10 +19,12 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from types import CodeType
 from typing import TypeAlias
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Graph
+from pytest_bytecode.engine.decode import decode
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
 from pytest_bytecode.engine.plan import FlowPlan, node_out
 
@@ -62,12 +65,111 @@ def count_values(counters: Sequence[Counter]) -> list[int]:
     ]
 
 
+#: Raise attribution tags, one per emitted item (see ``CodePlan.tags``):
+#: ``4 * unit + kind``, or IGNORE for the engine's own code and glued
+#: instructions, whose exceptions are not attributed to an original
+#: instruction.
+IGNORE = -1
+#: kind: a probe, raised before the instruction at ``unit`` began
+BEFORE = 0
+#: kind: a copied piece of original code starting at ``unit``; a raise at its
+#: k-th unit is the original instruction that covers ``unit + k``
+AT = 1
+#: kind: the single original instruction at ``unit`` (a re-encoded jump)
+INSTR = 2
+
+
+class _View:
+    """The original instructions of a code object, decoded when counts are
+    first read, and how they fall into the plan's blocks."""
+
+    def __init__(self, code: CodeType, graph: Graph) -> None:
+        self.instrs = instrs = decode(code)
+        self.starts = [ins.start // 2 for ins in instrs]
+        self.index_at = index_at = {u: i for i, u in enumerate(self.starts)}
+        n = len(instrs)
+        blocks = graph.blocks
+        self.first = [index_at[b.start] for b in blocks]
+        self.last = [*(f - 1 for f in self.first[1:]), n - 1] if blocks else []
+        #: instruction index -> the instruction its raises are attributed to
+        self.attribute: dict[int, int] = {}
+        for ins in instrs:
+            i = ins.index
+            name = ins.opname
+            if versions.YIELD_FROM_COUNTS_DELEGATIONS and name == "YIELD_FROM" and i:
+                self.attribute[i - 1] = i
+            if i + 1 < n:
+                after = instrs[i + 1].opname
+                if versions.PRECALL_RAISES_FOR_CALL and name == "PRECALL" and after == "CALL":
+                    self.attribute[i] = i + 1
+                if (
+                    versions.THROW_RAISES_BEFORE_SEND_TARGET
+                    and name == "SEND"
+                    and after == "YIELD_VALUE"
+                    and ins.target is not None
+                ):
+                    self.attribute[index_at[ins.target // 2] - 1] = i + 1
+        self.non_units = self._non_units(graph)
+
+    def _non_units(self, graph: Graph) -> frozenset[int]:
+        """Indexes of instructions that are bookkeeping, not units of execution.
+
+        The interpreter never reports these to an instruction-level observer
+        (``sys.monitoring`` INSTRUCTION events, ``f_trace_opcodes`` tracing):
+        the code object's prefix up to the first RESUME (cell set-up,
+        generator creation and what runs before it), every RESUME, and
+        (3.12+) the END_FOR that FOR_ITER steps over when a loop ends.
+        Their execution is implied by the counts of the code around them,
+        so they are not counted as units of their own.
+        """
+        instrs = self.instrs
+        result: set[int] = set()
+        for block, first in zip(graph.blocks, self.first):
+            i = first
+            while i < len(instrs) and self.starts[i] < block.body:
+                if instrs[i].opname in versions.NON_UNIT_OPNAMES:
+                    result.add(i)
+                i += 1
+        for ins in instrs:
+            if ins.opname in ("RESUME", "RETURN_GENERATOR"):
+                result.add(ins.index)
+            if ins.opname == "RETURN_GENERATOR":
+                # Everything before the generator object exists (3.15
+                # evaluates a generator expression's iterable there) is
+                # unseen as well.
+                result.update(range(ins.index))
+            if ins.opname == "FOR_ITER" and ins.target is not None:
+                # 3.12+: what FOR_ITER steps over when the loop ends (END_FOR,
+                # and on 3.13 the POP_TOP after it) never runs unspecialised.
+                land = self.index_at[ins.target // 2]
+                if instrs[land].opname == "END_FOR":
+                    land += versions.FOR_ITER_EXIT_SKIP
+                result.update(range(land - versions.FOR_ITER_EXIT_SKIP, land))
+        return frozenset(result)
+
+    def site(self, tag: int, offset: int) -> tuple[int, bool]:
+        """(instruction index, raised by it rather than before it) of a raise
+        ``offset`` units into an item tagged ``tag``."""
+        unit, kind = divmod(tag, 4)
+        if kind == BEFORE:
+            return self.index_at[unit], False
+        if kind == AT:
+            unit += offset
+        index = bisect.bisect_right(self.starts, unit) - 1
+        return self.attribute.get(index, index), True
+
+
 class CodePlan:
-    """Everything needed to turn one code object's probe values into counts."""
+    """Everything needed to turn one code object's probe values into counts.
+
+    It keeps the original code object and decodes its instructions only when
+    counts are first read (:class:`_View`): instrumenting never does.
+    """
 
     def __init__(
         self,
         names: tuple[str, str, int],
+        code: CodeType,
         graph: Graph,
         counters: list[Counter],
         flow: FlowPlan,
@@ -77,18 +179,24 @@ class CodePlan:
         starts: list[int],
     ) -> None:
         self.qualname, self.name, self.firstlineno = names
+        self.code = code
         self.graph = graph
         self.flow = flow
-        self.instrs = graph.instrs
         self.blocks = graph.blocks
         self.counters = counters
         self.raises = raises
         self.tags = tags  # per emitted item: raise attribution tag
         self.handlers = handlers  # per emitted item: handler index or UNCOVERED
-        self.starts = starts  # per emitted item: unit index of its opcode
-        self.non_units = non_units(graph)
+        self.starts = starts  # per emitted item: unit where it begins
+        self._view: _View | None = None
         #: per node: the edges into it and out of it (built on first use)
         self._incidence: tuple[list[list[int]], list[list[int]]] | None = None
+
+    def view(self) -> _View:
+        """The decoded original instructions (decoded on first use)."""
+        if self._view is None:
+            self._view = _View(self.code, self.graph)
+        return self._view
 
     def _edges_at(self) -> tuple[list[list[int]], list[list[int]]]:
         if self._incidence is None:
@@ -109,20 +217,23 @@ class CodePlan:
         Counts are linear in both, so the counts of a difference of two raw
         states are the difference of their counts.
         """
-        n = len(self.instrs)
+        view = self.view()
+        instrs = view.instrs
+        n = len(instrs)
         raised_after = [0] * n
         raised_before = [0] * n
         for stub, table in enumerate(raises):
             for key, times in list(table.items()):
                 # The raise site may be a cache unit of the instruction (3.12
                 # reports a call's last cache unit): take the item it is in.
-                item = bisect.bisect_right(self.starts, key // versions.RAISE_KEY_DIVISOR) - 1
+                unit = key // versions.RAISE_KEY_DIVISOR
+                item = bisect.bisect_right(self.starts, unit) - 1
                 if item < 0 or self.handlers[item] != stub:
                     continue  # a re-raise: counted where it was first raised
                 tag = self.tags[item]
                 if tag < 0:
                     continue
-                index, at = divmod(tag, 2)
+                index, at = view.site(tag, unit - self.starts[item])
                 if at:
                     raised_after[index] += times
                 else:
@@ -136,8 +247,9 @@ class CodePlan:
         # What leaves a block unseen in the middle: the exceptions raised in it.
         lost = [0] * (2 * len(self.blocks) + 1)
         for block in self.blocks:
-            lost[node_out(block.index)] = sum(raised_before[block.first : block.last + 1]) + sum(
-                raised_after[block.first : block.last + 1]
+            first, last = view.first[block.index], view.last[block.index]
+            lost[node_out(block.index)] = sum(raised_before[first : last + 1]) + sum(
+                raised_after[first : last + 1]
             )
         into, out_of = self._edges_at()
         for e, node in flow.steps:
@@ -148,19 +260,23 @@ class CodePlan:
         counts = [0] * n
         for block in self.blocks:
             running = edge[flow.block_edge[block.index]]
-            for i in range(block.first, block.last + 1):
+            for i in range(view.first[block.index], view.last[block.index] + 1):
                 running -= raised_before[i]
                 counts[i] = running
                 running -= raised_after[i]
+        non_units = view.non_units
         instructions = tuple(
             InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
-            for ins in self.instrs
-            if ins.index not in self.non_units
+            for ins in instrs
+            if ins.index not in non_units
         )
         branches: list[BranchCount] = []
-        for index, fall_edge, jump_edge in flow.branches(self.graph):
-            ins = self.instrs[index]
-            next_offset = self.instrs[index + 1].offset if index + 1 < n else ins.end
+        for block_index, fall_edge, jump_edge in flow.branches(self.graph):
+            last = self.blocks[block_index].last
+            assert last is not None
+            index = view.index_at[last.start]
+            ins = instrs[index]
+            next_offset = instrs[index + 1].offset if index + 1 < n else ins.end
             assert ins.target is not None
             fall = edge[fall_edge] if fall_edge >= 0 else 0
             jump = edge[jump_edge] if jump_edge >= 0 else 0
@@ -173,34 +289,3 @@ class CodePlan:
                 )
             )
         return instructions, tuple(branches)
-
-
-def non_units(graph: Graph) -> frozenset[int]:
-    """Indexes of instructions that are bookkeeping, not units of execution.
-
-    The interpreter never reports these to an instruction-level observer
-    (``sys.monitoring`` INSTRUCTION events, ``f_trace_opcodes`` tracing): the
-    code object's prefix up to the first RESUME (cell set-up, generator
-    creation and what runs before it), every RESUME, and (3.12+) the END_FOR
-    that FOR_ITER steps over when a loop ends.  Their execution is implied by the counts of
-    the code around them, so they are not counted as units of their own.
-    """
-    result: set[int] = set()
-    for block in graph.blocks:
-        for i in range(block.first, block.first + block.glue):
-            if graph.instrs[i].opname in versions.NON_UNIT_OPNAMES:
-                result.add(i)
-    for ins in graph.instrs:
-        if ins.opname in ("RESUME", "RETURN_GENERATOR"):
-            result.add(ins.index)
-        if ins.opname == "RETURN_GENERATOR":
-            # Everything before the generator object exists (3.15 evaluates a
-            # generator expression's iterable there) is unseen as well.
-            result.update(range(ins.index))
-        if ins.opname == "FOR_ITER" and ins.target is not None:
-            # 3.12+: what FOR_ITER steps over when the loop ends (END_FOR, and
-            # on 3.13 the POP_TOP after it) never runs unspecialised.
-            land = graph.landing[ins.index]
-            first = land - versions.FOR_ITER_EXIT_SKIP
-            result.update(range(first, land))
-    return frozenset(result)

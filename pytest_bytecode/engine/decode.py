@@ -1,15 +1,26 @@
-"""Decode a code object's wordcode into instructions, without ``dis``.
+"""Decode a code object's wordcode, without ``dis``.
 
-``dis.get_instructions`` formats argument reprs and builds named tuples for
-every instruction; instrumenting at import time cannot afford that.  This
-decoder reads ``co_code`` directly and keeps only what the engine needs: where
-each instruction starts (its EXTENDED_ARG prefixes included), where its opcode
-sits (the offset ``dis`` reports), where it ends (after its inline caches),
-its full argument, its jump target and its source position.
+Two readers, for two moments:
+
+* :func:`scan` runs at import time, for every code object instrumented.  It
+  looks at no instruction one by one in Python: one regular-expression pass
+  over the opcode bytes (``co_code[::2]``, one byte per code unit) finds the
+  few instructions that shape control flow (jumps, returns, raises, yields),
+  and only those are decoded.  Everything between them is copied unchanged.
+* :func:`decode` runs when counts are read: every instruction, with where it
+  starts (its EXTENDED_ARG prefixes included), where its opcode sits (the
+  offset ``dis`` reports), where it ends (after its inline caches), its full
+  argument, its jump target and its source position.  ``dis`` would format
+  argument reprs and build named tuples on top; reports cannot afford that.
+
+The opcode bytes can be searched this way because every code unit's first
+byte is an opcode: EXTENDED_ARG for prefixes and CACHE (0) for inline caches,
+which ``co_code`` always hands out zeroed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from types import CodeType
 
@@ -79,3 +90,78 @@ def decode(code: CodeType) -> list[Instr]:
         start = end
         arg = 0
     return result
+
+
+#: Opcodes of the instructions :func:`scan` decodes: everything after which
+#: control does not simply go on to the next instruction.
+_SHAPING: frozenset[int] = frozenset(
+    op
+    for op in range(256)
+    if op in versions.JUMP_OPCODES
+    or versions.OPNAME[op]
+    in (
+        versions.NO_FALLTHROUGH_OPNAMES
+        | versions.RERAISE_WITHOUT_TRACEBACK
+        | {"YIELD_VALUE", "RETURN_GENERATOR"}
+    )
+)
+_SHAPING_RE = re.compile(b"[" + b"".join(re.escape(bytes([op])) for op in sorted(_SHAPING)) + b"]")
+
+
+@dataclass(slots=True)
+class Special:
+    """An instruction that shapes control flow, in code units.
+
+    ``start`` is where its EXTENDED_ARG prefixes begin, ``unit`` where its
+    opcode sits, ``end`` the unit after its inline caches; ``target`` is the
+    unit a jump goes to, or -1.
+    """
+
+    start: int
+    unit: int
+    end: int
+    op: int
+    name: str
+    target: int
+
+
+def scan(raw: bytes) -> tuple[bytes, list[Special]]:
+    """The opcode byte of every code unit of ``raw`` (a ``co_code``), and the
+    instructions that shape control flow, in order."""
+    ops = raw[::2]
+    ext = versions.EXTENDED_ARG
+    caches = versions.CACHES_BY_OPCODE
+    opname = versions.OPNAME
+    jumps = versions.JUMP_OPCODES
+    jump_target = versions.jump_target
+    found: list[Special] = []
+    for match in _SHAPING_RE.finditer(ops):
+        k = match.start()
+        op = ops[k]
+        arg = raw[2 * k + 1]
+        start = k
+        shift = 8
+        while start and ops[start - 1] == ext:
+            start -= 1
+            arg |= raw[2 * start + 1] << shift
+            shift += 8
+        end = k + 1 + caches[op]
+        target = jump_target(op, arg, 2 * k, 2 * end) // 2 if op in jumps else -1
+        found.append(Special(start, k, end, op, opname[op], target))
+    return ops, found
+
+
+def opcode_at(ops: bytes, unit: int) -> int:
+    """Opcode of the instruction that starts at ``unit`` (past its prefixes)."""
+    ext = versions.EXTENDED_ARG
+    while ops[unit] == ext:
+        unit += 1
+    return ops[unit]
+
+
+def instruction_end(ops: bytes, unit: int) -> int:
+    """The unit after the instruction that starts at ``unit`` (and its caches)."""
+    ext = versions.EXTENDED_ARG
+    while ops[unit] == ext:
+        unit += 1
+    return unit + 1 + versions.CACHES_BY_OPCODE[ops[unit]]

@@ -19,29 +19,33 @@ from typing import Any
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Block, Graph
 from pytest_bytecode.engine.counts import CodePlan, Counter, RaiseTable, new_counter
-from pytest_bytecode.engine.decode import Instr
+from pytest_bytecode.engine.decode import Special
 from pytest_bytecode.engine.plan import FlowPlan
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/3"
+FORMAT = "pytest-bytecode-engine/4"
 _MARK = "\0pytest-bytecode"
 
 
 def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
-    graph = plan.graph
     flow = plan.flow
     return (
         (plan.qualname, plan.name, plan.firstlineno),
         tuple(
-            (i.index, i.start, i.offset, i.end, i.op, i.opname, i.arg, i.target, i.position)
-            for i in graph.instrs
+            (
+                b.index,
+                b.start,
+                b.end,
+                b.body,
+                None
+                if b.last is None
+                else (b.last.start, b.last.unit, b.last.end, b.last.op, b.last.target),
+                b.land,
+                b.entry,
+                b.handler,
+            )
+            for b in plan.blocks
         ),
-        tuple(
-            (b.index, b.first, b.last, b.glue, b.entry, b.handler, tuple(b.preds))
-            for b in graph.blocks
-        ),
-        tuple(graph.block_of),
-        tuple(graph.landing.items()),
         (
             tuple(flow.edges),
             tuple(flow.block_edge),
@@ -61,32 +65,36 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
 
 
 def _plan_from_state(
-    state: tuple[Any, ...],
+    state: tuple[Any, ...], code: CodeType
 ) -> tuple[CodePlan, list[Counter], list[defaultdict[int, int]]]:
-    (
-        names,
-        instrs,
-        blocks,
-        block_of,
-        landing,
-        flow,
-        tags,
-        handlers,
-        starts,
-        n_c,
-        n_r,
-    ) = state
+    names, blocks, flow, tags, handlers, starts, n_c, n_r = state
     edges, block_edge, fall_edge, jump_edge, chords, entries, steps, probe_of = flow
+    ops = code.co_code[::2]
     graph = Graph(
-        [Instr(*row) for row in instrs],
-        [Block(b[0], b[1], b[2], b[3], b[4], b[5], [tuple(p) for p in b[6]]) for b in blocks],
-        list(block_of),
-        dict(landing),
+        ops,
+        [
+            Block(
+                b[0],
+                b[1],
+                b[2],
+                b[3],
+                None
+                if b[4] is None
+                else Special(*b[4][:4], versions.OPNAME[b[4][3]], b[4][4]),
+                b[5],
+                b[6],
+                b[7],
+            )
+            for b in blocks
+        ],
+        {b[1]: b[0] for b in blocks},
+        len(ops),
     )
     counters = [new_counter() for _ in range(n_c)]
     raises: list[defaultdict[int, int]] = [RaiseTable() for _ in range(n_r)]
     plan = CodePlan(
         (str(names[0]), str(names[1]), int(names[2])),
+        code,
         graph,
         counters,
         FlowPlan(
@@ -105,6 +113,16 @@ def _plan_from_state(
         list(starts),
     )
     return plan, counters, raises
+
+
+def _code_at(root: CodeType, path: tuple[int, ...]) -> CodeType:
+    code = root
+    for index in path:
+        const = code.co_consts[index]
+        if not isinstance(const, CodeType):
+            raise ValueError(f"instrumented-code data names no code object at {path}")
+        code = const
+    return code
 
 
 def _swap_consts(code: CodeType, swap: Any) -> CodeType:
@@ -157,7 +175,7 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]
     plans: list[tuple[tuple[int, ...], CodePlan]] = []
     live: list[tuple[list[Counter], list[defaultdict[int, int]]]] = []
     for path, state in states:
-        plan, counters, raises = _plan_from_state(state)
+        plan, counters, raises = _plan_from_state(state, _code_at(original, tuple(path)))
         plans.append((tuple(path), plan))
         live.append((counters, raises))
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import SUSPENDS, Graph, falls_through
+from pytest_bytecode.engine.decode import opcode_at
 
 #: The outside node: where the code object is entered from and left to.
 OUTSIDE = 0
@@ -78,16 +79,12 @@ class FlowPlan:
     probe_of: dict[int, int] = field(default_factory=dict)
 
     def branches(self, graph: Graph) -> list[tuple[int, int, int]]:
-        """(conditional jump instruction, fall edge, jump edge) per branch."""
-        result: list[tuple[int, int, int]] = []
-        n = len(graph.instrs)
-        for block in graph.blocks:
-            last = graph.instrs[block.last]
-            if last.opname in versions.CONDITIONAL_JUMP_OPNAMES and block.last + 1 < n:
-                result.append(
-                    (block.last, self.fall_edge[block.index], self.jump_edge[block.index])
-                )
-        return result
+        """(block, fall edge, jump edge) for every block ending in a conditional jump."""
+        return [
+            (block.index, self.fall_edge[block.index], self.jump_edge[block.index])
+            for block in graph.blocks
+            if block.last_name in versions.CONDITIONAL_JUMP_OPNAMES and block.end < graph.units
+        ]
 
 
 def unprobed_blocks(graph: Graph) -> set[int]:
@@ -100,12 +97,17 @@ def unprobed_blocks(graph: Graph) -> set[int]:
     finished loop) takes no probe, because a probe there would change which
     line events the interpreter raises after it.
     """
-    instrs = graph.instrs
+    ops = graph.ops
+    opname = versions.OPNAME
     return {
         b.index
         for b in graph.blocks
-        if (not b.entry and b.body > b.last and instrs[b.last].opname in SUSPENDS)
-        or (b.body <= b.last and instrs[b.body].opname in versions.NO_PROBE_BEFORE)
+        if (not b.entry and b.body >= b.end and b.last_name in SUSPENDS)
+        or (
+            versions.NO_PROBE_BEFORE
+            and b.body < b.end
+            and opname[opcode_at(ops, b.body)] in versions.NO_PROBE_BEFORE
+        )
     }
 
 
@@ -114,13 +116,12 @@ def _has_exit(graph: Graph, block_index: int) -> bool:
     without a stub seeing it: a return, a yield, a re-raise.  (A ``raise``
     is recorded, but a bare one may re-raise unseen; it gets an exit too.)"""
     block = graph.blocks[block_index]
-    last = graph.instrs[block.last]
-    name = last.opname
+    name = block.last_name
     if name in SUSPENDS or name in versions.RERAISE_WITHOUT_TRACEBACK:
         return True
     if name in versions.NO_FALLTHROUGH_OPNAMES:
-        return block.last not in graph.landing
-    return block.last + 1 >= len(graph.instrs)
+        return block.land < 0
+    return block.end >= graph.units
 
 
 def _estimates(
@@ -227,7 +228,6 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     block to the stubs that enter it.
     """
     blocks = graph.blocks
-    instrs = graph.instrs
     nb = len(blocks)
     edges: list[tuple[int, int]] = []
     block_edge = [-1] * nb
@@ -237,21 +237,18 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     succs: list[list[int]] = [[] for _ in range(nb)]
     resumes: dict[int, int] = {}
     jumps = [0] * nb  # block -> index of the block its jump lands in, or -1
+    units = graph.units
     for block in blocks:
         b = block.index
-        last = instrs[block.last]
-        # 3.10: SETUP_* names a handler, which is entered through its stub.
-        jumps[b] = (
-            graph.block_of[graph.landing[block.last]]
-            if block.last in graph.landing and last.opname not in versions.SETUP_OPNAMES
-            else -1
-        )
+        name = block.last_name
+        jumps[b] = graph.at[block.land] if block.land >= 0 else -1
         if jumps[b] >= 0:
             succs[b].append(jumps[b])
-        if falls_through(last.opname) and block.last + 1 < len(instrs):
-            succs[b].insert(0, graph.block_of[block.last + 1])
-        elif last.opname in SUSPENDS and block.last + 1 < len(instrs):
-            resumes[b] = graph.block_of[block.last + 1]
+        if block.end < units:
+            if not name or falls_through(name):
+                succs[b].insert(0, b + 1)
+            elif name in SUSPENDS:
+                resumes[b] = b + 1
     freq, passed = _estimates(graph, succs, resumes)
 
     # Edges that cannot hold a probe go into the forest first; the others
@@ -282,7 +279,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             target = blocks[out[0]]
             edges.append((2 * b + 2, 2 * target.index + 1))
             fall_edge[b] = len(edges) - 1
-            if target.glue == 0 and target.index not in unprobed:
+            if target.body == target.start and target.index not in unprobed:
                 weighed.append((-passed[b, target.index] * FALL_BIAS, fall_edge[b]))
             else:
                 fixed.append(fall_edge[b])

@@ -12,10 +12,12 @@ All offsets here are in code units unless a name says bytes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
-from pytest_bytecode.engine.decode import Position
+from pytest_bytecode import versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,92 +81,168 @@ def encode_exception_table(entries: Sequence[Handler]) -> bytes:
     return bytes(out)
 
 
-# --- 3.11+ location table ----------------------------------------------------
+# --- Location tables, spliced ------------------------------------------------
+
+
+class LocationSplicer:
+    """Writes the location table of instrumented code from the original's.
+
+    The new code is the original cut into pieces, in the original order, with
+    the engine's own code inserted between them.  The original table is never
+    decoded as a whole: each piece copies the original entries that cover it
+    (whole entries as they are, the entries it cuts re-sized), and inserted
+    code copies the entry of the original unit whose position it takes.
+
+    Both table formats store each entry's line as a change from the entry
+    before it.  Order makes the copies exact: pieces and insertions come in
+    original order, so an entry's line change is applied exactly once, by
+    the first piece or insertion that copies it; later copies of the same
+    entry change the line by zero.
+
+    * 3.11+ (PEP 657, ``InternalDocs/locations.md``): an entry is a header
+      byte (bit 7 set, a 4-bit form code, 1-8 code units) and 0-4 varints;
+      forms 0-12 and 14 carry columns, 13 only a line, 15 no position.
+    * 3.10 (``Objects/lnotab_notes.txt``): pairs of (bytes covered, line
+      change); -128 means "no line"; pairs covering zero bytes only add to
+      the line and belong to the pair after them.
+
+    All offsets are code units unless a name says bytes.
+    """
+
+    def __init__(self, table: bytes) -> None:
+        self.table = table
+        self.out = bytearray()
+        #: the last entry whose line change is in ``out`` (its header byte)
+        self.applied = -1
+        if versions.HAS_COLUMN_POSITIONS:
+            #: units covered by the entries up to and including each byte
+            self.acc = list(accumulate(table.translate(_ENTRY_UNITS)))
+            self.scale = 1
+        else:
+            self.acc = list(accumulate(table[0::2]))  # bytes covered, per pair
+            self.scale = 2
+
+    def _entry(self, unit: int) -> int:
+        """Index (header byte, or pair) of the entry covering ``unit``; -1 if none."""
+        found = bisect_right(self.acc, unit * self.scale)
+        return found if found < len(self.acc) else -1
+
+    def insert(self, unit: int, size: int) -> None:
+        """``size`` new units at the source position of original ``unit``."""
+        h = self._entry(unit)
+        if h < 0:
+            self.none(size)
+        else:
+            self._piece(h, size, whole=True)
+
+    def none(self, size: int) -> None:
+        """``size`` new units without a source position."""
+        if versions.HAS_COLUMN_POSITIONS:
+            while size > 0:
+                step = size if size < 8 else 8
+                self.out.append(0x80 | (_NONE << 3) | (step - 1))
+                size -= step
+        else:
+            self._pairs(size * 2, 0x80, 0x80)
+
+    def copy(self, start: int, stop: int, size: int) -> None:
+        """Original units ``start`` .. ``stop``, now ``size`` units long.
+
+        ``size`` differs from ``stop - start`` only for a single instruction
+        whose EXTENDED_ARG prefixes changed; all its entries have one
+        position, so one re-sized copy of the first stands for them.
+        """
+        first = self._entry(start)
+        if first < 0:
+            self.none(size)
+            return
+        last = self._entry(stop - 1)
+        if first == last or size != stop - start:
+            self._piece(first, size, whole=True)
+            if last > self.applied:
+                self.applied = last
+            return
+        acc = self.acc
+        scale = self.scale
+        self._piece(first, acc[first] // scale - start, whole=True)
+        # Entries wholly inside, as they are; then the last one, cut at stop.
+        if versions.HAS_COLUMN_POSITIONS:
+            after_first = bisect_right(acc, acc[first])
+            self.out += self.table[after_first:last]
+        else:
+            self.out += self.table[2 * first + 2 : 2 * last]
+        self.applied = last - 1
+        self._piece(last, stop - (acc[last - 1] // scale if last else 0), whole=False)
+
+    def _piece(self, h: int, size: int, whole: bool) -> None:
+        """Entry ``h`` covering ``size`` units; its line change once only.
+
+        ``whole``: 3.10 pairs that cover no bytes before pair ``h`` belong to
+        it and go with its line change (unless already written).
+        """
+        table = self.table
+        apply = h > self.applied
+        if apply:
+            self.applied = h
+        if not versions.HAS_COLUMN_POSITIONS:
+            delta = table[2 * h + 1]
+            if apply:
+                if whole:
+                    first = h
+                    while first and table[2 * first - 2] == 0:
+                        first -= 1
+                    self.out += table[2 * first : 2 * h]
+                self._pairs(size * 2, delta, 0x80 if delta == 0x80 else 0)
+            else:
+                self._pairs(size * 2, 0x80 if delta == 0x80 else 0, 0x80 if delta == 0x80 else 0)
+            return
+        header = table[h]
+        code = (header >> 3) & 15
+        end = bisect_right(self.acc, self.acc[h], h + 1)
+        out = self.out
+        body = table[h + 1 : end]
+        if apply:
+            step = size if size < 8 else 8
+            out.append(0x80 | (code << 3) | (step - 1))
+            out += body
+            size -= step
+            if size <= 0:
+                return
+        # The same position again, with no change of line.
+        if code == _NO_COLUMNS:
+            code, body = _NO_COLUMNS, b"\x00"
+        elif code == _LONG:
+            k = 0
+            while body[k] & 64:
+                k += 1
+            body = b"\x00" + body[k + 1 :]
+        elif code > 9 and code < _NO_COLUMNS:
+            code = 10  # one-line form, line change 0
+        while size > 0:
+            step = size if size < 8 else 8
+            out.append(0x80 | (code << 3) | (step - 1))
+            out += body
+            size -= step
+
+    def _pairs(self, nbytes: int, first_delta: int, rest_delta: int) -> None:
+        """3.10 pairs covering ``nbytes``: the first with ``first_delta``."""
+        out = self.out
+        delta = first_delta
+        while nbytes > 254:
+            out.append(254)
+            out.append(delta)
+            delta = rest_delta
+            nbytes -= 254
+        out.append(nbytes)
+        out.append(delta)
+
+    def result(self) -> bytes:
+        """The new location table."""
+        return bytes(self.out)
+
 
 _NO_COLUMNS = 13
 _LONG = 14
 _NONE = 15
-
-
-def _write_location_varint(out: bytearray, value: int) -> None:
-    while value >= 64:
-        out.append(64 | (value & 63))
-        value >>= 6
-    out.append(value)
-
-
-def _write_location_svarint(out: bytearray, value: int) -> None:
-    _write_location_varint(out, ((-value) << 1) | 1 if value < 0 else value << 1)
-
-
-def encode_locations(firstlineno: int, runs: Sequence[tuple[Position, int]]) -> bytes:
-    """Encode (position, code units) runs as a PEP 657 location table.
-
-    Uses the "long", "no columns" and "none" entry forms only: they round-trip
-    every position ``co_positions()`` can report.
-    """
-    out = bytearray()
-    append = out.append
-    line = firstlineno
-    for position, units in runs:
-        lineno, end_lineno, col, end_col = position
-        while units > 0:
-            size = units if units < 8 else 8
-            units -= size
-            if lineno is None:
-                append(0x80 | (_NONE << 3) | (size - 1))
-                continue
-            delta = lineno - line
-            line = lineno
-            signed = ((-delta) << 1) | 1 if delta < 0 else delta << 1
-            if col is None or end_col is None or end_lineno is None:
-                append(0x80 | (_NO_COLUMNS << 3) | (size - 1))
-                _write_location_varint(out, signed)
-                continue
-            append(0x80 | (_LONG << 3) | (size - 1))
-            for value in (signed, end_lineno - lineno, col + 1, end_col + 1):
-                if value < 64:
-                    append(value)
-                else:
-                    _write_location_varint(out, value)
-    return bytes(out)
-
-
-# --- 3.10 line table ------------------------------------------------------------
-
-
-def encode_linetable_310(firstlineno: int, runs: Sequence[tuple[int | None, int]]) -> bytes:
-    """Encode (line, code units) runs as a 3.10 ``co_linetable``.
-
-    Pairs of (byte delta 0..254, line delta -127..127); -128 means "no line"
-    and leaves the running line unchanged.
-    """
-    out = bytearray()
-    previous = firstlineno
-    merged: list[tuple[int | None, int]] = []
-    for line, units in runs:
-        if merged and merged[-1][0] == line:
-            merged[-1] = (line, merged[-1][1] + units)
-        else:
-            merged.append((line, units))
-    for line, units in merged:
-        nbytes = units * 2
-        if nbytes == 0:
-            continue
-        if line is None:
-            delta = -128
-        else:
-            delta = line - previous
-            previous = line
-            while delta > 127:
-                out += bytes((0, 127))
-                delta -= 127
-            while delta < -127:
-                out += bytes((0, (-127) & 0xFF))
-                delta += 127
-        while nbytes > 254:
-            out += bytes((254, delta & 0xFF))
-            delta = -128 if line is None else 0
-            nbytes -= 254
-        out += bytes((nbytes, delta & 0xFF))
-    return bytes(out)
+#: header byte -> code units it covers; 0 for the bytes after a header
+_ENTRY_UNITS = bytes(((b & 7) + 1) if b & 128 else 0 for b in range(256))
