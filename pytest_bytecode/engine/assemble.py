@@ -20,33 +20,21 @@ from types import CodeType
 from pytest_bytecode import versions
 from pytest_bytecode.engine.tables import Handler, LocationSplicer, encode_exception_table
 
-#: ``Item.handler`` for code that no exception-table entry covers.
+#: An item's handler for code that no exception-table entry covers.
 UNCOVERED = -1
 
-
-@dataclass(slots=True)
-class Item:
-    """One piece of the code being built.
-
-    ``raw`` holds the bytes of a piece that is copied as it is; otherwise
-    the item is the one instruction ``op`` with ``arg``, or with ``jump``,
-    the index of the item it jumps to.  ``handler`` indexes the handler list
-    given to :func:`assemble`, or is UNCOVERED.  ``tag`` says which original
-    instruction an exception raised here is attributed to (see
-    instrument.py).  The item takes its source positions from original units
-    ``loc`` .. ``loc_end`` when it is original code, from the entry of unit
-    ``loc`` when it is inserted (``loc_end == loc``), and has none when
-    ``loc`` is -1.
-    """
-
-    op: int
-    arg: int
-    jump: int | None
-    handler: int
-    tag: int
-    loc: int
-    loc_end: int
-    raw: bytes | None = None
+#: One piece of the code being built: (op, arg, handler, tag, loc, loc_end,
+#: raw).  ``raw`` holds the bytes of a piece that is copied as it is (op is
+#: then -1); otherwise the item is the one instruction ``op`` with ``arg``, or,
+#: if the item is among the jumps given to :func:`assemble`, with the
+#: argument that reaches the item it jumps to.  ``handler`` indexes the
+#: handler list given to :func:`assemble`, or is UNCOVERED.  ``tag`` says
+#: which original instruction an exception raised here is attributed to (see
+#: counts.py).  The item takes its source positions from original units
+#: ``loc`` .. ``loc_end`` when it is original code, from the entry of unit
+#: ``loc`` when it is inserted (``loc_end == loc``), and has none when
+#: ``loc`` is -1.  Plain tuples: instrumenting makes tens of thousands.
+Item = tuple[int, int, int, int, int, int, "bytes | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,69 +89,85 @@ def encode(steps: tuple[tuple[int, int], ...]) -> bytes:
     return found
 
 
-def assemble(items: list[Item], handlers: list[HandlerSpec], linetable: bytes) -> Layout:
-    """Lay out ``items``; ``linetable`` is the original's (see module docstring)."""
+def assemble(
+    items: list[Item], jumps: dict[int, int], handlers: list[HandlerSpec], linetable: bytes
+) -> Layout:
+    """Lay out ``items``; ``jumps`` maps a jump item to the item it goes to,
+    ``linetable`` is the original's (see module docstring)."""
     n = len(items)
     cache_of = versions.CACHES_BY_OPCODE
     size = [
-        len(item.raw) >> 1 if item.raw is not None else 1 + cache_of[item.op] + (
-            0 if item.jump is not None else _ext_count(item.arg)
-        )
-        for item in items
+        len(raw) >> 1 if raw is not None else 1 + cache_of[op] + _ext_count(arg)
+        for op, arg, _, _, _, _, raw in items
     ]
-    jumps = [k for k in range(n) if items[k].jump is not None]
-    ext = dict.fromkeys(jumps, 0)
-    jump_arg = versions.jump_arg
-    while True:
-        begin = list(accumulate(size, initial=0))
-        changed = False
+    args: dict[int, int] = {}
+    if jumps:
         for k in jumps:
-            item = items[k]
-            e = ext[k]
-            opcode_at = (begin[k] + e) * 2
-            target = item.jump
-            assert target is not None
-            arg = jump_arg(item.op, opcode_at, (begin[k + 1]) * 2, begin[target] * 2)
-            item.arg = arg
-            need = _ext_count(arg)
-            if need > e:
-                ext[k] = need
-                size[k] += need - e
-                changed = True
-        if not changed:
-            break
+            size[k] = 1 + cache_of[items[k][0]]
+        jump_arg = versions.jump_arg
+        while True:
+            begin = list(accumulate(size, initial=0))
+            changed = False
+            for k, target in jumps.items():
+                op = items[k][0]
+                end = begin[k + 1]
+                arg = jump_arg(op, (end - 1 - cache_of[op]) * 2, end * 2, begin[target] * 2)
+                args[k] = arg
+                need = 1 + cache_of[op] + _ext_count(arg)
+                if need > size[k]:
+                    size[k] = need
+                    changed = True
+            if not changed:
+                break
+    else:
+        begin = list(accumulate(size, initial=0))
 
     code = bytearray()
     ext_op = versions.EXTENDED_ARG
     lines = LocationSplicer(linetable)
+    # Runs of original code that stay contiguous and keep their size are
+    # copied into the location table in one go.
+    run_start = run_stop = -1
     for k in range(n):
-        item = items[k]
-        raw = item.raw
+        op, arg, _, _, loc, loc_end, raw = items[k]
+        units = size[k]
         if raw is not None:
             code += raw
         else:
-            arg = item.arg
-            for shift in range(size[k] - 1 - cache_of[item.op], 0, -1):
+            if k in args:
+                arg = args[k]
+            for shift in range(units - 1 - cache_of[op], 0, -1):
                 code.append(ext_op)
                 code.append((arg >> (8 * shift)) & 0xFF)
-            code.append(item.op)
+            code.append(op)
             code.append(arg & 0xFF)
-            code += _ZEROS[cache_of[item.op]]
-        loc = item.loc
+            code += _ZEROS[cache_of[op]]
+        if loc_end > loc and units == loc_end - loc:
+            if loc != run_stop:
+                if run_start >= 0:
+                    lines.copy(run_start, run_stop, run_stop - run_start)
+                run_start = loc
+            run_stop = loc_end
+            continue
+        if run_start >= 0:
+            lines.copy(run_start, run_stop, run_stop - run_start)
+            run_start = run_stop = -1
         if loc < 0:
-            lines.none(size[k])
-        elif item.loc_end > loc:
-            lines.copy(loc, item.loc_end, size[k])
+            lines.none(units)
+        elif loc_end > loc:
+            lines.copy(loc, loc_end, units)
         else:
-            lines.insert(loc, size[k])
+            lines.insert(loc, units)
+    if run_start >= 0:
+        lines.copy(run_start, run_stop, run_stop - run_start)
 
     entries: list[Handler] = []
     if versions.HAS_EXCEPTION_TABLE:
         k = 0
         while k < n:
-            h = items[k].handler
+            h = items[k][2]
             j = k + 1
-            while j < n and items[j].handler == h:
+            while j < n and items[j][2] == h:
                 j += 1
             if h != UNCOVERED:
                 spec = handlers[h]

@@ -252,7 +252,7 @@ class CodePlan:
                 raised_after[first : last + 1]
             )
         into, out_of = self._edges_at()
-        for e, node in flow.steps:
+        for e, node in flow.steps():
             # Conservation at node: sum(in) = sum(out) + lost.
             total_in = sum(edge[f] for f in into[node] if f != e)
             total_out = sum(edge[f] for f in out_of[node] if f != e) + lost[node]

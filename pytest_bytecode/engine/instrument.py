@@ -84,6 +84,10 @@ NO_SITE = -1
 
 _OP = versions.OPMAP
 
+#: Probe bytes by (index of ``next``, index of the counter) in co_consts:
+#: they repeat from one code object to the next.
+_PROBES: dict[tuple[int, int], bytes] = {}
+
 #: (target unit, depth, lasti): one exception handler as the table names it.
 HandlerKey = tuple[int, int, bool]
 
@@ -99,6 +103,7 @@ class _Rewriter:
         self.names: list[str] = list(code.co_names)
         self.setup_jumps: list[tuple[int, int]] = []  # (item, handler unit), 3.10
         self.items: list[Item] = []
+        self.jumps: dict[int, int] = {}  # jump item -> the item it goes to
         self.handler_specs: list[HandlerSpec] = []
         self.counters: list[Counter] = []
         self.raises: list[defaultdict[int, int]] = []
@@ -113,19 +118,26 @@ class _Rewriter:
         self, opname: str, arg: int, loc: int, handler: int, tag: int, jump: int | None = None
     ) -> int:
         """Emit one instruction of the engine's own at the position of unit ``loc``."""
-        self.items.append(Item(_OP[opname], arg, jump, handler, tag, loc, loc))
-        return len(self.items) - 1
+        index = len(self.items)
+        self.items.append((_OP[opname], arg, handler, tag, loc, loc, None))
+        if jump is not None:
+            self.jumps[index] = jump
+        return index
 
     def _emit_steps(self, steps: list[tuple[str, int]], loc: int, handler: int, tag: int) -> None:
         """Emit jump-free steps of the engine's own as one prebuilt piece."""
         raw = encode(tuple([(_OP[name], arg) for name, arg in steps]))
-        self.items.append(Item(-1, 0, None, handler, tag, loc, loc, raw))
+        self.items.append((-1, 0, handler, tag, loc, loc, raw))
 
     def _probe(self, loc: int, handler: int, tag: int) -> int:
         """Emit ``next(counter)``; return the probe's index."""
         counter = new_counter()
         self.counters.append(counter)
         arg_const = self._const(counter)
+        raw = _PROBES.get((self._next_const, arg_const))
+        if raw is not None:
+            self.items.append((-1, 0, handler, tag, loc, loc, raw))
+            return len(self.counters) - 1
         steps: list[tuple[str, int]] = []
         if versions.PROBE_BY_FOR_ITER:
             # [count] -> FOR_ITER -> [count, n]; never exhausted, but its
@@ -143,6 +155,9 @@ class _Rewriter:
                     steps.append((step, 1))
             steps.append(("POP_TOP", 0))
         self._emit_steps(steps, loc, handler, tag)
+        if len(_PROBES) > 4096:
+            _PROBES.clear()
+        _PROBES[self._next_const, arg_const] = self.items[-1][6]  # type: ignore[assignment]
         return len(self.counters) - 1
 
     def _record_raise(self, stub: int, loc: int, lasti: bool) -> None:
@@ -187,11 +202,11 @@ class _Rewriter:
                 [("POP_TOP", 0), ("LOAD_CONST", self._const(NO_SITE))], loc, UNCOVERED, IGNORE
             )
             join = self._emit(versions.JUMP_FORWARD_OPNAME, 0, loc, UNCOVERED, IGNORE, jump=-1)
-            self.items[has_tb].jump = len(self.items)
+            self.jumps[has_tb] = len(self.items)
             self._emit_steps(
                 [("LOAD_ATTR", self._name("tb_lasti") << shift)], loc, UNCOVERED, IGNORE
             )
-            self.items[join].jump = len(self.items)
+            self.jumps[join] = len(self.items)
             steps = [
                 ("LOAD_CONST", const),
                 ("COPY", 2),
@@ -238,30 +253,33 @@ class _Rewriter:
         n_keys = len(keys)
         catch_all = n_keys  # handler index of the catch-all stub
         any_uncovered = room and _has_gap(ranges, n_units)
+        uncovered = catch_all if any_uncovered else UNCOVERED
         range_starts = [r[0] for r in ranges]
         cuts = sorted({r[0] for r in ranges} | {r[1] for r in ranges})
         n_cuts = len(cuts)
+        items = self.items
+        jumps = self.jumps
 
         def cover(unit: int) -> int:
             i = bisect_right(range_starts, unit) - 1
             if i >= 0 and unit < ranges[i][1]:
                 return ranges[i][2]
-            return catch_all if any_uncovered else UNCOVERED
+            return uncovered
 
-        items = self.items
-
-        def copy(start: int, stop: int, tag_kind: int) -> None:
+        def copy(start: int, stop: int, tagged: bool) -> None:
             """Original units start..stop, cut where their handler changes."""
+            if not n_cuts:
+                tag = 4 * start + AT if tagged else IGNORE
+                items.append((-1, 0, uncovered, tag, start, stop, raw[2 * start : 2 * stop]))
+                return
             i = bisect_right(cuts, start)
             while start < stop:
                 cut = stop
                 if i < n_cuts and cuts[i] < stop:
                     cut = cuts[i]
                     i += 1
-                tag = IGNORE if tag_kind == IGNORE else 4 * start + AT
-                items.append(
-                    Item(-1, 0, None, cover(start), tag, start, cut, raw[2 * start : 2 * cut])
-                )
+                tag = 4 * start + AT if tagged else IGNORE
+                items.append((-1, 0, cover(start), tag, start, cut, raw[2 * start : 2 * cut]))
                 start = cut
 
         unprobed = unprobed_blocks(graph)
@@ -273,90 +291,84 @@ class _Rewriter:
         }
         flow = plan_flow(graph, unprobed, handler_stubs)
         chords = set(flow.chords)
+        block_edge = flow.block_edge
+        fall_edge = flow.fall_edge
+        probe_of = flow.probe_of
         label = [0] * len(blocks)
         key_items: dict[int, int] = {}
         self.handler_specs = [HandlerSpec(0, 0, True) for _ in range(n_keys + 1)]
         pending_jumps: list[tuple[int, int]] = []  # (item, block) jumps to fix up
+        jump_forward = versions.JUMP_FORWARD_OPNAME
+        no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
         previous: Block | None = None
         for block in blocks:
             start = block.start
+            b = block.index
             if block.handler:
-                if previous is not None and previous.last_name not in (
-                    versions.NO_FALLTHROUGH_OPNAMES
-                ):
-                    skip = self._emit(
-                        versions.JUMP_FORWARD_OPNAME, 0, start, UNCOVERED, IGNORE, jump=-1
-                    )
-                    pending_jumps.append((skip, block.index))
+                if previous is not None and previous.last_name not in no_fallthrough:
+                    skip = self._emit(jump_forward, 0, start, UNCOVERED, IGNORE, jump=-1)
+                    pending_jumps.append((skip, b))
                 for kid, (_, depth, lasti) in stubs_by_target[start]:
                     key_items[kid] = len(items)
                     self.handler_specs[kid] = HandlerSpec(len(items), depth, True)
                     self._record_raise(kid, start, lasti)
-                    j = self._emit(
-                        versions.JUMP_FORWARD_OPNAME, 0, start, UNCOVERED, IGNORE, jump=-1
-                    )
-                    pending_jumps.append((j, block.index))
-            label[block.index] = len(items)
+                    j = self._emit(jump_forward, 0, start, UNCOVERED, IGNORE, jump=-1)
+                    pending_jumps.append((j, b))
+            label[b] = len(items)
             body = block.body
+            end = block.end
             if body > start:
-                copy(start, body, IGNORE)
-            if block.index == 0 and any_uncovered and not versions.HAS_EXCEPTION_TABLE:
+                copy(start, body, False)
+            if b == 0 and any_uncovered and not versions.HAS_EXCEPTION_TABLE:
                 # 3.10: one SETUP_FINALLY around everything sends exceptions no
                 # handler catches to the catch-all stub.
                 catch_setup = self._emit("SETUP_FINALLY", 0, start, UNCOVERED, IGNORE, jump=-1)
-            edge = flow.block_edge[block.index]
-            last = block.last
+            edge = block_edge[b]
             if edge in chords:
-                if body < block.end:
-                    where, tag = body, 4 * body + BEFORE
+                if body < end:
+                    probe_of[edge] = self._probe(body, cover(body), 4 * body + BEFORE)
                 else:  # all glued: the probe follows, at the last instruction's position
-                    where, tag = block.end - 1, IGNORE
-                flow.probe_of[edge] = self._probe(where, cover(where), tag)
+                    probe_of[edge] = self._probe(end - 1, cover(end - 1), IGNORE)
+            last = block.last
             if last is not None and last.target >= 0 and last.start >= body:
-                copy(body, last.start, AT)
+                if last.start > body:
+                    copy(body, last.start, True)
                 jump = len(items)
                 items.append(
-                    Item(
-                        last.op,
-                        0,
-                        -1,
-                        cover(last.start),
-                        4 * last.start + INSTR,
-                        last.start,
-                        last.end,
-                    )
+                    (last.op, 0, cover(last.start), 4 * last.start + INSTR, last.start, last.end, None)
                 )
                 if last.name in versions.SETUP_OPNAMES:
                     # 3.10: the handler is entered through its stub.
                     self.setup_jumps.append((jump, last.target))
+                    jumps[jump] = -1
                 else:
                     pending_jumps.append((jump, graph.at[last.target]))
-            elif body < block.end:
-                copy(body, block.end, AT)
-            edge = flow.fall_edge[block.index]
-            if edge in chords and block.end < n_units:
+            elif body < end:
+                copy(body, end, True)
+            edge = fall_edge[b]
+            if edge >= 0 and edge in chords and end < n_units:
                 # Counts the way on into the next block, and only that way:
                 # jumps to the next block land after this probe.
-                flow.probe_of[edge] = self._probe(block.end, cover(block.end - 1), IGNORE)
+                probe_of[edge] = self._probe(end, cover(end - 1), IGNORE)
             previous = block
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(items), 0, True)
             if not versions.HAS_EXCEPTION_TABLE:
-                items[catch_setup].jump = len(items)
+                jumps[catch_setup] = len(items)
             self._record_raise(catch_all, -1, True)
             # 3.11+: RERAISE 1 restores f_lasti to where the exception was
             # raised.  3.10 has no such operand: RERAISE 0 leaves it here.
             self._emit("RERAISE", 1 if versions.HANDLER_GETS_LASTI else 0, -1, UNCOVERED, IGNORE)
         for item_index, target in self.setup_jumps:
-            kid = keys[(target, 0, False)]
-            items[item_index].jump = key_items[kid]
+            jumps[item_index] = key_items[keys[(target, 0, False)]]
+        forward = _OP[jump_forward]
         for item_index, block_index in pending_jumps:
             target_item = label[block_index]
+            jumps[item_index] = target_item
             item = items[item_index]
-            item.jump = target_item
-            if target_item <= item_index and item.op == _OP[versions.JUMP_FORWARD_OPNAME]:
-                item.op = _OP[versions.JUMP_BACKWARD_OPNAME]
-        layout = assemble(items, self.handler_specs, code.co_linetable)
+            if target_item <= item_index and item[0] == forward:
+                items[item_index] = (_OP[versions.JUMP_BACKWARD_OPNAME], *item[1:])
+        layout = assemble(items, jumps, self.handler_specs, code.co_linetable)
         # 3.11+ knows each handler's depth; on 3.10 a handler's block level
         # is at most the original stack size less the six items it pushes.
         depths = [
@@ -374,8 +386,8 @@ class _Rewriter:
             self.counters,
             flow,
             self.raises,
-            [item.tag for item in items],
-            [item.handler for item in items],
+            [item[3] for item in items],
+            [item[2] for item in items],
             layout.starts,
         )
         return new_code, plan

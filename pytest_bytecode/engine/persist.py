@@ -53,7 +53,6 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
             tuple(flow.jump_edge),
             tuple(flow.chords),
             tuple(flow.handler_entries.items()),
-            tuple(flow.steps),
             tuple(flow.probe_of.items()),
         ),
         tuple(plan.tags),
@@ -68,7 +67,7 @@ def _plan_from_state(
     state: tuple[Any, ...], code: CodeType
 ) -> tuple[CodePlan, list[Counter], list[defaultdict[int, int]]]:
     names, blocks, flow, tags, handlers, starts, n_c, n_r = state
-    edges, block_edge, fall_edge, jump_edge, chords, entries, steps, probe_of = flow
+    edges, block_edge, fall_edge, jump_edge, chords, entries, probe_of = flow
     ops = code.co_code[::2]
     graph = Graph(
         ops,
@@ -104,7 +103,6 @@ def _plan_from_state(
             list(jump_edge),
             list(chords),
             {int(e): tuple(stubs) for e, stubs in entries},
-            [(int(e), int(node)) for e, node in steps],
             dict(probe_of),
         ),
         raises,

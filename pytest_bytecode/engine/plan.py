@@ -64,9 +64,10 @@ class FlowPlan:
 
     ``edges`` are (from node, to node).  ``chords`` are the probed edges.
     ``handler_entries`` maps an outside edge into a handler block to the
-    stubs whose records count it.  ``steps`` lists (edge, node) in solving
-    order: the edge's count follows from conservation at the node.
-    ``probe_of`` (edge -> counter index) is filled in as probes are emitted.
+    stubs whose records count it.  Every other edge that is not a chord is
+    in the spanning forest; :meth:`steps` orders them for solving (computed when
+    counts are first read).  ``probe_of`` (edge -> counter index) is filled
+    in as probes are emitted.
     """
 
     edges: list[tuple[int, int]]
@@ -75,8 +76,18 @@ class FlowPlan:
     jump_edge: list[int]  # block -> its jump edge, or -1
     chords: list[int]
     handler_entries: dict[int, tuple[int, ...]]
-    steps: list[tuple[int, int]]
     probe_of: dict[int, int] = field(default_factory=dict)
+    _steps: list[tuple[int, int]] | None = None
+
+    def steps(self) -> list[tuple[int, int]]:
+        """(edge, node) in solving order: the edge's count follows from
+        conservation at the node, once the edges before it are known."""
+        if self._steps is None:
+            known = set(self.chords) | self.handler_entries.keys()
+            tree = [e for e in range(len(self.edges)) if e not in known]
+            n_nodes = 1 + max((max(edge) for edge in self.edges), default=0)
+            self._steps = _solving_order(n_nodes, self.edges, tree)
+        return self._steps
 
     def branches(self, graph: Graph) -> list[tuple[int, int, int]]:
         """(block, fall edge, jump edge) for every block ending in a conditional jump."""
@@ -111,19 +122,6 @@ def unprobed_blocks(graph: Graph) -> set[int]:
     }
 
 
-def _has_exit(graph: Graph, block_index: int) -> bool:
-    """Whether control may leave the code object from the end of the block
-    without a stub seeing it: a return, a yield, a re-raise.  (A ``raise``
-    is recorded, but a bare one may re-raise unseen; it gets an exit too.)"""
-    block = graph.blocks[block_index]
-    name = block.last_name
-    if name in SUSPENDS or name in versions.RERAISE_WITHOUT_TRACEBACK:
-        return True
-    if name in versions.NO_FALLTHROUGH_OPNAMES:
-        return block.land < 0
-    return block.end >= graph.units
-
-
 def _estimates(
     graph: Graph, succs: list[list[int]], resumes: dict[int, int]
 ) -> tuple[list[float], dict[tuple[int, int], float]]:
@@ -142,32 +140,48 @@ def _estimates(
     """
     blocks = graph.blocks
     n = len(blocks)
-    flow_succs = [list(s) for s in succs]
-    for yield_block, resume_block in resumes.items():
-        flow_succs[yield_block].append(resume_block)
+    flow_succs = succs
+    if resumes:
+        flow_succs = [list(s) for s in succs]
+        for yield_block, resume_block in resumes.items():
+            flow_succs[yield_block].append(resume_block)
     state = [0] * n  # 0 new, 1 on the path, 2 done
     post: list[int] = []
     back: set[tuple[int, int]] = set()
-    roots = [0] + [b.index for b in blocks if b.handler] + [b.index for b in blocks]
-    for root in roots:
+    handlers = [b.index for b in blocks if b.handler]
+    for root in (0, *handlers, *range(n)):
         if state[root]:
             continue
         state[root] = 1
-        stack = [(root, 0)]
+        stack = [(root, iter(flow_succs[root]))]
         while stack:
-            node, k = stack[-1]
-            if k < len(flow_succs[node]):
-                stack[-1] = (node, k + 1)
-                nxt = flow_succs[node][k]
-                if state[nxt] == 0:
+            node, todo = stack[-1]
+            for nxt in todo:
+                seen = state[nxt]
+                if seen == 0:
                     state[nxt] = 1
-                    stack.append((nxt, 0))
-                elif state[nxt] == 1:
+                    stack.append((nxt, iter(flow_succs[nxt])))
+                    break
+                if seen == 1:
                     back.add((node, nxt))
             else:
                 state[node] = 2
                 post.append(node)
                 stack.pop()
+    freq = [0.0] * n
+    freq[0] = 1.0
+    for h in handlers:
+        freq[h] = HANDLER_WEIGHT
+    passed: dict[tuple[int, int], float] = {}
+    if not back:  # no loops: every block splits its estimate evenly
+        for node in reversed(post):
+            outs = flow_succs[node]
+            if outs:
+                share = freq[node] / len(outs)
+                for s in outs:
+                    passed[node, s] = share
+                    freq[s] += share
+        return freq, passed
     body: dict[int, set[int]] = {}  # loop header -> the blocks of its loop
     if back:
         preds: list[list[int]] = [[] for _ in range(n)]
@@ -187,12 +201,6 @@ def _estimates(
         for member in body[header]:
             loops_of[member].append(header)
     entered: dict[int, float] = {}  # loop header -> estimate of what enters it
-    freq = [0.0] * n
-    freq[0] = 1.0
-    for b in blocks:
-        if b.handler:
-            freq[b.index] = HANDLER_WEIGHT
-    passed: dict[tuple[int, int], float] = {}
     for node in reversed(post):
         mine = freq[node]
         if node in body:
@@ -203,6 +211,12 @@ def _estimates(
         if not outs:
             continue
         share = mine / len(outs)
+        if not loops_of[node]:
+            for s in outs:
+                passed[node, s] = share
+                if (node, s) not in back:
+                    freq[s] += share
+            continue
         spare = 0.0
         stays: list[int] = []
         for s in outs:
@@ -257,64 +271,74 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     # written out here because this loop runs for every block.
     fixed: list[int] = []
     weighed: list[tuple[float, int]] = []  # (-estimate, edge)
+    add_edge = edges.append
+    no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
+    leaves_unseen = SUSPENDS | versions.RERAISE_WITHOUT_TRACEBACK
     for block in blocks:
         b = block.index
-        edges.append((2 * b + 1, 2 * b + 2))
-        block_edge[b] = len(edges) - 1
+        into, out_of = 2 * b + 1, 2 * b + 2
+        e = len(edges)
+        add_edge((into, out_of))
+        block_edge[b] = e
         if b in unprobed:
-            fixed.append(block_edge[b])
+            fixed.append(e)
         else:
-            weighed.append((-freq[b], block_edge[b]))
+            weighed.append((-freq[b], e))
         if block.handler:
-            edges.append((OUTSIDE, 2 * b + 1))
-            handler_entries[len(edges) - 1] = tuple(handler_stubs.get(b, ()))
+            handler_entries[len(edges)] = tuple(handler_stubs.get(b, ()))
+            add_edge((OUTSIDE, into))
         elif block.entry:
-            edges.append((OUTSIDE, 2 * b + 1))
-            fixed.append(len(edges) - 1)
-        if _has_exit(graph, b):
-            edges.append((2 * b + 2, OUTSIDE))
-            fixed.append(len(edges) - 1)
+            fixed.append(len(edges))
+            add_edge((OUTSIDE, into))
+        # Control may leave the code object from the end of the block
+        # without a stub seeing it: a return, a yield, a re-raise.  (A
+        # ``raise`` is recorded, but a bare one may re-raise unseen.)
+        name = block.last_name
+        if (
+            name in leaves_unseen
+            or (name in no_fallthrough and block.land < 0)
+            or (block.end >= units and name not in no_fallthrough)
+        ):
+            fixed.append(len(edges))
+            add_edge((out_of, OUTSIDE))
         out = succs[b]
-        if out and (jumps[b] < 0 or len(out) == 2):  # it falls through
+        jump = jumps[b]
+        if out and (jump < 0 or len(out) == 2):  # it falls through
             target = blocks[out[0]]
-            edges.append((2 * b + 2, 2 * target.index + 1))
-            fall_edge[b] = len(edges) - 1
-            if target.body == target.start and target.index not in unprobed:
-                weighed.append((-passed[b, target.index] * FALL_BIAS, fall_edge[b]))
+            t = target.index
+            fall_edge[b] = e = len(edges)
+            add_edge((out_of, 2 * t + 1))
+            if target.body == target.start and t not in unprobed:
+                weighed.append((-passed[b, t] * FALL_BIAS, e))
             else:
-                fixed.append(fall_edge[b])
-        if jumps[b] >= 0:
-            edges.append((2 * b + 2, 2 * jumps[b] + 1))
-            jump_edge[b] = len(edges) - 1
-            fixed.append(jump_edge[b])
+                fixed.append(e)
+        if jump >= 0:
+            jump_edge[b] = e = len(edges)
+            add_edge((out_of, 2 * jump + 1))
+            fixed.append(e)
     weighed.sort()  # heaviest first; ties in the order the edges were made
     parent = list(range(2 * nb + 1))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    tree: list[int] = []
     chords: list[int] = []
     for e in fixed:
-        src, dst = edges[e]
-        rs, rd = find(src), find(dst)
-        if rs == rd:
+        x, y = edges[e]
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]
+        while parent[y] != y:
+            parent[y] = y = parent[parent[y]]
+        if x == y:
             raise AssertionError(f"edge {edges[e]} closes a cycle but cannot hold a probe")
-        parent[rs] = rd
-        tree.append(e)
+        parent[x] = y
     for _, e in weighed:
-        src, dst = edges[e]
-        rs, rd = find(src), find(dst)
-        if rs == rd:
+        x, y = edges[e]
+        while parent[x] != x:
+            parent[x] = x = parent[parent[x]]
+        while parent[y] != y:
+            parent[y] = y = parent[parent[y]]
+        if x == y:
             chords.append(e)
         else:
-            parent[rs] = rd
-            tree.append(e)
-    steps = _solving_order(2 * nb + 1, edges, tree)
-    return FlowPlan(edges, block_edge, fall_edge, jump_edge, chords, handler_entries, steps)
+            parent[x] = y
+    return FlowPlan(edges, block_edge, fall_edge, jump_edge, chords, handler_entries)
 
 
 def _solving_order(

@@ -12,7 +12,7 @@ All offsets here are in code units unless a name says bytes.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
@@ -152,17 +152,30 @@ class LocationSplicer:
         whose EXTENDED_ARG prefixes changed; all its entries have one
         position, so one re-sized copy of the first stands for them.
         """
+        acc = self.acc
         first = self._entry(start)
         if first < 0:
             self.none(size)
             return
+        if (
+            self.scale == 1
+            and first > self.applied
+            and size == stop - start
+            and (acc[first - 1] if first else 0) == start
+        ):
+            # 3.11+: whole entries from start on; if one ends at stop, the
+            # copy is a slice of the original table.
+            last = bisect_left(acc, stop, first)
+            if last < len(acc) and acc[last] == stop:
+                self.out += self.table[first : bisect_right(acc, stop, last)]
+                self.applied = last
+                return
         last = self._entry(stop - 1)
         if first == last or size != stop - start:
             self._piece(first, size, whole=True)
             if last > self.applied:
                 self.applied = last
             return
-        acc = self.acc
         scale = self.scale
         self._piece(first, acc[first] // scale - start, whole=True)
         # Entries wholly inside, as they are; then the last one, cut at stop.
