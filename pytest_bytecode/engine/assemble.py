@@ -18,7 +18,7 @@ from itertools import accumulate
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.tables import Handler, LocationSplicer, encode_exception_table
+from pytest_bytecode.engine.tables import LocationSplicer, encode_exception_table
 
 #: An item's handler for code that no exception-table entry covers.
 UNCOVERED = -1
@@ -161,7 +161,7 @@ def assemble(
     if run_start >= 0:
         lines.copy(run_start, run_stop, run_stop - run_start)
 
-    entries: list[Handler] = []
+    entries: list[tuple[int, int, int, int, bool]] = []
     if versions.HAS_EXCEPTION_TABLE:
         k = 0
         while k < n:
@@ -171,9 +171,7 @@ def assemble(
                 j += 1
             if h != UNCOVERED:
                 spec = handlers[h]
-                entries.append(
-                    Handler(begin[k], begin[j], begin[spec.item], spec.depth, spec.lasti)
-                )
+                entries.append((begin[k], begin[j], begin[spec.item], spec.depth, spec.lasti))
             k = j
     return Layout(bytes(code), begin[:-1], encode_exception_table(entries), lines.result())
 

@@ -114,38 +114,45 @@ def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -
     n = len(ops)
     opname = versions.OPNAME
     leaders = {0}
+    add = leaders.add
     glue_at: dict[int, int] = {}  # unit -> instructions glued there
     resume_at: list[int] = []
     by_end: dict[int, Special] = {}
     land_of: dict[int, int] = {}  # special's end -> where its jump lands
+    reraise_bare = versions.RERAISE_WITHOUT_TRACEBACK
+    pseudo = versions.PSEUDO_JUMP_OPNAMES
+    setup = versions.SETUP_OPNAMES
+    no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
+    not_taken = versions.HAS_NOT_TAKEN
     for s in specials:
         name = s.name
         end = s.end
         by_end[end] = s
-        if name in versions.RERAISE_WITHOUT_TRACEBACK:
-            leaders.add(end)
-        if s.target >= 0:
-            leaders.add(s.target)
-            if name in versions.PSEUDO_JUMP_OPNAMES:
+        if reraise_bare and name in reraise_bare:
+            add(end)
+        target = s.target
+        if target >= 0:
+            add(target)
+            if pseudo and name in pseudo:
                 continue  # only keeps its argument encodable
-            land = landing(ops, s)
-            leaders.add(land)
-            leaders.add(end)
-            if name not in versions.SETUP_OPNAMES:
+            land = landing(ops, s) if name == "FOR_ITER" else target
+            add(land)
+            add(end)
+            if not setup or name not in setup:
                 land_of[end] = land
-            if end < n:
+            if end < n and (not_taken or name == "SEND"):
                 after = opname[opcode_at(ops, end)]
-                if versions.HAS_NOT_TAKEN and after == "NOT_TAKEN":
+                if not_taken and after == "NOT_TAKEN":
                     glue_at[end] = 1  # 3.14+: NOT_TAKEN stays right after its jump
                 if name == "SEND" and after == "YIELD_VALUE":
                     # The interpreter finds the SEND from the YIELD_VALUE by
                     # offset (3.11's gen.throw() backs up to it), so nothing
                     # goes between.
                     glue_at[end] = 1
-        elif name in versions.NO_FALLTHROUGH_OPNAMES:
-            leaders.add(end)
+        elif name in no_fallthrough:
+            add(end)
         elif name in SUSPENDS and end < n:
-            leaders.add(end)
+            add(end)
             resume_at.append(end)
             if name == "RETURN_GENERATOR":
                 glue_at[end] = 2  # POP_TOP, RESUME
@@ -159,22 +166,25 @@ def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -
     glue0 = entry_glue(ops)
     # A leader inside the entry prefix would separate glued instructions.
     starts = sorted(u for u in leaders if u < n and not 0 < u < glue0)
+    starts.append(n)
     blocks: list[Block] = []
     at: dict[int, int] = {}
-    for k, start in enumerate(starts):
-        end = starts[k + 1] if k + 1 < len(starts) else n
+    get_last = by_end.get
+    for k in range(len(starts) - 1):
+        start = starts[k]
+        end = starts[k + 1]
+        body = start
         if start == 0:
-            body = glue0
-        else:
-            body = start
-            for _ in range(glue_at.get(start, 0)):
+            body = glue0 if glue0 < end else end
+        elif start in glue_at:
+            for _ in range(glue_at[start]):
                 if body < end:
                     body = instruction_end(ops, body)
-        last = by_end.get(end)
+            if body > end:
+                body = end
+        last = get_last(end)
         at[start] = k
-        blocks.append(
-            Block(k, start, end, min(body, end), last, land_of.get(end, -1) if last else -1)
-        )
+        blocks.append(Block(k, start, end, body, last, land_of.get(end, -1) if last else -1))
     if blocks:
         blocks[0].entry = True
     for unit in resume_at:

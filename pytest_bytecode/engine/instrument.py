@@ -87,6 +87,9 @@ _OP = versions.OPMAP
 #: Probe bytes by (index of ``next``, index of the counter) in co_consts:
 #: they repeat from one code object to the next.
 _PROBES: dict[tuple[int, int], bytes] = {}
+#: Stub bytes where a stub is one piece (all but 3.14+), by (index of its
+#: raise table, index of the constant 1, whether the entry pushes lasti).
+_STUBS: dict[tuple[int, int, bool], bytes] = {}
 
 #: (target unit, depth, lasti): one exception handler as the table names it.
 HandlerKey = tuple[int, int, bool]
@@ -173,6 +176,10 @@ class _Rewriter:
             self.raises.append(RaiseTable())
         self.raises[stub] = table
         const = self._const(table)
+        cached = _STUBS.get((const, self._one_const, lasti))
+        if cached is not None:
+            self.items.append((-1, 0, UNCOVERED, IGNORE, loc, loc, cached))
+            return
         add, add_arg = versions.ADD_INSTR
         subscr, subscr_arg = versions.SUBSCR_INSTR
         shift = versions.LOAD_ATTR_SHIFT
@@ -236,6 +243,10 @@ class _Rewriter:
         if not lasti and versions.HANDLER_GETS_LASTI:
             steps += [("SWAP", 2), ("POP_TOP", 0)]
         self._emit_steps(steps, loc, UNCOVERED, IGNORE)
+        if versions.LASTI_IS_OBJECT or not versions.HAS_EXCEPTION_TABLE:  # one piece
+            if len(_STUBS) > 4096:
+                _STUBS.clear()
+            _STUBS[const, self._one_const, lasti] = self.items[-1][6]  # type: ignore[assignment]
 
     def _name(self, name: str) -> int:
         if name not in self.names:

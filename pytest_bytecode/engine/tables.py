@@ -70,14 +70,15 @@ def _write_varint(out: bytearray, value: int, first: int) -> None:
     out.append((value & 63) | first)
 
 
-def encode_exception_table(entries: Sequence[Handler]) -> bytes:
-    """Encode entries (sorted, non-overlapping) as ``co_exceptiontable``."""
+def encode_exception_table(entries: Sequence[tuple[int, int, int, int, bool]]) -> bytes:
+    """Encode (start, end, target, depth, lasti) entries, sorted and
+    non-overlapping, as ``co_exceptiontable``."""
     out = bytearray()
-    for entry in entries:
-        _write_varint(out, entry.start, 128)
-        _write_varint(out, entry.end - entry.start, 0)
-        _write_varint(out, entry.target, 0)
-        _write_varint(out, (entry.depth << 1) | int(entry.lasti), 0)
+    for start, end, target, depth, lasti in entries:
+        _write_varint(out, start, 128)
+        _write_varint(out, end - start, 0)
+        _write_varint(out, target, 0)
+        _write_varint(out, (depth << 1) | lasti, 0)
     return bytes(out)
 
 
@@ -157,19 +158,23 @@ class LocationSplicer:
         if first < 0:
             self.none(size)
             return
-        if (
-            self.scale == 1
-            and first > self.applied
-            and size == stop - start
-            and (acc[first - 1] if first else 0) == start
-        ):
-            # 3.11+: whole entries from start on; if one ends at stop, the
-            # copy is a slice of the original table.
+        if self.scale == 1 and size == stop - start:
+            # 3.11+: the entries that lie wholly inside go as one slice of the
+            # original table; only a cut entry at either end is re-written.
+            if first <= self.applied or (acc[first - 1] if first else 0) != start:
+                cut = acc[first] if acc[first] < stop else stop
+                self._piece(first, cut - start, whole=True)
+                if cut == stop:
+                    return
+                first = bisect_right(acc, cut, first)
             last = bisect_left(acc, stop, first)
             if last < len(acc) and acc[last] == stop:
                 self.out += self.table[first : bisect_right(acc, stop, last)]
                 self.applied = last
-                return
+            else:
+                self.out += self.table[first:last]
+                self._piece(last, stop - (acc[last - 1] if last else 0), whole=False)
+            return
         last = self._entry(stop - 1)
         if first == last or size != stop - start:
             self._piece(first, size, whole=True)
