@@ -51,11 +51,12 @@ from pytest_bytecode.engine.assemble import (
     UNCOVERED,
     HandlerSpec,
     Item,
+    Layout,
     assemble,
     build_code,
     encode,
 )
-from pytest_bytecode.engine.blocks import Block, build
+from pytest_bytecode.engine.blocks import Block, Graph, build, entry_glue
 from pytest_bytecode.engine.counts import (
     AT,
     BEFORE,
@@ -67,8 +68,12 @@ from pytest_bytecode.engine.counts import (
     new_counter,
 )
 from pytest_bytecode.engine.decode import decode, scan
-from pytest_bytecode.engine.plan import plan_flow, unprobed_blocks
-from pytest_bytecode.engine.tables import parse_exception_table
+from pytest_bytecode.engine.plan import FlowPlan, plan_flow, unprobed_blocks
+from pytest_bytecode.engine.tables import (
+    LocationSplicer,
+    encode_exception_table,
+    parse_exception_table,
+)
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
 PROBE_STACK = 3
@@ -255,6 +260,16 @@ class _Rewriter:
 
     def rewrite(self) -> tuple[CodeType, CodePlan]:
         """Build the instrumented code object and the plan to read it."""
+        if STRAIGHT_FAST_PATH and versions.LASTI_IS_OBJECT:
+            specials = self.specials
+            if (
+                len(specials) == 1
+                and specials[0].end == len(self.ops)
+                and specials[0].target < 0
+                and specials[0].name in versions.NO_FALLTHROUGH_OPNAMES
+                and not self.code.co_exceptiontable  # type: ignore[attr-defined]
+            ):
+                return self._rewrite_straight()
         code = self.code
         raw = self.raw
         n_units = len(self.ops)
@@ -402,6 +417,71 @@ class _Rewriter:
             layout.starts,
         )
         return new_code, plan
+
+
+    def _rewrite_straight(self) -> tuple[CodeType, CodePlan]:
+        """:meth:`rewrite` for straight-line code (3.11-3.13): one block that
+        ends the code object, no handlers.
+
+        More than half of all code objects are like this (methods without
+        branches, lambdas, class bodies).  The result is what :meth:`rewrite`
+        builds for them, item for item (``test_engine_plan`` compares the
+        two): the glued prefix, a probe, the body, the catch-all stub and
+        its RERAISE, one exception-table entry.  Only the general machinery
+        is skipped.
+        """
+        code = self.code
+        raw = self.raw
+        ops = self.ops
+        n = len(ops)
+        body = entry_glue(ops)
+        last = self.specials[0]
+        self._probe(body, 0, 4 * body + BEFORE)
+        self._record_raise(0, -1, True)
+        probe = self.items[0][6]
+        stub = self.items[1][6]
+        assert probe is not None and stub is not None
+        p = len(probe) >> 1
+        s = len(stub) >> 1
+        reraise = bytes((_OP["RERAISE"], 1))
+        new_raw = b"".join((raw[: 2 * body], probe, raw[2 * body :], stub, reraise))
+        lines = LocationSplicer(code.co_linetable)
+        lines.copy(0, body, body)
+        lines.insert(body, p)
+        lines.copy(body, n, n - body)
+        lines.none(s)
+        lines.none(1)
+        table = encode_exception_table([(0, n + p, n + p, 0, True)])
+        layout = Layout(
+            new_raw, [0, body, body + p, n + p, n + p + s], table, lines.result()
+        )
+        stack = max(code.co_stacksize + PROBE_STACK, STUB_STACK)
+        new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
+        block = Block(0, 0, n, body, last, -1, entry=True)
+        graph = Graph(ops, [block], {0: 0}, n)
+        flow = FlowPlan([(1, 2), (0, 1), (2, 0)], [0], [-1], [-1], [0], {}, {0: 0})
+        tags = [IGNORE, 4 * body + BEFORE, 4 * body + AT, IGNORE, IGNORE]
+        if body == 0:  # no glued prefix: no piece for it
+            layout.starts.pop(0)
+            tags.pop(0)
+        handlers = [0] * (len(tags) - 2) + [UNCOVERED, UNCOVERED]
+        plan = CodePlan(
+            (getattr(code, "co_qualname", code.co_name), code.co_name, code.co_firstlineno),
+            code,
+            graph,
+            self.counters,
+            flow,
+            self.raises,
+            tags,
+            handlers,
+            layout.starts,
+        )
+        return new_code, plan
+
+
+#: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`
+#: (tests turn it off to compare it with the general path).
+STRAIGHT_FAST_PATH = True
 
 
 def _has_gap(ranges: list[tuple[int, int, int]], units: int) -> bool:
