@@ -123,7 +123,7 @@ def unprobed_blocks(graph: Graph) -> set[int]:
 
 
 def _estimates(
-    graph: Graph, succs: list[list[int]], resumes: dict[int, int]
+    graph: Graph, succs: list[list[int]], resumes: dict[int, int], backward: bool
 ) -> tuple[list[float], dict[tuple[int, int], float]]:
     """Static estimate of how often each block runs and each edge is taken,
     per entry of the code.
@@ -136,7 +136,8 @@ def _estimates(
     leaving a loop carries at most what entered the loop (a loop is left
     about as often as it is entered, however many times it turns); what it
     does not carry goes to the other successors.  A block after a yield
-    weighs what the yield does; a handler weighs HANDLER_WEIGHT.
+    weighs what the yield does; a handler weighs HANDLER_WEIGHT.  Without a
+    ``backward`` jump there is no loop to look for.
     """
     blocks = graph.blocks
     n = len(blocks)
@@ -145,10 +146,26 @@ def _estimates(
         flow_succs = [list(s) for s in succs]
         for yield_block, resume_block in resumes.items():
             flow_succs[yield_block].append(resume_block)
+    handlers = [b.index for b in blocks if b.handler]
+    freq = [0.0] * n
+    freq[0] = 1.0
+    for h in handlers:
+        freq[h] = HANDLER_WEIGHT
+    passed: dict[tuple[int, int], float] = {}
+    if not backward:
+        # Every edge goes forward: no loops, and block order is an order in
+        # which every block comes after all that lead to it.
+        for node in range(n):
+            outs = flow_succs[node]
+            if outs:
+                share = freq[node] / len(outs)
+                for s in outs:
+                    passed[node, s] = share
+                    freq[s] += share
+        return freq, passed
     state = [0] * n  # 0 new, 1 on the path, 2 done
     post: list[int] = []
     back: set[tuple[int, int]] = set()
-    handlers = [b.index for b in blocks if b.handler]
     for root in (0, *handlers, *range(n)):
         if state[root]:
             continue
@@ -168,11 +185,6 @@ def _estimates(
                 state[node] = 2
                 post.append(node)
                 stack.pop()
-    freq = [0.0] * n
-    freq[0] = 1.0
-    for h in handlers:
-        freq[h] = HANDLER_WEIGHT
-    passed: dict[tuple[int, int], float] = {}
     if not back:  # no loops: every block splits its estimate evenly
         for node in reversed(post):
             outs = flow_succs[node]
@@ -251,19 +263,22 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     succs: list[list[int]] = [[] for _ in range(nb)]
     resumes: dict[int, int] = {}
     jumps = [0] * nb  # block -> index of the block its jump lands in, or -1
+    backward = False
     units = graph.units
     for block in blocks:
         b = block.index
         name = block.last_name
-        jumps[b] = graph.at[block.land] if block.land >= 0 else -1
-        if jumps[b] >= 0:
-            succs[b].append(jumps[b])
+        jump = jumps[b] = graph.at[block.land] if block.land >= 0 else -1
+        if jump >= 0:
+            succs[b].append(jump)
+            if jump <= b:
+                backward = True
         if block.end < units:
             if not name or falls_through(name):
                 succs[b].insert(0, b + 1)
             elif name in SUSPENDS:
                 resumes[b] = b + 1
-    freq, passed = _estimates(graph, succs, resumes)
+    freq, passed = _estimates(graph, succs, resumes, backward)
 
     # Edges that cannot hold a probe go into the forest first; the others
     # follow heaviest first (Kruskal), and one that would close a cycle is a
