@@ -156,10 +156,7 @@ def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -
             resume_at.append(end)
             if name == "RETURN_GENERATOR":
                 glue_at[end] = 2  # POP_TOP, RESUME
-            elif (
-                versions.RESUME_OPNAME
-                and opname[opcode_at(ops, end)] == versions.RESUME_OPNAME
-            ):
+            elif versions.RESUME_OPNAME and opname[opcode_at(ops, end)] == versions.RESUME_OPNAME:
                 glue_at[end] = 1
     handlers = set(handler_targets)
     leaders |= handlers

@@ -124,7 +124,7 @@ class _View:
         """
         instrs = self.instrs
         result: set[int] = set()
-        for block, first in zip(graph.blocks, self.first):
+        for block, first in zip(graph.blocks, self.first, strict=True):
             i = first
             while i < len(instrs) and self.starts[i] < block.body:
                 if instrs[i].opname in versions.NON_UNIT_OPNAMES:
@@ -272,9 +272,9 @@ class CodePlan:
         )
         branches: list[BranchCount] = []
         for block_index, fall_edge, jump_edge in flow.branches(self.graph):
-            last = self.blocks[block_index].last
-            assert last is not None
-            index = view.index_at[last.start]
+            special = self.blocks[block_index].last
+            assert special is not None
+            index = view.index_at[special.start]
             ins = instrs[index]
             next_offset = instrs[index + 1].offset if index + 1 < n else ins.end
             assert ins.target is not None

@@ -93,8 +93,9 @@ _OP = versions.OPMAP
 #: they repeat from one code object to the next.
 _PROBES: dict[tuple[int, int], bytes] = {}
 #: Stub bytes where a stub is one piece (all but 3.14+), by (index of its
-#: raise table, index of the constant 1, whether the entry pushes lasti).
-_STUBS: dict[tuple[int, int, bool], bytes] = {}
+#: raise table, index of the constant 1, whether the entry pushes lasti,
+#: and on 3.10 the indexes of the two names it reads).
+_STUBS: dict[tuple[int, ...], bytes] = {}
 
 #: (target unit, depth, lasti): one exception handler as the table names it.
 HandlerKey = tuple[int, int, bool]
@@ -181,7 +182,12 @@ class _Rewriter:
             self.raises.append(RaiseTable())
         self.raises[stub] = table
         const = self._const(table)
-        cached = _STUBS.get((const, self._one_const, lasti))
+        # The bytes depend on these indexes and nothing else (3.10 and 3.14+
+        # read two attributes by name; their indexes vary).
+        key: tuple[int, ...] = (const, self._one_const, lasti)
+        if not versions.LASTI_IS_OBJECT:
+            key += (self._name("__traceback__"), self._name("tb_lasti"))
+        cached = _STUBS.get(key)
         if cached is not None:
             self.items.append((-1, 0, UNCOVERED, IGNORE, loc, loc, cached))
             return
@@ -251,7 +257,7 @@ class _Rewriter:
         if versions.LASTI_IS_OBJECT or not versions.HAS_EXCEPTION_TABLE:  # one piece
             if len(_STUBS) > 4096:
                 _STUBS.clear()
-            _STUBS[const, self._one_const, lasti] = self.items[-1][6]  # type: ignore[assignment]
+            _STUBS[key] = self.items[-1][6]  # type: ignore[assignment]
 
     def _name(self, name: str) -> int:
         if name not in self.names:
@@ -361,7 +367,15 @@ class _Rewriter:
                     copy(body, last.start, True)
                 jump = len(items)
                 items.append(
-                    (last.op, 0, cover(last.start), 4 * last.start + INSTR, last.start, last.end, None)
+                    (
+                        last.op,
+                        0,
+                        cover(last.start),
+                        4 * last.start + INSTR,
+                        last.start,
+                        last.end,
+                        None,
+                    )
                 )
                 if last.name in versions.SETUP_OPNAMES:
                     # 3.10: the handler is entered through its stub.
@@ -418,7 +432,6 @@ class _Rewriter:
         )
         return new_code, plan
 
-
     def _rewrite_straight(self) -> tuple[CodeType, CodePlan]:
         """:meth:`rewrite` for straight-line code (3.11-3.13): one block that
         ends the code object, no handlers.
@@ -452,9 +465,7 @@ class _Rewriter:
         lines.none(s)
         lines.none(1)
         table = encode_exception_table([(0, n + p, n + p, 0, True)])
-        layout = Layout(
-            new_raw, [0, body, body + p, n + p, n + p + s], table, lines.result()
-        )
+        layout = Layout(new_raw, [0, body, body + p, n + p, n + p + s], table, lines.result())
         stack = max(code.co_stacksize + PROBE_STACK, STUB_STACK)
         new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
         block = Block(0, 0, n, body, last, -1, entry=True)
@@ -539,7 +550,7 @@ def _handler_ranges(
             if j < len(instrs) and state[j] is None:
                 state[j] = new
                 work.append(j)
-    for ins, stack in zip(instrs, state):
+    for ins, stack in zip(instrs, state, strict=True):
         if stack:
             kid = keys.setdefault((stack[-1], 0, False), len(keys))
             if ranges and ranges[-1][2] == kid and ranges[-1][1] == ins.start // 2:

@@ -77,9 +77,7 @@ def _plan_from_state(
                 b[1],
                 b[2],
                 b[3],
-                None
-                if b[4] is None
-                else Special(*b[4][:4], versions.OPNAME[b[4][3]], b[4][4]),
+                None if b[4] is None else _special(b[4]),
                 b[5],
                 b[6],
                 b[7],
@@ -111,6 +109,11 @@ def _plan_from_state(
         list(starts),
     )
     return plan, counters, raises
+
+
+def _special(state: tuple[int, int, int, int, int]) -> Special:
+    start, unit, end, op, target = state
+    return Special(start, unit, end, op, versions.OPNAME[op], target)
 
 
 def _code_at(root: CodeType, path: tuple[int, ...]) -> CodeType:

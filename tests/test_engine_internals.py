@@ -1,0 +1,145 @@
+"""The engine's fast paths agree with its slow, plain ones.
+
+Instrumenting reads only the instructions that shape control flow
+(``decode.scan``) and takes a shortcut for straight-line code
+(``_Rewriter._rewrite_straight``).  These tests compare both with the plain
+way over every code object of a few dozen stdlib modules, on whichever
+version runs them.
+"""
+
+from __future__ import annotations
+
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+import pytest
+
+from pytest_bytecode import versions
+from pytest_bytecode.engine import instrument, iter_code_tree
+from pytest_bytecode.engine.decode import _SHAPING, decode, scan
+
+_MODULES = (
+    "argparse",
+    "ast",
+    "calendar",
+    "collections/__init__",
+    "configparser",
+    "contextlib",
+    "dataclasses",
+    "difflib",
+    "enum",
+    "fractions",
+    "functools",
+    "inspect",
+    "json/decoder",
+    "json/encoder",
+    "pathlib",
+    "pprint",
+    "shlex",
+    "statistics",
+    "string",
+    "textwrap",
+    "tokenize",
+    "typing",
+    "warnings",
+    "zipfile",
+)
+
+
+def _stdlib_code() -> Iterator[CodeType]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    found = 0
+    for name in _MODULES:
+        path = root / f"{name}.py"
+        if not path.exists():  # moved between versions (pathlib, zipfile)
+            path = root / name / "__init__.py"
+        if not path.exists():
+            continue
+        found += 1
+        top = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        for _, code in iter_code_tree(top):
+            yield code
+    assert found >= 15, "too few stdlib modules found to compare on"
+
+
+def _rewriter_module() -> Any:
+    import importlib
+
+    return importlib.import_module("pytest_bytecode.engine.instrument")
+
+
+def test_scan_finds_exactly_the_control_flow_instructions_decode_finds() -> None:
+    checked = 0
+    for code in _stdlib_code():
+        ops, specials = scan(code.co_code)
+        assert ops == code.co_code[::2]
+        expected = [
+            (ins.start // 2, ins.offset // 2, ins.end // 2, ins.op, ins.target)
+            for ins in decode(code)
+            if ins.op in _SHAPING
+        ]
+        got = [
+            (s.start, s.unit, s.end, s.op, s.target * 2 if s.target >= 0 else None)
+            for s in specials
+        ]
+        assert got == expected, code.co_qualname if versions.HAS_CO_QUALNAME else code.co_name
+        checked += len(got)
+    assert checked > 5000
+
+
+def _outcome(code: CodeType) -> tuple[Any, ...]:
+    new, plan = _rewriter_module().instrument_code(code)
+    flow = plan.flow
+    return (
+        new.co_code,
+        new.co_linetable,
+        getattr(new, "co_exceptiontable", b""),
+        new.co_stacksize,
+        [type(c).__name__ for c in new.co_consts],
+        new.co_names,
+        [(b.start, b.end, b.body, b.last, b.land, b.entry, b.handler) for b in plan.blocks],
+        (flow.edges, flow.block_edge, flow.fall_edge, flow.jump_edge, flow.chords),
+        (flow.handler_entries, flow.probe_of),
+        (plan.tags, plan.handlers, plan.starts, len(plan.counters), len(plan.raises)),
+    )
+
+
+@pytest.mark.skipif(
+    not versions.LASTI_IS_OBJECT, reason="the straight-line path exists on 3.11-3.13 only"
+)
+def test_straight_line_path_builds_what_the_general_path_builds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rewriter = _rewriter_module()
+    straight = 0
+    for code in _stdlib_code():
+        monkeypatch.setattr(rewriter, "STRAIGHT_FAST_PATH", True)
+        fast = _outcome(code)
+        monkeypatch.setattr(rewriter, "STRAIGHT_FAST_PATH", False)
+        general = _outcome(code)
+        assert fast == general, code.co_qualname
+        straight += len(fast[6]) == 1
+    assert straight > 500
+
+
+def test_stubs_of_code_objects_with_other_names_are_not_shared() -> None:
+    # Same constants and probes, different names: 3.10 and 3.14+ stubs read
+    # two attributes by name index, so their bytes differ.  (A cache keyed
+    # on the constants alone once gave the second stub the first one's
+    # indexes: an AttributeError on 3.10, or a crash where an index ran off
+    # the end of co_names.)
+    first = instrument(compile("def f(o):\n    raise ValueError('a')\n", "<a>", "exec"))
+    source = "def f(o):\n    o.alpha; o.beta; o.gamma\n    raise ValueError('b')\n"
+    second = instrument(compile(source, "<b>", "exec"))
+    for inst, args in ((first, ()), (second, ("alpha", "beta", "gamma"))):
+        namespace: dict[str, Any] = {}
+        exec(inst.code, namespace)
+        target = type("T", (), dict.fromkeys(args, 1))()
+        with pytest.raises(ValueError):
+            namespace["f"](target)
+        counts = {c.name: c for c in inst.counts()}["f"]
+        raised = [i for i in counts.instructions if i.opname == "RAISE_VARARGS"]
+        assert [i.count for i in raised] == [1]
