@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Iterator
-from importlib.abc import InspectLoader
 from types import CodeType
 from typing import Any
 
@@ -51,17 +50,18 @@ _MODULES = (
 
 
 def _stdlib_code() -> Iterator[CodeType]:
-    """Every code object of the modules above, compiled from their source
-    (read through the module loader: Pyodide keeps the stdlib in a zip)."""
+    """Every code object of the modules above, as their loader gives it
+    (compiled from source, or from a .pyc where, as in Pyodide, the stdlib
+    ships without sources)."""
     found = 0
     for name in _MODULES:
         spec = importlib.util.find_spec(name)
-        loader = spec.loader if spec is not None else None
-        source = loader.get_source(name) if isinstance(loader, InspectLoader) else None
-        if source is None:
+        get_code = getattr(spec.loader, "get_code", None) if spec is not None else None
+        top = get_code(name) if get_code is not None else None
+        if not isinstance(top, CodeType):
             continue
         found += 1
-        for _, code in iter_code_tree(compile(source, f"<{name}>", "exec")):
+        for _, code in iter_code_tree(top):
             yield code
     assert found >= 20, "too few stdlib modules found to compare on"
 
