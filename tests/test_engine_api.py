@@ -158,3 +158,16 @@ def test_counters_of_both_kinds_read_back() -> None:
     fresh = new_counter()
     assert count_values([down, up, fresh]) == [300, 7, 0]
     assert isinstance(fresh, itertools.repeat) is versions.COUNT_DOWN
+
+
+def test_original_code_outlives_the_handle() -> None:
+    import gc
+
+    namespace: dict[str, object] = {}
+    exec("def add(a, b):\n    return a + b\n", namespace)
+    add = namespace["add"]
+    original = add.__code__  # type: ignore[attr-defined]
+    instrument_function(add)  # type: ignore[arg-type]  # handle dropped at once
+    gc.collect()
+    assert add.__code__ is not original  # type: ignore[attr-defined]
+    assert original_code(add.__code__) is original  # type: ignore[attr-defined]

@@ -75,12 +75,20 @@ def original_code(code: CodeType) -> CodeType:
         return found
     while _UNINDEXED:
         handle = _UNINDEXED.pop()
-        # Both trees have the same shape: probes only append constants.
-        for (_, new), (_, old) in zip(
-            iter_code_tree(handle.code), iter_code_tree(handle.original), strict=True
-        ):
-            _ORIGINALS[new] = old
+        _index(handle.code, handle.original)
     return _ORIGINALS.get(code, code)
+
+
+def _index_if_new(code: CodeType, original: CodeType) -> None:
+    if code not in _ORIGINALS:
+        _index(code, original)
+
+
+def _index(code: CodeType, original: CodeType) -> None:
+    """Record the original of every code object of an instrumented tree."""
+    # Both trees have the same shape: probes only append constants.
+    for (_, new), (_, old) in zip(iter_code_tree(code), iter_code_tree(original), strict=True):
+        _ORIGINALS[new] = old
 
 
 class Instrumented:
@@ -96,6 +104,9 @@ class Instrumented:
         self._tables = [t for _, plan in plans for t in plan.raises]
         self._zero: list[int] | None = None
         _UNINDEXED.add(self)
+        # A handle may go before its code does (instrument_function's, if
+        # dropped): its tree is recorded then, unless the process is ending.
+        weakref.finalize(self, _index_if_new, code, original).atexit = False
 
     def counts(self) -> list[CodeCounts]:
         """Counts for every code object of the tree, root first, depth-first."""
