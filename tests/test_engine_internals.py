@@ -142,3 +142,57 @@ def test_stubs_of_code_objects_with_other_names_are_not_shared() -> None:
         counts = {c.name: c for c in inst.counts()}["f"]
         raised = [i for i in counts.instructions if i.opname == "RAISE_VARARGS"]
         assert [i.count for i in raised] == [1]
+
+
+def _block_stack_reference(code: CodeType) -> tuple[Any, ...]:
+    """3.10's handler ranges the plain way: every instruction decoded, the
+    block stack followed instruction by instruction."""
+    instrs = decode(code)
+    by_start = {ins.start: ins.index for ins in instrs}
+    state: list[tuple[int, ...] | None] = [None] * len(instrs)
+    state[0] = ()
+    work = [0]
+    deepest = 0
+    while work:
+        i = work.pop()
+        stack = state[i]
+        assert stack is not None
+        ins = instrs[i]
+        deepest = max(deepest, len(stack))
+        successors: list[tuple[int, tuple[int, ...]]] = []
+        if ins.opname in versions.SETUP_OPNAMES:
+            assert ins.target is not None
+            successors.append((i + 1, (*stack, ins.target // 2)))
+            successors.append((by_start[ins.target], stack))
+        else:
+            after = stack[:-1] if ins.opname == "POP_BLOCK" else stack
+            if ins.target is not None:
+                successors.append((by_start[ins.target], after))
+            if ins.opname not in versions.NO_FALLTHROUGH_OPNAMES:
+                successors.append((i + 1, after))
+        for j, new in successors:
+            if j < len(instrs) and state[j] is None:
+                state[j] = new
+                work.append(j)
+    keys: dict[tuple[int, int, bool], int] = {}
+    ranges: list[tuple[int, int, int]] = []
+    for ins, stack in zip(instrs, state, strict=True):
+        if stack:
+            kid = keys.setdefault((stack[-1], 0, False), len(keys))
+            if ranges and ranges[-1][2] == kid and ranges[-1][1] == ins.start // 2:
+                ranges[-1] = (ranges[-1][0], ins.end // 2, kid)
+            else:
+                ranges.append((ins.start // 2, ins.end // 2, kid))
+    return keys, ranges, deepest < versions.MAX_BLOCKS
+
+
+@pytest.mark.skipif(versions.HAS_EXCEPTION_TABLE, reason="3.10 has a block stack")
+def test_block_stack_walk_from_event_to_event_matches_the_plain_walk() -> None:
+    rewriter = _rewriter_module()
+    with_handlers = 0
+    for code in _stdlib_code():
+        ops, specials = scan(code.co_code)
+        got = rewriter._block_stack_ranges(ops, specials)
+        assert got == _block_stack_reference(code), code.co_name
+        with_handlers += bool(got[1])
+    assert with_handlers > 100

@@ -42,7 +42,8 @@ twice.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from types import CodeType
 
@@ -67,7 +68,7 @@ from pytest_bytecode.engine.counts import (
     RaiseTable,
     new_counter,
 )
-from pytest_bytecode.engine.decode import decode, scan
+from pytest_bytecode.engine.decode import Special, scan
 from pytest_bytecode.engine.plan import FlowPlan, plan_flow, unprobed_blocks
 from pytest_bytecode.engine.tables import (
     LocationSplicer,
@@ -279,7 +280,7 @@ class _Rewriter:
         code = self.code
         raw = self.raw
         n_units = len(self.ops)
-        keys, ranges, room = _handler_ranges(code)
+        keys, ranges, room = _handler_ranges(code, self.ops, self.specials)
         graph = build(self.ops, self.specials, {target for target, _, _ in keys})
         blocks = graph.blocks
         n_keys = len(keys)
@@ -506,7 +507,7 @@ def _has_gap(ranges: list[tuple[int, int, int]], units: int) -> bool:
 
 
 def _handler_ranges(
-    code: CodeType,
+    code: CodeType, ops: bytes, specials: list[Special]
 ) -> tuple[dict[HandlerKey, int], list[tuple[int, int, int]], bool]:
     """Which handler covers which code.
 
@@ -514,50 +515,84 @@ def _handler_ranges(
     to stub numbers, the ranges of units each stub covers (sorted, disjoint),
     and whether there is room for a catch-all handler.  3.11+ reads the
     exception table; 3.10 follows the block stack that SETUP_* and POP_BLOCK
-    build, instruction by instruction.
+    build (:func:`_block_stack_ranges`).
     """
+    if not versions.HAS_EXCEPTION_TABLE:
+        return _block_stack_ranges(ops, specials)
     keys: dict[HandlerKey, int] = {}
     ranges: list[tuple[int, int, int]] = []
-    if versions.HAS_EXCEPTION_TABLE:
-        for entry in parse_exception_table(code.co_exceptiontable):  # type: ignore[attr-defined]
-            kid = keys.setdefault((entry.target, entry.depth, entry.lasti), len(keys))
-            ranges.append((entry.start, entry.end, kid))
-        return keys, ranges, True
-    instrs = decode(code)
-    by_start = {ins.start: ins.index for ins in instrs}
-    state: list[tuple[int, ...] | None] = [None] * len(instrs)
-    state[0] = ()
-    work = [0]
+    for entry in parse_exception_table(code.co_exceptiontable):  # type: ignore[attr-defined]
+        kid = keys.setdefault((entry.target, entry.depth, entry.lasti), len(keys))
+        ranges.append((entry.start, entry.end, kid))
+    return keys, ranges, True
+
+
+def _block_stack_ranges(
+    ops: bytes, specials: list[Special]
+) -> tuple[dict[HandlerKey, int], list[tuple[int, int, int]], bool]:
+    """3.10: the handler ranges that the block stack makes.
+
+    The stack changes only at SETUP_* (pushes its handler), POP_BLOCK (pops)
+    and where control goes elsewhere, so the walk goes from one of those
+    *events* to the next: every unit before an event has the stack the walk
+    arrived with.  The first arrival at a unit decides its stack (the
+    compiler gives every instruction one).
+    """
+    events = {s.start: (s.end, s.name, s.target) for s in specials}
+    for found in _POP_BLOCK_RE.finditer(ops):
+        events[found.start()] = (found.start() + 1, "POP_BLOCK", -1)
+    order = sorted(events)
+    n = len(ops)
+    starts: list[int] = []  # covered intervals, sorted and disjoint
+    stops: list[int] = []
+    stacks: list[tuple[int, ...]] = []
     deepest = 0
+    work: list[tuple[int, tuple[int, ...]]] = [(0, ())]
     while work:
-        i = work.pop()
-        stack = state[i]
-        assert stack is not None
-        ins = instrs[i]
-        deepest = max(deepest, len(stack))
-        successors: list[tuple[int, tuple[int, ...]]] = []
-        if ins.opname in versions.SETUP_OPNAMES:
-            assert ins.target is not None
-            successors.append((i + 1, (*stack, ins.target // 2)))
-            successors.append((by_start[ins.target], stack))
+        unit, stack = work.pop()
+        if unit >= n:
+            continue
+        i = bisect_right(starts, unit)
+        if i and unit < stops[i - 1]:
+            continue  # arrived before
+        k = bisect_left(order, unit)
+        if k < len(order):
+            end, name, target = events[order[k]]
         else:
-            after = stack[:-1] if ins.opname == "POP_BLOCK" else stack
-            if ins.target is not None:
-                successors.append((by_start[ins.target], after))
-            if ins.opname not in versions.NO_FALLTHROUGH_OPNAMES:
-                successors.append((i + 1, after))
-        for j, new in successors:
-            if j < len(instrs) and state[j] is None:
-                state[j] = new
-                work.append(j)
-    for ins, stack in zip(instrs, state, strict=True):
+            end, name, target = n, "", -1
+        stop = end
+        if i < len(starts) and starts[i] < stop:
+            stop = starts[i]  # the rest was walked before, events included
+            name = ""
+        starts.insert(i, unit)
+        stops.insert(i, stop)
+        stacks.insert(i, stack)
+        deepest = max(deepest, len(stack))
+        if not name:
+            continue
+        if name in versions.SETUP_OPNAMES:
+            work.append((end, (*stack, target)))
+            work.append((target, stack))
+            continue
+        after = stack[:-1] if name == "POP_BLOCK" else stack
+        if target >= 0:
+            work.append((target, after))
+        if name not in versions.NO_FALLTHROUGH_OPNAMES:
+            work.append((end, after))
+    keys: dict[HandlerKey, int] = {}
+    ranges: list[tuple[int, int, int]] = []
+    for start, stop, stack in zip(starts, stops, stacks, strict=True):
         if stack:
             kid = keys.setdefault((stack[-1], 0, False), len(keys))
-            if ranges and ranges[-1][2] == kid and ranges[-1][1] == ins.start // 2:
-                ranges[-1] = (ranges[-1][0], ins.end // 2, kid)
+            if ranges and ranges[-1][2] == kid and ranges[-1][1] == start:
+                ranges[-1] = (ranges[-1][0], stop, kid)
             else:
-                ranges.append((ins.start // 2, ins.end // 2, kid))
+                ranges.append((start, stop, kid))
     return keys, ranges, deepest < versions.MAX_BLOCKS
+
+
+#: 3.10: where POP_BLOCK sits in the opcode bytes (one byte per unit).
+_POP_BLOCK_RE = re.compile(re.escape(bytes([versions.OPMAP.get("POP_BLOCK", 0)])))
 
 
 def instrument_code(code: CodeType) -> tuple[CodeType, CodePlan]:
