@@ -591,8 +591,11 @@ def _block_stack_ranges(
     return keys, ranges, deepest < versions.MAX_BLOCKS
 
 
-#: 3.10: where POP_BLOCK sits in the opcode bytes (one byte per unit).
-_POP_BLOCK_RE = re.compile(re.escape(bytes([versions.OPMAP.get("POP_BLOCK", 0)])))
+#: 3.10: where POP_BLOCK sits in the opcode bytes (one byte per unit).  From
+#: 3.11 POP_BLOCK is a pseudo-instruction of the compiler (numbered above 255).
+_POP_BLOCK_RE = re.compile(
+    re.escape(bytes([versions.OPMAP["POP_BLOCK"]])) if versions.SETUP_OPNAMES else b"(?!)"
+)
 
 
 def instrument_code(code: CodeType) -> tuple[CodeType, CodePlan]:
