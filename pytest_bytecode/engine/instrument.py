@@ -439,7 +439,7 @@ class _Rewriter:
 
         More than half of all code objects are like this (methods without
         branches, lambdas, class bodies).  The result is what :meth:`rewrite`
-        builds for them, item for item (``test_engine_plan`` compares the
+        builds for them, item for item (``test_engine_internals`` compares the
         two): the glued prefix, a probe, the body, the catch-all stub and
         its RERAISE, one exception-table entry.  Only the general machinery
         is skipped.
