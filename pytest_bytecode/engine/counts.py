@@ -86,10 +86,10 @@ class _View:
     def __init__(self, code: CodeType, graph: Graph) -> None:
         self.instrs = instrs = decode(code)
         self.starts = [ins.start // 2 for ins in instrs]
-        self.index_at = index_at = {u: i for i, u in enumerate(self.starts)}
+        index_at = self.index_at
         n = len(instrs)
         blocks = graph.blocks
-        self.first = [index_at[b.start] for b in blocks]
+        self.first = [index_at(b.start) for b in blocks]
         self.last = [*(f - 1 for f in self.first[1:]), n - 1] if blocks else []
         #: instruction index -> the instruction its raises are attributed to
         self.attribute: dict[int, int] = {}
@@ -108,7 +108,7 @@ class _View:
                     and after == "YIELD_VALUE"
                     and ins.target is not None
                 ):
-                    self.attribute[index_at[ins.target // 2] - 1] = i + 1
+                    self.attribute[index_at(ins.target // 2) - 1] = i + 1
         self.non_units = self._non_units(graph)
 
     def _non_units(self, graph: Graph) -> frozenset[int]:
@@ -141,18 +141,22 @@ class _View:
             if ins.opname == "FOR_ITER" and ins.target is not None:
                 # 3.12+: what FOR_ITER steps over when the loop ends (END_FOR,
                 # and on 3.13 the POP_TOP after it) never runs unspecialised.
-                land = self.index_at[ins.target // 2]
+                land = self.index_at(ins.target // 2)
                 if instrs[land].opname == "END_FOR":
                     land += versions.FOR_ITER_EXIT_SKIP
                 result.update(range(land - versions.FOR_ITER_EXIT_SKIP, land))
         return frozenset(result)
+
+    def index_at(self, unit: int) -> int:
+        """Index of the instruction that starts at ``unit``."""
+        return bisect.bisect_left(self.starts, unit)
 
     def site(self, tag: int, offset: int) -> tuple[int, bool]:
         """(instruction index, raised by it rather than before it) of a raise
         ``offset`` units into an item tagged ``tag``."""
         unit, kind = divmod(tag, 4)
         if kind == BEFORE:
-            return self.index_at[unit], False
+            return self.index_at(unit), False
         if kind == AT:
             unit += offset
         index = bisect.bisect_right(self.starts, unit) - 1
@@ -274,7 +278,7 @@ class CodePlan:
         for block_index, fall_edge, jump_edge in flow.branches(self.graph):
             special = self.blocks[block_index].last
             assert special is not None
-            index = view.index_at[special.start]
+            index = view.index_at(special.start)
             ins = instrs[index]
             next_offset = instrs[index + 1].offset if index + 1 < n else ins.end
             assert ins.target is not None
