@@ -9,7 +9,8 @@ the assertion helpers or for reading the distribution's version.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 
 if TYPE_CHECKING:
     from pytest_bytecode.assertions import (

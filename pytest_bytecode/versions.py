@@ -13,7 +13,10 @@ from __future__ import annotations
 import dis
 import opcode
 import sys
-from typing import Final
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
+if TYPE_CHECKING:
+    from typing import Final
 
 #: The running interpreter's (major, minor) version.
 PY: Final[tuple[int, int]] = (sys.version_info[0], sys.version_info[1])

@@ -6,7 +6,7 @@ import dis
 
 import pytest
 
-from pytest_bytecode import assert_opcodes, opcodes
+from pytest_bytecode import assert_opcodes, opcodes, versions
 from pytest_bytecode.engine import (
     instrument,
     instrument_function,
@@ -171,3 +171,22 @@ def test_original_code_outlives_the_handle() -> None:
     gc.collect()
     assert add.__code__ is not original  # type: ignore[attr-defined]
     assert original_code(add.__code__) is original  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(versions.IS_PYODIDE, reason="Pyodide has no subprocesses")
+def test_importing_the_engine_loads_no_typing_or_dataclasses() -> None:
+    # Start-up of a program that instruments itself: the engine keeps these
+    # out until counts are read (they cost several milliseconds to import).
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, pytest_bytecode.engine as e\n"
+        "print(sorted({'typing', 'dataclasses', 'inspect'} & set(sys.modules)))\n"
+        "e.instrument(compile('x = 1', 's', 'exec')).counts()\n"
+        "print('dataclasses' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["[]", "True"]

@@ -23,16 +23,34 @@ import gc
 import weakref
 from collections.abc import Callable, Iterator
 from types import CodeType
-from typing import Any
 
 from pytest_bytecode.engine.counts import CodePlan, count_values
 from pytest_bytecode.engine.instrument import instrument_code
-from pytest_bytecode.engine.model import (
-    BranchCount,
-    BranchOutcome,
-    CodeCounts,
-    InstructionCount,
-)
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pytest_bytecode.engine.model import (
+        BranchCount,
+        BranchOutcome,
+        CodeCounts,
+        InstructionCount,
+    )
+
+#: The result types (dataclasses) load on first use, like the counts they
+#: hold: importing ``dataclasses`` costs a program that instruments itself
+#: several milliseconds of start-up.
+_MODEL_NAMES = frozenset({"BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _MODEL_NAMES:
+        from pytest_bytecode.engine import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Changes whenever instrumented code or its plan changes shape; part of every
 #: cache key.
@@ -128,6 +146,8 @@ class Instrumented:
 
     def counts_from(self, state: RawState) -> list[CodeCounts]:
         """What :meth:`counts` would say in ``state`` (taken from this tree's shape)."""
+        from pytest_bytecode.engine.model import CodeCounts
+
         values, tables = state
         if len(values) != len(self._counters):
             raise ValueError(

@@ -13,7 +13,6 @@ No step looks at the instructions inside a copied piece.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import accumulate
 from types import CodeType
 
@@ -37,23 +36,30 @@ UNCOVERED = -1
 Item = tuple[int, int, int, int, int, int, "bytes | None"]
 
 
-@dataclass(frozen=True, slots=True)
 class HandlerSpec:
     """Where an exception-table entry sends exceptions: item index and depth."""
 
-    item: int
-    depth: int
-    lasti: bool
+    __slots__ = ("depth", "item", "lasti")
+
+    def __init__(self, item: int, depth: int, lasti: bool) -> None:
+        self.item = item
+        self.depth = depth
+        self.lasti = lasti
 
 
-@dataclass(slots=True)
 class Layout:
-    """The assembled code plus the per-item map the engine keeps."""
+    """The assembled code plus the per-item map the engine keeps:
+    ``starts``, the unit where each item begins."""
 
-    code: bytes
-    starts: list[int]  # unit index where each item begins
-    exceptiontable: bytes
-    linetable: bytes
+    __slots__ = ("code", "exceptiontable", "linetable", "starts")
+
+    def __init__(
+        self, code: bytes, starts: list[int], exceptiontable: bytes, linetable: bytes
+    ) -> None:
+        self.code = code
+        self.starts = starts
+        self.exceptiontable = exceptiontable
+        self.linetable = linetable
 
 
 def _ext_count(arg: int) -> int:

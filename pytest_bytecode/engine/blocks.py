@@ -26,7 +26,6 @@ and (3.14+) the NOT_TAKEN that follows a conditional jump.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.decode import Special, instruction_end, opcode_at
@@ -41,7 +40,6 @@ def falls_through(opname: str) -> bool:
     return opname not in versions.NO_FALLTHROUGH_OPNAMES and opname not in SUSPENDS
 
 
-@dataclass(slots=True)
 class Block:
     """Code units ``start`` .. ``end`` (exclusive) of the original code.
 
@@ -49,16 +47,36 @@ class Block:
     ``last`` is the block's last instruction when it shapes control flow
     (None when it simply falls through), ``land`` the unit where its jump
     lands (-1 when it has no jump, or one the flow graph ignores).
+    ``entry``: entered from outside (code start, handler, resumption).
     """
 
-    index: int
-    start: int
-    end: int
-    body: int
-    last: Special | None
-    land: int
-    entry: bool = False  # entered from outside: code start, handler, resume
-    handler: bool = False
+    __slots__ = ("body", "end", "entry", "handler", "index", "land", "last", "start")
+
+    def __init__(
+        self,
+        index: int,
+        start: int,
+        end: int,
+        body: int,
+        last: Special | None,
+        land: int,
+        entry: bool = False,
+        handler: bool = False,
+    ) -> None:
+        self.index = index
+        self.start = start
+        self.end = end
+        self.body = body
+        self.last = last
+        self.land = land
+        self.entry = entry
+        self.handler = handler
+
+    def __repr__(self) -> str:
+        return (
+            f"Block({self.index}: {self.start}..{self.body}..{self.end}, last={self.last!r}, "
+            f"land={self.land}, entry={self.entry}, handler={self.handler})"
+        )
 
     @property
     def last_name(self) -> str:
@@ -66,15 +84,17 @@ class Block:
         return self.last.name if self.last is not None else ""
 
 
-@dataclass(slots=True)
 class Graph:
     """Blocks of one code object.  ``units`` is the length of its code;
     ``at`` maps a block's start unit to its index."""
 
-    ops: bytes
-    blocks: list[Block]
-    at: dict[int, int]
-    units: int
+    __slots__ = ("at", "blocks", "ops", "units")
+
+    def __init__(self, ops: bytes, blocks: list[Block], at: dict[int, int], units: int) -> None:
+        self.ops = ops
+        self.blocks = blocks
+        self.at = at
+        self.units = units
 
 
 def landing(ops: bytes, jump: Special) -> int:

@@ -20,13 +20,17 @@ import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from types import CodeType
-from typing import TypeAlias
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Graph
 from pytest_bytecode.engine.decode import decode
-from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
 from pytest_bytecode.engine.plan import FlowPlan, node_out
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from pytest_bytecode.engine.model import BranchCount, InstructionCount
 
 
 class RaiseTable(defaultdict[int, int]):
@@ -221,6 +225,9 @@ class CodePlan:
         Counts are linear in both, so the counts of a difference of two raw
         states are the difference of their counts.
         """
+        # The result types load with the first counts read (start-up).
+        from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
+
         view = self.view()
         instrs = view.instrs
         n = len(instrs)

@@ -21,7 +21,6 @@ which ``co_code`` always hands out zeroed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -30,24 +29,40 @@ from pytest_bytecode import versions
 Position = tuple[int | None, int | None, int | None, int | None]
 
 
-@dataclass(slots=True)
 class Instr:
     """One instruction of the original code.
 
     ``start`` is where its EXTENDED_ARG prefixes begin (jumps land there),
     ``offset`` where its opcode sits (what ``dis`` reports), ``end`` the offset
     after its inline caches.  ``target`` is the jump target offset, if any.
+    (The engine's own types are plain slotted classes, not dataclasses:
+    importing ``dataclasses`` and building the classes would cost a program
+    that instruments itself several milliseconds of start-up.)
     """
 
-    index: int
-    start: int
-    offset: int
-    end: int
-    op: int
-    opname: str
-    arg: int
-    target: int | None
-    position: Position
+    __slots__ = ("arg", "end", "index", "offset", "op", "opname", "position", "start", "target")
+
+    def __init__(
+        self,
+        index: int,
+        start: int,
+        offset: int,
+        end: int,
+        op: int,
+        opname: str,
+        arg: int,
+        target: int | None,
+        position: Position,
+    ) -> None:
+        self.index = index
+        self.start = start
+        self.offset = offset
+        self.end = end
+        self.op = op
+        self.opname = opname
+        self.arg = arg
+        self.target = target
+        self.position = position
 
 
 def positions_per_unit(code: CodeType) -> list[Position]:
@@ -108,7 +123,6 @@ _SHAPING: frozenset[int] = frozenset(
 _SHAPING_RE = re.compile(b"[" + b"".join(re.escape(bytes([op])) for op in sorted(_SHAPING)) + b"]")
 
 
-@dataclass(slots=True)
 class Special:
     """An instruction that shapes control flow, in code units.
 
@@ -117,12 +131,18 @@ class Special:
     unit a jump goes to, or -1.
     """
 
-    start: int
-    unit: int
-    end: int
-    op: int
-    name: str
-    target: int
+    __slots__ = ("end", "name", "op", "start", "target", "unit")
+
+    def __init__(self, start: int, unit: int, end: int, op: int, name: str, target: int) -> None:
+        self.start = start
+        self.unit = unit
+        self.end = end
+        self.op = op
+        self.name = name
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"Special({self.name} {self.start}..{self.end} -> {self.target})"
 
 
 def scan(raw: bytes) -> tuple[bytes, list[Special]]:

@@ -14,13 +14,16 @@ from __future__ import annotations
 import marshal
 from collections import defaultdict
 from types import CodeType
-from typing import Any
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Block, Graph
 from pytest_bytecode.engine.counts import CodePlan, Counter, RaiseTable, new_counter
 from pytest_bytecode.engine.decode import Special
 from pytest_bytecode.engine.plan import FlowPlan
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
 FORMAT = "pytest-bytecode-engine/4"

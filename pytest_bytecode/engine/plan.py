@@ -35,8 +35,6 @@ probe-able block edge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import SUSPENDS, Graph, falls_through
 from pytest_bytecode.engine.decode import opcode_at
@@ -58,7 +56,6 @@ def node_out(block: int) -> int:
     return 2 * block + 2
 
 
-@dataclass(slots=True)
 class FlowPlan:
     """The flow graph of one code object, its chords and how to solve it.
 
@@ -70,14 +67,35 @@ class FlowPlan:
     in as probes are emitted.
     """
 
-    edges: list[tuple[int, int]]
-    block_edge: list[int]
-    fall_edge: list[int]  # block -> its fall edge, or -1
-    jump_edge: list[int]  # block -> its jump edge, or -1
-    chords: list[int]
-    handler_entries: dict[int, tuple[int, ...]]
-    probe_of: dict[int, int] = field(default_factory=dict)
-    _steps: list[tuple[int, int]] | None = None
+    __slots__ = (
+        "_steps",
+        "block_edge",
+        "chords",
+        "edges",
+        "fall_edge",
+        "handler_entries",
+        "jump_edge",
+        "probe_of",
+    )
+
+    def __init__(
+        self,
+        edges: list[tuple[int, int]],
+        block_edge: list[int],
+        fall_edge: list[int],  # block -> its fall edge, or -1
+        jump_edge: list[int],  # block -> its jump edge, or -1
+        chords: list[int],
+        handler_entries: dict[int, tuple[int, ...]],
+        probe_of: dict[int, int] | None = None,
+    ) -> None:
+        self.edges = edges
+        self.block_edge = block_edge
+        self.fall_edge = fall_edge
+        self.jump_edge = jump_edge
+        self.chords = chords
+        self.handler_entries = handler_entries
+        self.probe_of: dict[int, int] = {} if probe_of is None else probe_of
+        self._steps: list[tuple[int, int]] | None = None
 
     def steps(self) -> list[tuple[int, int]]:
         """(edge, node) in solving order: the edge's count follows from

@@ -14,21 +14,22 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from itertools import accumulate
 
 from pytest_bytecode import versions
 
 
-@dataclass(frozen=True, slots=True)
 class Handler:
     """One exception-table entry: units [start, end) go to ``target``."""
 
-    start: int
-    end: int
-    target: int
-    depth: int
-    lasti: bool
+    __slots__ = ("depth", "end", "lasti", "start", "target")
+
+    def __init__(self, start: int, end: int, target: int, depth: int, lasti: bool) -> None:
+        self.start = start
+        self.end = end
+        self.target = target
+        self.depth = depth
+        self.lasti = lasti
 
 
 def _read_varint(data: Iterator[int]) -> int:
