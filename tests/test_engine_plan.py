@@ -9,6 +9,7 @@ of the raw state's counter values is the number of probe executions.
 
 from __future__ import annotations
 
+import dis
 import textwrap
 from typing import Any
 
@@ -132,3 +133,18 @@ def test_a_generator_that_yields_costs_one_probe_per_iteration() -> None:
     # one path through the loop pays a second probe.
     most = 1504 if versions.NO_PROBE_BEFORE else 1004
     assert 1000 <= _probe_runs(inst) <= most
+
+
+def test_both_probe_forms_can_be_built_in_one_process(monkeypatch: Any) -> None:
+    # The benchmark compares the forms in one process; the engine's cache of
+    # probe bytes must not hand one form's bytes to the other.
+    source = "def f(x):\n    return x + 1\n"
+    seen = set()
+    for form in (False, True):
+        monkeypatch.setattr(versions, "PROBE_BY_FOR_ITER", form)
+        inst, ns = _load(source)
+        ops = {i.opname for i in dis.get_instructions(ns["f"])}
+        seen.add("FOR_ITER" in ops)
+        assert ns["f"](1) == 2
+        assert _probe_runs(inst) == 2  # the module body's and f's
+    assert seen == {False, True}

@@ -90,9 +90,10 @@ NO_SITE = -1
 
 _OP = versions.OPMAP
 
-#: Probe bytes by (index of ``next``, index of the counter) in co_consts:
-#: they repeat from one code object to the next.
-_PROBES: dict[tuple[int, int], bytes] = {}
+#: Probe bytes by (form, index of ``next``, index of the counter) in
+#: co_consts: they repeat from one code object to the next.  (The form is a
+#: version fact; ``bench_engine.py probes`` switches it to compare.)
+_PROBES: dict[tuple[bool, int, int], bytes] = {}
 #: Stub bytes where a stub is one piece (all but 3.14+), by (index of its
 #: raise table, index of the constant 1, whether the entry pushes lasti,
 #: and on 3.10 the indexes of the two names it reads).
@@ -144,7 +145,8 @@ class _Rewriter:
         counter = new_counter()
         self.counters.append(counter)
         arg_const = self._const(counter)
-        raw = _PROBES.get((self._next_const, arg_const))
+        key = (versions.PROBE_BY_FOR_ITER, self._next_const, arg_const)
+        raw = _PROBES.get(key)
         if raw is not None:
             self.items.append((-1, 0, handler, tag, loc, loc, raw))
             return len(self.counters) - 1
@@ -167,7 +169,7 @@ class _Rewriter:
         self._emit_steps(steps, loc, handler, tag)
         if len(_PROBES) > 4096:
             _PROBES.clear()
-        _PROBES[self._next_const, arg_const] = self.items[-1][6]  # type: ignore[assignment]
+        _PROBES[key] = self.items[-1][6]  # type: ignore[assignment]
         return len(self.counters) - 1
 
     def _record_raise(self, stub: int, loc: int, lasti: bool) -> None:
