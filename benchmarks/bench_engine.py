@@ -247,6 +247,9 @@ def bench_probes(repeat: int) -> None:
     print(f"probe forms: benchmarks/kernels.py in-process, kernel time (median of {repeat})")
     print(f"  {'plain':24} {plain:.3f} s")
     for form, label in (("CALL", "next(counter) C call"), ("FOR_ITER", "FOR_ITER over counter")):
+        if form == "FOR_ITER" and not versions.FOR_ITER_PROBE_POSSIBLE:
+            print(f"  {label:24} not valid code on this version")
+            continue
         seconds, total = kernel_time(form)
         print(f"  {label:24} {seconds:.3f} s  ratio {seconds / plain:.2f}  ({total} counted)")
 

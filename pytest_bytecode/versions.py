@@ -425,6 +425,11 @@ PSEUDO_JUMP_OPNAMES: Final[frozenset[str]] = (
 #: attribute to the code under test, while the call raises only CALL events.
 PROBE_BY_FOR_ITER: Final[bool] = PY < (3, 12)
 
+#: Where the ``FOR_ITER`` form can still be built, to compare the two forms
+#: (``bench_engine.py probes``): up to 3.13.  3.14 reworked iteration, and
+#: a ``FOR_ITER`` over a bare counter crashes CPython 3.15.0rc1 (Pyodide).
+FOR_ITER_PROBE_POSSIBLE: Final[bool] = PY < (3, 14)
+
 #: 3.14+: no probe may sit just before these.  The interpreter finds where
 #: lines start in one pass in offset order that passes over END_FOR and
 #: POP_ITER without taking their line; a probe between a finished loop's

@@ -13,6 +13,8 @@ import dis
 import textwrap
 from typing import Any
 
+import pytest
+
 from pytest_bytecode import versions
 from pytest_bytecode.engine import Instrumented, instrument
 
@@ -135,6 +137,9 @@ def test_a_generator_that_yields_costs_one_probe_per_iteration() -> None:
     assert 1000 <= _probe_runs(inst) <= most
 
 
+@pytest.mark.skipif(
+    not versions.FOR_ITER_PROBE_POSSIBLE, reason="the FOR_ITER form is not valid code on 3.14+"
+)
 def test_both_probe_forms_can_be_built_in_one_process(monkeypatch: Any) -> None:
     # The benchmark compares the forms in one process; the engine's cache of
     # probe bytes must not hand one form's bytes to the other.
