@@ -203,3 +203,67 @@ def test_block_stack_walk_from_event_to_event_matches_the_plain_walk() -> None:
         assert got == _block_stack_reference(code), code.co_name
         with_handlers += bool(got[1])
     assert with_handlers > 100
+
+
+def _unit_positions(code: CodeType) -> list[Any]:
+    """The source position of every code unit: what tracebacks, ``f_lineno``
+    and line events are made of (3.10: the line only)."""
+    if versions.HAS_COLUMN_POSITIONS:
+        return list(code.co_positions())
+    lines: list[Any] = [None] * (len(code.co_code) // 2)
+    for start, end, line in code.co_lines():
+        for unit in range(start // 2, end // 2):
+            lines[unit] = line
+    return lines
+
+
+def _stress_source() -> str:
+    """Code whose location table uses every entry form: big line jumps both
+    ways, columns past 127, instructions longer than 8 units, jumps that need
+    EXTENDED_ARG, lines with no position."""
+    long_line = "    x = (" + " + ".join(f"a{i}" for i in range(60)) + ")\n"
+    body = "".join(f"    if a{i} > {i}:\n        t += a{i}\n" for i in range(200))
+    return (
+        "def big(" + ", ".join(f"a{i}=0" for i in range(60)) + "):\n"
+        "    t = 0\n"
+        + long_line
+        + body
+        + "\n" * 300
+        + "    return (t,\n"
+        + "\n" * 200
+        + "        x)\n"
+        "class C:\n"
+        "    def m(self, o):\n"
+        "        return o.attribute_with_a_long_name.another_attribute(self).third\n"
+        "def loop(n):\n"
+        "    for i in range(n):\n"
+        "        try:\n"
+        "            n -= i\n"
+        "        except TypeError:\n"
+        "            continue\n"
+        "    return n\n"
+    )
+
+
+def test_every_copied_unit_keeps_its_source_position() -> None:
+    # Copied original code keeps each unit's position; a probe takes the
+    # position of the instruction it precedes, a re-encoded jump its own.
+    rewriter = _rewriter_module()
+    codes = list(_stdlib_code())
+    codes += [c for _, c in iter_code_tree(compile(_stress_source(), "<stress>", "exec"))]
+    checked = {0: 0, 1: 0, 2: 0}
+    for code in codes:
+        new, plan = rewriter.instrument_code(code)
+        before, after = _unit_positions(code), _unit_positions(new)
+        starts = [*plan.starts, len(after)]
+        for k, tag in enumerate(plan.tags):
+            if tag < 0:
+                continue
+            origin, kind = divmod(tag, 4)
+            for offset in range(starts[k + 1] - starts[k]):
+                expected = before[origin + offset] if kind == 1 else before[origin]
+                assert after[starts[k] + offset] == expected, (code.co_name, kind)
+                checked[kind] += 1
+    assert checked[1] > 50_000
+    assert checked[0] > 1_000
+    assert checked[2] > 1_000
