@@ -47,6 +47,11 @@ What the interpreter reports, found by experiment on 3.10-3.13 and (Pyodide)
   inside the trampoline, where nothing is traced.  A generator finalized that
   way runs its ``finally`` unseen.  Corpus programs that need this are marked
   3.11+; cycles collected by ``gc.collect()`` are seen normally.
+* 3.10: the compiler merges equal code constants, and 3.10's code objects
+  have no qualified name, so two identical lambdas on one line can be one
+  code object at two places in the tree.  The oracle counts that object at
+  its first place; the engine instruments each place and counts each call
+  site.  Such places are compared by their sum (:func:`_merge_shared`).
 * 3.12.1 and 3.13.0 stop delivering INSTRUCTION events for every code object
   on the stack when the program calls ``sys.settrace``/``sys.setprofile``; the
   oracle wraps both and re-enables its events after each call.
@@ -452,6 +457,32 @@ def engine_non_units(root: types.CodeType) -> dict[tuple[int, ...], set[int]]:
     return result
 
 
+def _merge_shared(counts: Counts, tree: dict[tuple[int, ...], types.CodeType]) -> Counts:
+    """Counts with the paths that share one code object summed into the first.
+
+    3.10 compares code objects without a qualified name, and the compiler
+    merges equal constants, so two identical lambdas on one line become one
+    code object at two places in the tree.  The oracle sees one object and
+    counts everything at its first place (:class:`_Resolver`); the engine
+    instruments each place separately and counts each call site.  Only their
+    sum can be compared.
+    """
+    places: dict[int, list[tuple[int, ...]]] = {}
+    for path, sub in tree.items():
+        places.setdefault(id(sub), []).append(path)
+    shared = [paths for paths in places.values() if len(paths) > 1]
+    if not shared:
+        return counts
+    merged = dict(counts)
+    for first, *others in shared:
+        total: dict[int, int] = dict(merged.get(first, {}))
+        for path in others:
+            for offset, n in merged.pop(path, {}).items():
+                total[offset] = total.get(offset, 0) + n
+        merged[first] = total
+    return merged
+
+
 def diff_counts(
     expected: Counts,
     actual: Counts,
@@ -466,6 +497,11 @@ def diff_counts(
     skip = _ignored(code, ignore)
     omittable = engine_non_units(code)
     tree = code_tree(code)
+    expected, actual = _merge_shared(expected, tree), _merge_shared(actual, tree)
+    firsts: dict[int, tuple[int, ...]] = {}
+    for path, sub in list(tree.items()):
+        if firsts.setdefault(id(sub), path) != path:
+            del tree[path]  # counted at the first place of its code object
     lines: list[str] = []
     for path in sorted(set(expected) | set(actual) | set(tree)):
         exp = expected.get(path)

@@ -7,7 +7,8 @@ same text.  The grammar covers the control flow the engine has to get right:
 nested if/elif/else with boolean operators and chained comparisons, ``for`` and
 ``while`` loops with break/continue/else, try/except/else/finally with raises
 in random places (explicit ``raise`` and division by a possibly-zero value),
-generators (consumed fully, partially, or abandoned), comprehensions, lambdas,
+generators (consumed fully, or partly and then closed: an abandoned one would
+be finalized where 3.10's oracle cannot see it), comprehensions, lambdas,
 ``with suppress(...)``, calls between generated functions and ``match``.
 
 Termination is by construction: every ``while`` loop increments its own counter
@@ -327,7 +328,9 @@ def generate_module(seed: int) -> str:
         "            try:",
         "                r = fn(a, b)",
         "                if not isinstance(r, int):",
-        "                    r = list(islice(r, 12))",
+        "                    g = r",
+        "                    r = list(islice(g, 12))",
+        "                    g.close()",
         "                out.append(r)",
         "            except (ValueError, KeyError, ZeroDivisionError) as e:",
         "                out.append((type(e).__name__, e.args))",
