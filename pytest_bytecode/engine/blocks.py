@@ -35,9 +35,8 @@ from pytest_bytecode.engine.decode import Special, instruction_end, opcode_at
 SUSPENDS = frozenset({"YIELD_VALUE", "RETURN_GENERATOR"})
 
 
-def falls_through(opname: str) -> bool:
-    """Whether control goes on to the next instruction after ``opname``."""
-    return opname not in versions.NO_FALLTHROUGH_OPNAMES and opname not in SUSPENDS
+#: Opnames after which control does not go on to the next instruction.
+STOPS = versions.NO_FALLTHROUGH_OPNAMES | SUSPENDS
 
 
 class Block:
@@ -50,7 +49,7 @@ class Block:
     ``entry``: entered from outside (code start, handler, resumption).
     """
 
-    __slots__ = ("body", "end", "entry", "handler", "index", "land", "last", "start")
+    __slots__ = ("body", "end", "entry", "handler", "index", "land", "last", "last_name", "start")
 
     def __init__(
         self,
@@ -68,6 +67,8 @@ class Block:
         self.end = end
         self.body = body
         self.last = last
+        #: opname of the last instruction if it shapes control flow, else ""
+        self.last_name = last.name if last is not None else ""
         self.land = land
         self.entry = entry
         self.handler = handler
@@ -77,11 +78,6 @@ class Block:
             f"Block({self.index}: {self.start}..{self.body}..{self.end}, last={self.last!r}, "
             f"land={self.land}, entry={self.entry}, handler={self.handler})"
         )
-
-    @property
-    def last_name(self) -> str:
-        """Opname of the last instruction if it shapes control flow, else ''."""
-        return self.last.name if self.last is not None else ""
 
 
 class Graph:

@@ -361,7 +361,9 @@ class _Rewriter:
             edge = block_edge[b]
             if edge in chords:
                 if body < end:
-                    probe_of[edge] = self._probe(body, cover(body), 4 * body + BEFORE)
+                    probe_of[edge] = self._probe(
+                        body, cover(body) if ranges else uncovered, 4 * body + BEFORE
+                    )
                 else:  # all glued: the probe follows, at the last instruction's position
                     probe_of[edge] = self._probe(end - 1, cover(end - 1), IGNORE)
             last = block.last
@@ -373,7 +375,7 @@ class _Rewriter:
                     (
                         last.op,
                         0,
-                        cover(last.start),
+                        cover(last.start) if ranges else uncovered,
                         4 * last.start + INSTR,
                         last.start,
                         last.end,
@@ -392,7 +394,7 @@ class _Rewriter:
             if edge >= 0 and edge in chords and end < n_units:
                 # Counts the way on into the next block, and only that way:
                 # jumps to the next block land after this probe.
-                probe_of[edge] = self._probe(end, cover(end - 1), IGNORE)
+                probe_of[edge] = self._probe(end, cover(end - 1) if ranges else uncovered, IGNORE)
             previous = block
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(items), 0, True)

@@ -36,7 +36,7 @@ probe-able block edge.
 from __future__ import annotations
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.blocks import SUSPENDS, Graph, falls_through
+from pytest_bytecode.engine.blocks import STOPS, SUSPENDS, Graph
 from pytest_bytecode.engine.decode import opcode_at
 
 #: The outside node: where the code object is entered from and left to.
@@ -292,7 +292,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             if jump <= b:
                 backward = True
         if block.end < units:
-            if not name or falls_through(name):
+            if name not in STOPS:  # falls through (a plain last instruction does)
                 succs[b].insert(0, b + 1)
             elif name in SUSPENDS:
                 resumes[b] = b + 1
