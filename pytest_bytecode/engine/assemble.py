@@ -13,6 +13,7 @@ No step looks at the instructions inside a copied piece.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import accumulate
 from types import CodeType
 
@@ -69,18 +70,12 @@ def _ext_count(arg: int) -> int:
 _ZEROS = [bytes(2 * k) for k in range(32)]
 
 
-#: encode() results: probes and stubs differ only in their constants'
-#: indexes, which repeat from one code object to the next
-_ENCODED: dict[tuple[tuple[int, int], ...], bytes] = {}
+def encode(steps: Sequence[tuple[int, int]]) -> bytes:
+    """Wordcode for (opcode, argument) steps: prefixes, zeroed caches.
 
-
-def encode(steps: tuple[tuple[int, int], ...]) -> bytes:
-    """Wordcode for (opcode, argument) steps: prefixes, zeroed caches."""
-    found = _ENCODED.get(steps)
-    if found is not None:
-        return found
-    if len(_ENCODED) > 4096:
-        _ENCODED.clear()
+    (Probes and stubs, the engine's most frequent code, are cached by the
+    indexes they depend on in instrument.py, so this runs on their misses.)
+    """
     out = bytearray()
     ext_op = versions.EXTENDED_ARG
     caches = versions.CACHES_BY_OPCODE
@@ -91,8 +86,7 @@ def encode(steps: tuple[tuple[int, int], ...]) -> bytes:
         out.append(op)
         out.append(arg & 0xFF)
         out += _ZEROS[caches[op]]
-    found = _ENCODED[steps] = bytes(out)
-    return found
+    return bytes(out)
 
 
 def assemble(

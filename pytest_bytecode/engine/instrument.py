@@ -137,7 +137,7 @@ class _Rewriter:
 
     def _emit_steps(self, steps: list[tuple[str, int]], loc: int, handler: int, tag: int) -> None:
         """Emit jump-free steps of the engine's own as one prebuilt piece."""
-        raw = encode(tuple([(_OP[name], arg) for name, arg in steps]))
+        raw = encode([(_OP[name], arg) for name, arg in steps])
         self.items.append((-1, 0, handler, tag, loc, loc, raw))
 
     def _probe(self, loc: int, handler: int, tag: int) -> int:
@@ -423,6 +423,20 @@ class _Rewriter:
         if any_uncovered:
             depths.append(0)
         stack = max([code.co_stacksize + PROBE_STACK] + [d + STUB_STACK for d in depths])
+        tags = [item[3] for item in items]
+        return self._finish(layout, stack, graph, flow, tags, [item[2] for item in items])
+
+    def _finish(
+        self,
+        layout: Layout,
+        stack: int,
+        graph: Graph,
+        flow: FlowPlan,
+        tags: list[int],
+        handlers: list[int],
+    ) -> tuple[CodeType, CodePlan]:
+        """The new code object and the plan that reads its counts."""
+        code = self.code
         new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
         plan = CodePlan(
             (getattr(code, "co_qualname", code.co_name), code.co_name, code.co_firstlineno),
@@ -431,8 +445,8 @@ class _Rewriter:
             self.counters,
             flow,
             self.raises,
-            [item[3] for item in items],
-            [item[2] for item in items],
+            tags,
+            handlers,
             layout.starts,
         )
         return new_code, plan
@@ -461,7 +475,7 @@ class _Rewriter:
         assert probe is not None and stub is not None
         p = len(probe) >> 1
         s = len(stub) >> 1
-        reraise = bytes((_OP["RERAISE"], 1))
+        reraise = encode(((_OP["RERAISE"], 1),))
         new_raw = b"".join((raw[: 2 * body], probe, raw[2 * body :], stub, reraise))
         lines = LocationSplicer(code.co_linetable)
         lines.copy(0, body, body)
@@ -472,7 +486,6 @@ class _Rewriter:
         table = encode_exception_table([(0, n + p, n + p, 0, True)])
         layout = Layout(new_raw, [0, body, body + p, n + p, n + p + s], table, lines.result())
         stack = max(code.co_stacksize + PROBE_STACK, STUB_STACK)
-        new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
         block = Block(0, 0, n, body, last, -1, entry=True)
         graph = Graph(ops, [block], {0: 0}, n)
         flow = FlowPlan([(1, 2), (0, 1), (2, 0)], [0], [-1], [-1], [0], {}, {0: 0})
@@ -481,18 +494,7 @@ class _Rewriter:
             layout.starts.pop(0)
             tags.pop(0)
         handlers = [0] * (len(tags) - 2) + [UNCOVERED, UNCOVERED]
-        plan = CodePlan(
-            (getattr(code, "co_qualname", code.co_name), code.co_name, code.co_firstlineno),
-            code,
-            graph,
-            self.counters,
-            flow,
-            self.raises,
-            tags,
-            handlers,
-            layout.starts,
-        )
-        return new_code, plan
+        return self._finish(layout, stack, graph, flow, tags, handlers)
 
 
 #: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`

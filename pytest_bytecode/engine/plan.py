@@ -35,6 +35,8 @@ probe-able block edge.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import STOPS, SUSPENDS, Graph
 from pytest_bytecode.engine.decode import opcode_at
@@ -170,41 +172,15 @@ def _estimates(
     for h in handlers:
         freq[h] = HANDLER_WEIGHT
     passed: dict[tuple[int, int], float] = {}
-    if not backward:
-        # Every edge goes forward: no loops, and block order is an order in
-        # which every block comes after all that lead to it.
-        for node in range(n):
-            outs = flow_succs[node]
-            if outs:
-                share = freq[node] / len(outs)
-                for s in outs:
-                    passed[node, s] = share
-                    freq[s] += share
-        return freq, passed
-    state = [0] * n  # 0 new, 1 on the path, 2 done
-    post: list[int] = []
     back: set[tuple[int, int]] = set()
-    for root in (0, *handlers, *range(n)):
-        if state[root]:
-            continue
-        state[root] = 1
-        stack = [(root, iter(flow_succs[root]))]
-        while stack:
-            node, todo = stack[-1]
-            for nxt in todo:
-                seen = state[nxt]
-                if seen == 0:
-                    state[nxt] = 1
-                    stack.append((nxt, iter(flow_succs[nxt])))
-                    break
-                if seen == 1:
-                    back.add((node, nxt))
-            else:
-                state[node] = 2
-                post.append(node)
-                stack.pop()
+    # Every edge forward: block order already has each block after all that
+    # lead to it.  Otherwise a depth-first search gives such an order
+    # (reverse postorder) and the edges that close loops.
+    order: Iterable[int] = range(n)
+    if backward:
+        order = _depth_first(flow_succs, handlers, back)
     if not back:  # no loops: every block splits its estimate evenly
-        for node in reversed(post):
+        for node in order:
             outs = flow_succs[node]
             if outs:
                 share = freq[node] / len(outs)
@@ -213,25 +189,24 @@ def _estimates(
                     freq[s] += share
         return freq, passed
     body: dict[int, set[int]] = {}  # loop header -> the blocks of its loop
-    if back:
-        preds: list[list[int]] = [[] for _ in range(n)]
-        for u in range(n):
-            for v in flow_succs[u]:
-                preds[v].append(u)
-        for tail, header in back:
-            members = body.setdefault(header, {header})
-            work = [tail]
-            while work:
-                x = work.pop()
-                if x not in members:
-                    members.add(x)
-                    work.extend(preds[x])
+    preds: list[list[int]] = [[] for _ in range(n)]
+    for u in range(n):
+        for v in flow_succs[u]:
+            preds[v].append(u)
+    for tail, header in back:
+        members = body.setdefault(header, {header})
+        work = [tail]
+        while work:
+            x = work.pop()
+            if x not in members:
+                members.add(x)
+                work.extend(preds[x])
     loops_of: list[list[int]] = [[] for _ in range(n)]  # innermost first
     for header in sorted(body, key=lambda h: len(body[h])):
         for member in body[header]:
             loops_of[member].append(header)
     entered: dict[int, float] = {}  # loop header -> estimate of what enters it
-    for node in reversed(post):
+    for node in order:
         mine = freq[node]
         if node in body:
             entered[node] = mine
@@ -263,6 +238,38 @@ def _estimates(
             if (node, s) not in back:
                 freq[s] += passed[node, s]
     return freq, passed
+
+
+def _depth_first(
+    succs: list[list[int]], handlers: list[int], back: set[tuple[int, int]]
+) -> list[int]:
+    """Blocks in reverse postorder of a depth-first search from the code's
+    start, then its handlers, then whatever is left; adds to ``back`` every
+    edge to a block on the current path (one that closes a loop)."""
+    n = len(succs)
+    state = [0] * n  # 0 new, 1 on the path, 2 done
+    post: list[int] = []
+    for root in (0, *handlers, *range(n)):
+        if state[root]:
+            continue
+        state[root] = 1
+        stack = [(root, iter(succs[root]))]
+        while stack:
+            node, todo = stack[-1]
+            for nxt in todo:
+                seen = state[nxt]
+                if seen == 0:
+                    state[nxt] = 1
+                    stack.append((nxt, iter(succs[nxt])))
+                    break
+                if seen == 1:
+                    back.add((node, nxt))
+            else:
+                state[node] = 2
+                post.append(node)
+                stack.pop()
+    post.reverse()
+    return post
 
 
 def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[int]]) -> FlowPlan:
