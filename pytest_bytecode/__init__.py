@@ -13,6 +13,9 @@ import importlib
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from pytest_bytecode.assertions import (
         ANY,
         BytecodePatternError,
@@ -57,17 +60,30 @@ def _version() -> str:
         return "0+unknown"
 
 
-def __getattr__(name: str) -> object:
-    """Load a re-exported name on first use and keep it in the module."""
-    if name == "__version__":
-        value: object = _version()
-    elif name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+def _lazy_exports(
+    namespace: dict[str, Any],
+    exports: dict[str, str],
+    computed: dict[str, Callable[[], object]] | None = None,
+) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """A module's ``__getattr__`` and ``__dir__`` (PEP 562) for names that load
+    on first use: each name in ``exports`` from the module named there, each
+    in ``computed`` from calling its function.  A loaded name is kept in the
+    module, so it is looked up only once.  (The engine uses this too.)"""
+
+    def __getattr__(name: str) -> object:
+        if computed is not None and name in computed:
+            value = computed[name]()
+        elif name in exports:
+            value = getattr(importlib.import_module(exports[name]), name)
+        else:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *namespace["__all__"]})
+
+    return __getattr__, __dir__
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_exports(globals(), _EXPORTS, {"__version__": _version})

@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from types import CodeType
 
+from pytest_bytecode import _lazy_exports
 from pytest_bytecode.engine.counts import CodePlan, count_values
 from pytest_bytecode.engine.instrument import instrument_code
 
@@ -41,15 +42,7 @@ if TYPE_CHECKING:
 #: The result types (dataclasses) load on first use, like the counts they
 #: hold: importing ``dataclasses`` costs a program that instruments itself
 #: several milliseconds of start-up.
-_MODEL_NAMES = frozenset({"BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"})
-
-
-def __getattr__(name: str) -> object:
-    if name in _MODEL_NAMES:
-        from pytest_bytecode.engine import model
-
-        return getattr(model, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount")
 
 
 #: Changes whenever instrumented code or its plan changes shape; part of every
@@ -72,6 +65,10 @@ __all__ = [
     "state_difference",
     "state_sum",
 ]
+
+__getattr__, __dir__ = _lazy_exports(
+    globals(), dict.fromkeys(_MODEL_NAMES, "pytest_bytecode.engine.model")
+)
 
 #: The raw probe state of one instrumented tree, as plain data: the value of
 #: every counter since the last reset, in a fixed order, and the non-empty
