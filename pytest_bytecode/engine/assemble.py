@@ -7,7 +7,7 @@ argument or a jump to another item (its argument is computed at layout
 time).  :func:`assemble` lays them out, grows EXTENDED_ARG prefixes until
 every jump argument fits (sizes only ever grow, so this terminates), and
 writes the wordcode, the exception table and the location table, the last
-spliced from the original's (:class:`~pytest_bytecode.engine.tables.LocationSplicer`).
+grown from the original's (:func:`~pytest_bytecode.engine.tables.grow_locations`).
 No step looks at the instructions inside a copied piece.
 """
 
@@ -18,7 +18,7 @@ from itertools import accumulate
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.tables import LocationSplicer, encode_exception_table
+from pytest_bytecode.engine.tables import encode_exception_table, grow_locations
 
 #: An item's handler for code that no exception-table entry covers.
 UNCOVERED = -1
@@ -103,7 +103,10 @@ def assemble(
     args: dict[int, int] = {}
     if jumps:
         for k in jumps:
-            size[k] = 1 + cache_of[items[k][0]]
+            # An original jump keeps at least its size (its prefixes, if it
+            # needs fewer, carry zeros), so the code only ever grows.
+            op, _, _, _, loc, loc_end, _ = items[k]
+            size[k] = max(1 + cache_of[op], loc_end - loc)
         jump_arg = versions.jump_arg
         while True:
             begin = list(accumulate(size, initial=0))
@@ -124,16 +127,17 @@ def assemble(
 
     code = bytearray()
     ext_op = versions.EXTENDED_ARG
-    lines = LocationSplicer(linetable)
-    # Runs of original code that stay contiguous and keep their size are
-    # copied into the location table in one go.
-    run_start = run_stop = -1
+    growth: list[tuple[int, int]] = []  # (unit, units more there), see grow_locations
+    trailing = 0  # units after all original code, without a position
     for k in range(n):
         op, arg, _, _, loc, loc_end, raw = items[k]
-        units = size[k]
         if raw is not None:
             code += raw
+            if loc_end > loc:
+                continue  # an original piece, as it was
+            units = len(raw) >> 1
         else:
+            units = size[k]
             if k in args:
                 arg = args[k]
             for shift in range(units - 1 - cache_of[op], 0, -1):
@@ -142,24 +146,17 @@ def assemble(
             code.append(op)
             code.append(arg & 0xFF)
             code += _ZEROS[cache_of[op]]
-        if loc_end > loc and units == loc_end - loc:
-            if loc != run_stop:
-                if run_start >= 0:
-                    lines.copy(run_start, run_stop, run_stop - run_start)
-                run_start = loc
-            run_stop = loc_end
-            continue
-        if run_start >= 0:
-            lines.copy(run_start, run_stop, run_stop - run_start)
-            run_start = run_stop = -1
-        if loc < 0:
-            lines.none(units)
-        elif loc_end > loc:
-            lines.copy(loc, loc_end, units)
+            if loc_end > loc:  # an original jump: grown, if at all, by prefixes
+                units -= loc_end - loc
+                if not units:
+                    continue
+        if loc >= 0:
+            if trailing:
+                raise AssertionError("code with a position after code without")
+            growth.append((loc, units))
         else:
-            lines.insert(loc, units)
-    if run_start >= 0:
-        lines.copy(run_start, run_stop, run_stop - run_start)
+            trailing += units
+    linetable = grow_locations(linetable, growth, trailing)
 
     entries: list[tuple[int, int, int, int, bool]] = []
     if versions.HAS_EXCEPTION_TABLE:
@@ -173,7 +170,7 @@ def assemble(
                 spec = handlers[h]
                 entries.append((begin[k], begin[j], begin[spec.item], spec.depth, spec.lasti))
             k = j
-    return Layout(bytes(code), begin[:-1], encode_exception_table(entries), lines.result())
+    return Layout(bytes(code), begin[:-1], encode_exception_table(entries), linetable)
 
 
 def build_code(

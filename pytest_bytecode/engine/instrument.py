@@ -71,8 +71,8 @@ from pytest_bytecode.engine.counts import (
 from pytest_bytecode.engine.decode import Special, scan
 from pytest_bytecode.engine.plan import FlowPlan, plan_flow, unprobed_blocks
 from pytest_bytecode.engine.tables import (
-    LocationSplicer,
     encode_exception_table,
+    grow_locations,
     parse_exception_table,
 )
 
@@ -477,14 +477,9 @@ class _Rewriter:
         s = len(stub) >> 1
         reraise = encode(((_OP["RERAISE"], 1),))
         new_raw = b"".join((raw[: 2 * body], probe, raw[2 * body :], stub, reraise))
-        lines = LocationSplicer(code.co_linetable)
-        lines.copy(0, body, body)
-        lines.insert(body, p)
-        lines.copy(body, n, n - body)
-        lines.none(s)
-        lines.none(1)
+        linetable = grow_locations(code.co_linetable, [(body, p)], s + 1)
         table = encode_exception_table([(0, n + p, n + p, 0, True)])
-        layout = Layout(new_raw, [0, body, body + p, n + p, n + p + s], table, lines.result())
+        layout = Layout(new_raw, [0, body, body + p, n + p, n + p + s], table, linetable)
         stack = max(code.co_stacksize + PROBE_STACK, STUB_STACK)
         block = Block(0, 0, n, body, last, -1, entry=True)
         graph = Graph(ops, [block], {0: 0}, n)

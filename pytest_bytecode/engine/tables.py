@@ -12,7 +12,7 @@ All offsets here are in code units unless a name says bytes.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
@@ -83,181 +83,118 @@ def encode_exception_table(entries: Sequence[tuple[int, int, int, int, bool]]) -
     return bytes(out)
 
 
-# --- Location tables, spliced ------------------------------------------------
+# --- Location tables, grown ---------------------------------------------------
 
 
-class LocationSplicer:
-    """Writes the location table of instrumented code from the original's.
+def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -> bytes:
+    """The location table of the original code with code inserted.
 
-    The new code is the original cut into pieces, in the original order, with
-    the engine's own code inserted between them.  The original table is never
-    decoded as a whole: each piece copies the original entries that cover it
-    (whole entries as they are, the entries it cuts re-sized), and inserted
-    code copies the entry of the original unit whose position it takes.
+    ``table`` is the original's.  Each (unit, size) of ``growth``, in order
+    of unit, is ``size`` new units that take the source position of
+    original ``unit`` and sit next to it: inserted code, or the EXTENDED_ARG
+    prefixes a re-encoded jump gained.  ``trailing`` units without a position
+    follow the original code.
 
-    Both table formats store each entry's line as a change from the entry
-    before it.  Order makes the copies exact: pieces and insertions come in
-    original order, so an entry's line change is applied exactly once, by
-    the first piece or insertion that copies it; later copies of the same
-    entry change the line by zero.
+    Every unit of one entry has the same position, so the new table is the
+    original with the entry that covers each such unit made longer; the
+    entries in between are copied as one slice.  Each entry is written once,
+    so each line change is applied once.
 
     * 3.11+ (PEP 657, ``InternalDocs/locations.md``): an entry is a header
       byte (bit 7 set, a 4-bit form code, 1-8 code units) and 0-4 varints;
-      forms 0-12 and 14 carry columns, 13 only a line, 15 no position.
+      an entry made longer than 8 units goes on in entries of the same
+      position and no change of line.
     * 3.10 (``Objects/lnotab_notes.txt``): pairs of (bytes covered, line
       change); -128 means "no line"; pairs covering zero bytes only add to
-      the line and belong to the pair after them.
-
-    All offsets are code units unless a name says bytes.
+      the line and stay in front of the pair after them.
     """
-
-    def __init__(self, table: bytes) -> None:
-        self.table = table
-        self.out = bytearray()
-        #: the last entry whose line change is in ``out`` (its header byte)
-        self.applied = -1
-        if versions.HAS_COLUMN_POSITIONS:
-            #: units covered by the entries up to and including each byte
-            self.acc = list(accumulate(table.translate(_ENTRY_UNITS)))
-            self.scale = 1
-        else:
-            self.acc = list(accumulate(table[0::2]))  # bytes covered, per pair
-            self.scale = 2
-
-    def _entry(self, unit: int) -> int:
-        """Index (header byte, or pair) of the entry covering ``unit``; -1 if none."""
-        found = bisect_right(self.acc, unit * self.scale)
-        return found if found < len(self.acc) else -1
-
-    def insert(self, unit: int, size: int) -> None:
-        """``size`` new units at the source position of original ``unit``."""
-        h = self._entry(unit)
-        if h < 0:
-            self.none(size)
-        else:
-            self._piece(h, size, whole=True)
-
-    def none(self, size: int) -> None:
-        """``size`` new units without a source position."""
-        if versions.HAS_COLUMN_POSITIONS:
-            while size > 0:
-                step = size if size < 8 else 8
-                self.out.append(0x80 | (_NONE << 3) | (step - 1))
-                size -= step
-        else:
-            self._pairs(size * 2, 0x80, 0x80)
-
-    def copy(self, start: int, stop: int, size: int) -> None:
-        """Original units ``start`` .. ``stop``, now ``size`` units long.
-
-        ``size`` differs from ``stop - start`` only for a single instruction
-        whose EXTENDED_ARG prefixes changed; all its entries have one
-        position, so one re-sized copy of the first stands for them.
-        """
-        acc = self.acc
-        first = self._entry(start)
-        if first < 0:
-            self.none(size)
-            return
-        if self.scale == 1 and size == stop - start:
-            # 3.11+: the entries that lie wholly inside go as one slice of the
-            # original table; only a cut entry at either end is re-written.
-            if first <= self.applied or (acc[first - 1] if first else 0) != start:
-                cut = acc[first] if acc[first] < stop else stop
-                self._piece(first, cut - start, whole=True)
-                if cut == stop:
-                    return
-                first = bisect_right(acc, cut, first)
-            last = bisect_left(acc, stop, first)
-            if last < len(acc) and acc[last] == stop:
-                self.out += self.table[first : bisect_right(acc, stop, last)]
-                self.applied = last
-            else:
-                self.out += self.table[first:last]
-                self._piece(last, stop - (acc[last - 1] if last else 0), whole=False)
-            return
-        last = self._entry(stop - 1)
-        if first == last or size != stop - start:
-            self._piece(first, size, whole=True)
-            if last > self.applied:
-                self.applied = last
-            return
-        scale = self.scale
-        self._piece(first, acc[first] // scale - start, whole=True)
-        # Entries wholly inside, as they are; then the last one, cut at stop.
-        if versions.HAS_COLUMN_POSITIONS:
-            after_first = bisect_right(acc, acc[first])
-            self.out += self.table[after_first:last]
-        else:
-            self.out += self.table[2 * first + 2 : 2 * last]
-        self.applied = last - 1
-        self._piece(last, stop - (acc[last - 1] // scale if last else 0), whole=False)
-
-    def _piece(self, h: int, size: int, whole: bool) -> None:
-        """Entry ``h`` covering ``size`` units; its line change once only.
-
-        ``whole``: 3.10 pairs that cover no bytes before pair ``h`` belong to
-        it and go with its line change (unless already written).
-        """
-        table = self.table
-        apply = h > self.applied
-        if apply:
-            self.applied = h
-        if not versions.HAS_COLUMN_POSITIONS:
-            delta = table[2 * h + 1]
-            if apply:
-                if whole:
-                    first = h
-                    while first and table[2 * first - 2] == 0:
-                        first -= 1
-                    self.out += table[2 * first : 2 * h]
-                self._pairs(size * 2, delta, 0x80 if delta == 0x80 else 0)
-            else:
-                self._pairs(size * 2, 0x80 if delta == 0x80 else 0, 0x80 if delta == 0x80 else 0)
-            return
-        header = table[h]
-        code = (header >> 3) & 15
-        end = bisect_right(self.acc, self.acc[h], h + 1)
-        out = self.out
-        body = table[h + 1 : end]
-        if apply:
-            step = size if size < 8 else 8
-            out.append(0x80 | (code << 3) | (step - 1))
-            out += body
-            size -= step
-            if size <= 0:
-                return
-        # The same position again, with no change of line.
-        if code == _NO_COLUMNS:
-            code, body = _NO_COLUMNS, b"\x00"
-        elif code == _LONG:
-            k = 0
-            while body[k] & 64:
+    out = bytearray()
+    copied = 0  # bytes of ``table`` written so far
+    k = 0
+    m = len(growth)
+    if versions.HAS_COLUMN_POSITIONS:
+        acc = list(accumulate(table.translate(_ENTRY_UNITS)))  # units up to each byte
+        n = len(acc)
+        while k < m:
+            unit, extra = growth[k]
+            h = bisect_right(acc, unit, copied)  # header byte of the entry covering unit
+            if h >= n:
+                break  # past the end: no position
+            covered = acc[h]
+            k += 1
+            while k < m and growth[k][0] < covered:
+                extra += growth[k][1]
                 k += 1
-            body = b"\x00" + body[k + 1 :]
-        elif code > 9 and code < _NO_COLUMNS:
-            code = 10  # one-line form, line change 0
-        while size > 0:
-            step = size if size < 8 else 8
-            out.append(0x80 | (code << 3) | (step - 1))
-            out += body
-            size -= step
+            end = bisect_right(acc, covered, h + 1)
+            out += table[copied:h]
+            header = table[h]
+            size = (header & 7) + 1 + extra
+            body = table[h + 1 : end]
+            if size <= 8:
+                out.append(header + extra)  # the low three bits are size - 1
+                out += body
+            else:
+                out.append(header | 7)
+                out += body
+                _same_position(out, header, body, size - 8)
+            copied = end
+    else:
+        acc = list(accumulate(table[0::2]))  # bytes covered up to each pair
+        n = len(acc)
+        while k < m:
+            unit, extra = growth[k]
+            h = bisect_right(acc, 2 * unit, copied >> 1)  # the pair covering unit
+            if h >= n:
+                break
+            covered = acc[h]
+            k += 1
+            while k < m and 2 * growth[k][0] < covered:
+                extra += growth[k][1]
+                k += 1
+            out += table[copied : 2 * h]
+            delta = table[2 * h + 1]
+            _pairs(out, table[2 * h] + 2 * extra, delta, 0x80 if delta == 0x80 else 0)
+            copied = 2 * h + 2
+    out += table[copied:]
+    trailing += sum(extra for _, extra in growth[k:])
+    if trailing:
+        if versions.HAS_COLUMN_POSITIONS:
+            _same_position(out, _NONE << 3, b"", trailing)
+        else:
+            _pairs(out, 2 * trailing, 0x80, 0x80)
+    return bytes(out)
 
-    def _pairs(self, nbytes: int, first_delta: int, rest_delta: int) -> None:
-        """3.10 pairs covering ``nbytes``: the first with ``first_delta``."""
-        out = self.out
-        delta = first_delta
-        while nbytes > 254:
-            out.append(254)
-            out.append(delta)
-            delta = rest_delta
-            nbytes -= 254
-        out.append(nbytes)
+
+def _same_position(out: bytearray, header: int, body: bytes, size: int) -> None:
+    """``size`` more units at the position of the entry ``header`` + ``body``
+    that ``out`` ends with, and no change of line (3.11+)."""
+    code = (header >> 3) & 15
+    if code == _NO_COLUMNS:
+        body = b"\x00"  # line change 0
+    elif code == _LONG:
+        k = 0
+        while body[k] & 64:  # skip the line change, a varint
+            k += 1
+        body = b"\x00" + body[k + 1 :]
+    elif code > 9 and code < _NO_COLUMNS:
+        code = 10  # one-line form, line change 0
+    while size > 0:
+        step = size if size < 8 else 8
+        out.append(0x80 | (code << 3) | (step - 1))
+        out += body
+        size -= step
+
+
+def _pairs(out: bytearray, nbytes: int, first_delta: int, rest_delta: int) -> None:
+    """3.10 pairs covering ``nbytes``: the first with ``first_delta``."""
+    delta = first_delta
+    while nbytes > 254:
+        out.append(254)
         out.append(delta)
-
-    def result(self) -> bytes:
-        """The new location table."""
-        return bytes(self.out)
+        delta = rest_delta
+        nbytes -= 254
+    out.append(nbytes)
+    out.append(delta)
 
 
 _NO_COLUMNS = 13
