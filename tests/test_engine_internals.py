@@ -19,6 +19,7 @@ import pytest
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine import instrument, iter_code_tree
+from pytest_bytecode.engine.analysis import block_stack_ranges
 from pytest_bytecode.engine.decode import _SHAPING, decode, scan
 
 _MODULES = (
@@ -195,11 +196,10 @@ def _block_stack_reference(code: CodeType) -> tuple[Any, ...]:
 
 @pytest.mark.skipif(versions.HAS_EXCEPTION_TABLE, reason="3.10 has a block stack")
 def test_block_stack_walk_from_event_to_event_matches_the_plain_walk() -> None:
-    rewriter = _rewriter_module()
     with_handlers = 0
     for code in _stdlib_code():
         ops, specials = scan(code.co_code)
-        got = rewriter._block_stack_ranges(ops, specials)
+        got = block_stack_ranges(ops, specials)
         assert got == _block_stack_reference(code), code.co_name
         with_handlers += bool(got[1])
     assert with_handlers > 100
@@ -267,3 +267,37 @@ def test_every_copied_unit_keeps_its_source_position() -> None:
     assert checked[1] > 50_000
     assert checked[0] > 1_000
     assert checked[2] > 1_000
+
+
+def test_the_plan_worked_out_when_counts_are_read_numbers_the_probes_as_emitted() -> None:
+    """Reading counts analyses the original code again and numbers its
+    probes block by block; probe k of the instrumented code must be the one
+    that numbering gives edge k.  A probe at a block's body is tagged with
+    that unit; the one after a block (a fall edge), or after a block that is
+    all glued prefix, is not attributed to any instruction."""
+    from bisect import bisect_right
+
+    rewriter = _rewriter_module()
+    checked = 0
+    for code in _stdlib_code():
+        new, plan = rewriter.instrument_code(code)
+        flow, blocks = plan.flow, plan.blocks
+        assert sorted(flow.probe_of.values()) == list(range(len(plan.counters)))
+        edge_of = {k: e for e, k in flow.probe_of.items()}
+        where = {id(c): i for i, c in enumerate(new.co_consts)}
+        loads = {  # constant index -> offset of the LOAD_CONST of it
+            ins.arg: ins.start // 2 for ins in decode(new) if ins.opname == "LOAD_CONST"
+        }
+        for k, counter in enumerate(plan.counters):
+            unit = loads[where[id(counter)]]
+            tag = plan.tags[bisect_right(plan.starts, unit) - 1]
+            edge = edge_of[k]
+            block = next(
+                b for b in blocks if edge in (flow.block_edge[b.index], flow.fall_edge[b.index])
+            )
+            if edge == flow.block_edge[block.index] and block.body < block.end:
+                assert tag == 4 * block.body, (code.co_name, k)
+            else:
+                assert tag == -1, (code.co_name, k)
+            checked += 1
+    assert checked > 3000

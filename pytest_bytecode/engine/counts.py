@@ -1,11 +1,12 @@
 """Turn the probe values of one instrumented code object into counts.
 
 :class:`CodePlan` is what instrumentation leaves behind for each code object:
-the original code object and its blocks, the flow plan
-(:mod:`~pytest_bytecode.engine.plan`), the live counters and raise tables,
-and per emitted item the raise attribution that
+the original code object, the live counters and raise tables, and per
+emitted item the raise attribution that
 :mod:`~pytest_bytecode.engine.instrument` wrote.  The original instructions
-are decoded only here, when counts are first read.  :meth:`CodePlan.counts_from`
+are decoded, and its blocks and flow plan worked out again
+(:mod:`~pytest_bytecode.engine.analysis`), only here, when counts are first
+read.  :meth:`CodePlan.counts_from`
 sets the probed edges and the handler entries, solves every other edge of the
 flow graph in the plan's order, subtracts exceptions raised in the middle of
 blocks, and reports per original instruction and per branch.
@@ -22,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.blocks import Graph
+from pytest_bytecode.engine.analysis import Analysis, analyse
+from pytest_bytecode.engine.blocks import Block, Graph
 from pytest_bytecode.engine.decode import decode
 from pytest_bytecode.engine.plan import FlowPlan, node_out
 
@@ -170,35 +172,59 @@ class _View:
 class CodePlan:
     """Everything needed to turn one code object's probe values into counts.
 
-    It keeps the original code object and decodes its instructions only when
-    counts are first read (:class:`_View`): instrumenting never does.
+    It keeps the original code object, the counters and raise tables, and per
+    emitted item its raise attribution tag, its handler and the unit where it
+    begins (compact arrays: a run keeps a plan for every code object it
+    instruments).  The original's blocks, flow plan and instructions are
+    worked out again when counts are first read.
     """
 
     def __init__(
         self,
         names: tuple[str, str, int],
         code: CodeType,
-        graph: Graph,
         counters: list[Counter],
-        flow: FlowPlan,
         raises: list[defaultdict[int, int]],
-        tags: list[int],
-        handlers: list[int],
-        starts: list[int],
+        tags: Sequence[int],
+        handlers: Sequence[int],
+        starts: Sequence[int],
     ) -> None:
         self.qualname, self.name, self.firstlineno = names
         self.code = code
-        self.graph = graph
-        self.flow = flow
-        self.blocks = graph.blocks
         self.counters = counters
         self.raises = raises
         self.tags = tags  # per emitted item: raise attribution tag
         self.handlers = handlers  # per emitted item: handler index or UNCOVERED
         self.starts = starts  # per emitted item: unit where it begins
+        self._analysis: Analysis | None = None
         self._view: _View | None = None
         #: per node: the edges into it and out of it (built on first use)
         self._incidence: tuple[list[list[int]], list[list[int]]] | None = None
+
+    def _analysed(self) -> Analysis:
+        if self._analysis is None:
+            analysis = analyse(self.code)
+            if len(analysis.flow.probe_of) != len(self.counters):
+                raise AssertionError(
+                    f"{self.qualname}: the flow plan has {len(analysis.flow.probe_of)} probes, "
+                    f"the code {len(self.counters)}"
+                )
+            self._analysis = analysis
+        return self._analysis
+
+    @property
+    def graph(self) -> Graph:
+        """The original code's blocks."""
+        return self._analysed().graph
+
+    @property
+    def blocks(self) -> list[Block]:
+        return self._analysed().graph.blocks
+
+    @property
+    def flow(self) -> FlowPlan:
+        """The original code's flow plan, its probes numbered as emitted."""
+        return self._analysed().flow
 
     def view(self) -> _View:
         """The decoded original instructions (decoded on first use)."""

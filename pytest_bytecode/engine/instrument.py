@@ -42,12 +42,13 @@ twice.
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left, bisect_right
+from array import array
+from bisect import bisect_right
 from collections import defaultdict
 from types import CodeType
 
 from pytest_bytecode import versions
+from pytest_bytecode.engine.analysis import HandlerKey, analyse, has_gap
 from pytest_bytecode.engine.assemble import (
     UNCOVERED,
     HandlerSpec,
@@ -57,7 +58,7 @@ from pytest_bytecode.engine.assemble import (
     build_code,
     encode,
 )
-from pytest_bytecode.engine.blocks import Block, Graph, build, entry_glue
+from pytest_bytecode.engine.blocks import Block, entry_glue
 from pytest_bytecode.engine.counts import (
     AT,
     BEFORE,
@@ -68,12 +69,10 @@ from pytest_bytecode.engine.counts import (
     RaiseTable,
     new_counter,
 )
-from pytest_bytecode.engine.decode import Special, scan
-from pytest_bytecode.engine.plan import FlowPlan, plan_flow, unprobed_blocks
+from pytest_bytecode.engine.decode import scan
 from pytest_bytecode.engine.tables import (
     encode_exception_table,
     grow_locations,
-    parse_exception_table,
 )
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
@@ -98,9 +97,6 @@ _PROBES: dict[tuple[bool, int, int], bytes] = {}
 #: raise table, index of the constant 1, whether the entry pushes lasti,
 #: and on 3.10 the indexes of the two names it reads).
 _STUBS: dict[tuple[int, ...], bytes] = {}
-
-#: (target unit, depth, lasti): one exception handler as the table names it.
-HandlerKey = tuple[int, int, bool]
 
 
 class _Rewriter:
@@ -282,12 +278,12 @@ class _Rewriter:
         code = self.code
         raw = self.raw
         n_units = len(self.ops)
-        keys, ranges, room = _handler_ranges(code, self.ops, self.specials)
-        graph = build(self.ops, self.specials, {target for target, _, _ in keys})
+        analysis = analyse(code, self.ops, self.specials)
+        keys, ranges, graph, flow = analysis.keys, analysis.ranges, analysis.graph, analysis.flow
         blocks = graph.blocks
         n_keys = len(keys)
         catch_all = n_keys  # handler index of the catch-all stub
-        any_uncovered = room and _has_gap(ranges, n_units)
+        any_uncovered = analysis.room and has_gap(ranges, n_units)
         uncovered = catch_all if any_uncovered else UNCOVERED
         range_starts = [r[0] for r in ranges]
         cuts = sorted({r[0] for r in ranges} | {r[1] for r in ranges})
@@ -317,18 +313,13 @@ class _Rewriter:
                 items.append((-1, 0, cover(start), tag, start, cut, raw[2 * start : 2 * cut]))
                 start = cut
 
-        unprobed = unprobed_blocks(graph)
         stubs_by_target: dict[int, list[tuple[int, HandlerKey]]] = defaultdict(list)
         for key, kid in keys.items():
             stubs_by_target[key[0]].append((kid, key))
-        handler_stubs = {
-            graph.at[target]: [kid for kid, _ in stubs] for target, stubs in stubs_by_target.items()
-        }
-        flow = plan_flow(graph, unprobed, handler_stubs)
-        chords = set(flow.chords)
         block_edge = flow.block_edge
         fall_edge = flow.fall_edge
         probe_of = flow.probe_of
+        emitted: list[int] = []  # the probed edges in the order their probes are emitted
         label = [0] * len(blocks)
         key_items: dict[int, int] = {}
         self.handler_specs = [HandlerSpec(0, 0, True) for _ in range(n_keys + 1)]
@@ -359,13 +350,12 @@ class _Rewriter:
                 # handler catches to the catch-all stub.
                 catch_setup = self._emit("SETUP_FINALLY", 0, start, UNCOVERED, IGNORE, jump=-1)
             edge = block_edge[b]
-            if edge in chords:
+            if edge in probe_of:
+                emitted.append(edge)
                 if body < end:
-                    probe_of[edge] = self._probe(
-                        body, cover(body) if ranges else uncovered, 4 * body + BEFORE
-                    )
+                    self._probe(body, cover(body) if ranges else uncovered, 4 * body + BEFORE)
                 else:  # all glued: the probe follows, at the last instruction's position
-                    probe_of[edge] = self._probe(end - 1, cover(end - 1), IGNORE)
+                    self._probe(end - 1, cover(end - 1), IGNORE)
             last = block.last
             if last is not None and last.target >= 0 and last.start >= body:
                 if last.start > body:
@@ -391,10 +381,11 @@ class _Rewriter:
             elif body < end:
                 copy(body, end, True)
             edge = fall_edge[b]
-            if edge >= 0 and edge in chords and end < n_units:
+            if edge >= 0 and edge in probe_of:
                 # Counts the way on into the next block, and only that way:
                 # jumps to the next block land after this probe.
-                probe_of[edge] = self._probe(end, cover(end - 1) if ranges else uncovered, IGNORE)
+                emitted.append(edge)
+                self._probe(end, cover(end - 1) if ranges else uncovered, IGNORE)
             previous = block
         if any_uncovered:
             self.handler_specs[catch_all] = HandlerSpec(len(items), 0, True)
@@ -423,17 +414,13 @@ class _Rewriter:
         if any_uncovered:
             depths.append(0)
         stack = max([code.co_stacksize + PROBE_STACK] + [d + STUB_STACK for d in depths])
-        tags = [item[3] for item in items]
-        return self._finish(layout, stack, graph, flow, tags, [item[2] for item in items])
+        if emitted != list(probe_of):  # probe_of is in the order it numbers them
+            raise AssertionError("the probes emitted are not the probes planned")
+        tags = array("i", [item[3] for item in items])
+        return self._finish(layout, stack, tags, array("i", [item[2] for item in items]))
 
     def _finish(
-        self,
-        layout: Layout,
-        stack: int,
-        graph: Graph,
-        flow: FlowPlan,
-        tags: list[int],
-        handlers: list[int],
+        self, layout: Layout, stack: int, tags: array[int], handlers: array[int]
     ) -> tuple[CodeType, CodePlan]:
         """The new code object and the plan that reads its counts."""
         code = self.code
@@ -441,13 +428,11 @@ class _Rewriter:
         plan = CodePlan(
             (getattr(code, "co_qualname", code.co_name), code.co_name, code.co_firstlineno),
             code,
-            graph,
             self.counters,
-            flow,
             self.raises,
             tags,
             handlers,
-            layout.starts,
+            array("i", layout.starts),
         )
         return new_code, plan
 
@@ -467,7 +452,6 @@ class _Rewriter:
         ops = self.ops
         n = len(ops)
         body = entry_glue(ops)
-        last = self.specials[0]
         self._probe(body, 0, 4 * body + BEFORE)
         self._record_raise(0, -1, True)
         probe = self.items[0][6]
@@ -481,122 +465,17 @@ class _Rewriter:
         table = encode_exception_table([(0, n + p, n + p, 0, True)])
         layout = Layout(new_raw, [0, body, body + p, n + p, n + p + s], table, linetable)
         stack = max(code.co_stacksize + PROBE_STACK, STUB_STACK)
-        block = Block(0, 0, n, body, last, -1, entry=True)
-        graph = Graph(ops, [block], {0: 0}, n)
-        flow = FlowPlan([(1, 2), (0, 1), (2, 0)], [0], [-1], [-1], [0], {}, {0: 0})
         tags = [IGNORE, 4 * body + BEFORE, 4 * body + AT, IGNORE, IGNORE]
         if body == 0:  # no glued prefix: no piece for it
             layout.starts.pop(0)
             tags.pop(0)
         handlers = [0] * (len(tags) - 2) + [UNCOVERED, UNCOVERED]
-        return self._finish(layout, stack, graph, flow, tags, handlers)
+        return self._finish(layout, stack, array("i", tags), array("i", handlers))
 
 
 #: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`
 #: (tests turn it off to compare it with the general path).
 STRAIGHT_FAST_PATH = True
-
-
-def _has_gap(ranges: list[tuple[int, int, int]], units: int) -> bool:
-    """Whether some unit of the code is outside every handler range."""
-    covered = 0
-    for start, stop, _ in ranges:
-        if start > covered:
-            return True
-        covered = stop
-    return covered < units
-
-
-def _handler_ranges(
-    code: CodeType, ops: bytes, specials: list[Special]
-) -> tuple[dict[HandlerKey, int], list[tuple[int, int, int]], bool]:
-    """Which handler covers which code.
-
-    Returns the distinct handlers as keys (target unit, depth, lasti) mapped
-    to stub numbers, the ranges of units each stub covers (sorted, disjoint),
-    and whether there is room for a catch-all handler.  3.11+ reads the
-    exception table; 3.10 follows the block stack that SETUP_* and POP_BLOCK
-    build (:func:`_block_stack_ranges`).
-    """
-    if not versions.HAS_EXCEPTION_TABLE:
-        return _block_stack_ranges(ops, specials)
-    keys: dict[HandlerKey, int] = {}
-    ranges: list[tuple[int, int, int]] = []
-    for entry in parse_exception_table(code.co_exceptiontable):  # type: ignore[attr-defined]
-        kid = keys.setdefault((entry.target, entry.depth, entry.lasti), len(keys))
-        ranges.append((entry.start, entry.end, kid))
-    return keys, ranges, True
-
-
-def _block_stack_ranges(
-    ops: bytes, specials: list[Special]
-) -> tuple[dict[HandlerKey, int], list[tuple[int, int, int]], bool]:
-    """3.10: the handler ranges that the block stack makes.
-
-    The stack changes only at SETUP_* (pushes its handler), POP_BLOCK (pops)
-    and where control goes elsewhere, so the walk goes from one of those
-    *events* to the next: every unit before an event has the stack the walk
-    arrived with.  The first arrival at a unit decides its stack (the
-    compiler gives every instruction one).
-    """
-    events = {s.start: (s.end, s.name, s.target) for s in specials}
-    for found in _POP_BLOCK_RE.finditer(ops):
-        events[found.start()] = (found.start() + 1, "POP_BLOCK", -1)
-    order = sorted(events)
-    n = len(ops)
-    starts: list[int] = []  # covered intervals, sorted and disjoint
-    stops: list[int] = []
-    stacks: list[tuple[int, ...]] = []
-    deepest = 0
-    work: list[tuple[int, tuple[int, ...]]] = [(0, ())]
-    while work:
-        unit, stack = work.pop()
-        if unit >= n:
-            continue
-        i = bisect_right(starts, unit)
-        if i and unit < stops[i - 1]:
-            continue  # arrived before
-        k = bisect_left(order, unit)
-        if k < len(order):
-            end, name, target = events[order[k]]
-        else:
-            end, name, target = n, "", -1
-        stop = end
-        if i < len(starts) and starts[i] < stop:
-            stop = starts[i]  # the rest was walked before, events included
-            name = ""
-        starts.insert(i, unit)
-        stops.insert(i, stop)
-        stacks.insert(i, stack)
-        deepest = max(deepest, len(stack))
-        if not name:
-            continue
-        if name in versions.SETUP_OPNAMES:
-            work.append((end, (*stack, target)))
-            work.append((target, stack))
-            continue
-        after = stack[:-1] if name == "POP_BLOCK" else stack
-        if target >= 0:
-            work.append((target, after))
-        if name not in versions.NO_FALLTHROUGH_OPNAMES:
-            work.append((end, after))
-    keys: dict[HandlerKey, int] = {}
-    ranges: list[tuple[int, int, int]] = []
-    for start, stop, stack in zip(starts, stops, stacks, strict=True):
-        if stack:
-            kid = keys.setdefault((stack[-1], 0, False), len(keys))
-            if ranges and ranges[-1][2] == kid and ranges[-1][1] == start:
-                ranges[-1] = (ranges[-1][0], stop, kid)
-            else:
-                ranges.append((start, stop, kid))
-    return keys, ranges, deepest < versions.MAX_BLOCKS
-
-
-#: 3.10: where POP_BLOCK sits in the opcode bytes (one byte per unit).  From
-#: 3.11 POP_BLOCK is a pseudo-instruction of the compiler (numbered above 255).
-_POP_BLOCK_RE = re.compile(
-    re.escape(bytes([versions.OPMAP["POP_BLOCK"]])) if versions.SETUP_OPNAMES else b"(?!)"
-)
 
 
 def instrument_code(code: CodeType) -> tuple[CodeType, CodePlan]:

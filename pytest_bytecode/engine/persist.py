@@ -12,52 +12,27 @@ on load.
 from __future__ import annotations
 
 import marshal
+from array import array
 from collections import defaultdict
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.blocks import Block, Graph
 from pytest_bytecode.engine.counts import CodePlan, Counter, RaiseTable, new_counter
-from pytest_bytecode.engine.decode import Special
-from pytest_bytecode.engine.plan import FlowPlan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/4"
+FORMAT = "pytest-bytecode-engine/5"
 _MARK = "\0pytest-bytecode"
 
 
 def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
-    flow = plan.flow
+    # Blocks and flow plan are worked out again from the original code when
+    # counts are read (engine/analysis.py), so they are not written.
     return (
         (plan.qualname, plan.name, plan.firstlineno),
-        tuple(
-            (
-                b.index,
-                b.start,
-                b.end,
-                b.body,
-                None
-                if b.last is None
-                else (b.last.start, b.last.unit, b.last.end, b.last.op, b.last.target),
-                b.land,
-                b.entry,
-                b.handler,
-            )
-            for b in plan.blocks
-        ),
-        (
-            tuple(flow.edges),
-            tuple(flow.block_edge),
-            tuple(flow.fall_edge),
-            tuple(flow.jump_edge),
-            tuple(flow.chords),
-            tuple(flow.handler_entries.items()),
-            tuple(flow.probe_of.items()),
-        ),
         tuple(plan.tags),
         tuple(plan.handlers),
         tuple(plan.starts),
@@ -69,54 +44,19 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
 def _plan_from_state(
     state: tuple[Any, ...], code: CodeType
 ) -> tuple[CodePlan, list[Counter], list[defaultdict[int, int]]]:
-    names, blocks, flow, tags, handlers, starts, n_c, n_r = state
-    edges, block_edge, fall_edge, jump_edge, chords, entries, probe_of = flow
-    ops = code.co_code[::2]
-    graph = Graph(
-        ops,
-        [
-            Block(
-                b[0],
-                b[1],
-                b[2],
-                b[3],
-                None if b[4] is None else _special(b[4]),
-                b[5],
-                b[6],
-                b[7],
-            )
-            for b in blocks
-        ],
-        {b[1]: b[0] for b in blocks},
-        len(ops),
-    )
+    names, tags, handlers, starts, n_c, n_r = state
     counters = [new_counter() for _ in range(n_c)]
     raises: list[defaultdict[int, int]] = [RaiseTable() for _ in range(n_r)]
     plan = CodePlan(
         (str(names[0]), str(names[1]), int(names[2])),
         code,
-        graph,
         counters,
-        FlowPlan(
-            [(int(a), int(b)) for a, b in edges],
-            list(block_edge),
-            list(fall_edge),
-            list(jump_edge),
-            list(chords),
-            {int(e): tuple(stubs) for e, stubs in entries},
-            dict(probe_of),
-        ),
         raises,
-        list(tags),
-        list(handlers),
-        list(starts),
+        array("i", tags),
+        array("i", handlers),
+        array("i", starts),
     )
     return plan, counters, raises
-
-
-def _special(state: tuple[int, int, int, int, int]) -> Special:
-    start, unit, end, op, target = state
-    return Special(start, unit, end, op, versions.OPNAME[op], target)
 
 
 def _code_at(root: CodeType, path: tuple[int, ...]) -> CodeType:
@@ -178,10 +118,13 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]
         raise ValueError(f"instrumented-code data of format {fmt!r} for Python {tag!r}")
     plans: list[tuple[tuple[int, ...], CodePlan]] = []
     live: list[tuple[list[Counter], list[defaultdict[int, int]]]] = []
-    for path, state in states:
-        plan, counters, raises = _plan_from_state(state, _code_at(original, tuple(path)))
-        plans.append((tuple(path), plan))
-        live.append((counters, raises))
+    try:
+        for path, state in states:
+            plan, counters, raises = _plan_from_state(state, _code_at(original, tuple(path)))
+            plans.append((tuple(path), plan))
+            live.append((counters, raises))
+    except (TypeError, OverflowError) as exc:  # a state of the wrong shape
+        raise ValueError(f"instrumented-code data with a malformed plan: {exc}") from None
 
     def swap(_: CodeType, const: object) -> object:
         if isinstance(const, tuple) and len(const) == 4 and const[0] == _MARK:

@@ -65,8 +65,8 @@ class FlowPlan:
     ``handler_entries`` maps an outside edge into a handler block to the
     stubs whose records count it.  Every other edge that is not a chord is
     in the spanning forest; :meth:`steps` orders them for solving (computed when
-    counts are first read).  ``probe_of`` (edge -> counter index) is filled
-    in as probes are emitted.
+    counts are first read).  ``probe_of`` maps a chord to the number of its
+    probe (:meth:`number_probes`).
     """
 
     __slots__ = (
@@ -109,6 +109,22 @@ class FlowPlan:
             self._steps = _solving_order(n_nodes, self.edges, tree)
         return self._steps
 
+    def number_probes(self, graph: Graph) -> None:
+        """Number the chords in ``probe_of`` in the order the rewriter emits
+        their probes: block by block, the probe at a block's start before the
+        one after its end."""
+        chords = set(self.chords)
+        probe_of = self.probe_of
+        block_edge = self.block_edge
+        fall_edge = self.fall_edge
+        for block in graph.blocks:
+            edge = block_edge[block.index]
+            if edge in chords:
+                probe_of[edge] = len(probe_of)
+            edge = fall_edge[block.index]
+            if edge >= 0 and edge in chords:
+                probe_of[edge] = len(probe_of)
+
     def branches(self, graph: Graph) -> list[tuple[int, int, int]]:
         """(block, fall edge, jump edge) for every block ending in a conditional jump."""
         return [
@@ -144,9 +160,10 @@ def unprobed_blocks(graph: Graph) -> set[int]:
 
 def _estimates(
     graph: Graph, succs: list[list[int]], resumes: dict[int, int], backward: bool
-) -> tuple[list[float], dict[tuple[int, int], float]]:
-    """Static estimate of how often each block runs and each edge is taken,
-    per entry of the code.
+) -> tuple[list[float], list[float]]:
+    """Static estimate of how often each block runs and how often it is
+    left by its first successor (``succs[b][0]``, where a block that falls
+    through goes on), per entry of the code.
 
     Blocks are visited depth first from the code's start; an edge back to a
     block on the current path closes a loop, whose header then weighs
@@ -171,7 +188,7 @@ def _estimates(
     freq[0] = 1.0
     for h in handlers:
         freq[h] = HANDLER_WEIGHT
-    passed: dict[tuple[int, int], float] = {}
+    first = [0.0] * n  # what each block passes on to its first successor
     back: set[tuple[int, int]] = set()
     # Every edge forward: block order already has each block after all that
     # lead to it.  Otherwise a depth-first search gives such an order
@@ -183,17 +200,18 @@ def _estimates(
         for node in order:
             outs = flow_succs[node]
             if outs:
-                share = freq[node] / len(outs)
+                share = first[node] = freq[node] / len(outs)
                 for s in outs:
-                    passed[node, s] = share
                     freq[s] += share
-        return freq, passed
+        return freq, first
     body: dict[int, set[int]] = {}  # loop header -> the blocks of its loop
+    closes: dict[int, set[int]] = {}  # block -> the loop headers its edges go back to
     preds: list[list[int]] = [[] for _ in range(n)]
     for u in range(n):
         for v in flow_succs[u]:
             preds[v].append(u)
     for tail, header in back:
+        closes.setdefault(tail, set()).add(header)
         members = body.setdefault(header, {header})
         work = [tail]
         while work:
@@ -206,6 +224,7 @@ def _estimates(
         for member in body[header]:
             loops_of[member].append(header)
     entered: dict[int, float] = {}  # loop header -> estimate of what enters it
+    nothing: set[int] = set()
     for node in order:
         mine = freq[node]
         if node in body:
@@ -216,28 +235,33 @@ def _estimates(
         if not outs:
             continue
         share = mine / len(outs)
+        back_to = closes.get(node, nothing)
         if not loops_of[node]:
+            first[node] = share
             for s in outs:
-                passed[node, s] = share
-                if (node, s) not in back:
+                if s not in back_to:
                     freq[s] += share
             continue
         spare = 0.0
-        stays: list[int] = []
+        stays = 0
+        passed: list[float | None] = []
         for s in outs:
             # A header not reached yet (the DFS began at a handler) caps nothing.
             cap = next((entered.get(h, share) for h in loops_of[node] if s not in body[h]), share)
             if cap < share:
-                passed[node, s] = cap
+                passed.append(cap)
                 spare += share - cap
             else:
-                stays.append(s)
-        for s in stays:
-            passed[node, s] = share + spare / len(stays)
-        for s in outs:
-            if (node, s) not in back:
-                freq[s] += passed[node, s]
-    return freq, passed
+                passed.append(None)
+                stays += 1
+        rest = share + spare / stays if stays else share
+        for s, value in zip(outs, passed, strict=True):
+            if value is None:
+                value = rest
+            if s not in back_to:
+                freq[s] += value
+        first[node] = passed[0] if passed[0] is not None else rest
+    return freq, first
 
 
 def _depth_first(
@@ -303,7 +327,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
                 succs[b].insert(0, b + 1)
             elif name in SUSPENDS:
                 resumes[b] = b + 1
-    freq, passed = _estimates(graph, succs, resumes, backward)
+    freq, first = _estimates(graph, succs, resumes, backward)
 
     # Edges that cannot hold a probe go into the forest first; the others
     # follow heaviest first (Kruskal), and one that would close a cycle is a
@@ -349,7 +373,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             fall_edge[b] = e = len(edges)
             add_edge((out_of, 2 * t + 1))
             if target.body == target.start and t not in unprobed:
-                weighed.append((-passed[b, t] * FALL_BIAS, e))
+                weighed.append((-first[b] * FALL_BIAS, e))
             else:
                 fixed.append(e)
         if jump >= 0:
