@@ -56,10 +56,18 @@ class Analysis:
 
 
 def analyse(
-    code: CodeType, ops: bytes | None = None, specials: list[Special] | None = None
+    code: CodeType,
+    ops: bytes | None = None,
+    specials: list[Special] | None = None,
+    number: bool = True,
 ) -> Analysis:
     """Handlers, blocks and flow plan of ``code`` (``ops`` and ``specials``
-    are what :func:`~pytest_bytecode.engine.decode.scan` says of it, if known)."""
+    are what :func:`~pytest_bytecode.engine.decode.scan` says of it, if known).
+
+    ``number``: number the probes (:meth:`FlowPlan.number_probes`).  The
+    rewriter does without: the order it emits probes in is that numbering
+    (``test_engine_internals`` checks that they agree).
+    """
     if ops is None or specials is None:
         ops, specials = scan(code.co_code)
     keys, ranges, room = handler_ranges(code, ops, specials)
@@ -68,7 +76,8 @@ def analyse(
     for (target, _, _), kid in keys.items():
         handler_stubs.setdefault(graph.at[target], []).append(kid)
     flow = plan_flow(graph, unprobed_blocks(graph), handler_stubs)
-    flow.number_probes(graph)
+    if number:
+        flow.number_probes(graph)
     return Analysis(keys, ranges, room, graph, flow)
 
 

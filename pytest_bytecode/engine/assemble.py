@@ -107,18 +107,20 @@ def assemble(
             # needs fewer, carry zeros), so the code only ever grows.
             op, _, _, _, loc, loc_end, _ = items[k]
             size[k] = max(1 + cache_of[op], loc_end - loc)
-        jump_arg = versions.jump_arg
+        sign_of = versions.JUMP_ARG_SIGN
         while True:
             begin = list(accumulate(size, initial=0))
             changed = False
             for k, target in jumps.items():
                 op = items[k][0]
                 end = begin[k + 1]
-                arg = jump_arg(op, (end - 1 - cache_of[op]) * 2, end * 2, begin[target] * 2)
+                sign = sign_of[op]
+                arg = sign * (begin[target] - end) if sign else begin[target]
+                if arg < 0:
+                    raise ValueError(f"{versions.OPNAME[op]} cannot reach unit {begin[target]}")
                 args[k] = arg
-                need = 1 + cache_of[op] + _ext_count(arg)
-                if need > size[k]:
-                    size[k] = need
+                if arg > 0xFF and 1 + cache_of[op] + _ext_count(arg) > size[k]:
+                    size[k] = 1 + cache_of[op] + _ext_count(arg)
                     changed = True
             if not changed:
                 break

@@ -19,7 +19,8 @@ import itertools
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -52,9 +53,11 @@ Counter: TypeAlias = "itertools.repeat[None] | itertools.count[int]"
 _COUNTER_REPR = re.compile(r"count\((-?\d+)\)|repeat\(None, (\d+)\)")
 
 
-def new_counter() -> Counter:
-    """A fresh counter at zero (see :data:`versions.COUNT_DOWN`)."""
-    return itertools.repeat(None, sys.maxsize) if versions.COUNT_DOWN else itertools.count()
+#: A fresh counter at zero (see :data:`versions.COUNT_DOWN`); called once per
+#: probe, so it is the constructor itself, or a partial of it, not a function.
+new_counter: Callable[[], Counter] = (
+    partial(itertools.repeat, None, sys.maxsize) if versions.COUNT_DOWN else itertools.count
+)
 
 
 def count_values(counters: Sequence[Counter]) -> list[int]:

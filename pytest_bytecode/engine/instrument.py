@@ -140,7 +140,9 @@ class _Rewriter:
         """Emit ``next(counter)``; return the probe's index."""
         counter = new_counter()
         self.counters.append(counter)
-        arg_const = self._const(counter)
+        consts = self.consts
+        consts.append(counter)
+        arg_const = len(consts) - 1
         key = (versions.PROBE_BY_FOR_ITER, self._next_const, arg_const)
         raw = _PROBES.get(key)
         if raw is not None:
@@ -278,7 +280,7 @@ class _Rewriter:
         code = self.code
         raw = self.raw
         n_units = len(self.ops)
-        analysis = analyse(code, self.ops, self.specials)
+        analysis = analyse(code, self.ops, self.specials, number=False)
         keys, ranges, graph, flow = analysis.keys, analysis.ranges, analysis.graph, analysis.flow
         blocks = graph.blocks
         n_keys = len(keys)
@@ -318,8 +320,7 @@ class _Rewriter:
             stubs_by_target[key[0]].append((kid, key))
         block_edge = flow.block_edge
         fall_edge = flow.fall_edge
-        probe_of = flow.probe_of
-        emitted: list[int] = []  # the probed edges in the order their probes are emitted
+        chords = set(flow.chords)
         label = [0] * len(blocks)
         key_items: dict[int, int] = {}
         self.handler_specs = [HandlerSpec(0, 0, True) for _ in range(n_keys + 1)]
@@ -327,6 +328,8 @@ class _Rewriter:
         jump_forward = versions.JUMP_FORWARD_OPNAME
         no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
         previous: Block | None = None
+        block_stack = not versions.HAS_EXCEPTION_TABLE  # 3.10
+        setup = versions.SETUP_OPNAMES
         for block in blocks:
             start = block.start
             b = block.index
@@ -345,13 +348,12 @@ class _Rewriter:
             end = block.end
             if body > start:
                 copy(start, body, False)
-            if b == 0 and any_uncovered and not versions.HAS_EXCEPTION_TABLE:
+            if b == 0 and any_uncovered and block_stack:
                 # 3.10: one SETUP_FINALLY around everything sends exceptions no
                 # handler catches to the catch-all stub.
                 catch_setup = self._emit("SETUP_FINALLY", 0, start, UNCOVERED, IGNORE, jump=-1)
             edge = block_edge[b]
-            if edge in probe_of:
-                emitted.append(edge)
+            if edge in chords:
                 if body < end:
                     self._probe(body, cover(body) if ranges else uncovered, 4 * body + BEFORE)
                 else:  # all glued: the probe follows, at the last instruction's position
@@ -372,7 +374,7 @@ class _Rewriter:
                         None,
                     )
                 )
-                if last.name in versions.SETUP_OPNAMES:
+                if setup and last.name in setup:
                     # 3.10: the handler is entered through its stub.
                     self.setup_jumps.append((jump, last.target))
                     jumps[jump] = -1
@@ -381,10 +383,9 @@ class _Rewriter:
             elif body < end:
                 copy(body, end, True)
             edge = fall_edge[b]
-            if edge >= 0 and edge in probe_of:
+            if edge >= 0 and edge in chords:
                 # Counts the way on into the next block, and only that way:
                 # jumps to the next block land after this probe.
-                emitted.append(edge)
                 self._probe(end, cover(end - 1) if ranges else uncovered, IGNORE)
             previous = block
         if any_uncovered:
@@ -414,8 +415,6 @@ class _Rewriter:
         if any_uncovered:
             depths.append(0)
         stack = max([code.co_stacksize + PROBE_STACK] + [d + STUB_STACK for d in depths])
-        if emitted != list(probe_of):  # probe_of is in the order it numbers them
-            raise AssertionError("the probes emitted are not the probes planned")
         tags = array("i", [item[3] for item in items])
         return self._finish(layout, stack, tags, array("i", [item[2] for item in items]))
 

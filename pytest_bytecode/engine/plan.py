@@ -246,8 +246,13 @@ def _estimates(
         stays = 0
         passed: list[float | None] = []
         for s in outs:
-            # A header not reached yet (the DFS began at a handler) caps nothing.
-            cap = next((entered.get(h, share) for h in loops_of[node] if s not in body[h]), share)
+            # The innermost loop the edge leaves caps it; a header not reached
+            # yet (the DFS began at a handler) caps nothing.
+            cap = share
+            for h in loops_of[node]:
+                if s not in body[h]:
+                    cap = entered.get(h, share)
+                    break
             if cap < share:
                 passed.append(cap)
                 spare += share - cap
