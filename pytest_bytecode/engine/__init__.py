@@ -47,7 +47,7 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its plan changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 
 __all__ = [
     "ENGINE_VERSION",
@@ -209,14 +209,10 @@ def _instrument_tree(
     slot = len(plans)
     plans.append((path, None))  # type: ignore[arg-type]  # filled in below, keeps root first
     consts = list(code.co_consts)
-    changed = False
     for index, const in enumerate(consts):
         if isinstance(const, CodeType):
             consts[index] = _instrument_tree(const, (*path, index), plans)
-            changed = True
-    if changed:
-        code = code.replace(co_consts=tuple(consts))
-    new_code, plan = instrument_code(code)
+    new_code, plan = instrument_code(code, consts)
     plans[slot] = (path, plan)
     return new_code
 

@@ -102,11 +102,11 @@ _STUBS: dict[tuple[int, ...], bytes] = {}
 class _Rewriter:
     """Plans and emits the probes of one code object (see module docstring)."""
 
-    def __init__(self, code: CodeType) -> None:
+    def __init__(self, code: CodeType, consts: list[object] | None = None) -> None:
         self.code = code
         self.raw = code.co_code  # a fresh copy on every access from 3.11
         self.ops, self.specials = scan(self.raw)
-        self.consts: list[object] = list(code.co_consts)
+        self.consts: list[object] = list(code.co_consts) if consts is None else consts
         self.names: list[str] = list(code.co_names)
         self.setup_jumps: list[tuple[int, int]] = []  # (item, handler unit), 3.10
         self.items: list[Item] = []
@@ -477,6 +477,13 @@ class _Rewriter:
 STRAIGHT_FAST_PATH = True
 
 
-def instrument_code(code: CodeType) -> tuple[CodeType, CodePlan]:
-    """Instrument one code object, not its nested code objects."""
-    return _Rewriter(code).rewrite()
+def instrument_code(
+    code: CodeType, consts: list[object] | None = None
+) -> tuple[CodeType, CodePlan]:
+    """Instrument one code object, not its nested code objects.
+
+    ``consts``: the constants the new code gets (the probes' are appended),
+    if not ``code.co_consts``: instrumenting a tree passes those with its
+    nested code objects already instrumented.  The plan keeps ``code``.
+    """
+    return _Rewriter(code, consts).rewrite()
