@@ -4,11 +4,11 @@ The path of one code object:
 
 1. :func:`~pytest_bytecode.engine.decode.scan` finds the instructions that
    shape control flow, and nothing else;
-2. :func:`~pytest_bytecode.engine.blocks.build` splits the code into basic
-   blocks;
-3. :func:`~pytest_bytecode.engine.plan.plan_flow` chooses the edges of the
-   flow graph that get a probe (the chords of a maximum spanning tree) and
-   how every other count follows from them;
+2. :func:`~pytest_bytecode.engine.analysis.analyse` finds which handler
+   covers which code, splits the code into basic blocks
+   (:func:`~pytest_bytecode.engine.blocks.build`) and chooses the edges of
+   the flow graph that get a probe, the chords of a maximum spanning tree
+   (:func:`~pytest_bytecode.engine.plan.plan_flow`);
 4. :class:`_Rewriter` emits the new code as pieces: the original code
    between the points where something is inserted, copied as it is (cut
    also where the exception handler covering it changes, and at each jump,
@@ -26,8 +26,10 @@ The path of one code object:
      ``RERAISE 1`` out of the frame with the traceback untouched;
 
 5. :func:`~pytest_bytecode.engine.assemble.assemble` lays it out, and
-   :class:`~pytest_bytecode.engine.counts.CodePlan` reads the counts back,
-   decoding the original instructions only then.
+   :class:`~pytest_bytecode.engine.counts.CodePlan` reads the counts back.
+   It keeps the original code, the counters and a few integers per piece;
+   the original instructions are decoded, and the analysis of step 2 run
+   again, only when counts are first read.
 
 Counts are then exact: the stubs' records give every handler's entries and
 every exception raised in the middle of a block, the probes give the chords,
