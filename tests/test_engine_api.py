@@ -84,6 +84,18 @@ def test_dumps_and_loads_round_trip() -> None:
         loads(b"not marshal data")
 
 
+def test_loads_names_a_malformed_plan_in_one_error() -> None:
+    import marshal
+
+    fmt, tag, code, states, original = marshal.loads(
+        instrument(compile(SOURCE, "s.py", "exec")).dumps()
+    )
+    path, state = states[0]
+    broken = (fmt, tag, code, ((path, (state[0], ("x",), *state[2:])),), original)
+    with pytest.raises(ValueError, match="malformed plan"):
+        loads(marshal.dumps(broken))
+
+
 def test_raw_state_read_back_elsewhere() -> None:
     """Counts rebuilt from raw states on a loaded copy equal the live counts,
     and counts are linear in the state (differences and sums line up)."""
