@@ -4,7 +4,7 @@
 the original code object, the live counters and raise tables, and per
 emitted item the raise attribution that
 :mod:`~pytest_bytecode.engine.instrument` wrote.  The original instructions
-are decoded, and its blocks and flow plan worked out again
+are decoded, and the code's blocks and flow plan worked out again
 (:mod:`~pytest_bytecode.engine.analysis`), only here, when counts are first
 read.  :meth:`CodePlan.counts_from`
 sets the probed edges and the handler entries, solves every other edge of the
@@ -222,6 +222,7 @@ class CodePlan:
 
     @property
     def blocks(self) -> list[Block]:
+        """The original code's blocks, in order."""
         return self._analysed().graph.blocks
 
     @property
