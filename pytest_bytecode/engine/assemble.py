@@ -119,9 +119,11 @@ def assemble(
                 if arg < 0:
                     raise ValueError(f"{versions.OPNAME[op]} cannot reach unit {begin[target]}")
                 args[k] = arg
-                if arg > 0xFF and 1 + cache_of[op] + _ext_count(arg) > size[k]:
-                    size[k] = 1 + cache_of[op] + _ext_count(arg)
-                    changed = True
+                if arg > 0xFF:
+                    need = 1 + cache_of[op] + _ext_count(arg)
+                    if need > size[k]:
+                        size[k] = need
+                        changed = True
             if not changed:
                 break
     else:

@@ -386,27 +386,21 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             add_edge((out_of, 2 * jump + 1))
             fixed.append(e)
     weighed.sort()  # heaviest first; ties in the order the edges were made
+    order = fixed + [e for _, e in weighed]
     parent = list(range(2 * nb + 1))
     chords: list[int] = []
-    for e in fixed:
+    for k, e in enumerate(order):
         x, y = edges[e]
         while parent[x] != x:
             parent[x] = x = parent[parent[x]]
         while parent[y] != y:
             parent[y] = y = parent[parent[y]]
-        if x == y:
-            raise AssertionError(f"edge {edges[e]} closes a cycle but cannot hold a probe")
-        parent[x] = y
-    for _, e in weighed:
-        x, y = edges[e]
-        while parent[x] != x:
-            parent[x] = x = parent[parent[x]]
-        while parent[y] != y:
-            parent[y] = y = parent[parent[y]]
-        if x == y:
-            chords.append(e)
-        else:
+        if x != y:
             parent[x] = y
+        elif k < len(fixed):
+            raise AssertionError(f"edge {edges[e]} closes a cycle but cannot hold a probe")
+        else:
+            chords.append(e)
     return FlowPlan(edges, block_edge, fall_edge, jump_edge, chords, handler_entries)
 
 
