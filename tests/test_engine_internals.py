@@ -110,7 +110,7 @@ def _outcome(code: CodeType) -> tuple[Any, ...]:
         ],
         (flow.edges, flow.block_edge, flow.fall_edge, flow.jump_edge, flow.chords),
         (flow.handler_entries, flow.probe_of),
-        (plan.tags, plan.handlers, plan.starts, len(plan.counters), len(plan.raises)),
+        (plan.tags, plan.starts, len(plan.counters), len(plan.raises)),
     )
 
 
@@ -246,12 +246,14 @@ def _stress_source() -> str:
 
 
 def test_every_copied_unit_keeps_its_source_position() -> None:
-    # Copied original code keeps each unit's position; a probe takes the
-    # position of the instruction it precedes, a re-encoded jump its own.
+    # Copied original code keeps each unit's position (re-aimed jumps
+    # included); a probe takes the position of the instruction it precedes,
+    # and so do the EXTENDED_ARG prefixes a jump gained.
     rewriter = _rewriter_module()
     codes = list(_stdlib_code())
     codes += [c for _, c in iter_code_tree(compile(_stress_source(), "<stress>", "exec"))]
-    checked = {0: 0, 1: 0, 2: 0}
+    checked = {0: 0, 1: 0}
+    prefixes = 0
     for code in codes:
         new, plan = rewriter.instrument_code(code)
         before, after = _unit_positions(code), _unit_positions(new)
@@ -264,9 +266,10 @@ def test_every_copied_unit_keeps_its_source_position() -> None:
                 expected = before[origin + offset] if kind == 1 else before[origin]
                 assert after[starts[k] + offset] == expected, (code.co_name, kind)
                 checked[kind] += 1
+            prefixes += kind == 0 and new.co_code[2 * starts[k]] == versions.EXTENDED_ARG
     assert checked[1] > 50_000
     assert checked[0] > 1_000
-    assert checked[2] > 1_000
+    assert prefixes > 10
 
 
 def test_the_plan_worked_out_when_counts_are_read_numbers_the_probes_as_emitted() -> None:

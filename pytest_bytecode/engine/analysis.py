@@ -28,6 +28,9 @@ from pytest_bytecode.engine.tables import parse_exception_table
 #: (target unit, depth, lasti): one exception handler as the table names it.
 HandlerKey = tuple[int, int, bool]
 
+#: The stub of code that no stub sees (when there is no room for a catch-all).
+UNCOVERED = -1
+
 
 class Analysis:
     """One code object's handlers, blocks and flow plan.
@@ -35,10 +38,13 @@ class Analysis:
     ``keys`` maps each distinct handler to its stub number, ``ranges`` are
     the (start, stop, stub) runs of units each stub covers, ``room`` says
     whether a catch-all handler fits (see :func:`handler_ranges`).
-    ``flow.probe_of`` numbers the probes in emission order.
+    ``flow.probe_of`` numbers the probes in emission order.  ``uncovered``
+    is the stub of code no handler covers: the catch-all stub, numbered
+    after the handlers' stubs, if there is such code and room for it, else
+    UNCOVERED.
     """
 
-    __slots__ = ("flow", "graph", "keys", "ranges", "room")
+    __slots__ = ("_range_starts", "flow", "graph", "keys", "ranges", "room", "uncovered")
 
     def __init__(
         self,
@@ -53,6 +59,34 @@ class Analysis:
         self.room = room
         self.graph = graph
         self.flow = flow
+        self.uncovered = len(keys) if room and has_gap(ranges, graph.units) else UNCOVERED
+        self._range_starts: list[int] | None = None
+
+    def segments(self, units: int) -> list[tuple[int, int, int]]:
+        """(start, stop, stub) runs of units, in order: the handler ranges,
+        and between them the catch-all's, if there is one."""
+        catch_all = self.uncovered
+        if catch_all == UNCOVERED:
+            return self.ranges
+        result: list[tuple[int, int, int]] = []
+        covered = 0
+        for start, stop, kid in self.ranges:
+            if start > covered:
+                result.append((covered, start, catch_all))
+            result.append((start, stop, kid))
+            covered = stop
+        if covered < units:
+            result.append((covered, units, catch_all))
+        return result
+
+    def cover(self, unit: int) -> int:
+        """The stub whose exception-table entry covers ``unit``."""
+        if self._range_starts is None:
+            self._range_starts = [start for start, _, _ in self.ranges]
+        i = bisect_right(self._range_starts, unit) - 1
+        if i >= 0 and unit < self.ranges[i][1]:
+            return self.ranges[i][2]
+        return self.uncovered
 
 
 def analyse(

@@ -1,18 +1,40 @@
-"""Turn a list of pieces of code back into a code object.
+"""Build the new code: the original code with code inserted between its units.
 
-The engine describes the new code as :class:`Item` objects, in order: a
-piece of the original code copied as it is, a block of the engine's own
-code (a probe, a stub) prebuilt as bytes, or a single instruction with an
-argument or a jump to another item (its argument is computed at layout
-time).  :func:`assemble` lays them out, grows EXTENDED_ARG prefixes until
-every jump argument fits (sizes only ever grow, so this terminates), and
-writes the wordcode, the exception table and the location table, the last
-grown from the original's (:func:`~pytest_bytecode.engine.tables.grow_locations`).
-No step looks at the instructions inside a copied piece.
+Instrumenting never changes an original instruction's bytes, only where they
+sit and, for jumps, their arguments.  So the new code is described by what
+is inserted where (:class:`Splice`, filled by the rewriter in one pass over
+the original, in order) and by the jumps whose arguments must be worked out
+again once every insertion is known.  :func:`assemble` then re-aims the
+jumps, giving a jump that no longer fits its argument more EXTENDED_ARG
+prefixes until all fit (sizes only ever grow, so this terminates), and
+writes the exception table and the location table, the latter grown from
+the original's (:func:`~pytest_bytecode.engine.tables.grow_locations`).  No
+step looks at the instructions between insertions: the work is proportional
+to what is inserted and to the jumps, not to the size of the code.
+
+Several insertions may go before the same original unit.  Their *slot* says
+in which order, and which of them jumps to the unit and exception-table
+ranges around it take in:
+
+* ``GLUED_PROBE`` and ``FALL_PROBE`` belong to the code before the unit: a
+  range that ends at the unit covers them;
+* ``OWN`` is engine code that no range covers (handler stubs, the jump
+  past them);
+* jumps to the unit land after those, at its *label*, where a range that
+  starts at the unit starts too;
+* ``SETUP`` and ``BODY_PROBE`` come after the label.
+
+The new code is also cut into *pieces* (:attr:`Layout.starts`), each tagged
+with where an exception raised in it comes from, for reading counts:
+``4 * unit + AT`` for original code from ``unit`` on, ``4 * unit + BEFORE``
+for code inserted before the instruction at ``unit`` (a probe, or the
+prefixes a jump gained), IGNORE for the engine's own code.
 """
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import accumulate
 from types import CodeType
@@ -20,47 +42,131 @@ from types import CodeType
 from pytest_bytecode import versions
 from pytest_bytecode.engine.tables import encode_exception_table, grow_locations
 
-#: An item's handler for code that no exception-table entry covers.
-UNCOVERED = -1
+#: Piece tags: ``4 * unit + kind``, or IGNORE (see module docstring).
+IGNORE = -1
+#: kind: inserted before the instruction at ``unit`` began (it did not run)
+BEFORE = 0
+#: kind: original code from ``unit`` on; a raise ``k`` units into the piece
+#: is the original instruction that covers ``unit + k``
+AT = 1
 
-#: One piece of the code being built: (op, arg, handler, tag, loc, loc_end,
-#: raw).  ``raw`` holds the bytes of a piece that is copied as it is (op is
-#: then -1); otherwise the item is the one instruction ``op`` with ``arg``, or,
-#: if the item is among the jumps given to :func:`assemble`, with the
-#: argument that reaches the item it jumps to.  ``handler`` indexes the
-#: handler list given to :func:`assemble`, or is UNCOVERED.  ``tag`` says
-#: which original instruction an exception raised here is attributed to (see
-#: counts.py).  The item takes its source positions from original units
-#: ``loc`` .. ``loc_end`` when it is original code, from the entry of unit
-#: ``loc`` when it is inserted (``loc_end == loc``), and has none when
-#: ``loc`` is -1.  Plain tuples: instrumenting makes tens of thousands.
-Item = tuple[int, int, int, int, int, int, "bytes | None"]
-
-
-class HandlerSpec:
-    """Where an exception-table entry sends exceptions: item index and depth."""
-
-    __slots__ = ("depth", "item", "lasti")
-
-    def __init__(self, item: int, depth: int, lasti: bool) -> None:
-        self.item = item
-        self.depth = depth
-        self.lasti = lasti
+#: Slots of insertions at one unit, in order (see module docstring).
+GLUED_PROBE = 0
+FALL_PROBE = 1
+OWN = 2
+LABEL = 4
+SETUP = 5
+BODY_PROBE = 6
 
 
 class Layout:
-    """The assembled code plus the per-item map the engine keeps:
-    ``starts``, the unit where each item begins."""
+    """The assembled code, its tables, and its pieces: the unit where each
+    begins and its raise tag."""
 
-    __slots__ = ("code", "exceptiontable", "linetable", "starts")
+    __slots__ = ("code", "exceptiontable", "linetable", "starts", "tags")
 
     def __init__(
-        self, code: bytes, starts: list[int], exceptiontable: bytes, linetable: bytes
+        self,
+        code: bytes,
+        starts: array[int],
+        tags: array[int],
+        exceptiontable: bytes,
+        linetable: bytes,
     ) -> None:
         self.code = code
         self.starts = starts
+        self.tags = tags
         self.exceptiontable = exceptiontable
         self.linetable = linetable
+
+
+class Splice:
+    """The original code ``raw`` with code inserted, built front to back.
+
+    ``shift`` is how many units have been inserted so far: an original unit
+    at or after the last insertion now sits ``shift`` units later.
+    ``jumps`` are the jumps to re-aim: (position, opcode, size, unit where
+    the location table places it, whether it is original code, target),
+    where the target indexes the positions given to :func:`assemble`.
+    """
+
+    __slots__ = (
+        "copied",
+        "growth",
+        "jumps",
+        "keys",
+        "parts",
+        "raw",
+        "shift",
+        "shifts",
+        "starts",
+        "tags",
+        "trailing",
+    )
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.parts: list[bytes] = []
+        self.copied = 0  # original units in parts so far
+        self.shift = 0
+        self.starts = array("i")
+        self.tags = array("i")
+        self.keys: list[int] = []  # 8 * unit + slot of each insertion
+        self.shifts: list[int] = []  # units inserted up to each insertion, included
+        self.growth: list[tuple[int, int]] = []  # (unit, units) for grow_locations
+        self.trailing = 0  # units inserted after the original code, without a position
+        self.jumps: list[tuple[int, int, int, int, bool, int]] = []
+
+    def insert(self, unit: int, slot: int, data: bytes, tag: int, loc: int) -> int:
+        """Insert ``data`` before original ``unit`` in ``slot``; it takes the
+        source position of original unit ``loc`` (none if -1).  Returns
+        where it begins."""
+        copied = self.copied
+        shift = self.shift
+        if unit > copied:
+            self.parts.append(self.raw[2 * copied : 2 * unit])
+            self.starts.append(copied + shift)
+            self.tags.append(4 * copied + AT)
+            self.copied = unit
+        self.parts.append(data)
+        at = unit + shift
+        self.starts.append(at)
+        self.tags.append(tag)
+        size = len(data) >> 1
+        self.shift = shift = shift + size
+        self.keys.append(8 * unit + slot)
+        self.shifts.append(shift)
+        if loc >= 0:
+            self.growth.append((loc, size))
+        else:
+            self.trailing += size
+        return at
+
+    def jump(self, unit: int, op: int, size: int, target: int) -> None:
+        """Re-aim the original jump of ``size`` units at ``unit`` at
+        ``target`` (insertions before ``unit`` are all made)."""
+        self.jumps.append((unit + self.shift, op, size, unit, True, target))
+
+    def insert_jump(self, unit: int, slot: int, op: int, target: int, loc: int) -> None:
+        """Insert a jump of the engine's own, aimed at ``target``."""
+        size = 1 + versions.CACHES_BY_OPCODE[op]
+        at = self.insert(unit, slot, _encode_one(op, size), IGNORE, loc)
+        self.jumps.append((at, op, size, loc, False, target))
+
+    def position(self, unit: int, slot: int) -> int:
+        """Where original ``unit`` is, counting the insertions at it in slots
+        before ``slot``."""
+        i = bisect_left(self.keys, 8 * unit + slot)
+        return unit + self.shifts[i - 1] if i else unit
+
+    def finish(self) -> None:
+        """Copy the original code after the last insertion."""
+        n = len(self.raw) >> 1
+        if n > self.copied:
+            self.parts.append(self.raw[2 * self.copied :])
+            self.starts.append(self.copied + self.shift)
+            self.tags.append(4 * self.copied + AT)
+            self.copied = n
 
 
 def _ext_count(arg: int) -> int:
@@ -68,6 +174,10 @@ def _ext_count(arg: int) -> int:
 
 
 _ZEROS = [bytes(2 * k) for k in range(32)]
+
+
+def _encode_one(op: int, size: int) -> bytes:
+    return bytes((op, 0)) + _ZEROS[size - 1]
 
 
 def encode(steps: Sequence[tuple[int, int]]) -> bytes:
@@ -90,91 +200,148 @@ def encode(steps: Sequence[tuple[int, int]]) -> bytes:
 
 
 def assemble(
-    items: list[Item], jumps: dict[int, int], handlers: list[HandlerSpec], linetable: bytes
+    splice: Splice,
+    where: list[int],
+    entries: list[tuple[int, int, int, int, bool]],
+    linetable: bytes,
 ) -> Layout:
-    """Lay out ``items``; ``jumps`` maps a jump item to the item it goes to,
-    ``linetable`` is the original's (see module docstring)."""
-    n = len(items)
+    """Re-aim the jumps of ``splice`` and write the tables.
+
+    ``where`` holds the positions jumps and handlers go to (jump targets and
+    the ``target`` of ``entries`` index it); ``entries`` are the exception
+    table's (start, end, target, depth, lasti), positions before any jump
+    grew; ``linetable`` is the original's.
+    """
+    jumps = splice.jumps
     cache_of = versions.CACHES_BY_OPCODE
-    size = [
-        len(raw) >> 1 if raw is not None else 1 + cache_of[op] + _ext_count(arg)
-        for op, arg, _, _, _, _, raw in items
-    ]
-    args: dict[int, int] = {}
-    if jumps:
-        for k in jumps:
-            # An original jump keeps at least its size (its prefixes, if it
-            # needs fewer, carry zeros), so the code only ever grows.
-            op, _, _, _, loc, loc_end, _ = items[k]
-            size[k] = max(1 + cache_of[op], loc_end - loc)
-        sign_of = versions.JUMP_ARG_SIGN
-        while True:
-            begin = list(accumulate(size, initial=0))
-            changed = False
-            for k, target in jumps.items():
-                op = items[k][0]
-                end = begin[k + 1]
-                sign = sign_of[op]
-                arg = sign * (begin[target] - end) if sign else begin[target]
-                if arg < 0:
-                    raise ValueError(f"{versions.OPNAME[op]} cannot reach unit {begin[target]}")
-                args[k] = arg
-                if arg > 0xFF:
-                    need = 1 + cache_of[op] + _ext_count(arg)
-                    if need > size[k]:
-                        size[k] = need
-                        changed = True
-            if not changed:
-                break
-    else:
-        begin = list(accumulate(size, initial=0))
+    sign_of = versions.JUMP_ARG_SIGN
+    forward = versions.OPMAP[versions.JUMP_FORWARD_OPNAME]
+    backward = versions.OPMAP[versions.JUMP_BACKWARD_OPNAME]
+    ops = [op for _, op, _, _, _, _ in jumps]
+    for k, (pos, op, _, _, _, target) in enumerate(jumps):
+        if op == forward and where[target] <= pos:
+            ops[k] = backward
+    # The arguments with every jump at its size so far; a jump whose
+    # argument does not fit grows by prefixes, inserted right before it:
+    # what comes after it moves on (see ``moved``).
+    extra = [0] * len(jumps)
+    args = [0] * len(jumps)
+    grown = False
+    while True:
+        changed = False
+        shifting = grown  # positions move by the prefixes grown in earlier passes
+        if shifting:
+            at = [pos for pos, _, _, _, _, _ in jumps]
+            moved = list(accumulate(extra, initial=0))
+        for k, (pos, _, size, _, _, target) in enumerate(jumps):
+            op = ops[k]
+            to = where[target]
+            size += extra[k]
+            if shifting:
+                pos += moved[bisect_left(at, pos)]
+                to += moved[bisect_left(at, to)]
+            sign = sign_of[op]
+            arg = sign * (to - pos - size) if sign else to
+            if arg < 0:
+                raise ValueError(f"{versions.OPNAME[op]} cannot reach unit {to}")
+            args[k] = arg
+            if arg > 0xFF:
+                need = 1 + cache_of[op] + _ext_count(arg)
+                if need > size:
+                    extra[k] += need - size
+                    changed = grown = True
+        if not changed:
+            break
 
-    code = bytearray()
+    code = bytearray(b"".join(splice.parts))
+    starts, tags = splice.starts, splice.tags
+    growth = splice.growth
+    if grown:
+        code, starts, tags, entries = _grow(splice, code, extra, entries, where)
+        at = [pos for pos, _, _, _, _, _ in jumps]
+        moved = list(accumulate(extra, initial=0))
     ext_op = versions.EXTENDED_ARG
-    growth: list[tuple[int, int]] = []  # (unit, units more there), see grow_locations
-    trailing = 0  # units after all original code, without a position
-    for k in range(n):
-        op, arg, _, _, loc, loc_end, raw = items[k]
-        if raw is not None:
-            code += raw
-            if loc_end > loc:
-                continue  # an original piece, as it was
-            units = len(raw) >> 1
-        else:
-            units = size[k]
-            if k in args:
-                arg = args[k]
-            for shift in range(units - 1 - cache_of[op], 0, -1):
-                code.append(ext_op)
-                code.append((arg >> (8 * shift)) & 0xFF)
-            code.append(op)
-            code.append(arg & 0xFF)
-            code += _ZEROS[cache_of[op]]
-            if loc_end > loc:  # an original jump: grown, if at all, by prefixes
-                units -= loc_end - loc
-                if not units:
-                    continue
-        if loc >= 0:
-            if trailing:
-                raise AssertionError("code with a position after code without")
-            growth.append((loc, units))
-        else:
-            trailing += units
-    linetable = grow_locations(linetable, growth, trailing)
-
-    entries: list[tuple[int, int, int, int, bool]] = []
+    for k, (pos, op, size, _, _, _) in enumerate(jumps):
+        if grown:
+            pos += moved[bisect_left(at, pos)]
+        prefixes = size + extra[k] - 1 - cache_of[op]
+        unit = pos + prefixes
+        arg = args[k]
+        code[2 * unit] = ops[k]
+        code[2 * unit + 1] = arg & 0xFF
+        for shift in range(1, prefixes + 1):
+            code[2 * (unit - shift)] = ext_op
+            code[2 * (unit - shift) + 1] = (arg >> (8 * shift)) & 0xFF
+    if grown:
+        growth = sorted(
+            growth + [(loc, extra[k]) for k, (_, _, _, loc, _, _) in enumerate(jumps) if extra[k]]
+        )
+    table = b""
     if versions.HAS_EXCEPTION_TABLE:
-        k = 0
-        while k < n:
-            h = items[k][2]
-            j = k + 1
-            while j < n and items[j][2] == h:
-                j += 1
-            if h != UNCOVERED:
-                spec = handlers[h]
-                entries.append((begin[k], begin[j], begin[spec.item], spec.depth, spec.lasti))
-            k = j
-    return Layout(bytes(code), begin[:-1], encode_exception_table(entries), linetable)
+        table = encode_exception_table(
+            [(start, end, where[t], depth, lasti) for start, end, t, depth, lasti in entries]
+        )
+    return Layout(
+        bytes(code), starts, tags, table, grow_locations(linetable, growth, splice.trailing)
+    )
+
+
+def _grow(
+    splice: Splice,
+    code: bytearray,
+    extra: list[int],
+    entries: list[tuple[int, int, int, int, bool]],
+    where: list[int],
+) -> tuple[bytearray, array[int], array[int], list[tuple[int, int, int, int, bool]]]:
+    """Make room for the prefixes the jumps gained (``extra`` per jump), and
+    move what comes after each: code, pieces, entries, and ``where`` in place.
+
+    The prefixes go right before their jump: a position *at* the jump stays
+    (a jump to the jump lands on its prefixes; a range that starts there
+    covers them), a position after it moves on.  An original jump's
+    prefixes are a piece of their own, tagged as inserted before it.
+    """
+    jumps = splice.jumps
+    at = [pos for pos, _, _, _, _, _ in jumps]
+    moved = list(accumulate(extra, initial=0))
+
+    def move(pos: int) -> int:
+        return pos + moved[bisect_left(at, pos)]
+
+    ext = bytes((versions.EXTENDED_ARG, 0))
+    for k in range(len(jumps) - 1, -1, -1):
+        if extra[k]:
+            pos = at[k]
+            code[2 * pos : 2 * pos] = ext * extra[k]
+    old_starts, old_tags = splice.starts, splice.tags
+    splits = [
+        (pos, unit, extra[k])
+        for k, (pos, _, _, unit, original, _) in enumerate(jumps)
+        if extra[k] and original
+    ]
+    starts = array("i")
+    tags = array("i")
+    s = 0
+    n = len(old_starts)
+    for i in range(n):
+        begin, tag = old_starts[i], old_tags[i]
+        new_begin = move(begin)
+        end = old_starts[i + 1] if i + 1 < n else 1 << 62
+        while s < len(splits) and splits[s][0] < end:
+            pos, unit, more = splits[s]
+            s += 1
+            if pos > begin:  # the piece up to the jump
+                starts.append(new_begin)
+                tags.append(tag)
+            starts.append(move(pos))  # the prefixes
+            tags.append(4 * unit + BEFORE)
+            begin, tag, new_begin = pos, 4 * unit + AT, move(pos) + more
+        starts.append(new_begin)
+        tags.append(tag)
+    for i, pos in enumerate(where):
+        where[i] = move(pos)
+    entries = [(move(a), move(b), t, d, lasti) for a, b, t, d, lasti in entries]
+    return code, starts, tags, entries
 
 
 def build_code(

@@ -25,6 +25,7 @@ from types import CodeType
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.analysis import Analysis, analyse
+from pytest_bytecode.engine.assemble import AT, BEFORE
 from pytest_bytecode.engine.blocks import Block, Graph
 from pytest_bytecode.engine.decode import decode
 from pytest_bytecode.engine.plan import FlowPlan, node_out
@@ -74,20 +75,6 @@ def count_values(counters: Sequence[Counter]) -> list[int]:
     ]
 
 
-#: Raise attribution tags, one per emitted item (see ``CodePlan.tags``):
-#: ``4 * unit + kind``, or IGNORE for the engine's own code and glued
-#: instructions, whose exceptions are not attributed to an original
-#: instruction.
-IGNORE = -1
-#: kind: a probe, raised before the instruction at ``unit`` began
-BEFORE = 0
-#: kind: a copied piece of original code starting at ``unit``; a raise at its
-#: k-th unit is the original instruction that covers ``unit + k``
-AT = 1
-#: kind: the single original instruction at ``unit`` (a re-encoded jump)
-INSTR = 2
-
-
 class _View:
     """The original instructions of a code object, decoded when counts are
     first read, and how they fall into the plan's blocks."""
@@ -99,6 +86,9 @@ class _View:
         n = len(instrs)
         blocks = graph.blocks
         self.first = [index_at(b.start) for b in blocks]
+        #: per block: where it starts and where its glued prefix ends
+        self.block_starts = [b.start for b in blocks]
+        self.bodies = [b.body for b in blocks]
         self.last = [*(f - 1 for f in self.first[1:]), n - 1] if blocks else []
         #: instruction index -> the instruction its raises are attributed to
         self.attribute: dict[int, int] = {}
@@ -160,14 +150,17 @@ class _View:
         """Index of the instruction that starts at ``unit``."""
         return bisect.bisect_left(self.starts, unit)
 
-    def site(self, tag: int, offset: int) -> tuple[int, bool]:
+    def glued(self, unit: int) -> bool:
+        """Whether ``unit`` is in the glued prefix of its block (raises there
+        are not attributed: the interpreter raises them on resuming)."""
+        i = bisect.bisect_right(self.block_starts, unit) - 1
+        return i >= 0 and unit < self.bodies[i]
+
+    def site(self, unit: int, kind: int) -> tuple[int, bool]:
         """(instruction index, raised by it rather than before it) of a raise
-        ``offset`` units into an item tagged ``tag``."""
-        unit, kind = divmod(tag, 4)
+        at original ``unit``, in a piece of ``kind`` (see assemble.py)."""
         if kind == BEFORE:
             return self.index_at(unit), False
-        if kind == AT:
-            unit += offset
         index = bisect.bisect_right(self.starts, unit) - 1
         return self.attribute.get(index, index), True
 
@@ -176,10 +169,11 @@ class CodePlan:
     """Everything needed to turn one code object's probe values into counts.
 
     It keeps the original code object, the counters and raise tables, and per
-    emitted item its raise attribution tag, its handler and the unit where it
-    begins (compact arrays: a run keeps a plan for every code object it
-    instruments).  The original's blocks, flow plan and instructions are
-    worked out again when counts are first read.
+    piece of the new code the unit where it begins and where its raises come
+    from (compact arrays: a run keeps a plan for every code object it
+    instruments; see assemble.py for the tags).  The original's blocks,
+    flow plan and instructions are worked out again when counts are first
+    read, and so is which stub covers which unit.
     """
 
     def __init__(
@@ -189,16 +183,14 @@ class CodePlan:
         counters: list[Counter],
         raises: list[defaultdict[int, int]],
         tags: Sequence[int],
-        handlers: Sequence[int],
         starts: Sequence[int],
     ) -> None:
         self.qualname, self.name, self.firstlineno = names
         self.code = code
         self.counters = counters
         self.raises = raises
-        self.tags = tags  # per emitted item: raise attribution tag
-        self.handlers = handlers  # per emitted item: handler index or UNCOVERED
-        self.starts = starts  # per emitted item: unit where it begins
+        self.tags = tags  # per piece: where its raises come from
+        self.starts = starts  # per piece: the unit where it begins
         self._analysis: Analysis | None = None
         self._view: _View | None = None
         #: per node: the edges into it and out of it (built on first use)
@@ -263,18 +255,21 @@ class CodePlan:
         n = len(instrs)
         raised_after = [0] * n
         raised_before = [0] * n
+        analysis = self._analysed()
         for stub, table in enumerate(raises):
             for key, times in list(table.items()):
                 # The raise site may be a cache unit of the instruction (3.12
-                # reports a call's last cache unit): take the item it is in.
+                # reports a call's last cache unit): take the piece it is in.
                 unit = key // versions.RAISE_KEY_DIVISOR
-                item = bisect.bisect_right(self.starts, unit) - 1
-                if item < 0 or self.handlers[item] != stub:
+                piece = bisect.bisect_right(self.starts, unit) - 1
+                if piece < 0 or self.tags[piece] < 0:
+                    continue  # the engine's own code
+                origin, kind = divmod(self.tags[piece], 4)
+                if kind == AT:
+                    origin += unit - self.starts[piece]
+                if view.glued(origin) or analysis.cover(origin) != stub:
                     continue  # a re-raise: counted where it was first raised
-                tag = self.tags[item]
-                if tag < 0:
-                    continue
-                index, at = view.site(tag, unit - self.starts[item])
+                index, at = view.site(origin, kind)
                 if at:
                     raised_after[index] += times
                 else:

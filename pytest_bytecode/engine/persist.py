@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/5"
+FORMAT = "pytest-bytecode-engine/6"
 _MARK = "\0pytest-bytecode"
 
 
@@ -34,7 +34,6 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
     return (
         (plan.qualname, plan.name, plan.firstlineno),
         tuple(plan.tags),
-        tuple(plan.handlers),
         tuple(plan.starts),
         len(plan.counters),
         len(plan.raises),
@@ -44,7 +43,7 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
 def _plan_from_state(
     state: tuple[Any, ...], code: CodeType
 ) -> tuple[CodePlan, list[Counter], list[defaultdict[int, int]]]:
-    names, tags, handlers, starts, n_c, n_r = state
+    names, tags, starts, n_c, n_r = state
     counters = [new_counter() for _ in range(n_c)]
     raises: list[defaultdict[int, int]] = [RaiseTable() for _ in range(n_r)]
     plan = CodePlan(
@@ -53,7 +52,6 @@ def _plan_from_state(
         counters,
         raises,
         array("i", tags),
-        array("i", handlers),
         array("i", starts),
     )
     return plan, counters, raises

@@ -59,27 +59,38 @@ def parse_exception_table(table: bytes) -> list[Handler]:
         )
 
 
-def _write_varint(out: bytearray, value: int, first: int) -> None:
-    """Big-endian 6-bit groups, bit 6 = more follows, bit 7 marks an entry."""
+def _varint(value: int) -> bytes:
+    """Big-endian 6-bit groups, bit 6 = more follows (bit 7, which marks the
+    first byte of an entry, is the caller's)."""
     shift = 0
     while value >> (shift + 6):
         shift += 6
+    out = bytearray()
     while shift > 0:
-        out.append(((value >> shift) & 63) | 64 | first)
-        first = 0
+        out.append(((value >> shift) & 63) | 64)
         shift -= 6
-    out.append((value & 63) | first)
+    out.append(value & 63)
+    return bytes(out)
+
+
+#: The varints of small values, which are most of them.
+_VARINTS = [_varint(value) for value in range(4096)]
 
 
 def encode_exception_table(entries: Sequence[tuple[int, int, int, int, bool]]) -> bytes:
     """Encode (start, end, target, depth, lasti) entries, sorted and
     non-overlapping, as ``co_exceptiontable``."""
     out = bytearray()
+    small = _VARINTS
     for start, end, target, depth, lasti in entries:
-        _write_varint(out, start, 128)
-        _write_varint(out, end - start, 0)
-        _write_varint(out, target, 0)
-        _write_varint(out, (depth << 1) | lasti, 0)
+        here = len(out)
+        out += small[start] if start < 4096 else _varint(start)
+        out[here] |= 128
+        length = end - start
+        out += small[length] if length < 4096 else _varint(length)
+        out += small[target] if target < 4096 else _varint(target)
+        value = 2 * depth + lasti
+        out += small[value] if value < 4096 else _varint(value)
     return bytes(out)
 
 
@@ -125,19 +136,29 @@ def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -
             while k < m and growth[k][0] < covered:
                 extra += growth[k][1]
                 k += 1
-            end = bisect_right(acc, covered, h + 1)
-            out += table[copied:h]
             header = table[h]
             size = (header & 7) + 1 + extra
-            body = table[h + 1 : end]
+            out += table[copied:h]
             if size <= 8:
                 out.append(header + extra)  # the low three bits are size - 1
-                out += body
-            else:
-                out.append(header | 7)
-                out += body
-                _same_position(out, header, body, size - 8)
+                copied = h + 1  # its body goes with what follows
+                continue
+            end = bisect_right(acc, covered, h + 1)
+            body = table[h + 1 : end]
+            out.append(header | 7)
+            out += body
             copied = end
+            # More units at the same position, no change of line.
+            more, kind = _SAME[header]
+            if kind:
+                body = _same_position_body(kind, body)
+            size -= 8
+            while size > 8:
+                out.append(more | 7)
+                out += body
+                size -= 8
+            out.append(more | (size - 1))
+            out += body
     else:
         acc = list(accumulate(table[0::2]))  # bytes covered up to each pair
         n = len(acc)
@@ -168,21 +189,24 @@ def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -
 def _same_position(out: bytearray, header: int, body: bytes, size: int) -> None:
     """``size`` more units at the position of the entry ``header`` + ``body``
     that ``out`` ends with, and no change of line (3.11+)."""
-    code = (header >> 3) & 15
-    if code == _NO_COLUMNS:
-        body = b"\x00"  # line change 0
-    elif code == _LONG:
-        k = 0
-        while body[k] & 64:  # skip the line change, a varint
-            k += 1
-        body = b"\x00" + body[k + 1 :]
-    elif code > 9 and code < _NO_COLUMNS:
-        code = 10  # one-line form, line change 0
+    more, kind = _SAME[header]
+    if kind:
+        body = _same_position_body(kind, body)
     while size > 0:
         step = size if size < 8 else 8
-        out.append(0x80 | (code << 3) | (step - 1))
+        out.append(more | (step - 1))
         out += body
         size -= step
+
+
+def _same_position_body(kind: int, body: bytes) -> bytes:
+    """The body of an entry of ``_SAME`` kind ``kind`` made from ``body``."""
+    if kind == _NO_COLUMNS:
+        return b"\x00"  # line change 0
+    k = 0  # the long form: drop the line change, a varint
+    while body[k] & 64:
+        k += 1
+    return b"\x00" + body[k + 1 :]
 
 
 def _pairs(out: bytearray, nbytes: int, first_delta: int, rest_delta: int) -> None:
@@ -202,3 +226,18 @@ _LONG = 14
 _NONE = 15
 #: header byte -> code units it covers; 0 for the bytes after a header
 _ENTRY_UNITS = bytes(((b & 7) + 1) if b & 128 else 0 for b in range(256))
+
+
+def _same_form(header: int) -> tuple[int, int]:
+    code = (header >> 3) & 15
+    if code in (_NO_COLUMNS, _LONG):
+        return 0x80 | (code << 3), code  # the same form, with the body changed
+    if 9 < code < _NO_COLUMNS:
+        code = 10  # one-line form, line change 0 (a short form has none)
+    return 0x80 | (code << 3), 0
+
+
+#: header byte -> (header of an entry that goes on at the same position with
+#: no change of line, less its size bits; how its body changes: 0 kept, or
+#: _NO_COLUMNS or _LONG, see _same_position_body)
+_SAME = [_same_form(b) for b in range(256)]
