@@ -314,37 +314,26 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     fall_edge = [-1] * nb
     jump_edge = [-1] * nb
     handler_entries: dict[int, tuple[int, ...]] = {}
-    succs: list[list[int]] = [[] for _ in range(nb)]
+    succs: list[list[int]] = []
     resumes: dict[int, int] = {}
-    jumps = [0] * nb  # block -> index of the block its jump lands in, or -1
     backward = False
     units = graph.units
-    for block in blocks:
-        b = block.index
-        name = block.last_name
-        jump = jumps[b] = graph.at[block.land] if block.land >= 0 else -1
-        if jump >= 0:
-            succs[b].append(jump)
-            if jump <= b:
-                backward = True
-        if block.end < units:
-            if name not in STOPS:  # falls through (a plain last instruction does)
-                succs[b].insert(0, b + 1)
-            elif name in SUSPENDS:
-                resumes[b] = b + 1
-    freq, first = _estimates(graph, succs, resumes, backward)
-
-    # Edges that cannot hold a probe go into the forest first; the others
-    # follow heaviest first (Kruskal), and one that would close a cycle is a
-    # chord.  Block b is entered at node 2b+1 and left at 2b+2 (node_out),
-    # written out here because this loop runs for every block.
+    at = graph.at
+    # One pass builds the edges.  Those that cannot hold a probe are fixed:
+    # they go into the forest first.  The others are weighed once the
+    # estimates are known (they need the successors found here), and follow
+    # heaviest first (Kruskal); one that would close a cycle is a chord.
+    # Block b is entered at node 2b+1 and left at 2b+2 (node_out), written
+    # out here because this loop runs for every block.
     fixed: list[int] = []
-    weighed: list[tuple[float, int]] = []  # (-estimate, edge)
+    weigh_blocks: list[int] = []  # blocks whose block edge may hold a probe
+    weigh_falls: list[int] = []  # blocks whose fall edge may hold a probe
     add_edge = edges.append
     no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
     leaves_unseen = SUSPENDS | versions.RERAISE_WITHOUT_TRACEBACK
     for block in blocks:
         b = block.index
+        name = block.last_name
         into, out_of = 2 * b + 1, 2 * b + 2
         e = len(edges)
         add_edge((into, out_of))
@@ -352,7 +341,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
         if b in unprobed:
             fixed.append(e)
         else:
-            weighed.append((-freq[b], e))
+            weigh_blocks.append(b)
         if block.handler:
             handler_entries[len(edges)] = tuple(handler_stubs.get(b, ()))
             add_edge((OUTSIDE, into))
@@ -362,29 +351,40 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
         # Control may leave the code object from the end of the block
         # without a stub seeing it: a return, a yield, a re-raise.  (A
         # ``raise`` is recorded, but a bare one may re-raise unseen.)
-        name = block.last_name
+        land = block.land
+        ends = block.end >= units
         if (
             name in leaves_unseen
-            or (name in no_fallthrough and block.land < 0)
-            or (block.end >= units and name not in no_fallthrough)
+            or (name in no_fallthrough and land < 0)
+            or (ends and name not in no_fallthrough)
         ):
             fixed.append(len(edges))
             add_edge((out_of, OUTSIDE))
-        out = succs[b]
-        jump = jumps[b]
-        if out and (jump < 0 or len(out) == 2):  # it falls through
-            target = blocks[out[0]]
-            t = target.index
-            fall_edge[b] = e = len(edges)
-            add_edge((out_of, 2 * t + 1))
-            if target.body == target.start and t not in unprobed:
-                weighed.append((-first[b] * FALL_BIAS, e))
-            else:
-                fixed.append(e)
-        if jump >= 0:
+        out: list[int] = []
+        if not ends:
+            if name not in STOPS:  # falls through (a plain last instruction does)
+                out.append(b + 1)
+                fall_edge[b] = e = len(edges)
+                add_edge((out_of, 2 * b + 3))
+                target = blocks[b + 1]
+                if target.body == target.start and b + 1 not in unprobed:
+                    weigh_falls.append(b)
+                else:
+                    fixed.append(e)
+            elif name in SUSPENDS:
+                resumes[b] = b + 1
+        if land >= 0:
+            jump = at[land]
+            out.append(jump)
+            if jump <= b:
+                backward = True
             jump_edge[b] = e = len(edges)
             add_edge((out_of, 2 * jump + 1))
             fixed.append(e)
+        succs.append(out)
+    freq, first = _estimates(graph, succs, resumes, backward)
+    weighed = [(-freq[b], block_edge[b]) for b in weigh_blocks]
+    weighed += [(-first[b] * FALL_BIAS, fall_edge[b]) for b in weigh_falls]
     weighed.sort()  # heaviest first; ties in the order the edges were made
     order = fixed + [e for _, e in weighed]
     parent = list(range(2 * nb + 1))
