@@ -152,8 +152,7 @@ def scan(raw: bytes) -> tuple[bytes, list[Special]]:
     ext = versions.EXTENDED_ARG
     caches = versions.CACHES_BY_OPCODE
     opname = versions.OPNAME
-    jumps = versions.JUMP_OPCODES
-    jump_target = versions.jump_target
+    sign_of = versions.JUMP_ARG_SIGN  # jump_target, inlined: it runs for every jump
     found: list[Special] = []
     for match in _SHAPING_RE.finditer(ops):
         k = match.start()
@@ -166,7 +165,8 @@ def scan(raw: bytes) -> tuple[bytes, list[Special]]:
             arg |= raw[2 * start + 1] << shift
             shift += 8
         end = k + 1 + caches[op]
-        target = jump_target(op, arg, 2 * k, 2 * end) // 2 if op in jumps else -1
+        sign = sign_of.get(op)
+        target = -1 if sign is None else end + sign * arg if sign else arg
         found.append(Special(start, k, end, op, opname[op], target))
     return ops, found
 

@@ -124,7 +124,19 @@ def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -
     k = 0
     m = len(growth)
     if versions.HAS_COLUMN_POSITIONS:
-        acc = list(accumulate(table.translate(_ENTRY_UNITS)))  # units up to each byte
+        # Units up to each byte.  When all growth is near the start (code
+        # without branches grows only after its prefix), the entries up to
+        # there are enough: an entry is at most 21 bytes long.
+        part = table
+        last = growth[-1][0] if growth else 0
+        limit = 21 * (last + 2)
+        if limit < len(table):
+            while table[limit] < 128:  # end the part before a header
+                limit -= 1
+            part = table[:limit]
+        acc = list(accumulate(part.translate(_ENTRY_UNITS)))
+        if part is not table and acc[-1] <= last:
+            acc = list(accumulate(table.translate(_ENTRY_UNITS)))
         n = len(acc)
         while k < m:
             unit, extra = growth[k]
