@@ -204,9 +204,8 @@ JUMP_ARG_SIGN: Final[dict[int, int]] = {
     for op in JUMP_OPCODES
 }
 
-#: Unconditional jump opnames used when the engine adds a jump of its own.
+#: The jump the engine adds of its own (it only ever jumps forward).
 JUMP_FORWARD_OPNAME: Final[str] = "JUMP_FORWARD"
-JUMP_BACKWARD_OPNAME: Final[str] = "JUMP_ABSOLUTE" if PY < (3, 11) else "JUMP_BACKWARD"
 
 #: Conditional jumps: both outcomes are reported as a branch.  FOR_ITER and
 #: SEND branch too (next item / exhausted; yielded / returned).

@@ -215,12 +215,6 @@ def assemble(
     jumps = splice.jumps
     cache_of = versions.CACHES_BY_OPCODE
     sign_of = versions.JUMP_ARG_SIGN
-    forward = versions.OPMAP[versions.JUMP_FORWARD_OPNAME]
-    backward = versions.OPMAP[versions.JUMP_BACKWARD_OPNAME]
-    ops = [op for _, op, _, _, _, _ in jumps]
-    for k, (pos, op, _, _, _, target) in enumerate(jumps):
-        if op == forward and where[target] <= pos:
-            ops[k] = backward
     # The arguments with every jump at its size so far; a jump whose
     # argument does not fit grows by prefixes, inserted right before it:
     # what comes after it moves on (see ``moved``).
@@ -233,8 +227,7 @@ def assemble(
         if shifting:
             at = [pos for pos, _, _, _, _, _ in jumps]
             moved = list(accumulate(extra, initial=0))
-        for k, (pos, _, size, _, _, target) in enumerate(jumps):
-            op = ops[k]
+        for k, (pos, op, size, _, _, target) in enumerate(jumps):
             to = where[target]
             size += extra[k]
             if shifting:
@@ -253,7 +246,7 @@ def assemble(
         if not changed:
             break
 
-    code = bytearray(b"".join(splice.parts))
+    code = bytearray().join(splice.parts)
     starts, tags = splice.starts, splice.tags
     growth = splice.growth
     if grown:
@@ -267,7 +260,6 @@ def assemble(
         prefixes = size + extra[k] - 1 - cache_of[op]
         unit = pos + prefixes
         arg = args[k]
-        code[2 * unit] = ops[k]
         code[2 * unit + 1] = arg & 0xFF
         for shift in range(1, prefixes + 1):
             code[2 * (unit - shift)] = ext_op
@@ -352,13 +344,19 @@ def build_code(
     stacksize: int,
 ) -> CodeType:
     """The original code object with new wordcode, tables, constants and names."""
-    changes: dict[str, object] = {
-        "co_code": layout.code,
-        "co_consts": consts,
-        "co_names": names,
-        "co_linetable": layout.linetable,
-        "co_stacksize": stacksize,
-    }
     if versions.HAS_EXCEPTION_TABLE:
-        changes["co_exceptiontable"] = layout.exceptiontable
-    return original.replace(**changes)  # type: ignore[arg-type]
+        return original.replace(  # type: ignore[call-arg]  # (3.11+)
+            co_code=layout.code,
+            co_consts=consts,
+            co_names=names,
+            co_linetable=layout.linetable,
+            co_stacksize=stacksize,
+            co_exceptiontable=layout.exceptiontable,
+        )
+    return original.replace(
+        co_code=layout.code,
+        co_consts=consts,
+        co_names=names,
+        co_linetable=layout.linetable,
+        co_stacksize=stacksize,
+    )

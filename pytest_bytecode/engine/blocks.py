@@ -108,6 +108,8 @@ def landing(ops: bytes, jump: Special) -> int:
 
 def entry_glue(ops: bytes) -> int:
     """The unit where the code object's prefix ends."""
+    if ops and ops[0] == _RESUME:  # no prefix: most code
+        return 1 + versions.CACHES_BY_OPCODE[_RESUME]
     unit = 0
     n = len(ops)
     while unit < n:
@@ -119,6 +121,10 @@ def entry_glue(ops: bytes) -> int:
         else:
             break
     return unit
+
+
+#: RESUME's opcode, or -1 where there is none (3.10).
+_RESUME = versions.OPMAP.get("RESUME", -1)
 
 
 def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -> Graph:
@@ -177,8 +183,13 @@ def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -
     handlers = set(handler_targets)
     leaders |= handlers
     glue0 = entry_glue(ops)
-    # A leader inside the entry prefix would separate glued instructions.
-    starts = sorted(u for u in leaders if u < n and not 0 < u < glue0)
+    leaders.discard(n)
+    if glue0 > 1:
+        # A leader inside the entry prefix would separate glued instructions.
+        leaders.difference_update(range(1, glue0))
+    starts = sorted(leaders)
+    while starts and starts[-1] > n:  # nothing lands past the end; in case
+        starts.pop()
     starts.append(n)
     blocks: list[Block] = []
     at: dict[int, int] = {}

@@ -38,13 +38,12 @@ if TYPE_CHECKING:
 
 
 class RaiseTable(defaultdict[int, int]):
-    """Raise site -> times, kept by one stub.  Hashable by identity, so that
-    instrumented code objects (which hold it as a constant) stay hashable."""
+    """Raise site -> times, kept by one stub: ``RaiseTable(int)``.  Hashable
+    by identity, so that instrumented code objects (which hold it as a
+    constant) stay hashable.  (No ``__init__`` of its own: one is made for
+    every stub, and a Python-level constructor would double its cost.)"""
 
     __hash__ = object.__hash__  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__(int)
 
 
 #: A probe's counter.  ``next()`` on it must count, atomically under the GIL,

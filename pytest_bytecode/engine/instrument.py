@@ -36,10 +36,10 @@ Counts are then exact: the stubs' records give every handler's entries and
 every exception raised in the middle of a block, the probes give the chords,
 conservation of flow gives every other edge, and an instruction ran as often
 as its block was entered, minus the exceptions raised by earlier
-instructions of the block.  An exception re-raised by ``RERAISE`` reaches a second stub with the lasti of
-the instruction that first raised it; it is a new raise only at the stub whose
-exception-table entry covers that instruction, so re-raises are not counted
-twice.
+instructions of the block.  An exception re-raised by ``RERAISE`` reaches a
+second stub with the lasti of the instruction that first raised it; it is a
+new raise only at the stub whose exception-table entry covers that
+instruction, so re-raises are not counted twice.
 """
 
 from __future__ import annotations
@@ -104,11 +104,13 @@ class _Rewriter:
         self.raw = code.co_code  # a fresh copy on every access from 3.11
         self.ops, self.specials = scan(self.raw)
         self.consts: list[object] = list(code.co_consts) if consts is None else consts
-        self.names: list[str] = list(code.co_names)
+        self.names: tuple[str, ...] | list[str] = code.co_names  # a list once added to
         self.counters: list[Counter] = []
         self.raises: list[defaultdict[int, int]] = []
-        self._next_const = self._const(next)
-        self._one_const = self._const(1)
+        self.consts.append(next)
+        self.consts.append(1)
+        self._next_const = len(self.consts) - 2
+        self._one_const = len(self.consts) - 1
 
     def _const(self, value: object) -> int:
         self.consts.append(value)
@@ -156,11 +158,10 @@ class _Rewriter:
         ``__traceback__.tb_lasti`` (this frame's entry heads the traceback).
         An entry without ``lasti`` (3.11+) has it dropped again at the end.
         """
-        table = RaiseTable()
-        while len(self.raises) <= stub:
-            self.raises.append(RaiseTable())
-        self.raises[stub] = table
-        const = self._const(table)
+        raises = self.raises
+        while len(raises) <= stub:  # stubs may come out of order
+            raises.append(RaiseTable(int))
+        const = self._const(raises[stub])
         # The bytes depend on these indexes and nothing else (3.10 and 3.14+
         # read two attributes by name; their indexes vary).
         key: tuple[int, ...] = (const, self._one_const, lasti)
@@ -234,9 +235,12 @@ class _Rewriter:
         return raw
 
     def _name(self, name: str) -> int:
-        if name not in self.names:
-            self.names.append(name)
-        return self.names.index(name)
+        names = self.names
+        if name not in names:
+            if isinstance(names, tuple):
+                self.names = names = list(names)
+            names.append(name)
+        return names.index(name)
 
     def rewrite(self) -> tuple[CodeType, CodePlan]:
         """Build the instrumented code object and the plan to read it."""
@@ -262,9 +266,9 @@ class _Rewriter:
         insert = splice.insert
         # Where jumps go: each block's label, then each stub, the catch-all last.
         where = [0] * (nb + n_keys + 1)
-        stubs_by_target: dict[int, list[tuple[int, HandlerKey]]] = defaultdict(list)
+        stubs_by_target: dict[int, list[tuple[int, HandlerKey]]] = {}
         for key, kid in keys.items():
-            stubs_by_target[key[0]].append((kid, key))
+            stubs_by_target.setdefault(key[0], []).append((kid, key))
         block_edge = flow.block_edge
         fall_edge = flow.fall_edge
         chords = set(flow.chords)
@@ -315,7 +319,9 @@ class _Rewriter:
                 n_units, OWN, self._stub(n_keys, True) + _RERAISE, IGNORE, -1
             )
         entries: list[tuple[int, int, int, int, bool]] = []
-        if versions.HAS_EXCEPTION_TABLE:
+        if versions.HAS_EXCEPTION_TABLE and not keys:  # all of it is the catch-all's
+            entries.append((0, splice.position(n_units, OWN), nb, 0, True))
+        elif versions.HAS_EXCEPTION_TABLE:
             depth_of = {kid: depth for (_, depth, _), kid in keys.items()}
             depth_of[n_keys] = 0
             position = splice.position
@@ -337,13 +343,13 @@ class _Rewriter:
         layout = assemble(splice, where, entries, code.co_linetable)
         # 3.11+ knows each handler's depth; on 3.10 a handler's block level
         # is at most the original stack size less the six items it pushes.
-        depths = [
-            depth if versions.HANDLER_GETS_LASTI else max(code.co_stacksize - 6, 0)
-            for _, depth, _ in keys
-        ]
+        stack = code.co_stacksize + PROBE_STACK
+        for _, depth, _ in keys:
+            if not versions.HANDLER_GETS_LASTI:
+                depth = max(code.co_stacksize - 6, 0)
+            stack = max(stack, depth + STUB_STACK)
         if any_uncovered:
-            depths.append(0)
-        stack = max([code.co_stacksize + PROBE_STACK] + [d + STUB_STACK for d in depths])
+            stack = max(stack, STUB_STACK)
         return self._finish(layout, stack)
 
     def _finish(self, layout: Layout, stack: int) -> tuple[CodeType, CodePlan]:

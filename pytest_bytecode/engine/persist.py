@@ -45,7 +45,7 @@ def _plan_from_state(
 ) -> tuple[CodePlan, list[Counter], list[defaultdict[int, int]]]:
     names, tags, starts, n_c, n_r = state
     counters = [new_counter() for _ in range(n_c)]
-    raises: list[defaultdict[int, int]] = [RaiseTable() for _ in range(n_r)]
+    raises: list[defaultdict[int, int]] = [RaiseTable(int) for _ in range(n_r)]
     plan = CodePlan(
         (str(names[0]), str(names[1]), int(names[2])),
         code,

@@ -149,7 +149,7 @@ def unprobed_blocks(graph: Graph) -> set[int]:
     return {
         b.index
         for b in graph.blocks
-        if (not b.entry and b.body >= b.end and b.last_name in SUSPENDS)
+        if (b.body >= b.end and not b.entry and b.last_name in SUSPENDS)
         or (
             versions.NO_PROBE_BEFORE
             and b.body < b.end
@@ -301,6 +301,10 @@ def _depth_first(
     return post
 
 
+#: What a block may end with that leaves the code object unseen by a stub.
+_LEAVES_UNSEEN = SUSPENDS | versions.RERAISE_WITHOUT_TRACEBACK
+
+
 def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[int]]) -> FlowPlan:
     """Build the flow graph, choose its chords and the solving order.
 
@@ -330,7 +334,7 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     weigh_falls: list[int] = []  # blocks whose fall edge may hold a probe
     add_edge = edges.append
     no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
-    leaves_unseen = SUSPENDS | versions.RERAISE_WITHOUT_TRACEBACK
+    leaves_unseen = _LEAVES_UNSEEN
     for block in blocks:
         b = block.index
         name = block.last_name

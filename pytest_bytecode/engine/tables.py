@@ -44,8 +44,10 @@ def _read_varint(data: Iterator[int]) -> int:
 
 def parse_exception_table(table: bytes) -> list[Handler]:
     """Decode ``co_exceptiontable`` into entries (offsets in code units)."""
-    data = iter(table)
     entries: list[Handler] = []
+    if not table:
+        return entries
+    data = iter(table)
     while True:
         try:
             start = _read_varint(data)
@@ -189,26 +191,17 @@ def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -
             _pairs(out, table[2 * h] + 2 * extra, delta, 0x80 if delta == 0x80 else 0)
             copied = 2 * h + 2
     out += table[copied:]
-    trailing += sum(extra for _, extra in growth[k:])
+    if k < m:
+        trailing += sum(extra for _, extra in growth[k:])
     if trailing:
-        if versions.HAS_COLUMN_POSITIONS:
-            _same_position(out, _NONE << 3, b"", trailing)
+        if versions.HAS_COLUMN_POSITIONS:  # entries of no position
+            while trailing > 8:
+                out.append(_NO_POSITION | 7)
+                trailing -= 8
+            out.append(_NO_POSITION | (trailing - 1))
         else:
             _pairs(out, 2 * trailing, 0x80, 0x80)
     return bytes(out)
-
-
-def _same_position(out: bytearray, header: int, body: bytes, size: int) -> None:
-    """``size`` more units at the position of the entry ``header`` + ``body``
-    that ``out`` ends with, and no change of line (3.11+)."""
-    more, kind = _SAME[header]
-    if kind:
-        body = _same_position_body(kind, body)
-    while size > 0:
-        step = size if size < 8 else 8
-        out.append(more | (step - 1))
-        out += body
-        size -= step
 
 
 def _same_position_body(kind: int, body: bytes) -> bytes:
@@ -236,6 +229,8 @@ def _pairs(out: bytearray, nbytes: int, first_delta: int, rest_delta: int) -> No
 _NO_COLUMNS = 13
 _LONG = 14
 _NONE = 15
+#: the header of an entry of no position, less its size bits
+_NO_POSITION = 0x80 | (_NONE << 3)
 #: header byte -> code units it covers; 0 for the bytes after a header
 _ENTRY_UNITS = bytes(((b & 7) + 1) if b & 128 else 0 for b in range(256))
 
