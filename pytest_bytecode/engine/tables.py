@@ -75,24 +75,22 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-#: The varints of small values, which are most of them.
-_VARINTS = [_varint(value) for value in range(4096)]
-
-
 def encode_exception_table(entries: Sequence[tuple[int, int, int, int, bool]]) -> bytes:
     """Encode (start, end, target, depth, lasti) entries, sorted and
     non-overlapping, as ``co_exceptiontable``."""
     out = bytearray()
-    small = _VARINTS
     for start, end, target, depth, lasti in entries:
         here = len(out)
-        out += small[start] if start < 4096 else _varint(start)
+        # Most values take one or two bytes: those are written here.
+        for value in (start, end - start, target, 2 * depth + lasti):
+            if value < 64:
+                out.append(value)
+            elif value < 4096:
+                out.append(64 | value >> 6)
+                out.append(value & 63)
+            else:
+                out += _varint(value)
         out[here] |= 128
-        length = end - start
-        out += small[length] if length < 4096 else _varint(length)
-        out += small[target] if target < 4096 else _varint(target)
-        value = 2 * depth + lasti
-        out += small[value] if value < 4096 else _varint(value)
     return bytes(out)
 
 
