@@ -50,7 +50,7 @@ from collections import defaultdict
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.analysis import UNCOVERED, HandlerKey, analyse
+from pytest_bytecode.engine.analysis import UNCOVERED, Analysis, HandlerKey, analyse
 from pytest_bytecode.engine.assemble import (
     AT,
     BEFORE,
@@ -318,28 +318,7 @@ class _Rewriter:
             where[nb + n_keys] = insert(
                 n_units, OWN, self._stub(n_keys, True) + _RERAISE, IGNORE, -1
             )
-        entries: list[tuple[int, int, int, int, bool]] = []
-        if versions.HAS_EXCEPTION_TABLE and not keys:  # all of it is the catch-all's
-            entries.append((0, splice.position(n_units, OWN), nb, 0, True))
-        elif versions.HAS_EXCEPTION_TABLE:
-            depth_of = {kid: depth for (_, depth, _), kid in keys.items()}
-            depth_of[n_keys] = 0
-            position = splice.position
-            # Stubs sit where handlers start; no range covers them, so a
-            # range across such a unit is cut there.
-            cuts = sorted(stubs_by_target)
-            for begin, stop, kid in analysis.segments(n_units):
-                c = bisect_right(cuts, begin)
-                while begin < stop:
-                    end = stop
-                    if c < len(cuts) and cuts[c] < stop:
-                        end = cuts[c]
-                        c += 1
-                    first = position(begin, LABEL)
-                    if entries and entries[-1][2] == nb + kid and entries[-1][1] == first:
-                        first = entries.pop()[0]  # one range on, as in the original
-                    entries.append((first, position(end, OWN), nb + kid, depth_of[kid], True))
-                    begin = end
+        entries = _exception_entries(analysis, splice, sorted(stubs_by_target), nb, n_units)
         layout = assemble(splice, where, entries, code.co_linetable)
         # 3.11+ knows each handler's depth; on 3.10 a handler's block level
         # is at most the original stack size less the six items it pushes.
@@ -394,6 +373,44 @@ class _Rewriter:
             del tags[0]
         layout = Layout(new_raw, starts, tags, table, linetable)
         return self._finish(layout, max(code.co_stacksize + PROBE_STACK, STUB_STACK))
+
+
+def _exception_entries(
+    analysis: Analysis, splice: Splice, cuts: list[int], nb: int, n_units: int
+) -> list[tuple[int, int, int, int, bool]]:
+    """The exception table of the new code (3.11+): (start, end, target,
+    depth, lasti), positions as ``splice`` has them, targets indexing the
+    ``where`` list of :meth:`_Rewriter.rewrite` (stub ``k`` at ``nb + k``).
+
+    Each range of the original, and each stretch no range covers (the
+    catch-all's), moves with the code inserted around it: a range takes in
+    the probes inserted at its units (see the slots in assemble.py).  Stubs
+    sit where handlers start (``cuts``) and no range covers them, so a range
+    across such a unit is cut there.  Every entry pushes lasti: the stub
+    drops it again where the original entry did not.
+    """
+    if not versions.HAS_EXCEPTION_TABLE:
+        return []
+    keys = analysis.keys
+    position = splice.position
+    if not keys:  # all of it is the catch-all's
+        return [(0, position(n_units, OWN), nb, 0, True)]
+    depth_of = {kid: depth for (_, depth, _), kid in keys.items()}
+    depth_of[len(keys)] = 0
+    entries: list[tuple[int, int, int, int, bool]] = []
+    for begin, stop, kid in analysis.segments(n_units):
+        c = bisect_right(cuts, begin)
+        while begin < stop:
+            end = stop
+            if c < len(cuts) and cuts[c] < stop:
+                end = cuts[c]
+                c += 1
+            first = position(begin, LABEL)
+            if entries and entries[-1][2] == nb + kid and entries[-1][1] == first:
+                first = entries.pop()[0]  # the same stub goes on: one entry
+            entries.append((first, position(end, OWN), nb + kid, depth_of[kid], True))
+            begin = end
+    return entries
 
 
 def _steps(steps: list[tuple[str, int]]) -> bytes:
