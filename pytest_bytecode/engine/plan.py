@@ -159,7 +159,7 @@ def unprobed_blocks(graph: Graph) -> set[int]:
 
 
 def _estimates(
-    graph: Graph, succs: list[list[int]], resumes: dict[int, int], backward: bool
+    succs: list[list[int]], resumes: dict[int, int], handlers: list[int], backward: bool
 ) -> tuple[list[float], list[float]]:
     """Static estimate of how often each block runs and how often it is
     left by its first successor (``succs[b][0]``, where a block that falls
@@ -173,17 +173,15 @@ def _estimates(
     leaving a loop carries at most what entered the loop (a loop is left
     about as often as it is entered, however many times it turns); what it
     does not carry goes to the other successors.  A block after a yield
-    weighs what the yield does; a handler weighs HANDLER_WEIGHT.  Without a
-    ``backward`` jump there is no loop to look for.
+    weighs what the yield does; a ``handlers`` block weighs HANDLER_WEIGHT.
+    Without a ``backward`` jump there is no loop to look for.
     """
-    blocks = graph.blocks
-    n = len(blocks)
+    n = len(succs)
     flow_succs = succs
     if resumes:
         flow_succs = [list(s) for s in succs]
         for yield_block, resume_block in resumes.items():
             flow_succs[yield_block].append(resume_block)
-    handlers = [b.index for b in blocks if b.handler]
     freq = [0.0] * n
     freq[0] = 1.0
     for h in handlers:
@@ -330,8 +328,9 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     # Block b is entered at node 2b+1 and left at 2b+2 (node_out), written
     # out here because this loop runs for every block.
     fixed: list[int] = []
-    weigh_blocks: list[int] = []  # blocks whose block edge may hold a probe
+    weigh_blocks: list[int] = []  # blocks whose block edge may hold a probe, if not all
     weigh_falls: list[int] = []  # blocks whose fall edge may hold a probe
+    handlers: list[int] = []
     add_edge = edges.append
     no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
     leaves_unseen = _LEAVES_UNSEEN
@@ -342,11 +341,13 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
         e = len(edges)
         add_edge((into, out_of))
         block_edge[b] = e
-        if b in unprobed:
-            fixed.append(e)
-        else:
-            weigh_blocks.append(b)
+        if unprobed:
+            if b in unprobed:
+                fixed.append(e)
+            else:
+                weigh_blocks.append(b)
         if block.handler:
+            handlers.append(b)
             handler_entries[len(edges)] = tuple(handler_stubs.get(b, ()))
             add_edge((OUTSIDE, into))
         elif block.entry:
@@ -386,8 +387,11 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             add_edge((out_of, 2 * jump + 1))
             fixed.append(e)
         succs.append(out)
-    freq, first = _estimates(graph, succs, resumes, backward)
-    weighed = [(-freq[b], block_edge[b]) for b in weigh_blocks]
+    freq, first = _estimates(succs, resumes, handlers, backward)
+    if unprobed:
+        weighed = [(-freq[b], block_edge[b]) for b in weigh_blocks]
+    else:
+        weighed = [(-f, e) for f, e in zip(freq, block_edge, strict=True)]
     weighed += [(-first[b] * FALL_BIAS, fall_edge[b]) for b in weigh_falls]
     weighed.sort()  # heaviest first; ties in the order the edges were made
     order = fixed + [e for _, e in weighed]
