@@ -409,14 +409,19 @@ PSEUDO_JUMP_OPNAMES: Final[frozenset[str]] = (
     frozenset({"END_ASYNC_FOR"}) if PY >= (3, 14) else frozenset()
 )
 
-#: The probe is ``FOR_ITER`` over the counter before 3.12: it calls the
-#: iterator slot directly, which is cheaper than a call to ``next``, raises no
-#: ``sys.setprofile`` event, and (3.10) does not count against the recursion
-#: limit, where a C call would raise RecursionError one frame early.  From
-#: 3.12 the probe is a call to ``next``: there a ``FOR_ITER`` would raise a
-#: ``sys.monitoring`` BRANCH event that tools measuring branches would
-#: attribute to the code under test, while the call raises only CALL events.
-PROBE_BY_FOR_ITER: Final[bool] = PY < (3, 12)
+#: The probe is ``FOR_ITER`` over the counter up to 3.13: it calls the
+#: iterator slot directly, which is cheaper than a call to ``next`` (the
+#: kernels run 1.17-1.22 times as long as plain with it, 1.26-1.33 with the
+#: call: ``bench_engine.py probes``), raises no ``sys.setprofile`` or
+#: ``sys.monitoring`` CALL event, and (3.10) does not count against the
+#: recursion limit, where a C call would raise RecursionError one frame
+#: early.  On 3.12-3.13 a tool that asks ``sys.monitoring`` for BRANCH events
+#: sees the probes' ``FOR_ITER`` (coverage.py's sysmon core measures no
+#: branches before 3.14).  From 3.14 the probe is a call to ``next``: there
+#: coverage.py measures branches with BRANCH_LEFT/BRANCH_RIGHT events, which
+#: it would attribute to the code under test, and a ``FOR_ITER`` over a bare
+#: counter crashes CPython 3.15.0rc1 (Pyodide).
+PROBE_BY_FOR_ITER: Final[bool] = PY < (3, 14)
 
 #: Where the ``FOR_ITER`` form can still be built, to compare the two forms
 #: (``bench_engine.py probes``): up to 3.13.  3.14 reworked iteration, and
