@@ -150,8 +150,9 @@ class _View:
         return bisect.bisect_left(self.starts, unit)
 
     def glued(self, unit: int) -> bool:
-        """Whether ``unit`` is in the glued prefix of its block (raises there
-        are not attributed: the interpreter raises them on resuming)."""
+        """Whether ``unit`` is in the glued prefix of its block: exceptions
+        raised there are attributed to no instruction, as those raised in
+        the engine's own code are not."""
         i = bisect.bisect_right(self.block_starts, unit) - 1
         return i >= 0 and unit < self.bodies[i]
 
