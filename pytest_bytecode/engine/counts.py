@@ -151,8 +151,8 @@ class _View:
 
     def glued(self, unit: int) -> bool:
         """Whether ``unit`` is in the glued prefix of its block: exceptions
-        raised there are attributed to no instruction, as those raised in
-        the engine's own code are not."""
+        raised there, like those raised in the engine's own code, are
+        attributed to no instruction."""
         i = bisect.bisect_right(self.block_starts, unit) - 1
         return i >= 0 and unit < self.bodies[i]
 
