@@ -177,28 +177,13 @@ BACKWARD_RELATIVE: Final[frozenset[int]] = frozenset(
 ABSOLUTE_JUMPS: Final[frozenset[int]] = frozenset(opcode.hasjabs)
 
 
-def jump_target(op: int, arg: int, offset: int, end: int) -> int:
-    """Byte offset a jump instruction goes to.
-
-    ``offset`` is where the opcode sits, ``end`` where its caches end.  3.10:
-    absolute jumps count code units from the start, relative ones from the
-    next instruction.  3.11+: all relative, from the end of the caches.
-    """
-    if HAS_ABSOLUTE_JUMPS:
-        if op in ABSOLUTE_JUMPS:
-            return arg * CODE_UNIT
-        return offset + CODE_UNIT + arg * CODE_UNIT
-    if op in BACKWARD_RELATIVE:
-        return end - arg * CODE_UNIT
-    return end + arg * CODE_UNIT
-
-
-#: Every jump's argument in code units, as the assembler computes it for
-#: thousands of jumps per module without a call each: ``sign * (target -
-#: end)`` for relative jumps (1 forward, -1 backward; ``end`` is the unit
-#: after the jump's caches, which on 3.10 is the unit after the jump), or
-#: ``target`` itself where the sign is 0 (3.10's absolute jumps).  The
-#: inverse of :func:`jump_target`.
+#: How every jump's argument relates to where it goes, in code units, for
+#: the decoders and the assembler (they work it out for thousands of jumps
+#: per module, without a call each): a relative jump goes to ``end + sign *
+#: arg`` (sign 1 forward, -1 backward; ``end`` is the unit after the jump's
+#: caches, which on 3.10 is the unit after the jump), so its argument is
+#: ``sign * (target - end)``; where the sign is 0 (3.10's absolute jumps)
+#: argument and target are the same unit.
 JUMP_ARG_SIGN: Final[dict[int, int]] = {
     op: 0 if HAS_ABSOLUTE_JUMPS and op in ABSOLUTE_JUMPS else -1 if op in BACKWARD_RELATIVE else 1
     for op in JUMP_OPCODES
@@ -409,24 +394,25 @@ PSEUDO_JUMP_OPNAMES: Final[frozenset[str]] = (
     frozenset({"END_ASYNC_FOR"}) if PY >= (3, 14) else frozenset()
 )
 
-#: The probe is ``FOR_ITER`` over the counter up to 3.13: it calls the
-#: iterator slot directly, which is cheaper than a call to ``next`` (the
-#: kernels run 1.17-1.22 times as long as plain with it, 1.26-1.33 with the
-#: call: ``bench_engine.py probes``), raises no ``sys.setprofile`` or
+#: Where a ``FOR_ITER`` over the counter is valid code: up to 3.13.  3.14
+#: reworked iteration, and a ``FOR_ITER`` over a bare counter crashes
+#: CPython 3.15.0rc1 (Pyodide).  (``bench_engine.py probes`` builds both
+#: forms where it can, to compare them.)
+FOR_ITER_PROBE_POSSIBLE: Final[bool] = PY < (3, 14)
+
+#: The probe is ``FOR_ITER`` over the counter wherever that is valid code: it
+#: calls the iterator slot directly, which is cheaper than a call to ``next``
+#: (the kernels run 1.17-1.22 times as long as plain with it, 1.26-1.33 with
+#: the call: ``bench_engine.py probes``), raises no ``sys.setprofile`` or
 #: ``sys.monitoring`` CALL event, and (3.10) does not count against the
 #: recursion limit, where a C call would raise RecursionError one frame
 #: early.  On 3.12-3.13 a tool that asks ``sys.monitoring`` for BRANCH events
 #: sees the probes' ``FOR_ITER`` (coverage.py's sysmon core measures no
-#: branches before 3.14).  From 3.14 the probe is a call to ``next``: there
-#: coverage.py measures branches with BRANCH_LEFT/BRANCH_RIGHT events, which
-#: it would attribute to the code under test, and a ``FOR_ITER`` over a bare
-#: counter crashes CPython 3.15.0rc1 (Pyodide).
-PROBE_BY_FOR_ITER: Final[bool] = PY < (3, 14)
-
-#: Where the ``FOR_ITER`` form can still be built, to compare the two forms
-#: (``bench_engine.py probes``): up to 3.13.  3.14 reworked iteration, and
-#: a ``FOR_ITER`` over a bare counter crashes CPython 3.15.0rc1 (Pyodide).
-FOR_ITER_PROBE_POSSIBLE: Final[bool] = PY < (3, 14)
+#: branches before 3.14).  From 3.14 the probe is a call to ``next``, which
+#: is just as well: there coverage.py measures branches with BRANCH_LEFT and
+#: BRANCH_RIGHT events, and would attribute a ``FOR_ITER`` probe's to the
+#: code under test.
+PROBE_BY_FOR_ITER: Final[bool] = FOR_ITER_PROBE_POSSIBLE
 
 #: 3.14+: no probe may sit just before these.  The interpreter finds where
 #: lines start in one pass in offset order that passes over END_FOR and

@@ -83,7 +83,7 @@ def decode(code: CodeType) -> list[Instr]:
     positions = positions_per_unit(code)
     opname = versions.OPNAME
     ext = versions.EXTENDED_ARG
-    jumps = versions.JUMP_OPCODES
+    sign_of = versions.JUMP_ARG_SIGN
     caches = versions.CACHES_BY_OPCODE
     result: list[Instr] = []
     i = 0
@@ -99,7 +99,8 @@ def decode(code: CodeType) -> list[Instr]:
             continue
         name = opname[op]
         end = i + 2 + 2 * caches[op]
-        target = versions.jump_target(op, arg, i, end) if op in jumps else None
+        sign = sign_of.get(op)
+        target = None if sign is None else end + 2 * sign * arg if sign else 2 * arg
         result.append(Instr(len(result), start, i, end, op, name, arg, target, positions[i // 2]))
         i = end
         start = end
@@ -152,7 +153,7 @@ def scan(raw: bytes) -> tuple[bytes, list[Special]]:
     ext = versions.EXTENDED_ARG
     caches = versions.CACHES_BY_OPCODE
     opname = versions.OPNAME
-    sign_of = versions.JUMP_ARG_SIGN  # jump_target, inlined: it runs for every jump
+    sign_of = versions.JUMP_ARG_SIGN
     found: list[Special] = []
     for match in _SHAPING_RE.finditer(ops):
         k = match.start()
