@@ -221,11 +221,13 @@ def assemble(
     extra = [0] * len(jumps)
     args = [0] * len(jumps)
     grown = False
+    at: list[int] = []  # where each jump is before any grew (they come in order)
+    moved: list[int] = []
     while True:
         changed = False
         shifting = grown  # positions move by the prefixes grown in earlier passes
         if shifting:
-            at = [pos for pos, _, _, _, _, _ in jumps]
+            at = at or [pos for pos, _, _, _, _, _ in jumps]
             moved = list(accumulate(extra, initial=0))
         for k, (pos, op, size, _, _, target) in enumerate(jumps):
             to = where[target]
@@ -250,9 +252,9 @@ def assemble(
     starts, tags = splice.starts, splice.tags
     growth = splice.growth
     if grown:
-        code, starts, tags, entries = _grow(splice, code, extra, entries, where)
-        at = [pos for pos, _, _, _, _, _ in jumps]
+        at = at or [pos for pos, _, _, _, _, _ in jumps]
         moved = list(accumulate(extra, initial=0))
+        code, starts, tags, entries = _grow(splice, code, extra, at, moved, entries, where)
     ext_op = versions.EXTENDED_ARG
     for k, (pos, op, size, _, _, _) in enumerate(jumps):
         if grown:
@@ -282,11 +284,14 @@ def _grow(
     splice: Splice,
     code: bytearray,
     extra: list[int],
+    at: list[int],
+    moved: list[int],
     entries: list[tuple[int, int, int, int, bool]],
     where: list[int],
 ) -> tuple[bytearray, array[int], array[int], list[tuple[int, int, int, int, bool]]]:
-    """Make room for the prefixes the jumps gained (``extra`` per jump), and
-    move what comes after each: code, pieces, entries, and ``where`` in place.
+    """Make room for the prefixes the jumps gained (``extra`` per jump, at
+    ``at``; ``moved[i]``: what the first ``i`` jumps gained), and move what
+    comes after each: code, pieces, entries, and ``where`` in place.
 
     The prefixes go right before their jump: a position *at* the jump stays
     (a jump to the jump lands on its prefixes; a range that starts there
@@ -294,8 +299,6 @@ def _grow(
     prefixes are a piece of their own, tagged as inserted before it.
     """
     jumps = splice.jumps
-    at = [pos for pos, _, _, _, _, _ in jumps]
-    moved = list(accumulate(extra, initial=0))
 
     def move(pos: int) -> int:
         return pos + moved[bisect_left(at, pos)]

@@ -107,10 +107,8 @@ class _Rewriter:
         self.names: tuple[str, ...] | list[str] = code.co_names  # a list once added to
         self.counters: list[Counter] = []
         self.raises: list[defaultdict[int, int]] = []
-        self.consts.append(next)
-        self.consts.append(1)
-        self._next_const = len(self.consts) - 2
-        self._one_const = len(self.consts) - 1
+        self._next_const = self._const(next)
+        self._one_const = self._const(1)
 
     def _const(self, value: object) -> int:
         self.consts.append(value)

@@ -162,15 +162,7 @@ def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -
             copied = end
             # More units at the same position, no change of line.
             more, kind = _SAME[header]
-            if kind:
-                body = _same_position_body(kind, body)
-            size -= 8
-            while size > 8:
-                out.append(more | 7)
-                out += body
-                size -= 8
-            out.append(more | (size - 1))
-            out += body
+            _entries(out, more, _same_position_body(kind, body) if kind else body, size - 8)
     else:
         acc = list(accumulate(table[0::2]))  # bytes covered up to each pair
         n = len(acc)
@@ -192,14 +184,22 @@ def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -
     if k < m:
         trailing += sum(extra for _, extra in growth[k:])
     if trailing:
-        if versions.HAS_COLUMN_POSITIONS:  # entries of no position
-            while trailing > 8:
-                out.append(_NO_POSITION | 7)
-                trailing -= 8
-            out.append(_NO_POSITION | (trailing - 1))
+        if versions.HAS_COLUMN_POSITIONS:
+            _entries(out, _NO_POSITION, b"", trailing)
         else:
             _pairs(out, 2 * trailing, 0x80, 0x80)
     return bytes(out)
+
+
+def _entries(out: bytearray, header: int, body: bytes, size: int) -> None:
+    """``size`` (at least 1) units in entries of ``header`` (its size bits
+    clear) and ``body``, at most 8 units each (3.11+)."""
+    while size > 8:
+        out.append(header | 7)
+        out += body
+        size -= 8
+    out.append(header | (size - 1))
+    out += body
 
 
 def _same_position_body(kind: int, body: bytes) -> bytes:
