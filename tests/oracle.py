@@ -457,20 +457,25 @@ def engine_non_units(root: types.CodeType) -> dict[tuple[int, ...], set[int]]:
     return result
 
 
-def _merge_shared(counts: Counts, tree: dict[tuple[int, ...], types.CodeType]) -> Counts:
-    """Counts with the paths that share one code object summed into the first.
+def _shared_places(tree: dict[tuple[int, ...], types.CodeType]) -> list[list[tuple[int, ...]]]:
+    """The places of every code object that is at more than one place in
+    ``tree``, first place first.
 
     3.10 compares code objects without a qualified name, and the compiler
     merges equal constants, so two identical lambdas on one line become one
     code object at two places in the tree.  The oracle sees one object and
     counts everything at its first place (:class:`_Resolver`); the engine
     instruments each place separately and counts each call site.  Only their
-    sum can be compared.
+    sum can be compared (:func:`_merge_shared`).
     """
     places: dict[int, list[tuple[int, ...]]] = {}
     for path, sub in tree.items():
         places.setdefault(id(sub), []).append(path)
-    shared = [paths for paths in places.values() if len(paths) > 1]
+    return [paths for paths in places.values() if len(paths) > 1]
+
+
+def _merge_shared(counts: Counts, shared: list[list[tuple[int, ...]]]) -> Counts:
+    """Counts with the places of each ``shared`` code object summed into the first."""
     if not shared:
         return counts
     merged = dict(counts)
@@ -497,10 +502,10 @@ def diff_counts(
     skip = _ignored(code, ignore)
     omittable = engine_non_units(code)
     tree = code_tree(code)
-    expected, actual = _merge_shared(expected, tree), _merge_shared(actual, tree)
-    firsts: dict[int, tuple[int, ...]] = {}
-    for path, sub in list(tree.items()):
-        if firsts.setdefault(id(sub), path) != path:
+    shared = _shared_places(tree)
+    expected, actual = _merge_shared(expected, shared), _merge_shared(actual, shared)
+    for _, *others in shared:
+        for path in others:
             del tree[path]  # counted at the first place of its code object
     lines: list[str] = []
     for path in sorted(set(expected) | set(actual) | set(tree)):
