@@ -2,19 +2,31 @@
 
 Entries are the engine's own serialisation (``Instrumented.dumps``, never
 pickle), one file per key.  The key is a SHA-256 over everything that changes
-the instrumented code: the source bytes, the interpreter (implementation cache
-tag and full version), the engine version, the plugin version and the
-settings that change the probes (for example assertion rewriting applied
-first).  Writes go to a temporary file that is renamed into place, so
-concurrent xdist workers never see half a file.  No cache problem ever fails
-a run: every failure is reported to ``trace`` and the code is instrumented
-afresh.
+the instrumented code: the source bytes and file name, the interpreter
+(implementation cache tag and full version), what the compiler makes of the
+same source in this process (:func:`compiler_fingerprint`: ``-O``/``-OO``,
+``-X no_debug_ranges``), the engine and plugin versions, and how the module
+was compiled (plain, or through pytest's assertion rewriting of a given
+pytest version and settings).
+
+Trust is Python's own ``__pycache__`` model: an entry is as trustworthy as
+the directory it sits in.  A cache directory that is not owned by the
+current user, or that group or others may write to, is not used at all
+(:meth:`InstrumentationCache.untrusted` says why); every entry carries the
+SHA-256 of its payload, checked before the engine unmarshals it, so a
+truncated or damaged entry is never executed.
+
+Writes go to a temporary file that is renamed into place, so concurrent
+xdist workers never see half a file.  No cache problem ever fails a run:
+every failure is reported to ``trace`` and the code is instrumented afresh.
 """
 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +34,34 @@ from pathlib import Path
 from pytest_bytecode import __version__, versions
 from pytest_bytecode.files import write_atomic
 
-#: Bumped when the cache entry layout changes.
-CACHE_LAYOUT = 1
+#: Bumped when the cache entry layout changes.  History:
+#:   1 - the engine's serialisation, bare.
+#:   2 - ``MAGIC``, the SHA-256 of the payload, then the payload.
+CACHE_LAYOUT = 2
+
+#: What every entry starts with (layout 2).
+MAGIC = b"pytest-bytecode cache 2\n"
+
+#: Source the compiler fingerprint is taken of: a docstring (dropped by
+#: ``-OO``), an assert and an ``if __debug__`` (dropped by ``-O``), and an
+#: expression with column positions (dropped by ``-X no_debug_ranges``).
+_FINGERPRINT_SOURCE = '"""doc"""\nassert a.b(c), d\nif __debug__:\n    e = f[g]\n'
+
+_fingerprint: str | None = None
+
+
+def compiler_fingerprint() -> str:
+    """What ``compile()`` makes of a fixed source in this process, hashed.
+
+    Every interpreter setting that changes compiled code (``-O``, ``-OO``,
+    ``-X no_debug_ranges`` and whatever a later Python adds) changes it, so
+    code compiled under one setting is never served under another.
+    """
+    global _fingerprint
+    if _fingerprint is None:
+        code = compile(_FINGERPRINT_SOURCE, "<fingerprint>", "exec", dont_inherit=True)
+        _fingerprint = hashlib.sha256(marshal.dumps(code)).hexdigest()[:16]
+    return _fingerprint
 
 
 class InstrumentationCache:
@@ -32,6 +70,29 @@ class InstrumentationCache:
     def __init__(self, directory: Path | None, trace: Callable[[str], None]) -> None:
         self.directory = directory
         self.trace = trace
+        self._checked = False
+
+    def untrusted(self) -> str | None:
+        """Why the cache directory must not be used, or None when it may.
+
+        Checked once, before the first read; creates the directory (owner
+        only writable) when it does not exist.  An untrusted directory turns
+        the cache off for the run.  A directory this creates is the owner's
+        alone (mode 0700), whatever the umask lets others do.
+        """
+        if self.directory is None or self._checked:
+            return None
+        self._checked = True
+        try:
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, exist_ok=True)
+            reason = _untrusted_reason(self.directory)
+        except OSError as exc:
+            reason = f"cannot be used ({exc.strerror or exc})"
+        if reason is not None:
+            self.trace(f"instrumentation cache {self.directory} not used: {reason}")
+            self.directory = None
+        return reason
 
     def key(self, source: bytes, filename: str, settings: str, engine_version: str) -> str:
         """The cache key for one source file under the given settings."""
@@ -40,6 +101,7 @@ class InstrumentationCache:
             f"layout={CACHE_LAYOUT}",
             f"impl={sys.implementation.cache_tag}",
             f"python={versions.PY_VERSION}",
+            f"compiler={compiler_fingerprint()}",
             f"engine={engine_version}",
             f"plugin={__version__}",
             f"settings={settings}",
@@ -50,24 +112,33 @@ class InstrumentationCache:
         return h.hexdigest()
 
     def get(self, key: str) -> bytes | None:
-        """The stored bytes for ``key``, or None (missing or unreadable)."""
+        """The stored payload for ``key``, or None (missing, unreadable or damaged)."""
         if self.directory is None:
             return None
         path = self.directory / f"{key}.bin"
         try:
-            return path.read_bytes()
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             self.trace(f"cache read failed for {path}: {exc}")
             return None
+        head = len(MAGIC)
+        payload = raw[head + 32 :]
+        if raw[:head] != MAGIC or hashlib.sha256(payload).digest() != raw[head : head + 32]:
+            self.trace(f"cache entry {path} is damaged (checksum); instrumenting afresh")
+            self.discard(key)
+            return None
+        return payload
 
     def put(self, key: str, payload: bytes) -> None:
         """Store ``payload`` under ``key`` atomically; failures are only traced."""
         if self.directory is None:
             return
         try:
-            write_atomic(self.directory / f"{key}.bin", payload)
+            write_atomic(
+                self.directory / f"{key}.bin", MAGIC + hashlib.sha256(payload).digest() + payload
+            )
         except OSError as exc:
             self.trace(f"cache write failed in {self.directory}: {exc}")
 
@@ -79,3 +150,20 @@ class InstrumentationCache:
             (self.directory / f"{key}.bin").unlink(missing_ok=True)
         except OSError as exc:
             self.trace(f"cache discard failed for {key}: {exc}")
+
+
+def _untrusted_reason(directory: Path) -> str | None:
+    """Why ``directory`` may hold entries written by someone else, or None.
+
+    The rule of ``__pycache__``: only the owner may have written there.  On
+    systems without POSIX ownership (Windows) there is nothing to check.
+    """
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return None
+    st = directory.stat()
+    if st.st_uid != getuid():
+        return f"owned by user id {st.st_uid}, not by the current user ({getuid()})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
+    return None

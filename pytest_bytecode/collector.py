@@ -17,17 +17,15 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import importlib.util
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from pytest_bytecode import engine
-from pytest_bytecode.data import BranchData, CodeData, CovData, DataError, FileData
+from pytest_bytecode.data import BranchData, CodeData, CovData, DataError, FileData, merge_file
 from pytest_bytecode.engine import RawState
 from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.sources import python_source_text, report_path
 
 
 class Handle(Protocol):
@@ -63,18 +61,6 @@ def source_hash(source: bytes) -> str:
     return hashlib.sha256(source).hexdigest()
 
 
-def relative_path(filename: str, rootdir: str) -> str:
-    """``filename`` relative to the rootdir with ``/`` separators, else absolute."""
-    absolute = os.path.abspath(filename)
-    try:
-        rel = os.path.relpath(absolute, rootdir)
-    except ValueError:  # another drive on Windows
-        return Path(absolute).as_posix()
-    if rel.startswith(os.pardir):
-        return Path(absolute).as_posix()
-    return Path(rel).as_posix()
-
-
 def code_data(counts: CodeCounts) -> CodeData:
     """One engine :class:`CodeCounts` as data-file :class:`CodeData`."""
     return CodeData(
@@ -99,25 +85,52 @@ def code_data(counts: CodeCounts) -> CodeData:
 
 
 def unexecuted_file(
-    filename: str, excluded_of: Callable[[str, str], frozenset[int]], instrument: Any
+    filename: str,
+    excluded_of: Callable[[str, str], frozenset[int]],
+    instrument: Any,
+    on_skip: Callable[[str], None] | None = None,
+    name: str | None = None,
 ) -> FileData | None:
     """All-zero counts for a file under SOURCE that was never imported.
 
     The file is compiled and instrumented, never executed, so every code
-    object it holds is listed.  None when it cannot be read or compiled.
+    object it holds is listed.  None when it cannot be read or compiled;
+    ``on_skip`` is then told why in one line naming the file (as ``name``,
+    default ``filename``), in coverage.py's words and with its slug
+    (``couldnt-parse``), or ``couldnt-read`` for a file that cannot be read.
     """
+    shown = filename if name is None else name
     try:
         with open(filename, "rb") as fh:
             source = fh.read()
-        code = compile(source, filename, "exec", dont_inherit=True)
-        text = importlib.util.decode_source(source)
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+    except OSError as exc:
+        if on_skip is not None:
+            why = exc.strerror or type(exc).__name__
+            on_skip(f"Couldn't read Python file '{shown}': {why} (couldnt-read)")
         return None
-    handle = instrument(code)
+    try:
+        code = compile(source, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        if on_skip is not None:
+            if isinstance(exc, SyntaxError):
+                why = f"{exc.msg}, line {exc.lineno}" if exc.lineno else str(exc.msg)
+            else:
+                why = (str(exc).splitlines() or [type(exc).__name__])[0]
+            on_skip(f"Couldn't parse Python file '{shown}': {why} (couldnt-parse)")
+        return None
+    try:
+        handle = instrument(code)
+    except Exception as exc:  # an engine fault: the file is named, the run goes on
+        if on_skip is not None:
+            on_skip(
+                f"Couldn't list Python file '{shown}': the engine failed on it: "
+                f"{type(exc).__name__}: {exc} (not-instrumented)"
+            )
+        return None
     return FileData(
         sha256=source_hash(source),
         code_objects=[code_data(c) for c in handle.counts()],
-        excluded_lines=sorted(excluded_of(text, filename)),
+        excluded_lines=sorted(excluded_of(python_source_text(source), filename)),
     )
 
 
@@ -131,6 +144,9 @@ class Collector:
         #: Told about the outermost execution of a measured module's body.
         self.import_observer: ImportObserver | None = None
         self._import_depth = 0
+        #: What the report should say about this run's files (a file whose
+        #: source changed between two loads).
+        self.notes: list[str] = []
 
     def register(
         self,
@@ -142,7 +158,7 @@ class Collector:
         partial: bool = False,
     ) -> None:
         """Record the handles measuring ``filename`` (its source given as bytes)."""
-        path = relative_path(filename, self.rootdir)
+        path = report_path(filename, self.rootdir)
         self._add(path, handles, source_hash(source), excluded, partial)
 
     def _add(
@@ -154,8 +170,15 @@ class Collector:
         partial: bool,
     ) -> None:
         entry = self._files.get(path)
+        if entry is not None and entry.sha256 != sha256:
+            self.notes.append(
+                f"{path} changed between two loads in this run: its counts are those of "
+                f"the latest version ({len(entry.handles)} earlier handle(s) dropped)"
+            )
+            entry = None
         if entry is None:
             entry = self._files[path] = _Entry(sha256, excluded, partial)
+        entry.partial = entry.partial and partial
         for handle in handles:
             entry.handles.append(len(self._handles))
             self._handles.append((path, handle))
@@ -191,7 +214,7 @@ class Collector:
         """
         data = CovData()
         for path, entry in sorted(self._files.items()):
-            codes: list[CodeData] = []
+            fdata: FileData | None = None
             for index in entry.handles:
                 handle = self._handles[index][1]
                 if states is None:
@@ -200,13 +223,16 @@ class Collector:
                     counted = handle.counts_from(states[index])
                 else:
                     counted = handle.counts_from(zero_state(handle))
-                codes.extend(code_data(c) for c in counted)
-            data.files[path] = FileData(
-                sha256=entry.sha256,
-                code_objects=codes,
-                excluded_lines=sorted(entry.excluded),
-                partial=entry.partial,
-            )
+                loaded = FileData(entry.sha256, [code_data(c) for c in counted])
+                if fdata is None:
+                    fdata = loaded
+                else:  # the file loaded again (reload, a second name): one entry
+                    merge_file(fdata, loaded, "sum")
+            if fdata is None:
+                fdata = FileData(entry.sha256, [])
+            fdata.excluded_lines = sorted(entry.excluded)
+            fdata.partial = entry.partial
+            data.files[path] = fdata
         return data
 
     def records(self, start: int = 0) -> list[dict[str, Any]]:

@@ -143,7 +143,7 @@ def merge_into(
                 f"{name}: source file {path} has different contents than in the other data "
                 f"(sha256 {fdata.sha256[:12]} vs {mine.sha256[:12]})"
             )
-        _merge_file(mine, fdata, how)
+        merge_file(mine, fdata, how)
     target.crashed_workers.extend(other.crashed_workers)
 
 
@@ -155,7 +155,9 @@ def _add(a: int, b: int) -> int:
     return a + b
 
 
-def _merge_file(mine: FileData, other: FileData, how: str) -> None:
+def merge_file(mine: FileData, other: FileData, how: str) -> None:
+    """Add (``how="sum"``) or take the larger of (``"max"``) ``other``'s counts
+    into ``mine``, code object by code object; both describe the same source."""
     add = _add if how == "sum" else max
     keyed = mine.keyed()
     for key, code in other.keyed().items():

@@ -1,13 +1,32 @@
-"""The import hook: instruments modules under SOURCE as they are imported.
+"""The import hook: modules under SOURCE run as instrumented code.
 
-:class:`BytecodeImportHook` is both meta-path finder and loader, like pytest's
-``AssertionRewritingHook``.  ``find_spec`` first makes a cheap decision on the
-module name alone, then asks the other finders where the module lives and
-decides on the file; every decision is traced (``pytest --debug``, channel
-``bytecode-cov``).  ``exec_module`` compiles the source (through pytest's
-assertion rewriting when pytest would rewrite that module, so both coexist),
-instruments it — or takes it from the :class:`InstrumentationCache` — and
-executes the instrumented code.
+Every ordinary import of a ``.py`` file ends in
+``importlib.machinery.SourceFileLoader``: the meta-path import, pytest's
+``--import-mode=importlib``, ``importlib.util.spec_from_file_location`` with
+``exec_module``, ``runpy``, ``importlib.reload``.  So for the length of a run
+:func:`install` gives that class two methods of its own, ``get_code`` and
+``exec_module``; for a module under SOURCE they serve instrumented code
+(:meth:`Measurement.code_for`), for every other module they are the ones
+Python has.  A measured module's loader stays the genuine
+``SourceFileLoader`` (``get_source``, ``get_resource_reader``, ``is_package``
+and the rest are Python's own), and ``loader.get_code(name)`` returns the
+instrumented code, as ``runpy`` expects.
+
+Compiling is ``SourceLoader.source_to_code`` itself (``dont_inherit=True``,
+the interpreter's optimisation level), and the two
+methods are marked as importlib's own frames (their code carries importlib's
+file name), so Python's import machinery cuts them from tracebacks like its
+own: a ``SyntaxError`` in a measured module, or an exception raised by its
+body, reads exactly as without the plugin.  Everything else the hook does
+runs in ordinary frames below them and never lets an error out: a module the
+engine cannot instrument runs uninstrumented, with a warning.
+
+Modules pytest rewrites (plugins, ``register_assert_rewrite``) never reach
+``SourceFileLoader``: :class:`RewriteFinder`, ahead of pytest's hook on
+``sys.meta_path``, asks that hook through its public finder protocol whether
+it would rewrite a module under SOURCE, and if so loads it with a
+:class:`RewritingLoader`, which applies pytest's rewriting and then the
+probes.
 
 Modules imported before the hook was installed are handled by
 :func:`instrument_loaded`: their functions' and methods' code objects are
@@ -16,9 +35,9 @@ replaced; their module-level code has already run and cannot be measured.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import importlib.util
+import os
 import sys
 import types
 from collections.abc import Callable, Iterator, Sequence
@@ -26,17 +45,36 @@ from typing import Any
 
 from pytest_bytecode import engine
 from pytest_bytecode.cache import InstrumentationCache
-from pytest_bytecode.collector import Collector, Handle
+from pytest_bytecode.collector import Collector
 from pytest_bytecode.sources import Selector
 
 Trace = Callable[[str], None]
-#: Compiles a module's source the way pytest would (assertion rewriting), or
-#: returns None to use plain ``compile``.
-RewriteFn = Callable[[str, str], "types.CodeType | None"]
+
+#: Compiles a parsed module the way pytest's assertion rewriting does:
+#: (tree, source, filename) -> code.
+RewriteFn = Callable[[Any, bytes, str], types.CodeType]
+
+_Loader = importlib.machinery.SourceFileLoader
+#: The file name of importlib's own frames, which the import machinery cuts
+#: from tracebacks (``remove_importlib_frames`` in CPython's import.c).
+_IMPORTLIB_FILE = _Loader.get_code.__code__.co_filename
+
+try:  # importlib's marker for "cut the frames up to here"; private since 3.3
+    from importlib._bootstrap import (  # type: ignore[attr-defined]
+        _call_with_frames_removed as _frames_removed,
+    )
+except ImportError:  # pragma: no cover - every CPython 3.10-3.15 has it
+
+    def _frames_removed(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return f(*args, **kwargs)
 
 
-class BytecodeImportHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Meta-path finder and loader for modules under SOURCE."""
+#: ``compile`` flag for the parse before pytest's rewriting.
+_AST_ONLY = 0x400  # ast.PyCF_ONLY_AST, without importing ast at start-up
+
+
+class Measurement:
+    """What the hook needs to measure modules: which, where counts go, the cache."""
 
     def __init__(
         self,
@@ -44,24 +82,135 @@ class BytecodeImportHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         collector: Collector,
         cache: InstrumentationCache,
         trace: Trace,
+        warn: Callable[[str], None],
         rewrite: RewriteFn | None = None,
+        rewrite_settings: str = "",
     ) -> None:
         self.selector = selector
         self.collector = collector
         self.cache = cache
         self.trace = trace
+        self.warn = warn
         self.rewrite = rewrite
+        self.rewrite_settings = rewrite_settings
+        #: Files measured so far (instrument_loaded skips them).
         self.loaded: set[str] = set()
-        self._finding: set[str] = set()
-        self._loaders: dict[str, Any] = {}
+        #: Where files are never under SOURCE unless their module name says
+        #: so: the interpreter's own library (third-party packages included).
+        self._unmeasured = _library_dirs(selector)
 
-    # --- finder ---------------------------------------------------------------
+    def wants(self, fullname: str, filename: str) -> bool:
+        """Whether module ``fullname`` loaded from ``filename`` is measured (traced).
 
-    def _other_finders(self) -> Iterator[Any]:
-        for finder in sys.meta_path:
-            if finder is self or type(finder).__name__ == "AssertionRewritingHook":
-                continue
-            yield finder
+        Decided by the file, as coverage.py does: a file under SOURCE is
+        measured under whatever name it is loaded.  Files of the standard
+        library and of installed packages are let go after one prefix check.
+        """
+        selector = self.selector
+        if not selector.may_match_name(fullname) and filename.startswith(self._unmeasured):
+            return False
+        reason = selector.reason_to_skip(fullname, filename)
+        if reason is not None:
+            self.trace(f"skip {fullname} ({filename}): {reason}")
+            return False
+        return True
+
+    def cached(self, fullname: str, filename: str, source: bytes, rewritten: bool) -> Any:
+        """The instrumented code of ``source`` from the cache, registered; else None."""
+        directory = self.cache.directory
+        reason = self.cache.untrusted()  # said once, at the first measured module
+        if reason is not None:
+            self.warn(
+                f"bytecode-cov-cache-untrusted: instrumentation cache {directory} not used: "
+                f"{reason}"
+            )
+        key = self._key(filename, source, rewritten)
+        payload = self.cache.get(key)
+        if payload is None:
+            return None
+        try:
+            inst = engine.loads(payload)
+        except Exception as exc:  # ValueError by contract; any cache problem is traced
+            self.trace(f"cache entry for {filename} unusable ({exc}); instrumenting afresh")
+            self.cache.discard(key)
+            return None
+        self.trace(f"cache hit for {fullname} ({filename})")
+        self._register(filename, source, inst)
+        return inst.code
+
+    def instrumented(
+        self, fullname: str, filename: str, source: bytes, code: types.CodeType, rewritten: bool
+    ) -> types.CodeType:
+        """Instrument the freshly compiled ``code``, store and register it.
+
+        A module the engine fails on runs as compiled, with a warning: a
+        fault of the measuring tool must never change what the code does.
+        """
+        try:
+            inst = engine.instrument(code)
+        except Exception as exc:
+            self.warn(
+                f"bytecode-cov-not-instrumented: {fullname} ({filename}) runs unmeasured: "
+                f"the engine failed on it: {type(exc).__name__}: {exc}"
+            )
+            return code
+        self.trace(f"instrument {fullname} ({filename})")
+        try:
+            self.cache.put(self._key(filename, source, rewritten), inst.dumps())
+        except Exception as exc:  # the engine's serialiser must never fail a run
+            self.trace(f"cache store for {filename} failed: {exc}")
+        self._register(filename, source, inst)
+        return inst.code
+
+    def rewritten(self, tree: Any, source: bytes, filename: str) -> types.CodeType:
+        """pytest's rewriting of a parsed module, compiled."""
+        assert self.rewrite is not None
+        return self.rewrite(tree, source, filename)
+
+    def _key(self, filename: str, source: bytes, rewritten: bool) -> str:
+        settings = f"rewrite {self.rewrite_settings}" if rewritten else "plain"
+        return self.cache.key(source, filename, settings, engine.ENGINE_VERSION)
+
+    def _register(self, filename: str, source: bytes, inst: Any) -> None:
+        self.collector.register(
+            filename,
+            [inst],
+            source=source,
+            excluded=self.selector.excluded_lines_of(source, filename),
+        )
+        self.loaded.add(filename)
+
+
+def _library_dirs(selector: Selector) -> tuple[str, ...]:
+    """The interpreter's library directories that hold no directory SOURCE."""
+    import sysconfig
+
+    found = []
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        try:
+            path = os.path.join(os.path.abspath(sysconfig.get_paths()[key]), "")
+        except KeyError:
+            continue
+        inside = [os.path.join(d, "") for d in selector.dirs]
+        if not any(d.startswith(path) or path.startswith(d) for d in inside):
+            found.append(path)
+    return tuple(dict.fromkeys(found))
+
+
+class RewritingLoader(importlib.machinery.SourceFileLoader):
+    """Loads a module under SOURCE that pytest's assertion rewriting claims:
+    rewritten as pytest would, then instrumented (by the installed methods)."""
+
+    measurement: Measurement | None = None
+
+
+class RewriteFinder:
+    """Meta-path finder, ahead of pytest's: modules pytest would rewrite and
+    that are under SOURCE are loaded by a :class:`RewritingLoader`."""
+
+    def __init__(self, measurement: Measurement, pytest_hook: Any) -> None:
+        self.measurement = measurement
+        self.pytest_hook = pytest_hook
 
     def find_spec(
         self,
@@ -69,115 +218,103 @@ class BytecodeImportHook(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         path: Sequence[str] | None = None,
         target: types.ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        """Claim ``fullname`` when its file is under SOURCE; else let others import it."""
-        if fullname in self._finding or not self.selector.may_match_name(fullname):
+        """A spec with a :class:`RewritingLoader`, or None to let the others import it."""
+        measurement = self.measurement
+        if not measurement.selector.may_match_name(fullname):
             return None
-        self._finding.add(fullname)
-        try:
-            spec = None
-            for finder in self._other_finders():
-                find = getattr(finder, "find_spec", None)
-                if find is None:
-                    continue
-                spec = find(fullname, path, target)
-                if spec is not None:
-                    break
-        finally:
-            self._finding.discard(fullname)
-        if spec is None or not spec.has_location or not isinstance(spec.origin, str):
-            self.trace(f"skip {fullname}: no source file found")
+        spec = self.pytest_hook.find_spec(fullname, path, target)
+        if spec is None or spec.loader is not self.pytest_hook or not isinstance(spec.origin, str):
             return None
-        loader = spec.loader
-        if not isinstance(loader, importlib.machinery.SourceFileLoader):
-            self.trace(f"skip {fullname}: loaded by {type(loader).__name__}, not from source")
+        if not measurement.wants(fullname, spec.origin):
             return None
-        reason = self.selector.reason_to_skip(fullname, spec.origin)
-        if reason is not None:
-            self.trace(f"skip {fullname} ({spec.origin}): {reason}")
-            return None
-        self.trace(f"instrument {fullname} ({spec.origin})")
-        self._loaders[fullname] = loader
+        measurement.trace(f"{fullname} is rewritten by pytest, then instrumented")
+        loader = RewritingLoader(fullname, spec.origin)
+        loader.measurement = measurement
         return importlib.util.spec_from_file_location(
             fullname,
             spec.origin,
-            loader=self,
+            loader=loader,
             submodule_search_locations=spec.submodule_search_locations,
         )
 
-    # --- loader ---------------------------------------------------------------
+    def invalidate_caches(self) -> None:
+        """Nothing cached here (the meta-path protocol asks every finder)."""
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
-        """Default module creation."""
+
+def _methods(
+    measurement: Measurement, previous_get_code: Any, previous_exec_module: Any
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``get_code`` and ``exec_module`` for ``SourceFileLoader`` (see module docstring).
+
+    Both run in frames that carry importlib's file name, and do nothing in
+    them that can fail for reasons of their own: the compile (the user's
+    ``SyntaxError``) and the module's execution go through importlib's
+    ``_call_with_frames_removed``, exactly as in ``SourceLoader``.
+    """
+
+    def measures(loader: Any, fullname: str, path: str) -> bool:
+        if isinstance(loader, RewritingLoader) and loader.measurement is not measurement:
+            return False  # another (nested) run's
+        return measurement.wants(fullname, path)
+
+    def get_code(self: Any, fullname: str) -> Any:
+        path = self.get_filename(fullname)
+        if not measures(self, fullname, path):
+            return previous_get_code(self, fullname)
+        source = self.get_data(path)
+        rewritten = isinstance(self, RewritingLoader)
+        code = measurement.cached(fullname, path, source, rewritten)
+        if code is None:
+            if rewritten:
+                tree = _frames_removed(compile, source, path, "exec", _AST_ONLY, True, -1)
+                code = measurement.rewritten(tree, source, path)
+            else:  # importlib's own compile, frames and all
+                code = self.source_to_code(source, path)
+            code = measurement.instrumented(fullname, path, source, code, rewritten)
+        return code
+
+    def exec_module(self: Any, module: types.ModuleType) -> None:
+        if not measures(self, module.__name__, self.get_filename(module.__name__)):
+            return previous_exec_module(self, module)  # type: ignore[no-any-return]
+        code = self.get_code(module.__name__)
+        with measurement.collector.importing():
+            _frames_removed(exec, code, module.__dict__)
         return None
 
-    def exec_module(self, module: types.ModuleType) -> None:
-        """Execute the instrumented code of ``module`` in its namespace."""
-        spec = module.__spec__
-        assert spec is not None and isinstance(spec.origin, str)
-        filename = spec.origin
-        with open(filename, "rb") as fh:
-            source = fh.read()
-        handle, code = self._instrumented(spec.name, filename, source)
-        try:
-            text = source.decode("utf-8")
-        except UnicodeDecodeError:
-            text = importlib.util.decode_source(source)
-        self.collector.register(
-            filename,
-            [handle],
-            source=source,
-            excluded=self.selector.excluded_lines(text, filename),
-        )
-        self.loaded.add(filename)
-        with self.collector.importing():
-            exec(code, module.__dict__)
+    for method in (get_code, exec_module):
+        method.__code__ = method.__code__.replace(co_filename=_IMPORTLIB_FILE)
+        method.__module__ = _Loader.__module__
+        method.__qualname__ = f"SourceFileLoader.{method.__name__}"
+    return get_code, exec_module
 
-    def _instrumented(
-        self, name: str, filename: str, source: bytes
-    ) -> tuple[Handle, types.CodeType]:
-        rewritten = self.rewrite(name, filename) if self.rewrite is not None else None
-        settings = "assert-rewrite" if rewritten is not None else "plain"
-        key = self.cache.key(source, filename, settings, str(engine.ENGINE_VERSION))
-        cached = self.cache.get(key)
-        if cached is not None:
-            try:
-                inst = engine.loads(cached)
-            except Exception as exc:  # ValueError by contract; any cache problem is traced
-                self.trace(f"cache entry for {filename} unusable ({exc}); instrumenting afresh")
-                self.cache.discard(key)
+
+def install(measurement: Measurement, pytest_hook: Any = None) -> Callable[[], None]:
+    """Measure modules under SOURCE from now on; returns the function that stops it.
+
+    ``pytest_hook``: pytest's assertion-rewriting finder, if any (the
+    :class:`RewriteFinder` goes ahead of it).  Stopping restores exactly what
+    was there, so runs may nest (pytester).
+    """
+    saved = {name: _Loader.__dict__.get(name) for name in ("get_code", "exec_module")}
+    get_code, exec_module = _methods(measurement, _Loader.get_code, _Loader.exec_module)
+    _Loader.get_code = get_code  # type: ignore[method-assign]
+    _Loader.exec_module = exec_module  # type: ignore[method-assign]
+    finder = None
+    if pytest_hook is not None and measurement.rewrite is not None:
+        finder = RewriteFinder(measurement, pytest_hook)
+        sys.meta_path.insert(0, finder)
+
+    def uninstall() -> None:
+        if finder is not None and finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+        for name, method in saved.items():
+            if method is None:
+                if name in _Loader.__dict__:
+                    delattr(_Loader, name)
             else:
-                self.trace(f"cache hit for {filename}")
-                return inst, inst.code
-        code = rewritten if rewritten is not None else compile(source, filename, "exec")
-        inst = engine.instrument(code)
-        try:
-            self.cache.put(key, inst.dumps())
-        except Exception as exc:  # the engine's serialiser must never fail a run
-            self.trace(f"cache store for {filename} failed: {exc}")
-        return inst, inst.code
+                setattr(_Loader, name, method)
 
-    # --- loader protocol extras that tools rely on ------------------------------
-
-    def get_filename(self, fullname: str) -> str:
-        """The file the module is loaded from."""
-        return str(self._loaders[fullname].get_filename(fullname))
-
-    def get_source(self, fullname: str) -> str | None:
-        """The module's source (for ``inspect`` and ``linecache``)."""
-        return self._loaders[fullname].get_source(fullname)  # type: ignore[no-any-return]
-
-    def is_package(self, fullname: str) -> bool:
-        """Whether the module is a package."""
-        return bool(self._loaders[fullname].is_package(fullname))
-
-    def get_data(self, path: str) -> bytes:
-        """Read a data file next to the module, like SourceFileLoader does."""
-        with open(path, "rb") as fh:
-            return fh.read()
-
-    def get_resource_reader(self, fullname: str) -> Any:
-        """``importlib.resources`` support, delegated to the original loader."""
-        return self._loaders[fullname].get_resource_reader(fullname)
+    return uninstall
 
 
 def _functions_of(module: types.ModuleType, filename: str) -> Iterator[types.FunctionType]:
@@ -209,18 +346,19 @@ def _functions_of(module: types.ModuleType, filename: str) -> Iterator[types.Fun
         yield from visit(value, 0)
 
 
-def instrument_loaded(hook: BytecodeImportHook, modules: dict[str, types.ModuleType]) -> list[str]:
+def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleType]) -> list[str]:
     """Instrument the functions of already-imported modules under SOURCE.
 
     Returns the names of the modules so treated, for the warning that says
     their module-level code was not measured.
     """
     treated = []
+    selector = measurement.selector
     for name, module in sorted(modules.items()):
         filename = getattr(module, "__file__", None)
-        if not isinstance(filename, str) or filename in hook.loaded:
+        if not isinstance(filename, str) or filename in measurement.loaded:
             continue
-        if not hook.selector.may_match_name(name) or not hook.selector.wants(name, filename):
+        if not selector.may_match_name(name) or not selector.wants(name, filename):
             continue
         try:
             with open(filename, "rb") as fh:
@@ -228,18 +366,16 @@ def instrument_loaded(hook: BytecodeImportHook, modules: dict[str, types.ModuleT
         except OSError:
             continue
         handles = [engine.instrument_function(f) for f in _functions_of(module, filename)]
-        try:
-            text = source.decode("utf-8")
-        except UnicodeDecodeError:
-            text = importlib.util.decode_source(source)
-        hook.collector.register(
+        measurement.collector.register(
             filename,
             handles,
             source=source,
-            excluded=hook.selector.excluded_lines(text, filename),
+            excluded=selector.excluded_lines_of(source, filename),
             partial=True,
         )
-        hook.loaded.add(filename)
-        hook.trace(f"{name} was imported before the hook: {len(handles)} functions instrumented")
+        measurement.loaded.add(filename)
+        measurement.trace(
+            f"{name} was imported before the hook: {len(handles)} functions instrumented"
+        )
         treated.append(name)
     return treated

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,16 +27,16 @@ from typing import Any
 import pytest
 
 from pytest_bytecode import data as datafile
-from pytest_bytecode import engine, fixtures
+from pytest_bytecode import engine, fixtures, importhook, pytestcompat
 from pytest_bytecode import results as verdicts
 from pytest_bytecode import settings as settings_mod
 from pytest_bytecode.cache import InstrumentationCache
-from pytest_bytecode.collector import Collector, relative_path, unexecuted_file
+from pytest_bytecode.collector import Collector, unexecuted_file
 from pytest_bytecode.fixtures import bytecode  # noqa: F401
-from pytest_bytecode.importhook import BytecodeImportHook, instrument_loaded
+from pytest_bytecode.importhook import Measurement, instrument_loaded
 from pytest_bytecode.report import write_reports
 from pytest_bytecode.settings import Settings
-from pytest_bytecode.sources import SourceError, read_coverage_config, resolve
+from pytest_bytecode.sources import SourceError, read_coverage_config, report_path, resolve
 from pytest_bytecode.xdist import ControllerRole, WorkerRole
 
 GROUP = "bytecode"
@@ -51,7 +52,7 @@ class _State:
 
     settings: Settings
     collector: Collector
-    hook: BytecodeImportHook
+    measurement: Measurement
     worker: bool = False
     existing: datafile.CovData | None = None
     baseline: dict[str, Any] | None = None
@@ -69,35 +70,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "bytecode coverage and bytecode assertions")
     fixtures.add_options(group, parser)
     settings_mod.add_options(group, parser)
-
-
-def _rewriter(config: pytest.Config) -> Any:
-    """Compile a module the way pytest's assertion rewriting would, when it would.
-
-    Returns a function (name, filename) -> code or None; None when pytest
-    would not rewrite the module or its internals are not as expected.
-    """
-    try:
-        from _pytest.assertion import rewrite
-        from _pytest.assertion.rewrite import assertstate_key
-
-        state = config.stash[assertstate_key]
-        hook = state.hook
-    except Exception:
-        return None
-    if hook is None:
-        return None
-
-    def rewrite_fn(name: str, filename: str) -> Any:
-        try:
-            if not hook._should_rewrite(name, filename, state):
-                return None
-            _, code = rewrite._rewrite_test(Path(filename), config)
-            return code
-        except Exception:
-            return None
-
-    return rewrite_fn
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -130,16 +102,21 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
             test_patterns=tuple(config.getini("python_files")),
             omit=tuple(cov_config.run_omit or ()),
             exclude_list=tuple(cov_config.exclude_list),
+            include=tuple(cov_config.run_include or ()),
         )
     except SourceError as exc:
         raise pytest.UsageError(str(exc)) from None
     collector = Collector(str(config.rootpath))
     cache = InstrumentationCache(_cache_dir(config), trace)
-    hook = BytecodeImportHook(selector, collector, cache, trace, _rewriter(config))
-    sys.meta_path.insert(0, hook)
-    config.add_cleanup(lambda: sys.meta_path.remove(hook) if hook in sys.meta_path else None)
-    config.stash[STATE] = _State(settings, collector, hook)
-    early = instrument_loaded(hook, dict(sys.modules))
+
+    def warn(message: str) -> None:
+        warnings.warn(BytecodeCovWarning(message), stacklevel=2)
+
+    rewrite, rewrite_settings = pytestcompat.rewriter(config, warn)
+    measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
+    config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
+    config.stash[STATE] = _State(settings, collector, measurement)
+    early = instrument_loaded(measurement, dict(sys.modules))
     if early:
         config.issue_config_time_warning(
             BytecodeCovWarning(
@@ -189,17 +166,32 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _gather(state: _State) -> datafile.CovData:
+    """The run's counts, named as coverage.py names files, plus never-imported files.
+
+    Files are keyed by :func:`~pytest_bytecode.sources.report_path` (the
+    canonical file, symbolic links resolved, like coverage.py's), as the
+    collector keys them; a file under SOURCE that cannot be read or compiled
+    adds a warning line.
+    """
     if state.controller is not None and state.controller.active:
         data = state.controller.merged()
         state.lines.extend(state.controller.errors)
     else:
         data = state.collector.snapshot()
-    for filename in state.hook.selector.all_files():
-        rel = relative_path(filename, state.collector.rootdir)
-        if rel not in data.files:
-            fdata = unexecuted_file(filename, state.hook.selector.excluded_lines, engine.instrument)
-            if fdata is not None:
-                data.files[rel] = fdata
+    rootdir = state.collector.rootdir
+    selector = state.measurement.selector
+    for filename in selector.all_files():
+        key = report_path(filename, rootdir)
+        if key not in data.files:
+            unexecuted = unexecuted_file(
+                filename,
+                selector.excluded_lines,
+                engine.instrument,
+                on_skip=lambda message: state.lines.append(f"bytecode coverage: {message}"),
+                name=key,
+            )
+            if unexecuted is not None:
+                data.files[key] = unexecuted
     if state.existing is not None:
         try:
             datafile.merge_into(data, state.existing, "sum", name=str(state.settings.data_path))
@@ -217,6 +209,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     settings = state.settings
     data = _gather(state)
+    state.lines.extend(state.collector.notes)
     try:
         datafile.save(data, settings.data_path)
     except OSError as exc:

@@ -8,25 +8,38 @@ one on the module name alone (:meth:`Selector.may_match_name`), and a precise
 one on the file the module would be loaded from (:meth:`Selector.wants`).
 
 coverage.py's configuration is read through the coverage package itself so
-that ``[tool.coverage.run] omit`` and ``[tool.coverage.report]
+that ``[tool.coverage.run] omit``/``include`` and ``[tool.coverage.report]
 exclude_lines``/``exclude_also`` (and the default ``# pragma: no cover``) mean
-here exactly what they mean to coverage.py, block extension included.
+here exactly what they mean to coverage.py, block extension included: file
+patterns go through coverage.py's own ``prep_patterns``/``GlobMatcher``, and
+source text through :func:`python_source_text`, which decodes bytes the way
+coverage.py's ``get_python_source`` does.
+
+Files are compared and reported by their canonical name, coverage.py's
+``abs_file`` (symbolic links resolved), so a package reached through a
+symlinked directory is measured and reported where it really lives.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import functools
 import importlib.machinery
 import keyword
 import os
+import site
+import sysconfig
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from coverage.config import CoverageConfig
 from coverage.exceptions import CoverageException
+from coverage.files import GlobMatcher, abs_file
 from coverage.misc import join_regex
 from coverage.parser import PythonParser
+from coverage.phystokens import source_encoding
 
 #: Directory names never measured when SOURCE is the default: tests, docs,
 #: build output and virtual environments are not "the project's own code".
@@ -65,13 +78,114 @@ COVERAGE_CONFIG_FILES: tuple[tuple[str, bool], ...] = (
 )
 
 
+#: Directories not walked when listing the module names that may live under a
+#: SOURCE directory (:attr:`Selector.top_names`): never project code.
+_UNWALKED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages"})
+
+#: More directory entries than this under the SOURCE directories and the
+#: name-only check admits every module name instead of listing them.
+NAME_WALK_LIMIT = 50_000
+
+
+def python_source_text(source: bytes) -> str:
+    """A source file's bytes as the text coverage.py parses (``get_python_source``).
+
+    Line ends made ``\n``, form feeds turned into spaces, decoded with the
+    PEP 263 encoding (a UTF-8 BOM is dropped) with undecodable bytes
+    replaced, a final newline ensured.  Line numbers are those of the file.
+    """
+    source = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\f", b" ")
+    try:
+        encoding = source_encoding(source)
+        text = source.decode(encoding, "replace")
+    except (SyntaxError, LookupError):  # a bad or unknown coding cookie
+        text = source.decode("utf-8", "replace")
+    return _as_parsed_text(text)
+
+
+def _as_parsed_text(text: str) -> str:
+    """``text`` as coverage.py would have decoded it (idempotent)."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\f", " ")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text
+
+
+def canonical_filename(filename: str) -> str:
+    """The name coverage.py measures and reports a file under (its ``abs_file``).
+
+    Absolute, symbolic links resolved, and on Windows the file system's case.
+    """
+    return abs_file(filename)
+
+
+def report_path(filename: str, rootdir: str) -> str:
+    """How a measured file is named in data and reports.
+
+    The canonical file name relative to the rootdir (its canonical form
+    first, then as given), with ``/`` separators; absolute when outside it.
+    """
+    canonical = canonical_filename(filename)
+    for root in dict.fromkeys((canonical_filename(rootdir), os.path.abspath(rootdir))):
+        try:
+            rel = os.path.relpath(canonical, root)
+        except ValueError:  # another drive on Windows
+            continue
+        if rel != os.pardir and not rel.startswith(os.pardir + os.sep):
+            return Path(rel).as_posix()
+    return Path(canonical).as_posix()
+
+
+def prep_patterns(patterns: Iterable[str], base: str) -> tuple[str, ...]:
+    """coverage.py's ``prep_patterns``, relative patterns anchored at ``base``.
+
+    A pattern that starts with a wildcard is used as it is; any other is used
+    as it is *and* made absolute (``abs_file``) against ``base``, which is
+    what coverage.py does against the current directory.
+    """
+    prepped: list[str] = []
+    for p in patterns:
+        prepped.append(p)
+        if not p.startswith(("*", "?")):
+            prepped.append(abs_file(os.path.join(base, p)))
+    return tuple(prepped)
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+@functools.lru_cache(maxsize=1)
+def third_party_dirs() -> tuple[str, ...]:
+    """This interpreter's installed-package directories (normcased canonical names)."""
+    paths: set[str] = set()
+    for scheme in sysconfig.get_scheme_names():
+        for key in ("purelib", "platlib"):
+            with contextlib.suppress(KeyError, ValueError):
+                paths.add(sysconfig.get_path(key, scheme))
+    for key in ("purelib", "platlib"):
+        paths.add(sysconfig.get_path(key))
+    with contextlib.suppress(AttributeError):  # old virtualenv's site module
+        paths.update(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        paths.add(site.getusersitepackages())
+    return tuple(sorted({os.path.normcase(abs_file(p)) for p in paths if p and os.path.isdir(p)}))
+
+
 class SourceError(ValueError):
     """A SOURCE value that names nothing measurable (one-line message)."""
 
 
 @dataclass(frozen=True)
 class Selector:
-    """The resolved SOURCE settings: what the import hook may instrument."""
+    """The resolved SOURCE settings: what the import hook may instrument.
+
+    ``dirs``, ``files`` and ``module_locations`` hold normcased canonical
+    names (:func:`canonical_filename`); ``omit`` and ``include`` hold file
+    patterns prepared like coverage.py's (:func:`prep_patterns`), matched with
+    coverage.py's ``GlobMatcher`` against canonical file names.
+    """
 
     rootdir: str
     dirs: tuple[str, ...] = ()
@@ -85,6 +199,19 @@ class Selector:
     #: Where the dotted-name SOURCEs live: package directories and module files,
     #: walked to list files that were never imported.
     module_locations: tuple[str, ...] = ()
+    #: ``[run] include`` patterns (prepared); empty for "no restriction".
+    include: tuple[str, ...] = ()
+    #: The name-only check admits every module name (too many files under
+    #: the SOURCE directories to list their names).
+    any_name: bool = False
+
+    @functools.cached_property
+    def _omit_match(self) -> Callable[[str], bool] | None:
+        return GlobMatcher(list(self.omit), "omit").match if self.omit else None
+
+    @functools.cached_property
+    def _include_match(self) -> Callable[[str], bool] | None:
+        return GlobMatcher(list(self.include), "include").match if self.include else None
 
     def may_match_name(self, name: str) -> bool:
         """Cheap, name-only check: could module ``name`` be under SOURCE?"""
@@ -93,31 +220,52 @@ class Selector:
             return False
         if any(name == m or name.startswith(m + ".") for m in self.modules):
             return True
-        return top in self.top_names
+        return self.any_name or top in self.top_names
 
     def wants(self, name: str, filename: str) -> bool:
         """Precise check: should module ``name`` loaded from ``filename`` be measured?"""
         return self.reason_to_skip(name, filename) is None
 
     def reason_to_skip(self, name: str, filename: str) -> str | None:
-        """Why ``filename`` is not measured, or None when it is."""
+        """Why ``filename`` is not measured, or None when it is.
+
+        A file of a dotted-name SOURCE counts under any module name (loaded
+        by ``spec_from_file_location`` under another name, say), as a file
+        under a SOURCE directory does: coverage.py decides by file too.
+        """
+        in_module = any(name == m or name.startswith(m + ".") for m in self.modules)
+        if not in_module and self.module_locations:
+            path = os.path.normcase(canonical_filename(filename))
+            in_module = _under(path, self.module_locations)
+        return self._reason(filename, in_module)
+
+    def _reason(self, filename: str, in_module: bool) -> str | None:
         if not filename.endswith(".py"):
             return "not a .py source file"
-        path = os.path.normcase(os.path.abspath(filename))
+        canonical = canonical_filename(filename)
+        path = os.path.normcase(canonical)
         base = os.path.basename(path)
         if base == "conftest.py" or any(fnmatch.fnmatch(base, p) for p in self.test_patterns):
             return "test module or conftest"
-        if self.omit and any(fnmatch.fnmatch(path, p) for p in self.omit):
-            return "matches an omit pattern"
-        in_module = any(name == m or name.startswith(m + ".") for m in self.modules)
-        in_dir = any(path.startswith(d + os.sep) for d in self.dirs)
-        if not (in_module or in_dir or path in self.files):
+        if self._omit_match is not None and self._omit_match(canonical):
+            return "matches a [run] omit pattern"
+        if self._include_match is not None and not self._include_match(canonical):
+            return "outside the [run] include patterns"
+        if in_module or path in self.files:
+            return None
+        in_dirs = [d for d in self.dirs if _under(path, [d])]
+        if not in_dirs:
             return "not under SOURCE"
+        # Like coverage.py: installed packages under a SOURCE directory are not
+        # measured, unless that directory is itself inside them.
+        third = [t for t in third_party_dirs() if _under(path, [t])]
+        if third and not any(_under(d, third) for d in in_dirs):
+            return "under SOURCE, but an installed (third-party) package"
         return None
 
     def all_files(self) -> list[str]:
-        """Every measurable ``.py`` file under SOURCE, imported or not."""
-        found: set[str] = set()
+        """Every measurable ``.py`` file under SOURCE, imported or not (canonical names)."""
+        found: dict[str, str] = {}
         candidates: list[str] = sorted(self.files)
         for top in (*self.dirs, *self.module_locations):
             if os.path.isfile(top):
@@ -129,26 +277,36 @@ class Selector:
                 )
                 candidates += [os.path.join(dirpath, f) for f in sorted(filenames)]
         for path in candidates:
-            if not path.endswith(".py") or path in found:
+            if not path.endswith(".py"):
                 continue
-            reason = self.reason_to_skip("", path)
-            if reason is None or (
-                reason == "not under SOURCE"
-                and any(path == m or path.startswith(m + os.sep) for m in self.module_locations)
-            ):
-                found.add(path)
-        return sorted(found)
+            canonical = canonical_filename(path)
+            key = os.path.normcase(canonical)
+            if key in found:
+                continue
+            if self._reason(path, _under(key, self.module_locations)) is None:
+                found[key] = canonical
+        return sorted(found.values())
 
     def excluded_lines(self, source: str, filename: str) -> frozenset[int]:
-        """Lines excluded by coverage.py's rules, blocks extended like coverage.py does."""
+        """Lines excluded by coverage.py's rules, blocks extended like coverage.py does.
+
+        ``source`` is best :func:`python_source_text`'s result; any decoded
+        text is taken the same way (a leading BOM dropped, form feeds as spaces).
+        """
         if not self.exclude_regex:
             return frozenset()
         try:
-            parser = PythonParser(text=source, filename=filename, exclude=self.exclude_regex)
+            parser = PythonParser(
+                text=_as_parsed_text(source), filename=filename, exclude=self.exclude_regex
+            )
             parser.parse_source()
         except (CoverageException, SyntaxError, ValueError):
             return frozenset()
         return frozenset(parser.excluded)
+
+    def excluded_lines_of(self, source: bytes, filename: str) -> frozenset[int]:
+        """:meth:`excluded_lines` of a file's bytes (through :func:`python_source_text`)."""
+        return self.excluded_lines(python_source_text(source), filename)
 
 
 def read_coverage_config(rootdir: Path, warn: Callable[[str], None]) -> CoverageConfig:
@@ -228,18 +386,27 @@ def resolve(
     test_patterns: Sequence[str] = ("test_*.py", "*_test.py"),
     omit: Sequence[str] = (),
     exclude_list: Sequence[str] = (),
+    include: Sequence[str] = (),
 ) -> Selector:
     """Turn ``--bytecode-cov`` values into a :class:`Selector`.
 
     ``True`` (the option without a value) means the project's own packages.
     Raises :class:`SourceError` naming a value that is none of a directory, a
     ``.py`` file or an importable dotted name.
+
+    ``omit`` and ``include`` are coverage.py's ``[run] omit`` and ``[run]
+    include`` patterns; relative ones are anchored at the rootdir (where the
+    configuration was read).  Like coverage.py, which ignores ``include`` when
+    a source is given, ``include`` only narrows the default SOURCE (the option
+    without a value); with an explicit SOURCE it is ignored.
     """
     dirs: list[Path] = []
     files: list[Path] = []
     modules: list[str] = []
     module_locations: list[str] = []
     top: set[str] = set()
+    values = list(values)
+    default_only = all(v is True for v in values)
     for value in values:
         if value is True:
             d, f = _default_dirs(rootdir)
@@ -269,32 +436,74 @@ def resolve(
                 f"--bytecode-cov={text}: not a directory, a .py file, "
                 "or an importable package or module name"
             )
+    any_name = False
+    linked: list[Path] = []
     for path in [*dirs, *files]:
         # A module under a directory may be imported under any suffix of its
         # path (rootdir-relative names with --import-mode=importlib, package
-        # names with sys.path entries): every path component is a candidate.
-        top.update(p.removesuffix(".py") for p in path.parts if p.removesuffix(".py"))
+        # names with sys.path entries): every path component is a candidate,
+        # and so is every package or module name at any depth below it (a
+        # ``src`` layout under ``--bytecode-cov=.``), the real path's too.
+        for form in dict.fromkeys((path, Path(canonical_filename(str(path))))):
+            top.update(p.removesuffix(".py") for p in form.parts if p.removesuffix(".py"))
         if path.is_dir():
-            top.update(
-                e.name.removesuffix(".py")
-                for e in path.iterdir()
-                if e.is_dir() or e.suffix == ".py"
-            )
+            names, links = _names_under(str(path), NAME_WALK_LIMIT)
+            linked += [Path(link) for link in links]
+            if names is None:
+                any_name = True
+            else:
+                top.update(names)
+    # A package that is a symbolic link inside a SOURCE directory lives
+    # elsewhere; coverage.py would not look there, but it is plainly meant.
+    for link in linked:
+        dirs.append(link)
+        top.update(p for p in link.parts if p.isidentifier())
 
-    def norm(p: Path) -> str:
-        return os.path.normcase(str(p))
+    def norm(p: str | Path) -> str:
+        return os.path.normcase(canonical_filename(str(p)))
 
-    omit_abs = tuple(
-        os.path.normcase(p if p.startswith(("*", "?")) else str(rootdir / p)) for p in omit
-    )
+    root = str(rootdir)
     return Selector(
-        rootdir=str(rootdir),
-        dirs=tuple(norm(d) for d in dirs),
+        rootdir=root,
+        dirs=tuple(dict.fromkeys(norm(d) for d in dirs)),
         files=frozenset(norm(f) for f in files),
         modules=tuple(modules),
         test_patterns=tuple(test_patterns),
-        omit=omit_abs,
+        omit=prep_patterns(omit, root),
         exclude_regex=join_regex(exclude_list) if exclude_list else None,
         top_names=frozenset(top),
-        module_locations=tuple(os.path.normcase(p) for p in module_locations),
+        module_locations=tuple(norm(p) for p in module_locations),
+        include=prep_patterns(include, root) if default_only else (),
+        any_name=any_name,
     )
+
+
+def _names_under(top: str, limit: int) -> tuple[set[str] | None, list[str]]:
+    """Every package and module name at any depth under ``top``, and linked packages.
+
+    The names are None when there are more than ``limit`` directory entries
+    to look at.  The linked packages are the real directories of symbolic
+    links to package directories (``__init__.py``) outside ``top``, found
+    before the walk stopped.  Hidden directories and :data:`_UNWALKED_DIRS`
+    are not entered.
+    """
+    names: set[str] = set()
+    links: list[str] = []
+    real_top = os.path.normcase(canonical_filename(top))
+    seen = 0
+    for dirpath, dirnames, filenames in os.walk(top):
+        seen += len(dirnames) + len(filenames)
+        if seen > limit:
+            return None, links
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _UNWALKED_DIRS]
+        names.update(d for d in dirnames if d.isidentifier())
+        names.update(f[:-3] for f in filenames if f.endswith(".py") and f[:-3].isidentifier())
+        for d in dirnames:
+            path = os.path.join(dirpath, d)
+            if d.isidentifier() and os.path.islink(path):
+                real = canonical_filename(path)
+                if not _under(os.path.normcase(real), [real_top]) and os.path.isfile(
+                    os.path.join(real, "__init__.py")
+                ):
+                    links.append(real)
+    return names, links

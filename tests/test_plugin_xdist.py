@@ -6,6 +6,7 @@ started fresh for each core.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from test_plugin import make_project
 
-from pytest_bytecode import engine, versions
+from pytest_bytecode import cache, engine, versions
 
 needs_subprocess = pytest.mark.skipif(
     versions.IS_PYODIDE, reason="Pyodide has no subprocesses, so no pytest-xdist"
@@ -279,6 +280,12 @@ def test_instrumentation_cache(pytester: pytest.Pytester) -> None:
     assert json.loads((pytester.path / "bytecode-cov.json").read_text()) == report1
     for entry in _cache_files(pytester.path):
         entry.write_bytes(b"garbage")
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    assert "damaged (checksum)" in (pytester.path / "debug.log").read_text()
+    assert json.loads((pytester.path / "bytecode-cov.json").read_text()) == report1
+    # A sound checksum over a payload the engine refuses: not executed either.
+    for entry in _cache_files(pytester.path):
+        entry.write_bytes(cache.MAGIC + hashlib.sha256(b"garbage").digest() + b"garbage")
     pytester.runpytest(*args).assert_outcomes(passed=1)
     assert "unusable" in (pytester.path / "debug.log").read_text()
     assert json.loads((pytester.path / "bytecode-cov.json").read_text()) == report1

@@ -1,0 +1,69 @@
+"""The one place that reaches into pytest's assertion rewriting.
+
+A measured module that pytest would rewrite (a plugin module, a package
+given to ``pytest.register_assert_rewrite``) must get pytest's rewriting and
+then the probes.  This module finds pytest's meta-path hook on
+``sys.meta_path`` and asks it through the public finder protocol
+(``find_spec``: a spec whose loader is the hook means "pytest rewrites this
+one"), and rewrites a parsed module with ``rewrite_asserts``, the function
+pytest's own loader calls, on the bytes the caller already read.  Nothing
+else of pytest's internals is used.
+
+``rewrite_settings`` names what the rewritten code depends on besides the
+source (the pytest version and ``enable_assertion_pass_hook``), for the
+instrumentation cache key.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+#: Where pytest's hook and ``rewrite_asserts`` live (pytest 7.4 to 9).
+_REWRITE_MODULE = "_pytest.assertion.rewrite"
+
+
+def rewriting_hook() -> Any:
+    """pytest's assertion-rewriting finder on ``sys.meta_path``, or None."""
+    for finder in sys.meta_path:
+        kind = type(finder)
+        if kind.__name__ == "AssertionRewritingHook" and kind.__module__ == _REWRITE_MODULE:
+            return finder
+    return None
+
+
+def rewriter(
+    config: pytest.Config, warn: Callable[[str], None]
+) -> tuple[Callable[[Any, bytes, str], types.CodeType] | None, str]:
+    """(rewrite, settings): compile a parsed module as pytest's rewriting
+    would, and the settings that result depends on.
+
+    ``rewrite`` is None when pytest's ``rewrite_asserts`` cannot be found
+    (said through ``warn``: modules pytest would rewrite are then measured
+    without it).
+    """
+    try:
+        module = __import__(_REWRITE_MODULE, fromlist=["rewrite_asserts"])
+        rewrite_asserts = module.rewrite_asserts
+    except (ImportError, AttributeError) as exc:
+        warn(
+            "bytecode-cov-no-rewrite: pytest's assertion rewriting not found "
+            f"({exc}); measured modules pytest would rewrite run without it"
+        )
+        return None, ""
+    try:
+        pass_hook = bool(config.getini("enable_assertion_pass_hook"))
+    except (ValueError, KeyError):
+        pass_hook = False
+    settings = f"pytest {pytest.__version__} pass-hook {pass_hook}"
+
+    def rewrite(tree: Any, source: bytes, filename: str) -> types.CodeType:
+        rewrite_asserts(tree, source, filename, config)
+        code: types.CodeType = compile(tree, filename, "exec", dont_inherit=True)
+        return code
+
+    return rewrite, settings

@@ -1,0 +1,408 @@
+"""A measured module behaves as an unmeasured one, on the path users run.
+
+Each test runs pytest with ``--bytecode-cov`` through pytester (a subprocess
+where interpreter state matters: ``-O``, import tracebacks, warnings), the
+import hook, its loader and the instrumentation cache, and compares what the
+code under test does, and what the report says, with the plain run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_plugin import make_project
+
+from pytest_bytecode import cache as cache_mod
+from pytest_bytecode import pytestcompat
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+
+
+def _report(pytester: pytest.Pytester, name: str = "bytecode-cov.json") -> Any:
+    return json.loads((pytester.path / name).read_text())["files"]
+
+
+def _instructions(code_objects: list[dict[str, Any]]) -> int:
+    return sum(len(c["instructions"]) for c in code_objects)
+
+
+def _counts(code: dict[str, Any]) -> list[int]:
+    return [i["count"] for i in code["instructions"]]
+
+
+def _all_covered(fdata: dict[str, Any]) -> bool:
+    summary = fdata["summary"]
+    return bool(summary["covered_instructions"] == summary["instructions"] > 0)
+
+
+ANNOTATED = {
+    "src/ann/__init__.py": """\
+        import dataclasses
+
+        def f(x: int, y: "list[str]") -> str:
+            return str(x)
+
+        @dataclasses.dataclass
+        class Point:
+            x: int
+            y: float = 0.0
+        """,
+    "tests/test_ann.py": """\
+        import typing
+        import ann
+
+        def test_annotations_are_objects():
+            assert ann.f.__annotations__ == {"x": int, "y": "list[str]", "return": str}
+            assert typing.get_type_hints(ann.Point) == {"x": int, "y": float}
+            assert [f.type for f in ann.Point.__dataclass_fields__.values()] == [int, float]
+        """,
+}
+
+
+def test_annotations_stay_objects(pytester: pytest.Pytester) -> None:
+    """Compiled as importlib does: no ``from __future__`` inherited from the hook."""
+    make_project(pytester, ANNOTATED)
+    result = pytester.runpytest("--bytecode-cov=ann", "--bytecode-cov-report=json")
+    result.assert_outcomes(passed=1)
+    imported = _report(pytester)["src/ann/__init__.py"]["code_objects"]
+    # The same file listed without being imported has the same instructions.
+    pytester.runpytest(
+        "--bytecode-cov=ann", "--bytecode-cov-report=json:listed.json", "-k", "nothing"
+    )
+    listed = _report(pytester, "listed.json")["src/ann/__init__.py"]["code_objects"]
+    assert _instructions(imported) == _instructions(listed) > 0
+    offsets = [[i["offset"] for i in c["instructions"]] for c in imported]
+    assert offsets == [[i["offset"] for i in c["instructions"]] for c in listed]
+
+
+OPTIMIZED = {
+    "src/opt/__init__.py": """\
+        def check():
+            assert False, "asserted"
+            return "ran"
+        """,
+    "tests/test_opt.py": """\
+        import pytest
+        import opt
+
+        def test_asserts_follow_the_interpreter():
+            if __debug__:
+                with pytest.raises(AssertionError):
+                    opt.check()
+            else:
+                assert opt.check() == "ran"
+        """,
+}
+
+
+def test_cache_keeps_optimization_levels_apart(pytester: pytest.Pytester) -> None:
+    """A ``-O`` run never gets code compiled for a normal run, nor the reverse."""
+    make_project(pytester, OPTIMIZED)
+    args = ["-m", "pytest", "--bytecode-cov=opt", "--debug=debug.log", "-p", "no:randomly"]
+    hits = []
+    for flags in ([], ["-O"], [], ["-O"], ["-OO"]):
+        result = pytester.run(sys.executable, *flags, *args)
+        assert result.ret == 0, (flags, str(result.stdout))
+        hits.append("cache hit for opt" in (pytester.path / "debug.log").read_text())
+    assert hits == [False, False, True, True, False]
+    entries = list((pytester.path / ".pytest_cache" / "d" / "pytest-bytecode").glob("*.bin"))
+    assert len(entries) == 3  # plain, -O, -OO
+
+
+def test_cache_key_names_every_setting(tmp_path: Path) -> None:
+    cache = cache_mod.InstrumentationCache(tmp_path, lambda _: None)
+    keys = {
+        cache.key(b"x = 1\n", "m.py", settings, "7")
+        for settings in (
+            "plain",
+            "rewrite pytest 9.2 pass-hook False",
+            "rewrite pytest 9.2 pass-hook True",
+        )
+    }
+    keys.add(cache.key(b"x = 1\n", "m.py", "plain", "8"))
+    keys.add(cache.key(b"x = 2\n", "m.py", "plain", "7"))
+    keys.add(cache.key(b"x = 1\n", "n.py", "plain", "7"))
+    assert len(keys) == 6
+
+
+def test_rewrite_settings_follow_the_pass_hook(pytester: pytest.Pytester) -> None:
+    settings = []
+    for value in ("false", "true"):
+        pytester.makeini(f"[pytest]\nenable_assertion_pass_hook = {value}\n")
+        config = pytester.parseconfig()
+        rewrite, key = pytestcompat.rewriter(config, pytest.fail)
+        assert rewrite is not None
+        settings.append(key)
+    assert settings[0] != settings[1]
+    assert pytest.__version__ in settings[0]
+
+
+LOADER = {
+    "src/pkg/__init__.py": "",
+    "src/pkg/data.txt": "payload\n",
+    "src/pkg/mod.py": """\
+        import sys
+
+        def g():
+            return 1
+
+        if __name__ == "__main__":
+            sys.stdout.write(f"main ran {g()}\\n")
+        """,
+    "tests/test_loader.py": """\
+        import importlib.abc, importlib.resources, inspect, pkgutil, runpy
+        import pkg.mod
+        from pytest_bytecode import engine
+
+        def test_loader_does_what_source_file_loader_does(capsys):
+            loader = pkg.mod.__loader__
+            for abc in (importlib.abc.InspectLoader, importlib.abc.ExecutionLoader,
+                        importlib.abc.ResourceLoader):
+                assert isinstance(loader, abc)
+            code = loader.get_code("pkg.mod")
+            assert engine.original_code(code) is not code  # the instrumented code
+            assert "def g" in loader.get_source("pkg.mod")
+            assert loader.is_package("pkg.mod") is False
+            assert loader.get_filename("pkg.mod") == pkg.mod.__file__
+            assert "def g" in inspect.getsource(pkg.mod.g)
+            assert importlib.resources.files("pkg").joinpath("data.txt").read_text() == "payload\\n"
+            assert pkgutil.get_data("pkg", "data.txt") == b"payload\\n"
+            runpy.run_module("pkg.mod", run_name="__main__")
+            assert capsys.readouterr().out == "main ran 1\\n"
+        """,
+}
+
+
+def test_loader_is_complete(pytester: pytest.Pytester) -> None:
+    make_project(pytester, LOADER)
+    result = pytester.runpytest_subprocess(
+        "--bytecode-cov=pkg", "--bytecode-cov-report=json", "-W", "error::DeprecationWarning"
+    )
+    result.assert_outcomes(passed=1)
+    mod = _report(pytester)["src/pkg/mod.py"]
+    main_block = [c for c in mod["code_objects"] if c["name"] == "<module>"]
+    assert len(main_block) == 1  # one entry although the file ran three times
+    assert _all_covered(mod)  # runpy ran the __main__ branch
+
+
+RELOAD = {
+    "src/rel/__init__.py": "",
+    "src/rel/mod.py": """\
+        def f(x):
+            if x:
+                return 1
+            return 2
+        """,
+    "tests/test_reload.py": """\
+        import importlib, importlib.util, sys
+        import rel.mod
+
+        def test_reload_and_alias():
+            assert rel.mod.f(1) == 1
+            again = importlib.reload(rel.mod)
+            assert again.f(0) == 2
+            spec = importlib.util.spec_from_file_location("alias_mod", rel.mod.__file__)
+            alias = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(alias)
+            assert alias.f(1) == 1
+        """,
+}
+
+
+def test_a_file_loaded_three_times_is_one_entry(pytester: pytest.Pytester) -> None:
+    make_project(pytester, RELOAD)
+    result = pytester.runpytest_subprocess("--bytecode-cov=rel", "--bytecode-cov-report=json")
+    result.assert_outcomes(passed=1)
+    report = _report(pytester)
+    assert sorted(report) == ["src/rel/__init__.py", "src/rel/mod.py"]
+    mod = report["src/rel/mod.py"]
+    assert [c["qualname"] for c in mod["code_objects"]] == ["<module>", "f"]
+    f = mod["code_objects"][1]
+    assert max(_counts(f)) == 3  # f ran once per load, each load counted
+    assert _all_covered(mod)
+    module = mod["code_objects"][0]
+    assert set(_counts(module)) == {3}  # the module body ran three times
+
+
+def test_a_file_changed_between_loads_reports_the_latest(pytester: pytest.Pytester) -> None:
+    files = dict(RELOAD)
+    files["tests/test_reload.py"] = """\
+        import importlib, pathlib
+        import rel.mod
+
+        def test_edit_and_reload():
+            assert rel.mod.f(1) == 1
+            path = pathlib.Path(rel.mod.__file__)
+            path.write_text("def f(x):\\n    return 3\\n")
+            importlib.invalidate_caches()
+            assert importlib.reload(rel.mod).f(1) == 3
+        """
+    make_project(pytester, files)
+    result = pytester.runpytest_subprocess("--bytecode-cov=rel", "--bytecode-cov-report=json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*src/rel/mod.py changed between two loads*latest version*"])
+    mod = _report(pytester)["src/rel/mod.py"]
+    assert [c["qualname"] for c in mod["code_objects"]] == ["<module>", "f"]
+    assert _all_covered(mod)
+
+
+INSIDE = {
+    "src/inpkg/__init__.py": '''\
+        """Doctested package.
+
+        >>> double(2)
+        4
+        """
+
+        def double(x):
+            return 2 * x
+        ''',
+    "src/inpkg/test_inside.py": """\
+        import inpkg
+
+        def test_double():
+            assert inpkg.double(3) == 6
+        """,
+}
+
+
+def test_importlib_mode_with_doctests_and_tests_inside_the_package(
+    pytester: pytest.Pytester,
+) -> None:
+    make_project(pytester, INSIDE)
+    result = pytester.runpytest_subprocess(
+        "--import-mode=importlib",
+        "--doctest-modules",
+        "--bytecode-cov=inpkg",
+        "--bytecode-cov-report=json",
+        "src/inpkg",
+    )
+    result.assert_outcomes(passed=2)
+    init = _report(pytester)["src/inpkg/__init__.py"]
+    assert _all_covered(init)
+
+
+BROKEN = {
+    "src/broken/__init__.py": "",
+    "src/broken/syntax.py": "x = 1\ndef g(:\n    pass\n",
+    "src/broken/raiser.py": """\
+        def boom():
+            raise ValueError("at import")
+
+        boom()
+        """,
+    "tests/test_tb.py": """\
+        import importlib, sys, traceback
+
+        def _text():
+            return "".join(traceback.format_exc())
+
+        def test_tracebacks():
+            out = []
+            try:
+                import broken.syntax
+            except SyntaxError:
+                out.append(_text())
+            try:
+                import broken.raiser
+            except ValueError:
+                out.append(_text())
+            for name in ("broken.syntax", "broken.raiser"):
+                sys.modules.pop(name, None)
+                try:
+                    importlib.import_module(name)
+                except Exception:
+                    out.append(_text())
+            with open("tracebacks.txt", "w") as fh:
+                fh.write("\\n=====\\n".join(out))
+        """,
+}
+
+
+def test_import_tracebacks_read_as_without_the_plugin(pytester: pytest.Pytester) -> None:
+    make_project(pytester, BROKEN)
+    texts = []
+    for args in ([], ["--bytecode-cov=broken"]):
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+        texts.append((pytester.path / "tracebacks.txt").read_text())
+    plain, measured = texts
+    assert "pytest_bytecode" not in measured
+    assert measured.count("File ") == plain.count("File ")
+    # Frames of importlib's own carry other line numbers (see Known differences).
+    frozen = re.compile(r'(File "<frozen [^"]+>"), line \d+')
+    assert frozen.sub(r"\1", measured) == frozen.sub(r"\1", plain)
+    first_two = "\n=====\n".join(plain.split("\n=====\n")[:2])
+    assert first_two in measured  # a plain import statement: identical text
+
+
+def _cache_dir(pytester: pytest.Pytester) -> Path:
+    return pytester.path / ".pytest_cache" / "d" / "pytest-bytecode"
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership only")
+@pytest.mark.parametrize("problem", ["group-writable", "foreign-owner"])
+def test_untrusted_cache_directory_is_not_used(pytester: pytest.Pytester, problem: str) -> None:
+    make_project(pytester)
+    args = ["--bytecode-cov=pkg", "--debug=debug.log", "--bytecode-cov-report=json"]
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    first = _report(pytester)
+    directory = _cache_dir(pytester)
+    assert list(directory.glob("*.bin"))
+    if problem == "group-writable":
+        directory.chmod(directory.stat().st_mode | stat.S_IWGRP)
+    else:
+        if os.getuid() != 0:
+            pytest.skip("changing a directory's owner needs root")  # CI runs as root
+        os.chown(directory, 65534, -1)
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*bytecode-cov-cache-untrusted*not used*"])
+    log = (pytester.path / "debug.log").read_text()
+    assert "cache hit" not in log
+    assert _report(pytester) == first
+
+
+def test_cache_directory_made_private(pytester: pytest.Pytester) -> None:
+    make_project(pytester)
+    old = os.umask(0o002)
+    try:
+        pytester.runpytest("--bytecode-cov=pkg").assert_outcomes(passed=1)
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(_cache_dir(pytester).stat().st_mode)
+    assert mode & (stat.S_IWGRP | stat.S_IWOTH) == 0
+    pytester.runpytest("--bytecode-cov=pkg", "--debug=debug.log").assert_outcomes(passed=1)
+    assert "cache hit for" in (pytester.path / "debug.log").read_text()
+
+
+def test_engine_failure_leaves_the_module_unmeasured(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_bytecode import engine
+
+    def broken(code: Any) -> Any:
+        raise RuntimeError("engine fault")
+
+    monkeypatch.setattr(engine, "instrument", broken)
+    make_project(pytester)
+    result = pytester.runpytest("--bytecode-cov=pkg", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, warnings=2)  # pkg and pkg.mod, which the test imports
+    result.stdout.fnmatch_lines(
+        [
+            "*bytecode-cov-not-instrumented: pkg*engine fault*",
+            "*Couldn't list Python file 'src/pkg/other.py': the engine failed on it*",
+        ]
+    )

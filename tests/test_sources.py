@@ -1,0 +1,551 @@
+"""Which files are measured, and their text, as coverage.py sees them.
+
+coverage.py itself is the oracle: its source reading and exclusion parsing
+(``Coverage.analysis2``), its ``[run] omit``/``include`` decisions (a real
+``Coverage`` object with ``source=`` in a subprocess), its canonical file
+names.  End-to-end cases go through the real plugin with pytester.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import coverage
+import pytest
+from coverage.config import CoverageConfig
+from coverage.files import GlobMatcher
+from coverage.files import prep_patterns as coverage_prep_patterns
+from coverage.misc import join_regex
+
+from pytest_bytecode import data, engine, versions
+from pytest_bytecode.collector import unexecuted_file
+from pytest_bytecode.sources import (
+    NEVER_MEASURED,
+    Selector,
+    canonical_filename,
+    python_source_text,
+    report_path,
+    resolve,
+)
+
+needs_subprocess = pytest.mark.skipif(
+    versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses"
+)
+needs_symlinks = pytest.mark.skipif(
+    sys.platform == "win32", reason="creating symbolic links needs privileges on Windows"
+)
+
+BOM = b"\xef\xbb\xbf"
+DEFAULT_EXCLUDE = join_regex(CoverageConfig().exclude_list)
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(textwrap.dedent(text))
+
+
+def selector_for(root: Path, *values: str | bool, **kw: Any) -> Selector:
+    return resolve(
+        values or (str(root),), rootdir=root, invocation_dir=root, search_path=[str(root)], **kw
+    )
+
+
+# --- source text and excluded lines ---------------------------------------------------
+
+SOURCES: dict[str, bytes] = {
+    "plain": b"def f():  # pragma: no cover\n    return 1\n\ndef g():\n    return 2\n",
+    "bom": BOM + b"def f():  # pragma: no cover\n    return 1\n\ndef g():\n    return 2\n",
+    "bom-first-line-pragma": BOM + b"import os  # pragma: no cover\nX = 1\n",
+    "bom-no-final-newline": BOM + b"X = 1\nif X:  # pragma: no cover\n    Y = 2",
+    "form-feed": b"X = 1\n\x0c\ndef f():  # pragma: no cover\n    return 1\n",
+    "latin-1-cookie": (
+        b"# -*- coding: latin-1 -*-\nS = '\xe9'\ndef f():  # pragma: no cover\n    pass\n"
+    ),
+    "crlf-bom": BOM + b"X = 1\r\nif X:  # pragma: no cover\r\n    Y = 2\r\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_source_text_is_coverage_pys(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "m.py"
+    path.write_bytes(SOURCES[name])
+    from coverage.python import get_python_source
+
+    assert python_source_text(SOURCES[name]) == get_python_source(str(path))
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_excluded_lines_match_coverage_py(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "m.py"
+    path.write_bytes(SOURCES[name])
+    cov = coverage.Coverage(config_file=False, data_file=None)
+    expected = set(cov.analysis2(str(path))[2])
+    assert expected, "every sample excludes something"
+    selector = Selector(str(tmp_path), exclude_regex=DEFAULT_EXCLUDE)
+    source = SOURCES[name]
+    assert selector.excluded_lines_of(source, str(path)) == expected
+    assert selector.excluded_lines(python_source_text(source), str(path)) == expected
+    if source.startswith(BOM):  # text decoded as plain UTF-8 keeps the BOM: same answer
+        assert selector.excluded_lines(source.decode("utf-8"), str(path)) == expected
+
+
+def test_unexecuted_file_with_bom_keeps_its_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_bytes(SOURCES["bom"])
+    selector = Selector(str(tmp_path), exclude_regex=DEFAULT_EXCLUDE)
+    fdata = unexecuted_file(str(path), selector.excluded_lines, engine.instrument)
+    assert fdata is not None
+    assert fdata.excluded_lines == [1, 2]
+
+
+# --- files that cannot be compiled or read ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"def f(:\n    pass\n", "line 1"),
+        (b"X = 1\nY = (\n", "line 2"),
+        (b"# -*- coding: no-such-codec -*-\nX = 1\n", "no-such-codec"),
+        (b"S = '\xff\xfe'\n", "utf-8"),
+    ],
+)
+def test_unexecuted_file_says_why_it_cannot_be_parsed(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
+    path = tmp_path / "bad.py"
+    path.write_bytes(content)
+    said: list[str] = []
+    fdata = unexecuted_file(
+        str(path), Selector(str(tmp_path)).excluded_lines, engine.instrument, said.append, "bad.py"
+    )
+    assert fdata is None
+    assert len(said) == 1
+    assert said[0].startswith("Couldn't parse Python file 'bad.py'")
+    assert said[0].endswith("(couldnt-parse)")
+    assert why in said[0]
+    assert "\n" not in said[0]
+
+
+def test_unexecuted_file_says_why_it_cannot_be_read(tmp_path: Path) -> None:
+    said: list[str] = []
+    missing = str(tmp_path / "gone.py")
+    nothing = Selector(str(tmp_path)).excluded_lines
+    assert unexecuted_file(missing, nothing, engine.instrument, said.append) is None
+    assert said == [
+        f"Couldn't read Python file '{missing}': No such file or directory (couldnt-read)"
+    ]
+    # without a listener it stays quiet, as before
+    assert unexecuted_file(missing, nothing, engine.instrument) is None
+
+
+# --- [run] omit and include, decided by coverage.py itself -----------------------------
+
+TREE = [
+    "pkg/__init__.py",
+    "pkg/mod.py",
+    "pkg/Upper.py",
+    "pkg/sub/__init__.py",
+    "pkg/sub/deep.py",
+    "pkg/sub/mod.py",
+    "pkg/gen/__init__.py",
+    "pkg/gen/auto.py",
+    "pkg/gen/more/__init__.py",
+    "pkg/gen/more/auto2.py",
+    "other/__init__.py",
+    "other/mod.py",
+]
+
+OMIT_TABLE: list[list[str]] = [
+    ["pkg/*.py"],  # `*` does not cross `/`: not pkg/sub/deep.py (fnmatch's did)
+    ["pkg/gen/*"],  # a trailing `/*` takes the whole subtree
+    ["pkg/gen/*.py"],
+    ["*/gen/*"],
+    ["pkg/**/auto*.py"],
+    ["**/mod.py"],
+    ["mod.py"],  # no slash: that file name anywhere
+    ["*mod.py"],
+    ["pkg/sub"],  # a directory name alone omits nothing
+    ["pkg/sub/"],
+    ["./pkg/sub/deep.py"],
+    ["pkg/?ub/*"],
+    ["pkg/[gs]*/__init__.py"],
+    ["PKG/MOD.py"],  # case: only where file names ignore case
+    ["*/Upper.py", "other/*"],
+    ["@ABS@/pkg/sub/*"],
+    ["@ABS@/pkg/*.py"],
+    ["*"],
+    [],
+]
+
+
+def _coverage_py_measures(root: Path, cases: list[dict[str, list[str]]]) -> list[list[str]]:
+    """The files coverage.py reports for ``source=root`` under each omit/include case.
+
+    A subprocess: a ``Coverage`` object must not start inside a measured run.
+    """
+    script = textwrap.dedent(
+        """
+        import json, os, sys, warnings
+        import coverage
+        warnings.simplefilter("ignore")
+        out = []
+        for case in json.loads(sys.argv[1]):
+            cov = coverage.Coverage(
+                source=[os.getcwd()], data_file=None, config_file=False, **case
+            )
+            cov.start()
+            cov.stop()
+            out.append(sorted(
+                os.path.relpath(f).replace(os.sep, "/") for f in cov.get_data().measured_files()
+            ))
+        print(json.dumps(out))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(cases)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: list[list[str]] = json.loads(proc.stdout)
+    return result
+
+
+def _ours(selector: Selector, root: Path) -> list[str]:
+    return sorted(report_path(f, str(root)) for f in selector.all_files())
+
+
+@needs_subprocess
+def test_omit_patterns_mean_what_they_mean_to_coverage_py(tmp_path: Path) -> None:
+    write(tmp_path, dict.fromkeys(TREE, ""))
+    table = [[p.replace("@ABS@", tmp_path.as_posix()) for p in pats] for pats in OMIT_TABLE]
+    expected = _coverage_py_measures(tmp_path, [{"omit": pats} for pats in table])
+    for pats, want in zip(table, expected, strict=True):
+        selector = selector_for(tmp_path, omit=pats)
+        assert _ours(selector, tmp_path) == want, pats
+        # the import hook's question gives the same answers
+        for name in TREE:
+            measured = selector.wants("", str(tmp_path / name))
+            assert measured == (name in want), (pats, name)
+
+
+@pytest.mark.parametrize("pats", [["pkg/*"], ["*/gen/*"], ["pkg/*.py"], ["mod.py"]])
+def test_include_narrows_the_default_source_like_coverage_py(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pats: list[str]
+) -> None:
+    write(tmp_path, dict.fromkeys(TREE, ""))
+    monkeypatch.chdir(tmp_path)  # coverage.py anchors relative patterns here
+    matcher = GlobMatcher(coverage_prep_patterns(pats), "include")
+    expected = sorted(n for n in TREE if matcher.match(canonical_filename(str(tmp_path / n))))
+    default = resolve(
+        [True], rootdir=tmp_path, invocation_dir=tmp_path, search_path=[], include=pats
+    )
+    assert _ours(default, tmp_path) == expected
+    # an explicit SOURCE ignores include, as coverage.py's --source does
+    assert _ours(selector_for(tmp_path, include=pats), tmp_path) == sorted(TREE)
+
+
+def test_omit_is_anchored_at_the_rootdir_not_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, dict.fromkeys(TREE, ""))
+    monkeypatch.chdir(tmp_path / "pkg")
+    selector = selector_for(tmp_path, omit=["pkg/gen/*"])
+    assert "pkg/gen/auto.py" not in _ours(selector, tmp_path)
+    assert "pkg/mod.py" in _ours(selector, tmp_path)
+
+
+# --- canonical names, symbolic links, names at any depth ------------------------------
+
+
+@needs_symlinks
+def test_symlinked_directory_is_compared_and_reported_by_real_path(tmp_path: Path) -> None:
+    write(tmp_path, {"src/mypkg/__init__.py": "", "src/mypkg/mod.py": ""})
+    (tmp_path / "linked").symlink_to(tmp_path / "src", target_is_directory=True)
+    selector = selector_for(tmp_path, "src")
+    through_link = str(tmp_path / "linked" / "mypkg" / "mod.py")
+    assert selector.may_match_name("mypkg.mod")
+    assert selector.reason_to_skip("mypkg.mod", through_link) is None
+    assert canonical_filename(through_link) == canonical_filename(
+        str(tmp_path / "src" / "mypkg" / "mod.py")
+    )
+    assert report_path(through_link, str(tmp_path)) == "src/mypkg/mod.py"
+    assert _ours(selector, tmp_path) == ["src/mypkg/__init__.py", "src/mypkg/mod.py"]
+    # the link named as SOURCE means the same directory
+    assert _ours(selector_for(tmp_path, "linked"), tmp_path) == _ours(selector, tmp_path)
+
+
+@needs_symlinks
+def test_rootdir_reached_through_a_link_still_gives_relative_names(tmp_path: Path) -> None:
+    write(tmp_path, {"real/pkg/mod.py": ""})
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    assert report_path(str(tmp_path / "real/pkg/mod.py"), str(tmp_path / "alias")) == "pkg/mod.py"
+    assert report_path(str(tmp_path / "alias/pkg/mod.py"), str(tmp_path / "alias")) == "pkg/mod.py"
+    outside = report_path(str(tmp_path / "real/pkg/mod.py"), str(tmp_path / "elsewhere"))
+    assert outside == canonical_filename(str(tmp_path / "real/pkg/mod.py")).replace(os.sep, "/")
+
+
+@needs_symlinks
+def test_linked_package_inside_a_source_dir_is_measured_where_it_lives(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "elsewhere/mypkg/__init__.py": "",
+            "elsewhere/mypkg/mod.py": "",
+            "elsewhere/notpkg/x.py": "",
+            "proj/src/own.py": "",
+        },
+    )
+    proj = tmp_path / "proj"
+    (proj / "src/mypkg").symlink_to(tmp_path / "elsewhere/mypkg", target_is_directory=True)
+    (proj / "src/notpkg").symlink_to(tmp_path / "elsewhere/notpkg", target_is_directory=True)
+    (proj / "src/loop").symlink_to(proj / "src", target_is_directory=True)
+    selector = resolve(
+        [str(proj / "src")], rootdir=proj, invocation_dir=proj, search_path=[str(proj / "src")]
+    )
+    real = canonical_filename(str(tmp_path / "elsewhere/mypkg"))
+    assert sorted(selector.all_files()) == [
+        os.path.join(real, "__init__.py"),
+        os.path.join(real, "mod.py"),
+        canonical_filename(str(proj / "src/own.py")),
+    ]
+    assert selector.may_match_name("mypkg.mod")
+    assert selector.wants("mypkg.mod", str(proj / "src/mypkg/mod.py"))
+    # only linked *packages* are followed, and never back into SOURCE itself
+    assert not selector.wants("notpkg.x", str(proj / "src/notpkg/x.py"))
+    assert len(selector.dirs) == 2
+
+
+def test_dir_source_admits_package_names_at_any_depth(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "src/mypkg/__init__.py": "",
+            "src/mypkg/sub/mod.py": "",
+            "lib/python/single.py": "",
+            "tests/test_x.py": "",
+            "node_modules/jspkg/thing.py": "",
+            ".venv/lib/vendored/__init__.py": "",
+        },
+    )
+    selector = selector_for(tmp_path, ".")
+    for name in ("mypkg", "mypkg.sub.mod", "single", "sub", "src.mypkg"):
+        assert selector.may_match_name(name), name
+    for name in ("json", "vendored", "jspkg", *NEVER_MEASURED):
+        assert not selector.may_match_name(name), name
+    assert selector.reason_to_skip("mypkg", str(tmp_path / "src/mypkg/__init__.py")) is None
+
+
+def test_too_many_files_admit_every_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {f"pkg/m{i}.py": "" for i in range(5)})
+    monkeypatch.setattr("pytest_bytecode.sources.NAME_WALK_LIMIT", 3)
+    selector = selector_for(tmp_path)
+    assert selector.any_name
+    assert selector.may_match_name("anything.at.all")
+    assert not selector.may_match_name("pytest_bytecode.sources")
+
+
+def test_installed_packages_under_a_source_dir_are_not_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, {"pkg/mod.py": "", "venv/site-packages/dep/__init__.py": ""})
+    third = os.path.normcase(canonical_filename(str(tmp_path / "venv/site-packages")))
+    monkeypatch.setattr("pytest_bytecode.sources.third_party_dirs", lambda: (third,))
+    dep = str(tmp_path / "venv/site-packages/dep/__init__.py")
+    selector = selector_for(tmp_path)
+    assert "third-party" in str(selector.reason_to_skip("dep", dep))
+    assert selector.reason_to_skip("pkg.mod", str(tmp_path / "pkg/mod.py")) is None
+    # a SOURCE directory inside the installed packages is measured, like coverage.py
+    inside = selector_for(tmp_path, str(tmp_path / "venv/site-packages/dep"))
+    assert inside.reason_to_skip("dep", dep) is None
+    # and so is a package named by its dotted name
+    by_name = resolve(
+        ["dep"],
+        rootdir=tmp_path,
+        invocation_dir=tmp_path,
+        search_path=[str(tmp_path / "venv/site-packages")],
+    )
+    assert by_name.reason_to_skip("dep", dep) is None
+    assert _ours(by_name, tmp_path) == ["venv/site-packages/dep/__init__.py"]
+
+
+# --- end to end through the plugin ---------------------------------------------------
+
+MYPKG = {
+    "mypkg/__init__.py": "",
+    "mypkg/mod.py": """
+        def f(x):
+            if x > 0:
+                return "pos"
+            return "neg"
+    """,
+}
+TEST = """
+    from mypkg.mod import f
+
+    def test_f():
+        assert f(1) == "pos"
+"""
+
+
+def _project(pytester: pytest.Pytester, base: str, pythonpath: str, where: str = ".") -> Path:
+    root = pytester.path / where
+    write(root, {f"{base}/{k}": v for k, v in MYPKG.items()})
+    write(root, {"tests/test_it.py": TEST})
+    (root / "tox.ini").write_text(f"[pytest]\npythonpath = {pythonpath}\n")
+    return root
+
+
+def _json(path: Path) -> dict[str, Any]:
+    files: dict[str, Any] = json.loads(path.read_text())["files"]
+    return files
+
+
+def _percent(files: dict[str, Any], key: str) -> float:
+    percent: float = files[key]["summary"]["percent_covered"]
+    return percent
+
+
+@needs_subprocess
+def test_dot_source_measures_a_src_layout(pytester: pytest.Pytester) -> None:
+    _project(pytester, "src", "src")
+    result = pytester.runpytest_subprocess(
+        "--bytecode-cov=.", "--bytecode-cov-report=json:out.json", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1)
+    files = _json(pytester.path / "out.json")
+    assert sorted(files) == ["src/mypkg/__init__.py", "src/mypkg/mod.py"]
+    assert _percent(files, "src/mypkg/mod.py") > 0
+    assert files["src/mypkg/mod.py"]["partial"] is False
+
+
+@needs_subprocess
+def test_parent_dir_source_outside_the_rootdir(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(pytester.path, {f"shared/src/{k}": v for k, v in MYPKG.items()})
+    proj = pytester.path / "proj"
+    write(proj, {"tests/test_it.py": TEST})
+    (proj / "tox.ini").write_text("[pytest]\npythonpath = ../shared/src\n")
+    monkeypatch.chdir(proj)
+    result = pytester.runpytest_subprocess(
+        "--bytecode-cov=../", "--bytecode-cov-report=json:out.json", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1)
+    files = _json(proj / "out.json")
+    mod = canonical_filename(str(pytester.path / "shared/src/mypkg/mod.py")).replace(os.sep, "/")
+    assert sorted(files) == [mod.replace("mod.py", "__init__.py"), mod]
+    assert _percent(files, mod) > 0
+
+
+@needs_subprocess
+@needs_symlinks
+@pytest.mark.parametrize("source", ["src", "linked", "mypkg"])
+def test_package_reached_through_a_symlinked_directory(
+    pytester: pytest.Pytester, source: str
+) -> None:
+    _project(pytester, "src", "linked")
+    (pytester.path / "linked").symlink_to(pytester.path / "src", target_is_directory=True)
+    result = pytester.runpytest_subprocess(
+        f"--bytecode-cov={source}",
+        "--bytecode-cov-report=json:out.json",
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=1)
+    files = _json(pytester.path / "out.json")
+    # reported once, under the real path (coverage.py's canonical file name)
+    assert sorted(files) == ["src/mypkg/__init__.py", "src/mypkg/mod.py"]
+    assert _percent(files, "src/mypkg/mod.py") > 0
+
+
+@needs_subprocess
+@needs_symlinks
+@pytest.mark.parametrize("option", ["--bytecode-cov", "--bytecode-cov=proj/src"])
+def test_source_whose_package_is_a_link_out_of_the_rootdir(
+    pytester: pytest.Pytester, option: str
+) -> None:
+    write(pytester.path, {f"elsewhere/{k}": v for k, v in MYPKG.items()})
+    proj = pytester.path / "proj"
+    write(proj, {"tests/test_it.py": TEST})
+    (proj / "src").mkdir()
+    (proj / "src" / "mypkg").symlink_to(pytester.path / "elsewhere/mypkg", target_is_directory=True)
+    (proj / "tox.ini").write_text("[pytest]\npythonpath = src\n")
+    result = pytester.runpytest_subprocess(
+        str(proj), option, "--bytecode-cov-report=json:out.json", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1)
+    files = _json(pytester.path / "out.json")
+    real = canonical_filename(str(pytester.path / "elsewhere/mypkg/mod.py")).replace(os.sep, "/")
+    assert sorted(files) == [real.replace("mod.py", "__init__.py"), real]
+    assert _percent(files, real) > 0
+
+
+def test_bom_file_keeps_its_pragmas_end_to_end(pytester: pytest.Pytester) -> None:
+    body = b"def f():  # pragma: no cover\n    return 1\n\ndef g():\n    return 2\n"
+    write(
+        pytester.path,
+        {
+            "src/bompkg/__init__.py": BOM + b"",
+            "src/bompkg/imported.py": BOM + body,
+            "src/bompkg/unimported.py": BOM + body,
+            "tests/test_bom.py": (
+                "from bompkg.imported import g\n\ndef test_g():\n    assert g() == 2\n"
+            ),
+        },
+    )
+    pytester.makeini("[pytest]\npythonpath = src\n")
+    result = pytester.runpytest("--bytecode-cov=bompkg", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    saved = data.load(pytester.path / ".bytecode-cov")
+    cov = coverage.Coverage(config_file=False, data_file=None)
+    for name in ("imported", "unimported"):
+        path = pytester.path / f"src/bompkg/{name}.py"
+        expected = sorted(cov.analysis2(str(path))[2])
+        assert expected == [1, 2]
+        assert saved.files[f"src/bompkg/{name}.py"].excluded_lines == expected, name
+
+
+def test_unparsable_and_unreadable_files_are_named(pytester: pytest.Pytester) -> None:
+    write(
+        pytester.path,
+        {
+            "src/badpkg/__init__.py": "",
+            "src/badpkg/good.py": "def h():\n    return 1\n",
+            "src/badpkg/broken.py": "def oops(:\n    pass\n",
+            "tests/test_good.py": (
+                "from badpkg.good import h\n\ndef test_h():\n    assert h() == 1\n"
+            ),
+        },
+    )
+    dangling = pytester.path / "src/badpkg/dangling.py"
+    if sys.platform != "win32":
+        dangling.symlink_to(pytester.path / "src/badpkg/missing.py")
+    pytester.makeini("[pytest]\npythonpath = src\n")
+    result = pytester.runpytest(
+        "--bytecode-cov=badpkg", "--bytecode-cov-report=json:out.json", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["*Couldn't parse Python file 'src/badpkg/broken.py': *line 1 (couldnt-parse)"]
+    )
+    if sys.platform != "win32":
+        result.stdout.fnmatch_lines(
+            ["*Couldn't read Python file 'src/badpkg/missing.py': * (couldnt-read)"]
+        )
+    files = _json(pytester.path / "out.json")
+    assert sorted(files) == ["src/badpkg/__init__.py", "src/badpkg/good.py"]
