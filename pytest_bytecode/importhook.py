@@ -46,7 +46,7 @@ from typing import Any
 from pytest_bytecode import engine
 from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.collector import Collector
-from pytest_bytecode.sources import Selector
+from pytest_bytecode.sources import Selector, report_path
 
 Trace = Callable[[str], None]
 
@@ -97,7 +97,7 @@ class Measurement:
         self.loaded: set[str] = set()
         #: Where files are never under SOURCE unless their module name says
         #: so: the interpreter's own library (third-party packages included).
-        self._unmeasured = _library_dirs(selector)
+        self.library_dirs = _library_dirs(selector)
 
     def wants(self, fullname: str, filename: str) -> bool:
         """Whether module ``fullname`` loaded from ``filename`` is measured (traced).
@@ -107,7 +107,7 @@ class Measurement:
         library and of installed packages are let go after one prefix check.
         """
         selector = self.selector
-        if not selector.may_match_name(fullname) and filename.startswith(self._unmeasured):
+        if not selector.may_match_name(fullname) and filename.startswith(self.library_dirs):
             return False
         reason = selector.reason_to_skip(fullname, filename)
         if reason is not None:
@@ -379,3 +379,32 @@ def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleT
         )
         treated.append(name)
     return treated
+
+
+def unmeasured(
+    measurement: Measurement, modules: dict[str, types.ModuleType]
+) -> list[tuple[str, str, str]]:
+    """Modules whose file is under SOURCE but that no probe measured:
+    (name, file, loader type) of each, for the run's closing lines.
+
+    Such a module came through a loader that is not ``SourceFileLoader``
+    (a custom or zip loader, a module object built by hand): its code was
+    never compiled from source here, so it cannot be measured.
+    """
+    selector = measurement.selector
+    rootdir = measurement.collector.rootdir
+    measured = {report_path(f, rootdir) for f in measurement.loaded}
+    found = []
+    for name, module in sorted(modules.items()):
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or not filename.endswith(".py"):
+            continue
+        if not selector.may_match_name(name) and filename.startswith(measurement.library_dirs):
+            continue
+        if selector.reason_to_skip(name, filename) is not None:
+            continue
+        if report_path(filename, rootdir) in measured:
+            continue
+        loader = type(getattr(module, "__loader__", None)).__name__
+        found.append((name, filename, loader))
+    return found

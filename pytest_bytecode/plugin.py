@@ -210,6 +210,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     settings = state.settings
     data = _gather(state)
     state.lines.extend(state.collector.notes)
+    for name, filename, loader in importhook.unmeasured(state.measurement, dict(sys.modules)):
+        state.lines.append(
+            f"bytecode coverage: module {name} ({filename}) is under SOURCE but was loaded "
+            f"by {loader}, not from its source: not measured (module-not-measured)"
+        )
     try:
         datafile.save(data, settings.data_path)
     except OSError as exc:

@@ -406,3 +406,39 @@ def test_engine_failure_leaves_the_module_unmeasured(
             "*Couldn't list Python file 'src/pkg/other.py': the engine failed on it*",
         ]
     )
+
+
+CUSTOM = {
+    "src/cust/__init__.py": "",
+    "src/cust/mod.py": "def f():\n    return 5\n",
+    "tests/test_custom.py": """\
+        import importlib.abc, importlib.util, pathlib
+        import cust
+
+        class OwnLoader(importlib.abc.Loader):
+            def exec_module(self, module):
+                source = pathlib.Path(module.__file__).read_text()
+                exec(compile(source, module.__file__, "exec"), module.__dict__)
+
+        def test_own_loader():
+            path = pathlib.Path(cust.__file__).with_name("mod.py")
+            spec = importlib.util.spec_from_file_location("cust.mod", path, loader=OwnLoader())
+            module = importlib.util.module_from_spec(spec)
+            import sys
+            sys.modules["cust.mod"] = module
+            spec.loader.exec_module(module)
+            assert module.f() == 5
+        """,
+}
+
+
+def test_a_module_no_probe_can_reach_is_named(pytester: pytest.Pytester) -> None:
+    make_project(pytester, CUSTOM)
+    result = pytester.runpytest_subprocess("--bytecode-cov=cust")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*module cust.mod (*mod.py) is under SOURCE but was loaded by OwnLoader*"
+            "(module-not-measured)"
+        ]
+    )
