@@ -292,8 +292,12 @@ def test_assertion_rewriting_coexists(pytester: pytest.Pytester) -> None:
 
 
 @needs_subprocess
-def test_modules_imported_before_hook_warn(pytester: pytest.Pytester) -> None:
+def test_modules_imported_before_hook_warn(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_project(pytester)
+    # pytest < 8 imports -p plugins before the ini's pythonpath applies.
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
     result = pytester.runpytest_subprocess(
         "-p", "pkg.other", "--bytecode-cov=pkg", "--bytecode-cov-report=json"
     )
