@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_plugin import make_project
+from test_plugin import make_project, needs_subprocess
 
 from pytest_bytecode import cache as cache_mod
 from pytest_bytecode import pytestcompat
@@ -108,6 +108,7 @@ OPTIMIZED = {
 }
 
 
+@needs_subprocess
 def test_cache_keeps_optimization_levels_apart(pytester: pytest.Pytester) -> None:
     """A ``-O`` run never gets code compiled for a normal run, nor the reverse."""
     make_project(pytester, OPTIMIZED)
@@ -186,6 +187,7 @@ LOADER = {
 }
 
 
+@needs_subprocess
 def test_loader_is_complete(pytester: pytest.Pytester) -> None:
     make_project(pytester, LOADER)
     result = pytester.runpytest_subprocess(
@@ -222,6 +224,7 @@ RELOAD = {
 }
 
 
+@needs_subprocess
 def test_a_file_loaded_three_times_is_one_entry(pytester: pytest.Pytester) -> None:
     make_project(pytester, RELOAD)
     result = pytester.runpytest_subprocess("--bytecode-cov=rel", "--bytecode-cov-report=json")
@@ -237,6 +240,7 @@ def test_a_file_loaded_three_times_is_one_entry(pytester: pytest.Pytester) -> No
     assert set(_counts(module)) == {3}  # the module body ran three times
 
 
+@needs_subprocess
 def test_a_file_changed_between_loads_reports_the_latest(pytester: pytest.Pytester) -> None:
     files = dict(RELOAD)
     files["tests/test_reload.py"] = """\
@@ -279,6 +283,7 @@ INSIDE = {
 }
 
 
+@needs_subprocess
 def test_importlib_mode_with_doctests_and_tests_inside_the_package(
     pytester: pytest.Pytester,
 ) -> None:
@@ -332,6 +337,7 @@ BROKEN = {
 }
 
 
+@needs_subprocess
 def test_import_tracebacks_read_as_without_the_plugin(pytester: pytest.Pytester) -> None:
     make_project(pytester, BROKEN)
     texts = []
@@ -354,6 +360,7 @@ def _cache_dir(pytester: pytest.Pytester) -> Path:
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership only")
 @pytest.mark.parametrize("problem", ["group-writable", "foreign-owner"])
+@needs_subprocess
 def test_untrusted_cache_directory_is_not_used(pytester: pytest.Pytester, problem: str) -> None:
     make_project(pytester)
     args = ["--bytecode-cov=pkg", "--debug=debug.log", "--bytecode-cov-report=json"]
@@ -432,6 +439,7 @@ CUSTOM = {
 }
 
 
+@needs_subprocess
 def test_a_module_no_probe_can_reach_is_named(pytester: pytest.Pytester) -> None:
     make_project(pytester, CUSTOM)
     result = pytester.runpytest_subprocess("--bytecode-cov=cust")

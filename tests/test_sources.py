@@ -118,7 +118,8 @@ def test_unexecuted_file_with_bom_keeps_its_pragmas(tmp_path: Path) -> None:
         (b"def f(:\n    pass\n", "line 1"),
         (b"X = 1\nY = (\n", "line 2"),
         (b"# -*- coding: no-such-codec -*-\nX = 1\n", "no-such-codec"),
-        (b"S = '\xff\xfe'\n", "utf-8"),
+        # 3.10-3.13 say "can't decode ... utf-8", 3.14+ "Non-UTF-8 code".
+        (b"S = '\xff\xfe'\n", "UTF-8"),
     ],
 )
 def test_unexecuted_file_says_why_it_cannot_be_parsed(
@@ -134,7 +135,7 @@ def test_unexecuted_file_says_why_it_cannot_be_parsed(
     assert len(said) == 1
     assert said[0].startswith("Couldn't parse Python file 'bad.py'")
     assert said[0].endswith("(couldnt-parse)")
-    assert why in said[0]
+    assert why.lower() in said[0].lower()
     assert "\n" not in said[0]
 
 
