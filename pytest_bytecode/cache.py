@@ -48,6 +48,30 @@ MAGIC = b"pytest-bytecode cache 2\n"
 _FINGERPRINT_SOURCE = '"""doc"""\nassert a.b(c), d\nif __debug__:\n    e = f[g]\n'
 
 _fingerprint: str | None = None
+_code_fingerprint: str | None = None
+
+
+def code_fingerprint() -> str:
+    """A hash of the source of everything that shapes instrumented code.
+
+    The engine, the version facts and this module: an edit to any of them
+    changes every key, so no hand-bumped version number can be forgotten
+    (``ENGINE_VERSION`` stays in the key as the engine's own statement).
+    """
+    global _code_fingerprint
+    if _code_fingerprint is None:
+        package = Path(__file__).resolve().parent
+        files = sorted((package / "engine").glob("*.py"))
+        files += [package / "versions.py", package / "cache.py"]
+        h = hashlib.sha256()
+        for path in files:
+            h.update(path.name.encode() + b"\0")
+            try:
+                h.update(path.read_bytes())
+            except OSError:  # an installation without sources: the versions must do
+                h.update(b"?")
+        _code_fingerprint = h.hexdigest()[:16]
+    return _code_fingerprint
 
 
 def compiler_fingerprint() -> str:
@@ -103,6 +127,7 @@ class InstrumentationCache:
             f"python={versions.PY_VERSION}",
             f"compiler={compiler_fingerprint()}",
             f"engine={engine_version}",
+            f"engine-source={code_fingerprint()}",
             f"plugin={__version__}",
             f"settings={settings}",
             f"filename={os.path.abspath(filename)}",

@@ -450,3 +450,18 @@ def test_a_module_no_probe_can_reach_is_named(pytester: pytest.Pytester) -> None
             "(module-not-measured)"
         ]
     )
+
+
+def test_cache_key_follows_the_engine_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine edit without a version bump still changes every key."""
+    cache = cache_mod.InstrumentationCache(None, lambda _: None)
+    before = cache.key(b"x = 1\n", "m.py", "plain", "7")
+    real = Path.read_bytes
+
+    def edited(path: Path) -> bytes:
+        data = real(path)
+        return data + b"# edited\n" if path.name == "assemble.py" else data
+
+    monkeypatch.setattr(cache_mod, "_code_fingerprint", None)
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert cache.key(b"x = 1\n", "m.py", "plain", "7") != before
