@@ -1,13 +1,14 @@
 """Instrumented-code cache: a second run does not pay for instrumentation again.
 
 Entries are the engine's own serialisation (``Instrumented.dumps``, never
-pickle), one file per key.  The key is a SHA-256 over everything that changes
+pickle) and the file's excluded lines (coverage.py's parser costs a few
+milliseconds a file), one file per key.  The key is a SHA-256 over everything that changes
 the instrumented code: the source bytes and file name, the interpreter
 (implementation cache tag and full version), what the compiler makes of the
 same source in this process (:func:`compiler_fingerprint`: ``-O``/``-OO``,
 ``-X no_debug_ranges``), the engine and plugin versions, and how the module
 was compiled (plain, or through pytest's assertion rewriting of a given
-pytest version and settings).
+pytest version and settings) and the exclusion rules in force.
 
 Trust is Python's own ``__pycache__`` model: an entry is as trustworthy as
 the directory it sits in.  A cache directory that is not owned by the
@@ -28,7 +29,8 @@ import marshal
 import os
 import stat
 import sys
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pytest_bytecode import __version__, versions
@@ -37,10 +39,13 @@ from pytest_bytecode.files import write_atomic
 #: Bumped when the cache entry layout changes.  History:
 #:   1 - the engine's serialisation, bare.
 #:   2 - ``MAGIC``, the SHA-256 of the payload, then the payload.
-CACHE_LAYOUT = 2
+#:   3 - ``MAGIC``, the SHA-256 of the body; the body is the file's excluded
+#:       lines (a count, then the line numbers, 4 bytes each, big-endian)
+#:       and the engine's serialisation.
+CACHE_LAYOUT = 3
 
-#: What every entry starts with (layout 2).
-MAGIC = b"pytest-bytecode cache 2\n"
+#: What every entry starts with.
+MAGIC = b"pytest-bytecode cache 3\n"
 
 #: Source the compiler fingerprint is taken of: a docstring (dropped by
 #: ``-OO``), an assert and an ``if __debug__`` (dropped by ``-O``), and an
@@ -136,8 +141,9 @@ class InstrumentationCache:
         h.update(source)
         return h.hexdigest()
 
-    def get(self, key: str) -> bytes | None:
-        """The stored payload for ``key``, or None (missing, unreadable or damaged)."""
+    def get(self, key: str) -> tuple[bytes, list[int]] | None:
+        """The stored (payload, excluded lines) for ``key``, or None (missing,
+        unreadable or damaged)."""
         if self.directory is None:
             return None
         path = self.directory / f"{key}.bin"
@@ -149,20 +155,33 @@ class InstrumentationCache:
             self.trace(f"cache read failed for {path}: {exc}")
             return None
         head = len(MAGIC)
-        payload = raw[head + 32 :]
-        if raw[:head] != MAGIC or hashlib.sha256(payload).digest() != raw[head : head + 32]:
+        body = raw[head + 32 :]
+        if raw[:head] != MAGIC or hashlib.sha256(body).digest() != raw[head : head + 32]:
             self.trace(f"cache entry {path} is damaged (checksum); instrumenting afresh")
             self.discard(key)
             return None
-        return payload
+        n = int.from_bytes(body[:4], "big")
+        if len(body) < 4 + 4 * n:
+            self.trace(f"cache entry {path} is damaged (layout); instrumenting afresh")
+            self.discard(key)
+            return None
+        lines = array("I", body[4 : 4 + 4 * n])
+        if sys.byteorder == "little":
+            lines.byteswap()
+        return body[4 + 4 * n :], lines.tolist()
 
-    def put(self, key: str, payload: bytes) -> None:
-        """Store ``payload`` under ``key`` atomically; failures are only traced."""
+    def put(self, key: str, payload: bytes, excluded: Iterable[int] = ()) -> None:
+        """Store ``payload`` and the file's excluded lines under ``key``
+        atomically; failures are only traced."""
         if self.directory is None:
             return
+        lines = array("I", sorted(excluded))
+        if sys.byteorder == "little":
+            lines.byteswap()
+        body = len(lines).to_bytes(4, "big") + lines.tobytes() + payload
         try:
             write_atomic(
-                self.directory / f"{key}.bin", MAGIC + hashlib.sha256(payload).digest() + payload
+                self.directory / f"{key}.bin", MAGIC + hashlib.sha256(body).digest() + body
             )
         except OSError as exc:
             self.trace(f"cache write failed in {self.directory}: {exc}")

@@ -115,7 +115,13 @@ class Measurement:
             return False
         return True
 
-    def cached(self, fullname: str, filename: str, source: bytes, rewritten: bool) -> Any:
+    def key(self, filename: str, source: bytes, rewritten: bool) -> str:
+        """The cache key of ``source`` compiled plain or through pytest's rewriting."""
+        settings = f"rewrite {self.rewrite_settings}" if rewritten else "plain"
+        settings += f" exclude {self.selector.exclude_regex!r}"
+        return self.cache.key(source, filename, settings, engine.ENGINE_VERSION)
+
+    def cached(self, fullname: str, filename: str, source: bytes, key: str) -> Any:
         """The instrumented code of ``source`` from the cache, registered; else None."""
         directory = self.cache.directory
         reason = self.cache.untrusted()  # said once, at the first measured module
@@ -124,10 +130,10 @@ class Measurement:
                 f"bytecode-cov-cache-untrusted: instrumentation cache {directory} not used: "
                 f"{reason}"
             )
-        key = self._key(filename, source, rewritten)
-        payload = self.cache.get(key)
-        if payload is None:
+        entry = self.cache.get(key)
+        if entry is None:
             return None
+        payload, excluded = entry
         try:
             inst = engine.loads(payload)
         except Exception as exc:  # ValueError by contract; any cache problem is traced
@@ -135,11 +141,11 @@ class Measurement:
             self.cache.discard(key)
             return None
         self.trace(f"cache hit for {fullname} ({filename})")
-        self._register(filename, source, inst)
+        self._register(filename, source, inst, frozenset(excluded))
         return inst.code
 
     def instrumented(
-        self, fullname: str, filename: str, source: bytes, code: types.CodeType, rewritten: bool
+        self, fullname: str, filename: str, source: bytes, code: types.CodeType, key: str
     ) -> types.CodeType:
         """Instrument the freshly compiled ``code``, store and register it.
 
@@ -155,11 +161,12 @@ class Measurement:
             )
             return code
         self.trace(f"instrument {fullname} ({filename})")
+        excluded = self.selector.excluded_lines_of(source, filename)
         try:
-            self.cache.put(self._key(filename, source, rewritten), inst.dumps())
+            self.cache.put(key, inst.dumps(), excluded)
         except Exception as exc:  # the engine's serialiser must never fail a run
             self.trace(f"cache store for {filename} failed: {exc}")
-        self._register(filename, source, inst)
+        self._register(filename, source, inst, excluded)
         return inst.code
 
     def rewritten(self, tree: Any, source: bytes, filename: str) -> types.CodeType:
@@ -167,17 +174,8 @@ class Measurement:
         assert self.rewrite is not None
         return self.rewrite(tree, source, filename)
 
-    def _key(self, filename: str, source: bytes, rewritten: bool) -> str:
-        settings = f"rewrite {self.rewrite_settings}" if rewritten else "plain"
-        return self.cache.key(source, filename, settings, engine.ENGINE_VERSION)
-
-    def _register(self, filename: str, source: bytes, inst: Any) -> None:
-        self.collector.register(
-            filename,
-            [inst],
-            source=source,
-            excluded=self.selector.excluded_lines_of(source, filename),
-        )
+    def _register(self, filename: str, source: bytes, inst: Any, excluded: frozenset[int]) -> None:
+        self.collector.register(filename, [inst], source=source, excluded=excluded)
         self.loaded.add(filename)
 
 
@@ -263,14 +261,15 @@ def _methods(
             return previous_get_code(self, fullname)
         source = self.get_data(path)
         rewritten = isinstance(self, RewritingLoader)
-        code = measurement.cached(fullname, path, source, rewritten)
+        key = measurement.key(path, source, rewritten)
+        code = measurement.cached(fullname, path, source, key)
         if code is None:
             if rewritten:
                 tree = _frames_removed(compile, source, path, "exec", _AST_ONLY, True, -1)
                 code = measurement.rewritten(tree, source, path)
             else:  # importlib's own compile, frames and all
                 code = self.source_to_code(source, path)
-            code = measurement.instrumented(fullname, path, source, code, rewritten)
+            code = measurement.instrumented(fullname, path, source, code, key)
         return code
 
     def exec_module(self: Any, module: types.ModuleType) -> None:

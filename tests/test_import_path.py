@@ -465,3 +465,30 @@ def test_cache_key_follows_the_engine_source(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(cache_mod, "_code_fingerprint", None)
     monkeypatch.setattr(Path, "read_bytes", edited)
     assert cache.key(b"x = 1\n", "m.py", "plain", "7") != before
+
+
+def test_cache_entries_keep_the_excluded_lines(tmp_path: Path) -> None:
+    cache = cache_mod.InstrumentationCache(tmp_path, lambda _: None)
+    cache.put("k", b"payload", {3, 70000, 1})
+    assert cache.get("k") == (b"payload", [1, 3, 70000])
+    raw = (tmp_path / "k.bin").read_bytes()
+    for damaged in (raw[:-1], raw[: len(cache_mod.MAGIC) + 33], raw + b"x", b"x" + raw):
+        (tmp_path / "k.bin").write_bytes(damaged)
+        assert cache.get("k") is None
+        assert not (tmp_path / "k.bin").exists()  # a damaged entry is removed
+
+
+@needs_subprocess
+def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
+    make_project(pytester)
+    args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log"]
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    cold = _report(pytester)
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    assert "cache hit for pkg.mod" in (pytester.path / "debug.log").read_text()
+    assert _report(pytester) == cold
+    # Other exclusion rules: other entries, not the stored lines.
+    (pytester.path / ".coveragerc").write_text("[report]\nexclude_also =\n    return .neg.\n")
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    assert "cache hit for pkg.mod" not in (pytester.path / "debug.log").read_text()
+    assert _report(pytester) != cold

@@ -285,7 +285,8 @@ def test_instrumentation_cache(pytester: pytest.Pytester) -> None:
     assert json.loads((pytester.path / "bytecode-cov.json").read_text()) == report1
     # A sound checksum over a payload the engine refuses: not executed either.
     for entry in _cache_files(pytester.path):
-        entry.write_bytes(cache.MAGIC + hashlib.sha256(b"garbage").digest() + b"garbage")
+        body = bytes(4) + b"garbage"  # no excluded lines, then a payload
+        entry.write_bytes(cache.MAGIC + hashlib.sha256(body).digest() + body)
     pytester.runpytest(*args).assert_outcomes(passed=1)
     assert "unusable" in (pytester.path / "debug.log").read_text()
     assert json.loads((pytester.path / "bytecode-cov.json").read_text()) == report1
