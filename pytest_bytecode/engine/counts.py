@@ -45,26 +45,71 @@ class RaiseTable(defaultdict[int, int]):
 
     __hash__ = object.__hash__  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[type[RaiseTable], tuple[type[int]]]:
+        # A pickled or deep-copied instrumented code object gets an empty table
+        # of its own: what the original recorded stays the original's.
+        return (RaiseTable, (int,))
+
+
+# The probes' counters are itertools iterators, subclassed only so that
+# pickling and copying them (cloudpickle sends code objects by value, with
+# their constants) round-trip to a fresh counter at zero without itertools'
+# own pickling: deprecated in 3.12 (a DeprecationWarning) and gone in 3.14.
+# A counter that left its process could report nothing back, and a copy's
+# counts are never read.  The subclasses add no instance dict and no
+# ``__next__``, so ``FOR_ITER``/``next()`` call itertools' own iterator slot,
+# as fast as on the base types, and their reprs keep the base types' layout.
+# Pickles name these classes: unpickling an instrumented code object needs
+# pytest_bytecode importable, as it already did for RaiseTable.
+if TYPE_CHECKING:
+    _CountBase: TypeAlias = itertools.count[int]
+    _RepeatBase: TypeAlias = itertools.repeat[None]
+else:
+    _CountBase, _RepeatBase = itertools.count, itertools.repeat
+
+
+class CountDown(_RepeatBase):
+    """The 64-bit counter, ``CountDown(None, sys.maxsize)``: ``repeat`` counting
+    down the steps it has left (see :data:`versions.COUNT_DOWN`)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[CountDown], tuple[None, int]]:
+        return (CountDown, (None, sys.maxsize))
+
+
+class CountUp(_CountBase):
+    """The counter where ``sys.maxsize`` is small, ``CountUp()``: ``count``
+    from 0."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type[CountUp], tuple[()]]:
+        return (CountUp, ())
+
 
 #: A probe's counter.  ``next()`` on it must count, atomically under the GIL,
 #: and the value must be readable without disturbing it.
-Counter: TypeAlias = "itertools.repeat[None] | itertools.count[int]"
+Counter: TypeAlias = "CountDown | CountUp"
 
-_COUNTER_REPR = re.compile(r"count\((-?\d+)\)|repeat\(None, (\d+)\)")
+#: ``(N)`` of ``CountUp(N)``, ``(None, N)`` of ``CountDown(None, N)`` (or of
+#: plain ``count``/``repeat``): in a list of counters only they have brackets,
+#: and starting at the bracket reads as fast as matching the type's name.
+_COUNTER_REPR = re.compile(r"\((?:(-?\d+)|None, (\d+))\)")
 
 
 #: A fresh counter at zero (see :data:`versions.COUNT_DOWN`); called once per
 #: probe, so it is the constructor itself, or a partial of it, not a function.
 new_counter: Callable[[], Counter] = (
-    partial(itertools.repeat, None, sys.maxsize) if versions.COUNT_DOWN else itertools.count
+    partial(CountDown, None, sys.maxsize) if versions.COUNT_DOWN else CountUp
 )
 
 
 def count_values(counters: Sequence[Counter]) -> list[int]:
     """Values of many counters at once: one ``repr`` of the list, one regex pass.
 
-    Neither counter type has a public accessor; their reprs are ``count(N)``
-    and ``repeat(None, REMAINING)``.  One pass over the list's repr is several
+    Neither counter type has a public accessor; their reprs are ``CountUp(N)``
+    and ``CountDown(None, REMAINING)``.  One pass over the list's repr is several
     times faster than a ``repr`` per counter, which matters when a run reads
     every counter after every test.
     """
