@@ -5,14 +5,23 @@ does the work, and turns expected failures into a one-line message on stderr
 and a non-zero exit status instead of a traceback.
 
 * ``report``: any report type from a data file, with an optional fail-under
-  verdict (exit status 1 when it fails, as in a test run).
+  verdict (exit status 1 when it fails, as in a test run).  A measured source
+  file that changed on disk since (its SHA-256 differs) is named on stderr,
+  one line each (``source-changed``; ``source-missing`` for one not found),
+  because the report's line numbers are those of the measured source.
 * ``combine``: add up data files from several runs or machines; files from
-  different Python versions or with different source contents are refused.
+  different Python versions, with different source contents, or with code
+  compiled to other instructions are refused, each named.
+
+``-`` is standard input for a data file read (``--data -``, a ``combine``
+input) and standard output for a file written (``--type json:-``,
+``combine -o -``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +29,8 @@ from pathlib import Path
 from pytest_bytecode import __version__
 from pytest_bytecode import data as datafile
 from pytest_bytecode import results as verdicts
-from pytest_bytecode.report import ReportSpecError, parse_specs, write_reports
+from pytest_bytecode.files import STDOUT, is_stdout
+from pytest_bytecode.report import ReportSpecError, parse_specs, report_path, write_reports
 
 
 class CliError(Exception):
@@ -38,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="print or write reports from a data file")
     report.add_argument(
-        "--data", default=".bytecode-cov", metavar="PATH", help="data file (default .bytecode-cov)"
+        "--data",
+        default=".bytecode-cov",
+        metavar="PATH",
+        help="data file (default .bytecode-cov; - reads standard input)",
     )
     report.add_argument(
         "--type",
@@ -46,20 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="TYPE[:DEST]",
-        help="term (default), term-missing, json[:PATH]; repeatable",
+        help="term (default), term-missing, json[:PATH] (PATH - is standard output); repeatable",
     )
     report.add_argument(
         "--fail-under", default=None, metavar="MIN", help="exit 1 if total coverage < MIN"
     )
 
     combine = sub.add_parser("combine", help="add up data files from several runs")
-    combine.add_argument("inputs", nargs="+", metavar="DATAFILE", help="data files to combine")
+    combine.add_argument(
+        "inputs", nargs="+", metavar="DATAFILE", help="data files to combine (- reads stdin)"
+    )
     combine.add_argument(
         "-o",
         "--output",
         default=".bytecode-cov",
         metavar="PATH",
-        help="combined data file to write (default .bytecode-cov)",
+        help="combined data file to write (default .bytecode-cov; - is standard output)",
     )
     combine.add_argument(
         "--append", action="store_true", help="also add the counts already in --output"
@@ -75,16 +90,47 @@ def _report(args: argparse.Namespace) -> int:
     minimum = None
     if args.fail_under is not None:
         try:
-            minimum = verdicts.parse_fail_under(args.fail_under)
+            minimum = verdicts.parse_fail_under(args.fail_under, "--fail-under=")
         except verdicts.ResultError as exc:
-            raise CliError(str(exc).replace("--bytecode-cov-fail-under", "--fail-under")) from None
+            raise CliError(str(exc)) from None
+    cwd = Path.cwd()
+    if not is_stdout(args.data):
+        data_key = _same_file_key(cwd / args.data)
+        for spec in specs:
+            if (
+                spec.dest is not None
+                and not is_stdout(spec.dest)
+                and _same_file_key(report_path(spec, cwd)) == data_key
+            ):
+                raise CliError(
+                    f"--type={spec.kind}:{spec.dest} would replace the data file "
+                    f"--data={args.data}; give the report another path"
+                )
     try:
-        data = datafile.load(Path(args.data))
+        data = datafile.load(args.data)
     except datafile.DataError as exc:
         raise CliError(str(exc)) from None
+    changes = datafile.source_changes(data, cwd)
+    for name, why in changes:
+        if why == "changed":
+            _warn(
+                f"{verdicts.escape(name)}: changed since it was measured, the report's "
+                "line numbers may not match it (source-changed)"
+            )
+    missing = [verdicts.escape(name) for name, why in changes if why == "missing"]
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        _warn(f"{len(missing)} measured files not found from {cwd}: {shown} (source-missing)")
     results = verdicts.compute(data)
-    for path in write_reports(specs, results, print, Path.cwd()):
-        print(f"bytecode coverage report written to {path}")
+    if not results.totals.instructions:
+        _warn(verdicts.no_data_message())
+    try:
+        for path in write_reports(specs, results, print, cwd):
+            print(f"bytecode coverage report written to {path}")
+    except OSError as exc:
+        raise CliError(str(exc)) from None
     if minimum is not None:
         verdict = verdicts.fail_under_verdict(results, minimum)
         if verdict:
@@ -93,19 +139,36 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn(message: str) -> None:
+    print(f"pytest-bytecode: warning: {message}", file=sys.stderr)
+
+
+def _same_file_key(path: Path) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
 def _combine(args: argparse.Namespace) -> int:
-    output = Path(args.output)
-    inputs = [Path(p) for p in args.inputs]
-    if args.append and output.exists():
-        inputs.insert(0, output)
+    output = args.output
+    inputs: list[str] = list(args.inputs)
+    if inputs.count(STDOUT) > 1:
+        raise CliError("standard input (-) can be read only once")
+    if args.append and is_stdout(output):
+        raise CliError("--append needs an --output file to add to, not standard output")
     try:
-        combined = datafile.combine((str(p), datafile.load(p)) for p in inputs)
-        datafile.save(combined, output)
+        combined = datafile.combine((p, datafile.load(p)) for p in inputs)
+        if is_stdout(output):
+            datafile.save(combined, STDOUT)
+            return 0
+        if args.append:
+            datafile.append_to_file(combined, Path(output))
+        else:
+            datafile.save(combined, Path(output))
     except datafile.DataError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
-        raise CliError(f"{output}: cannot write data file ({exc.strerror or exc})") from None
-    print(f"combined {len(inputs)} data files into {output}")
+        raise CliError(str(exc)) from None
+    count = len(inputs) + (1 if args.append else 0)
+    print(f"combined {count} data files into {output}")
     return 0
 
 

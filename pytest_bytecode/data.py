@@ -13,14 +13,16 @@ original code object.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pytest_bytecode import versions
-from pytest_bytecode.files import write_atomic
+from pytest_bytecode.files import is_stdout, locked, write_output
 
 #: Version of the data file layout.  History:
 #:   1 - first version (pytest-bytecode 0.1): files -> code objects with
@@ -63,9 +65,12 @@ class CodeData:
 
     def same_shape(self, other: CodeData) -> bool:
         """True when both describe the same instructions and branches."""
-        return self.offsets == other.offsets and [b.offset for b in self.branches] == [
-            b.offset for b in other.branches
-        ]
+        return (
+            self.offsets == other.offsets
+            and self.opnames == other.opnames
+            and [(b.offset, b.targets) for b in self.branches]
+            == [(b.offset, b.targets) for b in other.branches]
+        )
 
 
 @dataclass
@@ -120,30 +125,67 @@ class CovData:
 # --- merging -----------------------------------------------------------------
 
 
+#: How many conflicting code objects a merge error names before "and N more".
+SHOWN_CONFLICTS = 5
+
+
+def conflicts(target: CovData, other: CovData) -> list[str]:
+    """Why ``other`` cannot be added to ``target``: one entry per source file
+    whose contents differ, and per code object whose instructions differ under
+    the same source (compiled with other settings: assertion rewriting on in
+    one run and off in the other, another optimisation level)."""
+    found: list[str] = []
+    for path, fdata in sorted(other.files.items()):
+        mine = target.files.get(path)
+        if mine is None:
+            continue
+        if mine.sha256 != fdata.sha256:
+            found.append(
+                f"source file {path} has different contents "
+                f"(sha256 {fdata.sha256[:12]} vs {mine.sha256[:12]})"
+            )
+            continue
+        keyed = mine.keyed()
+        for key, code in fdata.keyed().items():
+            have = keyed.get(key)
+            if have is not None and not have.same_shape(code):
+                found.append(
+                    f"{path}: function {code.qualname} (line {code.firstlineno}) was "
+                    "compiled to other instructions"
+                )
+    return found
+
+
+def _listed(found: list[str]) -> str:
+    shown = "; ".join(found[:SHOWN_CONFLICTS])
+    more = len(found) - SHOWN_CONFLICTS
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
 def merge_into(
     target: CovData, other: CovData, how: Literal["sum", "max"] = "sum", *, name: str = "data"
 ) -> None:
     """Add ``other``'s counts to ``target`` (or take the larger, for ``how="max"``).
 
-    Raises :class:`DataError` when the two come from different Python minor
-    versions or describe different contents of the same source file.
+    All or nothing: raises :class:`DataError`, leaving ``target`` as it was,
+    when the two come from different Python minor versions, describe different
+    contents of the same source file, or hold a code object compiled to other
+    instructions (each such file and function is named).
     """
     if other.python != target.python:
         raise DataError(
             f"{name}: recorded by Python {other.python}, cannot be merged with data "
             f"from Python {target.python} (instruction sets differ between versions)"
         )
+    found = conflicts(target, other)
+    if found:
+        raise DataError(f"{name}: cannot be merged with the other data: {_listed(found)}")
     for path, fdata in other.files.items():
         mine = target.files.get(path)
         if mine is None:
             target.files[path] = _copy_file(fdata)
-            continue
-        if mine.sha256 != fdata.sha256:
-            raise DataError(
-                f"{name}: source file {path} has different contents than in the other data "
-                f"(sha256 {fdata.sha256[:12]} vs {mine.sha256[:12]})"
-            )
-        merge_file(mine, fdata, how)
+        else:
+            merge_file(mine, fdata, how)
     target.crashed_workers.extend(other.crashed_workers)
 
 
@@ -155,22 +197,31 @@ def _add(a: int, b: int) -> int:
     return a + b
 
 
-def merge_file(mine: FileData, other: FileData, how: str) -> None:
+def merge_file(mine: FileData, other: FileData, how: str) -> list[CodeData]:
     """Add (``how="sum"``) or take the larger of (``"max"``) ``other``'s counts
-    into ``mine``, code object by code object; both describe the same source."""
+    into ``mine``, code object by code object; both describe the same source.
+
+    Returns the code objects of ``other`` that were not merged because their
+    instructions differ from ``mine``'s (see :func:`conflicts`, which
+    :func:`merge_into` asks first).
+    """
     add = _add if how == "sum" else max
     keyed = mine.keyed()
+    skipped: list[CodeData] = []
     for key, code in other.keyed().items():
         have = keyed.get(key)
-        if have is None or not have.same_shape(code):
-            if have is None:
-                mine.code_objects.append(_copy_file(FileData("", [code])).code_objects[0])
+        if have is None:
+            mine.code_objects.append(_copy_file(FileData("", [code])).code_objects[0])
+            continue
+        if not have.same_shape(code):
+            skipped.append(code)
             continue
         have.counts = [add(a, b) for a, b in zip(have.counts, code.counts, strict=True)]
         for hb, ob in zip(have.branches, code.branches, strict=True):
             hb.counts = [add(a, b) for a, b in zip(hb.counts, ob.counts, strict=True)]
     mine.partial = mine.partial and other.partial
     mine.excluded_lines = sorted(set(mine.excluded_lines) | set(other.excluded_lines))
+    return skipped
 
 
 def combine(datasets: Iterable[tuple[str, CovData]]) -> CovData:
@@ -213,34 +264,59 @@ def file_to_json(fdata: FileData) -> dict[str, Any]:
     }
 
 
+def _int(value: Any, what: str, *, nullable: bool = False) -> Any:
+    """``value`` if it is a non-negative integer (``None`` too when ``nullable``)."""
+    if value is None and nullable:
+        return None
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{what} must be a non-negative integer, not {value!r:.40}")
+    return value
+
+
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, not {value!r:.40}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"{what} must be a list, not {type(value).__name__}")
+    return value
+
+
 def file_from_json(raw: Any) -> FileData:
-    """Inverse of :func:`file_to_json`; raises KeyError/TypeError/ValueError on bad data."""
+    """Inverse of :func:`file_to_json`; raises KeyError/TypeError/ValueError on bad data.
+
+    Counts, offsets and line numbers must be non-negative integers (not
+    booleans, fractions or strings): a count that is none is no count.
+    """
     codes = []
-    for c in raw["code_objects"]:
-        offsets = [int(x) for x in c["offsets"]]
-        opnames = [str(x) for x in c["opnames"]]
-        lines = [None if x is None else int(x) for x in c["lines"]]
-        counts = [int(x) for x in c["counts"]]
+    for c in _list(raw["code_objects"], "code_objects"):
+        offsets = [_int(x, "an offset") for x in _list(c["offsets"], "offsets")]
+        opnames = [_str(x, "an opname") for x in _list(c["opnames"], "opnames")]
+        lines = [_int(x, "a line", nullable=True) for x in _list(c["lines"], "lines")]
+        counts = [_int(x, "a count") for x in _list(c["counts"], "counts")]
         if not len(offsets) == len(opnames) == len(lines) == len(counts):
             raise ValueError("instruction lists of different lengths")
         branches = []
-        for off, opname, line, targets, bcounts in c["branches"]:
-            if len(targets) != 2 or len(bcounts) != 2:
+        for off, opname, line, targets, bcounts in _list(c["branches"], "branches"):
+            if len(_list(targets, "targets")) != 2 or len(_list(bcounts, "counts")) != 2:
                 raise ValueError("a branch must have two outcomes")
             branches.append(
                 BranchData(
-                    int(off),
-                    str(opname),
-                    None if line is None else int(line),
-                    (int(targets[0]), int(targets[1])),
-                    [int(bcounts[0]), int(bcounts[1])],
+                    _int(off, "an offset"),
+                    _str(opname, "an opname"),
+                    _int(line, "a line", nullable=True),
+                    (_int(targets[0], "a target"), _int(targets[1], "a target")),
+                    [_int(bcounts[0], "a count"), _int(bcounts[1], "a count")],
                 )
             )
         codes.append(
             CodeData(
-                str(c["qualname"]),
-                str(c["name"]),
-                int(c["firstlineno"]),
+                _str(c["qualname"], "qualname"),
+                _str(c["name"], "name"),
+                _int(c["firstlineno"], "firstlineno"),
                 offsets,
                 opnames,
                 lines,
@@ -249,9 +325,9 @@ def file_from_json(raw: Any) -> FileData:
             )
         )
     return FileData(
-        sha256=str(raw["sha256"]),
+        sha256=_str(raw["sha256"], "sha256"),
         code_objects=codes,
-        excluded_lines=[int(x) for x in raw.get("excluded_lines", [])],
+        excluded_lines=[_int(x, "a line") for x in _list(raw.get("excluded_lines", []), "lines")],
         partial=bool(raw.get("partial", False)),
     )
 
@@ -301,33 +377,107 @@ def from_json(raw: Any, name: str = "data") -> CovData:
                     str(c.get("saved_through", "")),
                 )
             )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise DataError(f"{name}: corrupt data file ({type(exc).__name__}: {exc})") from None
     return data
 
 
-def write_json_atomic(path: Path, payload: Any, *, indent: int | None = None) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename."""
+def write_json_atomic(path: Path | str, payload: Any, *, indent: int | None = None) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename (``-``:
+    standard output); :class:`~pytest_bytecode.files.WriteError` names the path."""
     if indent is None:
         text = json.dumps(payload, separators=(",", ":"))
     else:
         text = json.dumps(payload, indent=indent) + "\n"
-    write_atomic(path, text.encode("utf-8"))
+    write_output(path, text.encode("utf-8"))
 
 
-def save(data: CovData, path: Path) -> None:
-    """Write a data file (atomically)."""
+def save(data: CovData, path: Path | str) -> None:
+    """Write a data file (atomically; ``-``: standard output)."""
     write_json_atomic(path, to_json(data))
 
 
-def load(path: Path) -> CovData:
-    """Read a data file; :class:`DataError` names the file and the problem."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_json(path: Path | str, what: str) -> Any:
+    """The JSON value in ``path`` (``-``: standard input); every problem is a
+    :class:`DataError` naming the file: unreadable, not UTF-8 text, not JSON,
+    ``NaN``/``Infinity`` or numbers out of range, nesting too deep."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if is_stdout(path) else Path(path).read_bytes()
     except OSError as exc:
-        raise DataError(f"{path}: cannot read data file ({exc.strerror or exc})") from None
+        raise DataError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     try:
-        raw = json.loads(text)
-    except ValueError:
-        raise DataError(f"{path}: corrupt data file (not valid JSON)") from None
-    return from_json(raw, str(path))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: corrupt {what} (not UTF-8 text: byte 0x{raw[exc.start]:02x} "
+            f"at position {exc.start})"
+        ) from None
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise DataError(f"{path}: corrupt {what} (nested too deeply)") from None
+    except ValueError as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise DataError(f"{path}: corrupt {what} (not valid JSON: {reason})") from None
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
+def load(path: Path | str) -> CovData:
+    """Read a data file (``-``: standard input); :class:`DataError` names the
+    file and the problem."""
+    return from_json(read_json(path, "data file"), str(path))
+
+
+def append_to_file(data: CovData, path: Path) -> CovData:
+    """Add ``data`` to the data file at ``path`` (if there is one) and write
+    the sum there; returns the sum.
+
+    The file is locked from reading to writing, so that concurrent runs
+    appending to one file lose no counts.  All or nothing: a
+    :class:`DataError` (another Python, other sources, other compiled code)
+    leaves the file untouched; so does a failed write
+    (:class:`~pytest_bytecode.files.WriteError`).
+    """
+    with locked(path):
+        if not path.exists():
+            save(data, path)
+            return data
+        merged = load(path)
+        if merged.python != data.python:
+            raise DataError(
+                f"{path}: recorded by Python {merged.python}; cannot add counts of "
+                f"Python {data.python} (instruction sets differ between versions)"
+            )
+        found = conflicts(merged, data)
+        if found:
+            raise DataError(f"{path}: cannot add the new counts to it: {_listed(found)}")
+        merge_into(merged, data, "sum", name=str(path))
+        save(merged, path)
+    return merged
+
+
+def source_changes(data: CovData, base: Path) -> list[tuple[str, str]]:
+    """``(path, why)`` for each measured file that is no longer on disk as it was
+    measured: ``"changed"`` (its SHA-256 differs) or ``"missing"``.  Relative
+    names are taken from ``base``."""
+    out: list[tuple[str, str]] = []
+    for name, fdata in sorted(data.files.items()):
+        path = Path(name) if Path(name).is_absolute() else base / name
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            out.append((name, "missing"))
+            continue
+        if digest != fdata.sha256:
+            out.append((name, "changed"))
+    return out

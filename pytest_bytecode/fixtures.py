@@ -41,6 +41,18 @@ def add_options(group: pytest.OptionGroup, parser: pytest.Parser | None = None) 
         )
 
 
+def check_options(config: pytest.Config) -> None:
+    """Stop the run once, before any test, on a bad ini value (not in every test)."""
+    if config.getoption("bytecode_snapshot_update", None) is not None:
+        return
+    try:
+        config.getini(UPDATE_INI)
+    except (ValueError, pytest.UsageError) as exc:
+        if f"unknown configuration value: {UPDATE_INI!r}" in str(exc):
+            return  # the ini key is not registered (plugin partly loaded)
+        raise pytest.UsageError(f"{UPDATE_INI} (ini file): {exc}") from None
+
+
 def update_requested(config: pytest.Config) -> bool:
     """The command-line option if given, else the ini key."""
     option = config.getoption("bytecode_snapshot_update", None)
@@ -48,7 +60,7 @@ def update_requested(config: pytest.Config) -> bool:
         return bool(option)
     try:
         return bool(config.getini(UPDATE_INI))
-    except ValueError:  # the ini key is not registered (plugin partly loaded)
+    except (ValueError, pytest.UsageError):  # not registered, or bad (see check_options)
         return False
 
 

@@ -1,6 +1,8 @@
 """pytest hooks: options, ini keys and lifecycle.  Delegates all real work.
 
-pytest loads this module through the ``pytest11`` entry point ``bytecode``.
+pytest loads this module through the ``pytest11`` entry point ``bytecode``;
+``-p pytest_bytecode.plugin`` and ``pytest_plugins = ["pytest_bytecode.plugin"]``
+name it too (see :func:`pytest_plugin_registered`).
 
 Lifecycle of a ``--bytecode-cov`` run:
 
@@ -11,7 +13,8 @@ Lifecycle of a ``--bytecode-cov`` run:
   usage error before any test runs) and take the xdist role;
 * ``pytest_sessionfinish``: gather the counts (merged over xdist workers),
   write the data file and file reports, decide the verdicts, and set exit
-  status 1 when a verdict fails; test outcomes are untouched;
+  status 1 when a verdict fails or a file cannot be written; test outcomes
+  are untouched.  A ``--collect-only`` run writes nothing and judges nothing;
 * ``pytest_terminal_summary``: print the terminal reports and verdicts.
 """
 
@@ -27,7 +30,7 @@ from typing import Any
 import pytest
 
 from pytest_bytecode import data as datafile
-from pytest_bytecode import engine, fixtures, importhook, pytestcompat
+from pytest_bytecode import engine, fixtures, importhook, pytestcompat, snapshots
 from pytest_bytecode import results as verdicts
 from pytest_bytecode import settings as settings_mod
 from pytest_bytecode.cache import InstrumentationCache
@@ -64,12 +67,36 @@ class _State:
 
 STATE = pytest.StashKey[_State]()
 
+#: The names pytest registers this module under: the ``pytest11`` entry
+#: point's, and the module's own (``-p``, ``pytest_plugins``).
+PLUGIN_NAMES = ("bytecode", __name__)
+
+
+class _OtherName:
+    """Stands under this plugin's other name, so that pytest does not load the
+    module a second time under it ("Plugin already registered")."""
+
+
+def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
+    """When this module is registered under one of its names, hold the other."""
+    if plugin is not sys.modules[__name__]:
+        return
+    for name in PLUGIN_NAMES:
+        if manager.get_plugin(name) is None and not manager.is_blocked(name):
+            manager.register(_OtherName(), name)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``bytecode`` option group and its ini keys."""
     group = parser.getgroup(GROUP, "bytecode coverage and bytecode assertions")
     fixtures.add_options(group, parser)
     settings_mod.add_options(group, parser)
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """Never collect inside snapshot folders (their ``test*.txt`` files would be
+    taken for doctest files)."""
+    return True if collection_path.name == snapshots.SNAPSHOT_DIR else None
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -130,8 +157,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Check data and baseline files now, and take the xdist role."""
+    fixtures.check_options(config)
     state = config.stash.get(STATE, None)
-    if state is None:
+    if state is None or config.getoption("collectonly", False):
         return
     # An xdist worker has ``workerinput`` by now (the PYTEST_XDIST_WORKER
     # variable would also be seen by a pytest run inside a worker's test).
@@ -140,20 +168,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(WorkerRole(config, state.collector), "bytecode-cov-worker")
         return
     settings = state.settings
-    if settings.append and settings.data_path.exists():
+    if settings.append and settings.data_path.is_file():
+        append = settings.origin("bytecode_cov_append")
         try:
             state.existing = datafile.load(settings.data_path)
         except datafile.DataError as exc:
-            raise pytest.UsageError(f"--bytecode-cov-append: {exc}") from None
+            raise pytest.UsageError(f"{append}: {exc}") from None
         if state.existing.python != state.collector.snapshot().python:
             raise pytest.UsageError(
-                f"--bytecode-cov-append: {settings.data_path} was recorded by Python "
+                f"{append}: {settings.data_path} was recorded by Python "
                 f"{state.existing.python}; cannot add counts of another Python version"
             )
     if settings.baseline is not None and not settings.baseline_update:
         if not settings.baseline.exists():
             raise pytest.UsageError(
-                f"--bytecode-cov-baseline={settings.baseline}: no such file; "
+                f"{settings.origin('bytecode_cov_baseline')}: {settings.baseline}: no such file; "
                 "create it with --bytecode-cov-baseline-update"
             )
         try:
@@ -192,11 +221,27 @@ def _gather(state: _State) -> datafile.CovData:
             )
             if unexecuted is not None:
                 data.files[key] = unexecuted
-    if state.existing is not None:
-        try:
-            datafile.merge_into(data, state.existing, "sum", name=str(state.settings.data_path))
-        except datafile.DataError as exc:
-            state.lines.append(f"not appended: {exc}")
+    return data
+
+
+def _save(state: _State, data: datafile.CovData) -> datafile.CovData:
+    """Write (or with append, add to) the data file; returns the counts to report.
+
+    A refused append or a failed write fails the run and leaves the old file
+    as it was.
+    """
+    path = state.settings.data_path
+    try:
+        if state.settings.append:
+            return datafile.append_to_file(data, path)
+        datafile.save(data, path)
+    except datafile.DataError as exc:
+        state.failed.append(
+            f"FAIL {state.settings.origin('bytecode_cov_append')} refused, the data file was "
+            f"left as it was: {exc} (the report shows this run's counts only)"
+        )
+    except OSError as exc:
+        state.failed.append(f"FAIL bytecode coverage data file not written: {exc}")
     return data
 
 
@@ -208,6 +253,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if state is None or state.worker:
         return
     settings = state.settings
+    if config.getoption("collectonly", False):
+        return
     data = _gather(state)
     state.lines.extend(state.collector.notes)
     for name, filename, loader in importhook.unmeasured(state.measurement, dict(sys.modules)):
@@ -215,19 +262,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"bytecode coverage: module {name} ({filename}) is under SOURCE but was loaded "
             f"by {loader}, not from its source: not measured (module-not-measured)"
         )
-    try:
-        datafile.save(data, settings.data_path)
-    except OSError as exc:
-        state.lines.append(f"data file {settings.data_path} not written: {exc}")
+    data = _save(state, data)
     results = verdicts.compute(data)
     state.results = results
     base = config.invocation_params.dir
-    file_specs = [s for s in settings.reports if s.kind not in ("term", "term-missing")]
-    try:
-        for path in write_reports(file_specs, results, state.lines.append, base):
-            state.lines.append(f"bytecode coverage report written to {path}")
-    except OSError as exc:
-        state.lines.append(f"report not written: {exc}")
+    for spec in settings.reports:
+        if spec.kind not in ("term", "term-missing"):
+            try:
+                for path in write_reports([spec], results, state.lines.append, base):
+                    state.lines.append(f"bytecode coverage report written to {path}")
+            except OSError as exc:
+                state.failed.append(f"FAIL bytecode coverage report not written: {exc}")
+    if not results.totals.instructions:
+        warnings.warn(BytecodeCovWarning(verdicts.no_data_message()), stacklevel=1)
     if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         return
     if settings.fail_under is not None:
@@ -241,20 +288,24 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 f"{verdicts.format_percent(results.totals.percent_covered)}%"
             )
     if settings.baseline is not None and settings.baseline_update:
-        try:
-            verdicts.write_baseline(results, settings.baseline)
-            state.lines.append(f"bytecode coverage baseline written to {settings.baseline}")
-        except OSError as exc:
-            state.failed.append(f"baseline {settings.baseline} not written: {exc}")
-    elif state.baseline is not None:
-        comparison = verdicts.compare_baseline(state.baseline, results)
-        for gain in comparison.gains:
-            state.lines.append(f"gained: {gain.describe()}")
-        if comparison.drops:
+        if not results.totals.instructions:
             state.failed.append(
-                f"FAIL bytecode coverage dropped below the baseline {settings.baseline}:"
+                f"FAIL bytecode coverage baseline {settings.baseline} not written: no "
+                f"instructions were measured ({verdicts.NO_DATA})"
             )
-            state.failed.extend(f"  dropped: {d.describe()}" for d in comparison.drops)
+        else:
+            try:
+                verdicts.write_baseline(results, settings.baseline)
+                state.lines.append(f"bytecode coverage baseline written to {settings.baseline}")
+            except OSError as exc:
+                state.failed.append(f"FAIL bytecode coverage baseline not written: {exc}")
+    elif state.baseline is not None and settings.baseline is not None:
+        comparison = verdicts.compare_baseline(state.baseline, results)
+        failed, lines = verdicts.baseline_report(
+            comparison, settings.baseline, verbose=int(config.getoption("verbose", 0) or 0) > 0
+        )
+        state.lines.extend(lines)
+        state.failed.extend(failed)
     if state.failed and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

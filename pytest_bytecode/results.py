@@ -8,13 +8,12 @@ per conditional jump), as coverage.py counts arcs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_bytecode import versions
-from pytest_bytecode.data import CovData, CrashedWorker, write_json_atomic
+from pytest_bytecode.data import CovData, CrashedWorker, DataError, read_json, write_json_atomic
 
 #: Baseline file layout version.  History:
 #:   1 - first version: covered/total instructions per file and per function.
@@ -174,15 +173,30 @@ def compute(data: CovData) -> Results:
 # --- fail-under ----------------------------------------------------------------
 
 
-def parse_fail_under(value: str) -> float:
-    """``--bytecode-cov-fail-under`` as a number from 0 to 100."""
+def parse_fail_under(value: str, source: str = "--bytecode-cov-fail-under=") -> float:
+    """``--bytecode-cov-fail-under`` as a number from 0 to 100; ``source``
+    names where the value came from (``bytecode_cov_fail_under = `` for the
+    ini key)."""
     try:
         number = float(value)
     except ValueError:
         number = float("nan")
     if not 0.0 <= number <= 100.0:
-        raise ResultError(f"--bytecode-cov-fail-under={value}: must be a number from 0 to 100")
+        raise ResultError(f"{source}{value}: must be a number from 0 to 100")
     return number
+
+
+#: Slug of the warning (and of the failing verdicts) for a run that measured
+#: no instruction at all, named like coverage.py's.
+NO_DATA = "no-data-collected"
+
+
+def no_data_message() -> str:
+    """The warning for a run that measured no instruction."""
+    return (
+        "bytecode coverage: no instructions were measured: no file under SOURCE was "
+        f"found or run ({NO_DATA})"
+    )
 
 
 def format_percent(value: float, against: float | None = None) -> str:
@@ -195,7 +209,15 @@ def format_percent(value: float, against: float | None = None) -> str:
 
 
 def fail_under_verdict(results: Results, minimum: float) -> str | None:
-    """The failure line when total coverage is below ``minimum``, else None."""
+    """The failure line when total coverage is below ``minimum``, else None.
+
+    A run that measured no instruction fails: nothing measured is no 100 %.
+    """
+    if not results.totals.instructions:
+        return (
+            f"FAIL Required bytecode instruction coverage of {format_percent(minimum)}% not "
+            f"reached: no instructions were measured ({NO_DATA})"
+        )
     actual = results.totals.percent_covered
     if actual >= minimum:
         return None
@@ -210,29 +232,48 @@ def fail_under_verdict(results: Results, minimum: float) -> str | None:
 
 @dataclass(frozen=True)
 class Change:
-    """One entry whose covered-instruction count changed against the baseline."""
+    """One function's covered-instruction count against the baseline (``before``
+    is None for a function new since the baseline, ``after`` for one removed)."""
 
-    kind: str  # "total", "file" or "function"
+    kind: str  # "function" (kept for the JSON-minded: the only kind compared)
     qualname: str
     path: str
-    before: int
-    after: int
+    before: int | None
+    after: int | None
 
     def describe(self) -> str:
-        """``qualname (path): before → after`` for reports."""
-        if self.kind == "total":
-            return f"TOTAL: {self.before} → {self.after} covered instructions"
-        if self.kind == "file":
-            return f"{self.path}: {self.before} → {self.after} covered instructions"
-        return f"{self.qualname} ({self.path}): {self.before} → {self.after} covered instructions"
+        """``qualname (path): before → after`` for reports, control characters escaped."""
+        where = escape(f"{self.qualname} ({self.path})")
+        if self.before is None:
+            return f"{where}: {self.after} covered instructions"
+        if self.after is None:
+            return f"{where}: {self.before} covered instructions"
+        return f"{where}: {self.before} → {self.after} covered instructions"
 
 
 @dataclass(frozen=True)
 class BaselineComparison:
-    """What dropped (fails the run) and what gained (reported only)."""
+    """The baseline check: a *drop* (fails the run) is a function present in
+    both with fewer covered instructions; gains, removed and new functions are
+    reported only, so renaming or moving a function fails nothing."""
 
     drops: tuple[Change, ...] = field(default=())
     gains: tuple[Change, ...] = field(default=())
+    removed: tuple[Change, ...] = field(default=())
+    new: tuple[Change, ...] = field(default=())
+    compared: int = 0
+    files: int = 0
+    total_before: int = 0
+    total_after: int = 0
+    measured: int = 0  # instructions measured in this run
+
+
+def escape(text: str) -> str:
+    """``text`` with control characters (a file name holding ``\\x1b[31m`` or a
+    newline) written as escapes, so that it cannot corrupt a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def baseline_of(results: Results) -> dict[str, Any]:
@@ -267,14 +308,18 @@ def write_baseline(results: Results, path: Path) -> None:
     write_json_atomic(path, baseline_of(results))
 
 
+def _count(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise ValueError(value)
+    return value
+
+
 def load_baseline(path: Path) -> dict[str, Any]:
     """Read and check a baseline file; :class:`ResultError` names the problem."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ResultError(f"{path}: cannot read baseline ({exc.strerror or exc})") from None
-    except ValueError:
-        raise ResultError(f"{path}: corrupt baseline (not valid JSON)") from None
+        raw = read_json(path, "baseline")
+    except DataError as exc:
+        raise ResultError(str(exc)) from None
     if not isinstance(raw, dict) or raw.get("kind") != BASELINE_KIND:
         raise ResultError(f"{path}: not a pytest-bytecode baseline file")
     if raw.get("format") != BASELINE_FORMAT:
@@ -289,36 +334,99 @@ def load_baseline(path: Path) -> dict[str, Any]:
             "so record a baseline per version with --bytecode-cov-baseline-update"
         )
     try:
-        int(raw["totals"]["covered"])
+        _count(raw["totals"]["covered"])
         for fentry in raw["files"].values():
-            int(fentry["covered"])
+            _count(fentry["covered"])
             for fn in fentry["functions"].values():
-                int(fn["covered"])
+                _count(fn["covered"])
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise ResultError(f"{path}: corrupt baseline (missing or bad entries)") from None
+        raise ResultError(
+            f"{path}: corrupt baseline (missing entries, or a count that is not a "
+            "non-negative integer)"
+        ) from None
     return raw
 
 
 def compare_baseline(baseline: dict[str, Any], results: Results) -> BaselineComparison:
-    """Every total, file and function whose covered count fell or rose."""
+    """Every function whose covered count fell or rose, and those removed or new."""
     now = baseline_of(results)
     drops: list[Change] = []
     gains: list[Change] = []
+    removed: list[Change] = []
+    new: list[Change] = []
+    compared = 0
+    paths = sorted(set(baseline["files"]) | set(now["files"]))
+    for path in paths:
+        old_fns = baseline["files"].get(path, {"functions": {}})["functions"]
+        new_fns = now["files"].get(path, {"functions": {}})["functions"]
+        for qualname in sorted(set(old_fns) | set(new_fns)):
+            before = old_fns[qualname]["covered"] if qualname in old_fns else None
+            after = new_fns[qualname]["covered"] if qualname in new_fns else None
+            change = Change("function", qualname, path, before, after)
+            if before is None:
+                new.append(change)
+            elif after is None:
+                removed.append(change)
+            else:
+                compared += 1
+                if after < before:
+                    drops.append(change)
+                elif after > before:
+                    gains.append(change)
+    return BaselineComparison(
+        tuple(drops),
+        tuple(gains),
+        tuple(removed),
+        tuple(new),
+        compared,
+        len(paths),
+        int(baseline["totals"]["covered"]),
+        int(now["totals"]["covered"]),
+        int(now["totals"]["total"]),
+    )
 
-    def note(kind: str, qualname: str, path: str, before: int, after: int) -> None:
-        if after < before:
-            drops.append(Change(kind, qualname, path, before, after))
-        elif after > before:
-            gains.append(Change(kind, qualname, path, before, after))
 
-    note("total", "", "", int(baseline["totals"]["covered"]), now["totals"]["covered"])
-    for path, old in sorted(baseline["files"].items()):
-        new = now["files"].get(path, {"covered": 0, "functions": {}})
-        note("file", "", path, int(old["covered"]), int(new["covered"]))
-        for qualname, fn in sorted(old["functions"].items()):
-            after = new["functions"].get(qualname, {"covered": 0})["covered"]
-            note("function", qualname, path, int(fn["covered"]), int(after))
-    for path, new in sorted(now["files"].items()):
-        if path not in baseline["files"]:
-            note("file", "", path, 0, int(new["covered"]))
-    return BaselineComparison(tuple(drops), tuple(gains))
+#: How many entries of each list a baseline check prints (``-v``: all).
+SHOWN_CHANGES = 10
+
+
+def baseline_report(
+    comparison: BaselineComparison, path: Path, *, verbose: bool = False
+) -> tuple[list[str], list[str]]:
+    """The baseline check's lines: ``(failure lines, other lines)``.
+
+    A passing check says in one line what it compared; each list (dropped,
+    gained, removed, new) shows its first :data:`SHOWN_CHANGES` entries
+    unless ``verbose``.
+    """
+    c = comparison
+
+    def listed(label: str, changes: tuple[Change, ...]) -> list[str]:
+        shown = changes if verbose else changes[:SHOWN_CHANGES]
+        lines = [f"  {label}: {change.describe()}" for change in shown]
+        if len(changes) > len(shown):
+            lines.append(f"  ... and {len(changes) - len(shown)} more {label} (-v lists all)")
+        return lines
+
+    counts = ", ".join(
+        f"{len(items)} {label}"
+        for label, items in (("gained", c.gains), ("removed", c.removed), ("new", c.new))
+        if items
+    )
+    summary = (
+        f"{c.compared} functions in {c.files} files compared; covered instructions "
+        f"{c.total_before} → {c.total_after}" + (f"; {counts}" if counts else "")
+    )
+    info = listed("gained", c.gains) + listed("removed", c.removed) + listed("new", c.new)
+    if not c.measured:
+        return [
+            f"FAIL bytecode coverage baseline {path}: no instructions were measured ({NO_DATA})"
+        ], info
+    if c.drops:
+        failed = [
+            f"FAIL bytecode coverage dropped below the baseline {path}: {len(c.drops)} "
+            f"functions cover fewer instructions ({summary})",
+            *listed("dropped", c.drops),
+        ]
+        return failed, info
+    return [], [f"bytecode coverage baseline {path}: no function dropped ({summary})", *info]

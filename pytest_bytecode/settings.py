@@ -10,13 +10,17 @@ the value and the rule.
 from __future__ import annotations
 
 import argparse
+import errno
+import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_bytecode.report import ReportSpec, ReportSpecError, parse_specs
+from pytest_bytecode.files import STDOUT
+from pytest_bytecode.report import ReportSpec, ReportSpecError, parse_specs, report_path
 from pytest_bytecode.results import ResultError, parse_fail_under
 
 #: ini values that mean "on" for the boolean keys and for ``bytecode_cov``
@@ -35,7 +39,9 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         dest="bytecode_cov",
         metavar="SOURCE",
         help="measure bytecode coverage of SOURCE (directory, .py file or dotted name; "
-        "repeatable; without a value: the project's own packages). Use the = form.",
+        "repeatable; without a value: the project's own packages). The word after "
+        "--bytecode-cov is taken as its SOURCE: write --bytecode-cov=SOURCE, or put a "
+        "bare --bytecode-cov after the test paths.",
     )
     group.addoption(
         "--bytecode-cov-report",
@@ -43,23 +49,24 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         default=None,
         dest="bytecode_cov_report",
         metavar="TYPE[:DEST]",
-        help="report type: term (default), term-missing, json[:PATH]; repeatable; "
-        "an empty value prints no report",
+        help="report type: term (default), term-missing, json[:PATH] (PATH - prints it); "
+        "repeatable; an empty value prints no report",
     )
     group.addoption(
         "--bytecode-cov-fail-under",
         default=None,
         dest="bytecode_cov_fail_under",
         metavar="MIN",
-        help="fail the run if total instruction coverage is below MIN (0-100)",
+        help="fail the run if total instruction coverage is below MIN (0-100), or if "
+        "no instruction was measured",
     )
     group.addoption(
         "--bytecode-cov-baseline",
         default=None,
         dest="bytecode_cov_baseline",
         metavar="PATH",
-        help="fail the run if the total, a file or a function covers fewer "
-        "instructions than recorded in the baseline at PATH",
+        help="fail the run if a function (present in both) covers fewer instructions "
+        "than recorded in the baseline at PATH; removed and new functions are listed",
     )
     group.addoption(
         "--bytecode-cov-baseline-update",
@@ -74,7 +81,7 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         default=None,
         dest="bytecode_cov_data",
         metavar="PATH",
-        help="data file to write (default: .bytecode-cov)",
+        help="data file to write (default: .bytecode-cov; - writes it to standard output)",
     )
     group.addoption(
         "--bytecode-cov-append",
@@ -82,7 +89,8 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         const=True,
         default=None,
         dest="bytecode_cov_append",
-        help="add this run's counts to the existing data file",
+        help="add this run's counts to the existing data file (locked while it is "
+        "updated; refused, leaving the file as it was, if its sources differ)",
     )
     group.addoption(
         "--no-bytecode-cov",
@@ -112,57 +120,160 @@ class Settings:
     baseline_update: bool = False
     data_path: Path = field(default_factory=lambda: Path(".bytecode-cov"))
     append: bool = False
+    #: Option dest -> how its value was given, for messages (ini keys differ).
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def origin(self, name: str) -> str:
+        """``--bytecode-cov-append`` or ``bytecode_cov_append (ini file)``: where
+        the value of option ``name`` (its dest) came from."""
+        return self.origins.get(name, "--" + name.replace("_", "-"))
+
+
+def _ini(config: pytest.Config, name: str) -> Any:
+    """``config.getini(name)``; a value pytest cannot convert is a usage error naming the key."""
+    try:
+        return config.getini(name)
+    except (ValueError, pytest.UsageError) as exc:
+        raise pytest.UsageError(f"{name} (ini file): {exc}") from None
+
+
+def _checked_path(where: str, path: Path) -> Path:
+    """``path``, unless the system refuses it outright (a name too long, a
+    file where a folder should be ...): then a one-line usage error."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ENOTDIR:
+            raise pytest.UsageError(f"{where}: cannot use this path ({exc.strerror})") from None
+    return path
+
+
+def _check_source(where: str, text: str, base: Path, test_patterns: list[str]) -> None:
+    """Refuse a SOURCE that the system cannot look up, or that is a test module
+    (most often ``--bytecode-cov tests/test_x.py``: the space form took the
+    test file as SOURCE)."""
+    candidate = base / text
+    try:
+        is_file = candidate.is_file()
+    except OSError as exc:
+        raise pytest.UsageError(f"{where}: cannot use this path ({exc.strerror})") from None
+    if not is_file:
+        return
+    name = candidate.name
+    matched = next((p for p in test_patterns if fnmatch.fnmatch(name, p)), None)
+    if name == "conftest.py" or matched is not None:
+        rule = "a conftest file" if matched is None else f"it matches python_files {matched!r}"
+        raise pytest.UsageError(
+            f"{where}: {text} is a test module ({rule}), and test modules are never "
+            f"measured. The word after --bytecode-cov is its SOURCE: to measure the "
+            f"default SOURCE while running {text}, write --bytecode-cov=SOURCE or put "
+            "--bytecode-cov after the test paths"
+        )
 
 
 def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
-    """Validated settings from the parsed command line ``ns`` and the ini file."""
+    """Validated settings from the parsed command line ``ns`` and the ini file.
+
+    A problem names where the value came from: the command-line flag
+    (``--bytecode-cov-fail-under=120``) or the ini key
+    (``bytecode_cov_fail_under = 120``).
+    """
     if getattr(ns, "no_bytecode_cov", False):
         return Settings()
+    base = config.invocation_params.dir
+    test_patterns = [str(p) for p in config.getini("python_files")]
     cli_sources: list[str | bool] | None = getattr(ns, "bytecode_cov", None)
-    sources: list[str | bool]
+    sources: list[str | bool] = []
     if cli_sources is not None:
-        sources = list(cli_sources)
+        for value in cli_sources:
+            if value is not True:
+                _check_source(f"--bytecode-cov={value}", str(value).strip(), base, test_patterns)
+            sources.append(value)
     else:
-        sources = []
-        for line in config.getini("bytecode_cov"):
-            sources.append(True if line.strip().lower() in TRUE_WORDS else line)
+        for line in _ini(config, "bytecode_cov"):
+            if line.strip().lower() in TRUE_WORDS:
+                sources.append(True)
+            else:
+                _check_source(f"bytecode_cov = {line}", line.strip(), base, test_patterns)
+                sources.append(line)
     if not sources:
         return Settings()
-    base = config.invocation_params.dir
 
     report_values: list[str] | None = getattr(ns, "bytecode_cov_report", None)
+    report_key = "--bytecode-cov-report="
     if report_values is None:
         # An empty ini value means "no report"; unset gives the default ["term"].
-        report_values = list(config.getini("bytecode_cov_report")) or [""]
+        report_values = list(_ini(config, "bytecode_cov_report")) or [""]
+        report_key = "bytecode_cov_report = "
     try:
         reports = parse_specs(report_values)
     except ReportSpecError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise pytest.UsageError(str(exc).replace("--bytecode-cov-report=", report_key, 1)) from None
 
     fail_raw = getattr(ns, "bytecode_cov_fail_under", None)
+    fail_key = "--bytecode-cov-fail-under="
     if fail_raw is None:
-        fail_raw = str(config.getini("bytecode_cov_fail_under") or "").strip() or None
+        fail_raw = str(_ini(config, "bytecode_cov_fail_under") or "").strip() or None
+        fail_key = "bytecode_cov_fail_under = "
     try:
-        fail_under = parse_fail_under(str(fail_raw)) if fail_raw not in (None, "") else None
+        # An empty command-line value is an error (an ini key left empty is unset).
+        fail_under = parse_fail_under(str(fail_raw), fail_key) if fail_raw is not None else None
     except ResultError as exc:
         raise pytest.UsageError(str(exc)) from None
 
-    def path_value(name: str) -> Path | None:
+    def path_value(name: str) -> tuple[str, Path] | None:
         value = getattr(ns, name, None)
+        where = "--" + name.replace("_", "-") + "="
         if value is None:
-            value = str(config.getini(name) or "").strip() or None
-        return base / value if value else None
+            value = str(_ini(config, name) or "").strip() or None
+            where = f"{name} = "
+            origins[name] = f"{name} (ini file)"
+        if value is None:
+            return None
+        if not value.strip():
+            raise pytest.UsageError(f"{where}: needs a path")
+        if value == STDOUT:
+            return f"{where}{value}", Path(STDOUT)
+        return f"{where}{value}", _checked_path(f"{where}{value}", base / Path(value).expanduser())
+
+    origins: dict[str, str] = {}
 
     def flag(name: str) -> bool:
         value = getattr(ns, name, None)
-        return bool(value) if value is not None else bool(config.getini(name))
+        if value is not None:
+            return bool(value)
+        origins[name] = f"{name} (ini file)"
+        return bool(_ini(config, name))
 
-    baseline = path_value("bytecode_cov_baseline")
+    baseline_value = path_value("bytecode_cov_baseline")
+    baseline = baseline_value[1] if baseline_value else None
     baseline_update = flag("bytecode_cov_baseline_update")
     if baseline_update and baseline is None:
         raise pytest.UsageError(
             "--bytecode-cov-baseline-update: needs --bytecode-cov-baseline=PATH to write to"
         )
+    if baseline_value is not None and baseline == Path(STDOUT):
+        raise pytest.UsageError(f"{baseline_value[0]}: the baseline must be a file")
+    data_value = path_value("bytecode_cov_data") or ("", base / ".bytecode-cov")
+    append = flag("bytecode_cov_append")
+    if append and data_value[1] == Path(STDOUT):
+        raise pytest.UsageError(
+            f"{data_value[0]}: --bytecode-cov-append needs a data file to add to, not "
+            "standard output"
+        )
+    _refuse_shared_paths(
+        [
+            ("--bytecode-cov-data", data_value[1]),
+            *([("--bytecode-cov-baseline", baseline)] if baseline is not None else []),
+            *(
+                (f"--bytecode-cov-report={spec.kind}:{spec.dest}", report_path(spec, base))
+                for spec in reports
+                if spec.dest is not None and spec.dest != STDOUT
+            ),
+        ]
+    )
     return Settings(
         enabled=True,
         sources=tuple(sources),
@@ -170,6 +281,22 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
         fail_under=fail_under,
         baseline=baseline,
         baseline_update=baseline_update,
-        data_path=path_value("bytecode_cov_data") or base / ".bytecode-cov",
-        append=flag("bytecode_cov_append"),
+        data_path=data_value[1],
+        append=append,
+        origins=origins,
     )
+
+
+def _refuse_shared_paths(outputs: list[tuple[str, Path]]) -> None:
+    """Two outputs written to one file would silently replace each other."""
+    seen: dict[str, str] = {}
+    for what, path in outputs:
+        if path == Path(STDOUT):
+            continue
+        key = os.path.normcase(os.path.realpath(path))
+        if key in seen:
+            raise pytest.UsageError(
+                f"{seen[key]} and {what} name the same file {path}: one would replace "
+                "the other; give them different paths"
+            )
+        seen[key] = what

@@ -6,7 +6,11 @@ A snapshot lives at::
 
 keyed by the running Python's minor version, because bytecode differs between
 minor versions.  The first unnamed snapshot of a test has no suffix, the
-second ``-2`` and so on; ``name="..."`` gives a stable suffix instead.  With
+second ``-2`` and so on; ``name="..."`` gives a stable suffix instead.  A test
+id or name with characters other than letters, digits and ``_.-[]=+,``, or
+longer than 150 characters, is shortened and gets a hash of the whole of it,
+so that two tests never share a file; two snapshots of one test that would
+(``name="2"`` and the second unnamed call) are refused.  With
 ``--bytecode-snapshot-update`` (or the ini key ``bytecode_snapshot_update``)
 a missing or different snapshot is written (atomically) and the test passes.
 
@@ -19,7 +23,9 @@ snapshots are an error there, the other helpers work with verbosity 0.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -45,16 +51,34 @@ class TestContext:
     update: bool = False
     on_write: Callable[[Path], None] | None = None
     _count: int = field(default=0, repr=False)
+    _used: dict[Path, str] = field(default_factory=dict, repr=False)
 
     def snapshot_path(self, name: str | None) -> Path:
-        """Where the next snapshot of this test lives (counts unnamed calls)."""
+        """Where the next snapshot of this test lives (counts unnamed calls).
+
+        Raises :class:`SnapshotError` when an earlier snapshot of this test
+        already took that file.
+        """
         if name is None:
             self._count += 1
             suffix = "" if self._count == 1 else f"-{self._count}"
+            what = f"unnamed snapshot number {self._count}"
         else:
             suffix = "-" + _safe(name)
+            what = f"snapshot name={name!r}"
         folder = self.path.parent / SNAPSHOT_DIR / self.path.stem
-        return folder / f"{_safe(self.name)}{suffix}.py{versions.PY_TAG}.txt"
+        path = folder / f"{_safe(self.name)}{suffix}.py{versions.PY_TAG}.txt"
+        if path in self._used:
+            raise SnapshotError(
+                f"{self.nodeid}: the {what} and the {self._used[path]} would share the "
+                f"snapshot file {_shown(path)}; give the snapshot another name="
+            )
+        self._used[path] = what
+        return path
+
+
+class SnapshotError(Exception):
+    """A snapshot that cannot be checked: a name collision or an unusable file."""
 
 
 _CURRENT: ContextVar[TestContext | None] = ContextVar("pytest_bytecode_test", default=None)
@@ -81,8 +105,19 @@ def activate(ctx: TestContext) -> Iterator[TestContext]:
         _CURRENT.reset(token)
 
 
+#: Longest test id or name kept whole in a snapshot file name.
+MAX_NAME = 150
+
+
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-\[\]=+,]", "_", text)[:150]
+    """``text`` as a file name part: unchanged when it is short and plain,
+    else shortened with a hash of the whole, so that different texts give
+    different names (``a b`` and ``a_b``, long ids sharing their start)."""
+    safe = re.sub(r"[^A-Za-z0-9_.\-\[\]=+,]", "_", text)
+    if safe == text and len(text) <= MAX_NAME:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{safe[: MAX_NAME - 11]}~{digest}"
 
 
 def render(obj: object, level: Level, recursive: bool, nodeid: str) -> str:
@@ -130,16 +165,23 @@ def check(
     __tracebackhide__ = True
     path = ctx.snapshot_path(name)
     actual = render(obj, level, recursive, ctx.nodeid)
-    stored = path.read_text(encoding="utf-8") if path.exists() else None
+    stored, problem = _read(path)
     if stored is not None and _body(stored) == _body(actual):
         return path
     if ctx.update:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
         write_atomic(path, actual.encode("utf-8"))
         if ctx.on_write is not None:
             ctx.on_write(path)
         return path
     code = normalize.code_of(obj)
     what = f"bytecode snapshot of {normalize.code_name(code)}"
+    if problem is not None:
+        raise SnapshotError(
+            f"{what}: snapshot file {_shown(path)} {problem}; run pytest with "
+            f"{UPDATE_OPTION} to rewrite it"
+        )
     if stored is None:
         lines = [
             f"{what}: no snapshot file {_shown(path)}",
@@ -158,6 +200,24 @@ def check(
             *("  " + line.rstrip("\n") for line in diff),
         ]
     raise AssertionError("\n".join(lines))
+
+
+def _read(path: Path) -> tuple[str | None, str | None]:
+    """The snapshot's text, or None and why it cannot be used (None: no file)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        return None, "is a directory"
+    except OSError as exc:
+        if path.is_dir():
+            return None, "is a directory"
+        return None, f"cannot be read ({exc.strerror or exc})"
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, (f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start})")
 
 
 def _shown(path: Path) -> str:

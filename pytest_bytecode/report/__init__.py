@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_bytecode.files import is_stdout
 from pytest_bytecode.report import json_report, term
 from pytest_bytecode.results import Results
 
@@ -69,7 +70,12 @@ def write_reports(
     write_line: Callable[[str], None],
     base_dir: Path,
 ) -> list[Path]:
-    """Render every report in ``specs``; returns the files written."""
+    """Render every report in ``specs``; returns the files written.
+
+    A destination of ``-`` is standard output: the report's lines go to
+    ``write_line`` like the terminal report's.  A file that cannot be written
+    raises :class:`~pytest_bytecode.files.WriteError` naming it.
+    """
     written = []
     for spec in specs:
         if spec.kind in ("term", "term-missing"):
@@ -77,7 +83,17 @@ def write_reports(
                 write_line(line)
         elif spec.kind == "json":
             assert spec.dest is not None
-            path = base_dir / spec.dest
+            if is_stdout(spec.dest):
+                for line in json_report.text(results).splitlines():
+                    write_line(line)
+                continue
+            path = report_path(spec, base_dir)
             json_report.write(results, path)
             written.append(path)
     return written
+
+
+def report_path(spec: ReportSpec, base_dir: Path) -> Path:
+    """Where a file report goes: its destination (``~`` expanded) from ``base_dir``."""
+    assert spec.dest is not None
+    return base_dir / Path(spec.dest).expanduser()

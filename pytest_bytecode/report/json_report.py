@@ -7,6 +7,7 @@ Instructions and branches on excluded lines are left out.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,11 @@ def document(results: Results) -> dict[str, Any]:
             for path, fres in results.files.items()
         },
     }
+
+
+def text(results: Results) -> str:
+    """The report as indented JSON text."""
+    return json.dumps(document(results), indent=2) + "\n"
 
 
 def write(results: Results, path: Path) -> None:

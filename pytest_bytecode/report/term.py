@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pytest_bytecode.results import FileResult, Results, Summary, format_percent
+from pytest_bytecode.results import FileResult, Results, Summary, escape, format_percent
 
 
 def missing_text(fres: FileResult) -> str:
@@ -54,7 +54,7 @@ def render(results: Results, *, missing: bool = False) -> Iterator[str]:
         header.append("Missing")
     rows = []
     for path, fres in results.files.items():
-        row = _row(path + (" (partial)" if fres.partial else ""), fres.summary)
+        row = _row(escape(path) + (" (partial)" if fres.partial else ""), fres.summary)
         if missing:
             row.append(missing_text(fres))
         rows.append(row)
@@ -92,4 +92,4 @@ def render(results: Results, *, missing: bool = False) -> Iterator[str]:
             if crash.recovered
             else "its counts were lost"
         )
-        yield f"worker {crash.worker} crashed ({crash.error}); {state}"
+        yield escape(f"worker {crash.worker} crashed ({crash.error}); {state}")
