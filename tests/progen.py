@@ -11,6 +11,19 @@ generators (consumed fully, or partly and then closed: an abandoned one would
 be finalized where 3.10's oracle cannot see it), comprehensions, lambdas,
 ``with suppress(...)``, calls between generated functions and ``match``.
 
+About a third of the functions begin with an *entry* statement instead of
+their usual assignments (:meth:`_Gen.entry`): a loop as the function's first
+statement, whose ``continue`` and last line jump back to the code's first
+instruction (3.10: offset 0, or right after a generator's GEN_START; 3.11+:
+right after RESUME), nested loops that all start there, a ``try`` with
+handlers there, alone or as a loop's body.  Such a function takes its
+variables and its loop counter as parameters with defaults, so that nothing
+comes before the entry statement.  Entry loops may go round up to 30 times:
+3.10's block stack holds 20 blocks, and code that pushed one on every jump
+back would abort the interpreter.  Whether a function gets an entry
+statement is drawn from a random generator of its own, so a module without
+one is the same text as before entry statements existed.
+
 Termination is by construction: every ``while`` loop increments its own counter
 first and is bounded by a small constant, ``for`` loops run over small ranges,
 and a function only calls functions with a smaller index (no recursion).  All
@@ -43,9 +56,19 @@ class _Scope:
     yield_ok: bool = True
 
 
+#: Share of the functions that begin with an entry statement.
+ENTRY_SHARE = 0.35
+
+#: Entry statements, by the name :meth:`_Gen.entry` knows them by.
+ENTRY_KINDS = ("while_true", "while_cond", "nested", "try_loop", "try_first", "for_first")
+
+
 class _Gen:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        # Draws whether a function begins with an entry statement: apart from
+        # ``rng``, so that modules without one keep their text.
+        self.entry_rng = random.Random(f"progen-entry-{seed}")
         self.counter = 0
         self.budget = 0
 
@@ -283,6 +306,135 @@ class _Gen:
             lines += [f"{ind}    case _:", *self.block(inner, ind + "        ")]
         return lines
 
+    # --- entry statements -----------------------------------------------------
+
+    def entry(self, sc: _Scope, ind: str, w: str, kind: str) -> list[str]:
+        """A function's first statement of the ``kind`` (one of ENTRY_KINDS).
+
+        ``w`` is a parameter that starts at 0, the entry loops' counter: a
+        loop increments it first and stops once it passes a bound of up to
+        30, so it terminates however ``continue`` and ``break`` leave it.
+        """
+        rng = self.rng
+        body = ind + "    "
+        bound = rng.choice([rng.randint(1, 5), rng.randint(18, 30)])
+
+        def loop_scope(depth: int = 1) -> _Scope:
+            return _Scope(
+                [*sc.names, w],
+                sc.loop_depth + 1,
+                False,
+                sc.in_generator,
+                sc.callees,
+                sc.depth + depth,
+                sc.yield_ok,
+            )
+
+        def early_exits(at: str) -> list[str]:
+            # ``continue`` right away: a jump to the code's first instruction
+            # from the top of the loop.
+            lines: list[str] = []
+            if rng.random() < 0.6:
+                lines += [f"{at}if {self.cond(sc)}:", f"{at}    continue"]
+            if rng.random() < 0.3:
+                lines += [f"{at}if {self.cond(sc)}:", f"{at}    break"]
+            return lines
+
+        if kind in ("while_true", "while_cond"):
+            if kind == "while_true":
+                head = [
+                    f"{ind}while {rng.choice(['True', '1'])}:",
+                    f"{body}{w} += 1",
+                    f"{body}if {w} > {bound}:",
+                    f"{body}    break",
+                ]
+            else:
+                head = [f"{ind}while {w} < {bound}:", f"{body}{w} += 1"]
+            lines = [*head, *early_exits(body), *self.block(loop_scope(), body, 1, 3)]
+            if kind == "while_cond" and rng.random() < 0.4:
+                lines += [f"{ind}else:", *self.block(sc, body)]
+            return lines
+        if kind == "nested":
+            # Every loop starts at the first instruction: the outer loop's
+            # first statement is the inner loop.  The inner one runs while
+            # the counter is below its bound; the outer one steps it on.
+            inner = rng.choice([rng.randint(1, 4), bound])
+            outer = loop_scope(1)
+            deeper = loop_scope(2)
+            if rng.random() < 0.5:
+                first = [f"{body}while {w} < {inner}:", f"{body}    {w} += 1"]
+            else:
+                v = self.fresh("i")
+                deeper.names.append(v)
+                first = [f"{body}for {v} in range({rng.randint(0, 4)}):"]
+            first += [*early_exits(body + "    "), *self.block(deeper, body + "    ", 1, 2)]
+            return [
+                f"{ind}while {rng.choice(['True', '1'])}:",
+                *first,
+                f"{body}{w} += 1",
+                f"{body}if {w} > {bound}:",
+                f"{body}    break",
+                *self.block(outer, body, 0, 2),
+            ]
+        if kind == "try_loop":
+            # The loop's whole body is a ``try``: the handler's range starts
+            # at the first instruction.
+            try_scope = loop_scope(2)
+            lines = [
+                f"{ind}while {rng.choice(['True', '1'])}:",
+                f"{body}try:",
+                f"{body}    {w} += 1",
+                f"{body}    if {w} > {bound}:",
+                f"{body}        break",
+                *early_exits(body + "    "),
+                *self.block(try_scope, body + "    ", 1, 3),
+            ]
+            for _ in range(rng.randint(1, 2)):
+                exc = rng.choice([*_EXCEPTIONS, "(ValueError, KeyError)", "Exception"])
+                lines.append(f"{body}except {exc}:")
+                handler = self.block(try_scope, body + "    ", 1, 2)
+                if rng.random() < 0.4:
+                    handler.append(f"{body}    continue")
+                lines += handler
+            if rng.random() < 0.3:
+                fin = _Scope(
+                    [*sc.names, w],
+                    sc.loop_depth + 1,
+                    True,
+                    sc.in_generator,
+                    sc.callees,
+                    sc.depth + 2,
+                    False,
+                )
+                lines += [f"{body}finally:", *self.block(fin, body + "    ", 1, 2)]
+            return lines
+        if kind == "try_first":
+            # A ``try`` as the first statement, an entry loop inside it.
+            inner_kind = rng.choice(["while_true", "while_cond", "nested"])
+            tsc = _Scope(
+                list(sc.names),
+                sc.loop_depth,
+                sc.in_finally,
+                sc.in_generator,
+                sc.callees,
+                sc.depth + 1,
+                sc.yield_ok,
+            )
+            lines = [f"{ind}try:", *self.entry(tsc, body, w, inner_kind)]
+            for _ in range(rng.randint(1, 2)):
+                exc = rng.choice([*_EXCEPTIONS, "Exception"])
+                lines += [f"{ind}except {exc}:", *self.block(tsc, body, 1, 2)]
+            return lines
+        # for_first: a ``for`` over the counter's range, the counter as bound.
+        v = self.fresh("i")
+        fsc = loop_scope()
+        fsc.names.append(v)
+        return [
+            f"{ind}for {v} in range({bound}):",
+            *early_exits(body),
+            *self.block(fsc, body, 1, 3),
+        ]
+
     # --- functions and module -------------------------------------------------
 
     def function(self, index: int, callees: list[tuple[str, bool]]) -> tuple[str, bool, list[str]]:
@@ -291,8 +443,17 @@ class _Gen:
         names = ["a", "b", "x0", "x1", "x2"]
         sc = _Scope(names, in_generator=is_gen, callees=callees)
         self.budget = self.rng.randint(8, 22)
-        lines = [f"def {name}(a, b):", "    x0 = a", "    x1 = b", "    x2 = a - b"]
-        lines += self.block(sc, "    ", 2, 5)
+        if self.entry_rng.random() < ENTRY_SHARE:
+            # Nothing before the entry statement: the variables are parameters.
+            w = self.fresh("w")
+            kind = self.rng.choice(ENTRY_KINDS)
+            x = [self.rng.randint(-3, 9) for _ in range(3)]
+            lines = [f"def {name}(a, b, x0={x[0]}, x1={x[1]}, x2={x[2]}, {w}=0):"]
+            lines += self.entry(sc, "    ", w, kind)
+            lines += self.block(sc, "    ", 0, 3) if self.budget > 0 else []
+        else:
+            lines = [f"def {name}(a, b):", "    x0 = a", "    x1 = b", "    x2 = a - b"]
+            lines += self.block(sc, "    ", 2, 5)
         if is_gen:
             lines.append("    yield x0 + x1")
         else:

@@ -47,7 +47,7 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its plan changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "7"
+ENGINE_VERSION = "8"
 
 __all__ = [
     "ENGINE_VERSION",

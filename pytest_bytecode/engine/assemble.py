@@ -18,11 +18,19 @@ ranges around it take in:
 
 * ``GLUED_PROBE`` and ``FALL_PROBE`` belong to the code before the unit: a
   range that ends at the unit covers them;
+* ``ENTRY`` (3.10 only) is the catch-all's ``SETUP_FINALLY``, which must run
+  once per frame, when the code's glued prefix falls into the first unit
+  after it, and never again;
 * ``OWN`` is engine code that no range covers (handler stubs, the jump
   past them);
 * jumps to the unit land after those, at its *label*, where a range that
   starts at the unit starts too;
-* ``SETUP`` and ``BODY_PROBE`` come after the label.
+* ``BODY_PROBE`` comes after the label: it runs on every entry into the
+  unit's block, whether by a jump or by falling into it.
+
+Only what must run on every arrival at a unit may go after its label: a
+jump back to the unit (a loop that is a function's first statement, say)
+runs it again.
 
 The new code is also cut into *pieces* (:attr:`Layout.starts`), each tagged
 with where an exception raised in it comes from, for reading counts:
@@ -53,10 +61,10 @@ AT = 1
 #: Slots of insertions at one unit, in order (see module docstring).
 GLUED_PROBE = 0
 FALL_PROBE = 1
-OWN = 2
+ENTRY = 2
+OWN = 3
 LABEL = 4
-SETUP = 5
-BODY_PROBE = 6
+BODY_PROBE = 5
 
 
 class Layout:

@@ -22,7 +22,10 @@ The path of one code object:
      records which instruction raised (the ``lasti`` the exception table
      pushes on 3.11-3.13, the traceback's ``tb_lasti`` on 3.10 and 3.14+)
      and then carries on exactly as before: into the original handler, or
-     ``RERAISE 1`` out of the frame with the traceback untouched;
+     ``RERAISE 1`` out of the frame with the traceback untouched (3.10 has
+     no exception table: one ``SETUP_FINALLY`` after the glued prefix sends
+     exceptions to the catch-all stub; it sits before the first block's
+     label, so that a loop jumping back there does not push it again);
 
    and which jumps must be aimed again, and at what;
 4. :func:`~pytest_bytecode.engine.assemble.assemble` re-aims the jumps and
@@ -55,12 +58,12 @@ from pytest_bytecode.engine.assemble import (
     AT,
     BEFORE,
     BODY_PROBE,
+    ENTRY,
     FALL_PROBE,
     GLUED_PROBE,
     IGNORE,
     LABEL,
     OWN,
-    SETUP,
     Layout,
     Splice,
     assemble,
@@ -274,10 +277,26 @@ class _Rewriter:
         forward = _OP[versions.JUMP_FORWARD_OPNAME]
         no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
         setup = versions.SETUP_OPNAMES
+        # 3.10: one SETUP_FINALLY around everything sends exceptions no
+        # handler catches to the catch-all stub.  It goes where the glued
+        # prefix ends, and before the label of a block starting there: a
+        # jump back to that block (a loop that is the code's first
+        # statement) must not push the catch-all's block again.
+        catch_all_at = -1
+        if any_uncovered and not versions.HAS_EXCEPTION_TABLE and blocks:
+            catch_all_at = blocks[0].body
+        setup_finally = _OP.get("SETUP_FINALLY", -1)
         falls_on = False  # whether the block before falls through into this one
         for block in blocks:
             start = block.start
             b = block.index
+            body = block.body
+            end = block.end
+            if start <= catch_all_at < end:
+                # Slot ENTRY is before the label (where a glued prefix ends
+                # inside block 0, nothing jumps to it anyway).
+                at = catch_all_at
+                splice.insert_jump(at, ENTRY, setup_finally, nb + n_keys, at)
             if block.handler:
                 if falls_on:
                     splice.insert_jump(start, OWN, forward, b, start)
@@ -285,17 +304,16 @@ class _Rewriter:
                     where[nb + kid] = insert(start, OWN, self._stub(kid, lasti), IGNORE, start)
                     splice.insert_jump(start, OWN, forward, b, start)
             where[b] = start + splice.shift
-            body = block.body
-            end = block.end
-            if b == 0 and any_uncovered and not versions.HAS_EXCEPTION_TABLE:
-                # 3.10: one SETUP_FINALLY around everything sends exceptions no
-                # handler catches to the catch-all stub.
-                splice.insert_jump(body, SETUP, _OP["SETUP_FINALLY"], nb + n_keys, start)
             if block_edge[b] in chords:
                 if body < end:
                     insert(body, BODY_PROBE, self._probe(), 4 * body + BEFORE, body)
-                else:  # all glued: the probe follows, at the last instruction's position
-                    insert(end, GLUED_PROBE, self._probe(), IGNORE, end - 1)
+                else:
+                    # All glued: the probe follows, at the position of the
+                    # instruction after it, like a probe in front of a body:
+                    # with the glued prefix's (the ``def`` line), it would
+                    # be traced as a line of its own (3.11+).
+                    loc = end if end < n_units else end - 1
+                    insert(end, GLUED_PROBE, self._probe(), IGNORE, loc)
             last = block.last
             if last is not None and last.target >= 0 and last.start >= body:
                 if setup and last.name in setup:
