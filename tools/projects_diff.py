@@ -1,0 +1,608 @@
+"""Differential test of the plugin over real projects' own test suites.
+
+For each project of :data:`PROJECTS` (pure-Python packages from PyPI, pinned,
+chosen for variety) the tool, under the running interpreter:
+
+1. creates a venv (reused while the interpreter, the project's version and
+   its requirement files are unchanged), installing the pinned requirements of
+   ``tools/projects/common.txt`` and ``tools/projects/<name>.txt`` and the
+   pinned project itself from PyPI;
+2. downloads the project's pinned sdist (``--no-binary <name> --no-deps``) and
+   copies it to a fresh run directory with the package's own sources deleted,
+   so the tests can only import the installed copy (the one measured);
+3. installs pytest-bytecode from the repository (a wheel built once per
+   invocation, installed without dependencies over the pins) and
+   ``tools/projects/pdiff_recorder.py``, a small ``-p`` plugin that records
+   each test's outcome, collection errors and every warning as JSON;
+4. runs the selected tests four ways, each in a fresh pytest process:
+
+   * ``plain``: ``pytest`` (pytest-bytecode installed, not enabled);
+   * ``cold``: ``--bytecode-cov=<pkg>`` with an empty pytest cache dir;
+   * ``warm``: the same again, over the cache ``cold`` filled;
+   * ``xdist``: ``-n 2 --bytecode-cov=<pkg>``, with an empty cache dir;
+
+5. compares each measured way with ``plain``: the same tests with the same
+   outcomes (subtests included), the same collection errors, the same exit
+   status, and the same warnings (category, message, file, line, and for the
+   single-process ways also test id and phase; under xdist a warning shown
+   "once" lands on whichever test a worker ran first, so there only the
+   warning itself counts).  The plugin's coverage report is only written as
+   JSON, so no report line needs normalising away; the JSON must show at
+   least the project's floor of instruction coverage over files that all lie
+   in the venv's site-packages, so a silently unmeasured run fails.
+
+Every run has ``PYTHONHASHSEED=0``; Hypothesis (attrs) is derandomized,
+without deadline or example database, in every way alike.  Tests left out
+(slow, random, or needing tools not installed) are listed with a reason in
+the project's entry; the plain run must pass.
+
+Usage::
+
+    python tools/projects_diff.py [--work DIR] [--repo PATH] [NAME ...]
+    python tools/projects_diff.py --list
+    python tools/projects_diff.py --ways plain,plain2,plainx  # self-check: plain again,
+                                                              # and plain under -n 2
+
+The work directory (default ``.cache/projects-diff`` in the checkout, one
+subdirectory per interpreter) keeps the venvs and unpacked sdists between
+invocations; each run's pytest output is in ``<work>/cpXY/<name>/out/<way>.log``.
+
+Prints one line per project and way, then ``N passed, N failed`` (projects);
+exits 1 on any difference, printing the differing test ids and warnings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "projects"
+RECORDER = DATA / "pdiff_recorder.py"
+
+
+@dataclasses.dataclass(frozen=True)
+class Project:
+    """One project: what to install, which tests to run, what to measure."""
+
+    name: str  #: PyPI name
+    version: str  #: pinned version (wheel installed, sdist for the tests)
+    why: str  #: the variety it brings
+    measure: tuple[str, ...]  #: dotted names passed as --bytecode-cov=...
+    tests: tuple[str, ...]  #: pytest arguments selecting the tests (in the sdist)
+    remove: tuple[str, ...]  #: sdist paths deleted so the installed copy is imported
+    deselect: tuple[tuple[str, str], ...] = ()  #: (node id, reason)
+    args: tuple[tuple[str, str], ...] = ()  #: (extra pytest argument, reason), every way
+    floor: float = 30.0  #: least instruction coverage (percent) a measured way must show
+    hypothesis_examples: int = 0  #: >0: Hypothesis profile of pdiff_recorder
+
+
+PROJECTS: tuple[Project, ...] = (
+    Project(
+        name="attrs",
+        version="26.1.0",
+        why="class generation from runtime annotations (dataclass-like); two import "
+        "names for one package (attrs re-exports attr); Hypothesis",
+        measure=("attr", "attrs"),
+        tests=("tests",),
+        remove=("src",),
+        deselect=(
+            ("tests/test_funcs.py", "Hypothesis-heavy, 13 s plain; test_make covers the core"),
+            (
+                "tests/test_converters.py::TestPipe::test_wrapped_annotation",
+                "fails plain on CPython 3.12.1 (get_return_type() is None)",
+            ),
+        ),
+        floor=60.0,
+        hypothesis_examples=10,
+    ),
+    Project(
+        name="typeguard",
+        version="4.6.1",
+        why="runtime checking of annotations; its own import hook rewrites modules "
+        "(AST) and its tests importlib.reload them; inspects frames and code objects",
+        measure=("typeguard",),
+        tests=("tests",),
+        remove=("src",),
+        deselect=(
+            ("tests/mypy", "runs the mypy executable, not installed"),
+            (
+                "tests/test_pytest_plugin.py",
+                "needs typeguard's pytest11 plugin loaded in the outer run (disabled below)",
+            ),
+        ),
+        args=(
+            (
+                "-p no:typeguard",
+                "typeguard's pytest11 plugin imports typeguard before the hook, so it would "
+                "be only partly measured, and the BytecodeCovWarning saying so is an error "
+                "under typeguard's filterwarnings=error: the run stops before collection",
+            ),
+        ),
+        floor=50.0,
+    ),
+    Project(
+        name="more-itertools",
+        version="10.8.0",
+        why="generators and iterator protocols throughout; more.py is a big module "
+        "(5,300 lines); unittest classes with many subtests",
+        measure=("more_itertools",),
+        tests=("tests",),
+        remove=("more_itertools",),
+        deselect=(
+            ("tests/test_recipes.py::PrimeFunctionTests::test_primes", "16 s plain"),
+            ("tests/test_more.py::DiscreteFourierTransformTests::test_roundtrip", "5 s plain"),
+            ("tests/test_more.py::ExtractTests::test_all_orderings", "2 s plain"),
+        ),
+        floor=60.0,
+    ),
+    Project(
+        name="pyparsing",
+        version="3.3.3",
+        why="big modules (core.py 7,000 lines), deep recursion, exceptions and "
+        "tracebacks inspected, packrat caches",
+        measure=("pyparsing",),
+        tests=(
+            "tests/test_unit.py::Test02_WithoutPackrat",
+            "tests/test_simple_unit.py",
+            "tests/test_util.py",
+        ),
+        remove=("pyparsing",),
+        deselect=(
+            ("tests/test_util.py::test_make_compressed_re_random", "random input, 14 s plain"),
+            (
+                "tests/test_unit.py::Test02_WithoutPackrat::testNestedExpressionRandom",
+                "random input",
+            ),
+            ("tests/test_unit.py::Test02_WithoutPackrat::testUpcaseDowncaseUnicode", "3 s plain"),
+            ("tests/test_unit.py::Test02_WithoutPackrat::testWordWithIdentChars", "3 s plain"),
+        ),
+        floor=40.0,
+    ),
+    Project(
+        name="toolz",
+        version="1.2.0",
+        why="generators, curry and inspect.signature over functions; tlz is a "
+        "meta-path importer that aliases toolz's modules; a test importlib.reloads a module; "
+        "tests ship inside the package",
+        measure=("toolz", "tlz"),
+        tests=("--pyargs", "toolz.tests"),
+        remove=("toolz", "tlz"),
+        floor=60.0,
+    ),
+    Project(
+        name="six",
+        version="1.17.0",
+        why="a meta-path importer of its own (six.moves) with lazy attributes and "
+        "module aliases; a 1,000-line single-module distribution",
+        measure=("six",),
+        tests=("test_six.py",),
+        remove=("six.py",),
+        floor=50.0,
+    ),
+    Project(
+        name="asyncstdlib",
+        version="3.14.0",
+        why="async: async generators, async context managers and coroutines driven "
+        "step by step (send/throw) by the tests' own event loop",
+        measure=("asyncstdlib",),
+        tests=("unittests",),
+        remove=("asyncstdlib",),
+        floor=60.0,
+    ),
+)
+
+WAYS = ("plain", "cold", "warm", "xdist")
+#: Extra ways for diagnosis, compared with plain like the others.
+EXTRA_WAYS = ("plain2", "plainx")
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, text=True, capture_output=True, **kw)
+
+
+def check(cmd: list[str], what: str, **kw: Any) -> None:
+    proc = run(cmd, **kw)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise RuntimeError(f"{what} failed ({proc.returncode}):\n{tail}")
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def pip(python: Path, *args: str) -> list[str]:
+    return [str(python), "-m", "pip", "--disable-pip-version-check", *args]
+
+
+def requirement_files(project: Project) -> list[Path]:
+    return [DATA / "common.txt", DATA / f"{project.name}.txt"]
+
+
+def venv_key(project: Project) -> str:
+    h = hashlib.sha256()
+    h.update(sys.version.encode())
+    h.update(f"{project.name}=={project.version}".encode())
+    for req in requirement_files(project):
+        h.update(req.read_bytes())
+    return h.hexdigest()
+
+
+def ensure_venv(project: Project, pdir: Path) -> Path:
+    """The project's venv, with its pins installed (created or reused)."""
+    venv = pdir / "venv"
+    marker = pdir / "venv.key"
+    key = venv_key(project)
+    if venv_python(venv).exists() and marker.exists() and marker.read_text() == key:
+        return venv
+    shutil.rmtree(venv, ignore_errors=True)
+    marker.unlink(missing_ok=True)
+    check([sys.executable, "-m", "venv", str(venv)], "venv")
+    py = venv_python(venv)
+    reqs: list[str] = []
+    for req in requirement_files(project):
+        reqs += ["-r", str(req)]
+    check(
+        pip(py, "install", "-q", *reqs, f"{project.name}=={project.version}"),
+        f"pip install {project.name}",
+    )
+    marker.write_text(key)
+    return venv
+
+
+def ensure_sdist(project: Project, pdir: Path) -> Path:
+    """The unpacked sdist (downloaded once)."""
+    sdist = pdir / "sdist"
+    done = sdist / ".unpacked"
+    if done.exists():
+        return next(p for p in sdist.iterdir() if p.is_dir())
+    shutil.rmtree(sdist, ignore_errors=True)
+    sdist.mkdir(parents=True)
+    check(
+        pip(
+            Path(sys.executable),
+            "download",
+            "-q",
+            "--no-deps",
+            # The project only: its build backend may come as wheels (with
+            # ":all:", pip builds the whole backend chain from source just to
+            # read the sdist's metadata, which takes minutes).
+            "--no-binary",
+            project.name,
+            "-d",
+            str(sdist),
+            f"{project.name}=={project.version}",
+        ),
+        f"pip download {project.name}",
+    )
+    archive = next(sdist.glob("*.tar.gz"))
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(sdist, filter="data")
+        else:  # pragma: no cover - old patch releases
+            tar.extractall(sdist)
+    archive.unlink()
+    done.write_text("")
+    return next(p for p in sdist.iterdir() if p.is_dir())
+
+
+def purelib(venv: Path) -> Path:
+    out = run(
+        [str(venv_python(venv)), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    )
+    return Path(out.stdout.strip())
+
+
+def build_wheel(repo: Path, work: Path) -> Path:
+    """pytest-bytecode's wheel, built from ``repo`` once per invocation."""
+    out = work / "wheel"
+    shutil.rmtree(out, ignore_errors=True)
+    check(
+        pip(Path(sys.executable), "wheel", "-q", "--no-deps", "-w", str(out), str(repo)),
+        "building pytest-bytecode's wheel",
+    )
+    return next(out.glob("pytest_bytecode-*.whl"))
+
+
+@dataclasses.dataclass
+class Outcome:
+    way: str
+    record: dict[str, Any] | None
+    seconds: float
+    cov: dict[str, Any] | None
+    log: Path
+    timed_out: bool = False
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text()) if path.exists() else None
+    except (OSError, ValueError):
+        return None
+
+
+def run_way(
+    project: Project, way: str, venv: Path, rundir: Path, pdir: Path, timeout: float
+) -> Outcome:
+    out = pdir / "out"
+    out.mkdir(exist_ok=True)
+    record = out / f"{way}.json"
+    covjson = out / f"{way}-cov.json"
+    logfile = out / f"{way}.log"
+    for p in (record, covjson):
+        p.unlink(missing_ok=True)
+    cache = {"plain": "plain", "plain2": "plain2", "plainx": "plainx", "xdist": "xdist"}.get(
+        way, "cov"
+    )
+    cache_dir = pdir / "caches" / cache
+    if way != "warm":
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    cmd = [str(venv / "bin" / "pytest"), "-p", "pdiff_recorder", "-o", f"cache_dir={cache_dir}"]
+    for arg, _reason in project.args:
+        cmd += arg.split(" ", 1)
+    for nodeid, _reason in project.deselect:
+        if "::" in nodeid:
+            cmd += ["--deselect", nodeid]
+        else:
+            cmd += ["--ignore", nodeid]
+    if way in ("cold", "warm", "xdist"):
+        cmd += [f"--bytecode-cov={m}" for m in project.measure]
+        cmd += [f"--bytecode-cov-report=json:{covjson}", f"--bytecode-cov-data={out / way}.data"]
+    if way in ("xdist", "plainx"):
+        cmd += ["-n", "2"]
+    cmd += list(project.tests)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONWARNINGS")
+        and not k.startswith("COV_CORE")
+    }
+    env["PYTHONHASHSEED"] = "0"
+    env["PDIFF_OUT"] = str(record)
+    if project.hypothesis_examples:
+        env["PDIFF_HYPOTHESIS"] = str(project.hypothesis_examples)
+    start = time.perf_counter()
+    timed_out = False
+    with open(logfile, "w") as f:
+        f.write("+ " + " ".join(cmd) + "\n")
+        f.flush()
+        try:
+            subprocess.run(
+                cmd, cwd=rundir, env=env, stdout=f, stderr=subprocess.STDOUT, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    seconds = time.perf_counter() - start
+    rec = _load(record)
+    cov = _load(covjson)
+    return Outcome(way, rec, seconds, cov, logfile, timed_out)
+
+
+def summarise(rec: dict[str, Any]) -> str:
+    counts: dict[str, int] = {}
+    subtests = 0
+    for phases in rec["tests"].values():
+        main = [p for p in phases if not p.startswith("subtest[")]
+        subtests += len(phases) - len(main)
+        final = "passed"
+        for p in main:
+            _, _, outcome = p.rpartition(":")
+            if outcome != "passed":
+                final = outcome
+        counts[final] = counts.get(final, 0) + 1
+    parts = [f"{n} {k}" for k, n in sorted(counts.items())]
+    if subtests:
+        parts.append(f"{subtests} subtests")
+    if rec["collect_errors"]:
+        parts.append(f"{len(rec['collect_errors'])} collection errors")
+    return ", ".join(parts) or "no tests"
+
+
+def warning_keys(rec: dict[str, Any], with_test: bool) -> set[tuple[Any, ...]]:
+    if with_test:
+        return {tuple(w) for w in rec["warnings"]}
+    return {tuple(w[:4]) for w in rec["warnings"]}
+
+
+def compare(base: dict[str, Any], other: dict[str, Any], way: str) -> list[str]:
+    """Differences of ``other`` from ``base``, one line each."""
+    diffs: list[str] = []
+    if base["exitstatus"] != other["exitstatus"]:
+        diffs.append(f"exit status: plain {base['exitstatus']}, {way} {other['exitstatus']}")
+    bt, ot = base["tests"], other["tests"]
+    for nodeid in sorted(set(bt) | set(ot)):
+        b, o = bt.get(nodeid), ot.get(nodeid)
+        if b is not None and o is not None and sorted(b) == sorted(o):
+            continue
+        if b is None:
+            diffs.append(f"test only in {way}: {nodeid}: {o}")
+        elif o is None:
+            diffs.append(f"test only in plain: {nodeid}: {b}")
+        else:
+            only_b = sorted(set(b) - set(o)) or b
+            only_o = sorted(set(o) - set(b)) or o
+            diffs.append(f"test {nodeid}: plain {only_b[:5]} / {way} {only_o[:5]}")
+    for nodeid in sorted(set(base["collect_errors"]) ^ set(other["collect_errors"])):
+        side = "plain" if nodeid in base["collect_errors"] else way
+        diffs.append(f"collection error only in {side}: {nodeid}")
+    with_test = way not in ("xdist", "plainx")
+    bw, ow = warning_keys(base, with_test), warning_keys(other, with_test)
+    for w in sorted(ow - bw, key=repr):
+        diffs.append(f"new warning in {way}: {w}")
+    for w in sorted(bw - ow, key=repr):
+        diffs.append(f"warning missing in {way}: {w}")
+    return diffs
+
+
+def check_coverage(project: Project, cov: dict[str, Any] | None, site: Path) -> list[str]:
+    if cov is None:
+        return ["no JSON coverage report was written"]
+    problems = []
+    files = cov.get("files", {})
+    if not files:
+        problems.append("the coverage report lists no files")
+    outside = [f for f in files if not Path(f).resolve().is_relative_to(site.resolve())]
+    if outside:
+        problems.append(f"measured files outside site-packages: {outside[:3]}")
+    pct = cov.get("totals", {}).get("percent_covered", 0.0)
+    if pct < project.floor:
+        problems.append(f"instruction coverage {pct:.1f}% is below the floor {project.floor}%")
+    return problems
+
+
+def cache_entries(pdir: Path, cache: str) -> int:
+    d = pdir / "caches" / cache / "d" / "pytest-bytecode"
+    return sum(1 for p in d.rglob("*") if p.is_file()) if d.is_dir() else 0
+
+
+def run_project(project: Project, work: Path, wheel: Path, ways: list[str], timeout: float) -> bool:
+    label = f"{project.name} {project.version}"
+    pdir = work / project.name
+    pdir.mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        venv = ensure_venv(project, pdir)
+        sdist = ensure_sdist(project, pdir)
+        check(
+            pip(venv_python(venv), "install", "-q", "--no-deps", "--force-reinstall", str(wheel)),
+            "pip install pytest-bytecode",
+        )
+        site = purelib(venv)
+        shutil.copyfile(RECORDER, site / RECORDER.name)
+        rundir = pdir / "run"
+        shutil.rmtree(rundir, ignore_errors=True)
+        shutil.copytree(sdist, rundir)
+        for rel in project.remove:
+            target = rundir / rel
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        log(f"{label} setup: {time.perf_counter() - t0:.1f} s")
+    except (RuntimeError, OSError, StopIteration) as exc:
+        log(f"{label} setup: FAILED: {exc}")
+        return False
+
+    ok = True
+    base: dict[str, Any] | None = None
+    for way in ways:
+        res = run_way(project, way, venv, rundir, pdir, timeout)
+        head = f"{label} {way:<6}"
+        if res.record is None:
+            why = "timed out" if res.timed_out else "no record written (pytest crashed?)"
+            log(f"{head}: FAILED: {why}, {res.seconds:.1f} s; log: {res.log}")
+            tail = res.log.read_text(errors="replace").splitlines()[-15:]
+            log("\n".join("    " + line for line in tail))
+            ok = False
+            if way == "plain":
+                return False
+            continue
+        rec = res.record
+        text = f"{summarise(rec)}, {len(rec['warnings'])} warnings, exit {rec['exitstatus']}"
+        problems: list[str] = []
+        if way in ("cold", "warm", "xdist"):
+            problems += check_coverage(project, res.cov, site)
+            if res.cov is not None:
+                pct = res.cov.get("totals", {}).get("percent_covered", 0.0)
+                text += f", cov {pct:.1f}% of {len(res.cov.get('files', {}))} files"
+            if way == "cold":
+                entries = cache_entries(pdir, "cov")
+                text += f", {entries} cached"
+                if entries == 0:
+                    problems.append("the cold run cached nothing")
+        if way == "plain":
+            base = rec
+            if rec["exitstatus"] != 0:
+                problems.append("the plain run did not pass: fix the project's selection")
+        elif base is not None:
+            problems += compare(base, rec, way)
+        verdict = "ok" if not problems else "DIFFERS" if way != "plain" else "FAILED"
+        log(f"{head}: {text}, {res.seconds:.1f} s: {verdict}")
+        for p in problems[:40]:
+            log(f"    {p}")
+        if len(problems) > 40:
+            log(f"    ... and {len(problems) - 40} more (log: {res.log})")
+        if problems:
+            ok = False
+            log(f"    log: {res.log}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", help="projects to run (default: all)")
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=ROOT / ".cache" / "projects-diff",
+        help="work directory; venvs and sdists in it are reused (default: %(default)s)",
+    )
+    ap.add_argument("--repo", type=Path, default=ROOT, help="pytest-bytecode checkout to install")
+    ap.add_argument(
+        "--ways",
+        default=",".join(WAYS),
+        help=f"comma-separated, plain first: {', '.join(WAYS + EXTRA_WAYS)} "
+        "(plain2: plain again; plainx: plain under -n 2) (default: %(default)s)",
+    )
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per pytest run")
+    ap.add_argument("--list", action="store_true", help="list the projects and exit")
+    args = ap.parse_args(argv)
+
+    if args.list:
+        for p in PROJECTS:
+            log(f"{p.name}=={p.version}: {p.why}")
+            for nodeid, reason in p.deselect:
+                log(f"    left out {nodeid}: {reason}")
+            for arg, reason in p.args:
+                log(f"    {arg}: {reason}")
+        return 0
+    known = {p.name: p for p in PROJECTS}
+    unknown = [n for n in args.names if n not in known]
+    if unknown:
+        ap.error(f"unknown project(s): {', '.join(unknown)} (known: {', '.join(known)})")
+    chosen = [known[n] for n in args.names] if args.names else list(PROJECTS)
+    ways = [w.strip() for w in args.ways.split(",") if w.strip()]
+    bad = [w for w in ways if w not in WAYS + EXTRA_WAYS]
+    if bad or not ways or ways[0] != "plain":
+        ap.error(f"--ways: plain first, then any of {', '.join(WAYS[1:] + EXTRA_WAYS)}")
+
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    work = args.work.resolve() / tag
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    log(f"Python {sys.version.split()[0]} ({sysconfig.get_platform()}), work dir {work}")
+    try:
+        wheel = build_wheel(args.repo.resolve(), work)
+    except RuntimeError as exc:
+        log(str(exc))
+        log(f"0 passed, {len(chosen)} failed")
+        return 1
+    passed = failed = 0
+    for project in chosen:
+        if run_project(project, work, wheel, ways, args.timeout):
+            passed += 1
+        else:
+            failed += 1
+    log(f"total {time.perf_counter() - start:.0f} s")
+    log(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
