@@ -25,6 +25,35 @@ Usage::
 Prints one line per module, then ``N passed, N failed``; exits 1 on any
 difference, printing the differing test ids.
 
+**Plugin mode** (``--plugin``) goes through the pytest plugin instead of the
+engine API: each Lib/test module runs under pytest three times, each in a
+fresh ``python -m pytest`` subprocess with its own scratch directory as
+rootdir and working directory:
+
+* **plain**: ``pytest Lib/test/test_x.py`` (its own, unused, cache dir);
+* **cold**: the same with ``--bytecode-cov=<the stdlib modules it tests>`` and
+  a new, empty cache dir (``-o cache_dir=...``), so every module the import
+  hook loads is instrumented and stored;
+* **warm**: the cold run again with the same cache dir, so every such module
+  comes from the cache.
+
+A tiny recorder plugin (``-p``, written into the scratch directory, importing
+nothing) writes each test's outcome; the cold and the warm record must each
+equal the plain one.  Each measured run must also really have measured: its
+JSON report must count executed instructions in the files of every target
+(a target without any is a failure: a silently unmeasured run), the warm run
+must have written no cache entry (all hits), and a target whose files the
+report marks *partial* must be named in the plugin's
+``bytecode-cov-early-import`` warning (a named target may still be measured
+whole, when its tests import it afresh).  Partial targets are modules pytest
+imported before the plugin's import hook was installed: only their functions
+are measured, never their module-level code, and they never go through the
+cache.  That is expected, and not a failure, but never hidden: each module's
+line says ``early: ...`` and the last lines list them all::
+
+    python tools/cpython_diff.py --plugin --default --jobs 2 --timeout 300
+    python tools/cpython_diff.py --plugin test_textwrap test_json
+
 **Doctest mode** (``--doctests``) needs neither ``Lib/test`` nor subprocesses,
 so it also runs where neither exists (CPython 3.14 and 3.15 under Pyodide):
 in this process, each stdlib module of :data:`DOCTEST_MODULES` is imported
@@ -49,6 +78,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -405,6 +435,388 @@ def diff_module(
     return module, compare(first, second), counts
 
 
+# --- Plugin mode: the Lib/test module under pytest, plain and through the plugin ---
+
+#: The recorder plugin, written into each run's scratch directory and loaded
+#: with ``-p``.  It imports nothing pytest has not imported already, so it
+#: cannot add to the modules imported before the plugin's import hook.
+RECORDER_NAME = "cpython_diff_recorder"
+RECORDER = r'''"""Written by tools/cpython_diff.py --plugin: one line per test report."""
+import os
+
+_OUT = open(os.environ["CPYTHON_DIFF_RECORD"], "a", encoding="utf-8")
+
+
+def _line(key, what, report):
+    exc = ""
+    if report.failed:
+        crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+        words = (getattr(crash, "message", "") or "").split(":", 1)[0].split()
+        exc = words[0] if words else ""
+    key = key.replace("\t", " ").replace("\n", " ")
+    _OUT.write(f"{key}\t{what}:{exc}\n")
+    _OUT.flush()
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call" and report.passed:
+        return
+    key = report.nodeid
+    context = getattr(report, "context", None)  # a unittest subTest
+    if context is not None:
+        if report.passed:  # as unittest records them: only the ones that did not pass
+            return
+        key += f" [{getattr(context, 'msg', None)}] ({getattr(context, 'kwargs', None)})"
+    outcome = report.outcome
+    if hasattr(report, "wasxfail"):
+        outcome = "xfail" if report.skipped else "xpass"
+    _line(key, f"{report.when}:{outcome}", report)
+
+
+def pytest_sessionstart(session):
+    # As regrtest without -u: no resource (network, cpu, ...) is enabled.  The
+    # import hook is in place by now, so this import is like the test module's.
+    try:
+        from test import support
+    except ImportError:
+        return
+    support.use_resources = []
+
+
+def pytest_runtest_setup(item):
+    # As regrtest seeds it: the same random data in every run (test_statistics
+    # compares exact floats computed from random data).
+    import random
+
+    random.seed(0)
+
+
+def pytest_collectreport(report):
+    if not report.passed:
+        _line(report.nodeid, f"collect:{report.outcome}", report)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _OUT.write(f"<session>\texit {int(exitstatus)}\n")
+    _OUT.flush()
+'''
+
+#: Test modules whose tests pytest cannot collect as they stand (their
+#: ``load_tests`` builds the test classes): a test file written into the
+#: scratch directory that puts those classes where pytest looks for them.
+PYTEST_SHIMS: dict[str, str] = {
+    # The pure (_pydatetime) and the C classes, each renamed with its suffix,
+    # with the setUpClass that swaps sys.modules, in load_tests' order.
+    "test_datetime": (
+        "import unittest\n"
+        "from test import test_datetime\n"
+        "_suite = test_datetime.load_tests(unittest.TestLoader(), unittest.TestSuite(), None)\n"
+        "for _case in dict.fromkeys(type(t) for t in _suite):\n"
+        "    globals()[_case.__name__] = _case\n"
+    ),
+}
+
+#: Targets that the plugin cannot measure at all, with why: printed as
+#: ``unmeasured (known)`` in every run, never hidden, and not counted as failures.
+KNOWN_UNMEASURED: dict[str, str] = {
+    "keyword": "imported by pytest before the import hook, and it has no function: "
+    "all its code is module-level code",
+}
+
+#: The slowest modules under pytest (test_decimal takes a minute a run on 3.10):
+#: started first, so that their three runs in a row do not end the whole run alone.
+PLUGIN_SLOW_FIRST: tuple[str, ...] = ("test_decimal", "test_email", "test_functools")
+
+#: pytest's warning that names the modules imported before the import hook.
+EARLY_WARNING = re.compile(r"module-level code not measured \(functions are\): ([^\n]*)")
+
+
+def targets_of(module: str) -> tuple[str, ...]:
+    """The stdlib modules ``module`` tests that exist on this interpreter."""
+    found = []
+    for name in DEFAULT_MODULES.get(module, ()):
+        with contextlib.suppress(ImportError, ValueError):
+            if importlib.util.find_spec(name) is not None:
+                found.append(name)
+    return tuple(found)
+
+
+def pytest_target(module: str, workdir: str) -> str:
+    """The path to give pytest for Lib/test ``module`` (shims are written to ``workdir``)."""
+    if module in PYTEST_SHIMS:
+        shim = os.path.join(workdir, f"{module}_pytest.py")
+        with open(shim, "w", encoding="utf-8") as fh:
+            fh.write(PYTEST_SHIMS[module])
+        return shim
+    spec = importlib.util.find_spec(f"test.{module}")
+    assert spec is not None and spec.origin is not None
+    where = spec.submodule_search_locations
+    if where and any(n.startswith("test_") and n.endswith(".py") for n in os.listdir(where[0])):
+        return where[0]  # a package of test files (test_json/, test_email/...)
+    return spec.origin  # a module, or a package whose tests are in __init__.py
+
+
+def _locations(name: str) -> tuple[tuple[str, ...], str | None]:
+    """(package directories, module file) of stdlib module ``name``."""
+    spec = importlib.util.find_spec(name)
+    assert spec is not None
+    if not spec.has_location:  # frozen (posixpath on 3.11+): where its source is
+        spec = importlib.machinery.PathFinder.find_spec(name) or spec
+    dirs = tuple(os.path.abspath(p) for p in spec.submodule_search_locations or ())
+    origin = os.path.abspath(spec.origin) if spec.origin and not dirs else None
+    return dirs, origin
+
+
+def _read_record(path: str, module: str) -> tuple[dict[str, list[str]], str | None]:
+    """Outcomes by test id (``test.test_x.Class.method``) and the session's exit line."""
+    tests: dict[str, list[str]] = {}
+    session = None
+    with contextlib.suppress(FileNotFoundError), open(path, encoding="utf-8") as fh:
+        for line in fh:
+            key, _, outcome = line.rstrip("\n").partition("\t")
+            if key == "<session>":
+                session = outcome
+                continue
+            key = re.sub(r" at 0x[0-9a-fA-F]+", " at 0x?", key)
+            base, sep, rest = key.partition(" ")
+            parts = base.split("::")
+            test_id = ".".join([f"test.{module}", *parts[1:]]) if len(parts) > 1 else base
+            tests.setdefault(test_id + sep + rest, []).append(outcome)
+    return tests, session
+
+
+def run_pytest(
+    module: str,
+    workdir: str,
+    cache_dir: str,
+    extra: Sequence[str],
+    timeout: float,
+    python: str,
+    tag: str,
+) -> dict[str, Any]:
+    """One ``python -m pytest Lib/test/<module>.py`` run in ``workdir``; its record."""
+    path = pytest_target(module, workdir)
+    record_path = os.path.join(workdir, f"{tag}.record")
+    log_path = os.path.join(workdir, f"{tag}.log")
+    cmd = [
+        python, "-m", "pytest", path,
+        "-c", os.path.join(workdir, "pytest.ini"),
+        "--rootdir", workdir,
+        "-o", f"cache_dir={cache_dir}",
+        "-p", "no:randomly",
+        "-p", RECORDER_NAME,
+        "-q", "-W", "default::pytest.PytestWarning",
+        *extra,
+    ]  # fmt: skip
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env["CPYTHON_DIFF_RECORD"] = record_path
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "COVERAGE_RCFILE"):
+        env.pop(name, None)
+    record: dict[str, Any] = {"error": None, "cmd": cmd}
+    started = time.monotonic()
+    try:
+        with open(log_path, "w", encoding="utf-8") as log:
+            proc = subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=env, cwd=workdir
+            )
+        # 0: all passed, 1: some tests failed; anything else is the run's own failure.
+        if proc.returncode not in (0, 1):
+            record["error"] = f"pytest exited {proc.returncode}"
+    except subprocess.TimeoutExpired:
+        record["error"] = f"timeout after {timeout}s"
+    record["seconds"] = round(time.monotonic() - started, 2)
+    record["tests"], session = _read_record(record_path, module)
+    if session is None and record["error"] is None:
+        record["error"] = "no session end recorded"
+    record["run"] = sum(  # tests, not the subtests that did not pass
+        1 for k, v in record["tests"].items() if " " not in k and any("call:" in o for o in v)
+    )
+    with open(log_path, encoding="utf-8", errors="replace") as fh:
+        record["output"] = fh.read()
+    return record
+
+
+def _cache_entries(cache_dir: str) -> dict[str, tuple[int, int]]:
+    """The plugin's cache entries: name -> (inode, mtime), to see whether any was rewritten."""
+    found = {}
+    for root, _dirs, files in os.walk(cache_dir):
+        for name in files:
+            if name.endswith(".bin"):
+                st = os.stat(os.path.join(root, name))
+                found[name] = (st.st_ino, st.st_mtime_ns)
+    return found
+
+
+def check_measured(
+    record: dict[str, Any], report: str, targets: Sequence[str]
+) -> tuple[list[str], dict[str, int], set[str]]:
+    """Problems with one measured run's measurement, covered instructions per
+    target, and the targets that were only partly measured (imported early)."""
+    problems: list[str] = []
+    covered: dict[str, int] = {}
+    partial: set[str] = set()
+    try:
+        with open(report, encoding="utf-8") as fh:
+            files = json.load(fh)["files"]
+    except (OSError, ValueError, KeyError) as exc:
+        return [f"<measured>: no usable JSON report ({exc})"], covered, partial
+    warned = set()
+    for match in EARLY_WARNING.finditer(record.get("output", "")):
+        warned.update(n.strip() for n in match.group(1).split(","))
+    for target in targets:
+        dirs, origin = _locations(target)
+        mine = {
+            path: data
+            for path, data in files.items()
+            if os.path.abspath(path) == origin
+            or any(os.path.abspath(path).startswith(d + os.sep) for d in dirs)
+        }
+        covered[target] = sum(d["summary"]["covered_instructions"] for d in mine.values())
+        if not mine:
+            problems.append(f"<measured>: {target}: no file of it in the report")
+        elif covered[target] == 0 and target not in KNOWN_UNMEASURED:
+            problems.append(f"<measured>: {target}: no instruction counted (not measured)")
+        if any(d.get("partial") for d in mine.values()):
+            partial.add(target)
+        # Named but not partial is fine: a fresh import (import_fresh_module)
+        # loaded it again through the hook, measured whole.
+        named = any(n == target or n.startswith(target + ".") for n in warned)
+        if target in partial and not named:
+            problems.append(
+                f"<measured>: {target}: partial in the report, but not named in the "
+                "early-import warning"
+            )
+    return problems, covered, partial
+
+
+def _output_tail(record: dict[str, Any], lines: int = 8) -> list[str]:
+    return [f"      | {t}" for t in record.get("output", "").rstrip().splitlines()[-lines:]]
+
+
+def plugin_diff_module(module: str, timeout: float, python: str) -> dict[str, Any]:
+    """Plain, cold-cache and warm-cache pytest runs of ``module``, compared."""
+    targets = targets_of(module)
+    result: dict[str, Any] = {
+        "module": module,
+        "diffs": [],
+        "early": set(),
+        "unmeasured": set(),
+        "notes": [],
+    }
+    with tempfile.TemporaryDirectory(prefix=f"cpython_diff_{module}_") as tmp:
+        runs = {}
+        for tag in ("plain", "measured"):
+            workdir = os.path.join(tmp, tag)
+            os.mkdir(workdir)
+            with open(os.path.join(workdir, "pytest.ini"), "w", encoding="utf-8") as fh:
+                fh.write("[pytest]\n")
+            with open(os.path.join(workdir, RECORDER_NAME + ".py"), "w", encoding="utf-8") as fh:
+                fh.write(RECORDER)
+        plain_dir, measured_dir = os.path.join(tmp, "plain"), os.path.join(tmp, "measured")
+        cache_dir = os.path.join(measured_dir, "cache")
+        runs["plain"] = run_pytest(
+            module, plain_dir, os.path.join(plain_dir, "cache"), (), timeout, python, "plain"
+        )
+        cov = [f"--bytecode-cov={t}" for t in targets]
+        entries: dict[str, dict[str, tuple[int, int]]] = {}
+        covered: dict[str, dict[str, int]] = {}
+        for tag in ("cold", "warm"):
+            # pytest's own cache (last failures, node ids) would differ between
+            # the runs, and it reads and writes it with json, a measured module:
+            # only the plugin's instrumentation cache is kept for the warm run.
+            shutil.rmtree(os.path.join(cache_dir, "v"), ignore_errors=True)
+            report = os.path.join(measured_dir, f"{tag}.json")
+            extra = [
+                *cov,
+                f"--bytecode-cov-report=json:{report}",
+                f"--bytecode-cov-data={os.path.join(measured_dir, tag + '.bytecode-cov')}",
+            ]
+            runs[tag] = run_pytest(module, measured_dir, cache_dir, extra, timeout, python, tag)
+            entries[tag] = _cache_entries(cache_dir)
+            problems, covered[tag], partial = check_measured(runs[tag], report, targets)
+            result["diffs"] += [f"[{tag}] {p}" for p in problems]
+            if any("no usable JSON report" in p for p in problems):
+                result["diffs"] += [f"[{tag} output tail]", *_output_tail(runs[tag], 3)]
+            result["early"] |= partial
+        for tag in ("cold", "warm"):
+            diffs = compare(runs["plain"], runs[tag])
+            result["diffs"] += [f"[plain vs {tag}] {d}" for d in diffs]
+            if any(d.startswith("<module>") for d in diffs):
+                result["diffs"] += [f"[{tag} output tail]", *_output_tail(runs[tag])]
+        loaded = [t for t in targets if t not in result["early"] and covered["cold"].get(t)]
+        if loaded and not entries["cold"]:
+            result["diffs"].append(f"[cold] <cache>: nothing cached, yet {loaded} were imported")
+        if entries["warm"] != entries["cold"]:
+            rewritten = sorted(set(entries["warm"].items()) - set(entries["cold"].items()))
+            result["diffs"].append(f"[warm] <cache>: {len(rewritten)} entries (re)written")
+        if covered["cold"] != covered["warm"]:
+            result["notes"].append(f"covered instructions cold {covered['cold']}")
+            result["notes"].append(f"covered instructions warm {covered['warm']}")
+    for target in targets:
+        if target in KNOWN_UNMEASURED:
+            if covered["cold"].get(target) or covered["warm"].get(target):
+                result["notes"].append(f"{target} was measured: drop it from KNOWN_UNMEASURED")
+            else:
+                result["unmeasured"].add(target)
+    seconds = "/".join(f"{runs[t].get('seconds', '?')}" for t in ("plain", "cold", "warm"))
+    measured = ", ".join(f"{t} {covered['cold'].get(t, 0)}" for t in targets)
+    early = f", early: {', '.join(sorted(result['early']))}" if result["early"] else ""
+    result["counts"] = (
+        f"{runs['plain'].get('run', '?')} tests, {seconds}s, instructions counted: {measured}, "
+        f"{len(entries['cold'])} cached{early}"
+    )
+    return result
+
+
+def plugin_main(modules: Sequence[str], timeout: float, python: str, jobs: int) -> int:
+    """Plugin mode: one line per module, the early-imported targets, then the totals."""
+    passed = failed = 0
+    early: dict[str, set[str]] = {}
+    unmeasured: dict[str, set[str]] = {}
+    modules = sorted(modules, key=lambda m: m not in PLUGIN_SLOW_FIRST)  # stable
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(plugin_diff_module, m, timeout, python) for m in modules]
+        for fut in futures:
+            res = fut.result()
+            module, diffs = res["module"], res["diffs"]
+            for target in res["early"]:
+                early.setdefault(target, set()).add(module)
+            for target in res["unmeasured"]:
+                unmeasured.setdefault(target, set()).add(module)
+            known = [d for d in diffs if d.split("] ", 1)[-1].split(":")[0] in KNOWN_DIFFERENCES]
+            diffs = [d for d in diffs if d not in known]
+            for line in known:
+                test_id = line.split("] ", 1)[-1].split(":")[0]
+                print(f"known {line}  ({KNOWN_DIFFERENCES[test_id]})")
+            for note in res["notes"]:
+                print(f"note {module}: {note}")
+            if diffs:
+                failed += 1
+                print(f"FAIL {module} ({res['counts']}): {len(diffs)} differences")
+                for line in diffs[:50]:
+                    print(f"    {line}")
+                if len(diffs) > 50:
+                    print(f"    ... {len(diffs) - 50} more")
+            else:
+                passed += 1
+                print(f"ok   {module} ({res['counts']})")
+            sys.stdout.flush()
+    if early:
+        print(
+            "imported by pytest before the plugin's import hook (only their functions "
+            "measured, module-level code not; not cached):"
+        )
+        for target in sorted(early):
+            print(f"    {target} (in {', '.join(sorted(early[target]))})")
+    for target in sorted(unmeasured):
+        print(
+            f"unmeasured (known): {target} (in {', '.join(sorted(unmeasured[target]))}): "
+            f"{KNOWN_UNMEASURED[target]}"
+        )
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def available(module: str) -> bool:
     return importlib.util.find_spec(f"test.{module}") is not None
 
@@ -424,6 +836,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--plain-vs-plain", action="store_true", help="self-check: compare two plain runs"
     )
     parser.add_argument("--python", default=sys.executable, help="interpreter to test")
+    parser.add_argument(
+        "--plugin",
+        action="store_true",
+        help="through the pytest plugin: plain, cold-cache and warm-cache pytest runs",
+    )
     parser.add_argument(
         "--doctests", action="store_true", help="in-process doctest mode (names: stdlib modules)"
     )
@@ -445,6 +862,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for m in missing:
         print(f"SKIP {m}: not in this interpreter's Lib/test")
     modules = [m for m in dict.fromkeys(modules) if m not in missing]
+    if args.plugin:
+        return plugin_main(modules, args.timeout, args.python, args.jobs)
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = [
