@@ -2,7 +2,8 @@
 
 The import hook registers each measured module's :class:`Instrumented` handle
 here; modules imported before the hook register one handle per function.
-:meth:`Collector.snapshot` turns every handle's counts into plain
+:meth:`Collector.snapshot` files every handle's counts (the engine's
+:class:`~pytest_bytecode.engine.model.CodeCounts`, as they are) into a
 :class:`~pytest_bytecode.data.CovData`, keyed by path relative to the rootdir.
 
 For xdist, a worker also reads the handles' *raw* probe states
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pytest_bytecode import engine
-from pytest_bytecode.data import BranchData, CodeData, CovData, DataError, FileData, merge_file
+from pytest_bytecode.data import CovData, DataError, FileData, gc_paused, merge_file
 from pytest_bytecode.engine import RawState
 from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.sources import python_source_text, report_path
@@ -59,29 +60,6 @@ class _Entry:
 def source_hash(source: bytes) -> str:
     """SHA-256 of a source file's bytes, as recorded in data files."""
     return hashlib.sha256(source).hexdigest()
-
-
-def code_data(counts: CodeCounts) -> CodeData:
-    """One engine :class:`CodeCounts` as data-file :class:`CodeData`."""
-    return CodeData(
-        qualname=counts.qualname,
-        name=counts.name,
-        firstlineno=counts.firstlineno,
-        offsets=[i.offset for i in counts.instructions],
-        opnames=[i.opname for i in counts.instructions],
-        lines=[i.line for i in counts.instructions],
-        counts=[i.count for i in counts.instructions],
-        branches=[
-            BranchData(
-                b.offset,
-                b.opname,
-                b.line,
-                (b.outcomes[0].target_offset, b.outcomes[1].target_offset),
-                [b.outcomes[0].count, b.outcomes[1].count],
-            )
-            for b in counts.branches
-        ],
-    )
 
 
 def unexecuted_file(
@@ -129,7 +107,7 @@ def unexecuted_file(
         return None
     return FileData(
         sha256=source_hash(source),
-        code_objects=[code_data(c) for c in handle.counts()],
+        code_objects=handle.counts(),
         excluded_lines=sorted(excluded_of(python_source_text(source), filename)),
     )
 
@@ -206,12 +184,16 @@ class Collector:
         return [handle.state() for _, handle in self._handles]
 
     def snapshot(self, states: Sequence[RawState] | None = None) -> CovData:
-        """The counts of every registered file, as plain data.
+        """The counts of every registered file, one :class:`FileData` each.
 
         With ``states`` (one per handle, registration order; missing trailing
         ones read as nothing counted), the counts as of those raw states;
         otherwise the counts right now.
         """
+        with gc_paused():
+            return self._snapshot(states)
+
+    def _snapshot(self, states: Sequence[RawState] | None) -> CovData:
         data = CovData()
         for path, entry in sorted(self._files.items()):
             fdata: FileData | None = None
@@ -223,7 +205,7 @@ class Collector:
                     counted = handle.counts_from(states[index])
                 else:
                     counted = handle.counts_from(zero_state(handle))
-                loaded = FileData(entry.sha256, [code_data(c) for c in counted])
+                loaded = FileData(entry.sha256, counted)
                 if fdata is None:
                     fdata = loaded
                 else:  # the file loaded again (reload, a second name): one entry

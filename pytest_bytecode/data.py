@@ -9,19 +9,29 @@ Counts are kept per code object, which is identified inside its file by
 ``(qualname, firstlineno, n)`` (``n`` tells apart code objects that share both,
 such as two lambdas on one line), and per instruction by its offset in the
 original code object.
+
+In memory the counts are the engine's own types
+(:class:`~pytest_bytecode.engine.model.CodeCounts` and the types it holds),
+grouped per source file by :class:`FileData`.  The parallel lists of the
+format (offsets, opnames, lines, counts; a row per branch) exist only in
+:func:`code_to_json` and :func:`code_from_json`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
 
 from pytest_bytecode import versions
+from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
 from pytest_bytecode.files import is_stdout, locked, write_output
 
 #: Version of the data file layout.  History:
@@ -39,38 +49,60 @@ class DataError(ValueError):
     """A data file that cannot be used (unreadable, corrupt, incompatible)."""
 
 
-@dataclass
-class BranchData:
-    """Both outcomes of one conditional jump: targets and how often each was taken."""
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused (if it was running) meanwhile.
 
-    offset: int
-    opname: str
-    line: int | None
-    targets: tuple[int, int]
-    counts: list[int]
+    For code that makes count objects by the hundred thousand (reading,
+    merging, snapshotting counts): they hold no reference cycles, and
+    collections that walk them again and again as they are made more than
+    doubled the time an xdist controller took to merge its workers' counts.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
-@dataclass
-class CodeData:
-    """Counts of one code object; the lists run in parallel, one entry per instruction."""
+def code_keys(codes: Iterable[CodeCounts]) -> list[CodeKey]:
+    """The ``(qualname, firstlineno, n)`` key of each code object, in order."""
+    seen: dict[tuple[str, int], int] = {}
+    keys: list[CodeKey] = []
+    for code in codes:
+        n = seen.get((code.qualname, code.firstlineno), 0)
+        seen[(code.qualname, code.firstlineno)] = n + 1
+        keys.append((code.qualname, code.firstlineno, n))
+    return keys
 
-    qualname: str
-    name: str
-    firstlineno: int
-    offsets: list[int]
-    opnames: list[str]
-    lines: list[int | None]
-    counts: list[int]
-    branches: list[BranchData] = field(default_factory=list)
 
-    def same_shape(self, other: CodeData) -> bool:
-        """True when both describe the same instructions and branches."""
-        return (
-            self.offsets == other.offsets
-            and self.opnames == other.opnames
-            and [(b.offset, b.targets) for b in self.branches]
-            == [(b.offset, b.targets) for b in other.branches]
-        )
+def same_shape(one: CodeCounts, other: CodeCounts) -> bool:
+    """True when both describe the same instructions and branches (offsets,
+    opnames, branch targets), so that their counts can be added up."""
+    mine, theirs = one.instructions, other.instructions
+    if len(mine) != len(theirs) or len(one.branches) != len(other.branches):
+        return False
+    # Lists of plain values, compared at C speed (no tuple per instruction).
+    return (
+        list(map(_OFFSET, mine)) == list(map(_OFFSET, theirs))
+        and list(map(_OPNAME, mine)) == list(map(_OPNAME, theirs))
+        and list(map(_OFFSET, one.branches)) == list(map(_OFFSET, other.branches))
+        and list(map(_TARGETS, one.branches)) == list(map(_TARGETS, other.branches))
+    )
+
+
+def _targets(branch: BranchCount) -> tuple[int, int]:
+    return branch.outcomes[0].target_offset, branch.outcomes[1].target_offset
+
+
+_OFFSET = attrgetter("offset")
+_OPNAME = attrgetter("opname")
+_LINE = attrgetter("line")
+_COUNT = attrgetter("count")
+_TARGETS = _targets
 
 
 @dataclass
@@ -79,22 +111,24 @@ class FileData:
 
     ``partial`` is true when the module was imported before the import hook
     was installed: only its functions were instrumented, not its module code.
+    The list and the file's other fields belong to this object; the code
+    objects in it are values, shared with the data sets they were merged from.
     """
 
     sha256: str
-    code_objects: list[CodeData]
+    code_objects: list[CodeCounts]
     excluded_lines: list[int] = field(default_factory=list)
     partial: bool = False
 
-    def keyed(self) -> dict[CodeKey, CodeData]:
+    def keyed(self) -> dict[CodeKey, CodeCounts]:
         """The code objects by ``(qualname, firstlineno, n)``."""
-        seen: dict[tuple[str, int], int] = {}
-        out: dict[CodeKey, CodeData] = {}
-        for code in self.code_objects:
-            n = seen.get((code.qualname, code.firstlineno), 0)
-            seen[(code.qualname, code.firstlineno)] = n + 1
-            out[(code.qualname, code.firstlineno, n)] = code
-        return out
+        return dict(zip(code_keys(self.code_objects), self.code_objects, strict=True))
+
+    def copy(self) -> FileData:
+        """A copy whose list and fields can change without changing this one."""
+        return FileData(
+            self.sha256, list(self.code_objects), list(self.excluded_lines), self.partial
+        )
 
 
 @dataclass
@@ -103,13 +137,33 @@ class CrashedWorker:
 
     ``recovered`` says if the counts of its completed tests were rebuilt from
     what it sent with their reports; ``saved_through`` is the node id of the
-    last test it completed ("" for none).
+    last test it completed ("" for none).  The data file and the JSON report
+    write it alike: :meth:`to_json`.
     """
 
     worker: str
     error: str
     recovered: bool
     saved_through: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """As plain JSON data, in the data file and in the JSON report."""
+        return {
+            "worker": self.worker,
+            "error": self.error,
+            "recovered": self.recovered,
+            "saved_through": self.saved_through,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> CrashedWorker:
+        """Inverse of :meth:`to_json`; raises KeyError/TypeError/AttributeError on bad data."""
+        return cls(
+            str(raw["worker"]),
+            str(raw["error"]),
+            bool(raw["recovered"]),
+            str(raw.get("saved_through", "")),
+        )
 
 
 @dataclass
@@ -148,7 +202,7 @@ def conflicts(target: CovData, other: CovData) -> list[str]:
         keyed = mine.keyed()
         for key, code in fdata.keyed().items():
             have = keyed.get(key)
-            if have is not None and not have.same_shape(code):
+            if have is not None and not same_shape(have, code):
                 found.append(
                     f"{path}: function {code.qualname} (line {code.firstlineno}) was "
                     "compiled to other instructions"
@@ -180,48 +234,78 @@ def merge_into(
     found = conflicts(target, other)
     if found:
         raise DataError(f"{name}: cannot be merged with the other data: {_listed(found)}")
-    for path, fdata in other.files.items():
-        mine = target.files.get(path)
-        if mine is None:
-            target.files[path] = _copy_file(fdata)
-        else:
-            merge_file(mine, fdata, how)
+    with gc_paused():
+        for path, fdata in other.files.items():
+            mine = target.files.get(path)
+            if mine is None:
+                target.files[path] = fdata.copy()
+            else:
+                merge_file(mine, fdata, how, checked=True)
     target.crashed_workers.extend(other.crashed_workers)
 
 
-def _copy_file(fdata: FileData) -> FileData:
-    return file_from_json(file_to_json(fdata))
-
-
-def _add(a: int, b: int) -> int:
-    return a + b
-
-
-def merge_file(mine: FileData, other: FileData, how: str) -> list[CodeData]:
+def merge_file(
+    mine: FileData, other: FileData, how: str, *, checked: bool = False
+) -> list[CodeCounts]:
     """Add (``how="sum"``) or take the larger of (``"max"``) ``other``'s counts
     into ``mine``, code object by code object; both describe the same source.
 
     Returns the code objects of ``other`` that were not merged because their
     instructions differ from ``mine``'s (see :func:`conflicts`, which
-    :func:`merge_into` asks first).
+    :func:`merge_into` asks first, and then passes ``checked``: there are none).
     """
-    add = _add if how == "sum" else max
-    keyed = mine.keyed()
-    skipped: list[CodeData] = []
+    index = {key: i for i, key in enumerate(code_keys(mine.code_objects))}
+    codes = mine.code_objects
+    skipped: list[CodeCounts] = []
     for key, code in other.keyed().items():
-        have = keyed.get(key)
-        if have is None:
-            mine.code_objects.append(_copy_file(FileData("", [code])).code_objects[0])
-            continue
-        if not have.same_shape(code):
+        i = index.get(key)
+        if i is None:
+            codes.append(code)
+        elif checked or same_shape(codes[i], code):
+            codes[i] = merged_code(codes[i], code, how)
+        else:
             skipped.append(code)
-            continue
-        have.counts = [add(a, b) for a, b in zip(have.counts, code.counts, strict=True)]
-        for hb, ob in zip(have.branches, code.branches, strict=True):
-            hb.counts = [add(a, b) for a, b in zip(hb.counts, ob.counts, strict=True)]
     mine.partial = mine.partial and other.partial
     mine.excluded_lines = sorted(set(mine.excluded_lines) | set(other.excluded_lines))
     return skipped
+
+
+def merged_code(mine: CodeCounts, other: CodeCounts, how: str = "sum") -> CodeCounts:
+    """``mine``'s counts plus ``other``'s (``how="sum"``) or the larger of the
+    two (``"max"``); both have the same shape (:func:`same_shape`).
+
+    Everything but the counts is ``mine``'s, and so is every instruction and
+    branch object whose count does not change: merging allocates only for
+    what the other side adds.
+    """
+    pairs = zip(mine.instructions, other.instructions, strict=True)
+    if how == "sum":
+        instructions = tuple(
+            a if not b.count else InstructionCount(a.offset, a.opname, a.line, a.count + b.count)
+            for a, b in pairs
+        )
+    else:
+        instructions = tuple(
+            a if a.count >= b.count else InstructionCount(a.offset, a.opname, a.line, b.count)
+            for a, b in pairs
+        )
+    branches = tuple(
+        _merged_branch(a, b, how) for a, b in zip(mine.branches, other.branches, strict=True)
+    )
+    return CodeCounts(mine.qualname, mine.name, mine.firstlineno, mine.path, instructions, branches)
+
+
+def _merged_outcome(a: BranchOutcome, b: BranchOutcome, how: str) -> BranchOutcome:
+    count = a.count + b.count if how == "sum" else max(a.count, b.count)
+    return a if count == a.count else BranchOutcome(a.target_offset, count)
+
+
+def _merged_branch(a: BranchCount, b: BranchCount, how: str) -> BranchCount:
+    fall = _merged_outcome(a.outcomes[0], b.outcomes[0], how)
+    jump = _merged_outcome(a.outcomes[1], b.outcomes[1], how)
+    if fall is a.outcomes[0] and jump is a.outcomes[1]:
+        return a
+    return BranchCount(a.offset, a.opname, a.line, (fall, jump))
 
 
 def combine(datasets: Iterable[tuple[str, CovData]]) -> CovData:
@@ -236,7 +320,32 @@ def combine(datasets: Iterable[tuple[str, CovData]]) -> CovData:
     return result
 
 
-# --- JSON --------------------------------------------------------------------
+# --- JSON: the model as parallel lists -----------------------------------------
+
+
+def code_to_json(code: CodeCounts) -> dict[str, Any]:
+    """One code object as the data file writes it: parallel lists, one entry
+    per instruction, and one row per branch."""
+    instructions = code.instructions
+    return {
+        "qualname": code.qualname,
+        "name": code.name,
+        "firstlineno": code.firstlineno,
+        "offsets": list(map(_OFFSET, instructions)),
+        "opnames": list(map(_OPNAME, instructions)),
+        "lines": list(map(_LINE, instructions)),
+        "counts": list(map(_COUNT, instructions)),
+        "branches": [
+            [
+                b.offset,
+                b.opname,
+                b.line,
+                [b.outcomes[0].target_offset, b.outcomes[1].target_offset],
+                [b.outcomes[0].count, b.outcomes[1].count],
+            ]
+            for b in code.branches
+        ],
+    }
 
 
 def file_to_json(fdata: FileData) -> dict[str, Any]:
@@ -245,22 +354,7 @@ def file_to_json(fdata: FileData) -> dict[str, Any]:
         "sha256": fdata.sha256,
         "partial": fdata.partial,
         "excluded_lines": list(fdata.excluded_lines),
-        "code_objects": [
-            {
-                "qualname": c.qualname,
-                "name": c.name,
-                "firstlineno": c.firstlineno,
-                "offsets": c.offsets,
-                "opnames": c.opnames,
-                "lines": c.lines,
-                "counts": c.counts,
-                "branches": [
-                    [b.offset, b.opname, b.line, list(b.targets), list(b.counts)]
-                    for b in c.branches
-                ],
-            }
-            for c in fdata.code_objects
-        ],
+        "code_objects": [code_to_json(c) for c in fdata.code_objects],
     }
 
 
@@ -271,6 +365,23 @@ def _int(value: Any, what: str, *, nullable: bool = False) -> Any:
     if type(value) is not int or value < 0:
         raise ValueError(f"{what} must be a non-negative integer, not {value!r:.40}")
     return value
+
+
+_STR_TYPES = frozenset({str})
+_INT_TYPES = frozenset({int})
+_NULLABLE_INT_TYPES = frozenset({int, type(None)})
+
+
+def _ints(value: Any, what_list: str, what: str, *, nullable: bool = False) -> list[Any]:
+    """``value`` if it is a list of non-negative integers (``None`` too when
+    ``nullable``); otherwise ValueError naming the first bad entry."""
+    values = _list(value, what_list)
+    # The common case at C speed; the loop below names what is wrong.
+    if set(map(type, values)) <= (_NULLABLE_INT_TYPES if nullable else _INT_TYPES):
+        numbers = [v for v in values if v is not None] if nullable else values
+        if not numbers or min(numbers) >= 0:
+            return values
+    return [_int(x, what, nullable=nullable) for x in values]
 
 
 def _str(value: Any, what: str) -> str:
@@ -285,49 +396,51 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def code_from_json(raw: Any) -> CodeCounts:
+    """Inverse of :func:`code_to_json`; raises KeyError/TypeError/ValueError on
+    bad data.  The code object's ``path`` is not recorded: it reads as None."""
+    offsets = _ints(raw["offsets"], "offsets", "an offset")
+    opnames = _list(raw["opnames"], "opnames")
+    if not set(map(type, opnames)) <= _STR_TYPES:
+        opnames = [_str(x, "an opname") for x in opnames]
+    lines = _ints(raw["lines"], "lines", "a line", nullable=True)
+    counts = _ints(raw["counts"], "counts", "a count")
+    if not len(offsets) == len(opnames) == len(lines) == len(counts):
+        raise ValueError("instruction lists of different lengths")
+    branches = []
+    for off, opname, line, targets, bcounts in _list(raw["branches"], "branches"):
+        if len(_list(targets, "targets")) != 2 or len(_list(bcounts, "counts")) != 2:
+            raise ValueError("a branch must have two outcomes")
+        off, opname, line = (
+            _int(off, "an offset"),
+            _str(opname, "an opname"),
+            _int(line, "a line", nullable=True),
+        )
+        fall, jump = _int(targets[0], "a target"), _int(targets[1], "a target")
+        taken = _int(bcounts[0], "a count"), _int(bcounts[1], "a count")
+        outcomes = (BranchOutcome(fall, taken[0]), BranchOutcome(jump, taken[1]))
+        branches.append(BranchCount(off, opname, line, outcomes))
+    return CodeCounts(
+        _str(raw["qualname"], "qualname"),
+        _str(raw["name"], "name"),
+        _int(raw["firstlineno"], "firstlineno"),
+        None,
+        tuple(map(InstructionCount, offsets, opnames, lines, counts)),
+        tuple(branches),
+    )
+
+
 def file_from_json(raw: Any) -> FileData:
     """Inverse of :func:`file_to_json`; raises KeyError/TypeError/ValueError on bad data.
 
     Counts, offsets and line numbers must be non-negative integers (not
     booleans, fractions or strings): a count that is none is no count.
     """
-    codes = []
-    for c in _list(raw["code_objects"], "code_objects"):
-        offsets = [_int(x, "an offset") for x in _list(c["offsets"], "offsets")]
-        opnames = [_str(x, "an opname") for x in _list(c["opnames"], "opnames")]
-        lines = [_int(x, "a line", nullable=True) for x in _list(c["lines"], "lines")]
-        counts = [_int(x, "a count") for x in _list(c["counts"], "counts")]
-        if not len(offsets) == len(opnames) == len(lines) == len(counts):
-            raise ValueError("instruction lists of different lengths")
-        branches = []
-        for off, opname, line, targets, bcounts in _list(c["branches"], "branches"):
-            if len(_list(targets, "targets")) != 2 or len(_list(bcounts, "counts")) != 2:
-                raise ValueError("a branch must have two outcomes")
-            branches.append(
-                BranchData(
-                    _int(off, "an offset"),
-                    _str(opname, "an opname"),
-                    _int(line, "a line", nullable=True),
-                    (_int(targets[0], "a target"), _int(targets[1], "a target")),
-                    [_int(bcounts[0], "a count"), _int(bcounts[1], "a count")],
-                )
-            )
-        codes.append(
-            CodeData(
-                _str(c["qualname"], "qualname"),
-                _str(c["name"], "name"),
-                _int(c["firstlineno"], "firstlineno"),
-                offsets,
-                opnames,
-                lines,
-                counts,
-                branches,
-            )
-        )
+    codes = [code_from_json(c) for c in _list(raw["code_objects"], "code_objects")]
     return FileData(
         sha256=_str(raw["sha256"], "sha256"),
         code_objects=codes,
-        excluded_lines=[_int(x, "a line") for x in _list(raw.get("excluded_lines", []), "lines")],
+        excluded_lines=_ints(raw.get("excluded_lines", []), "lines", "a line"),
         partial=bool(raw.get("partial", False)),
     )
 
@@ -343,15 +456,7 @@ def to_json(data: CovData) -> dict[str, Any]:
         "python": data.python,
         "python_version": data.python_version,
         "files": {path: file_to_json(f) for path, f in sorted(data.files.items())},
-        "crashed_workers": [
-            {
-                "worker": c.worker,
-                "error": c.error,
-                "recovered": c.recovered,
-                "saved_through": c.saved_through,
-            }
-            for c in data.crashed_workers
-        ],
+        "crashed_workers": [c.to_json() for c in data.crashed_workers],
     }
 
 
@@ -366,17 +471,11 @@ def from_json(raw: Any, name: str = "data") -> CovData:
         )
     try:
         data = CovData(str(raw["python"]), str(raw["python_version"]))
-        for path, f in raw["files"].items():
-            data.files[str(path)] = file_from_json(f)
+        with gc_paused():
+            for path, f in raw["files"].items():
+                data.files[str(path)] = file_from_json(f)
         for c in raw.get("crashed_workers", []):
-            data.crashed_workers.append(
-                CrashedWorker(
-                    str(c["worker"]),
-                    str(c["error"]),
-                    bool(c["recovered"]),
-                    str(c.get("saved_through", "")),
-                )
-            )
+            data.crashed_workers.append(CrashedWorker.from_json(c))
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise DataError(f"{name}: corrupt data file ({type(exc).__name__}: {exc})") from None
     return data

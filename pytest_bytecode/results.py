@@ -1,19 +1,23 @@
 """From counts to numbers and verdicts: totals, fail-under, baseline comparison.
 
-Reporters only render what this module computes.  Instructions on lines that
-coverage.py's exclusion rules exclude are left out of every figure, and so
-are conditional jumps on such lines.  ``branches`` counts branch outcomes (two
-per conditional jump), as coverage.py counts arcs.
+Reporters only render what this module computes, over the counts as the
+engine made them and the data file holds them
+(:class:`~pytest_bytecode.engine.model.CodeCounts`; nothing is converted).
+Instructions on lines that coverage.py's exclusion rules exclude are left out
+of every figure, and so are conditional jumps on such lines.  ``branches``
+counts branch outcomes (two per conditional jump), as coverage.py counts arcs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_bytecode import versions
 from pytest_bytecode.data import CovData, CrashedWorker, DataError, read_json, write_json_atomic
+from pytest_bytecode.engine.model import CodeCounts
 
 #: Baseline file layout version.  History:
 #:   1 - first version: covered/total instructions per file and per function.
@@ -61,54 +65,23 @@ class Summary:
             "percent_covered": self.percent_covered,
         }
 
-
-@dataclass(frozen=True)
-class Instruction:
-    """One counted instruction."""
-
-    offset: int
-    opname: str
-    line: int | None
-    count: int
-
-
-@dataclass(frozen=True)
-class Branch:
-    """One counted conditional jump: (target offset, count) per outcome."""
-
-    offset: int
-    opname: str
-    line: int | None
-    outcomes: tuple[tuple[int, int], tuple[int, int]]
-
-
-@dataclass(frozen=True)
-class CodeResult:
-    """The counted instructions and branches of one code object."""
-
-    qualname: str
-    name: str
-    firstlineno: int
-    instructions: tuple[Instruction, ...]
-    branches: tuple[Branch, ...]
-
-    @property
-    def summary(self) -> Summary:
-        """This code object's figures."""
-        return Summary(
-            len(self.instructions),
-            sum(1 for i in self.instructions if i.count),
-            2 * len(self.branches),
-            sum(1 for b in self.branches for _, c in b.outcomes if c),
+    @classmethod
+    def of(cls, code: CodeCounts) -> Summary:
+        """One code object's figures."""
+        return cls(
+            len(code.instructions),
+            code.covered,
+            2 * len(code.branches),
+            sum(1 for b in code.branches for o in b.outcomes if o.count),
         )
 
 
 @dataclass(frozen=True)
 class FileResult:
-    """One file: its code objects and figures."""
+    """One file: its code objects (excluded lines left out) and figures."""
 
     path: str
-    code_objects: tuple[CodeResult, ...]
+    code_objects: tuple[CodeCounts, ...]
     partial: bool
     summary: Summary
 
@@ -138,34 +111,27 @@ class Results:
     crashed_workers: tuple[CrashedWorker, ...] = ()
 
 
+def without_lines(code: CodeCounts, excluded: Set[int]) -> CodeCounts:
+    """``code`` without the instructions and conditional jumps on ``excluded``
+    lines; ``code`` itself when none is on such a line."""
+    if not excluded:
+        return code
+    instructions = tuple(i for i in code.instructions if i.line not in excluded)
+    branches = tuple(b for b in code.branches if b.line not in excluded)
+    if len(instructions) == len(code.instructions) and len(branches) == len(code.branches):
+        return code
+    return CodeCounts(code.qualname, code.name, code.firstlineno, code.path, instructions, branches)
+
+
 def compute(data: CovData) -> Results:
     """Apply exclusions and add up the figures of ``data``."""
     files: dict[str, FileResult] = {}
     total = Summary()
     for path, fdata in sorted(data.files.items()):
         excluded = set(fdata.excluded_lines)
-        codes = []
-        for c in fdata.code_objects:
-            instructions = tuple(
-                Instruction(off, op, line, count)
-                for off, op, line, count in zip(
-                    c.offsets, c.opnames, c.lines, c.counts, strict=True
-                )
-                if line not in excluded
-            )
-            branches = tuple(
-                Branch(
-                    b.offset,
-                    b.opname,
-                    b.line,
-                    ((b.targets[0], b.counts[0]), (b.targets[1], b.counts[1])),
-                )
-                for b in c.branches
-                if b.line not in excluded
-            )
-            codes.append(CodeResult(c.qualname, c.name, c.firstlineno, instructions, branches))
-        summary = sum((c.summary for c in codes), Summary())
-        files[path] = FileResult(path, tuple(codes), fdata.partial, summary)
+        codes = tuple(without_lines(c, excluded) for c in fdata.code_objects)
+        summary = sum(map(Summary.of, codes), Summary())
+        files[path] = FileResult(path, codes, fdata.partial, summary)
         total = total + summary
     return Results(data.python, data.python_version, files, total, tuple(data.crashed_workers))
 
@@ -282,7 +248,7 @@ def baseline_of(results: Results) -> dict[str, Any]:
     for path, fres in results.files.items():
         functions: dict[str, dict[str, int]] = {}
         for code in fres.code_objects:
-            s = code.summary
+            s = Summary.of(code)
             entry = functions.setdefault(code.qualname, {"covered": 0, "total": 0})
             entry["covered"] += s.covered_instructions
             entry["total"] += s.instructions

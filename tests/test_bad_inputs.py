@@ -16,18 +16,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_plugin import make_project, needs_subprocess
+from bc_helpers import code, dataset, make_project
 
 from pytest_bytecode import cli, data, results, snapshots, versions
-from pytest_bytecode.data import CodeData, CovData, DataError, FileData
+from pytest_bytecode.data import DataError
 from pytest_bytecode.report import term
 
 NO_REPORT = "--bytecode-cov-report="
 
 
 def good_data() -> dict[str, object]:
-    code = CodeData("f", "f", 1, [0, 2], ["NOP", "NOP"], [1, 1], [1, 0])
-    return data.to_json(CovData(files={"m.py": FileData("s", [code])}))
+    return data.to_json(dataset(code("f", [1, 0])))
 
 
 def with_count(value: object) -> str:
@@ -231,9 +230,8 @@ def test_over_long_path_is_one_line(pytester: pytest.Pytester, args: list[str]) 
 
 
 def test_control_characters_in_file_names_are_escaped() -> None:
-    code = CodeData("f", "f", 1, [0], ["NOP"], [1], [1])
     evil = "pkg/\x1b[31mred\nline.py"
-    res = results.compute(CovData(files={evil: FileData("s", [code])}))
+    res = results.compute(dataset(code("f", [1]), path=evil))
     lines = list(term.render(res))
     text = "\n".join(lines)
     assert "\x1b" not in text
@@ -244,7 +242,7 @@ def test_control_characters_in_file_names_are_escaped() -> None:
 # --- the plugin under its module's name ---------------------------------------------
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_dash_p_with_the_module_name(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     result = pytester.runpytest_subprocess("-p", "pytest_bytecode.plugin", "--bytecode-cov=pkg")
@@ -252,7 +250,7 @@ def test_dash_p_with_the_module_name(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["TOTAL *"])
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_pytest_plugins_with_the_module_name(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     pytester.makeconftest('pytest_plugins = ["pytest_bytecode.plugin"]\n')
@@ -327,7 +325,7 @@ def test_data_path_expands_the_home_folder(
     assert not (pytester.path / "~").exists()
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_cli_errors_are_never_tracebacks(tmp_path: Path) -> None:
     path = tmp_path / "d"
     path.write_bytes(BAD_FILES["deep"])

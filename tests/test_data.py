@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from bc_helpers import code, counts_of, dataset
 
 from pytest_bytecode import cli, data, versions
-from pytest_bytecode.data import BranchData, CodeData, CovData, DataError, FileData
+from pytest_bytecode.data import CovData, DataError
 
 
 def sample(count: int = 1, sha: str = "abc", python: str = versions.PY_TAG) -> CovData:
-    code = CodeData(
-        qualname="f",
-        name="f",
-        firstlineno=1,
-        offsets=[0, 2, 4],
+    f = code(
+        "f",
+        [count, count, 0],
         opnames=["RESUME", "LOAD_FAST", "POP_JUMP_IF_FALSE"],
         lines=[1, 2, 2],
-        counts=[count, count, 0],
-        branches=[BranchData(4, "POP_JUMP_IF_FALSE", 2, (6, 10), [count, 0])],
+        branches=[(4, "POP_JUMP_IF_FALSE", 2, (6, 10), (count, 0))],
     )
-    return CovData(python=python, files={"pkg/mod.py": FileData(sha, [code], [7])})
+    return dataset(f, path="pkg/mod.py", sha=sha, python=python, excluded_lines=[7])
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -38,15 +37,15 @@ def test_round_trip(tmp_path: Path) -> None:
 def test_merge_adds_counts() -> None:
     target = sample(2)
     data.merge_into(target, sample(5))
-    code = target.files["pkg/mod.py"].code_objects[0]
-    assert code.counts == [7, 7, 0]
-    assert code.branches[0].counts == [7, 0]
+    merged = target.files["pkg/mod.py"].code_objects[0]
+    assert [i.count for i in merged.instructions] == [7, 7, 0]
+    assert [o.count for o in merged.branches[0].outcomes] == [7, 0]
 
 
 def test_merge_max_takes_larger() -> None:
     target = sample(2)
     data.merge_into(target, sample(5), "max")
-    assert target.files["pkg/mod.py"].code_objects[0].counts == [5, 5, 0]
+    assert counts_of(target.files["pkg/mod.py"].code_objects) == [[5, 5, 0]]
 
 
 def test_merge_refuses_other_source() -> None:
@@ -88,9 +87,9 @@ def test_cli_combine_adds_counts(tmp_path: Path, capsys: pytest.CaptureFixture[s
     data.save(sample(2), tmp_path / "b")
     out = tmp_path / "c"
     assert cli.main(["combine", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(out)]) == 0
-    assert data.load(out).files["pkg/mod.py"].code_objects[0].counts == [3, 3, 0]
+    assert counts_of(data.load(out).files["pkg/mod.py"].code_objects) == [[3, 3, 0]]
     assert cli.main(["combine", "--append", str(tmp_path / "a"), "-o", str(out)]) == 0
-    assert data.load(out).files["pkg/mod.py"].code_objects[0].counts == [4, 4, 0]
+    assert counts_of(data.load(out).files["pkg/mod.py"].code_objects) == [[4, 4, 0]]
 
 
 @pytest.mark.parametrize(
@@ -146,3 +145,71 @@ def test_cli_report_errors(
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+# --- merge_into, table-driven --------------------------------------------------------
+
+BRANCH = (4, "POP_JUMP_IF_FALSE", 1, (6, 10))
+
+#: id -> (how, mine, other, expected): instruction counts, then branch outcome counts.
+MERGES = {
+    "sum": ("sum", ([2, 0, 1], (1, 0)), ([3, 0, 0], (2, 5)), ([5, 0, 1], (3, 5))),
+    "max": ("max", ([2, 0, 1], (1, 0)), ([1, 4, 0], (0, 5)), ([2, 4, 1], (1, 5))),
+    "nothing counted on the other side": (
+        "sum",
+        ([2, 0, 1], (1, 0)),
+        ([0, 0, 0], (0, 0)),
+        ([2, 0, 1], (1, 0)),
+    ),
+}
+
+
+def _with_branch(counts: list[int], taken: tuple[int, int]) -> CovData:
+    return dataset(code("f", counts, branches=[(*BRANCH, taken)]))
+
+
+@pytest.mark.parametrize(("how", "mine", "other", "expected"), MERGES.values(), ids=MERGES.keys())
+def test_merge_into(how: Any, mine: Any, other: Any, expected: Any) -> None:
+    target, theirs = _with_branch(*mine), _with_branch(*other)
+    theirs_before = data.to_json(theirs)
+    data.merge_into(target, theirs, how)
+    assert data.to_json(target) == data.to_json(_with_branch(*expected))
+    assert data.to_json(theirs) == theirs_before
+
+
+def test_merge_shares_what_does_not_change() -> None:
+    """Counts are values: a merge makes new objects only for changed counts, and
+    never changes an object that either side holds."""
+    target, other = _with_branch([2, 0, 1], (1, 0)), _with_branch([0, 3, 0], (0, 0))
+    before = target.files["m.py"].code_objects[0]
+    data.merge_into(target, other)
+    after = target.files["m.py"].code_objects[0]
+    assert [i.count for i in before.instructions] == [2, 0, 1]  # untouched
+    assert after.instructions[0] is before.instructions[0]
+    assert after.instructions[1] is not before.instructions[1]
+    assert after.branches[0] is before.branches[0]
+    assert data.same_shape(after, before)
+
+
+def test_merge_copies_new_files_and_keeps_the_rest_of_a_file() -> None:
+    target = dataset(code("f", [1]), excluded_lines=[1, 3], partial=True)
+    other = dataset(code("f", [1]), code("g", [2]), excluded_lines=[2, 3], partial=False)
+    other.files["n.py"] = dataset(code("h", [1])).files["m.py"]
+    other.crashed_workers.append(data.CrashedWorker("gw1", "died", False))
+    data.merge_into(target, other)
+    merged = target.files["m.py"]
+    assert counts_of(merged.code_objects) == [[2], [2]]
+    assert (merged.excluded_lines, merged.partial) == ([1, 2, 3], False)
+    assert target.crashed_workers == other.crashed_workers
+    target.files["n.py"].code_objects.append(code("k"))
+    assert len(other.files["n.py"].code_objects) == 1  # a copy, not the same list
+
+
+def test_code_objects_are_told_apart_by_qualname_line_and_order() -> None:
+    one = dataset(
+        code("<lambda>", [1]), code("<lambda>", [2]), code("<lambda>", [3], firstlineno=2)
+    )
+    keys = list(one.files["m.py"].keyed())
+    assert keys == [("<lambda>", 1, 0), ("<lambda>", 1, 1), ("<lambda>", 2, 0)]
+    data.merge_into(one, dataset(code("<lambda>", [10]), code("<lambda>", [20])))
+    assert counts_of(one.files["m.py"].code_objects) == [[11], [22], [3]]

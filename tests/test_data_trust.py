@@ -9,6 +9,7 @@ the baseline's notion of a drop.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -17,30 +18,23 @@ import sys
 import threading
 from pathlib import Path
 
+import bc_helpers
 import pytest
-from test_plugin import make_project, needs_subprocess
+from bc_helpers import make_project
 
 from pytest_bytecode import cli, data, files, results
-from pytest_bytecode.data import CodeData, CovData, DataError, FileData
+from pytest_bytecode.data import CovData, DataError, FileData
+from pytest_bytecode.engine.model import CodeCounts
 
 NO_REPORT = "--bytecode-cov-report="
 
 
-def code(qualname: str = "f", offsets: tuple[int, ...] = (0, 2, 4), count: int = 1) -> CodeData:
-    return CodeData(
-        qualname=qualname,
-        name=qualname.rpartition(".")[2],
-        firstlineno=1,
-        offsets=list(offsets),
-        opnames=["NOP"] * len(offsets),
-        lines=[1] * len(offsets),
-        counts=[count] * len(offsets),
-        branches=[],
-    )
+def code(qualname: str = "f", offsets: tuple[int, ...] = (0, 2, 4), count: int = 1) -> CodeCounts:
+    return bc_helpers.code(qualname, [count] * len(offsets), offsets=offsets)
 
 
-def dataset(*codes: CodeData, sha: str = "abc") -> CovData:
-    return CovData(files={"pkg/mod.py": FileData(sha, list(codes))})
+def dataset(*codes: CodeCounts, sha: str = "abc") -> CovData:
+    return bc_helpers.dataset(*codes, path="pkg/mod.py", sha=sha)
 
 
 # --- 1. append after a source edit: all or nothing --------------------------------
@@ -79,20 +73,22 @@ def test_merge_is_all_or_nothing() -> None:
 _APPENDER = """
 import sys
 from pytest_bytecode import data
-from pytest_bytecode.data import CodeData, CovData, FileData
+from pytest_bytecode.data import CovData, FileData
+from pytest_bytecode.engine.model import CodeCounts, InstructionCount
 path, times = sys.argv[1], int(sys.argv[2])
-one = CovData(files={"m.py": FileData("s", [CodeData("f", "f", 1, [0], ["NOP"], [1], [1])])})
+f = CodeCounts("f", "f", 1, None, (InstructionCount(0, "NOP", 1, 1),), ())
+one = CovData(files={"m.py": FileData("s", [f])})
 for _ in range(times):
     data.append_to_file(one, data.Path(path))
 """
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_concurrent_appends_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "cov.data"
     procs = [subprocess.Popen([sys.executable, "-c", _APPENDER, str(path), "40"]) for _ in range(3)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
-    assert data.load(path).files["m.py"].code_objects[0].counts == [120]
+    assert bc_helpers.counts_of(data.load(path).files["m.py"].code_objects) == [[120]]
     assert not files.lock_path(path).exists()
 
 
@@ -114,7 +110,7 @@ def test_f():
 """
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_concurrent_append_runs_lose_nothing(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     pytester.makepyfile(test_barrier=_BARRIER_TEST)
@@ -143,7 +139,9 @@ def test_concurrent_append_runs_lose_nothing(pytester: pytest.Pytester) -> None:
     merged = data.load(pytester.path / "cov.data")
     f_single = next(c for c in single.files["src/pkg/mod.py"].code_objects if c.qualname == "f")
     f_merged = next(c for c in merged.files["src/pkg/mod.py"].code_objects if c.qualname == "f")
-    assert f_merged.counts == [3 * c for c in f_single.counts]
+    assert bc_helpers.counts_of([f_merged]) == [
+        [3 * c for c in bc_helpers.counts_of([f_single])[0]]
+    ]
 
 
 # --- 3. code objects of another shape under one source ----------------------------
@@ -176,7 +174,7 @@ def test_combine_matching_data_does_not_depend_on_order() -> None:
     assert counts(ab) == counts(ba) == {"f": [1] * 3, "g": [2] * 3, "h": [3] * 3}
 
 
-@needs_subprocess  # in process, the outer pytest's rewriting hook is on sys.meta_path
+@pytest.mark.subprocess  # in process, the outer pytest's rewriting hook is on sys.meta_path
 def test_combine_runs_with_and_without_assertion_rewriting(
     pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -345,7 +343,7 @@ def test_dev_paths_are_never_replaced() -> None:
     assert files.in_place(Path("/proc/self/fd/1")) == (os.name != "nt")
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 @pytest.mark.skipif(not os.path.exists("/proc/self/fd/1"), reason="needs /proc (Linux)")
 def test_cli_json_to_a_link_to_stdout(tmp_path: Path) -> None:
     # The /dev/stdout idiom: a link to the process's standard output (a pipe here).
@@ -480,18 +478,17 @@ def test_help_describes_the_space_form(pytester: pytest.Pytester) -> None:
 
 def _many(n: int, covered: bool, prefix: str = "f") -> CovData:
     codes = [
-        CodeData(f"{prefix}{i}", f"{prefix}{i}", i + 1, [0, 2], ["NOP", "NOP"], [i + 1] * 2,
-                 [int(covered)] * 2)
-        for i in range(n)
-    ]  # fmt: skip
-    return CovData(files={"m.py": FileData("s", codes)})
+        bc_helpers.code(f"{prefix}{i}", [int(covered)] * 2, firstlineno=i + 1) for i in range(n)
+    ]
+    return bc_helpers.dataset(*codes)
 
 
 def test_baseline_rename_is_listed_not_failed(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
     results.write_baseline(results.compute(_many(2, True)), path)
     renamed = _many(2, True)
-    renamed.files["m.py"].code_objects[1].qualname = "renamed"
+    codes = renamed.files["m.py"].code_objects
+    codes[1] = dataclasses.replace(codes[1], qualname="renamed")
     comparison = results.compare_baseline(results.load_baseline(path), results.compute(renamed))
     failed, lines = results.baseline_report(comparison, path)
     assert failed == []

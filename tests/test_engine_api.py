@@ -6,7 +6,7 @@ import dis
 
 import pytest
 
-from pytest_bytecode import assert_opcodes, opcodes, versions
+from pytest_bytecode import assert_opcodes, opcodes
 from pytest_bytecode.engine import (
     instrument,
     instrument_function,
@@ -185,7 +185,7 @@ def test_original_code_outlives_the_handle() -> None:
     assert original_code(add.__code__) is original  # type: ignore[attr-defined]
 
 
-@pytest.mark.skipif(versions.IS_PYODIDE, reason="Pyodide has no subprocesses")
+@pytest.mark.subprocess
 def test_importing_the_engine_loads_no_typing_or_dataclasses() -> None:
     # Start-up of a program that instruments itself: the engine keeps these
     # out until counts are read (they cost several milliseconds to import).

@@ -46,13 +46,7 @@ import progen
 import pytest
 
 from pytest_bytecode import versions
-
-try:
-    from pytest_bytecode.engine import instrument as _instrument
-except ImportError:  # the engine has not landed yet
-    _instrument = None
-
-needs_engine = pytest.mark.skipif(_instrument is None, reason="engine.instrument not available yet")
+from pytest_bytecode.engine import instrument
 
 PROGRAMS = Path(__file__).parent / "programs"
 PROGEN_N = int(os.environ.get("PYTEST_BYTECODE_PROGEN_N", "100"))
@@ -251,8 +245,7 @@ def oracle_run(prog: Program) -> tuple[types.CodeType, oracle.Counts, Behaviour]
 
 
 def engine_run(prog: Program) -> tuple[oracle.Counts, Behaviour]:
-    assert _instrument is not None
-    inst = _instrument(prog.compile())
+    inst = instrument(prog.compile())
     behaviour = execute(prog, inst.code, trace_lines=True)
     return oracle.engine_counts(inst), behaviour
 
@@ -269,12 +262,11 @@ def plain_and_engine(
     oracle's own run is untraced.  The stack depth matters to programs that
     run into the recursion limit.
     """
-    assert _instrument is not None
-    inst = _instrument(prog.compile())
+    inst = instrument(prog.compile())
     reference = execute(prog, prog.compile(), trace_lines=True)
     untraced = execute(prog, inst.code, trace_lines=False)
     counts = oracle.engine_counts(inst)
-    traced = execute(prog, _instrument(prog.compile()).code, trace_lines=True)
+    traced = execute(prog, instrument(prog.compile()).code, trace_lines=True)
     return reference, counts, untraced, traced
 
 
@@ -487,7 +479,6 @@ def _corpus_params() -> list[object]:
     return params
 
 
-@needs_engine
 @pytest.mark.parametrize("prog", _corpus_params())
 def test_corpus_program(prog: Program) -> None:
     check_program(prog)
@@ -506,7 +497,6 @@ def test_asyncio_programs_really_run(prog: Program) -> None:
     assert outcome[0] == "return", outcome
 
 
-@needs_engine
 @pytest.mark.parametrize("prog", generated(), ids=lambda p: p.name)
 def test_generated_program(prog: Program) -> None:
     check_program(prog)
@@ -532,7 +522,6 @@ def main():
 """
 
 
-@needs_engine
 @pytest.mark.parametrize("traced", [False, True], ids=["untraced", "traced"])
 def test_recursion_limit_reached_at_same_depth(traced: bool) -> None:
     """Instrumented frames must not use more of the recursion limit than plain ones.
@@ -541,9 +530,8 @@ def test_recursion_limit_reached_at_same_depth(traced: bool) -> None:
     itself needs a frame at the deepest point, so the oracle cannot watch a
     program that runs into the limit without changing where it stops.
     """
-    assert _instrument is not None
     prog = Program("recursion_limit", RECURSION_SOURCE)
-    inst = _instrument(prog.compile())
+    inst = instrument(prog.compile())
     depths = []
     for code in (prog.compile(), inst.code):
         ns: dict[str, Any] = {}
@@ -553,7 +541,6 @@ def test_recursion_limit_reached_at_same_depth(traced: bool) -> None:
     assert depths[0] == depths[1]
 
 
-@needs_engine
 def test_never_run_code_reports_zero() -> None:
     prog = next(p for p in corpus() if p.name == "p45_never_called")
     _, expected, _ = oracle_run(prog)
@@ -570,15 +557,13 @@ def test_never_run_code_reports_zero() -> None:
         assert not any(per.values()), sub.co_name
 
 
-@needs_engine
 def test_uncalled_tree_reports_zero_everywhere() -> None:
     """Instrumenting without running anything: every unit of every code object is 0."""
-    assert _instrument is not None
     for prog in corpus():
         if prog.skip_reason():
             continue
         code = prog.compile()
-        inst = _instrument(code)
+        inst = instrument(code)
         counts = oracle.engine_counts(inst)
         tree = oracle.code_tree(code)
         assert set(counts) == set(tree), prog.name

@@ -15,13 +15,7 @@ import oracle
 import pytest
 
 from pytest_bytecode import versions
-
-try:
-    from pytest_bytecode.engine import instrument as _instrument
-except ImportError:  # the engine has not landed yet
-    _instrument = None
-
-pytestmark = pytest.mark.skipif(_instrument is None, reason="engine.instrument not available")
+from pytest_bytecode.engine import instrument
 
 CASES: dict[str, str] = {
     # 3.10: YIELD_FROM begins executing again on every next()/send() that
@@ -126,7 +120,6 @@ CASES_311: dict[str, str] = {
 
 @pytest.mark.parametrize("name", [*CASES, *CASES_311])
 def test_case_counts_match_oracle(name: str) -> None:
-    assert _instrument is not None
     if name in CASES_311 and versions.PY < (3, 11):
         pytest.skip("needs Python 3.11+")
     src = CASES.get(name) or CASES_311[name]
@@ -139,7 +132,7 @@ def test_case_counts_match_oracle(name: str) -> None:
         results.append(ns["main"]())
 
     expected = oracle.oracle_counts(code, run)
-    inst = _instrument(compile(src, f"<{name}>", "exec"))
+    inst = instrument(compile(src, f"<{name}>", "exec"))
     ns: dict[str, Any] = {}
     exec(inst.code, ns)
     results.append(ns["main"]())

@@ -10,10 +10,6 @@ import pytest
 import pytest_bytecode
 from pytest_bytecode import cli, versions
 
-needs_subprocess = pytest.mark.skipif(
-    versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses"
-)
-
 
 def test_help_lists_bytecode_group(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
@@ -38,7 +34,7 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert "usage: pytest-bytecode" in capsys.readouterr().out
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_python_dash_m(tmp_path: object) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "pytest_bytecode", "--version"],

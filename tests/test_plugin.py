@@ -9,59 +9,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import textwrap
-from pathlib import Path
-from typing import Any
 
 import pytest
+from bc_helpers import PKG, load_json, make_project
 
 from pytest_bytecode import data, versions
-
-needs_subprocess = pytest.mark.skipif(
-    versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses"
-)
-
-PKG = {
-    "src/pkg/__init__.py": "",
-    "src/pkg/mod.py": """
-        def f(x):
-            if x > 0:
-                return "pos"
-            return "neg"
-
-        def unused():  # pragma: no cover
-            return 1
-
-        def g():
-            return [i for i in range(3)]
-    """,
-    "src/pkg/other.py": """
-        VALUE = 1
-
-        def h():
-            return VALUE
-    """,
-    "tests/test_mod.py": """
-        from pkg.mod import f
-
-        def test_f():
-            assert f(1) == "pos"
-    """,
-}
-
-
-def make_project(pytester: pytest.Pytester, files: dict[str, str] | None = None) -> None:
-    """A src-layout project; ``pythonpath = src`` puts the package on sys.path."""
-    for name, text in (files or PKG).items():
-        path = pytester.path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    if not (pytester.path / "tox.ini").exists():
-        pytester.makeini("[pytest]\npythonpath = src\n")
-
-
-def load_json(path: Path) -> Any:
-    return json.loads(path.read_text())
 
 
 def test_term_report(pytester: pytest.Pytester) -> None:
@@ -291,7 +243,7 @@ def test_assertion_rewriting_coexists(pytester: pytest.Pytester) -> None:
     assert files["src/helpers/__init__.py"]["summary"]["covered_instructions"] > 0
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_modules_imported_before_hook_warn(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -368,7 +320,7 @@ def test_data_file_and_append(pytester: pytest.Pytester) -> None:
     second = data.load(pytester.path / "cov.data")
     for path, fdata in first.files.items():
         for one, two in zip(fdata.code_objects, second.files[path].code_objects, strict=True):
-            assert two.counts == [2 * c for c in one.counts]
+            assert [i.count for i in two.instructions] == [2 * i.count for i in one.instructions]
     assert first.python == versions.PY_TAG
 
 

@@ -13,13 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_plugin import make_project
+from bc_helpers import PKG, make_project
 
 from pytest_bytecode import cache, engine, versions
-
-needs_subprocess = pytest.mark.skipif(
-    versions.IS_PYODIDE, reason="Pyodide has no subprocesses, so no pytest-xdist"
-)
 
 MORE_TESTS = {
     "tests/test_a.py": """
@@ -56,11 +52,9 @@ def counts_of(report: Any) -> dict[str, list[tuple[str, int, int]]]:
     }
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 @pytest.mark.parametrize("dist", [["-n", "2"], ["--tx", "2*popen", "--dist", "load"]])
 def test_xdist_counts_equal_serial_counts(pytester: pytest.Pytester, dist: list[str]) -> None:
-    from test_plugin import PKG
-
     make_project(pytester, {**PKG, **MORE_TESTS})
     pytester.makeconftest("import pkg.other\n")
     args = ["--bytecode-cov=pkg", "-p", "xdist"]
@@ -99,10 +93,8 @@ LAZY = {
 }
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_module_imported_by_tests_counts_once(pytester: pytest.Pytester) -> None:
-    from test_plugin import PKG
-
     make_project(pytester, {**PKG, **MORE_TESTS, **LAZY})
     args = ["--bytecode-cov=pkg", "-p", "xdist"]
     serial = pytester.runpytest_subprocess(*args, "-n", "0", "--bytecode-cov-report=json:s.json")
@@ -174,7 +166,7 @@ EXIT = "os._exit(3)"
 SIGKILL = "import signal; os.kill(os.getpid(), signal.SIGKILL)"
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("dist", "death"),
     [
@@ -235,7 +227,7 @@ def test_killed_worker_keeps_completed_tests(
 COVERAGE_CORES = ["ctrace", "pytrace"] + (["sysmon"] if versions.HAS_SYS_MONITORING else [])
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 @pytest.mark.parametrize("core", COVERAGE_CORES)
 def test_side_by_side_with_pytest_cov(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, core: str

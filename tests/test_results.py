@@ -6,19 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
+from bc_helpers import code, dataset
 
 from pytest_bytecode import results, versions
-from pytest_bytecode.data import CodeData, CovData, FileData
+from pytest_bytecode.data import CovData
 
 
 def make(counts: dict[str, list[int]], excluded: list[int] | None = None) -> CovData:
     """One file, one code object per qualname, one instruction per line."""
-    codes = [
-        CodeData(name, name, 1, [2 * i for i in range(len(c))], ["NOP"] * len(c),
-                 list(range(1, len(c) + 1)), c)
-        for name, c in counts.items()
-    ]  # fmt: skip
-    return CovData(files={"m.py": FileData("sha", codes, excluded or [])})
+    codes = [code(name, c, lines=range(1, len(c) + 1)) for name, c in counts.items()]
+    return dataset(*codes, sha="sha", excluded_lines=excluded or [])
 
 
 def test_summary_and_exclusions() -> None:

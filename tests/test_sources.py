@@ -23,20 +23,18 @@ from coverage.files import GlobMatcher
 from coverage.files import prep_patterns as coverage_prep_patterns
 from coverage.misc import join_regex
 
-from pytest_bytecode import data, engine, versions
+from pytest_bytecode import data, engine
 from pytest_bytecode.collector import unexecuted_file
 from pytest_bytecode.sources import (
     NEVER_MEASURED,
     Selector,
+    SourceError,
     canonical_filename,
     python_source_text,
     report_path,
     resolve,
 )
 
-needs_subprocess = pytest.mark.skipif(
-    versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses"
-)
 needs_symlinks = pytest.mark.skipif(
     sys.platform == "win32", reason="creating symbolic links needs privileges on Windows"
 )
@@ -59,6 +57,163 @@ def selector_for(root: Path, *values: str | bool, **kw: Any) -> Selector:
     return resolve(
         values or (str(root),), rootdir=root, invocation_dir=root, search_path=[str(root)], **kw
     )
+
+
+# --- resolve, table-driven (no pytest run) ----------------------------------------------
+
+PROJECT = {
+    "src/pkg/__init__.py": "",
+    "src/pkg/mod.py": "X = 1\n",
+    "src/pkg/sub/__init__.py": "",
+    "src/pkg/sub/deep.py": "Y = 2\n",
+    "src/tool.py": "Z = 3\n",
+    "src/test_tool.py": "",
+    "src/_private/__init__.py": "",
+    "src/tests/__init__.py": "",
+    "notes.txt": "not Python\n",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    write(tmp_path, dict(PROJECT))
+    return tmp_path
+
+
+def _resolved(root: Path, values: list[str | bool], **kw: Any) -> dict[str, Any]:
+    """The parts of ``resolve``'s Selector a row checks, paths relative to ``root``."""
+    sel = resolve(values, rootdir=root, invocation_dir=root, search_path=[str(root / "src")], **kw)
+    base = os.path.normcase(canonical_filename(str(root)))
+
+    def rel(paths: Any) -> list[str]:
+        return sorted(Path(os.path.relpath(p, base)).as_posix() for p in paths)
+
+    return {
+        "dirs": rel(sel.dirs),
+        "files": rel(sel.files),
+        "modules": list(sel.modules),
+        "module_locations": rel(sel.module_locations),
+        "include": bool(sel.include),
+        "exclude_regex": sel.exclude_regex,
+    }
+
+
+_NOTHING: dict[str, Any] = {
+    "dirs": [],
+    "files": [],
+    "modules": [],
+    "module_locations": [],
+    "include": False,
+    "exclude_regex": None,
+}
+
+#: id -> (--bytecode-cov values, other arguments of resolve, what differs from _NOTHING)
+RESOLVED: dict[str, tuple[list[str | bool], dict[str, Any], dict[str, Any]]] = {
+    "default: src layout, no tests or private packages": (
+        [True],
+        {},
+        {"dirs": ["src/pkg"], "files": ["src/tool.py"]},
+    ),
+    "directory": (["src/pkg"], {}, {"dirs": ["src/pkg"]}),
+    "directory, spaces and a trailing slash": ([" src/pkg/ "], {}, {"dirs": ["src/pkg"]}),
+    "the same directory twice": (["src/pkg", "src/pkg/"], {}, {"dirs": ["src/pkg"]}),
+    ".py file": (["src/pkg/mod.py"], {}, {"files": ["src/pkg/mod.py"]}),
+    "package name": (["pkg"], {}, {"modules": ["pkg"], "module_locations": ["src/pkg"]}),
+    "subpackage name": (
+        ["pkg.sub"],
+        {},
+        {"modules": ["pkg.sub"], "module_locations": ["src/pkg/sub"]},
+    ),
+    "module name": (
+        ["pkg.mod"],
+        {},
+        {"modules": ["pkg.mod"], "module_locations": ["src/pkg/mod.py"]},
+    ),
+    "a directory and a module name": (
+        ["src/pkg", "tool"],
+        {},
+        {"dirs": ["src/pkg"], "modules": ["tool"], "module_locations": ["src/tool.py"]},
+    ),
+    "include narrows the default SOURCE": (
+        [True],
+        {"include": ["src/pkg/*"]},
+        {"dirs": ["src/pkg"], "files": ["src/tool.py"], "include": True},
+    ),
+    "include is ignored with an explicit SOURCE": (
+        ["src/pkg"],
+        {"include": ["src/pkg/*"]},
+        {"dirs": ["src/pkg"]},
+    ),
+    "exclusion rules": (
+        ["src/pkg"],
+        {"exclude_list": ["pragma: no cover", "raise NotImplementedError"]},
+        {
+            "dirs": ["src/pkg"],
+            "exclude_regex": join_regex(["pragma: no cover", "raise NotImplementedError"]),
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize(("values", "kw", "expected"), RESOLVED.values(), ids=RESOLVED.keys())
+def test_resolve(
+    project: Path, values: list[str | bool], kw: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    assert _resolved(project, values, **kw) == {**_NOTHING, **expected}
+
+
+def test_resolve_default_flat_layout(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "script.py": "",
+            "setup.py": "",
+            "conftest.py": "",
+            "test_app.py": "",
+            "app_test.py": "",
+            "tests/__init__.py": "",
+            "docs/__init__.py": "",
+            "not-a-name/__init__.py": "",
+            "nopkg/data.txt": "",
+        },
+    )
+    got = _resolved(tmp_path, [True])
+    assert (got["dirs"], got["files"]) == (["app"], ["script.py"])
+
+
+NOT_MEASURABLE = {
+    "a file that is not .py": ("notes.txt", "a SOURCE file must be a .py file"),
+    "no such package": ("missing_pkg", "not a directory, a .py file, or an importable"),
+    "no such submodule": ("pkg.nope", "not a directory, a .py file, or an importable"),
+    "no such directory": ("no such/dir", "not a directory, a .py file, or an importable"),
+    "a keyword is no module name": ("class", "not a directory, a .py file, or an importable"),
+}
+
+
+@pytest.mark.parametrize(("value", "message"), NOT_MEASURABLE.values(), ids=NOT_MEASURABLE.keys())
+def test_resolve_refuses(project: Path, value: str, message: str) -> None:
+    with pytest.raises(SourceError) as exc:
+        _resolved(project, [value])
+    assert str(exc.value).startswith(f"--bytecode-cov={value}: {message}")
+    assert "\n" not in str(exc.value)
+
+
+NAMES = {
+    "pkg": True,
+    "pkg.sub.deep": True,
+    "deep": True,  # a src layout may put any package directory on sys.path
+    "tool": False,
+    "pytest_bytecode.data": False,  # never measured
+}
+
+
+@pytest.mark.parametrize(("name", "may"), NAMES.items(), ids=NAMES.keys())
+def test_resolved_directory_admits_names_below_it(project: Path, name: str, may: bool) -> None:
+    selector = resolve(
+        ["src/pkg"], rootdir=project, invocation_dir=project, search_path=[str(project / "src")]
+    )
+    assert selector.may_match_name(name) is may
 
 
 # --- source text and excluded lines ---------------------------------------------------
@@ -229,7 +384,7 @@ def _ours(selector: Selector, root: Path) -> list[str]:
     return sorted(report_path(f, str(root)) for f in selector.all_files())
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_omit_patterns_mean_what_they_mean_to_coverage_py(tmp_path: Path) -> None:
     write(tmp_path, dict.fromkeys(TREE, ""))
     table = [[p.replace("@ABS@", tmp_path.as_posix()) for p in pats] for pats in OMIT_TABLE]
@@ -420,7 +575,7 @@ def _percent(files: dict[str, Any], key: str) -> float:
     return percent
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_dot_source_measures_a_src_layout(pytester: pytest.Pytester) -> None:
     _project(pytester, "src", "src")
     result = pytester.runpytest_subprocess(
@@ -433,7 +588,7 @@ def test_dot_source_measures_a_src_layout(pytester: pytest.Pytester) -> None:
     assert files["src/mypkg/mod.py"]["partial"] is False
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_parent_dir_source_outside_the_rootdir(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -452,7 +607,7 @@ def test_parent_dir_source_outside_the_rootdir(
     assert _percent(files, mod) > 0
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 @needs_symlinks
 @pytest.mark.parametrize("source", ["src", "linked", "mypkg"])
 def test_package_reached_through_a_symlinked_directory(
@@ -473,7 +628,7 @@ def test_package_reached_through_a_symlinked_directory(
     assert _percent(files, "src/mypkg/mod.py") > 0
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 @needs_symlinks
 @pytest.mark.parametrize("option", ["--bytecode-cov", "--bytecode-cov=proj/src"])
 def test_source_whose_package_is_a_link_out_of_the_rootdir(

@@ -1,17 +1,63 @@
-"""Plain result types of the engine: counts per instruction and per branch.
+"""The one in-memory shape of counts: per instruction, per branch, per code object.
 
-Everything here is immutable, holds only plain values, and speaks of the
-*original* (uninstrumented) code object: offsets are those that
+Every layer speaks these types, and no other count types exist: the engine
+makes them (:meth:`~pytest_bytecode.engine.Instrumented.counts`), the
+collector files them per source file, :mod:`pytest_bytecode.data` merges them
+and writes them to disk (as parallel lists, and only there),
+:mod:`pytest_bytecode.results` computes figures and verdicts over them, and
+the reporters render them.  ``docs/contributing.md`` says how to add a field.
+
+Everything here holds only plain values and speaks of the *original*
+(uninstrumented) code object: offsets are those that
 ``dis.get_instructions`` reports for the original code, so a reader can line
 them up with ``dis.dis`` output of the code under test.
+
+The objects are values: a field is never assigned to (type checkers refuse
+it, see :func:`_value`); a changed count is a new object.  So they are shared
+freely, between a data set, what is merged into it and the results computed
+from it, and merging or leaving out excluded lines copies no instruction that
+did not change.
+
+Room to grow, not yet used: a per-instruction fact that the reports will
+need, such as the column span ``co_positions()`` gives for the instruction
+(LCOV, Cobertura and HTML reports mark uncovered spans), is one more field of
+:class:`InstructionCount` with a default, filled in by
+:mod:`pytest_bytecode.engine.counts` and stored by :mod:`pytest_bytecode.data`
+as one more parallel list.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
+if TYPE_CHECKING:
+    from typing import TypeVar
 
-@dataclass(frozen=True)
+    from typing_extensions import dataclass_transform
+
+    _T = TypeVar("_T")
+
+    @dataclass_transform(frozen_default=True)
+    def _value(cls: type[_T]) -> type[_T]:
+        """A frozen dataclass, as far as type checkers are concerned."""
+
+else:
+
+    def _value(cls):
+        """A slotted dataclass with equality and hashing by value.
+
+        Not ``frozen=True`` at run time: a frozen dataclass's ``__init__``
+        sets each field through ``object.__setattr__`` and costs about three
+        times as much, and one of these is made for every instruction of every
+        measured code object when counts are read.  Type checkers see a
+        frozen dataclass (``dataclass_transform(frozen_default=True)``), so an
+        assignment to a field still fails the type check.
+        """
+        return dataclass(slots=True, unsafe_hash=True)(cls)
+
+
+@_value
 class InstructionCount:
     """How often one original instruction began executing."""
 
@@ -21,7 +67,7 @@ class InstructionCount:
     count: int
 
 
-@dataclass(frozen=True)
+@_value
 class BranchOutcome:
     """One of the two ways a conditional jump can go, and how often it went so."""
 
@@ -29,7 +75,7 @@ class BranchOutcome:
     count: int
 
 
-@dataclass(frozen=True)
+@_value
 class BranchCount:
     """A conditional jump (POP_JUMP_IF_*, FOR_ITER, SEND, ...) and its outcomes.
 
@@ -43,18 +89,21 @@ class BranchCount:
     outcomes: tuple[BranchOutcome, BranchOutcome]
 
 
-@dataclass(frozen=True)
+@_value
 class CodeCounts:
-    """Counts for one code object of an instrumented tree.
+    """Counts for one code object.
 
-    ``path`` locates the code object inside the tree: the indexes into
-    ``co_consts`` followed from the root (the root itself has ``()``).
+    ``path`` locates the code object inside the tree the engine instrumented:
+    the indexes into ``co_consts`` followed from the root (the root itself
+    has ``()``).  It is None for counts read from a data file, which does not
+    record it: there a code object is known by ``(qualname, firstlineno, n)``
+    (see :meth:`pytest_bytecode.data.FileData.keyed`).
     """
 
     qualname: str
     name: str
     firstlineno: int
-    path: tuple[int, ...]
+    path: tuple[int, ...] | None
     instructions: tuple[InstructionCount, ...]
     branches: tuple[BranchCount, ...]
 

@@ -27,15 +27,7 @@ def document(results: Results) -> dict[str, Any]:
             "format": FORMAT,
             "version": __version__,
             "python": results.python_version,
-            "crashed_workers": [
-                {
-                    "worker": c.worker,
-                    "error": c.error,
-                    "recovered": c.recovered,
-                    "saved_through": c.saved_through,
-                }
-                for c in results.crashed_workers
-            ],
+            "crashed_workers": [c.to_json() for c in results.crashed_workers],
         },
         "totals": results.totals.as_dict(),
         "files": {
@@ -62,7 +54,8 @@ def document(results: Results) -> dict[str, Any]:
                                 "opname": b.opname,
                                 "line": b.line,
                                 "outcomes": [
-                                    {"target_offset": t, "count": c} for t, c in b.outcomes
+                                    {"target_offset": o.target_offset, "count": o.count}
+                                    for o in b.outcomes
                                 ],
                             }
                             for b in code.branches
