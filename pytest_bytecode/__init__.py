@@ -24,6 +24,8 @@ if TYPE_CHECKING:
         assert_opcodes,
         opcodes,
     )
+    from pytest_bytecode.normalize import Level, Op
+    from pytest_bytecode.plugin import BytecodeCovWarning
     from pytest_bytecode.snapshots import assert_bytecode_snapshot
 
     __version__: str
@@ -37,11 +39,17 @@ _EXPORTS = {
     "assert_opcodes": "pytest_bytecode.assertions",
     "opcodes": "pytest_bytecode.assertions",
     "assert_bytecode_snapshot": "pytest_bytecode.snapshots",
+    "Level": "pytest_bytecode.normalize",
+    "Op": "pytest_bytecode.normalize",
+    "BytecodeCovWarning": "pytest_bytecode.plugin",
 }
 
 __all__ = [
     "ANY",
+    "BytecodeCovWarning",
     "BytecodePatternError",
+    "Level",
+    "Op",
     "__version__",
     "assert_bytecode_snapshot",
     "assert_in_bytecode",

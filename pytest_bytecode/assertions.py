@@ -11,15 +11,16 @@ tracebacks.  They work outside pytest too (plain ``python``).
 from __future__ import annotations
 
 import dis
+import enum
 import fnmatch
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import EllipsisType
-from typing import Literal
+from typing import Final, Literal
 
-from pytest_bytecode import normalize, snapshots, versions
+from pytest_bytecode import normalize, testcontext, versions
 from pytest_bytecode.normalize import Level, Op
 
 Match = Literal["exact", "contains", "startswith", "subsequence"]
@@ -47,7 +48,7 @@ class BytecodePatternError(ValueError):
 @dataclass(frozen=True)
 class _Pat:
     opname: str  # may hold wildcards; "" for markers
-    arg: object  # ANY, a str (text form) or a value (tuple form)
+    want: object  # the argument: ANY, a str (text form) or a value (tuple form)
     text: str  # how the pattern is shown
     by_value: bool = False
     marker: str = ""
@@ -57,18 +58,37 @@ class _Pat:
             return self.marker == op.marker
         if not fnmatch.fnmatchcase(op.opname, self.opname):
             return False
-        if self.arg is ANY:
+        if self.want is ANY:
             return True
         if self.by_value:
-            if type(self.arg) is type(op.argval) and self.arg == op.argval:
+            if type(self.want) is type(op.argval) and self.want == op.argval:
                 return True
-            if not isinstance(self.arg, str):
+            if not isinstance(self.want, str):
                 return False
-        return _arg_matches(str(self.arg), op)
+        return _arg_matches(str(self.want), op)
 
 
-_RUN = None  # a parsed ``...``
-_MORE = "\0"  # a row taken by the ``...`` of the row above
+class _Run(enum.Enum):
+    """A parsed ``...``: any run of entries, possibly empty."""
+
+    RUN = "..."
+
+
+_RUN: Final = _Run.RUN
+
+#: A parsed pattern list: patterns and ``...``.
+Pats = list[_Pat | _Run]
+
+
+class _Cell(enum.Enum):
+    """What stands in the expected column of a failure row instead of a pattern."""
+
+    MORE = "more"  # the row is taken by the ``...`` of the row above
+    ABSENT = "absent"  # no pattern: the row's entry is one too many
+
+
+_MORE: Final = _Cell.MORE
+_ABSENT: Final = _Cell.ABSENT
 
 
 def _arg_matches(text: str, op: Op) -> bool:
@@ -76,7 +96,7 @@ def _arg_matches(text: str, op: Op) -> bool:
 
     No wildcards here: ``BINARY_OP *`` and ``BINARY_OP **`` must stay literal.
     """
-    return text in (op.arg, str(op.argval))
+    return text in (op.argrepr, str(op.argval))
 
 
 def _check_opname(opname: str, level: Level) -> None:
@@ -98,7 +118,7 @@ def _check_opname(opname: str, level: Level) -> None:
     raise BytecodePatternError(f"unknown opname {opname!r}: no CPython 3.10-3.15 has it")
 
 
-def _parse(pattern: object, level: Level) -> _Pat | None:
+def _parse(pattern: object, level: Level) -> _Pat | _Run:
     if pattern is Ellipsis:
         return _RUN
     if isinstance(pattern, tuple) and len(pattern) == 2 and isinstance(pattern[0], str):
@@ -115,7 +135,7 @@ def _parse(pattern: object, level: Level) -> _Pat | None:
     return _Pat(opname, arg.strip() if arg.strip() else ANY, text)
 
 
-def _parse_all(expected: Sequence[object], level: Level) -> list[_Pat | None]:
+def _parse_all(expected: Sequence[object], level: Level) -> Pats:
     if isinstance(expected, (str, bytes)):
         raise BytecodePatternError("expected must be a list of patterns, not a string")
     return [_parse(p, level) for p in expected]
@@ -124,8 +144,8 @@ def _parse_all(expected: Sequence[object], level: Level) -> list[_Pat | None]:
 # --- Matching ------------------------------------------------------------------
 
 
-def _full_match(pats: list[_Pat | None], ops: list[Op]) -> bool:
-    """Whole-listing match where ``None`` (``...``) stands for any run of entries."""
+def _full_match(pats: Pats, ops: list[Op]) -> bool:
+    """Whole-listing match where ``...`` stands for any run of entries."""
     n = len(ops)
     reach = [False] * (n + 1)  # reach[j]: patterns so far consumed ops[:j]
     reach[0] = True
@@ -144,8 +164,8 @@ def _full_match(pats: list[_Pat | None], ops: list[Op]) -> bool:
     return reach[n]
 
 
-def _with_mode(pats: list[_Pat | None], match: Match) -> list[_Pat | None]:
-    collapsed: list[_Pat | None] = []
+def _with_mode(pats: Pats, match: Match) -> Pats:
+    collapsed: Pats = []
     for p in pats:
         if not (p is _RUN and collapsed and collapsed[-1] is _RUN):
             collapsed.append(p)
@@ -157,20 +177,21 @@ def _with_mode(pats: list[_Pat | None], match: Match) -> list[_Pat | None]:
     if match == "contains":
         head = [] if pats and pats[0] is _RUN else [_RUN]
         return head + pats + ([] if pats and pats[-1] is _RUN else [_RUN])
-    out: list[_Pat | None] = [_RUN]
+    out: Pats = [_RUN]
     for p in pats:
         if p is not _RUN:
             out += [p, _RUN]
     return out
 
 
-Row = tuple[_Pat | str | None, Op | None]
+#: A row of the failure table: what was expected, and the entry (None: missing).
+Row = tuple[_Pat | _Run | _Cell, Op | None]
 
 #: Above this many cells the middle of a failed match is paired up by position.
 _MAX_ALIGN_CELLS = 200_000
 
 
-def _align(pats: list[_Pat | None], ops: list[Op]) -> list[Row]:
+def _align(pats: Pats, ops: list[Op]) -> list[Row]:
     """Rows (pattern, entry) for the failure table.
 
     The common head and tail are paired directly; the differing middle gets a
@@ -195,7 +216,7 @@ def _align(pats: list[_Pat | None], ops: list[Op]) -> list[Row]:
         for k in range(max(len(mid_pats), len(mid_ops))):
             rows.append(
                 (
-                    mid_pats[k] if k < len(mid_pats) else "",
+                    mid_pats[k] if k < len(mid_pats) else _ABSENT,
                     mid_ops[k] if k < len(mid_ops) else None,
                 )
             )
@@ -205,8 +226,8 @@ def _align(pats: list[_Pat | None], ops: list[Op]) -> list[Row]:
     return rows
 
 
-def _align_middle(pats: list[_Pat | None], ops: list[Op]) -> list[Row]:
-    """Rows (pattern or "", entry or None) of a least-edits alignment.
+def _align_middle(pats: Pats, ops: list[Op]) -> list[Row]:
+    """Rows (pattern or :data:`_ABSENT`, entry or None) of a least-edits alignment.
 
     ``...`` absorbs any entries for free; a pattern against a non-matching
     entry, a missing entry or an extra entry costs one.
@@ -247,7 +268,8 @@ def _align_middle(pats: list[_Pat | None], ops: list[Op]) -> list[Row]:
             continue
         if i and j:
             pat = pats[i - 1]
-            step = 0 if pat.matches(ops[j - 1]) else 1  # type: ignore[union-attr]
+            assert pat is not _RUN
+            step = 0 if pat.matches(ops[j - 1]) else 1
             if cost[i - 1][j - 1] + step == c:
                 rows.append((pat, ops[j - 1]))
                 i, j = i - 1, j - 1
@@ -256,7 +278,7 @@ def _align_middle(pats: list[_Pat | None], ops: list[Op]) -> list[Row]:
             rows.append((pats[i - 1], None))
             i -= 1
             continue
-        rows.append(("", ops[j - 1]))
+        rows.append((_ABSENT, ops[j - 1]))
         j -= 1
     rows.reverse()
     return rows
@@ -280,12 +302,12 @@ def _line(op: Op | None) -> str:
     return "" if op is None or op.line is None else str(op.line)
 
 
-def _ok(pat: _Pat | str | None, op: Op | None) -> bool:
+def _ok(pat: _Pat | _Run | _Cell, op: Op | None) -> bool:
     if pat is _RUN or pat is _MORE:
         return True
     if isinstance(pat, _Pat) and op is not None:
         return pat.matches(op)
-    return pat == "" and op is None
+    return pat is _ABSENT and op is None
 
 
 def _table(rows: list[Row]) -> list[str]:
@@ -315,16 +337,16 @@ def _raw_dis(obj: object, recursive: bool) -> list[str]:
 
 
 def _fail(lines: list[str], obj: object, recursive: bool) -> AssertionError:
-    if snapshots.verbosity() > 0:
+    if testcontext.verbosity() > 0:
         lines = lines + _raw_dis(obj, recursive)
     else:
         lines = [*lines, "", "(run pytest with -v to see the raw disassembly)"]
     return AssertionError("\n".join(lines))
 
 
-def _visible(ops: list[Op], pats: list[_Pat | None]) -> list[Op]:
+def _visible(ops: list[Op], pats: Pats) -> list[Op]:
     """Markers take part in matching only if a pattern names one."""
-    if any(p is not None and p.marker for p in pats):
+    if any(p is not _RUN and p.marker for p in pats):
         return ops
     return [op for op in ops if not op.is_marker]
 
@@ -369,7 +391,7 @@ def assert_opcodes(
 
 def _one(opname: str, argval: object, level: Level) -> _Pat:
     pat = _parse(opname, level) if argval is ANY else _parse((opname, argval), level)
-    if pat is None or pat.marker:
+    if pat is _RUN or pat.marker:
         raise BytecodePatternError(f"not an instruction pattern: {opname!r}")
     return pat
 

@@ -1,25 +1,33 @@
-"""The ``bytecode`` fixture and the snapshot option.
+"""The running test's context, the ``bytecode`` fixture and the snapshot option.
 
-``bytecode`` is autouse: around every test it sets the test context that
-:mod:`pytest_bytecode.snapshots` reads (which test is running, ``-v``, whether
-``--bytecode-snapshot-update`` is on), so the plain functions
-``assert_bytecode_snapshot`` and friends work without requesting it.
-Requesting it gives an object with the helpers as methods.
+Around every test's setup, call and teardown, hook wrappers
+(:class:`TestContextHooks`) make a :class:`~pytest_bytecode.testcontext.TestContext`
+current: which test is running, ``-v``, whether ``--bytecode-snapshot-update``
+is on.  So the plain functions ``assert_bytecode_snapshot`` and friends work in
+any test, with no fixture (and a project's own fixture named ``bytecode``
+cannot break them).  Requesting the ``bytecode`` fixture gives an object with
+the helpers as methods.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_bytecode import assertions, snapshots
-from pytest_bytecode.assertions import ANY
-from pytest_bytecode.normalize import Level
+from pytest_bytecode import snapshots, testcontext
+from pytest_bytecode.testcontext import TestContext
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pytest_bytecode.normalize import Level
 
 UPDATE_INI = "bytecode_snapshot_update"
 _WRITTEN_PLUGIN = "bytecode-snapshots-written"
+_HOOKS_PLUGIN = "bytecode-test-context"
 
 
 def add_options(group: pytest.OptionGroup, parser: pytest.Parser | None = None) -> None:
@@ -39,6 +47,13 @@ def add_options(group: pytest.OptionGroup, parser: pytest.Parser | None = None) 
             type="bool",
             default=False,
         )
+
+
+def configure(config: pytest.Config) -> None:
+    """Check the snapshot option and register the hooks that keep the test context."""
+    check_options(config)
+    if config.pluginmanager.get_plugin(_HOOKS_PLUGIN) is None:
+        config.pluginmanager.register(TestContextHooks(), _HOOKS_PLUGIN)
 
 
 def check_options(config: pytest.Config) -> None:
@@ -84,20 +99,92 @@ def _recorder(config: pytest.Config) -> _Written:
     return plugin
 
 
+# --- The running test -------------------------------------------------------------
+
+_CONTEXT = pytest.StashKey[TestContext]()
+
+
+def new_context(item: pytest.Item) -> TestContext:
+    """A fresh context for ``item`` (each run of its setup gets one)."""
+    config = item.config
+    nodeid = item.nodeid
+    return TestContext(
+        path=Path(item.path),
+        name=nodeid.split("::", 1)[1].replace("::", ".") if "::" in nodeid else item.name,
+        nodeid=nodeid,
+        verbosity=int(config.getoption("verbose", 0) or 0),
+        update=update_requested(config),
+        on_write=lambda path: _recorder(config).paths.append(path),
+    )
+
+
+@contextmanager
+def _current(item: pytest.Item) -> Iterator[None]:
+    ctx = item.stash.get(_CONTEXT, None)
+    if ctx is None:
+        ctx = item.stash[_CONTEXT] = new_context(item)
+    with testcontext.activate(ctx):
+        yield
+
+
+class TestContextHooks:
+    """Keeps the running test's context current through its setup, call and teardown.
+
+    Hook wrappers rather than an autouse fixture: they cost nothing per
+    fixture lookup, see the setup of every fixture, and cannot be hidden by a
+    fixture of the same name.  A rerun of the test (setup again) starts a
+    fresh context, so its unnamed snapshots count from 1 again.
+    """
+
+    __test__ = False
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Iterator[None]:
+        item.stash[_CONTEXT] = new_context(item)
+        with _current(item):
+            yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        with _current(item):
+            yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Iterator[None]:
+        with _current(item):
+            yield
+        del item.stash[_CONTEXT]
+
+
+# --- The fixture ------------------------------------------------------------------
+
+
+class _Helper:
+    """A helper of :mod:`pytest_bytecode.assertions` as a fixture attribute,
+    imported on first use (so that loading the plugin does not load them)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        from pytest_bytecode import assertions
+
+        return getattr(assertions, self.name)
+
+
 class Bytecode:
     """The ``bytecode`` fixture: the bytecode helpers, bound to the running test."""
 
-    ANY = ANY
-
-    def __init__(self, ctx: snapshots.TestContext) -> None:
-        self._ctx = ctx
-
     # The plain helpers need nothing from the running test: the fixture
     # exposes them as they are.
-    opcodes = staticmethod(assertions.opcodes)
-    assert_opcodes = staticmethod(assertions.assert_opcodes)
-    assert_in = staticmethod(assertions.assert_in_bytecode)
-    assert_not_in = staticmethod(assertions.assert_not_in_bytecode)
+    ANY = _Helper("ANY")
+    opcodes = _Helper("opcodes")
+    assert_opcodes = _Helper("assert_opcodes")
+    assert_in = _Helper("assert_in_bytecode")
+    assert_not_in = _Helper("assert_not_in_bytecode")
+
+    def __init__(self, ctx: TestContext) -> None:
+        self._ctx = ctx
 
     def assert_snapshot(
         self,
@@ -112,18 +199,13 @@ class Bytecode:
         return snapshots.check(self._ctx, obj, name=name, level=level, recursive=recursive)
 
 
-@pytest.fixture(autouse=True)
-def bytecode(request: pytest.FixtureRequest) -> Iterator[Bytecode]:
+@pytest.fixture
+def bytecode(request: pytest.FixtureRequest) -> Bytecode:
     """Bytecode assertions for this test (see README "Bytecode assertions")."""
-    config = request.config
-    nodeid = request.node.nodeid
-    ctx = snapshots.TestContext(
-        path=Path(request.node.path),
-        name=nodeid.split("::", 1)[1].replace("::", ".") if "::" in nodeid else request.node.name,
-        nodeid=nodeid,
-        verbosity=int(config.getoption("verbose", 0) or 0),
-        update=update_requested(config),
-        on_write=lambda path: _recorder(config).paths.append(path),
-    )
-    with snapshots.activate(ctx):
-        yield Bytecode(ctx)
+    item = request.node
+    ctx = item.stash.get(_CONTEXT, None)
+    if ctx is None and isinstance(item, pytest.Item):  # the hooks are not registered
+        ctx = new_context(item)
+    if ctx is None:
+        raise RuntimeError(f"the bytecode fixture needs a test item, not {item!r}")
+    return Bytecode(ctx)

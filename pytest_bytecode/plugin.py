@@ -157,7 +157,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Check data and baseline files now, and take the xdist role."""
-    fixtures.check_options(config)
+    fixtures.configure(config)  # the snapshot option; the hooks that know the running test
     state = config.stash.get(STATE, None)
     if state is None or config.getoption("collectonly", False):
         return

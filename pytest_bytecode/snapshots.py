@@ -14,10 +14,9 @@ so that two tests never share a file; two snapshots of one test that would
 ``--bytecode-snapshot-update`` (or the ini key ``bytecode_snapshot_update``)
 a missing or different snapshot is written (atomically) and the test passes.
 
-The current test is known through :func:`activate`, which the ``bytecode``
-fixture (autouse) wraps around every test; the same context gives the
-helpers pytest's verbosity.  Outside a pytest test there is no context:
-snapshots are an error there, the other helpers work with verbosity 0.
+The running test comes from :mod:`pytest_bytecode.testcontext`, which the
+plugin's hook wrappers keep current around every test (no fixture needed).
+Outside a pytest test there is none, and a snapshot is an error.
 """
 
 from __future__ import annotations
@@ -26,83 +25,47 @@ import difflib
 import hashlib
 import re
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_bytecode import normalize, versions
+from pytest_bytecode import versions
 from pytest_bytecode.files import write_atomic
-from pytest_bytecode.normalize import Level
+from pytest_bytecode.testcontext import TestContext, current
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pytest_bytecode.normalize import Level
 
 SNAPSHOT_DIR = "__bytecode_snapshots__"
 UPDATE_OPTION = "--bytecode-snapshot-update"
-
-
-@dataclass
-class TestContext:
-    """What the helpers need to know about the test that is running."""
-
-    path: Path  # the test module
-    name: str  # test name within the module: "TestA.test_b[param]"
-    nodeid: str
-    verbosity: int = 0
-    update: bool = False
-    on_write: Callable[[Path], None] | None = None
-    _count: int = field(default=0, repr=False)
-    _used: dict[Path, str] = field(default_factory=dict, repr=False)
-
-    def snapshot_path(self, name: str | None) -> Path:
-        """Where the next snapshot of this test lives (counts unnamed calls).
-
-        Raises :class:`SnapshotError` when an earlier snapshot of this test
-        already took that file.
-        """
-        if name is None:
-            self._count += 1
-            suffix = "" if self._count == 1 else f"-{self._count}"
-            what = f"unnamed snapshot number {self._count}"
-        else:
-            suffix = "-" + _safe(name)
-            what = f"snapshot name={name!r}"
-        folder = self.path.parent / SNAPSHOT_DIR / self.path.stem
-        path = folder / f"{_safe(self.name)}{suffix}.py{versions.PY_TAG}.txt"
-        if path in self._used:
-            raise SnapshotError(
-                f"{self.nodeid}: the {what} and the {self._used[path]} would share the "
-                f"snapshot file {_shown(path)}; give the snapshot another name="
-            )
-        self._used[path] = what
-        return path
 
 
 class SnapshotError(Exception):
     """A snapshot that cannot be checked: a name collision or an unusable file."""
 
 
-_CURRENT: ContextVar[TestContext | None] = ContextVar("pytest_bytecode_test", default=None)
+def snapshot_path(ctx: TestContext, name: str | None) -> Path:
+    """Where the next snapshot of the test ``ctx`` lives (counts unnamed calls).
 
-
-def current() -> TestContext | None:
-    """The running test's context, or None outside a pytest test."""
-    return _CURRENT.get()
-
-
-def verbosity() -> int:
-    """pytest's ``-v`` count for the running test; 0 outside pytest."""
-    ctx = _CURRENT.get()
-    return 0 if ctx is None else ctx.verbosity
-
-
-@contextmanager
-def activate(ctx: TestContext) -> Iterator[TestContext]:
-    """Make ``ctx`` the current test context for the duration of the block."""
-    token = _CURRENT.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _CURRENT.reset(token)
+    Raises :class:`SnapshotError` when an earlier snapshot of this test
+    already took that file.
+    """
+    if name is None:
+        ctx.unnamed_snapshots += 1
+        count = ctx.unnamed_snapshots
+        suffix = "" if count == 1 else f"-{count}"
+        what = f"unnamed snapshot number {count}"
+    else:
+        suffix = "-" + _safe(name)
+        what = f"snapshot name={name!r}"
+    folder = ctx.path.parent / SNAPSHOT_DIR / ctx.path.stem
+    path = folder / f"{_safe(ctx.name)}{suffix}.py{versions.PY_TAG}.txt"
+    if path in ctx.snapshot_files:
+        raise SnapshotError(
+            f"{ctx.nodeid}: the {what} and the {ctx.snapshot_files[path]} would share the "
+            f"snapshot file {_shown(path)}; give the snapshot another name="
+        )
+    ctx.snapshot_files[path] = what
+    return path
 
 
 #: Longest test id or name kept whole in a snapshot file name.
@@ -122,6 +85,8 @@ def _safe(text: str) -> str:
 
 def render(obj: object, level: Level, recursive: bool, nodeid: str) -> str:
     """The snapshot file's text: a comment header, then one entry per line."""
+    from pytest_bytecode import normalize
+
     code = normalize.code_of(obj)
     ops = normalize.listing(code, level, recursive)
     header = (
@@ -144,7 +109,7 @@ def assert_bytecode_snapshot(
 ) -> Path:
     """Assert that ``obj``'s listing equals its stored snapshot; return the file's path."""
     __tracebackhide__ = True
-    ctx = _CURRENT.get()
+    ctx = current()
     if ctx is None:
         raise RuntimeError(
             "assert_bytecode_snapshot() needs a running pytest test with the pytest-bytecode "
@@ -163,7 +128,9 @@ def check(
 ) -> Path:
     """Compare with, or under update write, the snapshot of ``obj`` for ``ctx``."""
     __tracebackhide__ = True
-    path = ctx.snapshot_path(name)
+    from pytest_bytecode import normalize
+
+    path = snapshot_path(ctx, name)
     actual = render(obj, level, recursive, ctx.nodeid)
     stored, problem = _read(path)
     if stored is not None and _body(stored) == _body(actual):

@@ -16,7 +16,7 @@ import sys
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 if TYPE_CHECKING:
-    from typing import Final
+    from typing import Any, Final
 
 #: The running interpreter's (major, minor) version.
 PY: Final[tuple[int, int]] = (sys.version_info[0], sys.version_info[1])
@@ -312,6 +312,96 @@ _KNOWN_OPNAMES_TEXT = """
     UNPACK_SEQUENCE WITH_EXCEPT_START YIELD_FROM YIELD_VALUE
 """
 KNOWN_OPNAMES: Final[frozenset[str]] = frozenset(_KNOWN_OPNAMES_TEXT.split())
+
+
+def _stdlib_table(module: object, name: str, since: tuple[int, int]) -> Any:
+    """``module.name``, a table of the standard library that ``dis`` reads too.
+
+    None before ``since`` (the version that added it).  From ``since`` on a
+    missing table is an error at import, never an empty table: a future Python
+    that moves it must be looked at, not read as "no entries".
+    """
+    table = getattr(module, name, None)
+    if table is None and since <= PY:
+        raise ImportError(
+            f"pytest-bytecode: {getattr(module, '__name__', module)}.{name} is missing on "
+            f"CPython {PY_TAG} (it exists since {since[0]}.{since[1]}); pytest-bytecode "
+            "reads bytecode with it and does not support this Python yet"
+        )
+    return table
+
+
+#: BINARY_OP's operators by argument number (NB_*), as the portable level
+#: shows them on every version: 0-12 the binary operators (``+`` ... ``^``),
+#: 13-25 their in-place forms (``+=`` ...), 26 ``[]`` (NB_SUBSCR, 3.14+:
+#: BINARY_SUBSCR before).  Read from ``opcode._nb_ops`` (3.11+, the table
+#: ``dis`` shows BINARY_OP with; its numbers have not changed since, 3.14
+#: only appended NB_SUBSCR).  3.10 has no BINARY_OP: there the 3.11 table is
+#: written out here, for the legacy BINARY_*/INPLACE_* opnames to read as.
+_NB_OPS_3_11: Final[tuple[str, ...]] = (
+    *("+", "&", "//", "<<", "@", "*", "%", "|", "**", ">>", "-", "/", "^"),
+    *("+=", "&=", "//=", "<<=", "@=", "*=", "%=", "|=", "**=", ">>=", "-=", "/=", "^="),
+)
+_nb_ops_table = _stdlib_table(opcode, "_nb_ops", since=(3, 11))
+_nb_symbols = (
+    tuple(str(symbol) for _, symbol in _nb_ops_table) if _nb_ops_table is not None else _NB_OPS_3_11
+)
+BINARY_OP_SYMBOLS: Final[tuple[str, ...]] = (
+    _nb_symbols if "[]" in _nb_symbols else (*_nb_symbols, "[]")
+)
+
+#: BINARY_OP's argument for a subscript ``a[i]`` (NB_SUBSCR): 26 on 3.14+,
+#: and the number the portable level gives 3.10-3.13's BINARY_SUBSCR.
+NB_SUBSCR: Final[int] = BINARY_OP_SYMBOLS.index("[]")
+
+
+def _intrinsic(name: str, before_3_12: int) -> int:
+    """CALL_INTRINSIC_1's number for ``INTRINSIC_<name>``: from the running
+    interpreter's ``opcode._intrinsic_1_descs`` (3.12+, the table ``dis``
+    reads), else 3.12's number, which the portable level gives 3.10-3.11's
+    instruction for the same operation."""
+    table = _stdlib_table(opcode, "_intrinsic_1_descs", since=(3, 12))
+    if table is None:
+        return before_3_12
+    return [str(desc) for desc in table].index(f"INTRINSIC_{name}")
+
+
+#: 3.12 replaced UNARY_POSITIVE and LIST_TO_TUPLE with CALL_INTRINSIC_1 of
+#: these functions (5 and 6 since 3.12); the portable level reads 3.10-3.11's
+#: opcodes as those calls.
+INTRINSIC_UNARY_POSITIVE: Final[int] = _intrinsic("UNARY_POSITIVE", 5)
+INTRINSIC_LIST_TO_TUPLE: Final[int] = _intrinsic("LIST_TO_TUPLE", 6)
+
+
+def _function_attributes() -> tuple[tuple[int, str], ...]:
+    names = getattr(dis, "FUNCTION_ATTR_FLAGS", None) or getattr(dis, "MAKE_FUNCTION_FLAGS", None)
+    if not names:
+        raise ImportError(
+            f"pytest-bytecode: neither dis.FUNCTION_ATTR_FLAGS nor dis.MAKE_FUNCTION_FLAGS "
+            f"exists on CPython {PY_TAG}; pytest-bytecode reads MAKE_FUNCTION with them and "
+            "does not support this Python yet"
+        )
+    return tuple((1 << n, str(name)) for n, name in enumerate(names))
+
+
+#: What a function gets besides its code, by flag bit: MAKE_FUNCTION's
+#: argument on 3.10-3.12 (``dis.MAKE_FUNCTION_FLAGS``), SET_FUNCTION_ATTRIBUTE's
+#: on 3.13+ (``dis.FUNCTION_ATTR_FLAGS``): defaults 1, kwdefaults 2,
+#: annotations 4, closure 8, and from 3.14 annotate 16.
+FUNCTION_ATTRIBUTES: Final[tuple[tuple[int, str], ...]] = _function_attributes()
+
+#: FORMAT_VALUE's conversion (flags & 3, 3.10-3.12) and CONVERT_VALUE's
+#: argument (3.13+): ``!s``, ``!r``, ``!a`` (FVC_STR/REPR/ASCII, unchanged
+#: since 3.6; ``dis`` has the names in ``FORMAT_VALUE_CONVERTERS`` up to 3.12
+#: only).  FORMAT_VALUE's bit 4 says a format spec is on the stack.
+CONVERSIONS: Final[dict[int, str]] = {1: "str", 2: "repr", 3: "ascii"}
+FORMAT_VALUE_HAS_SPEC: Final[int] = 4
+
+#: CPython's flowgraph copies an exit block (one that returns or raises) of at
+#: most this many instructions instead of jumping to it (MAX_COPY_SIZE, 4 in
+#: 3.10-3.15); 3.11 does it less often, and the portable level copies what
+#: 3.11 left as a jump.
+MAX_COPY_SIZE: Final[int] = 4
 
 #: 3.10 only: MAKE_FUNCTION pops the function's qualified name, pushed by a
 #: LOAD_CONST just before it; 3.11 takes the qualname from the code object.

@@ -129,7 +129,7 @@ def test_recursive_listing_has_code_headers() -> None:
 
 def test_assert_in_returns_first_matching_instruction() -> None:
     op = assert_in_bytecode(LOOP, "LOAD_FAST")
-    assert (op.opname, op.arg, op.argval, op.line) == ("LOAD_FAST", "xs", "xs", 3)
+    assert (op.opname, op.argrepr, op.argval, op.line) == ("LOAD_FAST", "xs", "xs", 3)
     op = assert_in_bytecode(LOOP, "BINARY_OP", "+=")
     assert op.text == "BINARY_OP +=" and op.line == 4
     assert assert_in_bytecode(LOOP, "LOAD_FAST t").argval == "t"

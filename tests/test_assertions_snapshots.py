@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_bytecode import assert_bytecode_snapshot, versions
+from pytest_bytecode import assert_bytecode_snapshot, testcontext, versions
 from pytest_bytecode.files import write_atomic
 
 TAG = versions.PY_TAG
@@ -128,3 +128,89 @@ def test_write_is_atomic(tmp_path: Path) -> None:
     write_atomic(target, b"two\n")
     assert target.read_text() == "two\n"
     assert [p.name for p in target.parent.iterdir()] == ["b.txt"]
+
+
+# --- The running test: hook wrappers, no autouse fixture -------------------------------
+
+
+def test_a_users_fixture_named_bytecode_does_not_break_snapshots(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def bytecode():
+            return "the project's own"
+        """
+    )
+    pytester.makepyfile(
+        test_user=USER.format(op="+")
+        + '\ndef test_own(bytecode):\n    assert bytecode == "the project\'s own"\n'
+    )
+    run(pytester, "--bytecode-snapshot-update").assert_outcomes(passed=2)
+    assert snapshot(pytester).is_file()
+    run(pytester).assert_outcomes(passed=2)
+
+
+def test_the_bytecode_fixture_is_not_autouse(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        def test_plain(request):
+            assert "bytecode" not in request.fixturenames
+
+        def test_asks(bytecode):
+            assert bytecode.opcodes(lambda: None)[-1] == "RETURN_VALUE"
+        """
+    )
+    run(pytester).assert_outcomes(passed=2)
+
+
+def test_snapshot_in_fixture_setup_and_teardown_belongs_to_the_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_user="""
+        import pytest
+        from pytest_bytecode import assert_bytecode_snapshot
+
+        def add(a, b):
+            return a + b
+
+        @pytest.fixture
+        def checked():
+            assert_bytecode_snapshot(add, name="setup")
+            yield
+            assert_bytecode_snapshot(add, name="teardown")
+
+        def test_add(checked):
+            assert_bytecode_snapshot(add)
+        """
+    )
+    run(pytester, "--bytecode-snapshot-update").assert_outcomes(passed=1)
+    folder = pytester.path / "__bytecode_snapshots__" / "test_user"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"test_add-setup.py{TAG}.txt",
+        f"test_add-teardown.py{TAG}.txt",
+        f"test_add.py{TAG}.txt",
+    ]
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_the_context_ends_with_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_user="""
+        from pytest_bytecode import testcontext
+
+        def test_inside():
+            ctx = testcontext.current()
+            assert ctx is not None and ctx.name == "test_inside" and ctx.verbosity == 1
+
+        def test_after():
+            assert testcontext.current().name == "test_after"
+        """
+    )
+    run(pytester, "-v").assert_outcomes(passed=2)
+    outer = testcontext.current()  # this test's, restored after the inner run's
+    assert outer is not None and outer.name == "test_the_context_ends_with_the_test"

@@ -1,0 +1,67 @@
+"""Which pytest test is running, for helpers called without a fixture.
+
+``assert_bytecode_snapshot`` finds its snapshot file from the running test,
+and every helper adds the raw disassembly to its failure under pytest's
+``-v``.  The plugin's hook wrappers (:mod:`pytest_bytecode.fixtures`) make a
+:class:`TestContext` current around each test's setup, call and teardown.
+Outside a pytest test there is none: :func:`current` is None, snapshots are
+an error there and the other helpers work with verbosity 0.
+
+No pytest import here: the helpers work in plain ``python`` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TestContext:
+    """What the helpers need to know about the test that is running."""
+
+    __test__ = False  # not a test class, whatever pytest's python_classes say
+
+    path: Path  # the test module
+    name: str  # test name within the module: "TestA.test_b[param]"
+    nodeid: str
+    verbosity: int = 0
+    update: bool = False  # --bytecode-snapshot-update
+    on_write: Callable[[Path], None] | None = None  # told of each snapshot file written
+    #: Snapshots of this test so far: how many unnamed, and which files taken
+    #: (by what), so that two snapshots of one test never share a file.
+    unnamed_snapshots: int = field(default=0, repr=False)
+    snapshot_files: dict[Path, str] = field(default_factory=dict, repr=False)
+
+    def snapshot_path(self, name: str | None) -> Path:
+        """Where this test's next snapshot lives (see :func:`.snapshots.snapshot_path`)."""
+        from pytest_bytecode.snapshots import snapshot_path
+
+        return snapshot_path(self, name)
+
+
+_CURRENT: ContextVar[TestContext | None] = ContextVar("pytest_bytecode_test", default=None)
+
+
+def current() -> TestContext | None:
+    """The running test's context, or None outside a pytest test."""
+    return _CURRENT.get()
+
+
+def verbosity() -> int:
+    """pytest's ``-v`` count for the running test; 0 outside pytest."""
+    ctx = _CURRENT.get()
+    return 0 if ctx is None else ctx.verbosity
+
+
+@contextmanager
+def activate(ctx: TestContext) -> Iterator[TestContext]:
+    """Make ``ctx`` the current test context for the duration of the block."""
+    token = _CURRENT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _CURRENT.reset(token)
