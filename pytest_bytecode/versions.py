@@ -445,6 +445,13 @@ MAX_BLOCKS: Final[int] = 20
 #: raise site from the traceback instead, as on 3.10.
 LASTI_IS_OBJECT: Final[bool] = HAS_EXCEPTION_TABLE and PY < (3, 14)
 
+#: 3.10-3.11: a C-level call counts against the recursion limit like a
+#: Python frame (3.12 gave C calls a limit of their own), and an exception
+#: unwinding at the limit leaves no headroom: a handler stub there must call
+#: nothing, so it never looks up a key its raise table lacks (the
+#: defaultdict's ``__missing__`` is a call) and tests for it first.
+STUB_MUST_NOT_CALL: Final[bool] = PY < (3, 12)
+
 #: A stub records where an exception was raised as a code-unit index (the
 #: ``lasti`` object) or as a byte offset (the traceback's ``tb_lasti``).
 #: Divide by this to get code units.
@@ -527,3 +534,13 @@ COUNT_DOWN: Final[bool] = sys.maxsize >= 2**63 - 1
 #: observer's count.  A ``throw()``/``close()`` then raises "at" the
 #: instruction before YIELD_FROM; the engine attributes that to YIELD_FROM.
 YIELD_FROM_COUNTS_DELEGATIONS: Final[bool] = PY < (3, 11)
+
+#: Instructions that may leave the frame unseen by any stub and, when control
+#: comes back, go on to the next instruction: the engine ends a block after
+#: each and counts what follows directly (a frame may stay suspended there, or
+#: be dropped, with nothing after it run).  3.10: YIELD_FROM (``yield from``
+#: and ``await``), which suspends in place.  3.14+: the instructions of
+#: RERAISE_WITHOUT_TRACEBACK.
+LEAVES_UNSEEN_AND_GOES_ON: Final[frozenset[str]] = RERAISE_WITHOUT_TRACEBACK | (
+    frozenset({"YIELD_FROM"}) if PY < (3, 11) else frozenset()
+)

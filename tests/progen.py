@@ -24,10 +24,20 @@ back would abort the interpreter.  Whether a function gets an entry
 statement is drawn from a random generator of its own, so a module without
 one is the same text as before entry statements existed.
 
+About a quarter of the modules end with an *edge* function (:func:`_edge`),
+drawn from a random generator of its own too, in one of the shapes where the
+engine once went wrong (issue 15): a bare ``raise`` in a helper called from an
+``except`` block, with or without a ``finally`` of its own; a generator
+suspended in ``yield from`` when ``main()`` closes it (or run to its end); a
+``throw()`` into a delegate that catches it and returns, or re-raises it; and
+recursion some tens of frames deep whose frames clean up in ``finally`` and
+``with`` blocks as an exception unwinds them.
+
 Termination is by construction: every ``while`` loop increments its own counter
 first and is bounded by a small constant, ``for`` loops run over small ranges,
-and a function only calls functions with a smaller index (no recursion).  All
-values are ints kept small with ``%`` so nothing grows without bound.
+and a function only calls functions with a smaller index (no recursion but the
+edge functions' own, bounded by a depth argument).  All values are ints kept
+small with ``%`` so nothing grows without bound.
 
 Run ``python tests/progen.py SEED`` to print one program.
 """
@@ -58,6 +68,12 @@ class _Scope:
 
 #: Share of the functions that begin with an entry statement.
 ENTRY_SHARE = 0.35
+
+#: Share of the modules that end with an edge function (see :func:`_edge`).
+EDGE_SHARE = 0.25
+
+#: Edge shapes, by the name :func:`_edge` knows them by.
+EDGE_KINDS = ("bare_reraise", "suspended_delegation", "throw_delegate", "deep_cleanup")
 
 #: Entry statements, by the name :meth:`_Gen.entry` knows them by.
 ENTRY_KINDS = ("while_true", "while_cond", "nested", "try_loop", "try_first", "for_first")
@@ -461,6 +477,77 @@ class _Gen:
         return name, is_gen, lines
 
 
+def _edge(rng: random.Random, name: str) -> list[str]:
+    """An edge function ``name(a, b)`` and its helpers (see the module
+    docstring); it returns an int, yields ints, or raises one of the
+    exceptions ``main()`` catches."""
+    kind = rng.choice(EDGE_KINDS)
+    k = [rng.randint(1, 9) for _ in range(4)]
+    if kind == "bare_reraise":
+        exc = rng.choice(_EXCEPTIONS)
+        raise_it = "x = 1 // (a - a)" if exc == "ZeroDivisionError" else f"raise {exc}(a % {k[0]})"
+        helper = [f"def {name}_helper(a, b, log):", f"    x = a * {k[1]} % 13"]
+        helper += ["    if x > b:", "        x += 1"]
+        if rng.random() < 0.5:
+            helper += ["    try:", "        log.append(x)", "        raise", "    finally:"]
+            helper += [f"        log.append(b % {k[2]})"]
+        else:
+            helper += ["    log.append(x)", "    raise"]
+        body = [f"def {name}(a, b):", "    log = []", "    try:"]
+        body += [f"        if a % {k[3]} == 0:", f"            {raise_it}", "        log.append(a)"]
+        body += [f"    except {exc}:", "        try:"]
+        body += [f"            {name}_helper(a, b, log)", f"        except {exc} as e:"]
+        body += ["            log.append(len(e.args))"]
+        body += ["    return sum(log) % 1009"]
+        return [*helper, "", "", *body]
+    if kind == "suspended_delegation":
+        n = rng.choice([rng.randint(2, 8), rng.randint(13, 20)])
+        inner = [f"def {name}_inner(a, b):", f"    for i in range({n}):"]
+        inner += [
+            "        if (a + i) % 5 == 4:",
+            "            continue",
+            "        yield (a + i) % 7",
+        ]
+        inner += ["    return b % 11"]
+        body = [f"def {name}(a, b):", f"    x = yield from {name}_inner(a, b)", "    after = x + 1"]
+        if rng.random() < 0.5:
+            body += [f"    x = yield from {name}_inner(b, after)"]
+        body += ["    yield after + x"]
+        return [*inner, "", "", *body]
+    if kind == "throw_delegate":
+        exc = rng.choice(_EXCEPTIONS)
+        inner = [
+            f"def {name}_inner(a, b):",
+            "    try:",
+            "        yield a % 7",
+            "        yield b % 7",
+        ]
+        inner += [f"    except {exc}:", f"        if a % {k[0]} == 1:", "            raise"]
+        inner += [f"        return a % {k[1]}", "    return b"]
+        deleg = [f"def {name}_outer(a, b):", f"    r = yield from {name}_inner(a, b)"]
+        deleg += ["    yield r * 2"]
+        body = [f"def {name}(a, b):", f"    g = {name}_outer(a, b)", "    first = next(g)"]
+        body += [f"    if (a + b) % {k[2]} == 0:", "        return first + next(g)"]
+        body += [f"    r = g.throw({exc}(first))", "    g.close()", "    return r"]
+        return [*inner, "", "", *deleg, "", "", *body]
+    # deep_cleanup
+    depth = rng.randint(20, 60)
+    exc = rng.choice(_EXCEPTIONS)
+    rec = [f"def {name}_rec(n, log):", "    try:", "        if n:"]
+    rec += [f"            return {name}_rec(n - 1, log) + 1"]
+    if rng.random() < 0.5:
+        rec += ["        with suppress(KeyError if n % 2 else ValueError):"]
+        rec += [f"            raise {exc}(n)"]
+        rec += ["        return 0"]
+    else:
+        rec += [f"        raise {exc}(n)"]
+    rec += ["    finally:", f"        log.append(n % {k[0]})"]
+    body = [f"def {name}(a, b):", "    log = []", "    try:"]
+    body += [f"        r = {name}_rec(abs(a * b) % {depth} + 1, log)", f"    except {exc}:"]
+    body += ["        r = -1", "    return (r + sum(log)) % 1009"]
+    return [*rec, "", "", *body]
+
+
 def generate_module(seed: int) -> str:
     """Source of one generated module; ``main()`` returns every function's result."""
     g = _Gen(seed)
@@ -476,6 +563,12 @@ def generate_module(seed: int) -> str:
         name, is_gen, body = g.function(index, list(funcs))
         funcs.append((name, is_gen))
         lines += ["", *body, ""]
+    # Drawn apart from ``g.rng``, so that modules without one keep their text.
+    edge_rng = random.Random(f"progen-edge-{seed}")
+    if edge_rng.random() < EDGE_SHARE:
+        name = f"e{len(funcs)}"
+        lines += ["", *_edge(edge_rng, name), ""]
+        funcs.append((name, False))
     inputs = [(g.rng.randint(-4, 9), g.rng.randint(-4, 9)) for _ in range(3)] + [(0, 0)]
     lines += [
         "",

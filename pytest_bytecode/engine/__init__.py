@@ -47,7 +47,7 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its plan changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "8"
+ENGINE_VERSION = "9"
 
 __all__ = [
     "ENGINE_VERSION",
@@ -116,7 +116,7 @@ class Instrumented:
         self.original = original
         self._plans = plans
         self._counters = [c for _, plan in plans for c in plan.counters]
-        self._tables = [t for _, plan in plans for t in plan.raises]
+        self._tables = [t.sites for _, plan in plans for t in plan.raises]
         self._zero: list[int] | None = None
         _UNINDEXED.add(self)
         # A handle may go before its code does (instrument_function's, if

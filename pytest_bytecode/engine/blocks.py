@@ -10,7 +10,9 @@ starts:
 * after every suspension point (YIELD_VALUE, RETURN_GENERATOR): a generator
   may never be resumed, so what follows must be counted on its own;
 * after what FOR_ITER steps over on 3.12+ (where an exhausted loop lands);
-* after an instruction that may re-raise without a traceback entry (3.14+).
+* after an instruction that may leave the frame unseen and then go on
+  (``versions.LEAVES_UNSEEN_AND_GOES_ON``): one that may re-raise without a
+  traceback entry (3.14+), a YIELD_FROM, which suspends in place (3.10).
 
 Every block but the last therefore ends with a control-shaping instruction
 or right before a leader, and a block's last instruction is either one that
@@ -141,7 +143,7 @@ def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -
     resume_at: list[int] = []
     by_end: dict[int, Special] = {}
     land_of: dict[int, int] = {}  # special's end -> where its jump lands
-    reraise_bare = versions.RERAISE_WITHOUT_TRACEBACK
+    reraise_bare = versions.LEAVES_UNSEEN_AND_GOES_ON
     pseudo = versions.PSEUDO_JUMP_OPNAMES
     setup = versions.SETUP_OPNAMES
     no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES

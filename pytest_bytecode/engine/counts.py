@@ -38,12 +38,18 @@ if TYPE_CHECKING:
 
 
 class RaiseTable(defaultdict[int, int]):
-    """Raise site -> times, kept by one stub: ``RaiseTable(int)``.  Hashable
-    by identity, so that instrumented code objects (which hold it as a
-    constant) stay hashable.  (No ``__init__`` of its own: one is made for
-    every stub, and a Python-level constructor would double its cost.)"""
+    """Raise site -> times, kept by one stub: ``RaiseTable(int)`` (3.12+; see
+    :class:`RaiseHolder` for 3.10-3.11).  Hashable by identity, so that
+    instrumented code objects (which hold it as a constant) stay hashable.
+    (No ``__init__`` of its own: one is made for every stub, and a
+    Python-level constructor would double its cost.)"""
 
     __hash__ = object.__hash__  # type: ignore[assignment]
+
+    @property
+    def sites(self) -> defaultdict[int, int]:
+        """The records themselves (the table is its own mapping)."""
+        return self
 
     def __reduce__(self) -> tuple[type[RaiseTable], tuple[type[int]]]:
         # A pickled or deep-copied instrumented code object gets an empty table
@@ -86,6 +92,51 @@ class CountUp(_CountBase):
 
     def __reduce__(self) -> tuple[type[CountUp], tuple[()]]:
         return (CountUp, ())
+
+
+if TYPE_CHECKING:
+    _HolderBase: TypeAlias = itertools.repeat[dict[int, int]]
+else:
+    _HolderBase = itertools.repeat
+
+
+class RaiseHolder(_HolderBase):
+    """Raise site -> times, kept by one stub on 3.10-3.11: ``itertools.repeat``
+    of a plain dict, ``RaiseHolder()``.
+
+    There a stub may run while a RecursionError unwinds at the limit, where a
+    call of any kind (C included) raises a new one
+    (:data:`versions.STUB_MUST_NOT_CALL`).  Subscripts and ``in`` on a *dict
+    subclass* are calls (dict's ``__getitem__`` and ``__contains__`` are
+    methods, so a subclass gets the generic slots that call them); on a plain
+    dict they are not.  A plain dict is unhashable, so it cannot be a constant
+    of a hashable code object; this iterator is hashable by identity and hands
+    out the dict with no call: the stub's ``FOR_ITER`` over it, and no name
+    in ``co_names``.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls) -> RaiseHolder:
+        return super().__new__(cls, {})
+
+    @property
+    def sites(self) -> dict[int, int]:
+        """The records: site -> times."""
+        return next(self)
+
+    def __reduce__(self) -> tuple[type[RaiseHolder], tuple[()]]:
+        # As RaiseTable: a copy starts empty.
+        return (RaiseHolder, ())
+
+
+#: One stub's records, as the running version keeps them.
+AnyRaiseTable: TypeAlias = "RaiseTable | RaiseHolder"
+
+#: A fresh, empty raise table for one stub.
+new_raise_table: Callable[[], AnyRaiseTable] = (
+    RaiseHolder if versions.STUB_MUST_NOT_CALL else partial(RaiseTable, int)
+)
 
 
 #: A probe's counter.  ``next()`` on it must count, atomically under the GIL,
@@ -226,7 +277,7 @@ class CodePlan:
         names: tuple[str, str, int],
         code: CodeType,
         counters: list[Counter],
-        raises: list[defaultdict[int, int]],
+        raises: list[AnyRaiseTable],
         tags: Sequence[int],
         starts: Sequence[int],
     ) -> None:

@@ -117,7 +117,7 @@ _SHAPING: frozenset[int] = frozenset(
     or versions.OPNAME[op]
     in (
         versions.NO_FALLTHROUGH_OPNAMES
-        | versions.RERAISE_WITHOUT_TRACEBACK
+        | versions.LEAVES_UNSEEN_AND_GOES_ON
         | {"YIELD_VALUE", "RETURN_GENERATOR"}
     )
 )

@@ -22,7 +22,8 @@ The path of one code object:
      records which instruction raised (the ``lasti`` the exception table
      pushes on 3.11-3.13, the traceback's ``tb_lasti`` on 3.10 and 3.14+)
      and then carries on exactly as before: into the original handler, or
-     ``RERAISE 1`` out of the frame with the traceback untouched (3.10 has
+     ``RERAISE 1`` out of the frame with the traceback untouched and
+     ``f_lasti`` back where the exception was raised (3.10 has
      no exception table: one ``SETUP_FINALLY`` after the glued prefix sends
      exceptions to the catch-all stub; it sits before the first block's
      label, so that a loop jumping back there does not push it again);
@@ -49,7 +50,6 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections import defaultdict
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -71,7 +71,14 @@ from pytest_bytecode.engine.assemble import (
     encode,
 )
 from pytest_bytecode.engine.blocks import entry_glue
-from pytest_bytecode.engine.counts import CodePlan, Counter, RaiseTable, new_counter
+from pytest_bytecode.engine.counts import (
+    AnyRaiseTable,
+    CodePlan,
+    Counter,
+    RaiseHolder,
+    RaiseTable,
+    new_counter,
+)
 from pytest_bytecode.engine.decode import scan
 from pytest_bytecode.engine.tables import encode_exception_table, grow_locations
 
@@ -81,7 +88,7 @@ PROBE_STACK = 3
 #: Stack slots a stub needs above its handler's depth: what the interpreter
 #: pushes when it enters a handler (3.11+: lasti and the exception; 3.10: the
 #: previous and the current exception triples), plus the stub's own work.
-STUB_STACK = 6 if versions.HANDLER_GETS_LASTI else 10
+STUB_STACK = 11 if not versions.HANDLER_GETS_LASTI else 6 if versions.LASTI_IS_OBJECT else 7
 
 #: Raise-table key of an exception that reached a stub without a traceback
 #: (3.14+): it enters the handler, but no instruction of the code raised it.
@@ -109,9 +116,14 @@ class _Rewriter:
         self.consts: list[object] = list(code.co_consts) if consts is None else consts
         self.names: tuple[str, ...] | list[str] = code.co_names  # a list once added to
         self.counters: list[Counter] = []
-        self.raises: list[defaultdict[int, int]] = []
+        self.raises: list[AnyRaiseTable] = []
         self._next_const = self._const(next)
         self._one_const = self._const(1)
+        self._once = -1
+        # 3.10, 3.14+: whether the code re-raises with a bare ``raise`` (see _stub).
+        self._bare = not versions.LASTI_IS_OBJECT and any(
+            s.name == "RAISE_VARARGS" and not self.raw[2 * s.unit + 1] for s in self.specials
+        )
 
     def _const(self, value: object) -> int:
         self.consts.append(value)
@@ -130,9 +142,17 @@ class _Rewriter:
             return raw
         steps: list[tuple[str, int]] = []
         if versions.PROBE_BY_FOR_ITER:
-            # [count] -> FOR_ITER -> [count, n]; never exhausted, but its
-            # target is valid anyway: after the probe, with the stack empty.
-            steps = [("LOAD_CONST", arg_const), ("FOR_ITER", 2), ("POP_TOP", 0), ("POP_TOP", 0)]
+            # [count] -> FOR_ITER -> [count, n]; never exhausted.  Its target
+            # is the probe's own first POP_TOP: 3.12-3.13's sys.monitoring
+            # makes the instruction after a FOR_ITER's target (where an
+            # exhausted loop goes on, past END_FOR) a line start, and the
+            # instruction after the probe may be one that must stay itself:
+            # a RESUME replaced by INSTRUMENTED_LINE makes gen.close() throw
+            # GeneratorExit into a generator that plain code just clears
+            # (an 'exception' trace event, and its handlers run).  Within the
+            # probe, the line start is the second POP_TOP, which has the
+            # probe's line: no line event, nothing changed.
+            steps = [("LOAD_CONST", arg_const), ("FOR_ITER", 0), ("POP_TOP", 0), ("POP_TOP", 0)]
         else:
             for step in versions.CALL_SEQUENCE:
                 if step == "CALLABLE":
@@ -155,21 +175,51 @@ class _Rewriter:
         ``raises[where] += 1`` in it, where a stub starts.
 
         3.11+: the stub is entered with [lasti, exc] on top of the stack.
-        3.10: with [traceback, value, type]; the raise site is the value's
-        ``__traceback__.tb_lasti`` (this frame's entry heads the traceback).
-        An entry without ``lasti`` (3.11+) has it dropped again at the end.
+        3.10: with [traceback, value, type]; the raise site is that
+        traceback's ``tb_lasti`` (this frame's entry heads it).  The
+        traceback is taken from the stack, not from the exception: its own
+        attribute lookup (a user ``__getattribute__``, a ``__traceback__``
+        property) must not run.  An entry without ``lasti`` (3.11+) has it
+        dropped again at the end.
+
+        3.10-3.11 (:data:`versions.STUB_MUST_NOT_CALL`): the stub may run
+        while a RecursionError unwinds at the limit, so it calls nothing.
+        Its table is a :class:`~pytest_bytecode.engine.counts.RaiseHolder`:
+        ``FOR_ITER`` over it gives a plain dict, where ``in`` and a subscript
+        are no calls; a site the dict lacks is tested for and stored as 1,
+        never looked up.  The branch is relative (3.10: ``FOR_ITER`` over
+        ``(None,) * found``), so the bytes stay the same wherever the stub
+        goes.
         """
         raises = self.raises
         while len(raises) <= stub:  # stubs may come out of order
-            raises.append(RaiseTable(int))
+            raises.append(RaiseHolder() if versions.STUB_MUST_NOT_CALL else RaiseTable(int))
         const = self._const(raises[stub])
         # The bytes depend on these indexes and nothing else (3.10 and 3.14+
-        # read two attributes by name; their indexes vary).
+        # read attributes by name; their indexes vary).
         key: tuple[int, ...] = (const, self._one_const, lasti)
-        if not versions.LASTI_IS_OBJECT:
-            key += (self._name("__traceback__"), self._name("tb_lasti"))
-        if versions.HAS_EXCEPTION_TABLE and not versions.LASTI_IS_OBJECT:
-            key += (self._const(NO_SITE),)
+        if not versions.HAS_EXCEPTION_TABLE:
+            once = self._once_const()
+            key += (self._name("tb_lasti"), once)
+            if self._bare:
+                frame_names = (
+                    self._name("tb_frame"),
+                    self._name("f_code"),
+                    self._name("co_consts"),
+                )
+                bounds = (self._const(const), self._const(const + 1), self._const(0))
+                no_site = self._const(NO_SITE)
+                key += (*frame_names, *bounds, no_site)
+        elif not versions.LASTI_IS_OBJECT:
+            if self._bare:
+                frame_names = (
+                    self._name("tb_frame"),
+                    self._name("f_code"),
+                    self._name("co_consts"),
+                )
+                bounds = (self._const(const), self._const(const + 1), self._const(0))
+                key += (*frame_names, *bounds, self._once_const())
+            key += (self._name("__traceback__"), self._name("tb_lasti"), self._const(NO_SITE))
         cached = _STUBS.get(key)
         if cached is not None:
             return cached
@@ -177,8 +227,36 @@ class _Rewriter:
         subscr, subscr_arg = versions.SUBSCR_INSTR
         shift = versions.LOAD_ATTR_SHIFT
         head = b""
-        if versions.LASTI_IS_OBJECT:
-            steps: list[tuple[str, int]] = [
+        if versions.LASTI_IS_OBJECT and versions.STUB_MUST_NOT_CALL:  # 3.11
+            # [lasti, exc] -> [lasti, exc, sites, lasti in sites]
+            found = _steps(
+                [
+                    ("LOAD_CONST", const),
+                    ("FOR_ITER", 0),  # never exhausted
+                    ("SWAP", 2),
+                    ("POP_TOP", 0),
+                    ("COPY", 3),
+                    ("COPY", 2),
+                    ("CONTAINS_OP", 0),
+                ]
+            )
+            # -> [lasti, exc, sites, times + 1]
+            more = _steps(
+                [
+                    ("COPY", 1),
+                    ("COPY", 4),
+                    (subscr, subscr_arg),
+                    ("LOAD_CONST", self._one_const),
+                    (add, add_arg),
+                ]
+            )
+            first = _steps([("LOAD_CONST", self._one_const)])  # -> [lasti, exc, sites, 1]
+            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
+            branch = _steps([("POP_JUMP_FORWARD_IF_FALSE", (len(more) + len(join)) >> 1)])
+            head = found + branch + more + join + first
+            steps: list[tuple[str, int]] = [("SWAP", 2), ("COPY", 4), ("STORE_SUBSCR", 0)]
+        elif versions.LASTI_IS_OBJECT:
+            steps = [
                 ("LOAD_CONST", const),
                 ("COPY", 3),
                 (subscr, subscr_arg),
@@ -198,6 +276,28 @@ class _Rewriter:
             )
             no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
             site = _steps([("LOAD_ATTR", self._name("tb_lasti") << shift)])
+            if self._bare:  # as on 3.10, below: is the traceback's head this frame's?
+                mine = _steps(
+                    [
+                        ("COPY", 1),
+                        ("LOAD_ATTR", frame_names[0] << shift),
+                        ("LOAD_ATTR", frame_names[1] << shift),
+                        ("LOAD_ATTR", frame_names[2] << shift),
+                        ("LOAD_CONST", bounds[0]),
+                        ("LOAD_CONST", bounds[1]),
+                        ("BUILD_SLICE", 2),
+                        (subscr, subscr_arg),
+                        ("LOAD_CONST", self._once_const()),
+                        (add, add_arg),
+                        ("LOAD_CONST", bounds[2]),
+                        (subscr, subscr_arg),
+                        ("LOAD_CONST", const),
+                        ("IS_OP", 0),
+                    ]
+                )
+                on = _steps([(versions.JUMP_FORWARD_OPNAME, len(no_tb) >> 1)])
+                other = _steps([("POP_JUMP_IF_FALSE", (len(site) + len(on)) >> 1)])
+                site = mine + other + site + on + no_tb
             join = _steps([(versions.JUMP_FORWARD_OPNAME, len(site) >> 1)])
             has_tb = _steps([("POP_JUMP_IF_NOT_NONE", (len(no_tb) + len(join)) >> 1)])
             head = tb + has_tb + no_tb + join + site
@@ -213,20 +313,84 @@ class _Rewriter:
                 ("POP_TOP", 0),
             ]
         else:  # 3.10: [traceback, value, type] on top
-            steps = [
-                ("DUP_TOP_TWO", 0),
-                ("POP_TOP", 0),
-                ("LOAD_ATTR", self._name("__traceback__")),
-                ("LOAD_ATTR", self._name("tb_lasti")),
-                ("LOAD_CONST", const),
-                ("ROT_TWO", 0),
-                ("DUP_TOP_TWO", 0),
-                ("BINARY_SUBSCR", 0),
-                ("LOAD_CONST", self._one_const),
-                (add, add_arg),
-                ("ROT_THREE", 0),
-                ("STORE_SUBSCR", 0),
-            ]
+            # -> [tb, value, type, tb]
+            head = _steps([("ROT_THREE", 0), ("ROT_THREE", 0), ("DUP_TOP", 0), ("ROT_FOUR", 0)])
+            site = _steps([("LOAD_ATTR", self._name("tb_lasti"))])
+            if self._bare:
+                # A bare ``raise`` re-raises with the traceback as it was: its
+                # head may be the frame that caught the exception, not this
+                # one, and its tb_lasti an offset of that frame.  The head is
+                # this frame's if this very table (``is``: tables of other
+                # code may compare equal) is at ``const`` in the head frame's
+                # co_consts (``(co_consts[const:const + 1] + (None,))[0]``: a
+                # shorter co_consts is no IndexError, and no step is a call
+                # that needs recursion headroom); otherwise the raise is recorded under NO_SITE,
+                # no instruction's: the bare ``raise`` ends its block, so the
+                # counts need only the entry.  (A frame of this same code
+                # that caught it, in recursion, still passes for this one.)
+                mine = _steps(
+                    [
+                        ("DUP_TOP", 0),
+                        ("LOAD_ATTR", frame_names[0]),
+                        ("LOAD_ATTR", frame_names[1]),
+                        ("LOAD_ATTR", frame_names[2]),
+                        ("LOAD_CONST", bounds[0]),
+                        ("LOAD_CONST", bounds[1]),
+                        ("BUILD_SLICE", 2),
+                        (subscr, subscr_arg),
+                        ("LOAD_CONST", once),
+                        (add, add_arg),
+                        ("LOAD_CONST", bounds[2]),
+                        (subscr, subscr_arg),
+                        ("LOAD_CONST", const),
+                        ("IS_OP", 0),
+                        ("LOAD_CONST", once),
+                        ("BINARY_MULTIPLY", 0),
+                        ("GET_ITER", 0),
+                    ]
+                )
+                own = _steps([("POP_TOP", 0), ("POP_TOP", 0)]) + site
+                other = _steps([("POP_TOP", 0), ("LOAD_CONST", no_site)])
+                join = _steps([(versions.JUMP_FORWARD_OPNAME, len(other) >> 1)])
+                branch = _steps([("FOR_ITER", (len(own) + len(join)) >> 1)])
+                site = mine + branch + own + join + other
+            # -> [tb, value, type, sites, site, site in sites]
+            found = (
+                head
+                + site
+                + _steps(
+                    [
+                        ("LOAD_CONST", const),
+                        ("FOR_ITER", 0),  # never exhausted
+                        ("ROT_TWO", 0),
+                        ("POP_TOP", 0),
+                        ("ROT_TWO", 0),
+                        ("DUP_TOP_TWO", 0),
+                        ("ROT_TWO", 0),
+                        ("CONTAINS_OP", 0),
+                        ("LOAD_CONST", once),
+                        ("BINARY_MULTIPLY", 0),
+                        ("GET_ITER", 0),
+                    ]
+                )
+            )
+            # [.., sites, site, iterator, None] -> [.., times + 1, sites, site]
+            more = _steps(
+                [
+                    ("POP_TOP", 0),
+                    ("POP_TOP", 0),
+                    ("DUP_TOP_TWO", 0),
+                    (subscr, subscr_arg),
+                    ("LOAD_CONST", self._one_const),
+                    (add, add_arg),
+                    ("ROT_THREE", 0),
+                ]
+            )
+            first = _steps([("LOAD_CONST", self._one_const), ("ROT_THREE", 0)])
+            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
+            branch = _steps([("FOR_ITER", (len(more) + len(join)) >> 1)])
+            head = found + branch + more + join + first
+            steps = [("STORE_SUBSCR", 0)]
         if not lasti and versions.HANDLER_GETS_LASTI:
             steps += [("SWAP", 2), ("POP_TOP", 0)]
         raw = head + _steps(steps)
@@ -234,6 +398,12 @@ class _Rewriter:
             _STUBS.clear()
         _STUBS[key] = raw
         return raw
+
+    def _once_const(self) -> int:
+        """Index of the constant ``(None,)`` (3.10 stubs branch on it)."""
+        if self._once < 0:
+            self._once = self._const((None,))
+        return self._once
 
     def _name(self, name: str) -> int:
         names = self.names
@@ -300,9 +470,13 @@ class _Rewriter:
             if block.handler:
                 if falls_on:
                     splice.insert_jump(start, OWN, forward, b, start)
-                for kid, (_, _, lasti) in stubs_by_target[start]:
+                stubs = stubs_by_target[start]
+                for kid, (_, _, lasti) in stubs:
                     where[nb + kid] = insert(start, OWN, self._stub(kid, lasti), IGNORE, start)
-                    splice.insert_jump(start, OWN, forward, b, start)
+                    if kid != stubs[-1][0]:
+                        # The last stub goes on into the handler by falling
+                        # through: no jump, so no sys.monitoring JUMP event.
+                        splice.insert_jump(start, OWN, forward, b, start)
             where[b] = start + splice.shift
             if block_edge[b] in chords:
                 if body < end:
@@ -434,10 +608,13 @@ def _steps(steps: list[tuple[str, int]]) -> bytes:
     return encode([(_OP[name], arg) for name, arg in steps])
 
 
-#: What ends the catch-all stub.  3.11+: RERAISE 1 restores f_lasti to where
-#: the exception was raised.  3.10 has no such operand: RERAISE 0 leaves it
-#: at the stub.
-_RERAISE = _steps([("RERAISE", 1 if versions.HANDLER_GETS_LASTI else 0)])
+#: What ends the catch-all stub: RERAISE 1 restores f_lasti to where the
+#: exception was raised, so that the frame's line after the fact (a trace
+#: function's ``'return'`` event, a debugger's) is the raising line, as in
+#: plain code.  3.11+: from the lasti the entry pushed; 3.10: from the
+#: EXCEPT_HANDLER block the interpreter pushed on entering the stub, which
+#: holds the f_lasti the exception was raised at.
+_RERAISE = _steps([("RERAISE", 1)])
 
 
 #: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`

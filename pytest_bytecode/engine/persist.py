@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import marshal
 from array import array
-from collections import defaultdict
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.counts import CodePlan, Counter, RaiseTable, new_counter
+from pytest_bytecode.engine.counts import (
+    AnyRaiseTable,
+    CodePlan,
+    Counter,
+    new_counter,
+    new_raise_table,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,10 +47,10 @@ def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
 
 def _plan_from_state(
     state: tuple[Any, ...], code: CodeType
-) -> tuple[CodePlan, list[Counter], list[defaultdict[int, int]]]:
+) -> tuple[CodePlan, list[Counter], list[AnyRaiseTable]]:
     names, tags, starts, n_c, n_r = state
     counters = [new_counter() for _ in range(n_c)]
-    raises: list[defaultdict[int, int]] = [RaiseTable(int) for _ in range(n_r)]
+    raises = [new_raise_table() for _ in range(n_r)]
     plan = CodePlan(
         (str(names[0]), str(names[1]), int(names[2])),
         code,
@@ -115,7 +120,7 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]
     ):
         raise ValueError(f"instrumented-code data of format {fmt!r} for Python {tag!r}")
     plans: list[tuple[tuple[int, ...], CodePlan]] = []
-    live: list[tuple[list[Counter], list[defaultdict[int, int]]]] = []
+    live: list[tuple[list[Counter], list[AnyRaiseTable]]] = []
     try:
         for path, state in states:
             plan, counters, raises = _plan_from_state(state, _code_at(original, tuple(path)))

@@ -300,7 +300,7 @@ def _depth_first(
 
 
 #: What a block may end with that leaves the code object unseen by a stub.
-_LEAVES_UNSEEN = SUSPENDS | versions.RERAISE_WITHOUT_TRACEBACK
+_LEAVES_UNSEEN = SUSPENDS | versions.LEAVES_UNSEEN_AND_GOES_ON
 
 
 def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[int]]) -> FlowPlan:
