@@ -316,9 +316,16 @@ def install(measurement: Measurement, pytest_hook: Any = None) -> Callable[[], N
     return uninstall
 
 
-def _functions_of(module: types.ModuleType, filename: str) -> Iterator[types.FunctionType]:
-    """Functions and methods defined in ``module``'s own file, each once."""
+def _functions_of(module: types.ModuleType, filename: str) -> list[types.FunctionType]:
+    """Functions and methods defined in ``module``'s own file, each once.
+
+    The whole list is made before any is instrumented: a function reached
+    again (through a second class, say) after its code was replaced would
+    otherwise look new and be instrumented twice.  A frozen module's code
+    (3.11+: ``<frozen posixpath>``) counts as its file's.
+    """
     seen: set[int] = set()
+    names = (filename, f"<frozen {module.__name__}>")
 
     def visit(obj: Any, depth: int) -> Iterator[types.FunctionType]:
         if depth > 5:
@@ -331,9 +338,10 @@ def _functions_of(module: types.ModuleType, filename: str) -> Iterator[types.Fun
             return
         if isinstance(obj, types.FunctionType):
             code = obj.__code__
-            if code.co_filename == filename and id(code) not in seen:
+            if code.co_filename in names and id(code) not in seen:
                 seen.add(id(code))
-                yield obj
+                if engine.original_code(code) is code:  # not instrumented already
+                    yield obj
         elif isinstance(obj, type) and getattr(obj, "__module__", None) == module.__name__:
             if id(obj) in seen:
                 return
@@ -341,8 +349,7 @@ def _functions_of(module: types.ModuleType, filename: str) -> Iterator[types.Fun
             for value in list(vars(obj).values()):
                 yield from visit(value, depth + 1)
 
-    for value in list(vars(module).values()):
-        yield from visit(value, 0)
+    return [f for value in list(vars(module).values()) for f in visit(value, 0)]
 
 
 def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleType]) -> list[str]:

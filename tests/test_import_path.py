@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_plugin import make_project, needs_subprocess
+from bc_helpers import make_project
 
 from pytest_bytecode import cache as cache_mod
 from pytest_bytecode import pytestcompat
@@ -108,7 +108,7 @@ OPTIMIZED = {
 }
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_cache_keeps_optimization_levels_apart(pytester: pytest.Pytester) -> None:
     """A ``-O`` run never gets code compiled for a normal run, nor the reverse."""
     make_project(pytester, OPTIMIZED)
@@ -121,22 +121,6 @@ def test_cache_keeps_optimization_levels_apart(pytester: pytest.Pytester) -> Non
     assert hits == [False, False, True, True, False]
     entries = list((pytester.path / ".pytest_cache" / "d" / "pytest-bytecode").glob("*.bin"))
     assert len(entries) == 3  # plain, -O, -OO
-
-
-def test_cache_key_names_every_setting(tmp_path: Path) -> None:
-    cache = cache_mod.InstrumentationCache(tmp_path, lambda _: None)
-    keys = {
-        cache.key(b"x = 1\n", "m.py", settings, "7")
-        for settings in (
-            "plain",
-            "rewrite pytest 9.2 pass-hook False",
-            "rewrite pytest 9.2 pass-hook True",
-        )
-    }
-    keys.add(cache.key(b"x = 1\n", "m.py", "plain", "8"))
-    keys.add(cache.key(b"x = 2\n", "m.py", "plain", "7"))
-    keys.add(cache.key(b"x = 1\n", "n.py", "plain", "7"))
-    assert len(keys) == 6
 
 
 def test_rewrite_settings_follow_the_pass_hook(pytester: pytest.Pytester) -> None:
@@ -187,7 +171,7 @@ LOADER = {
 }
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_loader_is_complete(pytester: pytest.Pytester) -> None:
     make_project(pytester, LOADER)
     result = pytester.runpytest_subprocess(
@@ -224,7 +208,7 @@ RELOAD = {
 }
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_a_file_loaded_three_times_is_one_entry(pytester: pytest.Pytester) -> None:
     make_project(pytester, RELOAD)
     result = pytester.runpytest_subprocess("--bytecode-cov=rel", "--bytecode-cov-report=json")
@@ -240,7 +224,7 @@ def test_a_file_loaded_three_times_is_one_entry(pytester: pytest.Pytester) -> No
     assert set(_counts(module)) == {3}  # the module body ran three times
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_a_file_changed_between_loads_reports_the_latest(pytester: pytest.Pytester) -> None:
     files = dict(RELOAD)
     files["tests/test_reload.py"] = """\
@@ -283,7 +267,7 @@ INSIDE = {
 }
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_importlib_mode_with_doctests_and_tests_inside_the_package(
     pytester: pytest.Pytester,
 ) -> None:
@@ -337,7 +321,7 @@ BROKEN = {
 }
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_import_tracebacks_read_as_without_the_plugin(pytester: pytest.Pytester) -> None:
     make_project(pytester, BROKEN)
     texts = []
@@ -360,7 +344,7 @@ def _cache_dir(pytester: pytest.Pytester) -> Path:
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership only")
 @pytest.mark.parametrize("problem", ["group-writable", "foreign-owner"])
-@needs_subprocess
+@pytest.mark.subprocess
 def test_untrusted_cache_directory_is_not_used(pytester: pytest.Pytester, problem: str) -> None:
     make_project(pytester)
     args = ["--bytecode-cov=pkg", "--debug=debug.log", "--bytecode-cov-report=json"]
@@ -441,7 +425,7 @@ CUSTOM = {
 }
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_a_module_no_probe_can_reach_is_named(pytester: pytest.Pytester) -> None:
     make_project(pytester, CUSTOM)
     result = pytester.runpytest_subprocess("--bytecode-cov=cust")
@@ -452,21 +436,6 @@ def test_a_module_no_probe_can_reach_is_named(pytester: pytest.Pytester) -> None
             "(module-not-measured)"
         ]
     )
-
-
-def test_cache_key_follows_the_engine_source(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An engine edit without a version bump still changes every key."""
-    cache = cache_mod.InstrumentationCache(None, lambda _: None)
-    before = cache.key(b"x = 1\n", "m.py", "plain", "7")
-    real = Path.read_bytes
-
-    def edited(path: Path) -> bytes:
-        data = real(path)
-        return data + b"# edited\n" if path.name == "assemble.py" else data
-
-    monkeypatch.setattr(cache_mod, "_code_fingerprint", None)
-    monkeypatch.setattr(Path, "read_bytes", edited)
-    assert cache.key(b"x = 1\n", "m.py", "plain", "7") != before
 
 
 def test_cache_entries_keep_the_excluded_lines(tmp_path: Path) -> None:
@@ -480,7 +449,7 @@ def test_cache_entries_keep_the_excluded_lines(tmp_path: Path) -> None:
         assert not (tmp_path / "k.bin").exists()  # a damaged entry is removed
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log"]
@@ -494,3 +463,64 @@ def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     assert "cache hit for pkg.mod" not in (pytester.path / "debug.log").read_text()
     assert _report(pytester) != cold
+
+
+EARLY = {
+    "src/early/__init__.py": "",
+    "src/early/plugin.py": """\
+        class A:
+            @staticmethod
+            def f(x):
+                try:
+                    [x, "a"].sort()
+                except TypeError:
+                    return "mixed"
+                return "sorted"
+
+        class B(A):
+            g = A.__dict__["f"]  # the same function, reached through a second class
+        """,
+    "tests/test_early.py": """\
+        from early.plugin import A, B
+
+        def test_f():
+            assert A.f(1) == "mixed"
+            assert B.g("b") == "sorted"
+        """,
+}
+
+
+@pytest.mark.subprocess
+def test_an_early_function_reached_twice_is_instrumented_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Instrumenting already-instrumented code made counts negative."""
+    make_project(pytester, EARLY)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    result = pytester.runpytest_subprocess(
+        "-p", "early.plugin", "--bytecode-cov=early", "--bytecode-cov-report=json"
+    )
+    result.assert_outcomes(passed=1, warnings=1)
+    codes = _report(pytester)["src/early/plugin.py"]["code_objects"]
+    assert [c["name"] for c in codes] == ["f"]  # once, though reached through A and B
+    counts = _counts(codes[0])
+    assert min(counts) >= 0
+    assert max(counts) == 2
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 freezes no stdlib module")
+def test_frozen_stdlib_module_named_as_source_is_measured(pytester: pytest.Pytester) -> None:
+    """posixpath is frozen from 3.11 on: its functions' code names ``<frozen posixpath>``."""
+    pytester.makepyfile(
+        test_frozen="import posixpath\n\n"
+        "def test_join():\n    assert posixpath.join('a', 'b') == 'a/b'\n"
+    )
+    result = pytester.runpytest_subprocess(
+        "--bytecode-cov=posixpath", "--bytecode-cov-report=json", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=1, warnings=1)
+    (fdata,) = _report(pytester).values()
+    assert fdata["partial"] is True
+    join = [c for c in fdata["code_objects"] if c["qualname"] == "join"]
+    assert join and max(_counts(join[0])) >= 1
