@@ -790,17 +790,10 @@ def plugin_main(modules: Sequence[str], timeout: float, python: str, jobs: int) 
                 print(f"known {line}  ({KNOWN_DIFFERENCES[test_id]})")
             for note in res["notes"]:
                 print(f"note {module}: {note}")
-            if diffs:
-                failed += 1
-                print(f"FAIL {module} ({res['counts']}): {len(diffs)} differences")
-                for line in diffs[:50]:
-                    print(f"    {line}")
-                if len(diffs) > 50:
-                    print(f"    ... {len(diffs) - 50} more")
-            else:
+            if _print_outcome(module, res["counts"], diffs):
                 passed += 1
-                print(f"ok   {module} ({res['counts']})")
-            sys.stdout.flush()
+            else:
+                failed += 1
     if early:
         print(
             "imported by pytest before the plugin's import hook (only their functions "
@@ -819,6 +812,21 @@ def plugin_main(modules: Sequence[str], timeout: float, python: str, jobs: int) 
 
 def available(module: str) -> bool:
     return importlib.util.find_spec(f"test.{module}") is not None
+
+
+def _print_outcome(module: str, counts: object, diffs: list[str]) -> bool:
+    """Print a module's verdict line and up to 50 of its differences; True
+    when it passed (no difference left)."""
+    if diffs:
+        print(f"FAIL {module} ({counts}): {len(diffs)} differences")
+        for line in diffs[:50]:
+            print(f"    {line}")
+        if len(diffs) > 50:
+            print(f"    ... {len(diffs) - 50} more")
+    else:
+        print(f"ok   {module} ({counts})")
+    sys.stdout.flush()
+    return not diffs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -876,17 +884,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             diffs = [d for d in diffs if d not in known]
             for line in known:
                 print(f"known {line}  ({KNOWN_DIFFERENCES[line.split(':')[0]]})")
-            if diffs:
-                failed += 1
-                print(f"FAIL {module} ({counts}): {len(diffs)} differences")
-                for line in diffs[:50]:
-                    print(f"    {line}")
-                if len(diffs) > 50:
-                    print(f"    ... {len(diffs) - 50} more")
-            else:
+            if _print_outcome(module, counts, diffs):
                 passed += 1
-                print(f"ok   {module} ({counts})")
-            sys.stdout.flush()
+            else:
+                failed += 1
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
