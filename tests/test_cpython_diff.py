@@ -85,7 +85,9 @@ def test_quick_subset_agrees() -> None:
 
 @needs_subprocess
 @pytest.mark.skipif(
-    importlib.util.find_spec("test.test_colorsys") is None, reason="no Lib/test here"
+    importlib.util.find_spec("test") is None
+    or importlib.util.find_spec("test.test_colorsys") is None,
+    reason="no Lib/test here",
 )
 def test_plugin_mode_agrees_cold_and_warm() -> None:
     """Through the plugin: plain, cold-cache and warm-cache pytest runs agree, the
