@@ -23,6 +23,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -500,6 +501,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+#: A run of this many arrays or objects opened one inside the other (keys
+#: allowed between): no file of ours nests beyond a handful, and the JSON
+#: parser recurses once per level, which can exhaust a small native stack
+#: (Pyodide's) before Python's recursion limit says so.
+_TOO_DEEP = re.compile(r'(?:[\[{]\s*(?:"[^"\\]*"\s*:\s*)?){200}')
+
+
 def read_json(path: Path | str, what: str) -> Any:
     """The JSON value in ``path`` (``-``: standard input); every problem is a
     :class:`DataError` naming the file: unreadable, not UTF-8 text, not JSON,
@@ -515,6 +523,8 @@ def read_json(path: Path | str, what: str) -> Any:
             f"{path}: corrupt {what} (not UTF-8 text: byte 0x{raw[exc.start]:02x} "
             f"at position {exc.start})"
         ) from None
+    if _TOO_DEEP.search(text) is not None:  # before the parser recurses into it
+        raise DataError(f"{path}: corrupt {what} (nested too deeply)")
     try:
         return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
