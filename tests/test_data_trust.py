@@ -22,7 +22,7 @@ import bc_helpers
 import pytest
 from bc_helpers import make_project
 
-from pytest_bytecode import cli, data, files, results
+from pytest_bytecode import cli, data, files, results, versions
 from pytest_bytecode.data import CovData, DataError, FileData
 from pytest_bytecode.engine.model import CodeCounts
 
@@ -294,6 +294,9 @@ def test_disk_full_fails_the_run(pytester: pytest.Pytester) -> None:
     assert Path("/dev/full").is_char_device()
 
 
+@pytest.mark.skipif(
+    versions.IS_PYODIDE, reason="Pyodide's in-memory file system has no name-length limit"
+)
 def test_name_too_long_is_one_line(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     result = pytester.runpytest("--bytecode-cov=pkg", f"--bytecode-cov-data={'x' * 300}")

@@ -115,7 +115,8 @@ def test_json_report_schema_and_offsets(pytester: pytest.Pytester) -> None:
     entry = report["files"]["mod.py"]
 
     # Every code object appears, executed or not, with dis offsets of the original code.
-    code = compile(source, str(pytester.path / "mod.py"), "exec")
+    # Compiled as importlib does (no ``from __future__`` of this test module).
+    code = compile(source, str(pytester.path / "mod.py"), "exec", dont_inherit=True)
     expected = []
 
     def walk(co: types.CodeType) -> None:
