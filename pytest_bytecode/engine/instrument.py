@@ -202,22 +202,12 @@ class _Rewriter:
             once = self._once_const()
             key += (self._name("tb_lasti"), once)
             if self._bare:
-                frame_names = (
-                    self._name("tb_frame"),
-                    self._name("f_code"),
-                    self._name("co_consts"),
-                )
-                bounds = (self._const(const), self._const(const + 1), self._const(0))
+                frame_names, bounds = self._own_frame_check(const)
                 no_site = self._const(NO_SITE)
                 key += (*frame_names, *bounds, no_site)
         elif not versions.LASTI_IS_OBJECT:
             if self._bare:
-                frame_names = (
-                    self._name("tb_frame"),
-                    self._name("f_code"),
-                    self._name("co_consts"),
-                )
-                bounds = (self._const(const), self._const(const + 1), self._const(0))
+                frame_names, bounds = self._own_frame_check(const)
                 key += (*frame_names, *bounds, self._once_const())
             key += (self._name("__traceback__"), self._name("tb_lasti"), self._const(NO_SITE))
         cached = _STUBS.get(key)
@@ -404,6 +394,14 @@ class _Rewriter:
         if self._once < 0:
             self._once = self._const((None,))
         return self._once
+
+    def _own_frame_check(self, const: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """What a stub of code with a bare ``raise`` reads to tell whether the
+        traceback's latest frame runs this code: the indexes of the names
+        ``tb_frame``, ``f_code``, ``co_consts``, and of the constants that
+        slice this code's own raise table (``const``) out of ``co_consts``."""
+        names = (self._name("tb_frame"), self._name("f_code"), self._name("co_consts"))
+        return names, (self._const(const), self._const(const + 1), self._const(0))
 
     def _name(self, name: str) -> int:
         names = self.names
