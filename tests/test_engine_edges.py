@@ -269,7 +269,7 @@ def test_generated_deep_recursion_with_cleanup() -> None:
     check_program(_program("deep_cleanup", source))
 
 
-# --- 5. Exceptions whose own attribute lookup is unusual (3.10) -----------------
+# --- 5. Exceptions whose own attribute lookup is unusual (3.10, 3.14+) ---------
 
 ODD_EXCEPTION = """
 seen = []
@@ -297,11 +297,6 @@ def main():
 """
 
 
-@pytest.mark.xfail(
-    versions.HAS_EXCEPTION_TABLE and not versions.LASTI_IS_OBJECT,
-    reason="3.14+: known difference (README): stubs read the exception's __traceback__",
-    strict=True,
-)
 def test_stubs_do_not_ask_the_exception_for_its_traceback() -> None:
     check_program(_program("odd_exception", ODD_EXCEPTION))
 

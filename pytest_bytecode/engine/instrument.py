@@ -179,8 +179,10 @@ class _Rewriter:
         traceback's ``tb_lasti`` (this frame's entry heads it).  The
         traceback is taken from the stack, not from the exception: its own
         attribute lookup (a user ``__getattribute__``, a ``__traceback__``
-        property) must not run.  An entry without ``lasti`` (3.11+) has it
-        dropped again at the end.
+        property) must not run.  3.14+: with [lasti, exc], where lasti is no
+        object; the site is the traceback's ``tb_lasti``, the traceback read
+        by ``object.__getattribute__`` (see the branch below).  An entry
+        without ``lasti`` (3.11+) has it dropped again at the end.
 
         3.10-3.11 (:data:`versions.STUB_MUST_NOT_CALL`): the stub may run
         while a RecursionError unwinds at the limit, so it calls nothing.
@@ -209,7 +211,12 @@ class _Rewriter:
             if self._bare:
                 frame_names, bounds = self._own_frame_check(const)
                 key += (*frame_names, *bounds, self._once_const())
-            key += (self._name("__traceback__"), self._name("tb_lasti"), self._const(NO_SITE))
+            key += (
+                self._name("tb_lasti"),
+                self._const(object.__getattribute__),
+                self._const("__traceback__"),
+                self._const(NO_SITE),
+            )
         cached = _STUBS.get(key)
         if cached is not None:
             return cached
@@ -261,8 +268,19 @@ class _Rewriter:
             # that except* re-raises): it is recorded under NO_SITE, which is
             # no instruction's, so that the records still count every entry.
             # The two jumps are relative, so the bytes are the same anywhere.
+            # ``object.__getattribute__(exc, "__traceback__")``: the generic
+            # lookup, so that a user ``__getattribute__`` does not run.  A C
+            # call that adds no frame and no profile event (only
+            # sys.monitoring's CALL and C_RETURN, documented).
             tb = _steps(
-                [("COPY", 1), ("LOAD_ATTR", self._name("__traceback__") << shift), ("COPY", 1)]
+                [
+                    ("LOAD_CONST", key[-3]),
+                    ("PUSH_NULL", 0),
+                    ("COPY", 3),
+                    ("LOAD_CONST", key[-2]),
+                    ("CALL", 2),
+                    ("COPY", 1),
+                ]
             )
             no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
             site = _steps([("LOAD_ATTR", self._name("tb_lasti") << shift)])

@@ -1,10 +1,10 @@
 """Save an instrumented tree to bytes and load it back, for the cache.
 
 Instrumented code holds live objects in its constants (the ``next``
-builtin, one counter per probe, one dict per handler stub), which
-``marshal`` cannot write.  :func:`dumps` swaps each for a marshalable
-placeholder tuple and writes the plans as plain tuples; :func:`loads` makes
-fresh counters and puts them back.  No pickle: only ``marshal`` of code
+builtin, ``object.__getattribute__`` in 3.14+ stubs, one counter per probe,
+one dict per handler stub), which ``marshal`` cannot write.  :func:`dumps`
+swaps each for a marshalable placeholder tuple and writes the plans as plain
+tuples; :func:`loads` makes fresh counters and puts them back.  No pickle: only ``marshal`` of code
 objects and plain values, with a format tag and the interpreter tag checked
 on load.
 """
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/6"
+FORMAT = "pytest-bytecode-engine/7"
 _MARK = "\0pytest-bytecode"
 
 
@@ -93,6 +93,8 @@ def dumps(
     def swap(_: CodeType, const: object) -> object:
         if const is next:
             return (_MARK, "next", 0, 0)
+        if const is object.__getattribute__:  # 3.14+ stubs
+            return (_MARK, "getattribute", 0, 0)
         found = by_id.get(id(const))
         return (_MARK, *found) if found is not None else const
 
@@ -134,6 +136,8 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]
             kind, slot, k = const[1], const[2], const[3]
             if kind == "next":
                 return next
+            if kind == "getattribute":
+                return object.__getattribute__
             counters, raises = live[slot]
             return counters[k] if kind == "count" else raises[k]
         return const
