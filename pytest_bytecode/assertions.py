@@ -91,6 +91,15 @@ _MORE: Final = _Cell.MORE
 _ABSENT: Final = _Cell.ABSENT
 
 
+class _Gap(enum.Enum):
+    """What stands in the actual column of a failure row instead of an entry."""
+
+    MISSING = "missing"  # no entry: the listing is one entry short of the row's pattern
+
+
+_MISSING: Final = _Gap.MISSING
+
+
 def _arg_matches(text: str, op: Op) -> bool:
     """Argument text matches the shown argument or ``str(argval)``, exactly.
 
@@ -184,8 +193,8 @@ def _with_mode(pats: Pats, match: Match) -> Pats:
     return out
 
 
-#: A row of the failure table: what was expected, and the entry (None: missing).
-Row = tuple[_Pat | _Run | _Cell, Op | None]
+#: A row of the failure table: what was expected, and the entry (or :data:`_MISSING`).
+Row = tuple[_Pat | _Run | _Cell, Op | _Gap]
 
 #: Above this many cells the middle of a failed match is paired up by position.
 _MAX_ALIGN_CELLS = 200_000
@@ -217,7 +226,7 @@ def _align(pats: Pats, ops: list[Op]) -> list[Row]:
             rows.append(
                 (
                     mid_pats[k] if k < len(mid_pats) else _ABSENT,
-                    mid_ops[k] if k < len(mid_ops) else None,
+                    mid_ops[k] if k < len(mid_ops) else _MISSING,
                 )
             )
     else:
@@ -227,7 +236,8 @@ def _align(pats: Pats, ops: list[Op]) -> list[Row]:
 
 
 def _align_middle(pats: Pats, ops: list[Op]) -> list[Row]:
-    """Rows (pattern or :data:`_ABSENT`, entry or None) of a least-edits alignment.
+    """Rows (pattern or :data:`_ABSENT`, entry or :data:`_MISSING`) of a
+    least-edits alignment.
 
     ``...`` absorbs any entries for free; a pattern against a non-matching
     entry, a missing entry or an extra entry costs one.
@@ -275,7 +285,7 @@ def _align_middle(pats: Pats, ops: list[Op]) -> list[Row]:
                 i, j = i - 1, j - 1
                 continue
         if i and cost[i - 1][j] + 1 == c:
-            rows.append((pats[i - 1], None))
+            rows.append((pats[i - 1], _MISSING))
             i -= 1
             continue
         rows.append((_ABSENT, ops[j - 1]))
@@ -298,16 +308,16 @@ def _describe(obj: object) -> str:
     return f"{normalize.code_name(code)} ({filename}:{code.co_firstlineno})"
 
 
-def _line(op: Op | None) -> str:
-    return "" if op is None or op.line is None else str(op.line)
+def _line(op: Op | _Gap) -> str:
+    return "" if op is _MISSING or op.line is None else str(op.line)
 
 
-def _ok(pat: _Pat | _Run | _Cell, op: Op | None) -> bool:
+def _ok(pat: _Pat | _Run | _Cell, op: Op | _Gap) -> bool:
     if pat is _RUN or pat is _MORE:
         return True
-    if isinstance(pat, _Pat) and op is not None:
+    if isinstance(pat, _Pat) and op is not _MISSING:
         return pat.matches(op)
-    return pat is _ABSENT and op is None
+    return pat is _ABSENT and op is _MISSING
 
 
 def _table(rows: list[Row]) -> list[str]:
@@ -321,7 +331,7 @@ def _table(rows: list[Row]) -> list[str]:
         mark = "  "
         if bad:
             mark, first = (">" if first else "!") + " ", False
-        actual = "" if op is None else op.text
+        actual = "" if op is _MISSING else op.text
         out.append(f"  {mark}{text:<{width}} | {_line(op):>4}  {actual}".rstrip())
     return out
 

@@ -26,9 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_bytecode import __version__
-from pytest_bytecode import data as datafile
-from pytest_bytecode import results as verdicts
+from pytest_bytecode import __version__, data, results
 from pytest_bytecode.files import STDOUT, is_stdout
 from pytest_bytecode.report import ReportSpecError, parse_specs, report_path, write_reports
 
@@ -84,14 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _report(args: argparse.Namespace) -> int:
     try:
-        specs = parse_specs(args.types if args.types is not None else ["term"])
+        specs = parse_specs(args.types if args.types is not None else ["term"], "--type=")
     except ReportSpecError as exc:
-        raise CliError(str(exc).replace("--bytecode-cov-report", "--type")) from None
+        raise CliError(str(exc)) from None
     minimum = None
     if args.fail_under is not None:
         try:
-            minimum = verdicts.parse_fail_under(args.fail_under, "--fail-under=")
-        except verdicts.ResultError as exc:
+            minimum = results.parse_fail_under(args.fail_under, "--fail-under=")
+        except results.ResultError as exc:
             raise CliError(str(exc)) from None
     cwd = Path.cwd()
     if not is_stdout(args.data):
@@ -107,32 +105,32 @@ def _report(args: argparse.Namespace) -> int:
                     f"--data={args.data}; give the report another path"
                 )
     try:
-        data = datafile.load(args.data)
-    except datafile.DataError as exc:
+        counts = data.load(args.data)
+    except data.DataError as exc:
         raise CliError(str(exc)) from None
-    changes = datafile.source_changes(data, cwd)
+    changes = data.source_changes(counts, cwd)
     for name, why in changes:
         if why == "changed":
             _warn(
-                f"{verdicts.escape(name)}: changed since it was measured, the report's "
+                f"{results.escape(name)}: changed since it was measured, the report's "
                 "line numbers may not match it (source-changed)"
             )
-    missing = [verdicts.escape(name) for name, why in changes if why == "missing"]
+    missing = [results.escape(name) for name, why in changes if why == "missing"]
     if missing:
         shown = ", ".join(missing[:3]) + (
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
         _warn(f"{len(missing)} measured files not found from {cwd}: {shown} (source-missing)")
-    results = verdicts.compute(data)
-    if not results.totals.instructions:
-        _warn(verdicts.no_data_message())
+    figures = results.compute(counts)
+    if not figures.totals.instructions:
+        _warn(results.no_data_message())
     try:
-        for path in write_reports(specs, results, print, cwd):
+        for path in write_reports(specs, figures, print, cwd):
             print(f"bytecode coverage report written to {path}")
     except OSError as exc:
         raise CliError(str(exc)) from None
     if minimum is not None:
-        verdict = verdicts.fail_under_verdict(results, minimum)
+        verdict = results.fail_under_verdict(figures, minimum)
         if verdict:
             print(verdict)
             return 1
@@ -155,15 +153,15 @@ def _combine(args: argparse.Namespace) -> int:
     if args.append and is_stdout(output):
         raise CliError("--append needs an --output file to add to, not standard output")
     try:
-        combined = datafile.combine((p, datafile.load(p)) for p in inputs)
+        combined = data.combine((p, data.load(p)) for p in inputs)
         if is_stdout(output):
-            datafile.save(combined, STDOUT)
+            data.save(combined, STDOUT)
             return 0
         if args.append:
-            datafile.append_to_file(combined, Path(output))
+            data.append_to_file(combined, Path(output))
         else:
-            datafile.save(combined, Path(output))
-    except datafile.DataError as exc:
+            data.save(combined, Path(output))
+    except data.DataError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(str(exc)) from None

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
-from pytest_bytecode.files import is_stdout, locked, write_output
+from pytest_bytecode.files import is_stdout, locked, write_json_atomic
 
 #: Version of the data file layout.  History:
 #:   1 - first version (pytest-bytecode 0.1): files -> code objects with
@@ -480,16 +480,6 @@ def from_json(raw: Any, name: str = "data") -> CovData:
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise DataError(f"{name}: corrupt data file ({type(exc).__name__}: {exc})") from None
     return data
-
-
-def write_json_atomic(path: Path | str, payload: Any, *, indent: int | None = None) -> None:
-    """Write JSON to ``path`` through a temporary file and a rename (``-``:
-    standard output); :class:`~pytest_bytecode.files.WriteError` names the path."""
-    if indent is None:
-        text = json.dumps(payload, separators=(",", ":"))
-    else:
-        text = json.dumps(payload, indent=indent) + "\n"
-    write_output(path, text.encode("utf-8"))
 
 
 def save(data: CovData, path: Path | str) -> None:

@@ -23,6 +23,7 @@ it, on Linux and macOS (``fcntl.flock``) and on Windows (``msvcrt.locking``).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import sys
@@ -31,6 +32,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 #: The path value that means standard output (or input, where a file is read).
 STDOUT = "-"
@@ -118,6 +120,17 @@ def write_output(path: Path | str, data: bytes) -> None:
         sys.stdout.buffer.flush()
         return
     write_atomic(Path(path), data)
+
+
+def write_json_atomic(path: Path | str, payload: Any, *, indent: int | None = None) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename (``-``:
+    standard output); :class:`WriteError` names the path.  Compact unless
+    ``indent`` is given (then indented, with a final newline)."""
+    if indent is None:
+        text = json.dumps(payload, separators=(",", ":"))
+    else:
+        text = json.dumps(payload, indent=indent) + "\n"
+    write_output(path, text.encode("utf-8"))
 
 
 def lock_path(path: Path) -> Path:

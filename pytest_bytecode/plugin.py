@@ -29,15 +29,23 @@ from typing import Any
 
 import pytest
 
-from pytest_bytecode import data as datafile
-from pytest_bytecode import engine, fixtures, importhook, pytestcompat, snapshots
-from pytest_bytecode import results as verdicts
-from pytest_bytecode import settings as settings_mod
+from pytest_bytecode import (
+    baseline,
+    data,
+    engine,
+    fixtures,
+    importhook,
+    pytestcompat,
+    results,
+    settings,
+    snapshots,
+)
 from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.collector import Collector, unexecuted_file
 from pytest_bytecode.fixtures import bytecode  # noqa: F401
 from pytest_bytecode.importhook import Measurement, instrument_loaded
 from pytest_bytecode.report import write_reports
+from pytest_bytecode.results import Results
 from pytest_bytecode.settings import Settings
 from pytest_bytecode.sources import SourceError, read_coverage_config, report_path, resolve
 from pytest_bytecode.xdist import ControllerRole, WorkerRole
@@ -57,10 +65,10 @@ class _State:
     collector: Collector
     measurement: Measurement
     worker: bool = False
-    existing: datafile.CovData | None = None
+    existing: data.CovData | None = None
     baseline: dict[str, Any] | None = None
     controller: ControllerRole | None = None
-    results: verdicts.Results | None = None
+    results: Results | None = None
     lines: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -90,7 +98,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``bytecode`` option group and its ini keys."""
     group = parser.getgroup(GROUP, "bytecode coverage and bytecode assertions")
     fixtures.add_options(group, parser)
-    settings_mod.add_options(group, parser)
+    settings.add_options(group, parser)
 
 
 def pytest_ignore_collect(collection_path: Path) -> bool | None:
@@ -114,15 +122,15 @@ def _cache_dir(config: pytest.Config) -> Path | None:
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     """Install the import hook before conftests (and what they import) load."""
     config = early_config
-    settings = settings_mod.from_config(config, config.known_args_namespace)
-    if not settings.enabled:
+    run_settings = settings.from_config(config, config.known_args_namespace)
+    if not run_settings.enabled:
         return
     trace = config.trace.root.get("bytecode-cov")
     cov_config = read_coverage_config(config.rootpath, lambda msg: trace(msg))
     search = [str(config.rootpath / p) for p in config.getini("pythonpath")] + sys.path
     try:
         selector = resolve(
-            settings.sources,
+            run_settings.sources,
             rootdir=config.rootpath,
             invocation_dir=config.invocation_params.dir,
             search_path=search,
@@ -142,7 +150,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     rewrite, rewrite_settings = pytestcompat.rewriter(config, warn)
     measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
     config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
-    config.stash[STATE] = _State(settings, collector, measurement)
+    config.stash[STATE] = _State(run_settings, collector, measurement)
     early = instrument_loaded(measurement, dict(sys.modules))
     if early:
         config.issue_config_time_warning(
@@ -167,34 +175,34 @@ def pytest_configure(config: pytest.Config) -> None:
     if state.worker:
         config.pluginmanager.register(WorkerRole(config, state.collector), "bytecode-cov-worker")
         return
-    settings = state.settings
-    if settings.append and settings.data_path.is_file():
-        append = settings.origin("bytecode_cov_append")
+    run_settings = state.settings
+    if run_settings.append and run_settings.data_path.is_file():
+        append = run_settings.origin("bytecode_cov_append")
         try:
-            state.existing = datafile.load(settings.data_path)
-        except datafile.DataError as exc:
+            state.existing = data.load(run_settings.data_path)
+        except data.DataError as exc:
             raise pytest.UsageError(f"{append}: {exc}") from None
         if state.existing.python != state.collector.snapshot().python:
             raise pytest.UsageError(
-                f"{append}: {settings.data_path} was recorded by Python "
+                f"{append}: {run_settings.data_path} was recorded by Python "
                 f"{state.existing.python}; cannot add counts of another Python version"
             )
-    if settings.baseline is not None and not settings.baseline_update:
-        if not settings.baseline.exists():
+    if run_settings.baseline is not None and not run_settings.baseline_update:
+        if not run_settings.baseline.exists():
             raise pytest.UsageError(
-                f"{settings.origin('bytecode_cov_baseline')}: {settings.baseline}: no such file; "
-                "create it with --bytecode-cov-baseline-update"
+                f"{run_settings.origin('bytecode_cov_baseline')}: {run_settings.baseline}: "
+                "no such file; create it with --bytecode-cov-baseline-update"
             )
         try:
-            state.baseline = verdicts.load_baseline(settings.baseline)
-        except verdicts.ResultError as exc:
+            state.baseline = baseline.load_baseline(run_settings.baseline)
+        except results.ResultError as exc:
             raise pytest.UsageError(str(exc)) from None
     if config.getoption("dist", "no") != "no" and config.pluginmanager.hasplugin("xdist"):
         state.controller = ControllerRole()
         config.pluginmanager.register(state.controller, "bytecode-cov-controller")
 
 
-def _gather(state: _State) -> datafile.CovData:
+def _gather(state: _State) -> data.CovData:
     """The run's counts, named as coverage.py names files, plus never-imported files.
 
     Files are keyed by :func:`~pytest_bytecode.sources.report_path` (the
@@ -203,15 +211,15 @@ def _gather(state: _State) -> datafile.CovData:
     adds a warning line.
     """
     if state.controller is not None and state.controller.active:
-        data = state.controller.merged()
+        counts = state.controller.merged()
         state.lines.extend(state.controller.errors)
     else:
-        data = state.collector.snapshot()
+        counts = state.collector.snapshot()
     rootdir = state.collector.rootdir
     selector = state.measurement.selector
     for filename in selector.all_files():
         key = report_path(filename, rootdir)
-        if key not in data.files:
+        if key not in counts.files:
             unexecuted = unexecuted_file(
                 filename,
                 selector.excluded_lines,
@@ -220,11 +228,11 @@ def _gather(state: _State) -> datafile.CovData:
                 name=key,
             )
             if unexecuted is not None:
-                data.files[key] = unexecuted
-    return data
+                counts.files[key] = unexecuted
+    return counts
 
 
-def _save(state: _State, data: datafile.CovData) -> datafile.CovData:
+def _save(state: _State, counts: data.CovData) -> data.CovData:
     """Write (or with append, add to) the data file; returns the counts to report.
 
     A refused append or a failed write fails the run and leaves the old file
@@ -233,16 +241,16 @@ def _save(state: _State, data: datafile.CovData) -> datafile.CovData:
     path = state.settings.data_path
     try:
         if state.settings.append:
-            return datafile.append_to_file(data, path)
-        datafile.save(data, path)
-    except datafile.DataError as exc:
+            return data.append_to_file(counts, path)
+        data.save(counts, path)
+    except data.DataError as exc:
         state.failed.append(
             f"FAIL {state.settings.origin('bytecode_cov_append')} refused, the data file was "
             f"left as it was: {exc} (the report shows this run's counts only)"
         )
     except OSError as exc:
         state.failed.append(f"FAIL bytecode coverage data file not written: {exc}")
-    return data
+    return counts
 
 
 @pytest.hookimpl(trylast=True)
@@ -252,57 +260,57 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = config.stash.get(STATE, None)
     if state is None or state.worker:
         return
-    settings = state.settings
+    run_settings = state.settings
     if config.getoption("collectonly", False):
         return
-    data = _gather(state)
+    counts = _gather(state)
     state.lines.extend(state.collector.notes)
     for name, filename, loader in importhook.unmeasured(state.measurement, dict(sys.modules)):
         state.lines.append(
             f"bytecode coverage: module {name} ({filename}) is under SOURCE but was loaded "
             f"by {loader}, not from its source: not measured (module-not-measured)"
         )
-    data = _save(state, data)
-    results = verdicts.compute(data)
-    state.results = results
+    counts = _save(state, counts)
+    figures = results.compute(counts)
+    state.results = figures
     base = config.invocation_params.dir
-    for spec in settings.reports:
+    for spec in run_settings.reports:
         if spec.kind not in ("term", "term-missing"):
             try:
-                for path in write_reports([spec], results, state.lines.append, base):
+                for path in write_reports([spec], figures, state.lines.append, base):
                     state.lines.append(f"bytecode coverage report written to {path}")
             except OSError as exc:
                 state.failed.append(f"FAIL bytecode coverage report not written: {exc}")
-    if not results.totals.instructions:
-        warnings.warn(BytecodeCovWarning(verdicts.no_data_message()), stacklevel=1)
+    if not figures.totals.instructions:
+        warnings.warn(BytecodeCovWarning(results.no_data_message()), stacklevel=1)
     if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
         return
-    if settings.fail_under is not None:
-        verdict = verdicts.fail_under_verdict(results, settings.fail_under)
+    if run_settings.fail_under is not None:
+        verdict = results.fail_under_verdict(figures, run_settings.fail_under)
         if verdict:
             state.failed.append(verdict)
         else:
             state.lines.append(
                 f"Required bytecode instruction coverage of "
-                f"{verdicts.format_percent(settings.fail_under)}% reached. Total coverage: "
-                f"{verdicts.format_percent(results.totals.percent_covered)}%"
+                f"{results.format_percent(run_settings.fail_under)}% reached. Total coverage: "
+                f"{results.format_percent(figures.totals.percent_covered)}%"
             )
-    if settings.baseline is not None and settings.baseline_update:
-        if not results.totals.instructions:
+    if run_settings.baseline is not None and run_settings.baseline_update:
+        if not figures.totals.instructions:
             state.failed.append(
-                f"FAIL bytecode coverage baseline {settings.baseline} not written: no "
-                f"instructions were measured ({verdicts.NO_DATA})"
+                f"FAIL bytecode coverage baseline {run_settings.baseline} not written: no "
+                f"instructions were measured ({results.NO_DATA})"
             )
         else:
             try:
-                verdicts.write_baseline(results, settings.baseline)
-                state.lines.append(f"bytecode coverage baseline written to {settings.baseline}")
+                baseline.write_baseline(figures, run_settings.baseline)
+                state.lines.append(f"bytecode coverage baseline written to {run_settings.baseline}")
             except OSError as exc:
                 state.failed.append(f"FAIL bytecode coverage baseline not written: {exc}")
-    elif state.baseline is not None and settings.baseline is not None:
-        comparison = verdicts.compare_baseline(state.baseline, results)
-        failed, lines = verdicts.baseline_report(
-            comparison, settings.baseline, verbose=int(config.getoption("verbose", 0) or 0) > 0
+    elif state.baseline is not None and run_settings.baseline is not None:
+        comparison = baseline.compare_baseline(state.baseline, figures)
+        failed, lines = baseline.baseline_report(
+            comparison, run_settings.baseline, verbose=int(config.getoption("verbose", 0) or 0) > 0
         )
         state.lines.extend(lines)
         state.failed.extend(failed)

@@ -1,4 +1,4 @@
-"""From counts to numbers and verdicts: totals, fail-under, baseline comparison.
+"""From counts to numbers and verdicts: totals and fail-under.
 
 Reporters only render what this module computes, over the counts as the
 engine made them and the data file holds them
@@ -6,25 +6,18 @@ engine made them and the data file holds them
 Instructions on lines that coverage.py's exclusion rules exclude are left out
 of every figure, and so are conditional jumps on such lines.  ``branches``
 counts branch outcomes (two per conditional jump), as coverage.py counts arcs.
+The baseline check (its file, and the comparison against it) is in
+:mod:`pytest_bytecode.baseline`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Set
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from pytest_bytecode import versions
-from pytest_bytecode.data import CovData, CrashedWorker, DataError, read_json, write_json_atomic
+from pytest_bytecode.data import CovData, CrashedWorker
 from pytest_bytecode.engine.model import CodeCounts
-
-#: Baseline file layout version.  History:
-#:   1 - first version: covered/total instructions per file and per function.
-BASELINE_FORMAT = 1
-
-#: The value of the ``kind`` key in baseline files.
-BASELINE_KIND = "pytest-bytecode baseline"
 
 
 class ResultError(ValueError):
@@ -139,16 +132,17 @@ def compute(data: CovData) -> Results:
 # --- fail-under ----------------------------------------------------------------
 
 
-def parse_fail_under(value: str, source: str = "--bytecode-cov-fail-under=") -> float:
-    """``--bytecode-cov-fail-under`` as a number from 0 to 100; ``source``
-    names where the value came from (``bytecode_cov_fail_under = `` for the
-    ini key)."""
+def parse_fail_under(value: str, where: str = "--bytecode-cov-fail-under=") -> float:
+    """``--bytecode-cov-fail-under`` as a number from 0 to 100; ``where``
+    names the option or ini key the value came from, as the
+    :class:`ResultError` message starts (``bytecode_cov_fail_under = `` for
+    the ini key, ``--fail-under=`` for the command)."""
     try:
         number = float(value)
     except ValueError:
         number = float("nan")
     if not 0.0 <= number <= 100.0:
-        raise ResultError(f"{source}{value}: must be a number from 0 to 100")
+        raise ResultError(f"{where}{value}: must be a number from 0 to 100")
     return number
 
 
@@ -174,6 +168,14 @@ def format_percent(value: float, against: float | None = None) -> str:
     return repr(value)
 
 
+def escape(text: str) -> str:
+    """``text`` with control characters (a file name holding ``\\x1b[31m`` or a
+    newline) written as escapes, so that it cannot corrupt a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def fail_under_verdict(results: Results, minimum: float) -> str | None:
     """The failure line when total coverage is below ``minimum``, else None.
 
@@ -191,208 +193,3 @@ def fail_under_verdict(results: Results, minimum: float) -> str | None:
         f"FAIL Required bytecode instruction coverage of {format_percent(minimum)}% not "
         f"reached. Total coverage: {format_percent(actual, minimum)}%"
     )
-
-
-# --- baseline --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Change:
-    """One function's covered-instruction count against the baseline (``before``
-    is None for a function new since the baseline, ``after`` for one removed)."""
-
-    kind: str  # "function" (kept for the JSON-minded: the only kind compared)
-    qualname: str
-    path: str
-    before: int | None
-    after: int | None
-
-    def describe(self) -> str:
-        """``qualname (path): before → after`` for reports, control characters escaped."""
-        where = escape(f"{self.qualname} ({self.path})")
-        if self.before is None:
-            return f"{where}: {self.after} covered instructions"
-        if self.after is None:
-            return f"{where}: {self.before} covered instructions"
-        return f"{where}: {self.before} → {self.after} covered instructions"
-
-
-@dataclass(frozen=True)
-class BaselineComparison:
-    """The baseline check: a *drop* (fails the run) is a function present in
-    both with fewer covered instructions; gains, removed and new functions are
-    reported only, so renaming or moving a function fails nothing."""
-
-    drops: tuple[Change, ...] = field(default=())
-    gains: tuple[Change, ...] = field(default=())
-    removed: tuple[Change, ...] = field(default=())
-    new: tuple[Change, ...] = field(default=())
-    compared: int = 0
-    files: int = 0
-    total_before: int = 0
-    total_after: int = 0
-    measured: int = 0  # instructions measured in this run
-
-
-def escape(text: str) -> str:
-    """``text`` with control characters (a file name holding ``\\x1b[31m`` or a
-    newline) written as escapes, so that it cannot corrupt a terminal."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
-def baseline_of(results: Results) -> dict[str, Any]:
-    """The baseline document for ``results``: covered/total per file and function."""
-    files: dict[str, Any] = {}
-    for path, fres in results.files.items():
-        functions: dict[str, dict[str, int]] = {}
-        for code in fres.code_objects:
-            s = Summary.of(code)
-            entry = functions.setdefault(code.qualname, {"covered": 0, "total": 0})
-            entry["covered"] += s.covered_instructions
-            entry["total"] += s.instructions
-        files[path] = {
-            "covered": fres.summary.covered_instructions,
-            "total": fres.summary.instructions,
-            "functions": functions,
-        }
-    return {
-        "kind": BASELINE_KIND,
-        "format": BASELINE_FORMAT,
-        "python": results.python,
-        "totals": {
-            "covered": results.totals.covered_instructions,
-            "total": results.totals.instructions,
-        },
-        "files": files,
-    }
-
-
-def write_baseline(results: Results, path: Path) -> None:
-    """Write the baseline for ``results`` atomically."""
-    write_json_atomic(path, baseline_of(results))
-
-
-def _count(value: Any) -> int:
-    if type(value) is not int or value < 0:
-        raise ValueError(value)
-    return value
-
-
-def load_baseline(path: Path) -> dict[str, Any]:
-    """Read and check a baseline file; :class:`ResultError` names the problem."""
-    try:
-        raw = read_json(path, "baseline")
-    except DataError as exc:
-        raise ResultError(str(exc)) from None
-    if not isinstance(raw, dict) or raw.get("kind") != BASELINE_KIND:
-        raise ResultError(f"{path}: not a pytest-bytecode baseline file")
-    if raw.get("format") != BASELINE_FORMAT:
-        raise ResultError(
-            f"{path}: baseline format {raw.get('format')!r} is not supported "
-            f"(this version reads format {BASELINE_FORMAT})"
-        )
-    if raw.get("python") != versions.PY_TAG:
-        raise ResultError(
-            f"{path}: baseline was recorded with Python {raw.get('python')}, this is "
-            f"Python {versions.PY_TAG}; instruction sets differ between versions, "
-            "so record a baseline per version with --bytecode-cov-baseline-update"
-        )
-    try:
-        _count(raw["totals"]["covered"])
-        for fentry in raw["files"].values():
-            _count(fentry["covered"])
-            for fn in fentry["functions"].values():
-                _count(fn["covered"])
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise ResultError(
-            f"{path}: corrupt baseline (missing entries, or a count that is not a "
-            "non-negative integer)"
-        ) from None
-    return raw
-
-
-def compare_baseline(baseline: dict[str, Any], results: Results) -> BaselineComparison:
-    """Every function whose covered count fell or rose, and those removed or new."""
-    now = baseline_of(results)
-    drops: list[Change] = []
-    gains: list[Change] = []
-    removed: list[Change] = []
-    new: list[Change] = []
-    compared = 0
-    paths = sorted(set(baseline["files"]) | set(now["files"]))
-    for path in paths:
-        old_fns = baseline["files"].get(path, {"functions": {}})["functions"]
-        new_fns = now["files"].get(path, {"functions": {}})["functions"]
-        for qualname in sorted(set(old_fns) | set(new_fns)):
-            before = old_fns[qualname]["covered"] if qualname in old_fns else None
-            after = new_fns[qualname]["covered"] if qualname in new_fns else None
-            change = Change("function", qualname, path, before, after)
-            if before is None:
-                new.append(change)
-            elif after is None:
-                removed.append(change)
-            else:
-                compared += 1
-                if after < before:
-                    drops.append(change)
-                elif after > before:
-                    gains.append(change)
-    return BaselineComparison(
-        tuple(drops),
-        tuple(gains),
-        tuple(removed),
-        tuple(new),
-        compared,
-        len(paths),
-        int(baseline["totals"]["covered"]),
-        int(now["totals"]["covered"]),
-        int(now["totals"]["total"]),
-    )
-
-
-#: How many entries of each list a baseline check prints (``-v``: all).
-SHOWN_CHANGES = 10
-
-
-def baseline_report(
-    comparison: BaselineComparison, path: Path, *, verbose: bool = False
-) -> tuple[list[str], list[str]]:
-    """The baseline check's lines: ``(failure lines, other lines)``.
-
-    A passing check says in one line what it compared; each list (dropped,
-    gained, removed, new) shows its first :data:`SHOWN_CHANGES` entries
-    unless ``verbose``.
-    """
-    c = comparison
-
-    def listed(label: str, changes: tuple[Change, ...]) -> list[str]:
-        shown = changes if verbose else changes[:SHOWN_CHANGES]
-        lines = [f"  {label}: {change.describe()}" for change in shown]
-        if len(changes) > len(shown):
-            lines.append(f"  ... and {len(changes) - len(shown)} more {label} (-v lists all)")
-        return lines
-
-    counts = ", ".join(
-        f"{len(items)} {label}"
-        for label, items in (("gained", c.gains), ("removed", c.removed), ("new", c.new))
-        if items
-    )
-    summary = (
-        f"{c.compared} functions in {c.files} files compared; covered instructions "
-        f"{c.total_before} → {c.total_after}" + (f"; {counts}" if counts else "")
-    )
-    info = listed("gained", c.gains) + listed("removed", c.removed) + listed("new", c.new)
-    if not c.measured:
-        return [
-            f"FAIL bytecode coverage baseline {path}: no instructions were measured ({NO_DATA})"
-        ], info
-    if c.drops:
-        failed = [
-            f"FAIL bytecode coverage dropped below the baseline {path}: {len(c.drops)} "
-            f"functions cover fewer instructions ({summary})",
-            *listed("dropped", c.drops),
-        ]
-        return failed, info
-    return [], [f"bytecode coverage baseline {path}: no function dropped ({summary})", *info]

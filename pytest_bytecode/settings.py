@@ -208,9 +208,9 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
         report_values = list(_ini(config, "bytecode_cov_report")) or [""]
         report_key = "bytecode_cov_report = "
     try:
-        reports = parse_specs(report_values)
+        reports = parse_specs(report_values, report_key)
     except ReportSpecError as exc:
-        raise pytest.UsageError(str(exc).replace("--bytecode-cov-report=", report_key, 1)) from None
+        raise pytest.UsageError(str(exc)) from None
 
     fail_raw = getattr(ns, "bytecode_cov_fail_under", None)
     fail_key = "--bytecode-cov-fail-under="

@@ -7,8 +7,11 @@ The ``subprocess`` marker lives in ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 import textwrap
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,21 @@ def make_project(pytester: pytest.Pytester, files: dict[str, str] | None = None)
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+#: The project's root folder (``tools/``, ``docs/``, ``README.md``).
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_tool(name: str) -> types.ModuleType:
+    """``tools/NAME.py`` imported as the module ``NAME``, entered in
+    ``sys.modules`` (dataclasses look their module up there)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 #: A branch row for :func:`code`: offset, opname, line, (targets), (counts).

@@ -9,34 +9,21 @@ runs on the versions whose interpreter has the opnames it hides.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import textwrap
 import types
-from pathlib import Path
 
 import pytest
+from bc_helpers import ROOT, load_tool
 
 import pytest_bytecode
 from pytest_bytecode import normalize, versions, vocabulary
 from pytest_bytecode.vocabulary import RULES
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _tool() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "vocabulary_table", ROOT / "tools/vocabulary_table.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_docs_table_is_the_one_made_from_the_rules() -> None:
-    tool = _tool()
+    tool = load_tool("vocabulary_table")
     shown = tool.readme_table((ROOT / "docs/reference.md").read_text(encoding="utf-8"))
     assert shown == vocabulary.markdown_table(), (
         "the table of the portable level in docs/reference.md differs from the rules: run "

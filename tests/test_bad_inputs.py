@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from bc_helpers import code, dataset, make_project
 
-from pytest_bytecode import cli, data, results, snapshots, versions
+from pytest_bytecode import baseline, cli, data, results, snapshots, versions
 from pytest_bytecode.data import DataError
 from pytest_bytecode.report import term
 
@@ -83,8 +83,8 @@ def test_bad_data_file_with_append_is_a_usage_error(pytester: pytest.Pytester, n
 def _baseline_text(covered: object) -> str:
     return json.dumps(
         {
-            "kind": results.BASELINE_KIND,
-            "format": results.BASELINE_FORMAT,
+            "kind": baseline.BASELINE_KIND,
+            "format": baseline.BASELINE_FORMAT,
             "python": versions.PY_TAG,
             "totals": {"covered": covered, "total": 3},
             "files": {},

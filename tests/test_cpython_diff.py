@@ -17,33 +17,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from bc_helpers import ROOT, load_tool
 
-from pytest_bytecode import versions
-
-needs_subprocess = pytest.mark.skipif(
-    versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses"
-)
-
-TOOL = Path(__file__).resolve().parent.parent / "tools" / "cpython_diff.py"
-
-
-def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("cpython_diff", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _engine_available() -> bool:
-    try:
-        from pytest_bytecode.engine import instrument  # noqa: F401
-    except ImportError:
-        return False
-    return True
+TOOL = ROOT / "tools" / "cpython_diff.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -52,14 +30,14 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_list_default_names_forty_modules() -> None:
     out = _run("--list-default")
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) >= 40
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_plain_vs_plain_agrees() -> None:
     """Self-check: two plain runs of a module must agree (the harness is deterministic)."""
     out = _run("--plain-vs-plain", "test_textwrap", "test_colorsys")
@@ -68,22 +46,21 @@ def test_plain_vs_plain_agrees() -> None:
 
 
 def test_compare_reports_differences() -> None:
-    tool = _tool()
+    tool = load_tool("cpython_diff")
     a = {"run": 2, "tests": {"t.a": ["pass"], "t.b": ["pass"]}}
     b = {"run": 2, "tests": {"t.a": ["pass"], "t.b": ["fail:AssertionError"]}}
     assert tool.compare(a, a) == []
     assert tool.compare(a, b) == ["t.b: ['pass'] != ['fail:AssertionError']"]
 
 
-@needs_subprocess
-@pytest.mark.skipif(not _engine_available(), reason="engine.instrument not available yet")
+@pytest.mark.subprocess
 def test_quick_subset_agrees() -> None:
-    tool = _tool()
+    tool = load_tool("cpython_diff")
     out = _run("--jobs", "2", "--timeout", "120", *tool.QUICK_MODULES)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 @pytest.mark.skipif(
     importlib.util.find_spec("test") is None
     or importlib.util.find_spec("test.test_colorsys") is None,
@@ -113,7 +90,7 @@ def _report(tmp_path: Path, covered: int, partial: bool) -> str:
 def test_plugin_mode_notices_an_unmeasured_run(tmp_path: Path) -> None:
     """Self-check: a measured run that counted nothing, or that measured a module
     only partly without the plugin's early-import warning, is a problem."""
-    tool = _tool()
+    tool = load_tool("cpython_diff")
     early = {"output": "... module-level code not measured (functions are): colorsys\n"}
     report = _report(tmp_path, 0, False)
     problems, covered, _ = tool.check_measured({"output": ""}, report, ["colorsys"])
@@ -129,7 +106,7 @@ def test_plugin_mode_notices_an_unmeasured_run(tmp_path: Path) -> None:
     assert problems and "no usable JSON report" in problems[0]
 
 
-DIFF = _tool()  # loaded once for the in-process doctest tests
+DIFF = load_tool("cpython_diff")  # loaded once for the in-process doctest tests
 DOCTEST_MODULES = DIFF.DOCTEST_MODULES
 
 

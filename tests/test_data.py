@@ -10,7 +10,7 @@ import pytest
 from bc_helpers import code, counts_of, dataset
 
 from pytest_bytecode import cli, data, versions
-from pytest_bytecode.data import CovData, DataError
+from pytest_bytecode.data import CovData, DataError, FileData
 
 
 def sample(count: int = 1, sha: str = "abc", python: str = versions.PY_TAG) -> CovData:
@@ -46,16 +46,6 @@ def test_merge_max_takes_larger() -> None:
     target = sample(2)
     data.merge_into(target, sample(5), "max")
     assert counts_of(target.files["pkg/mod.py"].code_objects) == [[5, 5, 0]]
-
-
-def test_merge_refuses_other_source() -> None:
-    with pytest.raises(DataError, match=r"pkg/mod.py has different contents"):
-        data.merge_into(sample(sha="aaa"), sample(sha="bbb"), name="other")
-
-
-def test_merge_refuses_other_python() -> None:
-    with pytest.raises(DataError, match=r"recorded by Python 3\.99"):
-        data.merge_into(sample(), sample(python="3.99"), name="other")
 
 
 def test_load_errors_name_the_file(tmp_path: Path) -> None:
@@ -203,6 +193,80 @@ def test_merge_copies_new_files_and_keeps_the_rest_of_a_file() -> None:
     assert target.crashed_workers == other.crashed_workers
     target.files["n.py"].code_objects.append(code("k"))
     assert len(other.files["n.py"].code_objects) == 1  # a copy, not the same list
+
+
+def _files(n: int, sha: str) -> CovData:
+    """``n`` files holding one code object each, all with the digest ``sha``."""
+    return CovData(files={f"m{i}.py": FileData(sha, [code()]) for i in range(n)})
+
+
+#: id -> (mine, other, the whole message of the refusal, named "other").
+REFUSED_MERGES: dict[str, tuple[CovData, CovData, str]] = {
+    "another Python": (
+        sample(),
+        sample(python="3.99"),
+        f"other: recorded by Python 3.99, cannot be merged with data from Python "
+        f"{versions.PY_TAG} (instruction sets differ between versions)",
+    ),
+    "other source contents": (
+        sample(sha="aaa"),
+        sample(sha="bbb"),
+        "other: cannot be merged with the other data: source file pkg/mod.py has "
+        "different contents (sha256 bbb vs aaa)",
+    ),
+    "a function compiled to other opnames": (
+        dataset(code("f", [1, 1], opnames=["NOP", "NOP"])),
+        dataset(code("f", [1, 1], opnames=["NOP", "POP_TOP"])),
+        "other: cannot be merged with the other data: m.py: function f (line 1) was "
+        "compiled to other instructions",
+    ),
+    "a function compiled to more instructions": (
+        dataset(code("f", [1, 1])),
+        dataset(code("f", [1, 1, 1])),
+        "other: cannot be merged with the other data: m.py: function f (line 1) was "
+        "compiled to other instructions",
+    ),
+    "a branch aimed elsewhere": (
+        dataset(code("f", [1, 1, 1], branches=[(4, "POP_JUMP_IF_FALSE", 1, (6, 10), (1, 0))])),
+        dataset(code("f", [1, 1, 1], branches=[(4, "POP_JUMP_IF_FALSE", 1, (6, 12), (1, 0))])),
+        "other: cannot be merged with the other data: m.py: function f (line 1) was "
+        "compiled to other instructions",
+    ),
+    "more conflicts than are named": (
+        _files(data.SHOWN_CONFLICTS + 2, "aaa"),
+        _files(data.SHOWN_CONFLICTS + 2, "bbb"),
+        "other: cannot be merged with the other data: "
+        + "; ".join(
+            f"source file m{i}.py has different contents (sha256 bbb vs aaa)"
+            for i in range(data.SHOWN_CONFLICTS)
+        )
+        + "; and 2 more",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("mine", "other", "message"), REFUSED_MERGES.values(), ids=REFUSED_MERGES.keys()
+)
+def test_merge_refuses_and_leaves_both_as_they_were(
+    mine: CovData, other: CovData, message: str
+) -> None:
+    before = data.to_json(mine), data.to_json(other)
+    with pytest.raises(DataError) as exc:
+        data.merge_into(mine, other, name="other")
+    assert str(exc.value) == message
+    assert (data.to_json(mine), data.to_json(other)) == before
+
+
+def test_merge_file_skips_code_compiled_differently() -> None:
+    """Unchecked, :func:`~pytest_bytecode.data.merge_file` adds up what has the
+    same shape and hands back the code objects that do not."""
+    mine = dataset(code("f", [1, 1]), code("g", [2])).files["m.py"]
+    other = dataset(code("f", [1, 1, 1]), code("g", [3]), code("h", [4])).files["m.py"]
+    skipped = data.merge_file(mine, other, "sum")
+    assert [c.qualname for c in skipped] == ["f"]
+    assert [c.qualname for c in mine.code_objects] == ["f", "g", "h"]
+    assert counts_of(mine.code_objects) == [[1, 1], [5], [4]]
 
 
 def test_code_objects_are_told_apart_by_qualname_line_and_order() -> None:

@@ -22,7 +22,7 @@ import bc_helpers
 import pytest
 from bc_helpers import make_project
 
-from pytest_bytecode import cli, data, files, results, versions
+from pytest_bytecode import baseline, cli, data, files, results, versions
 from pytest_bytecode.data import CovData, DataError, FileData
 from pytest_bytecode.engine.model import CodeCounts
 
@@ -488,12 +488,12 @@ def _many(n: int, covered: bool, prefix: str = "f") -> CovData:
 
 def test_baseline_rename_is_listed_not_failed(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    results.write_baseline(results.compute(_many(2, True)), path)
+    baseline.write_baseline(results.compute(_many(2, True)), path)
     renamed = _many(2, True)
     codes = renamed.files["m.py"].code_objects
     codes[1] = dataclasses.replace(codes[1], qualname="renamed")
-    comparison = results.compare_baseline(results.load_baseline(path), results.compute(renamed))
-    failed, lines = results.baseline_report(comparison, path)
+    comparison = baseline.compare_baseline(baseline.load_baseline(path), results.compute(renamed))
+    failed, lines = baseline.baseline_report(comparison, path)
     assert failed == []
     assert lines[0] == (
         f"bytecode coverage baseline {path}: no function dropped (1 functions in 1 files "
@@ -505,17 +505,17 @@ def test_baseline_rename_is_listed_not_failed(tmp_path: Path) -> None:
 
 def test_baseline_partial_run_lists_at_most_ten(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    results.write_baseline(results.compute(_many(148, True)), path)
-    comparison = results.compare_baseline(
-        results.load_baseline(path), results.compute(_many(148, False))
+    baseline.write_baseline(results.compute(_many(148, True)), path)
+    comparison = baseline.compare_baseline(
+        baseline.load_baseline(path), results.compute(_many(148, False))
     )
-    failed, _ = results.baseline_report(comparison, path)
+    failed, _ = baseline.baseline_report(comparison, path)
     assert failed[0].startswith(
         f"FAIL bytecode coverage dropped below the baseline {path}: 148 functions cover fewer"
     )
-    assert len(failed) == 1 + results.SHOWN_CHANGES + 1
+    assert len(failed) == 1 + baseline.SHOWN_CHANGES + 1
     assert failed[-1] == "  ... and 138 more dropped (-v lists all)"
-    failed, _ = results.baseline_report(comparison, path, verbose=True)
+    failed, _ = baseline.baseline_report(comparison, path, verbose=True)
     assert len(failed) == 149
 
 

@@ -9,37 +9,21 @@ says which); the rest on every version.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import types
 from pathlib import Path
 
 import pytest
-
-from pytest_bytecode import versions
-
-ROOT = Path(__file__).resolve().parents[1]
-needs_subprocess = pytest.mark.skipif(
-    versions.IS_PYODIDE, reason="Pyodide cannot start subprocesses (the examples are real runs)"
-)
-
-
-def _load(name: str) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from bc_helpers import ROOT, load_tool
 
 
 @pytest.fixture(scope="module")
 def tool() -> types.ModuleType:
-    return _load("docs_examples")
+    return load_tool("docs_examples")
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_examples_and_command_lines_hold() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "tools/docs_examples.py"), "--check"],
@@ -48,7 +32,7 @@ def test_examples_and_command_lines_hold() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@needs_subprocess
+@pytest.mark.subprocess
 def test_a_wrong_option_in_a_command_line_is_caught(tool: types.ModuleType) -> None:
     code = (
         "import sys; sys.path.insert(0, 'tools'); import docs_examples as d; "
@@ -84,7 +68,7 @@ def test_command_lines_are_found(tool: types.ModuleType) -> None:
 
 
 def test_readme_keeps_the_ci_test_command() -> None:
-    readme_command = _load("readme_command")
+    readme_command = load_tool("readme_command")
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme_command.command("test", text).endswith(".venv/bin/python -m pytest")
     assert "examples/shop" in readme_command.command("main", text)

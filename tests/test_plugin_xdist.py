@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from bc_helpers import PKG, make_project
 
-from pytest_bytecode import cache, engine, versions
+from pytest_bytecode import cache, versions
 
 MORE_TESTS = {
     "tests/test_a.py": """
@@ -256,10 +256,6 @@ def _cache_files(root: Path) -> list[Path]:
     return sorted((root / ".pytest_cache" / "d" / "pytest-bytecode").glob("*.bin"))
 
 
-@pytest.mark.skipif(
-    not hasattr(getattr(engine, "Instrumented", None), "dumps"),
-    reason="the engine does not serialise instrumented code yet",
-)
 def test_instrumentation_cache(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bc_helpers import code, dataset
 
-from pytest_bytecode import results, versions
+from pytest_bytecode import baseline, results, versions
 from pytest_bytecode.data import CovData
 
 
@@ -48,27 +48,27 @@ def test_format_percent_never_hides_a_failure() -> None:
 def test_baseline_drops_and_gains(tmp_path: Path) -> None:
     before = results.compute(make({"f": [1, 1, 0], "g": [0, 0]}))
     path = tmp_path / "baseline.json"
-    results.write_baseline(before, path)
-    base = results.load_baseline(path)
+    baseline.write_baseline(before, path)
+    base = baseline.load_baseline(path)
     after = results.compute(make({"f": [1, 0, 0], "g": [1, 1]}))
-    comparison = results.compare_baseline(base, after)
+    comparison = baseline.compare_baseline(base, after)
     drops = [c.describe() for c in comparison.drops]
     assert drops == ["f (m.py): 2 → 1 covered instructions"]
     gains = [c.describe() for c in comparison.gains]
     assert (comparison.total_before, comparison.total_after) == (2, 3)
     assert gains == ["g (m.py): 0 → 2 covered instructions"]
-    same = results.compare_baseline(base, before)
+    same = baseline.compare_baseline(base, before)
     assert same.drops == () and same.gains == ()
 
 
 def test_baseline_from_other_python_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "baseline.json"
-    results.write_baseline(results.compute(make({"f": [1]})), path)
+    baseline.write_baseline(results.compute(make({"f": [1]})), path)
     raw = json.loads(path.read_text())
     raw["python"] = "3.99"
     path.write_text(json.dumps(raw))
     with pytest.raises(results.ResultError, match=r"recorded with Python 3\.99") as exc:
-        results.load_baseline(path)
+        baseline.load_baseline(path)
     assert versions.PY_TAG in str(exc.value)
 
 
@@ -78,7 +78,7 @@ def test_baseline_from_other_python_is_refused(tmp_path: Path) -> None:
         ("{", "corrupt baseline"),
         ("[]", "not a pytest-bytecode baseline"),
         (
-            json.dumps({"kind": results.BASELINE_KIND, "format": 1, "python": versions.PY_TAG}),
+            json.dumps({"kind": baseline.BASELINE_KIND, "format": 1, "python": versions.PY_TAG}),
             "corrupt baseline",
         ),
     ],
@@ -87,6 +87,6 @@ def test_bad_baseline(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "b.json"
     path.write_text(text)
     with pytest.raises(results.ResultError, match=message):
-        results.load_baseline(path)
+        baseline.load_baseline(path)
     with pytest.raises(results.ResultError, match="cannot read baseline"):
-        results.load_baseline(tmp_path / "missing.json")
+        baseline.load_baseline(tmp_path / "missing.json")

@@ -1,15 +1,18 @@
 """``settings.from_config``, table-driven: command line and ini file into Settings.
 
-Each row parses a real pytest configuration in-process (no test run) and
-calls :func:`~pytest_bytecode.settings.from_config` with the options a row
-gives as the parsed command line; the plugin's own pass over the same
-configuration is turned off with ``--no-bytecode-cov``.  The end-to-end
-runs are in ``tests/test_plugin.py`` and ``tests/test_bad_inputs.py``.
+Each row hands :func:`~pytest_bytecode.settings.from_config` a small stand-in
+for :class:`pytest.Config` (:class:`FakeConfig`: the invocation directory, and
+ini values as ``getini`` returns them, already converted to each key's type)
+and the options it gives as the parsed command line: no pytest configuration
+is made, no test run.  One test checks that pytest's own ``getini`` gives what
+the rows take for granted.  The end-to-end runs are in ``tests/test_plugin.py``
+and ``tests/test_bad_inputs.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import types
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +22,51 @@ from pytest_bytecode import settings
 from pytest_bytecode.report import ReportSpec
 from pytest_bytecode.settings import Settings
 
+#: What ``getini`` gives for each key ``from_config`` reads when the ini file
+#: leaves it out (pytest's defaults, and those the plugin registers).
+UNSET: dict[str, Any] = {
+    "python_files": ["test_*.py", "*_test.py"],
+    "bytecode_cov": [],
+    "bytecode_cov_report": ["term"],
+    "bytecode_cov_fail_under": "",
+    "bytecode_cov_baseline": "",
+    "bytecode_cov_baseline_update": False,
+    "bytecode_cov_data": "",
+    "bytecode_cov_append": False,
+}
 
-def from_config(pytester: pytest.Pytester, ini: dict[str, str], **options: Any) -> Settings:
-    """Settings for an ini file of ``ini`` keys and the command-line ``options``."""
-    lines = "".join(f"{key} = {value}\n" for key, value in ini.items())
-    pytester.makeini(f"[pytest]\n{lines}")
-    config = pytester.parseconfig("--no-bytecode-cov")
-    return settings.from_config(config, argparse.Namespace(**options))
+
+class FakeConfig:
+    """What ``from_config`` reads of a :class:`pytest.Config`.
+
+    ``ini`` holds values as ``getini`` returns them (a list for a ``linelist``
+    key, a bool for a ``bool`` key, text otherwise); an exception stands for
+    a value pytest cannot convert, and ``getini`` raises it.
+    """
+
+    def __init__(self, invocation_dir: Path, ini: dict[str, Any]) -> None:
+        self.invocation_params = types.SimpleNamespace(dir=invocation_dir)
+        self.ini = {**UNSET, **ini}
+
+    def getini(self, name: str) -> Any:
+        value = self.ini[name]
+        if isinstance(value, Exception):
+            raise value
+        return value
 
 
-#: id -> (ini keys, command-line options, expected fields; paths relative to the
+def from_config(base: Path, ini: dict[str, Any], **options: Any) -> Settings:
+    """Settings for the ini values ``ini`` and the command-line ``options``."""
+    config = FakeConfig(base, ini)
+    return settings.from_config(config, argparse.Namespace(**options))  # type: ignore[arg-type]
+
+
+#: id -> (ini values, command-line options, expected fields; paths relative to the
 #: invocation directory)
-ACCEPTED: dict[str, tuple[dict[str, str], dict[str, Any], dict[str, Any]]] = {
+ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "nothing asked": ({}, {}, {"enabled": False}),
     "--no-bytecode-cov wins over the ini file": (
-        {"bytecode_cov": "true"},
+        {"bytecode_cov": ["true"]},
         {"no_bytecode_cov": True, "bytecode_cov": [True]},
         {"enabled": False},
     ),
@@ -56,10 +89,11 @@ ACCEPTED: dict[str, tuple[dict[str, str], dict[str, Any], dict[str, Any]]] = {
         {"bytecode_cov": ["pkg", True, "other"]},
         {"sources": ("pkg", True, "other")},
     ),
-    "ini true words": ({"bytecode_cov": "yes"}, {}, {"sources": (True,)}),
-    "ini SOURCE lines": ({"bytecode_cov": "\n  pkg\n  on"}, {}, {"sources": ("pkg", True)}),
+    "ini true words": ({"bytecode_cov": ["yes"]}, {}, {"sources": (True,)}),
+    "ini true words, any case": ({"bytecode_cov": ["ON", "True"]}, {}, {"sources": (True, True)}),
+    "ini SOURCE lines": ({"bytecode_cov": ["pkg", "on"]}, {}, {"sources": ("pkg", True)}),
     "command line wins over ini SOURCE": (
-        {"bytecode_cov": "other"},
+        {"bytecode_cov": ["other"]},
         {"bytecode_cov": ["pkg"]},
         {"sources": ("pkg",)},
     ),
@@ -74,7 +108,7 @@ ACCEPTED: dict[str, tuple[dict[str, str], dict[str, Any], dict[str, Any]]] = {
         {"reports": ()},
     ),
     "an empty ini report: no report": (
-        {"bytecode_cov": "true", "bytecode_cov_report": ""},
+        {"bytecode_cov": ["true"], "bytecode_cov_report": []},
         {},
         {"reports": ()},
     ),
@@ -84,12 +118,16 @@ ACCEPTED: dict[str, tuple[dict[str, str], dict[str, Any], dict[str, Any]]] = {
         {"fail_under": 80.0},
     ),
     "fail-under from the ini file": (
-        {"bytecode_cov": "true", "bytecode_cov_fail_under": "75.5"},
+        {"bytecode_cov": ["true"], "bytecode_cov_fail_under": " 75.5 "},
         {},
         {"fail_under": 75.5},
     ),
     "data file and append from the ini file": (
-        {"bytecode_cov": "true", "bytecode_cov_data": "out/cov.data", "bytecode_cov_append": "1"},
+        {
+            "bytecode_cov": ["true"],
+            "bytecode_cov_data": "out/cov.data",
+            "bytecode_cov_append": True,
+        },
         {},
         {
             "data_path": "out/cov.data",
@@ -108,7 +146,7 @@ ACCEPTED: dict[str, tuple[dict[str, str], dict[str, Any], dict[str, Any]]] = {
         {"data_path": Path("-")},
     ),
     "baseline and its update": (
-        {"bytecode_cov": "true", "bytecode_cov_baseline": "base.json"},
+        {"bytecode_cov": ["true"], "bytecode_cov_baseline": "base.json"},
         {"bytecode_cov_baseline_update": True},
         {"baseline": "base.json", "baseline_update": True},
     ),
@@ -117,30 +155,27 @@ ACCEPTED: dict[str, tuple[dict[str, str], dict[str, Any], dict[str, Any]]] = {
 
 @pytest.mark.parametrize(("ini", "options", "expected"), ACCEPTED.values(), ids=ACCEPTED.keys())
 def test_accepted(
-    pytester: pytest.Pytester,
-    ini: dict[str, str],
-    options: dict[str, Any],
-    expected: dict[str, Any],
+    tmp_path: Path, ini: dict[str, Any], options: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    got = from_config(pytester, ini, **options)
+    got = from_config(tmp_path, ini, **options)
     for name, want in expected.items():
         if name == "origin":
             assert {key: got.origin(key) for key in want} == want
             continue
         if name in ("data_path", "baseline") and isinstance(want, str):
-            want = pytester.path / want
+            want = tmp_path / want
         assert getattr(got, name) == want, name
 
 
-#: id -> (ini keys, command-line options, the whole one-line message)
-REFUSED: dict[str, tuple[dict[str, str], dict[str, Any], str]] = {
+#: id -> (ini values, command-line options, the whole one-line message)
+REFUSED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "unknown report type": (
         {},
         {"bytecode_cov": [True], "bytecode_cov_report": ["xml"]},
         "--bytecode-cov-report=xml: unknown report type 'xml' (known: term, term-missing, json)",
     ),
     "unknown report type in the ini file": (
-        {"bytecode_cov": "true", "bytecode_cov_report": "xml"},
+        {"bytecode_cov": ["true"], "bytecode_cov_report": ["xml"]},
         {},
         "bytecode_cov_report = xml: unknown report type 'xml' (known: term, term-missing, json)",
     ),
@@ -160,7 +195,7 @@ REFUSED: dict[str, tuple[dict[str, str], dict[str, Any], str]] = {
         "--bytecode-cov-fail-under=: must be a number from 0 to 100",
     ),
     "fail-under not a number in the ini file": (
-        {"bytecode_cov": "true", "bytecode_cov_fail_under": "abc"},
+        {"bytecode_cov": ["true"], "bytecode_cov_fail_under": "abc"},
         {},
         "bytecode_cov_fail_under = abc: must be a number from 0 to 100",
     ),
@@ -186,9 +221,14 @@ REFUSED: dict[str, tuple[dict[str, str], dict[str, Any], str]] = {
         "--bytecode-cov-data=: needs a path",
     ),
     "not a boolean in the ini file": (
-        {"bytecode_cov": "true", "bytecode_cov_append": "maybe"},
+        {"bytecode_cov": ["true"], "bytecode_cov_append": pytest.UsageError("not a bool")},
         {},
-        "bytecode_cov_append (ini file): *",
+        "bytecode_cov_append (ini file): not a bool",
+    ),
+    "not a boolean in the ini file, as older pytest said it": (
+        {"bytecode_cov": ["true"], "bytecode_cov_baseline_update": ValueError("not a bool")},
+        {},
+        "bytecode_cov_baseline_update (ini file): not a bool",
     ),
     "report and data file in one file": (
         {},
@@ -205,10 +245,10 @@ REFUSED: dict[str, tuple[dict[str, str], dict[str, Any], str]] = {
 
 @pytest.mark.parametrize(("ini", "options", "message"), REFUSED.values(), ids=REFUSED.keys())
 def test_refused(
-    pytester: pytest.Pytester, ini: dict[str, str], options: dict[str, Any], message: str
+    tmp_path: Path, ini: dict[str, Any], options: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(pytest.UsageError) as exc:
-        from_config(pytester, ini, **options)
+        from_config(tmp_path, ini, **options)
     text = str(exc.value)
     assert "\n" not in text
     prefix, star, suffix = message.partition("*")
@@ -216,14 +256,49 @@ def test_refused(
 
 
 @pytest.mark.parametrize("where", ["command line", "ini file"])
-def test_a_test_module_is_no_source(pytester: pytest.Pytester, where: str) -> None:
-    pytester.makepyfile(test_x="")
+def test_a_test_module_is_no_source(tmp_path: Path, where: str) -> None:
+    (tmp_path / "test_x.py").write_text("")
+    ini: dict[str, Any]
     if where == "command line":
         ini, options, shown = {}, {"bytecode_cov": ["test_x.py"]}, "--bytecode-cov=test_x.py"
     else:
-        ini, options, shown = {"bytecode_cov": "test_x.py"}, {}, "bytecode_cov = test_x.py"
+        ini, options, shown = {"bytecode_cov": ["test_x.py"]}, {}, "bytecode_cov = test_x.py"
     with pytest.raises(pytest.UsageError, match="is a test module") as exc:
-        from_config(pytester, ini, **options)
+        from_config(tmp_path, ini, **options)
     assert str(exc.value).startswith(
         f"{shown}: test_x.py is a test module (it matches python_files 'test_*.py')"
     )
+
+
+#: ini key -> (its text in an ini file, what ``getini`` gives for it), as the
+#: rows above write ini values.
+INI_TEXT: dict[str, tuple[str, Any]] = {
+    "bytecode_cov": ("\n  pkg\n  on", ["pkg", "on"]),
+    "bytecode_cov_report": ("", []),
+    "bytecode_cov_fail_under": ("75.5", "75.5"),
+    "bytecode_cov_baseline": ("base.json", "base.json"),
+    "bytecode_cov_baseline_update": ("true", True),
+    "bytecode_cov_data": ("out/cov.data", "out/cov.data"),
+    "bytecode_cov_append": ("1", True),
+}
+
+
+def test_the_rows_read_ini_values_as_pytest_gives_them(pytester: pytest.Pytester) -> None:
+    """:class:`FakeConfig` stands in for pytest: every key the plugin registers
+    is in :data:`UNSET`, and pytest's ``getini`` gives what the rows assume,
+    for keys left out and for keys written as text."""
+    registered: list[str] = []
+    group = types.SimpleNamespace(addoption=lambda *args, **kwargs: None)
+    parser = types.SimpleNamespace(addini=lambda name, *args, **kwargs: registered.append(name))
+    settings.add_options(group, parser)  # type: ignore[arg-type]
+    assert {*registered, "python_files"} == set(UNSET) == {*INI_TEXT, "python_files"}
+    pytester.makeini("[pytest]\n")
+    config = pytester.parseconfig("--no-bytecode-cov")
+    assert {name: config.getini(name) for name in UNSET} == UNSET
+    pytester.makeini(
+        "[pytest]\n" + "".join(f"{name} = {text}\n" for name, (text, _) in INI_TEXT.items())
+    )
+    config = pytester.parseconfig("--no-bytecode-cov")
+    assert {name: config.getini(name) for name in INI_TEXT} == {
+        name: value for name, (_, value) in INI_TEXT.items()
+    }

@@ -23,8 +23,15 @@ REPORT_TYPES: dict[str, str | None] = {
 }
 
 
+#: How :func:`parse_spec` names a value in its errors by default: the
+#: command-line option.  Callers that read the value elsewhere say so instead
+#: (``bytecode_cov_report = `` for the ini key, ``--type=`` for the command).
+REPORT_OPTION = "--bytecode-cov-report="
+
+
 class ReportSpecError(ValueError):
-    """A ``--bytecode-cov-report`` value naming no known report type."""
+    """A report value naming no known report type, or a destination for a type
+    that takes none; the message starts with where the value was given."""
 
 
 @dataclass(frozen=True)
@@ -35,30 +42,31 @@ class ReportSpec:
     dest: str | None = None
 
 
-def parse_spec(value: str) -> ReportSpec | None:
-    """``TYPE[:DEST]`` as a :class:`ReportSpec`; the empty value means no report."""
+def parse_spec(value: str, where: str = REPORT_OPTION) -> ReportSpec | None:
+    """``TYPE[:DEST]`` as a :class:`ReportSpec`; the empty value means no report.
+
+    ``where`` names the option or ini key the value came from, as the
+    :class:`ReportSpecError` message starts: ``{where}{value}: ...``.
+    """
     value = value.strip()
     if not value:
         return None
     kind, sep, dest = value.partition(":")
     if kind not in REPORT_TYPES:
         known = ", ".join(REPORT_TYPES)
-        raise ReportSpecError(
-            f"--bytecode-cov-report={value}: unknown report type {kind!r} (known: {known})"
-        )
+        raise ReportSpecError(f"{where}{value}: unknown report type {kind!r} (known: {known})")
     default = REPORT_TYPES[kind]
     if sep and default is None:
-        raise ReportSpecError(
-            f"--bytecode-cov-report={value}: report type {kind!r} takes no destination"
-        )
+        raise ReportSpecError(f"{where}{value}: report type {kind!r} takes no destination")
     return ReportSpec(kind, (dest or default) if default is not None else None)
 
 
-def parse_specs(values: Sequence[str]) -> list[ReportSpec]:
-    """Every non-empty value parsed, duplicates dropped, order kept."""
+def parse_specs(values: Sequence[str], where: str = REPORT_OPTION) -> list[ReportSpec]:
+    """Every non-empty value parsed, duplicates dropped, order kept; ``where``
+    as for :func:`parse_spec`."""
     out: list[ReportSpec] = []
     for value in values:
-        spec = parse_spec(value)
+        spec = parse_spec(value, where)
         if spec is not None and spec not in out:
             out.append(spec)
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_bytecode import __version__
-from pytest_bytecode.data import write_json_atomic
+from pytest_bytecode.files import write_json_atomic
 from pytest_bytecode.results import Results
 
 #: Version of the report's layout.  History:
