@@ -511,6 +511,13 @@ FOR_ITER_PROBE_POSSIBLE: Final[bool] = PY < (3, 14)
 #: code under test.
 PROBE_BY_FOR_ITER: Final[bool] = FOR_ITER_PROBE_POSSIBLE
 
+#: 3.10-3.11: the ``f_lineno`` setter (``mark_stacks`` in
+#: Objects/frameobject.c) takes the stack at a ``FOR_ITER``'s target to be
+#: the stack before it less the iterator (3.12+: with the iterator and a
+#: value, for END_FOR to pop).  A probe's never-taken ``FOR_ITER`` targets
+#: the unit past the probe there, where that is what the stack holds.
+PROBE_FOR_ITER_PAST: Final[bool] = PY < (3, 12)
+
 #: 3.14+: no probe may sit just before these.  The interpreter finds where
 #: lines start in one pass in offset order that passes over END_FOR and
 #: POP_ITER without taking their line; a probe between a finished loop's

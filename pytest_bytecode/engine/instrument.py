@@ -80,7 +80,7 @@ from pytest_bytecode.engine.counts import (
     new_counter,
 )
 from pytest_bytecode.engine.decode import scan
-from pytest_bytecode.engine.tables import encode_exception_table, grow_locations
+from pytest_bytecode.engine.tables import encode_exception_table, grow_locations, without_line
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
 PROBE_STACK = 3
@@ -152,7 +152,19 @@ class _Rewriter:
             # (an 'exception' trace event, and its handlers run).  Within the
             # probe, the line start is the second POP_TOP, which has the
             # probe's line: no line event, nothing changed.
-            steps = [("LOAD_CONST", arg_const), ("FOR_ITER", 0), ("POP_TOP", 0), ("POP_TOP", 0)]
+            #
+            # 3.10-3.11 (versions.PROBE_FOR_ITER_PAST): the target is past
+            # the probe instead, where the stack is what the f_lineno setter
+            # takes a FOR_ITER's target to hold (the iterator popped).  Its
+            # model of the stack gives each unit what the last unit to reach
+            # it gave, so a FOR_ITER aimed at its own next unit would leave
+            # the code after it modelled one value short, and a debugger's
+            # jump from or to there refused or popped wrongly.  (The stubs'
+            # FOR_ITERs that are never exhausted aim one unit further for
+            # the same reason: the unit in between then gives the right
+            # stack to the one after.)
+            past = 2 if versions.PROBE_FOR_ITER_PAST else 0
+            steps = [("LOAD_CONST", arg_const), ("FOR_ITER", past), ("POP_TOP", 0), ("POP_TOP", 0)]
         else:
             for step in versions.CALL_SEQUENCE:
                 if step == "CALLABLE":
@@ -229,7 +241,7 @@ class _Rewriter:
             found = _steps(
                 [
                     ("LOAD_CONST", const),
-                    ("FOR_ITER", 0),  # never exhausted
+                    ("FOR_ITER", 1),  # never exhausted (target: see _probe)
                     ("SWAP", 2),
                     ("POP_TOP", 0),
                     ("COPY", 3),
@@ -369,7 +381,7 @@ class _Rewriter:
                 + _steps(
                     [
                         ("LOAD_CONST", const),
-                        ("FOR_ITER", 0),  # never exhausted
+                        ("FOR_ITER", 1),  # never exhausted (target: see _probe)
                         ("ROT_TWO", 0),
                         ("POP_TOP", 0),
                         ("ROT_TWO", 0),
@@ -526,6 +538,9 @@ class _Rewriter:
             )
         entries = _exception_entries(analysis, splice, sorted(stubs_by_target), nb, n_units)
         layout = assemble(splice, where, entries, code.co_linetable)
+        if catch_all_at >= 0:
+            first = splice.position(catch_all_at, GLUED_PROBE)
+            layout.linetable = _catch_all_without_line(layout, first, setup_finally)
         # 3.11+ knows each handler's depth; on 3.10 a handler's block level
         # is at most the original stack size less the six items it pushes.
         stack = code.co_stacksize + PROBE_STACK
@@ -617,6 +632,27 @@ def _exception_entries(
             entries.append((first, position(end, OWN), nb + kid, depth_of[kid], True))
             begin = end
     return entries
+
+
+def _catch_all_without_line(layout: Layout, first: int, setup_finally: int) -> bytes:
+    """3.10: the line table of ``layout`` with the units from ``first`` to
+    the catch-all's ``SETUP_FINALLY`` (the first one from there, with its
+    EXTENDED_ARG prefixes) given no line.
+
+    ``first`` is where the code inserted after the glued prefix begins: a
+    probe of the first block, if any, then the ``SETUP_FINALLY``, all run
+    once per frame.  With the line of the code after them, the first line
+    event would come before the ``SETUP_FINALLY`` ran, and a debugger's jump
+    from there (``frame.f_lineno = N``) would be refused as a jump "into the
+    body of a try statement"; without a line, the first line event comes
+    after it, inside the block that every line of the body is in, as in
+    plain code.
+    """
+    raw = layout.code
+    at = first
+    while raw[2 * at] != setup_finally:
+        at += 1
+    return without_line(layout.linetable, 2 * first, 2 * (at + 1 - first))
 
 
 def _steps(steps: list[tuple[str, int]]) -> bytes:

@@ -212,6 +212,32 @@ def _same_position_body(kind: int, body: bytes) -> bytes:
     return b"\x00" + body[k + 1 :]
 
 
+def without_line(table: bytes, start: int, size: int) -> bytes:
+    """3.10: the line table ``table`` with the ``size`` bytes from byte
+    ``start`` given no line.
+
+    The pair covering them is cut in three: the bytes before keep its line
+    change (a pair of zero bytes if there are none), the bytes themselves get
+    "no line" (-128, which leaves the line the next pair counts from
+    unchanged), and the bytes after get a change of 0.  (Used for the
+    catch-all's ``SETUP_FINALLY``, see ``instrument._Rewriter.rewrite``.)
+    """
+    at = 0
+    for i in range(0, len(table), 2):
+        covered, delta = table[i], table[i + 1]
+        if at <= start and start + size <= at + covered:
+            if delta == 0x80:
+                return table  # no line already
+            out = bytearray(table[:i])
+            _pairs(out, start - at, delta, 0)
+            out += bytes((size, 0x80))
+            if at + covered > start + size:
+                out += bytes((at + covered - start - size, 0))
+            return bytes(out) + table[i + 2 :]
+        at += covered
+    return table
+
+
 def _pairs(out: bytearray, nbytes: int, first_delta: int, rest_delta: int) -> None:
     """3.10 pairs covering ``nbytes``: the first with ``first_delta``."""
     delta = first_delta
