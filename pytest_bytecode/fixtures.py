@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from pytest_bytecode import snapshots, testcontext
-from pytest_bytecode.testcontext import TestContext
+from pytest_bytecode import testcontext
+from pytest_bytecode.testcontext import UPDATE_OPTION, TestContext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ _HOOKS_PLUGIN = "bytecode-test-context"
 def add_options(group: pytest.OptionGroup, parser: pytest.Parser | None = None) -> None:
     """Add ``--bytecode-snapshot-update`` and its ini key ``bytecode_snapshot_update``."""
     group.addoption(
-        snapshots.UPDATE_OPTION,
+        UPDATE_OPTION,
         action="store_true",
         default=None,
         dest="bytecode_snapshot_update",
@@ -196,6 +196,8 @@ class Bytecode:
     ) -> Path:
         """See :func:`pytest_bytecode.assert_bytecode_snapshot`."""
         __tracebackhide__ = True
+        from pytest_bytecode import snapshots  # on first use: see the module docstring
+
         return snapshots.check(self._ctx, obj, name=name, level=level, recursive=recursive)
 
 

@@ -1,54 +1,24 @@
-"""pytest hooks: options, ini keys and lifecycle.  Delegates all real work.
+"""pytest hooks: options, ini keys, and the start of a coverage run.
 
 pytest loads this module through the ``pytest11`` entry point ``bytecode``;
 ``-p pytest_bytecode.plugin`` and ``pytest_plugins = ["pytest_bytecode.plugin"]``
-name it too (see :func:`pytest_plugin_registered`).
-
-Lifecycle of a ``--bytecode-cov`` run:
-
-* ``pytest_load_initial_conftests`` (tryfirst): validate the settings, install
-  the import hook before any conftest is imported, instrument the functions of
-  modules that were imported earlier (and warn about them);
-* ``pytest_configure``: check data and baseline files early (a bad file is a
-  usage error before any test runs) and take the xdist role;
-* ``pytest_sessionfinish``: gather the counts (merged over xdist workers),
-  write the data file and file reports, decide the verdicts, and set exit
-  status 1 when a verdict fails or a file cannot be written; test outcomes
-  are untouched.  A ``--collect-only`` run writes nothing and judges nothing;
-* ``pytest_terminal_summary``: print the terminal reports and verdicts.
+name it too (see :func:`pytest_plugin_registered`).  Every pytest run of a
+project that has the plugin installed imports it, so it imports nothing but
+pytest and the option definitions: the engine, coverage.py's configuration
+reader, the reports (:mod:`pytest_bytecode.run`) and the assertion helpers
+load only when a run asks for them.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pytest_bytecode import (
-    baseline,
-    data,
-    engine,
-    fixtures,
-    importhook,
-    pytestcompat,
-    results,
-    settings,
-    snapshots,
-)
-from pytest_bytecode.cache import InstrumentationCache
-from pytest_bytecode.collector import Collector, unexecuted_file
+from pytest_bytecode import fixtures, options
 from pytest_bytecode.fixtures import bytecode  # noqa: F401
-from pytest_bytecode.importhook import Measurement, instrument_loaded
-from pytest_bytecode.report import write_reports
-from pytest_bytecode.results import Results
-from pytest_bytecode.settings import Settings
-from pytest_bytecode.sources import SourceError, read_coverage_config, report_path, resolve
-from pytest_bytecode.xdist import ControllerRole, WorkerRole
+from pytest_bytecode.testcontext import SNAPSHOT_DIR
 
 GROUP = "bytecode"
 
@@ -56,24 +26,6 @@ GROUP = "bytecode"
 class BytecodeCovWarning(pytest.PytestWarning):
     """Warnings of pytest-bytecode's coverage (filter with ``ignore::...BytecodeCovWarning``)."""
 
-
-@dataclass
-class _State:
-    """Per-run coverage state, kept in ``config.stash``."""
-
-    settings: Settings
-    collector: Collector
-    measurement: Measurement
-    worker: bool = False
-    existing: data.CovData | None = None
-    baseline: dict[str, Any] | None = None
-    controller: ControllerRole | None = None
-    results: Results | None = None
-    lines: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-
-STATE = pytest.StashKey[_State]()
 
 #: The names pytest registers this module under: the ``pytest11`` entry
 #: point's, and the module's own (``-p``, ``pytest_plugins``).
@@ -98,235 +50,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``bytecode`` option group and its ini keys."""
     group = parser.getgroup(GROUP, "bytecode coverage and bytecode assertions")
     fixtures.add_options(group, parser)
-    settings.add_options(group, parser)
+    options.add_options(group, parser)
 
 
 def pytest_ignore_collect(collection_path: Path) -> bool | None:
     """Never collect inside snapshot folders (their ``test*.txt`` files would be
     taken for doctest files)."""
-    return True if collection_path.name == snapshots.SNAPSHOT_DIR else None
-
-
-def _cache_dir(config: pytest.Config) -> Path | None:
-    """Where instrumented code is cached: pytest's cache dir, unless it is disabled."""
-    if config.pluginmanager.is_blocked("cacheprovider"):
-        return None
-    raw = os.path.expanduser(os.path.expandvars(str(config.getini("cache_dir"))))
-    path = Path(raw)
-    if not path.is_absolute():
-        path = config.rootpath / path
-    return path / "d" / "pytest-bytecode"
+    return True if collection_path.name == SNAPSHOT_DIR else None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
-    """Install the import hook before conftests (and what they import) load."""
+    """With coverage on, start the run (:func:`pytest_bytecode.run.start`)
+    before conftests, and what they import, load."""
     config = early_config
+    if not options.requested(config, config.known_args_namespace):
+        return
+    from pytest_bytecode import run, settings
+
     run_settings = settings.from_config(config, config.known_args_namespace)
     if not run_settings.enabled:
         return
-    trace = config.trace.root.get("bytecode-cov")
-    cov_config = read_coverage_config(config.rootpath, lambda msg: trace(msg))
-    search = [str(config.rootpath / p) for p in config.getini("pythonpath")] + sys.path
-    try:
-        selector = resolve(
-            run_settings.sources,
-            rootdir=config.rootpath,
-            invocation_dir=config.invocation_params.dir,
-            search_path=search,
-            test_patterns=tuple(config.getini("python_files")),
-            omit=tuple(cov_config.run_omit or ()),
-            exclude_list=tuple(cov_config.exclude_list),
-            include=tuple(cov_config.run_include or ()),
-        )
-    except SourceError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    collector = Collector(str(config.rootpath))
-    cache = InstrumentationCache(_cache_dir(config), trace)
 
-    def warn(message: str) -> None:
-        warnings.warn(BytecodeCovWarning(message), stacklevel=2)
-
-    rewrite, rewrite_settings = pytestcompat.rewriter(config, warn)
-    measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
-    config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
-    config.stash[STATE] = _State(run_settings, collector, measurement)
-    early = instrument_loaded(measurement, dict(sys.modules))
-    if early:
-        config.issue_config_time_warning(
-            BytecodeCovWarning(
-                "bytecode-cov-early-import: imported before pytest-bytecode's import hook, "
-                f"module-level code not measured (functions are): {', '.join(early)}"
-            ),
-            stacklevel=2,
-        )
+    run.start(config, run_settings)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Check data and baseline files now, and take the xdist role."""
-    fixtures.configure(config)  # the snapshot option; the hooks that know the running test
-    state = config.stash.get(STATE, None)
-    if state is None or config.getoption("collectonly", False):
-        return
-    # An xdist worker has ``workerinput`` by now (the PYTEST_XDIST_WORKER
-    # variable would also be seen by a pytest run inside a worker's test).
-    state.worker = hasattr(config, "workerinput")
-    if state.worker:
-        config.pluginmanager.register(WorkerRole(config, state.collector), "bytecode-cov-worker")
-        return
-    run_settings = state.settings
-    if run_settings.append and run_settings.data_path.is_file():
-        append = run_settings.origin("bytecode_cov_append")
-        try:
-            state.existing = data.load(run_settings.data_path)
-        except data.DataError as exc:
-            raise pytest.UsageError(f"{append}: {exc}") from None
-        if state.existing.python != state.collector.snapshot().python:
-            raise pytest.UsageError(
-                f"{append}: {run_settings.data_path} was recorded by Python "
-                f"{state.existing.python}; cannot add counts of another Python version"
-            )
-    if run_settings.baseline is not None and not run_settings.baseline_update:
-        if not run_settings.baseline.exists():
-            raise pytest.UsageError(
-                f"{run_settings.origin('bytecode_cov_baseline')}: {run_settings.baseline}: "
-                "no such file; create it with --bytecode-cov-baseline-update"
-            )
-        try:
-            state.baseline = baseline.load_baseline(run_settings.baseline)
-        except results.ResultError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    if config.getoption("dist", "no") != "no" and config.pluginmanager.hasplugin("xdist"):
-        state.controller = ControllerRole()
-        config.pluginmanager.register(state.controller, "bytecode-cov-controller")
-
-
-def _gather(state: _State) -> data.CovData:
-    """The run's counts, named as coverage.py names files, plus never-imported files.
-
-    Files are keyed by :func:`~pytest_bytecode.sources.report_path` (the
-    canonical file, symbolic links resolved, like coverage.py's), as the
-    collector keys them; a file under SOURCE that cannot be read or compiled
-    adds a warning line.
-    """
-    if state.controller is not None and state.controller.active:
-        counts = state.controller.merged()
-        state.lines.extend(state.controller.errors)
-    else:
-        counts = state.collector.snapshot()
-    rootdir = state.collector.rootdir
-    selector = state.measurement.selector
-    for filename in selector.all_files():
-        key = report_path(filename, rootdir)
-        if key not in counts.files:
-            unexecuted = unexecuted_file(
-                filename,
-                selector.excluded_lines,
-                engine.instrument,
-                on_skip=lambda message: state.lines.append(f"bytecode coverage: {message}"),
-                name=key,
-            )
-            if unexecuted is not None:
-                counts.files[key] = unexecuted
-    return counts
-
-
-def _save(state: _State, counts: data.CovData) -> data.CovData:
-    """Write (or with append, add to) the data file; returns the counts to report.
-
-    A refused append or a failed write fails the run and leaves the old file
-    as it was.
-    """
-    path = state.settings.data_path
-    try:
-        if state.settings.append:
-            return data.append_to_file(counts, path)
-        data.save(counts, path)
-    except data.DataError as exc:
-        state.failed.append(
-            f"FAIL {state.settings.origin('bytecode_cov_append')} refused, the data file was "
-            f"left as it was: {exc} (the report shows this run's counts only)"
-        )
-    except OSError as exc:
-        state.failed.append(f"FAIL bytecode coverage data file not written: {exc}")
-    return counts
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write data and file reports, decide the verdicts, fail the run if one fails."""
-    config = session.config
-    state = config.stash.get(STATE, None)
-    if state is None or state.worker:
-        return
-    run_settings = state.settings
-    if config.getoption("collectonly", False):
-        return
-    counts = _gather(state)
-    state.lines.extend(state.collector.notes)
-    for name, filename, loader in importhook.unmeasured(state.measurement, dict(sys.modules)):
-        state.lines.append(
-            f"bytecode coverage: module {name} ({filename}) is under SOURCE but was loaded "
-            f"by {loader}, not from its source: not measured (module-not-measured)"
-        )
-    counts = _save(state, counts)
-    figures = results.compute(counts)
-    state.results = figures
-    base = config.invocation_params.dir
-    for spec in run_settings.reports:
-        if spec.kind not in ("term", "term-missing"):
-            try:
-                for path in write_reports([spec], figures, state.lines.append, base):
-                    state.lines.append(f"bytecode coverage report written to {path}")
-            except OSError as exc:
-                state.failed.append(f"FAIL bytecode coverage report not written: {exc}")
-    if not figures.totals.instructions:
-        warnings.warn(BytecodeCovWarning(results.no_data_message()), stacklevel=1)
-    if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
-        return
-    if run_settings.fail_under is not None:
-        verdict = results.fail_under_verdict(figures, run_settings.fail_under)
-        if verdict:
-            state.failed.append(verdict)
-        else:
-            state.lines.append(
-                f"Required bytecode instruction coverage of "
-                f"{results.format_percent(run_settings.fail_under)}% reached. Total coverage: "
-                f"{results.format_percent(figures.totals.percent_covered)}%"
-            )
-    if run_settings.baseline is not None and run_settings.baseline_update:
-        if not figures.totals.instructions:
-            state.failed.append(
-                f"FAIL bytecode coverage baseline {run_settings.baseline} not written: no "
-                f"instructions were measured ({results.NO_DATA})"
-            )
-        else:
-            try:
-                baseline.write_baseline(figures, run_settings.baseline)
-                state.lines.append(f"bytecode coverage baseline written to {run_settings.baseline}")
-            except OSError as exc:
-                state.failed.append(f"FAIL bytecode coverage baseline not written: {exc}")
-    elif state.baseline is not None and run_settings.baseline is not None:
-        comparison = baseline.compare_baseline(state.baseline, figures)
-        failed, lines = baseline.baseline_report(
-            comparison, run_settings.baseline, verbose=int(config.getoption("verbose", 0) or 0) > 0
-        )
-        state.lines.extend(lines)
-        state.failed.extend(failed)
-    if state.failed and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Print the terminal reports, notes and verdicts."""
-    state = config.stash.get(STATE, None)
-    if state is None or state.worker or state.results is None:
-        return
-    tr = terminalreporter
-    term_specs = [s for s in state.settings.reports if s.kind in ("term", "term-missing")]
-    write_reports(term_specs, state.results, tr.write_line, config.invocation_params.dir)
-    for line in state.lines:
-        tr.write_line(line)
-    for line in state.failed:
-        tr.write_line(line, red=True, bold=True)
+    """The snapshot option, and the hooks that know the running test."""
+    fixtures.configure(config)

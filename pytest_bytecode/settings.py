@@ -1,4 +1,4 @@
-"""The coverage options: registration, ini mirrors, and validation into :class:`Settings`.
+"""The coverage options validated into :class:`Settings` (registered by options.py).
 
 Every ``--bytecode-cov*`` option has an ini key of the same name with
 underscores (``bytecode_cov_fail_under``); a value given on the command line
@@ -20,92 +20,13 @@ from typing import Any
 import pytest
 
 from pytest_bytecode.files import STDOUT
-from pytest_bytecode.report import ReportSpec, ReportSpecError, parse_specs, report_path
-from pytest_bytecode.results import ResultError, parse_fail_under
+from pytest_bytecode.options import TRUE_WORDS, add_options
 
-#: ini values that mean "on" for the boolean keys and for ``bytecode_cov``
-#: (where they stand for the option given without a SOURCE).
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pytest_bytecode.report import ReportSpec
 
-
-def add_options(group: Any, parser: pytest.Parser) -> None:
-    """Register the coverage options in ``group`` and their ini keys."""
-    group.addoption(
-        "--bytecode-cov",
-        action="append",
-        nargs="?",
-        const=True,
-        default=None,
-        dest="bytecode_cov",
-        metavar="SOURCE",
-        help="measure bytecode coverage of SOURCE (directory, .py file or dotted name; "
-        "repeatable; without a value: the project's own packages). The word after "
-        "--bytecode-cov is taken as its SOURCE: write --bytecode-cov=SOURCE, or put a "
-        "bare --bytecode-cov after the test paths.",
-    )
-    group.addoption(
-        "--bytecode-cov-report",
-        action="append",
-        default=None,
-        dest="bytecode_cov_report",
-        metavar="TYPE[:DEST]",
-        help="report type: term (default), term-missing, json[:PATH] (PATH - prints it); "
-        "repeatable; an empty value prints no report",
-    )
-    group.addoption(
-        "--bytecode-cov-fail-under",
-        default=None,
-        dest="bytecode_cov_fail_under",
-        metavar="MIN",
-        help="fail the run if total instruction coverage is below MIN (0-100), or if "
-        "no instruction was measured",
-    )
-    group.addoption(
-        "--bytecode-cov-baseline",
-        default=None,
-        dest="bytecode_cov_baseline",
-        metavar="PATH",
-        help="fail the run if a function (present in both) covers fewer instructions "
-        "than recorded in the baseline at PATH; removed and new functions are listed",
-    )
-    group.addoption(
-        "--bytecode-cov-baseline-update",
-        action="store_const",
-        const=True,
-        default=None,
-        dest="bytecode_cov_baseline_update",
-        help="write the baseline file instead of checking against it",
-    )
-    group.addoption(
-        "--bytecode-cov-data",
-        default=None,
-        dest="bytecode_cov_data",
-        metavar="PATH",
-        help="data file to write (default: .bytecode-cov; - writes it to standard output)",
-    )
-    group.addoption(
-        "--bytecode-cov-append",
-        action="store_const",
-        const=True,
-        default=None,
-        dest="bytecode_cov_append",
-        help="add this run's counts to the existing data file (locked while it is "
-        "updated; refused, leaving the file as it was, if its sources differ)",
-    )
-    group.addoption(
-        "--no-bytecode-cov",
-        action="store_true",
-        default=False,
-        dest="no_bytecode_cov",
-        help="disable bytecode coverage (overrides the ini file and --bytecode-cov)",
-    )
-    parser.addini("bytecode_cov", "SOURCEs to measure, one a line ('true': default)", "linelist")
-    parser.addini("bytecode_cov_report", "report types, one a line", "linelist", default=["term"])
-    parser.addini("bytecode_cov_fail_under", "minimum total instruction coverage")
-    parser.addini("bytecode_cov_baseline", "baseline file to check against")
-    parser.addini("bytecode_cov_baseline_update", "write the baseline", "bool", default=False)
-    parser.addini("bytecode_cov_data", "data file path (default .bytecode-cov)")
-    parser.addini("bytecode_cov_append", "add to the existing data file", "bool", default=False)
+__all__ = ["TRUE_WORDS", "Settings", "add_options", "from_config"]
 
 
 @dataclass(frozen=True)
@@ -200,6 +121,9 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
                 sources.append(line)
     if not sources:
         return Settings()
+    # Coverage is on: what validates the rest loads now, not with the plugin.
+    from pytest_bytecode.report import ReportSpecError, parse_specs, report_path
+    from pytest_bytecode.results import ResultError, parse_fail_under
 
     report_values: list[str] | None = getattr(ns, "bytecode_cov_report", None)
     report_key = "--bytecode-cov-report="

@@ -29,14 +29,11 @@ from pathlib import Path
 
 from pytest_bytecode import versions
 from pytest_bytecode.files import write_atomic
-from pytest_bytecode.testcontext import TestContext, current
+from pytest_bytecode.testcontext import SNAPSHOT_DIR, UPDATE_OPTION, TestContext, current
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pytest_bytecode.normalize import Level
-
-SNAPSHOT_DIR = "__bytecode_snapshots__"
-UPDATE_OPTION = "--bytecode-snapshot-update"
 
 
 class SnapshotError(Exception):

@@ -18,6 +18,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The folder, next to a test module, of its snapshot files (never collected).
+SNAPSHOT_DIR = "__bytecode_snapshots__"
+#: The option that writes snapshots instead of comparing with them.
+UPDATE_OPTION = "--bytecode-snapshot-update"
+
 
 @dataclass
 class TestContext:

@@ -1,0 +1,96 @@
+"""What having pytest-bytecode installed, but not enabled, costs pytest's start-up.
+
+Every pytest run of a project that has the plugin installed imports its
+entry point, whether or not ``--bytecode-cov`` is given.  This times whole
+processes, interleaved, N times each: ``pytest --version`` and a run of one
+trivial test, each with the plugin loaded as installed and with it blocked
+(``-p no:bytecode``, which stops pytest from importing the entry point at
+all: the same as not installed).  It prints the medians and the difference,
+and the median time the import of the entry point itself takes in a fresh
+process that has imported pytest (less noisy than whole processes).
+
+Usage (in an environment where pytest-bytecode is installed)::
+
+    python benchmarks/bench_startup.py [--runs 21]
+
+The goal is a difference of at most 5 ms (the plugin imports only pytest,
+its option definitions and the test-context hooks; see plugin.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CASES = {
+    "pytest --version": ["--version"],
+    "one test": ["-q", "-p", "no:cacheprovider", "test_one.py"],
+}
+MODES = {"installed": [], "blocked": ["-p", "no:bytecode"]}
+
+
+def time_once(where: Path, args: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "pytest", *args],
+        cwd=where,
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+IMPORT_TIME = """\
+import time
+import pytest, _pytest.pytester
+start = time.perf_counter()
+import pytest_bytecode.plugin
+print(time.perf_counter() - start)
+"""
+
+
+def import_time() -> float:
+    """The import of the entry point in a fresh process where pytest (and
+    what a run loads of it) is already imported: the plugin's own part."""
+    out = subprocess.run(
+        [sys.executable, "-c", IMPORT_TIME], check=True, capture_output=True, text=True
+    )
+    return float(out.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(tmp)
+        (where / "test_one.py").write_text("def test_one():\n    assert 1\n")
+        times: dict[tuple[str, str], list[float]] = {}
+        for _ in range(args.runs):
+            for case, case_args in CASES.items():
+                for mode, mode_args in MODES.items():
+                    times.setdefault((case, mode), []).append(
+                        time_once(where, [*mode_args, *case_args])
+                    )
+    imports = [import_time() for _ in range(args.runs)]
+    print(f"Python {sys.version.split()[0]}, {args.runs} runs each, interleaved; medians:")
+    median_import = statistics.median(imports) * 1000
+    print(f"  import of pytest_bytecode.plugin after pytest: {median_import:.1f} ms")
+    for case in CASES:
+        installed = statistics.median(times[case, "installed"]) * 1000
+        blocked = statistics.median(times[case, "blocked"]) * 1000
+        print(
+            f"  {case:18} installed {installed:7.1f} ms   blocked {blocked:7.1f} ms   "
+            f"difference {installed - blocked:+6.1f} ms"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
