@@ -26,7 +26,7 @@ from types import CodeType
 
 from pytest_bytecode import _lazy_exports
 from pytest_bytecode.engine.counts import CodePlan, count_values
-from pytest_bytecode.engine.instrument import instrument_code
+from pytest_bytecode.engine.instrument import DEFAULT_PROBE_BY_FOR_ITER, instrument_code
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 if TYPE_CHECKING:
@@ -204,33 +204,44 @@ def loads(data: bytes) -> Instrumented:
 
 
 def _instrument_tree(
-    code: CodeType, path: tuple[int, ...], plans: list[tuple[tuple[int, ...], CodePlan]]
+    code: CodeType,
+    path: tuple[int, ...],
+    plans: list[tuple[tuple[int, ...], CodePlan]],
+    probe_by_for_iter: bool,
 ) -> CodeType:
     slot = len(plans)
     plans.append((path, None))  # type: ignore[arg-type]  # filled in below, keeps root first
     consts = list(code.co_consts)
     for index, const in enumerate(consts):
         if isinstance(const, CodeType):
-            consts[index] = _instrument_tree(const, (*path, index), plans)
-    new_code, plan = instrument_code(code, consts)
+            consts[index] = _instrument_tree(const, (*path, index), plans, probe_by_for_iter)
+    new_code, plan = instrument_code(code, consts, probe_by_for_iter)
     plans[slot] = (path, plan)
     return new_code
 
 
-def instrument(code: CodeType) -> Instrumented:
+def instrument(code: CodeType, *, probe_by_for_iter: bool | None = None) -> Instrumented:
     """Instrument ``code`` and every code object among its constants.
+
+    ``probe_by_for_iter``: the probe form, ``FOR_ITER`` over the counter or a
+    call ``next(counter)``; by default the engine's choice for the running
+    version (``engine.instrument.DEFAULT_PROBE_BY_FOR_ITER``).  Benchmarks
+    and tests set it to compare the forms; ``True`` is not valid code on
+    3.14+ (``versions.FOR_ITER_PROBE_POSSIBLE``).
 
     The cyclic garbage collector is paused meanwhile (if it was running):
     instrumenting allocates many small objects that live on, and collections
     that walk them again and again would add about a sixth to the time.  The
     objects made here hold no reference cycles that need collecting.
     """
+    if probe_by_for_iter is None:
+        probe_by_for_iter = DEFAULT_PROBE_BY_FOR_ITER
     plans: list[tuple[tuple[int, ...], CodePlan]] = []
     paused = gc.isenabled()
     if paused:
         gc.disable()
     try:
-        new_code = _instrument_tree(code, (), plans)
+        new_code = _instrument_tree(code, (), plans, probe_by_for_iter)
     finally:
         if paused:
             gc.enable()

@@ -96,9 +96,26 @@ NO_SITE = -1
 
 _OP = versions.OPMAP
 
+#: The probe form the engine uses unless told otherwise (``instrument(code,
+#: probe_by_for_iter=...)``; ``bench_engine.py probes`` builds both forms to
+#: compare them).  The probe is ``FOR_ITER`` over the counter wherever that
+#: is valid code (:data:`versions.FOR_ITER_PROBE_POSSIBLE`): it calls the
+#: iterator slot directly, which is cheaper than a call to ``next`` (the
+#: kernels run 1.17-1.22 times as long as plain with it, 1.26-1.33 with the
+#: call: ``bench_engine.py probes``), raises no ``sys.setprofile`` or
+#: ``sys.monitoring`` CALL event, and (3.10) does not count against the
+#: recursion limit, where a C call would raise RecursionError one frame
+#: early.  On 3.12-3.13 a tool that asks ``sys.monitoring`` for BRANCH events
+#: sees the probes' ``FOR_ITER`` (coverage.py's sysmon core measures no
+#: branches before 3.14).  From 3.14 the probe is a call to ``next``, which
+#: is just as well: there coverage.py measures branches with BRANCH_LEFT and
+#: BRANCH_RIGHT events, and would attribute a ``FOR_ITER`` probe's to the
+#: code under test.
+DEFAULT_PROBE_BY_FOR_ITER: bool = versions.FOR_ITER_PROBE_POSSIBLE
+
 #: Probe bytes by (form, index of ``next``, index of the counter) in
-#: co_consts: they repeat from one code object to the next.  (The form is a
-#: version fact; ``bench_engine.py probes`` switches it to compare.)
+#: co_consts: they repeat from one code object to the next, and one process
+#: may build both forms.
 _PROBES: dict[tuple[bool, int, int], bytes] = {}
 #: Stub bytes where a stub is one piece (all but 3.14+), by (index of its
 #: raise table, index of the constant 1, whether the entry pushes lasti,
@@ -109,8 +126,14 @@ _STUBS: dict[tuple[int, ...], bytes] = {}
 class _Rewriter:
     """Plans and emits the probes of one code object (see module docstring)."""
 
-    def __init__(self, code: CodeType, consts: list[object] | None = None) -> None:
+    def __init__(
+        self,
+        code: CodeType,
+        consts: list[object] | None = None,
+        probe_by_for_iter: bool = DEFAULT_PROBE_BY_FOR_ITER,
+    ) -> None:
         self.code = code
+        self.probe_by_for_iter = probe_by_for_iter
         self.raw = code.co_code  # a fresh copy on every access from 3.11
         self.ops, self.specials = scan(self.raw)
         self.consts: list[object] = list(code.co_consts) if consts is None else consts
@@ -136,12 +159,12 @@ class _Rewriter:
         consts = self.consts
         consts.append(counter)
         arg_const = len(consts) - 1
-        key = (versions.PROBE_BY_FOR_ITER, self._next_const, arg_const)
+        key = (self.probe_by_for_iter, self._next_const, arg_const)
         raw = _PROBES.get(key)
         if raw is not None:
             return raw
         steps: list[tuple[str, int]] = []
-        if versions.PROBE_BY_FOR_ITER:
+        if self.probe_by_for_iter:
             # [count] -> FOR_ITER -> [count, n]; never exhausted.  Its target
             # is the probe's own first POP_TOP: 3.12-3.13's sys.monitoring
             # makes the instruction after a FOR_ITER's target (where an
@@ -675,12 +698,16 @@ STRAIGHT_FAST_PATH = True
 
 
 def instrument_code(
-    code: CodeType, consts: list[object] | None = None
+    code: CodeType,
+    consts: list[object] | None = None,
+    probe_by_for_iter: bool = DEFAULT_PROBE_BY_FOR_ITER,
 ) -> tuple[CodeType, CodePlan]:
     """Instrument one code object, not its nested code objects.
 
     ``consts``: the constants the new code gets (the probes' are appended),
     if not ``code.co_consts``: instrumenting a tree passes those with its
     nested code objects already instrumented.  The plan keeps ``code``.
+    ``probe_by_for_iter``: the probe form (see
+    :data:`DEFAULT_PROBE_BY_FOR_ITER`).
     """
-    return _Rewriter(code, consts).rewrite()
+    return _Rewriter(code, consts, probe_by_for_iter).rewrite()
