@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from collections.abc import Callable
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -216,7 +217,7 @@ class _Rewriter:
         attribute lookup (a user ``__getattribute__``, a ``__traceback__``
         property) must not run.  3.14+: with [lasti, exc], where lasti is no
         object; the site is the traceback's ``tb_lasti``, the traceback read
-        by ``object.__getattribute__`` (see the branch below).  An entry
+        by ``object.__getattribute__`` (see :meth:`_build_stub_314`).  An entry
         without ``lasti`` (3.11+) has it dropped again at the end.
 
         3.10-3.11 (:data:`versions.STUB_MUST_NOT_CALL`): the stub may run
@@ -232,63 +233,69 @@ class _Rewriter:
         while len(raises) <= stub:  # stubs may come out of order
             raises.append(RaiseHolder() if versions.STUB_MUST_NOT_CALL else RaiseTable(int))
         const = self._const(raises[stub])
-        # The bytes depend on these indexes and nothing else (3.10 and 3.14+
-        # read attributes by name; their indexes vary).
+        # The bytes depend on the indexes in the key and nothing else (3.10
+        # and 3.14+ read attributes by name; their indexes vary).  Each
+        # family adds the indexes it needs to the key, in a fixed order.
         key: tuple[int, ...] = (const, self._one_const, lasti)
         if not versions.HAS_EXCEPTION_TABLE:
-            once = self._once_const()
-            key += (self._name("tb_lasti"), once)
-            if self._bare:
-                frame_names, bounds = self._own_frame_check(const)
-                no_site = self._const(NO_SITE)
-                key += (*frame_names, *bounds, no_site)
+            build, key = self._stub_310(const, key)
         elif not versions.LASTI_IS_OBJECT:
-            if self._bare:
-                frame_names, bounds = self._own_frame_check(const)
-                key += (*frame_names, *bounds, self._once_const())
-            key += (
-                self._name("tb_lasti"),
-                self._const(object.__getattribute__),
-                self._const("__traceback__"),
-                self._const(NO_SITE),
-            )
+            build, key = self._stub_314(const, key)
+        elif versions.STUB_MUST_NOT_CALL:
+            build = self._stub_311
+        else:
+            build = self._stub_312_313
         cached = _STUBS.get(key)
         if cached is not None:
             return cached
-        add, add_arg = versions.ADD_INSTR
+        raw = build(key)
+        if not lasti and versions.HANDLER_GETS_LASTI:
+            raw += _DROP_LASTI
+        if len(_STUBS) > 4096:
+            _STUBS.clear()
+        _STUBS[key] = raw
+        return raw
+
+    def _stub_311(self, key: tuple[int, ...]) -> bytes:
+        """3.11's stub: [lasti, exc] on top; it calls nothing (see :meth:`_stub`)."""
+        const = key[0]
         subscr, subscr_arg = versions.SUBSCR_INSTR
-        shift = versions.LOAD_ATTR_SHIFT
-        head = b""
-        if versions.LASTI_IS_OBJECT and versions.STUB_MUST_NOT_CALL:  # 3.11
-            # [lasti, exc] -> [lasti, exc, sites, lasti in sites]
-            found = _steps(
-                [
-                    ("LOAD_CONST", const),
-                    ("FOR_ITER", 1),  # never exhausted (target: see _probe)
-                    ("SWAP", 2),
-                    ("POP_TOP", 0),
-                    ("COPY", 3),
-                    ("COPY", 2),
-                    ("CONTAINS_OP", 0),
-                ]
-            )
-            # -> [lasti, exc, sites, times + 1]
-            more = _steps(
-                [
-                    ("COPY", 1),
-                    ("COPY", 4),
-                    (subscr, subscr_arg),
-                    ("LOAD_CONST", self._one_const),
-                    (add, add_arg),
-                ]
-            )
-            first = _steps([("LOAD_CONST", self._one_const)])  # -> [lasti, exc, sites, 1]
-            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
-            branch = _steps([("POP_JUMP_FORWARD_IF_FALSE", (len(more) + len(join)) >> 1)])
-            head = found + branch + more + join + first
-            steps: list[tuple[str, int]] = [("SWAP", 2), ("COPY", 4), ("STORE_SUBSCR", 0)]
-        elif versions.LASTI_IS_OBJECT:
-            steps = [
+        add, add_arg = versions.ADD_INSTR
+        # [lasti, exc] -> [lasti, exc, sites, lasti in sites]
+        found = _steps(
+            [
+                ("LOAD_CONST", const),
+                ("FOR_ITER", 1),  # never exhausted (target: see _probe)
+                ("SWAP", 2),
+                ("POP_TOP", 0),
+                ("COPY", 3),
+                ("COPY", 2),
+                ("CONTAINS_OP", 0),
+            ]
+        )
+        # -> [lasti, exc, sites, times + 1]
+        more = _steps(
+            [
+                ("COPY", 1),
+                ("COPY", 4),
+                (subscr, subscr_arg),
+                ("LOAD_CONST", self._one_const),
+                (add, add_arg),
+            ]
+        )
+        first = _steps([("LOAD_CONST", self._one_const)])  # -> [lasti, exc, sites, 1]
+        join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
+        branch = _steps([("POP_JUMP_FORWARD_IF_FALSE", (len(more) + len(join)) >> 1)])
+        head = found + branch + more + join + first
+        return head + _steps([("SWAP", 2), ("COPY", 4), ("STORE_SUBSCR", 0)])
+
+    def _stub_312_313(self, key: tuple[int, ...]) -> bytes:
+        """3.12-3.13's stub: [lasti, exc] on top, ``sites[lasti] += 1``."""
+        const = key[0]
+        subscr, subscr_arg = versions.SUBSCR_INSTR
+        add, add_arg = versions.ADD_INSTR
+        return _steps(
+            [
                 ("LOAD_CONST", const),
                 ("COPY", 3),
                 (subscr, subscr_arg),
@@ -298,53 +305,85 @@ class _Rewriter:
                 ("COPY", 4),
                 ("STORE_SUBSCR", 0),
             ]
-        elif versions.HAS_EXCEPTION_TABLE:  # 3.14+: [lasti, exc] on top, lasti not an object
-            # An exception can arrive with no traceback (an ExceptionGroup
-            # that except* re-raises): it is recorded under NO_SITE, which is
-            # no instruction's, so that the records still count every entry.
-            # The two jumps are relative, so the bytes are the same anywhere.
-            # ``object.__getattribute__(exc, "__traceback__")``: the generic
-            # lookup, so that a user ``__getattribute__`` does not run.  A C
-            # call that adds no frame and no profile event (only
-            # sys.monitoring's CALL and C_RETURN, documented).
-            tb = _steps(
+        )
+
+    def _stub_314(
+        self, const: int, key: tuple[int, ...]
+    ) -> tuple[Callable[[tuple[int, ...]], bytes], tuple[int, ...]]:
+        """3.14+: the indexes the stub reads, added to ``key``, and its builder.
+
+        With a bare ``raise``: the own-frame check's names and bounds and
+        ``(None,)``; always: ``tb_lasti``, ``object.__getattribute__``,
+        ``"__traceback__"`` and :data:`NO_SITE`.
+        """
+        if self._bare:
+            frame_names, bounds = self._own_frame_check(const)
+            key += (*frame_names, *bounds, self._once_const())
+        key += (
+            self._name("tb_lasti"),
+            self._const(object.__getattribute__),
+            self._const("__traceback__"),
+            self._const(NO_SITE),
+        )
+        return self._build_stub_314, key
+
+    def _build_stub_314(self, key: tuple[int, ...]) -> bytes:
+        """3.14+'s stub: [lasti, exc] on top, lasti not an object; the site
+        is the traceback's ``tb_lasti``.
+
+        An exception can arrive with no traceback (an ExceptionGroup that
+        except* re-raises): it is recorded under NO_SITE, which is no
+        instruction's, so that the records still count every entry.  The two
+        jumps are relative, so the bytes are the same anywhere.
+        ``object.__getattribute__(exc, "__traceback__")``: the generic lookup,
+        so that a user ``__getattribute__`` does not run.  A C call that adds
+        no frame and no profile event (only sys.monitoring's CALL and
+        C_RETURN, documented).
+        """
+        const = key[0]
+        subscr, subscr_arg = versions.SUBSCR_INSTR
+        add, add_arg = versions.ADD_INSTR
+        shift = versions.LOAD_ATTR_SHIFT
+        tb = _steps(
+            [
+                ("LOAD_CONST", key[-3]),
+                ("PUSH_NULL", 0),
+                ("COPY", 3),
+                ("LOAD_CONST", key[-2]),
+                ("CALL", 2),
+                ("COPY", 1),
+            ]
+        )
+        no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
+        site = _steps([("LOAD_ATTR", key[-4] << shift)])
+        if self._bare:  # as on 3.10 (_build_stub_310): is the traceback's head this frame's?
+            frame_names, bounds, once = key[3:6], key[6:9], key[9]
+            mine = _steps(
                 [
-                    ("LOAD_CONST", key[-3]),
-                    ("PUSH_NULL", 0),
-                    ("COPY", 3),
-                    ("LOAD_CONST", key[-2]),
-                    ("CALL", 2),
                     ("COPY", 1),
+                    ("LOAD_ATTR", frame_names[0] << shift),
+                    ("LOAD_ATTR", frame_names[1] << shift),
+                    ("LOAD_ATTR", frame_names[2] << shift),
+                    ("LOAD_CONST", bounds[0]),
+                    ("LOAD_CONST", bounds[1]),
+                    ("BUILD_SLICE", 2),
+                    (subscr, subscr_arg),
+                    ("LOAD_CONST", once),
+                    (add, add_arg),
+                    ("LOAD_CONST", bounds[2]),
+                    (subscr, subscr_arg),
+                    ("LOAD_CONST", const),
+                    ("IS_OP", 0),
                 ]
             )
-            no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
-            site = _steps([("LOAD_ATTR", self._name("tb_lasti") << shift)])
-            if self._bare:  # as on 3.10, below: is the traceback's head this frame's?
-                mine = _steps(
-                    [
-                        ("COPY", 1),
-                        ("LOAD_ATTR", frame_names[0] << shift),
-                        ("LOAD_ATTR", frame_names[1] << shift),
-                        ("LOAD_ATTR", frame_names[2] << shift),
-                        ("LOAD_CONST", bounds[0]),
-                        ("LOAD_CONST", bounds[1]),
-                        ("BUILD_SLICE", 2),
-                        (subscr, subscr_arg),
-                        ("LOAD_CONST", self._once_const()),
-                        (add, add_arg),
-                        ("LOAD_CONST", bounds[2]),
-                        (subscr, subscr_arg),
-                        ("LOAD_CONST", const),
-                        ("IS_OP", 0),
-                    ]
-                )
-                on = _steps([(versions.JUMP_FORWARD_OPNAME, len(no_tb) >> 1)])
-                other = _steps([("POP_JUMP_IF_FALSE", (len(site) + len(on)) >> 1)])
-                site = mine + other + site + on + no_tb
-            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(site) >> 1)])
-            has_tb = _steps([("POP_JUMP_IF_NOT_NONE", (len(no_tb) + len(join)) >> 1)])
-            head = tb + has_tb + no_tb + join + site
-            steps = [
+            on = _steps([(versions.JUMP_FORWARD_OPNAME, len(no_tb) >> 1)])
+            other = _steps([("POP_JUMP_IF_FALSE", (len(site) + len(on)) >> 1)])
+            site = mine + other + site + on + no_tb
+        join = _steps([(versions.JUMP_FORWARD_OPNAME, len(site) >> 1)])
+        has_tb = _steps([("POP_JUMP_IF_NOT_NONE", (len(no_tb) + len(join)) >> 1)])
+        head = tb + has_tb + no_tb + join + site
+        return head + _steps(
+            [
                 ("LOAD_CONST", const),
                 ("COPY", 2),
                 (subscr, subscr_arg),
@@ -355,92 +394,108 @@ class _Rewriter:
                 ("STORE_SUBSCR", 0),
                 ("POP_TOP", 0),
             ]
-        else:  # 3.10: [traceback, value, type] on top
-            # -> [tb, value, type, tb]
-            head = _steps([("ROT_THREE", 0), ("ROT_THREE", 0), ("DUP_TOP", 0), ("ROT_FOUR", 0)])
-            site = _steps([("LOAD_ATTR", self._name("tb_lasti"))])
-            if self._bare:
-                # A bare ``raise`` re-raises with the traceback as it was: its
-                # head may be the frame that caught the exception, not this
-                # one, and its tb_lasti an offset of that frame.  The head is
-                # this frame's if this very table (``is``: tables of other
-                # code may compare equal) is at ``const`` in the head frame's
-                # co_consts (``(co_consts[const:const + 1] + (None,))[0]``: a
-                # shorter co_consts is no IndexError, and no step is a call
-                # that needs recursion headroom); otherwise the raise is recorded under NO_SITE,
-                # no instruction's: the bare ``raise`` ends its block, so the
-                # counts need only the entry.  (A frame of this same code
-                # that caught it, in recursion, still passes for this one.)
-                mine = _steps(
-                    [
-                        ("DUP_TOP", 0),
-                        ("LOAD_ATTR", frame_names[0]),
-                        ("LOAD_ATTR", frame_names[1]),
-                        ("LOAD_ATTR", frame_names[2]),
-                        ("LOAD_CONST", bounds[0]),
-                        ("LOAD_CONST", bounds[1]),
-                        ("BUILD_SLICE", 2),
-                        (subscr, subscr_arg),
-                        ("LOAD_CONST", once),
-                        (add, add_arg),
-                        ("LOAD_CONST", bounds[2]),
-                        (subscr, subscr_arg),
-                        ("LOAD_CONST", const),
-                        ("IS_OP", 0),
-                        ("LOAD_CONST", once),
-                        ("BINARY_MULTIPLY", 0),
-                        ("GET_ITER", 0),
-                    ]
-                )
-                own = _steps([("POP_TOP", 0), ("POP_TOP", 0)]) + site
-                other = _steps([("POP_TOP", 0), ("LOAD_CONST", no_site)])
-                join = _steps([(versions.JUMP_FORWARD_OPNAME, len(other) >> 1)])
-                branch = _steps([("FOR_ITER", (len(own) + len(join)) >> 1)])
-                site = mine + branch + own + join + other
-            # -> [tb, value, type, sites, site, site in sites]
-            found = (
-                head
-                + site
-                + _steps(
-                    [
-                        ("LOAD_CONST", const),
-                        ("FOR_ITER", 1),  # never exhausted (target: see _probe)
-                        ("ROT_TWO", 0),
-                        ("POP_TOP", 0),
-                        ("ROT_TWO", 0),
-                        ("DUP_TOP_TWO", 0),
-                        ("ROT_TWO", 0),
-                        ("CONTAINS_OP", 0),
-                        ("LOAD_CONST", once),
-                        ("BINARY_MULTIPLY", 0),
-                        ("GET_ITER", 0),
-                    ]
-                )
-            )
-            # [.., sites, site, iterator, None] -> [.., times + 1, sites, site]
-            more = _steps(
+        )
+
+    def _stub_310(
+        self, const: int, key: tuple[int, ...]
+    ) -> tuple[Callable[[tuple[int, ...]], bytes], tuple[int, ...]]:
+        """3.10: the indexes the stub reads, added to ``key``, and its builder.
+
+        ``tb_lasti`` and ``(None,)``; with a bare ``raise`` also the own-frame
+        check's names and bounds and :data:`NO_SITE`.
+        """
+        once = self._once_const()
+        key += (self._name("tb_lasti"), once)
+        if self._bare:
+            frame_names, bounds = self._own_frame_check(const)
+            no_site = self._const(NO_SITE)
+            key += (*frame_names, *bounds, no_site)
+        return self._build_stub_310, key
+
+    def _build_stub_310(self, key: tuple[int, ...]) -> bytes:
+        """3.10's stub: [traceback, value, type] on top; it calls nothing."""
+        const, tb_lasti, once = key[0], key[3], key[4]
+        subscr, subscr_arg = versions.SUBSCR_INSTR
+        add, add_arg = versions.ADD_INSTR
+        # -> [tb, value, type, tb]
+        head = _steps([("ROT_THREE", 0), ("ROT_THREE", 0), ("DUP_TOP", 0), ("ROT_FOUR", 0)])
+        site = _steps([("LOAD_ATTR", tb_lasti)])
+        if self._bare:
+            frame_names, bounds, no_site = key[5:8], key[8:11], key[11]
+            # A bare ``raise`` re-raises with the traceback as it was: its
+            # head may be the frame that caught the exception, not this
+            # one, and its tb_lasti an offset of that frame.  The head is
+            # this frame's if this very table (``is``: tables of other
+            # code may compare equal) is at ``const`` in the head frame's
+            # co_consts (``(co_consts[const:const + 1] + (None,))[0]``: a
+            # shorter co_consts is no IndexError, and no step is a call
+            # that needs recursion headroom); otherwise the raise is recorded under NO_SITE,
+            # no instruction's: the bare ``raise`` ends its block, so the
+            # counts need only the entry.  (A frame of this same code
+            # that caught it, in recursion, still passes for this one.)
+            mine = _steps(
                 [
-                    ("POP_TOP", 0),
-                    ("POP_TOP", 0),
-                    ("DUP_TOP_TWO", 0),
+                    ("DUP_TOP", 0),
+                    ("LOAD_ATTR", frame_names[0]),
+                    ("LOAD_ATTR", frame_names[1]),
+                    ("LOAD_ATTR", frame_names[2]),
+                    ("LOAD_CONST", bounds[0]),
+                    ("LOAD_CONST", bounds[1]),
+                    ("BUILD_SLICE", 2),
                     (subscr, subscr_arg),
-                    ("LOAD_CONST", self._one_const),
+                    ("LOAD_CONST", once),
                     (add, add_arg),
-                    ("ROT_THREE", 0),
+                    ("LOAD_CONST", bounds[2]),
+                    (subscr, subscr_arg),
+                    ("LOAD_CONST", const),
+                    ("IS_OP", 0),
+                    ("LOAD_CONST", once),
+                    ("BINARY_MULTIPLY", 0),
+                    ("GET_ITER", 0),
                 ]
             )
-            first = _steps([("LOAD_CONST", self._one_const), ("ROT_THREE", 0)])
-            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
-            branch = _steps([("FOR_ITER", (len(more) + len(join)) >> 1)])
-            head = found + branch + more + join + first
-            steps = [("STORE_SUBSCR", 0)]
-        if not lasti and versions.HANDLER_GETS_LASTI:
-            steps += [("SWAP", 2), ("POP_TOP", 0)]
-        raw = head + _steps(steps)
-        if len(_STUBS) > 4096:
-            _STUBS.clear()
-        _STUBS[key] = raw
-        return raw
+            own = _steps([("POP_TOP", 0), ("POP_TOP", 0)]) + site
+            other = _steps([("POP_TOP", 0), ("LOAD_CONST", no_site)])
+            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(other) >> 1)])
+            branch = _steps([("FOR_ITER", (len(own) + len(join)) >> 1)])
+            site = mine + branch + own + join + other
+        # -> [tb, value, type, sites, site, site in sites]
+        found = (
+            head
+            + site
+            + _steps(
+                [
+                    ("LOAD_CONST", const),
+                    ("FOR_ITER", 1),  # never exhausted (target: see _probe)
+                    ("ROT_TWO", 0),
+                    ("POP_TOP", 0),
+                    ("ROT_TWO", 0),
+                    ("DUP_TOP_TWO", 0),
+                    ("ROT_TWO", 0),
+                    ("CONTAINS_OP", 0),
+                    ("LOAD_CONST", once),
+                    ("BINARY_MULTIPLY", 0),
+                    ("GET_ITER", 0),
+                ]
+            )
+        )
+        # [.., sites, site, iterator, None] -> [.., times + 1, sites, site]
+        more = _steps(
+            [
+                ("POP_TOP", 0),
+                ("POP_TOP", 0),
+                ("DUP_TOP_TWO", 0),
+                (subscr, subscr_arg),
+                ("LOAD_CONST", self._one_const),
+                (add, add_arg),
+                ("ROT_THREE", 0),
+            ]
+        )
+        first = _steps([("LOAD_CONST", self._one_const), ("ROT_THREE", 0)])
+        join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
+        branch = _steps([("FOR_ITER", (len(more) + len(join)) >> 1)])
+        head = found + branch + more + join + first
+        return head + _steps([("STORE_SUBSCR", 0)])
 
     def _once_const(self) -> int:
         """Index of the constant ``(None,)`` (3.10 stubs branch on it)."""
@@ -690,6 +745,10 @@ def _steps(steps: list[tuple[str, int]]) -> bytes:
 #: EXCEPT_HANDLER block the interpreter pushed on entering the stub, which
 #: holds the f_lasti the exception was raised at.
 _RERAISE = _steps([("RERAISE", 1)])
+
+#: What ends a stub for an exception-table entry without ``lasti`` (3.11+):
+#: every entry of the new code pushes it, and the stub drops it again.
+_DROP_LASTI = _steps([("SWAP", 2), ("POP_TOP", 0)]) if versions.HANDLER_GETS_LASTI else b""
 
 
 #: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`
