@@ -81,7 +81,12 @@ from pytest_bytecode.engine.counts import (
     new_counter,
 )
 from pytest_bytecode.engine.decode import scan
-from pytest_bytecode.engine.tables import encode_exception_table, grow_locations, without_line
+from pytest_bytecode.engine.tables import (
+    ExceptionEntry,
+    encode_exception_table,
+    grow_locations,
+    without_line,
+)
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
 PROBE_STACK = 3
@@ -664,7 +669,7 @@ class _Rewriter:
         p = len(probe) >> 1
         new_raw = b"".join((raw[: 2 * body], probe, raw[2 * body :], stub))
         linetable = grow_locations(code.co_linetable, [(body, p)], len(stub) >> 1)
-        table = encode_exception_table([(0, n + p, n + p, 0, True)])
+        table = encode_exception_table([ExceptionEntry(0, n + p, n + p, 0, True)])
         starts = array("i", [0, body, body + p, n + p])
         tags = array("i", [AT, 4 * body + BEFORE, 4 * body + AT, IGNORE])
         if body == 0:  # no glued prefix: no piece for it
@@ -676,9 +681,9 @@ class _Rewriter:
 
 def _exception_entries(
     analysis: Analysis, splice: Splice, cuts: list[int], nb: int, n_units: int
-) -> list[tuple[int, int, int, int, bool]]:
-    """The exception table of the new code (3.11+): (start, end, target,
-    depth, lasti), positions as ``splice`` has them, targets indexing the
+) -> list[ExceptionEntry]:
+    """The exception table of the new code (3.11+), positions as ``splice``
+    has them, targets indexing the
     ``where`` list of :meth:`_Rewriter.rewrite` (stub ``k`` at ``nb + k``).
 
     Each range of the original, and each stretch no range covers (the
@@ -693,10 +698,10 @@ def _exception_entries(
     keys = analysis.keys
     position = splice.position
     if not keys:  # all of it is the catch-all's
-        return [(0, position(n_units, OWN), nb, 0, True)]
+        return [ExceptionEntry(0, position(n_units, OWN), nb, 0, True)]
     depth_of = {kid: depth for (_, depth, _), kid in keys.items()}
     depth_of[len(keys)] = 0
-    entries: list[tuple[int, int, int, int, bool]] = []
+    entries: list[ExceptionEntry] = []
     for begin, stop, kid in analysis.segments(n_units):
         c = bisect_right(cuts, begin)
         while begin < stop:
@@ -705,9 +710,9 @@ def _exception_entries(
                 end = cuts[c]
                 c += 1
             first = position(begin, LABEL)
-            if entries and entries[-1][2] == nb + kid and entries[-1][1] == first:
-                first = entries.pop()[0]  # the same stub goes on: one entry
-            entries.append((first, position(end, OWN), nb + kid, depth_of[kid], True))
+            if entries and entries[-1].target == nb + kid and entries[-1].end == first:
+                first = entries.pop().start  # the same stub goes on: one entry
+            entries.append(ExceptionEntry(first, position(end, OWN), nb + kid, depth_of[kid], True))
             begin = end
     return entries
 

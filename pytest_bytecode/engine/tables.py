@@ -13,23 +13,32 @@ All offsets here are in code units unless a name says bytes.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
 from pytest_bytecode import versions
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-class Handler:
-    """One exception-table entry: units [start, end) go to ``target``."""
+    class ExceptionEntry(NamedTuple):
+        """One exception-table entry: units [start, end) go to ``target``,
+        with the stack cut to ``depth`` and, if ``lasti``, the offset of the
+        raising instruction pushed below the exception."""
 
-    __slots__ = ("depth", "end", "lasti", "start", "target")
+        start: int
+        end: int
+        target: int
+        depth: int
+        lasti: bool
 
-    def __init__(self, start: int, end: int, target: int, depth: int, lasti: bool) -> None:
-        self.start = start
-        self.end = end
-        self.target = target
-        self.depth = depth
-        self.lasti = lasti
+else:  # the same type, made without importing typing
+    ExceptionEntry = namedtuple("ExceptionEntry", "start end target depth lasti")
+    ExceptionEntry.__doc__ = """One exception-table entry: units [start, end) go to ``target``,
+        with the stack cut to ``depth`` and, if ``lasti``, the offset of the
+        raising instruction pushed below the exception."""
 
 
 def _read_varint(data: Iterator[int]) -> int:
@@ -42,9 +51,9 @@ def _read_varint(data: Iterator[int]) -> int:
     return value
 
 
-def parse_exception_table(table: bytes) -> list[Handler]:
+def parse_exception_table(table: bytes) -> list[ExceptionEntry]:
     """Decode ``co_exceptiontable`` into entries (offsets in code units)."""
-    entries: list[Handler] = []
+    entries: list[ExceptionEntry] = []
     if not table:
         return entries
     data = iter(table)
@@ -57,7 +66,7 @@ def parse_exception_table(table: bytes) -> list[Handler]:
         target = _read_varint(data)
         depth_lasti = _read_varint(data)
         entries.append(
-            Handler(start, start + length, target, depth_lasti >> 1, bool(depth_lasti & 1))
+            ExceptionEntry(start, start + length, target, depth_lasti >> 1, bool(depth_lasti & 1))
         )
 
 
@@ -75,9 +84,8 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def encode_exception_table(entries: Sequence[tuple[int, int, int, int, bool]]) -> bytes:
-    """Encode (start, end, target, depth, lasti) entries, sorted and
-    non-overlapping, as ``co_exceptiontable``."""
+def encode_exception_table(entries: Sequence[ExceptionEntry]) -> bytes:
+    """Encode entries, sorted and non-overlapping, as ``co_exceptiontable``."""
     out = bytearray()
     for start, end, target, depth, lasti in entries:
         here = len(out)
