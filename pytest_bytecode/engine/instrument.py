@@ -526,16 +526,25 @@ class _Rewriter:
 
     def rewrite(self) -> tuple[CodeType, CodePlan]:
         """Build the instrumented code object and the plan to read it."""
-        if STRAIGHT_FAST_PATH and versions.LASTI_IS_OBJECT:
-            specials = self.specials
-            if (
-                len(specials) == 1
-                and specials[0].end == len(self.ops)
-                and specials[0].target < 0
-                and specials[0].name in versions.NO_FALLTHROUGH_OPNAMES
-                and not self.code.co_exceptiontable  # type: ignore[attr-defined]
-            ):
-                return self._rewrite_straight()
+        if STRAIGHT_FAST_PATH and versions.LASTI_IS_OBJECT and self._is_straight():
+            return self._rewrite_straight()
+        return self._rewrite_general()
+
+    def _is_straight(self) -> bool:
+        """Whether the code is one block that ends the code object, with no
+        handlers (3.11-3.13: :meth:`_rewrite_straight` builds it)."""
+        specials = self.specials
+        return (
+            len(specials) == 1
+            and specials[0].end == len(self.ops)
+            and specials[0].target < 0
+            and specials[0].name in versions.NO_FALLTHROUGH_OPNAMES
+            and not self.code.co_exceptiontable  # type: ignore[attr-defined]
+        )
+
+    def _rewrite_general(self) -> tuple[CodeType, CodePlan]:
+        """:meth:`rewrite` for any code: analyse it, insert the stubs and
+        probes block by block, assemble."""
         code = self.code
         n_units = len(self.ops)
         analysis = analyse(code, self.ops, self.specials, number=False)
@@ -555,7 +564,6 @@ class _Rewriter:
         fall_edge = flow.fall_edge
         chords = set(flow.chords)
         at_block = graph.at
-        forward = _OP[versions.JUMP_FORWARD_OPNAME]
         no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
         setup = versions.SETUP_OPNAMES
         # 3.10: one SETUP_FINALLY around everything sends exceptions no
@@ -579,26 +587,10 @@ class _Rewriter:
                 at = catch_all_at
                 splice.insert_jump(at, ENTRY, setup_finally, nb + n_keys, at)
             if block.handler:
-                if falls_on:
-                    splice.insert_jump(start, OWN, forward, b, start)
-                stubs = stubs_by_target[start]
-                for kid, (_, _, lasti) in stubs:
-                    where[nb + kid] = insert(start, OWN, self._stub(kid, lasti), IGNORE, start)
-                    if kid != stubs[-1][0]:
-                        # The last stub goes on into the handler by falling
-                        # through: no jump, so no sys.monitoring JUMP event.
-                        splice.insert_jump(start, OWN, forward, b, start)
+                self._insert_stubs(splice, where, b, start, stubs_by_target[start], falls_on, nb)
             where[b] = start + splice.shift
             if block_edge[b] in chords:
-                if body < end:
-                    insert(body, BODY_PROBE, self._probe(), 4 * body + BEFORE, body)
-                else:
-                    # All glued: the probe follows, at the position of the
-                    # instruction after it, like a probe in front of a body:
-                    # with the glued prefix's (the ``def`` line), it would
-                    # be traced as a line of its own (3.11+).
-                    loc = end if end < n_units else end - 1
-                    insert(end, GLUED_PROBE, self._probe(), IGNORE, loc)
+                self._insert_block_probe(splice, body, end, n_units)
             last = block.last
             if last is not None and last.target >= 0 and last.start >= body:
                 if setup and last.name in setup:
@@ -624,8 +616,51 @@ class _Rewriter:
         if catch_all_at >= 0:
             first = splice.position(catch_all_at, GLUED_PROBE)
             layout.linetable = _catch_all_without_line(layout, first, setup_finally)
-        # 3.11+ knows each handler's depth; on 3.10 a handler's block level
-        # is at most the original stack size less the six items it pushes.
+        return self._finish(layout, self._stack_size(keys, any_uncovered))
+
+    def _insert_stubs(
+        self,
+        splice: Splice,
+        where: list[int],
+        b: int,
+        start: int,
+        stubs: list[tuple[int, HandlerKey]],
+        falls_on: bool,
+        nb: int,
+    ) -> None:
+        """The stubs of the handler that block ``b`` begins, at ``start``:
+        each records its raise and goes on into the handler (``where`` gets
+        where each begins).  A block before that falls through into the
+        handler jumps over them."""
+        forward = _OP[versions.JUMP_FORWARD_OPNAME]
+        if falls_on:
+            splice.insert_jump(start, OWN, forward, b, start)
+        for stub, (_, _, lasti) in stubs:
+            where[nb + stub] = splice.insert(start, OWN, self._stub(stub, lasti), IGNORE, start)
+            if stub != stubs[-1][0]:
+                # The last stub goes on into the handler by falling
+                # through: no jump, so no sys.monitoring JUMP event.
+                splice.insert_jump(start, OWN, forward, b, start)
+
+    def _insert_block_probe(self, splice: Splice, body: int, end: int, n_units: int) -> None:
+        """The probe of a block whose entry is a chord: after its glued
+        prefix, in front of its ``body``."""
+        if body < end:
+            splice.insert(body, BODY_PROBE, self._probe(), 4 * body + BEFORE, body)
+        else:
+            # All glued: the probe follows, at the position of the
+            # instruction after it, like a probe in front of a body:
+            # with the glued prefix's (the ``def`` line), it would
+            # be traced as a line of its own (3.11+).
+            loc = end if end < n_units else end - 1
+            splice.insert(end, GLUED_PROBE, self._probe(), IGNORE, loc)
+
+    def _stack_size(self, keys: dict[HandlerKey, int], any_uncovered: bool) -> int:
+        """The new code's stack size: room for a probe, and for each stub
+        above its handler's depth.  3.11+ knows each handler's depth; on 3.10
+        a handler's block level is at most the original stack size less the
+        six items it pushes."""
+        code = self.code
         stack = code.co_stacksize + PROBE_STACK
         for _, depth, _ in keys:
             if not versions.HANDLER_GETS_LASTI:
@@ -633,7 +668,7 @@ class _Rewriter:
             stack = max(stack, depth + STUB_STACK)
         if any_uncovered:
             stack = max(stack, STUB_STACK)
-        return self._finish(layout, stack)
+        return stack
 
     def _finish(self, layout: Layout, stack: int) -> tuple[CodeType, CodePlan]:
         """The new code object and the plan that reads its counts."""
