@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.decode import Special, instruction_end, opcode_at
+from pytest_bytecode.engine.decode import FlowInstruction, instruction_end, opcode_at
 
 #: Instructions after which control does not simply continue: the next
 #: instruction is entered by resumption, not by falling through.
@@ -59,7 +59,7 @@ class Block:
         start: int,
         end: int,
         body: int,
-        last: Special | None,
+        last: FlowInstruction | None,
         land: int,
         entry: bool = False,
         handler: bool = False,
@@ -95,7 +95,7 @@ class Graph:
         self.units = units
 
 
-def landing(ops: bytes, jump: Special) -> int:
+def landing(ops: bytes, jump: FlowInstruction) -> int:
     """The unit where a jump actually continues.
 
     3.12+: FOR_ITER's target is an END_FOR that the interpreter steps over
@@ -129,10 +129,10 @@ def entry_glue(ops: bytes) -> int:
 _RESUME = versions.OPMAP.get("RESUME", -1)
 
 
-def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -> Graph:
+def build(ops: bytes, flow_instrs: list[FlowInstruction], handler_targets: Iterable[int]) -> Graph:
     """Basic blocks of the code whose opcode bytes are ``ops``.
 
-    ``specials`` come from :func:`~pytest_bytecode.engine.decode.scan`;
+    ``flow_instrs`` come from :func:`~pytest_bytecode.engine.decode.scan`;
     ``handler_targets`` are the units where exception handlers start.
     """
     n = len(ops)
@@ -141,14 +141,14 @@ def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -
     add = leaders.add
     glue_at: dict[int, int] = {}  # unit -> instructions glued there
     resume_at: list[int] = []
-    by_end: dict[int, Special] = {}
-    land_of: dict[int, int] = {}  # special's end -> where its jump lands
+    by_end: dict[int, FlowInstruction] = {}
+    land_of: dict[int, int] = {}  # a flow instruction's end -> where its jump lands
     reraise_bare = versions.LEAVES_UNSEEN_AND_GOES_ON
     pseudo = versions.PSEUDO_JUMP_OPNAMES
     setup = versions.SETUP_OPNAMES
     no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
     not_taken = versions.HAS_NOT_TAKEN
-    for s in specials:
+    for s in flow_instrs:
         name = s.name
         end = s.end
         by_end[end] = s

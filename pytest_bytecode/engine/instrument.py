@@ -31,7 +31,7 @@ The path of one code object:
    and which jumps must be aimed again, and at what;
 4. :func:`~pytest_bytecode.engine.assemble.assemble` re-aims the jumps and
    writes the tables, and
-   :class:`~pytest_bytecode.engine.counts.CodePlan` reads the counts back.
+   :class:`~pytest_bytecode.engine.counts.CountReader` reads the counts back.
    It keeps the original code, the counters and two integers per piece of
    the new code; the original instructions are decoded, and the analysis of
    step 2 run again, only when counts are first read.
@@ -74,8 +74,8 @@ from pytest_bytecode.engine.assemble import (
 from pytest_bytecode.engine.blocks import entry_glue
 from pytest_bytecode.engine.counts import (
     AnyRaiseTable,
-    CodePlan,
     Counter,
+    CountReader,
     RaiseHolder,
     RaiseTable,
     new_counter,
@@ -141,7 +141,7 @@ class _Rewriter:
         self.code = code
         self.probe_by_for_iter = probe_by_for_iter
         self.raw = code.co_code  # a fresh copy on every access from 3.11
-        self.ops, self.specials = scan(self.raw)
+        self.ops, self.flow_instrs = scan(self.raw)
         self.consts: list[object] = list(code.co_consts) if consts is None else consts
         self.names: tuple[str, ...] | list[str] = code.co_names  # a list once added to
         self.counters: list[Counter] = []
@@ -151,7 +151,7 @@ class _Rewriter:
         self._once = -1
         # 3.10, 3.14+: whether the code re-raises with a bare ``raise`` (see _stub).
         self._bare = not versions.LASTI_IS_OBJECT and any(
-            s.name == "RAISE_VARARGS" and not self.raw[2 * s.unit + 1] for s in self.specials
+            s.name == "RAISE_VARARGS" and not self.raw[2 * s.unit + 1] for s in self.flow_instrs
         )
 
     def _const(self, value: object) -> int:
@@ -524,8 +524,8 @@ class _Rewriter:
             names.append(name)
         return names.index(name)
 
-    def rewrite(self) -> tuple[CodeType, CodePlan]:
-        """Build the instrumented code object and the plan to read it."""
+    def rewrite(self) -> tuple[CodeType, CountReader]:
+        """Build the instrumented code object and the reader of its counts."""
         if STRAIGHT_FAST_PATH and versions.LASTI_IS_OBJECT and self._is_straight():
             return self._rewrite_straight()
         return self._rewrite_general()
@@ -533,21 +533,21 @@ class _Rewriter:
     def _is_straight(self) -> bool:
         """Whether the code is one block that ends the code object, with no
         handlers (3.11-3.13: :meth:`_rewrite_straight` builds it)."""
-        specials = self.specials
+        flow_instrs = self.flow_instrs
         return (
-            len(specials) == 1
-            and specials[0].end == len(self.ops)
-            and specials[0].target < 0
-            and specials[0].name in versions.NO_FALLTHROUGH_OPNAMES
+            len(flow_instrs) == 1
+            and flow_instrs[0].end == len(self.ops)
+            and flow_instrs[0].target < 0
+            and flow_instrs[0].name in versions.NO_FALLTHROUGH_OPNAMES
             and not self.code.co_exceptiontable  # type: ignore[attr-defined]
         )
 
-    def _rewrite_general(self) -> tuple[CodeType, CodePlan]:
+    def _rewrite_general(self) -> tuple[CodeType, CountReader]:
         """:meth:`rewrite` for any code: analyse it, insert the stubs and
         probes block by block, assemble."""
         code = self.code
         n_units = len(self.ops)
-        analysis = analyse(code, self.ops, self.specials, number=False)
+        analysis = analyse(code, self.ops, self.flow_instrs, number=False)
         keys, graph, flow = analysis.keys, analysis.graph, analysis.flow
         blocks = graph.blocks
         nb = len(blocks)
@@ -558,8 +558,8 @@ class _Rewriter:
         # Where jumps go: each block's label, then each stub, the catch-all last.
         where = [0] * (nb + n_keys + 1)
         stubs_by_target: dict[int, list[tuple[int, HandlerKey]]] = {}
-        for key, kid in keys.items():
-            stubs_by_target.setdefault(key[0], []).append((kid, key))
+        for key, stub in keys.items():
+            stubs_by_target.setdefault(key[0], []).append((stub, key))
         block_edge = flow.block_edge
         fall_edge = flow.fall_edge
         chords = set(flow.chords)
@@ -670,11 +670,11 @@ class _Rewriter:
             stack = max(stack, STUB_STACK)
         return stack
 
-    def _finish(self, layout: Layout, stack: int) -> tuple[CodeType, CodePlan]:
-        """The new code object and the plan that reads its counts."""
+    def _finish(self, layout: Layout, stack: int) -> tuple[CodeType, CountReader]:
+        """The new code object and the reader of its counts."""
         code = self.code
         new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
-        plan = CodePlan(
+        reader = CountReader(
             (getattr(code, "co_qualname", code.co_name), code.co_name, code.co_firstlineno),
             code,
             self.counters,
@@ -682,9 +682,9 @@ class _Rewriter:
             layout.tags,
             layout.starts,
         )
-        return new_code, plan
+        return new_code, reader
 
-    def _rewrite_straight(self) -> tuple[CodeType, CodePlan]:
+    def _rewrite_straight(self) -> tuple[CodeType, CountReader]:
         """:meth:`rewrite` for straight-line code (3.11-3.13): one block that
         ends the code object, no handlers.
 
@@ -734,10 +734,10 @@ def _exception_entries(
     position = splice.position
     if not keys:  # all of it is the catch-all's
         return [ExceptionEntry(0, position(n_units, OWN), nb, 0, True)]
-    depth_of = {kid: depth for (_, depth, _), kid in keys.items()}
+    depth_of = {stub: depth for (_, depth, _), stub in keys.items()}
     depth_of[len(keys)] = 0
     entries: list[ExceptionEntry] = []
-    for begin, stop, kid in analysis.segments(n_units):
+    for begin, stop, stub in analysis.segments(n_units):
         c = bisect_right(cuts, begin)
         while begin < stop:
             end = stop
@@ -745,9 +745,11 @@ def _exception_entries(
                 end = cuts[c]
                 c += 1
             first = position(begin, LABEL)
-            if entries and entries[-1].target == nb + kid and entries[-1].end == first:
+            if entries and entries[-1].target == nb + stub and entries[-1].end == first:
                 first = entries.pop().start  # the same stub goes on: one entry
-            entries.append(ExceptionEntry(first, position(end, OWN), nb + kid, depth_of[kid], True))
+            entries.append(
+                ExceptionEntry(first, position(end, OWN), nb + stub, depth_of[stub], True)
+            )
             begin = end
     return entries
 
@@ -800,12 +802,12 @@ def instrument_code(
     code: CodeType,
     consts: list[object] | None = None,
     probe_by_for_iter: bool = DEFAULT_PROBE_BY_FOR_ITER,
-) -> tuple[CodeType, CodePlan]:
+) -> tuple[CodeType, CountReader]:
     """Instrument one code object, not its nested code objects.
 
     ``consts``: the constants the new code gets (the probes' are appended),
     if not ``code.co_consts``: instrumenting a tree passes those with its
-    nested code objects already instrumented.  The plan keeps ``code``.
+    nested code objects already instrumented.  The reader keeps ``code``.
     ``probe_by_for_iter``: the probe form (see
     :data:`DEFAULT_PROBE_BY_FOR_ITER`).
     """
