@@ -343,12 +343,19 @@ class CountReader:
         Counts are linear in both, so the counts of a difference of two raw
         states are the difference of their counts.
         """
-        # The result types load with the first counts read (start-up).
-        from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
-
         decoded = self.decoded()
-        instrs = decoded.instrs
-        n = len(instrs)
+        raised_before, raised_after = self._raised(decoded, raises)
+        edge = self._edge_counts(decoded, values, raises, raised_before, raised_after)
+        instructions = self._instruction_counts(decoded, edge, raised_before, raised_after)
+        return instructions, self._branch_counts(decoded, edge)
+
+    def _raised(
+        self, decoded: _DecodedCode, raises: Sequence[Mapping[int, int]]
+    ) -> tuple[list[int], list[int]]:
+        """Per original instruction: how many exceptions were raised before
+        it began and after (by it), from the stubs' raise tables.  A re-raise
+        is counted only where it was first raised."""
+        n = len(decoded.instrs)
         raised_after = [0] * n
         raised_before = [0] * n
         analysis = self._analysed()
@@ -370,6 +377,19 @@ class CountReader:
                     raised_after[index] += times
                 else:
                     raised_before[index] += times
+        return raised_before, raised_after
+
+    def _edge_counts(
+        self,
+        decoded: _DecodedCode,
+        values: Sequence[int],
+        raises: Sequence[Mapping[int, int]],
+        raised_before: list[int],
+        raised_after: list[int],
+    ) -> list[int]:
+        """How often each edge of the flow graph ran: the probed edges and
+        the handler entries from the probes and stubs, every other edge by
+        conservation of flow, less what was raised inside each block."""
         flow = self.flow
         edge = [0] * len(flow.edges)
         for e, probe in flow.probe_of.items():
@@ -389,7 +409,23 @@ class CountReader:
             total_in = sum(edge[f] for f in into[node] if f != e)
             total_out = sum(edge[f] for f in out_of[node] if f != e) + lost[node]
             edge[e] = total_out - total_in if flow.edges[e][1] == node else total_in - total_out
-        counts = [0] * n
+        return edge
+
+    def _instruction_counts(
+        self,
+        decoded: _DecodedCode,
+        edge: list[int],
+        raised_before: list[int],
+        raised_after: list[int],
+    ) -> tuple[InstructionCount, ...]:
+        """Each unit ran as often as its block was entered, less the
+        exceptions raised before it in the block."""
+        # The result types load with the first counts read (start-up).
+        from pytest_bytecode.engine.model import InstructionCount
+
+        instrs = decoded.instrs
+        flow = self.flow
+        counts = [0] * len(instrs)
         for block in self.blocks:
             running = edge[flow.block_edge[block.index]]
             for i in range(decoded.first[block.index], decoded.last[block.index] + 1):
@@ -397,13 +433,20 @@ class CountReader:
                 counts[i] = running
                 running -= raised_after[i]
         non_units = decoded.non_units
-        instructions = tuple(
+        return tuple(
             InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
             for ins in instrs
             if ins.index not in non_units
         )
+
+    def _branch_counts(self, decoded: _DecodedCode, edge: list[int]) -> tuple[BranchCount, ...]:
+        """Each conditional jump's two ways: fall-through, then jump."""
+        from pytest_bytecode.engine.model import BranchCount, BranchOutcome
+
+        instrs = decoded.instrs
+        n = len(instrs)
         branches: list[BranchCount] = []
-        for block_index, fall_edge, jump_edge in flow.branches(self.graph):
+        for block_index, fall_edge, jump_edge in self.flow.branches(self.graph):
             jump_ins = self.blocks[block_index].last
             assert jump_ins is not None
             index = decoded.index_at(jump_ins.start)
@@ -420,4 +463,4 @@ class CountReader:
                     (BranchOutcome(next_offset, fall), BranchOutcome(ins.target, jump)),
                 )
             )
-        return instructions, tuple(branches)
+        return tuple(branches)
