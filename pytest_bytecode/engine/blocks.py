@@ -136,6 +136,56 @@ def build(ops: bytes, flow_instrs: list[FlowInstruction], handler_targets: Itera
     ``handler_targets`` are the units where exception handlers start.
     """
     n = len(ops)
+    leaders, glue_at, resume_at, by_end, land_of = _leaders(ops, flow_instrs)
+    handlers = set(handler_targets)
+    leaders |= handlers
+    glue0 = entry_glue(ops)
+    leaders.discard(n)
+    if glue0 > 1:
+        # A leader inside the entry prefix would separate glued instructions.
+        leaders.difference_update(range(1, glue0))
+    starts = sorted(leaders)
+    while starts and starts[-1] > n:  # nothing lands past the end; in case
+        starts.pop()
+    starts.append(n)
+    blocks: list[Block] = []
+    at: dict[int, int] = {}
+    get_last = by_end.get
+    for k in range(len(starts) - 1):
+        start = starts[k]
+        end = starts[k + 1]
+        body = start
+        if start == 0:
+            body = glue0 if glue0 < end else end
+        elif start in glue_at:
+            for _ in range(glue_at[start]):
+                if body < end:
+                    body = instruction_end(ops, body)
+            if body > end:
+                body = end
+        last = get_last(end)
+        at[start] = k
+        blocks.append(Block(k, start, end, body, last, land_of.get(end, -1) if last else -1))
+    if blocks:
+        blocks[0].entry = True
+    for unit in resume_at:
+        blocks[at[unit]].entry = True
+    for unit in handlers:
+        block = blocks[at[unit]]
+        block.entry = True
+        block.handler = True
+    return Graph(ops, blocks, at, n)
+
+
+def _leaders(
+    ops: bytes, flow_instrs: list[FlowInstruction]
+) -> tuple[set[int], dict[int, int], list[int], dict[int, FlowInstruction], dict[int, int]]:
+    """What the flow instructions say about where blocks begin: the units
+    that start a block (leaders; handlers and the entry prefix are
+    :func:`build`'s), how many instructions are glued at a unit, where
+    frames resume, each flow instruction by its end, and where the jump of
+    the flow instruction ending at a unit lands."""
+    n = len(ops)
     opname = versions.OPNAME
     leaders = {0}
     add = leaders.add
@@ -182,41 +232,4 @@ def build(ops: bytes, flow_instrs: list[FlowInstruction], handler_targets: Itera
                 glue_at[end] = 2  # POP_TOP, RESUME
             elif versions.RESUME_OPNAME and opname[opcode_at(ops, end)] == versions.RESUME_OPNAME:
                 glue_at[end] = 1
-    handlers = set(handler_targets)
-    leaders |= handlers
-    glue0 = entry_glue(ops)
-    leaders.discard(n)
-    if glue0 > 1:
-        # A leader inside the entry prefix would separate glued instructions.
-        leaders.difference_update(range(1, glue0))
-    starts = sorted(leaders)
-    while starts and starts[-1] > n:  # nothing lands past the end; in case
-        starts.pop()
-    starts.append(n)
-    blocks: list[Block] = []
-    at: dict[int, int] = {}
-    get_last = by_end.get
-    for k in range(len(starts) - 1):
-        start = starts[k]
-        end = starts[k + 1]
-        body = start
-        if start == 0:
-            body = glue0 if glue0 < end else end
-        elif start in glue_at:
-            for _ in range(glue_at[start]):
-                if body < end:
-                    body = instruction_end(ops, body)
-            if body > end:
-                body = end
-        last = get_last(end)
-        at[start] = k
-        blocks.append(Block(k, start, end, body, last, land_of.get(end, -1) if last else -1))
-    if blocks:
-        blocks[0].entry = True
-    for unit in resume_at:
-        blocks[at[unit]].entry = True
-    for unit in handlers:
-        block = blocks[at[unit]]
-        block.entry = True
-        block.handler = True
-    return Graph(ops, blocks, at, n)
+    return leaders, glue_at, resume_at, by_end, land_of
