@@ -245,11 +245,51 @@ def assemble(
     table's, positions before any jump grew; ``linetable`` is the original's.
     """
     jumps = splice.jumps
+    args, extra, grown = _aim(jumps, where)
+    code = bytearray().join(splice.parts)
+    starts, tags = splice.starts, splice.tags
+    growth = splice.growth
+    at: list[int] = []  # where each jump is before any grew
+    moved: list[int] = []  # what the jumps before each gained
+    if grown:
+        at = [jump.at for jump in jumps]
+        moved = list(accumulate(extra, initial=0))
+        code, starts, tags, entries = _grow(splice, code, extra, at, moved, entries, where)
+    cache_of = versions.CACHES_BY_OPCODE
+    ext_op = versions.EXTENDED_ARG
+    for k, (pos, op, size, _, _, _) in enumerate(jumps):
+        if grown:
+            pos += moved[bisect_left(at, pos)]
+        prefixes = size + extra[k] - 1 - cache_of[op]
+        unit = pos + prefixes
+        arg = args[k]
+        code[2 * unit + 1] = arg & 0xFF
+        for shift in range(1, prefixes + 1):
+            code[2 * (unit - shift)] = ext_op
+            code[2 * (unit - shift) + 1] = (arg >> (8 * shift)) & 0xFF
+    if grown:
+        growth = sorted(
+            growth + [(loc, extra[k]) for k, (_, _, _, loc, _, _) in enumerate(jumps) if extra[k]]
+        )
+    table = b""
+    if versions.HAS_EXCEPTION_TABLE:
+        table = encode_exception_table([e._replace(target=where[e.target]) for e in entries])
+    return Layout(
+        bytes(code), starts, tags, table, grow_locations(linetable, growth, splice.trailing)
+    )
+
+
+def _aim(jumps: list[PendingJump], where: list[int]) -> tuple[list[int], list[int], bool]:
+    """Each jump's argument, the EXTENDED_ARG prefixes it gains, and whether
+    any gained some.
+
+    The arguments are worked out with every jump at its size so far; a jump
+    whose argument does not fit grows by prefixes, inserted right before it:
+    what comes after it moves on (see ``moved``), and the arguments are
+    worked out again until all fit (sizes only grow, so this ends).
+    """
     cache_of = versions.CACHES_BY_OPCODE
     sign_of = versions.JUMP_ARG_SIGN
-    # The arguments with every jump at its size so far; a jump whose
-    # argument does not fit grows by prefixes, inserted right before it:
-    # what comes after it moves on (see ``moved``).
     extra = [0] * len(jumps)
     args = [0] * len(jumps)
     grown = False
@@ -278,36 +318,7 @@ def assemble(
                     extra[k] += need - size
                     changed = grown = True
         if not changed:
-            break
-
-    code = bytearray().join(splice.parts)
-    starts, tags = splice.starts, splice.tags
-    growth = splice.growth
-    if grown:
-        at = at or [jump.at for jump in jumps]
-        moved = list(accumulate(extra, initial=0))
-        code, starts, tags, entries = _grow(splice, code, extra, at, moved, entries, where)
-    ext_op = versions.EXTENDED_ARG
-    for k, (pos, op, size, _, _, _) in enumerate(jumps):
-        if grown:
-            pos += moved[bisect_left(at, pos)]
-        prefixes = size + extra[k] - 1 - cache_of[op]
-        unit = pos + prefixes
-        arg = args[k]
-        code[2 * unit + 1] = arg & 0xFF
-        for shift in range(1, prefixes + 1):
-            code[2 * (unit - shift)] = ext_op
-            code[2 * (unit - shift) + 1] = (arg >> (8 * shift)) & 0xFF
-    if grown:
-        growth = sorted(
-            growth + [(loc, extra[k]) for k, (_, _, _, loc, _, _) in enumerate(jumps) if extra[k]]
-        )
-    table = b""
-    if versions.HAS_EXCEPTION_TABLE:
-        table = encode_exception_table([e._replace(target=where[e.target]) for e in entries])
-    return Layout(
-        bytes(code), starts, tags, table, grow_locations(linetable, growth, splice.trailing)
-    )
+            return args, extra, grown
 
 
 def _grow(
