@@ -363,24 +363,7 @@ class _Rewriter:
         site = _steps([("LOAD_ATTR", key[-4] << shift)])
         if self._bare:  # as on 3.10 (_build_stub_310): is the traceback's head this frame's?
             frame_names, bounds, once = key[3:6], key[6:9], key[9]
-            mine = _steps(
-                [
-                    ("COPY", 1),
-                    ("LOAD_ATTR", frame_names[0] << shift),
-                    ("LOAD_ATTR", frame_names[1] << shift),
-                    ("LOAD_ATTR", frame_names[2] << shift),
-                    ("LOAD_CONST", bounds[0]),
-                    ("LOAD_CONST", bounds[1]),
-                    ("BUILD_SLICE", 2),
-                    (subscr, subscr_arg),
-                    ("LOAD_CONST", once),
-                    (add, add_arg),
-                    ("LOAD_CONST", bounds[2]),
-                    (subscr, subscr_arg),
-                    ("LOAD_CONST", const),
-                    ("IS_OP", 0),
-                ]
-            )
+            mine = _steps(_own_frame_steps(("COPY", 1), frame_names, bounds, once, const))
             on = _steps([(versions.JUMP_FORWARD_OPNAME, len(no_tb) >> 1)])
             other = _steps([("POP_JUMP_IF_FALSE", (len(site) + len(on)) >> 1)])
             site = mine + other + site + on + no_tb
@@ -440,20 +423,7 @@ class _Rewriter:
             # that caught it, in recursion, still passes for this one.)
             mine = _steps(
                 [
-                    ("DUP_TOP", 0),
-                    ("LOAD_ATTR", frame_names[0]),
-                    ("LOAD_ATTR", frame_names[1]),
-                    ("LOAD_ATTR", frame_names[2]),
-                    ("LOAD_CONST", bounds[0]),
-                    ("LOAD_CONST", bounds[1]),
-                    ("BUILD_SLICE", 2),
-                    (subscr, subscr_arg),
-                    ("LOAD_CONST", once),
-                    (add, add_arg),
-                    ("LOAD_CONST", bounds[2]),
-                    (subscr, subscr_arg),
-                    ("LOAD_CONST", const),
-                    ("IS_OP", 0),
+                    *_own_frame_steps(("DUP_TOP", 0), frame_names, bounds, once, const),
                     ("LOAD_CONST", once),
                     ("BINARY_MULTIPLY", 0),
                     ("GET_ITER", 0),
@@ -773,6 +743,38 @@ def _catch_all_without_line(layout: Layout, first: int, setup_finally: int) -> b
     while raw[2 * at] != setup_finally:
         at += 1
     return without_line(layout.linetable, 2 * first, 2 * (at + 1 - first))
+
+
+def _own_frame_steps(
+    copy: tuple[str, int],
+    frame_names: tuple[int, ...],
+    bounds: tuple[int, ...],
+    once: int,
+    const: int,
+) -> list[tuple[str, int]]:
+    """[.., tb] -> [.., tb, whether tb's frame runs this code] (3.10, 3.14+
+    stubs of code with a bare ``raise``): ``copy`` copies the traceback, and
+    ``(tb.tb_frame.f_code.co_consts[const:const + 1] + (None,))[0] is
+    sites``, with the indexes of :meth:`_Rewriter._own_frame_check` and
+    ``once`` that of ``(None,)``."""
+    shift = versions.LOAD_ATTR_SHIFT
+    subscr = versions.SUBSCR_INSTR
+    return [
+        copy,
+        ("LOAD_ATTR", frame_names[0] << shift),
+        ("LOAD_ATTR", frame_names[1] << shift),
+        ("LOAD_ATTR", frame_names[2] << shift),
+        ("LOAD_CONST", bounds[0]),
+        ("LOAD_CONST", bounds[1]),
+        ("BUILD_SLICE", 2),
+        subscr,
+        ("LOAD_CONST", once),
+        versions.ADD_INSTR,
+        ("LOAD_CONST", bounds[2]),
+        subscr,
+        ("LOAD_CONST", const),
+        ("IS_OP", 0),
+    ]
 
 
 def _steps(steps: list[tuple[str, int]]) -> bytes:
