@@ -232,12 +232,7 @@ def bench_probes(repeat: int) -> None:
     def kernel_time(form: str | None) -> tuple[float, int]:
         run_code, total = code, 0
         if form is not None:
-            saved = versions.PROBE_BY_FOR_ITER
-            versions.PROBE_BY_FOR_ITER = form == "FOR_ITER"  # type: ignore[misc]
-            try:
-                inst = instrument(code)
-            finally:
-                versions.PROBE_BY_FOR_ITER = saved  # type: ignore[misc]
+            inst = instrument(code, probe_by_for_iter=form == "FOR_ITER")
             run_code = inst.code
         namespace: dict[str, object] = {"__name__": "kernels"}
         exec(run_code, namespace)

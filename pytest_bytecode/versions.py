@@ -45,10 +45,6 @@ IS_PYODIDE: Final[bool] = sys.platform == "emscripten"
 
 # --- Code object layout -------------------------------------------------------
 
-#: 3.11 (PEP 659): specialising adaptive interpreter; some instructions are
-#: followed by inline CACHE code units that are part of the instruction.
-HAS_INLINE_CACHES: Final[bool] = PY >= (3, 11)
-
 #: 3.11: "zero-cost" exceptions; handlers live in ``co_exceptiontable``
 #: instead of SETUP_FINALLY/POP_BLOCK block-stack instructions.
 HAS_EXCEPTION_TABLE: Final[bool] = PY >= (3, 11)
@@ -83,21 +79,37 @@ CACHE: Final[int] = opcode.opmap.get("CACHE", -1)
 #: Name -> number for the running interpreter (public opcodes only).
 OPMAP: Final[dict[str, int]] = dict(opcode.opmap)
 
-#: Number -> name for the running interpreter, including specialised forms
-#: where the ``_specialized_opmap`` (3.13+) or ``_specialized_instructions``
-#: (3.11-3.12) tables exist; ``dis`` uses the same fallbacks.
+#: Number -> name for the running interpreter.
 OPNAME: Final[list[str]] = list(opcode.opname)
+
+
+def _stdlib_table(module: object, name: str, since: tuple[int, int]) -> Any:
+    """``module.name``, a table of the standard library that ``dis`` reads too.
+
+    None before ``since`` (the version that added it).  From ``since`` on a
+    missing table is an error at import, never an empty table: a future Python
+    that moves it must be looked at, not read as "no entries".
+    """
+    table = getattr(module, name, None)
+    if table is None and since <= PY:
+        raise ImportError(
+            f"pytest-bytecode: {getattr(module, '__name__', module)}.{name} is missing on "
+            f"CPython {PY_TAG} (it exists since {since[0]}.{since[1]}); pytest-bytecode "
+            "reads bytecode with it and does not support this Python yet"
+        )
+    return table
 
 
 def _all_opnames() -> dict[str, int]:
     names = dict(opcode.opmap)
-    specialised = getattr(opcode, "_specialized_opmap", None)
-    if isinstance(specialised, dict):
+    specialised = _stdlib_table(opcode, "_specialized_opmap", since=(3, 13))
+    if specialised is not None:
         names.update(specialised)
     return names
 
 
-#: Every opname the running interpreter knows, specialised forms included.
+#: Every opname the running interpreter knows, specialised forms included
+#: where ``opcode._specialized_opmap`` (3.13+) lists them.
 ALL_OPNAMES: Final[frozenset[str]] = frozenset(_all_opnames())
 
 
@@ -108,7 +120,7 @@ def _cache_table() -> dict[str, int]:
     keyed by name, and 3.15 into a ``frozendict`` (not a dict subclass, so
     test for a mapping by its ``items``).  Before 3.11 there are no caches.
     """
-    raw = getattr(opcode, "_inline_cache_entries", None)
+    raw = _stdlib_table(opcode, "_inline_cache_entries", since=(3, 11))
     if raw is None:
         return {}
     if hasattr(raw, "items"):
@@ -164,7 +176,7 @@ def instructions(code: object) -> list[dis.Instruction]:
 
 # --- Engine: decoding and re-encoding jumps -------------------------------------
 
-_is_backward_jump = getattr(dis, "_is_backward_jump", None)
+_is_backward_jump = _stdlib_table(dis, "_is_backward_jump", since=(3, 11))
 
 #: Relative jumps that count backwards.  3.11 had POP_JUMP_BACKWARD_IF_*; from
 #: 3.12 only JUMP_BACKWARD(_NO_INTERRUPT) (and, in 3.14, END_ASYNC_FOR) do.
@@ -227,11 +239,26 @@ PREFIX_START_OPNAMES: Final[frozenset[str]] = frozenset(
 #: to find the delegated iterator and the exception depth.
 RESUME_OPNAME: Final[str | None] = "RESUME" if HAS_RESUME else None
 
+#: BINARY_OP's operators by name (``opcode._nb_ops``, 3.11+), empty on 3.10.
+_NB_OPS: Final[list[str]] = [
+    str(name) for name, _ in _stdlib_table(opcode, "_nb_ops", since=(3, 11)) or ()
+]
+
+
+def _subscr_instr() -> tuple[str, int]:
+    if "BINARY_SUBSCR" in OPMAP:
+        return ("BINARY_SUBSCR", 0)
+    if "NB_SUBSCR" not in _NB_OPS:
+        raise ImportError(
+            f"pytest-bytecode: CPython {PY_TAG} has neither BINARY_SUBSCR nor NB_SUBSCR in "
+            "opcode._nb_ops; pytest-bytecode's stubs subscript with them and do not support "
+            "this Python yet"
+        )
+    return ("BINARY_OP", _NB_OPS.index("NB_SUBSCR"))
+
+
 #: 3.14 folded BINARY_SUBSCR into BINARY_OP with the NB_SUBSCR argument.
-_NB_OPS: Final[list[str]] = [name for name, _ in getattr(opcode, "_nb_ops", [])]
-SUBSCR_INSTR: Final[tuple[str, int]] = (
-    ("BINARY_SUBSCR", 0) if "BINARY_SUBSCR" in OPMAP else ("BINARY_OP", _NB_OPS.index("NB_SUBSCR"))
-)
+SUBSCR_INSTR: Final[tuple[str, int]] = _subscr_instr()
 
 #: ``a + b`` on ints: BINARY_ADD before 3.11, BINARY_OP 0 (NB_ADD) after.
 ADD_INSTR: Final[tuple[str, int]] = ("BINARY_ADD", 0) if PY < (3, 11) else ("BINARY_OP", 0)
@@ -312,23 +339,6 @@ _KNOWN_OPNAMES_TEXT = """
     UNPACK_SEQUENCE WITH_EXCEPT_START YIELD_FROM YIELD_VALUE
 """
 KNOWN_OPNAMES: Final[frozenset[str]] = frozenset(_KNOWN_OPNAMES_TEXT.split())
-
-
-def _stdlib_table(module: object, name: str, since: tuple[int, int]) -> Any:
-    """``module.name``, a table of the standard library that ``dis`` reads too.
-
-    None before ``since`` (the version that added it).  From ``since`` on a
-    missing table is an error at import, never an empty table: a future Python
-    that moves it must be looked at, not read as "no entries".
-    """
-    table = getattr(module, name, None)
-    if table is None and since <= PY:
-        raise ImportError(
-            f"pytest-bytecode: {getattr(module, '__name__', module)}.{name} is missing on "
-            f"CPython {PY_TAG} (it exists since {since[0]}.{since[1]}); pytest-bytecode "
-            "reads bytecode with it and does not support this Python yet"
-        )
-    return table
 
 
 #: BINARY_OP's operators by argument number (NB_*), as the portable level
@@ -493,23 +503,9 @@ PSEUDO_JUMP_OPNAMES: Final[frozenset[str]] = (
 
 #: Where a ``FOR_ITER`` over the counter is valid code: up to 3.13.  3.14
 #: reworked iteration, and a ``FOR_ITER`` over a bare counter crashes
-#: CPython 3.15.0rc1 (Pyodide).  (``bench_engine.py probes`` builds both
-#: forms where it can, to compare them.)
+#: CPython 3.15.0rc1 (Pyodide).  (Which form the engine uses is its choice:
+#: ``engine.instrument.DEFAULT_PROBE_BY_FOR_ITER``.)
 FOR_ITER_PROBE_POSSIBLE: Final[bool] = PY < (3, 14)
-
-#: The probe is ``FOR_ITER`` over the counter wherever that is valid code: it
-#: calls the iterator slot directly, which is cheaper than a call to ``next``
-#: (the kernels run 1.17-1.22 times as long as plain with it, 1.26-1.33 with
-#: the call: ``bench_engine.py probes``), raises no ``sys.setprofile`` or
-#: ``sys.monitoring`` CALL event, and (3.10) does not count against the
-#: recursion limit, where a C call would raise RecursionError one frame
-#: early.  On 3.12-3.13 a tool that asks ``sys.monitoring`` for BRANCH events
-#: sees the probes' ``FOR_ITER`` (coverage.py's sysmon core measures no
-#: branches before 3.14).  From 3.14 the probe is a call to ``next``, which
-#: is just as well: there coverage.py measures branches with BRANCH_LEFT and
-#: BRANCH_RIGHT events, and would attribute a ``FOR_ITER`` probe's to the
-#: code under test.
-PROBE_BY_FOR_ITER: Final[bool] = FOR_ITER_PROBE_POSSIBLE
 
 #: 3.10-3.11: the ``f_lineno`` setter (``mark_stacks`` in
 #: Objects/frameobject.c) takes the stack at a ``FOR_ITER``'s target to be

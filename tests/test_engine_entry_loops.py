@@ -499,10 +499,10 @@ def test_shapes_jump_back_to_the_start() -> None:
         while todo:
             code = todo.pop()
             todo += [c for c in code.co_consts if isinstance(c, type(code))]
-            ops, specials = scan(code.co_code)
+            ops, flow_instrs = scan(code.co_code)
             glue = entry_glue(ops)
-            blocks = analyse(code, ops, specials).graph.blocks
-            if any(s.target == blocks[0].start or s.target == glue for s in specials):
+            blocks = analyse(code, ops, flow_instrs).graph.blocks
+            if any(s.target == blocks[0].start or s.target == glue for s in flow_instrs):
                 found.append((name, code.co_name))
     names = {name for name, _ in found}
     assert "issue14_readline_loop" in names

@@ -74,7 +74,7 @@ def _rewriter_module() -> Any:
 def test_scan_finds_exactly_the_control_flow_instructions_decode_finds() -> None:
     checked = 0
     for code in _stdlib_code():
-        ops, specials = scan(code.co_code)
+        ops, flow_instrs = scan(code.co_code)
         assert ops == code.co_code[::2]
         expected = [
             (ins.start // 2, ins.offset // 2, ins.end // 2, ins.op, ins.target)
@@ -83,20 +83,20 @@ def test_scan_finds_exactly_the_control_flow_instructions_decode_finds() -> None
         ]
         got = [
             (s.start, s.unit, s.end, s.op, s.target * 2 if s.target >= 0 else None)
-            for s in specials
+            for s in flow_instrs
         ]
         assert got == expected, code.co_qualname if versions.HAS_CO_QUALNAME else code.co_name
         checked += len(got)
     assert checked > 5000
 
 
-def _fields(special: Any) -> tuple[int, ...]:
-    return (special.start, special.unit, special.end, special.op, special.target)
+def _fields(ins: Any) -> tuple[int, ...]:
+    return (ins.start, ins.unit, ins.end, ins.op, ins.target)
 
 
 def _outcome(code: CodeType) -> tuple[Any, ...]:
-    new, plan = _rewriter_module().instrument_code(code)
-    flow = plan.flow
+    new, reader = _rewriter_module().instrument_code(code)
+    flow = reader.flow
     return (
         new.co_code,
         new.co_linetable,
@@ -106,11 +106,11 @@ def _outcome(code: CodeType) -> tuple[Any, ...]:
         new.co_names,
         [
             (b.start, b.end, b.body, b.last and _fields(b.last), b.land, b.entry, b.handler)
-            for b in plan.blocks
+            for b in reader.blocks
         ],
         (flow.edges, flow.block_edge, flow.fall_edge, flow.jump_edge, flow.chords),
         (flow.handler_entries, flow.probe_of),
-        (plan.tags, plan.starts, len(plan.counters), len(plan.raises)),
+        (reader.tags, reader.starts, len(reader.counters), len(reader.raises)),
     )
 
 
@@ -186,11 +186,11 @@ def _block_stack_reference(code: CodeType) -> tuple[Any, ...]:
     ranges: list[tuple[int, int, int]] = []
     for ins, stack in zip(instrs, state, strict=True):
         if stack:
-            kid = keys.setdefault((stack[-1], 0, False), len(keys))
-            if ranges and ranges[-1][2] == kid and ranges[-1][1] == ins.start // 2:
-                ranges[-1] = (ranges[-1][0], ins.end // 2, kid)
+            stub = keys.setdefault((stack[-1], 0, False), len(keys))
+            if ranges and ranges[-1][2] == stub and ranges[-1][1] == ins.start // 2:
+                ranges[-1] = (ranges[-1][0], ins.end // 2, stub)
             else:
-                ranges.append((ins.start // 2, ins.end // 2, kid))
+                ranges.append((ins.start // 2, ins.end // 2, stub))
     return keys, ranges, deepest < versions.MAX_BLOCKS
 
 
@@ -198,8 +198,8 @@ def _block_stack_reference(code: CodeType) -> tuple[Any, ...]:
 def test_block_stack_walk_from_event_to_event_matches_the_plain_walk() -> None:
     with_handlers = 0
     for code in _stdlib_code():
-        ops, specials = scan(code.co_code)
-        got = block_stack_ranges(ops, specials)
+        ops, flow_instrs = scan(code.co_code)
+        got = block_stack_ranges(ops, flow_instrs)
         assert got == _block_stack_reference(code), code.co_name
         with_handlers += bool(got[1])
     assert with_handlers > 100
@@ -255,10 +255,10 @@ def test_every_copied_unit_keeps_its_source_position() -> None:
     checked = {0: 0, 1: 0}
     prefixes = 0
     for code in codes:
-        new, plan = rewriter.instrument_code(code)
+        new, reader = rewriter.instrument_code(code)
         before, after = _unit_positions(code), _unit_positions(new)
-        starts = [*plan.starts, len(after)]
-        for k, tag in enumerate(plan.tags):
+        starts = [*reader.starts, len(after)]
+        for k, tag in enumerate(reader.tags):
             if tag < 0:
                 continue
             origin, kind = divmod(tag, 4)
@@ -283,17 +283,17 @@ def test_the_plan_worked_out_when_counts_are_read_numbers_the_probes_as_emitted(
     rewriter = _rewriter_module()
     checked = 0
     for code in _stdlib_code():
-        new, plan = rewriter.instrument_code(code)
-        flow, blocks = plan.flow, plan.blocks
-        assert sorted(flow.probe_of.values()) == list(range(len(plan.counters)))
+        new, reader = rewriter.instrument_code(code)
+        flow, blocks = reader.flow, reader.blocks
+        assert sorted(flow.probe_of.values()) == list(range(len(reader.counters)))
         edge_of = {k: e for e, k in flow.probe_of.items()}
         where = {id(c): i for i, c in enumerate(new.co_consts)}
         loads = {  # constant index -> offset of the LOAD_CONST of it
             ins.arg: ins.start // 2 for ins in decode(new) if ins.opname == "LOAD_CONST"
         }
-        for k, counter in enumerate(plan.counters):
+        for k, counter in enumerate(reader.counters):
             unit = loads[where[id(counter)]]
-            tag = plan.tags[bisect_right(plan.starts, unit) - 1]
+            tag = reader.tags[bisect_right(reader.starts, unit) - 1]
             edge = edge_of[k]
             block = next(
                 b for b in blocks if edge in (flow.block_edge[b.index], flow.fall_edge[b.index])

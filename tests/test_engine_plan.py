@@ -19,9 +19,11 @@ from pytest_bytecode import versions
 from pytest_bytecode.engine import Instrumented, instrument
 
 
-def _load(source: str) -> tuple[Instrumented, dict[str, Any]]:
+def _load(
+    source: str, probe_by_for_iter: bool | None = None
+) -> tuple[Instrumented, dict[str, Any]]:
     code = compile(textwrap.dedent(source), "<plan>", "exec")
-    inst = instrument(code)
+    inst = instrument(code, probe_by_for_iter=probe_by_for_iter)
     namespace: dict[str, Any] = {"__name__": "plan_test"}
     exec(inst.code, namespace)
     return inst, namespace
@@ -140,14 +142,13 @@ def test_a_generator_that_yields_costs_one_probe_per_iteration() -> None:
 @pytest.mark.skipif(
     not versions.FOR_ITER_PROBE_POSSIBLE, reason="the FOR_ITER form is not valid code on 3.14+"
 )
-def test_both_probe_forms_can_be_built_in_one_process(monkeypatch: Any) -> None:
+def test_both_probe_forms_can_be_built_in_one_process() -> None:
     # The benchmark compares the forms in one process; the engine's cache of
     # probe bytes must not hand one form's bytes to the other.
     source = "def f(x):\n    return x + 1\n"
     seen = set()
     for form in (False, True):
-        monkeypatch.setattr(versions, "PROBE_BY_FOR_ITER", form)
-        inst, ns = _load(source)
+        inst, ns = _load(source, probe_by_for_iter=form)
         # The call form loads ``next``; the FOR_ITER form never does (3.10-3.11
         # stubs have FOR_ITERs of their own: the opname says nothing).
         calls = any(

@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from types import CodeType
 
 from pytest_bytecode import _lazy_exports
-from pytest_bytecode.engine.counts import CodePlan, count_values
-from pytest_bytecode.engine.instrument import instrument_code
+from pytest_bytecode.engine.counts import CountReader, count_values
+from pytest_bytecode.engine.instrument import DEFAULT_PROBE_BY_FOR_ITER, instrument_code
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount")
 
 
-#: Changes whenever instrumented code or its plan changes shape; part of every
+#: Changes whenever instrumented code or its reader changes shape; part of every
 #: cache key.
 ENGINE_VERSION = "9"
 
@@ -110,13 +110,13 @@ class Instrumented:
     """An instrumented code tree and the handle to read its counts."""
 
     def __init__(
-        self, code: CodeType, plans: list[tuple[tuple[int, ...], CodePlan]], original: CodeType
+        self, code: CodeType, readers: list[tuple[tuple[int, ...], CountReader]], original: CodeType
     ) -> None:
         self.code = code
         self.original = original
-        self._plans = plans
-        self._counters = [c for _, plan in plans for c in plan.counters]
-        self._tables = [t.sites for _, plan in plans for t in plan.raises]
+        self._readers = readers
+        self._counters = [c for _, reader in readers for c in reader.counters]
+        self._tables = [t.sites for _, reader in readers for t in reader.raises]
         self._zero: list[int] | None = None
         _UNINDEXED.add(self)
         # A handle may go before its code does (instrument_function's, if
@@ -152,21 +152,23 @@ class Instrumented:
             )
         result = []
         v = t = 0
-        for path, plan in self._plans:
-            nv, nt = len(plan.counters), len(plan.raises)
+        for path, reader in self._readers:
+            nv, nt = len(reader.counters), len(reader.raises)
             raises = [tables.get(i, {}) for i in range(t, t + nt)]
-            instructions, branches = plan.counts_from(values[v : v + nv], raises)
+            instructions, branches = reader.counts_from(values[v : v + nv], raises)
             result.append(
-                CodeCounts(plan.qualname, plan.name, plan.firstlineno, path, instructions, branches)
+                CodeCounts(
+                    reader.qualname, reader.name, reader.firstlineno, path, instructions, branches
+                )
             )
             v, t = v + nv, t + nt
         return result
 
     def dumps(self) -> bytes:
-        """Serialise code and plans for the instrumentation cache (no pickle)."""
+        """Serialise code and readers for the instrumentation cache (no pickle)."""
         from pytest_bytecode.engine.persist import dumps
 
-        return dumps(self.code, self._plans, self.original)
+        return dumps(self.code, self._readers, self.original)
 
 
 def state_difference(after: RawState, before: RawState) -> RawState:
@@ -199,42 +201,53 @@ def loads(data: bytes) -> Instrumented:
     """
     from pytest_bytecode.engine.persist import loads as _loads
 
-    code, plans, original = _loads(data)
-    return Instrumented(code, plans, original)
+    code, readers, original = _loads(data)
+    return Instrumented(code, readers, original)
 
 
 def _instrument_tree(
-    code: CodeType, path: tuple[int, ...], plans: list[tuple[tuple[int, ...], CodePlan]]
+    code: CodeType,
+    path: tuple[int, ...],
+    readers: list[tuple[tuple[int, ...], CountReader]],
+    probe_by_for_iter: bool,
 ) -> CodeType:
-    slot = len(plans)
-    plans.append((path, None))  # type: ignore[arg-type]  # filled in below, keeps root first
+    slot = len(readers)
+    readers.append((path, None))  # type: ignore[arg-type]  # filled in below, keeps root first
     consts = list(code.co_consts)
     for index, const in enumerate(consts):
         if isinstance(const, CodeType):
-            consts[index] = _instrument_tree(const, (*path, index), plans)
-    new_code, plan = instrument_code(code, consts)
-    plans[slot] = (path, plan)
+            consts[index] = _instrument_tree(const, (*path, index), readers, probe_by_for_iter)
+    new_code, reader = instrument_code(code, consts, probe_by_for_iter)
+    readers[slot] = (path, reader)
     return new_code
 
 
-def instrument(code: CodeType) -> Instrumented:
+def instrument(code: CodeType, *, probe_by_for_iter: bool | None = None) -> Instrumented:
     """Instrument ``code`` and every code object among its constants.
+
+    ``probe_by_for_iter``: the probe form, ``FOR_ITER`` over the counter or a
+    call ``next(counter)``; by default the engine's choice for the running
+    version (``engine.instrument.DEFAULT_PROBE_BY_FOR_ITER``).  Benchmarks
+    and tests set it to compare the forms; ``True`` is not valid code on
+    3.14+ (``versions.FOR_ITER_PROBE_POSSIBLE``).
 
     The cyclic garbage collector is paused meanwhile (if it was running):
     instrumenting allocates many small objects that live on, and collections
     that walk them again and again would add about a sixth to the time.  The
     objects made here hold no reference cycles that need collecting.
     """
-    plans: list[tuple[tuple[int, ...], CodePlan]] = []
+    if probe_by_for_iter is None:
+        probe_by_for_iter = DEFAULT_PROBE_BY_FOR_ITER
+    readers: list[tuple[tuple[int, ...], CountReader]] = []
     paused = gc.isenabled()
     if paused:
         gc.disable()
     try:
-        new_code = _instrument_tree(code, (), plans)
+        new_code = _instrument_tree(code, (), readers, probe_by_for_iter)
     finally:
         if paused:
             gc.enable()
-    return Instrumented(new_code, plans, code)
+    return Instrumented(new_code, readers, code)
 
 
 def instrument_function(func: Callable[..., Any]) -> Instrumented:

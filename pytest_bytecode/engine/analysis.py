@@ -21,7 +21,7 @@ from types import CodeType
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.blocks import Graph, build
-from pytest_bytecode.engine.decode import Special, scan
+from pytest_bytecode.engine.decode import FlowInstruction, scan
 from pytest_bytecode.engine.plan import FlowPlan, plan_flow, unprobed_blocks
 from pytest_bytecode.engine.tables import parse_exception_table
 
@@ -70,10 +70,10 @@ class Analysis:
             return self.ranges
         result: list[tuple[int, int, int]] = []
         covered = 0
-        for start, stop, kid in self.ranges:
+        for start, stop, stub in self.ranges:
             if start > covered:
                 result.append((covered, start, catch_all))
-            result.append((start, stop, kid))
+            result.append((start, stop, stub))
             covered = stop
         if covered < units:
             result.append((covered, units, catch_all))
@@ -92,23 +92,23 @@ class Analysis:
 def analyse(
     code: CodeType,
     ops: bytes | None = None,
-    specials: list[Special] | None = None,
+    flow_instrs: list[FlowInstruction] | None = None,
     number: bool = True,
 ) -> Analysis:
-    """Handlers, blocks and flow plan of ``code`` (``ops`` and ``specials``
+    """Handlers, blocks and flow plan of ``code`` (``ops`` and ``flow_instrs``
     are what :func:`~pytest_bytecode.engine.decode.scan` says of it, if known).
 
     ``number``: number the probes (:meth:`FlowPlan.number_probes`).  The
     rewriter does without: the order it emits probes in is that numbering
     (``test_engine_internals`` checks that they agree).
     """
-    if ops is None or specials is None:
-        ops, specials = scan(code.co_code)
-    keys, ranges, room = handler_ranges(code, ops, specials)
-    graph = build(ops, specials, {target for target, _, _ in keys})
+    if ops is None or flow_instrs is None:
+        ops, flow_instrs = scan(code.co_code)
+    keys, ranges, room = handler_ranges(code, ops, flow_instrs)
+    graph = build(ops, flow_instrs, {target for target, _, _ in keys})
     handler_stubs: dict[int, list[int]] = {}
-    for (target, _, _), kid in keys.items():
-        handler_stubs.setdefault(graph.at[target], []).append(kid)
+    for (target, _, _), stub in keys.items():
+        handler_stubs.setdefault(graph.at[target], []).append(stub)
     flow = plan_flow(graph, unprobed_blocks(graph), handler_stubs)
     if number:
         flow.number_probes(graph)
@@ -126,7 +126,7 @@ def has_gap(ranges: list[tuple[int, int, int]], units: int) -> bool:
 
 
 def handler_ranges(
-    code: CodeType, ops: bytes, specials: list[Special]
+    code: CodeType, ops: bytes, flow_instrs: list[FlowInstruction]
 ) -> tuple[dict[HandlerKey, int], list[tuple[int, int, int]], bool]:
     """Which handler covers which code.
 
@@ -137,17 +137,17 @@ def handler_ranges(
     build (:func:`block_stack_ranges`).
     """
     if not versions.HAS_EXCEPTION_TABLE:
-        return block_stack_ranges(ops, specials)
+        return block_stack_ranges(ops, flow_instrs)
     keys: dict[HandlerKey, int] = {}
     ranges: list[tuple[int, int, int]] = []
     for entry in parse_exception_table(code.co_exceptiontable):  # type: ignore[attr-defined]
-        kid = keys.setdefault((entry.target, entry.depth, entry.lasti), len(keys))
-        ranges.append((entry.start, entry.end, kid))
+        stub = keys.setdefault((entry.target, entry.depth, entry.lasti), len(keys))
+        ranges.append((entry.start, entry.end, stub))
     return keys, ranges, True
 
 
 def block_stack_ranges(
-    ops: bytes, specials: list[Special]
+    ops: bytes, flow_instrs: list[FlowInstruction]
 ) -> tuple[dict[HandlerKey, int], list[tuple[int, int, int]], bool]:
     """3.10: the handler ranges that the block stack makes.
 
@@ -157,7 +157,7 @@ def block_stack_ranges(
     arrived with.  The first arrival at a unit decides its stack (the
     compiler gives every instruction one).
     """
-    events = {s.start: (s.end, s.name, s.target) for s in specials}
+    events = {s.start: (s.end, s.name, s.target) for s in flow_instrs}
     for found in _POP_BLOCK_RE.finditer(ops):
         events[found.start()] = (found.start() + 1, "POP_BLOCK", -1)
     order = sorted(events)
@@ -202,11 +202,11 @@ def block_stack_ranges(
     ranges: list[tuple[int, int, int]] = []
     for start, stop, stack in zip(starts, stops, stacks, strict=True):
         if stack:
-            kid = keys.setdefault((stack[-1], 0, False), len(keys))
-            if ranges and ranges[-1][2] == kid and ranges[-1][1] == start:
-                ranges[-1] = (ranges[-1][0], stop, kid)
+            stub = keys.setdefault((stack[-1], 0, False), len(keys))
+            if ranges and ranges[-1][2] == stub and ranges[-1][1] == start:
+                ranges[-1] = (ranges[-1][0], stop, stub)
             else:
-                ranges.append((start, stop, kid))
+                ranges.append((start, stop, stub))
     return keys, ranges, deepest < versions.MAX_BLOCKS
 
 

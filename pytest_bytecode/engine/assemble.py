@@ -43,12 +43,38 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections import namedtuple
 from collections.abc import Sequence
 from itertools import accumulate
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.tables import encode_exception_table, grow_locations
+from pytest_bytecode.engine.tables import ExceptionEntry, encode_exception_table, grow_locations
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class PendingJump(NamedTuple):
+        """A jump :func:`assemble` aims once every insertion is known."""
+
+        #: where the jump begins in the new code, before any jump grew
+        at: int
+        #: its opcode
+        op: int
+        #: its size in units so far: prefixes, the instruction, its caches
+        size: int
+        #: the original unit whose source position the location table gives it
+        loc: int
+        #: original code (its prefixes, if it gains any, are a piece of
+        #: their own), or the engine's own jump
+        original: bool
+        #: where it goes: an index into the ``where`` list of :func:`assemble`
+        target: int
+
+else:  # the same type, made without importing typing
+    PendingJump = namedtuple("PendingJump", "at op size loc original target")
+    PendingJump.__doc__ = "A jump :func:`assemble` aims once every insertion is known."
 
 #: Piece tags: ``4 * unit + kind``, or IGNORE (see module docstring).
 IGNORE = -1
@@ -93,9 +119,8 @@ class Splice:
 
     ``shift`` is how many units have been inserted so far: an original unit
     at or after the last insertion now sits ``shift`` units later.
-    ``jumps`` are the jumps to re-aim: (position, opcode, size, unit where
-    the location table places it, whether it is original code, target),
-    where the target indexes the positions given to :func:`assemble`.
+    ``jumps`` are the jumps to re-aim (:class:`PendingJump`), whose targets
+    index the positions given to :func:`assemble`.
     """
 
     __slots__ = (
@@ -123,7 +148,7 @@ class Splice:
         self.shifts: list[int] = []  # units inserted up to each insertion, included
         self.growth: list[tuple[int, int]] = []  # (unit, units) for grow_locations
         self.trailing = 0  # units inserted after the original code, without a position
-        self.jumps: list[tuple[int, int, int, int, bool, int]] = []
+        self.jumps: list[PendingJump] = []
 
     def insert(self, unit: int, slot: int, data: bytes, tag: int, loc: int) -> int:
         """Insert ``data`` before original ``unit`` in ``slot``; it takes the
@@ -153,13 +178,13 @@ class Splice:
     def jump(self, unit: int, op: int, size: int, target: int) -> None:
         """Re-aim the original jump of ``size`` units at ``unit`` at
         ``target`` (insertions before ``unit`` are all made)."""
-        self.jumps.append((unit + self.shift, op, size, unit, True, target))
+        self.jumps.append(PendingJump(unit + self.shift, op, size, unit, True, target))
 
     def insert_jump(self, unit: int, slot: int, op: int, target: int, loc: int) -> None:
         """Insert a jump of the engine's own, aimed at ``target``."""
         size = 1 + versions.CACHES_BY_OPCODE[op]
         at = self.insert(unit, slot, _encode_one(op, size), IGNORE, loc)
-        self.jumps.append((at, op, size, loc, False, target))
+        self.jumps.append(PendingJump(at, op, size, loc, False, target))
 
     def position(self, unit: int, slot: int) -> int:
         """Where original ``unit`` is, counting the insertions at it in slots
@@ -210,22 +235,61 @@ def encode(steps: Sequence[tuple[int, int]]) -> bytes:
 def assemble(
     splice: Splice,
     where: list[int],
-    entries: list[tuple[int, int, int, int, bool]],
+    entries: list[ExceptionEntry],
     linetable: bytes,
 ) -> Layout:
     """Re-aim the jumps of ``splice`` and write the tables.
 
     ``where`` holds the positions jumps and handlers go to (jump targets and
     the ``target`` of ``entries`` index it); ``entries`` are the exception
-    table's (start, end, target, depth, lasti), positions before any jump
-    grew; ``linetable`` is the original's.
+    table's, positions before any jump grew; ``linetable`` is the original's.
     """
     jumps = splice.jumps
+    args, extra, grown = _aim(jumps, where)
+    code = bytearray().join(splice.parts)
+    starts, tags = splice.starts, splice.tags
+    growth = splice.growth
+    at: list[int] = []  # where each jump is before any grew
+    moved: list[int] = []  # what the jumps before each gained
+    if grown:
+        at = [jump.at for jump in jumps]
+        moved = list(accumulate(extra, initial=0))
+        code, starts, tags, entries = _grow(splice, code, extra, at, moved, entries, where)
+    cache_of = versions.CACHES_BY_OPCODE
+    ext_op = versions.EXTENDED_ARG
+    for k, (pos, op, size, _, _, _) in enumerate(jumps):
+        if grown:
+            pos += moved[bisect_left(at, pos)]
+        prefixes = size + extra[k] - 1 - cache_of[op]
+        unit = pos + prefixes
+        arg = args[k]
+        code[2 * unit + 1] = arg & 0xFF
+        for shift in range(1, prefixes + 1):
+            code[2 * (unit - shift)] = ext_op
+            code[2 * (unit - shift) + 1] = (arg >> (8 * shift)) & 0xFF
+    if grown:
+        growth = sorted(
+            growth + [(loc, extra[k]) for k, (_, _, _, loc, _, _) in enumerate(jumps) if extra[k]]
+        )
+    table = b""
+    if versions.HAS_EXCEPTION_TABLE:
+        table = encode_exception_table([e._replace(target=where[e.target]) for e in entries])
+    return Layout(
+        bytes(code), starts, tags, table, grow_locations(linetable, growth, splice.trailing)
+    )
+
+
+def _aim(jumps: list[PendingJump], where: list[int]) -> tuple[list[int], list[int], bool]:
+    """Each jump's argument, the EXTENDED_ARG prefixes it gains, and whether
+    any gained some.
+
+    The arguments are worked out with every jump at its size so far; a jump
+    whose argument does not fit grows by prefixes, inserted right before it:
+    what comes after it moves on (see ``moved``), and the arguments are
+    worked out again until all fit (sizes only grow, so this ends).
+    """
     cache_of = versions.CACHES_BY_OPCODE
     sign_of = versions.JUMP_ARG_SIGN
-    # The arguments with every jump at its size so far; a jump whose
-    # argument does not fit grows by prefixes, inserted right before it:
-    # what comes after it moves on (see ``moved``).
     extra = [0] * len(jumps)
     args = [0] * len(jumps)
     grown = False
@@ -235,7 +299,7 @@ def assemble(
         changed = False
         shifting = grown  # positions move by the prefixes grown in earlier passes
         if shifting:
-            at = at or [pos for pos, _, _, _, _, _ in jumps]
+            at = at or [jump.at for jump in jumps]
             moved = list(accumulate(extra, initial=0))
         for k, (pos, op, size, _, _, target) in enumerate(jumps):
             to = where[target]
@@ -254,38 +318,7 @@ def assemble(
                     extra[k] += need - size
                     changed = grown = True
         if not changed:
-            break
-
-    code = bytearray().join(splice.parts)
-    starts, tags = splice.starts, splice.tags
-    growth = splice.growth
-    if grown:
-        at = at or [pos for pos, _, _, _, _, _ in jumps]
-        moved = list(accumulate(extra, initial=0))
-        code, starts, tags, entries = _grow(splice, code, extra, at, moved, entries, where)
-    ext_op = versions.EXTENDED_ARG
-    for k, (pos, op, size, _, _, _) in enumerate(jumps):
-        if grown:
-            pos += moved[bisect_left(at, pos)]
-        prefixes = size + extra[k] - 1 - cache_of[op]
-        unit = pos + prefixes
-        arg = args[k]
-        code[2 * unit + 1] = arg & 0xFF
-        for shift in range(1, prefixes + 1):
-            code[2 * (unit - shift)] = ext_op
-            code[2 * (unit - shift) + 1] = (arg >> (8 * shift)) & 0xFF
-    if grown:
-        growth = sorted(
-            growth + [(loc, extra[k]) for k, (_, _, _, loc, _, _) in enumerate(jumps) if extra[k]]
-        )
-    table = b""
-    if versions.HAS_EXCEPTION_TABLE:
-        table = encode_exception_table(
-            [(start, end, where[t], depth, lasti) for start, end, t, depth, lasti in entries]
-        )
-    return Layout(
-        bytes(code), starts, tags, table, grow_locations(linetable, growth, splice.trailing)
-    )
+            return args, extra, grown
 
 
 def _grow(
@@ -294,9 +327,9 @@ def _grow(
     extra: list[int],
     at: list[int],
     moved: list[int],
-    entries: list[tuple[int, int, int, int, bool]],
+    entries: list[ExceptionEntry],
     where: list[int],
-) -> tuple[bytearray, array[int], array[int], list[tuple[int, int, int, int, bool]]]:
+) -> tuple[bytearray, array[int], array[int], list[ExceptionEntry]]:
     """Make room for the prefixes the jumps gained (``extra`` per jump, at
     ``at``; ``moved[i]``: what the first ``i`` jumps gained), and move what
     comes after each: code, pieces, entries, and ``where`` in place.
@@ -343,7 +376,7 @@ def _grow(
         tags.append(tag)
     for i, pos in enumerate(where):
         where[i] = move(pos)
-    entries = [(move(a), move(b), t, d, lasti) for a, b, t, d, lasti in entries]
+    entries = [e._replace(start=move(e.start), end=move(e.end)) for e in entries]
     return code, starts, tags, entries
 
 

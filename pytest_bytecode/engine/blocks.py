@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.decode import Special, instruction_end, opcode_at
+from pytest_bytecode.engine.decode import FlowInstruction, instruction_end, opcode_at
 
 #: Instructions after which control does not simply continue: the next
 #: instruction is entered by resumption, not by falling through.
@@ -59,7 +59,7 @@ class Block:
         start: int,
         end: int,
         body: int,
-        last: Special | None,
+        last: FlowInstruction | None,
         land: int,
         entry: bool = False,
         handler: bool = False,
@@ -95,7 +95,7 @@ class Graph:
         self.units = units
 
 
-def landing(ops: bytes, jump: Special) -> int:
+def landing(ops: bytes, jump: FlowInstruction) -> int:
     """The unit where a jump actually continues.
 
     3.12+: FOR_ITER's target is an END_FOR that the interpreter steps over
@@ -129,59 +129,14 @@ def entry_glue(ops: bytes) -> int:
 _RESUME = versions.OPMAP.get("RESUME", -1)
 
 
-def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -> Graph:
+def build(ops: bytes, flow_instrs: list[FlowInstruction], handler_targets: Iterable[int]) -> Graph:
     """Basic blocks of the code whose opcode bytes are ``ops``.
 
-    ``specials`` come from :func:`~pytest_bytecode.engine.decode.scan`;
+    ``flow_instrs`` come from :func:`~pytest_bytecode.engine.decode.scan`;
     ``handler_targets`` are the units where exception handlers start.
     """
     n = len(ops)
-    opname = versions.OPNAME
-    leaders = {0}
-    add = leaders.add
-    glue_at: dict[int, int] = {}  # unit -> instructions glued there
-    resume_at: list[int] = []
-    by_end: dict[int, Special] = {}
-    land_of: dict[int, int] = {}  # special's end -> where its jump lands
-    reraise_bare = versions.LEAVES_UNSEEN_AND_GOES_ON
-    pseudo = versions.PSEUDO_JUMP_OPNAMES
-    setup = versions.SETUP_OPNAMES
-    no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
-    not_taken = versions.HAS_NOT_TAKEN
-    for s in specials:
-        name = s.name
-        end = s.end
-        by_end[end] = s
-        if reraise_bare and name in reraise_bare:
-            add(end)
-        target = s.target
-        if target >= 0:
-            add(target)
-            if pseudo and name in pseudo:
-                continue  # only keeps its argument encodable
-            land = landing(ops, s) if name == "FOR_ITER" else target
-            add(land)
-            add(end)
-            if not setup or name not in setup:
-                land_of[end] = land
-            if end < n and (not_taken or name == "SEND"):
-                after = opname[opcode_at(ops, end)]
-                if not_taken and after == "NOT_TAKEN":
-                    glue_at[end] = 1  # 3.14+: NOT_TAKEN stays right after its jump
-                if name == "SEND" and after == "YIELD_VALUE":
-                    # The interpreter finds the SEND from the YIELD_VALUE by
-                    # offset (3.11's gen.throw() backs up to it), so nothing
-                    # goes between.
-                    glue_at[end] = 1
-        elif name in no_fallthrough:
-            add(end)
-        elif name in SUSPENDS and end < n:
-            add(end)
-            resume_at.append(end)
-            if name == "RETURN_GENERATOR":
-                glue_at[end] = 2  # POP_TOP, RESUME
-            elif versions.RESUME_OPNAME and opname[opcode_at(ops, end)] == versions.RESUME_OPNAME:
-                glue_at[end] = 1
+    leaders, glue_at, resume_at, by_end, land_of = _leaders(ops, flow_instrs)
     handlers = set(handler_targets)
     leaders |= handlers
     glue0 = entry_glue(ops)
@@ -220,3 +175,61 @@ def build(ops: bytes, specials: list[Special], handler_targets: Iterable[int]) -
         block.entry = True
         block.handler = True
     return Graph(ops, blocks, at, n)
+
+
+def _leaders(
+    ops: bytes, flow_instrs: list[FlowInstruction]
+) -> tuple[set[int], dict[int, int], list[int], dict[int, FlowInstruction], dict[int, int]]:
+    """What the flow instructions say about where blocks begin: the units
+    that start a block (leaders; handlers and the entry prefix are
+    :func:`build`'s), how many instructions are glued at a unit, where
+    frames resume, each flow instruction by its end, and where the jump of
+    the flow instruction ending at a unit lands."""
+    n = len(ops)
+    opname = versions.OPNAME
+    leaders = {0}
+    add = leaders.add
+    glue_at: dict[int, int] = {}  # unit -> instructions glued there
+    resume_at: list[int] = []
+    by_end: dict[int, FlowInstruction] = {}
+    land_of: dict[int, int] = {}  # a flow instruction's end -> where its jump lands
+    reraise_bare = versions.LEAVES_UNSEEN_AND_GOES_ON
+    pseudo = versions.PSEUDO_JUMP_OPNAMES
+    setup = versions.SETUP_OPNAMES
+    no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
+    not_taken = versions.HAS_NOT_TAKEN
+    for s in flow_instrs:
+        name = s.name
+        end = s.end
+        by_end[end] = s
+        if reraise_bare and name in reraise_bare:
+            add(end)
+        target = s.target
+        if target >= 0:
+            add(target)
+            if pseudo and name in pseudo:
+                continue  # only keeps its argument encodable
+            land = landing(ops, s) if name == "FOR_ITER" else target
+            add(land)
+            add(end)
+            if not setup or name not in setup:
+                land_of[end] = land
+            if end < n and (not_taken or name == "SEND"):
+                after = opname[opcode_at(ops, end)]
+                if not_taken and after == "NOT_TAKEN":
+                    glue_at[end] = 1  # 3.14+: NOT_TAKEN stays right after its jump
+                if name == "SEND" and after == "YIELD_VALUE":
+                    # The interpreter finds the SEND from the YIELD_VALUE by
+                    # offset (3.11's gen.throw() backs up to it), so nothing
+                    # goes between.
+                    glue_at[end] = 1
+        elif name in no_fallthrough:
+            add(end)
+        elif name in SUSPENDS and end < n:
+            add(end)
+            resume_at.append(end)
+            if name == "RETURN_GENERATOR":
+                glue_at[end] = 2  # POP_TOP, RESUME
+            elif versions.RESUME_OPNAME and opname[opcode_at(ops, end)] == versions.RESUME_OPNAME:
+                glue_at[end] = 1
+    return leaders, glue_at, resume_at, by_end, land_of

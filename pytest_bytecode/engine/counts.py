@@ -1,12 +1,12 @@
 """Turn the probe values of one instrumented code object into counts.
 
-:class:`CodePlan` is what instrumentation leaves behind for each code object:
+:class:`CountReader` is what instrumentation leaves behind for each code object:
 the original code object, the live counters and raise tables, and per
 emitted item the raise attribution that
 :mod:`~pytest_bytecode.engine.instrument` wrote.  The original instructions
 are decoded, and the code's blocks and flow plan worked out again
 (:mod:`~pytest_bytecode.engine.analysis`), only here, when counts are first
-read.  :meth:`CodePlan.counts_from`
+read.  :meth:`CountReader.counts_from`
 sets the probed edges and the handler entries, solves every other edge of the
 flow graph in the plan's order, subtracts exceptions raised in the middle of
 blocks, and reports per original instruction and per branch.
@@ -170,9 +170,9 @@ def count_values(counters: Sequence[Counter]) -> list[int]:
     ]
 
 
-class _View:
+class _DecodedCode:
     """The original instructions of a code object, decoded when counts are
-    first read, and how they fall into the plan's blocks."""
+    first read, and how they fall into the flow graph's blocks."""
 
     def __init__(self, code: CodeType, graph: Graph) -> None:
         self.instrs = instrs = decode(code)
@@ -261,12 +261,12 @@ class _View:
         return self.attribute.get(index, index), True
 
 
-class CodePlan:
+class CountReader:
     """Everything needed to turn one code object's probe values into counts.
 
     It keeps the original code object, the counters and raise tables, and per
     piece of the new code the unit where it begins and where its raises come
-    from (compact arrays: a run keeps a plan for every code object it
+    from (compact arrays: a run keeps a reader for every code object it
     instruments; see assemble.py for the tags).  The original's blocks,
     flow plan and instructions are worked out again when counts are first
     read, and so is which stub covers which unit.
@@ -288,7 +288,7 @@ class CodePlan:
         self.tags = tags  # per piece: where its raises come from
         self.starts = starts  # per piece: the unit where it begins
         self._analysis: Analysis | None = None
-        self._view: _View | None = None
+        self._decoded: _DecodedCode | None = None
         #: per node: the edges into it and out of it (built on first use)
         self._incidence: tuple[list[list[int]], list[list[int]]] | None = None
 
@@ -318,11 +318,11 @@ class CodePlan:
         """The original code's flow plan, its probes numbered as emitted."""
         return self._analysed().flow
 
-    def view(self) -> _View:
+    def decoded(self) -> _DecodedCode:
         """The decoded original instructions (decoded on first use)."""
-        if self._view is None:
-            self._view = _View(self.code, self.graph)
-        return self._view
+        if self._decoded is None:
+            self._decoded = _DecodedCode(self.code, self.graph)
+        return self._decoded
 
     def _edges_at(self) -> tuple[list[list[int]], list[list[int]]]:
         if self._incidence is None:
@@ -343,12 +343,19 @@ class CodePlan:
         Counts are linear in both, so the counts of a difference of two raw
         states are the difference of their counts.
         """
-        # The result types load with the first counts read (start-up).
-        from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
+        decoded = self.decoded()
+        raised_before, raised_after = self._raised(decoded, raises)
+        edge = self._edge_counts(decoded, values, raises, raised_before, raised_after)
+        instructions = self._instruction_counts(decoded, edge, raised_before, raised_after)
+        return instructions, self._branch_counts(decoded, edge)
 
-        view = self.view()
-        instrs = view.instrs
-        n = len(instrs)
+    def _raised(
+        self, decoded: _DecodedCode, raises: Sequence[Mapping[int, int]]
+    ) -> tuple[list[int], list[int]]:
+        """Per original instruction: how many exceptions were raised before
+        it began and after (by it), from the stubs' raise tables.  A re-raise
+        is counted only where it was first raised."""
+        n = len(decoded.instrs)
         raised_after = [0] * n
         raised_before = [0] * n
         analysis = self._analysed()
@@ -363,13 +370,26 @@ class CodePlan:
                 origin, kind = divmod(self.tags[piece], 4)
                 if kind == AT:
                     origin += unit - self.starts[piece]
-                if view.glued(origin) or analysis.cover(origin) != stub:
+                if decoded.glued(origin) or analysis.cover(origin) != stub:
                     continue  # a re-raise: counted where it was first raised
-                index, at = view.site(origin, kind)
+                index, at = decoded.site(origin, kind)
                 if at:
                     raised_after[index] += times
                 else:
                     raised_before[index] += times
+        return raised_before, raised_after
+
+    def _edge_counts(
+        self,
+        decoded: _DecodedCode,
+        values: Sequence[int],
+        raises: Sequence[Mapping[int, int]],
+        raised_before: list[int],
+        raised_after: list[int],
+    ) -> list[int]:
+        """How often each edge of the flow graph ran: the probed edges and
+        the handler entries from the probes and stubs, every other edge by
+        conservation of flow, less what was raised inside each block."""
         flow = self.flow
         edge = [0] * len(flow.edges)
         for e, probe in flow.probe_of.items():
@@ -379,7 +399,7 @@ class CodePlan:
         # What leaves a block unseen in the middle: the exceptions raised in it.
         lost = [0] * (2 * len(self.blocks) + 1)
         for block in self.blocks:
-            first, last = view.first[block.index], view.last[block.index]
+            first, last = decoded.first[block.index], decoded.last[block.index]
             lost[node_out(block.index)] = sum(raised_before[first : last + 1]) + sum(
                 raised_after[first : last + 1]
             )
@@ -389,24 +409,47 @@ class CodePlan:
             total_in = sum(edge[f] for f in into[node] if f != e)
             total_out = sum(edge[f] for f in out_of[node] if f != e) + lost[node]
             edge[e] = total_out - total_in if flow.edges[e][1] == node else total_in - total_out
-        counts = [0] * n
+        return edge
+
+    def _instruction_counts(
+        self,
+        decoded: _DecodedCode,
+        edge: list[int],
+        raised_before: list[int],
+        raised_after: list[int],
+    ) -> tuple[InstructionCount, ...]:
+        """Each unit ran as often as its block was entered, less the
+        exceptions raised before it in the block."""
+        # The result types load with the first counts read (start-up).
+        from pytest_bytecode.engine.model import InstructionCount
+
+        instrs = decoded.instrs
+        flow = self.flow
+        counts = [0] * len(instrs)
         for block in self.blocks:
             running = edge[flow.block_edge[block.index]]
-            for i in range(view.first[block.index], view.last[block.index] + 1):
+            for i in range(decoded.first[block.index], decoded.last[block.index] + 1):
                 running -= raised_before[i]
                 counts[i] = running
                 running -= raised_after[i]
-        non_units = view.non_units
-        instructions = tuple(
+        non_units = decoded.non_units
+        return tuple(
             InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
             for ins in instrs
             if ins.index not in non_units
         )
+
+    def _branch_counts(self, decoded: _DecodedCode, edge: list[int]) -> tuple[BranchCount, ...]:
+        """Each conditional jump's two ways: fall-through, then jump."""
+        from pytest_bytecode.engine.model import BranchCount, BranchOutcome
+
+        instrs = decoded.instrs
+        n = len(instrs)
         branches: list[BranchCount] = []
-        for block_index, fall_edge, jump_edge in flow.branches(self.graph):
-            special = self.blocks[block_index].last
-            assert special is not None
-            index = view.index_at(special.start)
+        for block_index, fall_edge, jump_edge in self.flow.branches(self.graph):
+            jump_ins = self.blocks[block_index].last
+            assert jump_ins is not None
+            index = decoded.index_at(jump_ins.start)
             ins = instrs[index]
             next_offset = instrs[index + 1].offset if index + 1 < n else ins.end
             assert ins.target is not None
@@ -420,4 +463,4 @@ class CodePlan:
                     (BranchOutcome(next_offset, fall), BranchOutcome(ins.target, jump)),
                 )
             )
-        return instructions, tuple(branches)
+        return tuple(branches)

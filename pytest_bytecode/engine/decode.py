@@ -124,7 +124,7 @@ _SHAPING: frozenset[int] = frozenset(
 _SHAPING_RE = re.compile(b"[" + b"".join(re.escape(bytes([op])) for op in sorted(_SHAPING)) + b"]")
 
 
-class Special:
+class FlowInstruction:
     """An instruction that shapes control flow, in code units.
 
     ``start`` is where its EXTENDED_ARG prefixes begin, ``unit`` where its
@@ -143,10 +143,10 @@ class Special:
         self.target = target
 
     def __repr__(self) -> str:
-        return f"Special({self.name} {self.start}..{self.end} -> {self.target})"
+        return f"FlowInstruction({self.name} {self.start}..{self.end} -> {self.target})"
 
 
-def scan(raw: bytes) -> tuple[bytes, list[Special]]:
+def scan(raw: bytes) -> tuple[bytes, list[FlowInstruction]]:
     """The opcode byte of every code unit of ``raw`` (a ``co_code``), and the
     instructions that shape control flow, in order."""
     ops = raw[::2]
@@ -154,7 +154,7 @@ def scan(raw: bytes) -> tuple[bytes, list[Special]]:
     caches = versions.CACHES_BY_OPCODE
     opname = versions.OPNAME
     sign_of = versions.JUMP_ARG_SIGN
-    found: list[Special] = []
+    found: list[FlowInstruction] = []
     for match in _SHAPING_RE.finditer(ops):
         k = match.start()
         op = ops[k]
@@ -168,7 +168,7 @@ def scan(raw: bytes) -> tuple[bytes, list[Special]]:
         end = k + 1 + caches[op]
         sign = sign_of.get(op)
         target = -1 if sign is None else end + sign * arg if sign else arg
-        found.append(Special(start, k, end, op, opname[op], target))
+        found.append(FlowInstruction(start, k, end, op, opname[op], target))
     return ops, found
 
 

@@ -31,7 +31,7 @@ The path of one code object:
    and which jumps must be aimed again, and at what;
 4. :func:`~pytest_bytecode.engine.assemble.assemble` re-aims the jumps and
    writes the tables, and
-   :class:`~pytest_bytecode.engine.counts.CodePlan` reads the counts back.
+   :class:`~pytest_bytecode.engine.counts.CountReader` reads the counts back.
    It keeps the original code, the counters and two integers per piece of
    the new code; the original instructions are decoded, and the analysis of
    step 2 run again, only when counts are first read.
@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from collections.abc import Callable
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -73,14 +74,19 @@ from pytest_bytecode.engine.assemble import (
 from pytest_bytecode.engine.blocks import entry_glue
 from pytest_bytecode.engine.counts import (
     AnyRaiseTable,
-    CodePlan,
     Counter,
+    CountReader,
     RaiseHolder,
     RaiseTable,
     new_counter,
 )
 from pytest_bytecode.engine.decode import scan
-from pytest_bytecode.engine.tables import encode_exception_table, grow_locations, without_line
+from pytest_bytecode.engine.tables import (
+    ExceptionEntry,
+    encode_exception_table,
+    grow_locations,
+    without_line,
+)
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
 PROBE_STACK = 3
@@ -96,9 +102,26 @@ NO_SITE = -1
 
 _OP = versions.OPMAP
 
+#: The probe form the engine uses unless told otherwise (``instrument(code,
+#: probe_by_for_iter=...)``; ``bench_engine.py probes`` builds both forms to
+#: compare them).  The probe is ``FOR_ITER`` over the counter wherever that
+#: is valid code (:data:`versions.FOR_ITER_PROBE_POSSIBLE`): it calls the
+#: iterator slot directly, which is cheaper than a call to ``next`` (the
+#: kernels run 1.17-1.22 times as long as plain with it, 1.26-1.33 with the
+#: call: ``bench_engine.py probes``), raises no ``sys.setprofile`` or
+#: ``sys.monitoring`` CALL event, and (3.10) does not count against the
+#: recursion limit, where a C call would raise RecursionError one frame
+#: early.  On 3.12-3.13 a tool that asks ``sys.monitoring`` for BRANCH events
+#: sees the probes' ``FOR_ITER`` (coverage.py's sysmon core measures no
+#: branches before 3.14).  From 3.14 the probe is a call to ``next``, which
+#: is just as well: there coverage.py measures branches with BRANCH_LEFT and
+#: BRANCH_RIGHT events, and would attribute a ``FOR_ITER`` probe's to the
+#: code under test.
+DEFAULT_PROBE_BY_FOR_ITER: bool = versions.FOR_ITER_PROBE_POSSIBLE
+
 #: Probe bytes by (form, index of ``next``, index of the counter) in
-#: co_consts: they repeat from one code object to the next.  (The form is a
-#: version fact; ``bench_engine.py probes`` switches it to compare.)
+#: co_consts: they repeat from one code object to the next, and one process
+#: may build both forms.
 _PROBES: dict[tuple[bool, int, int], bytes] = {}
 #: Stub bytes where a stub is one piece (all but 3.14+), by (index of its
 #: raise table, index of the constant 1, whether the entry pushes lasti,
@@ -109,10 +132,16 @@ _STUBS: dict[tuple[int, ...], bytes] = {}
 class _Rewriter:
     """Plans and emits the probes of one code object (see module docstring)."""
 
-    def __init__(self, code: CodeType, consts: list[object] | None = None) -> None:
+    def __init__(
+        self,
+        code: CodeType,
+        consts: list[object] | None = None,
+        probe_by_for_iter: bool = DEFAULT_PROBE_BY_FOR_ITER,
+    ) -> None:
         self.code = code
+        self.probe_by_for_iter = probe_by_for_iter
         self.raw = code.co_code  # a fresh copy on every access from 3.11
-        self.ops, self.specials = scan(self.raw)
+        self.ops, self.flow_instrs = scan(self.raw)
         self.consts: list[object] = list(code.co_consts) if consts is None else consts
         self.names: tuple[str, ...] | list[str] = code.co_names  # a list once added to
         self.counters: list[Counter] = []
@@ -122,7 +151,7 @@ class _Rewriter:
         self._once = -1
         # 3.10, 3.14+: whether the code re-raises with a bare ``raise`` (see _stub).
         self._bare = not versions.LASTI_IS_OBJECT and any(
-            s.name == "RAISE_VARARGS" and not self.raw[2 * s.unit + 1] for s in self.specials
+            s.name == "RAISE_VARARGS" and not self.raw[2 * s.unit + 1] for s in self.flow_instrs
         )
 
     def _const(self, value: object) -> int:
@@ -136,12 +165,12 @@ class _Rewriter:
         consts = self.consts
         consts.append(counter)
         arg_const = len(consts) - 1
-        key = (versions.PROBE_BY_FOR_ITER, self._next_const, arg_const)
+        key = (self.probe_by_for_iter, self._next_const, arg_const)
         raw = _PROBES.get(key)
         if raw is not None:
             return raw
         steps: list[tuple[str, int]] = []
-        if versions.PROBE_BY_FOR_ITER:
+        if self.probe_by_for_iter:
             # [count] -> FOR_ITER -> [count, n]; never exhausted.  Its target
             # is the probe's own first POP_TOP: 3.12-3.13's sys.monitoring
             # makes the instruction after a FOR_ITER's target (where an
@@ -193,7 +222,7 @@ class _Rewriter:
         attribute lookup (a user ``__getattribute__``, a ``__traceback__``
         property) must not run.  3.14+: with [lasti, exc], where lasti is no
         object; the site is the traceback's ``tb_lasti``, the traceback read
-        by ``object.__getattribute__`` (see the branch below).  An entry
+        by ``object.__getattribute__`` (see :meth:`_build_stub_314`).  An entry
         without ``lasti`` (3.11+) has it dropped again at the end.
 
         3.10-3.11 (:data:`versions.STUB_MUST_NOT_CALL`): the stub may run
@@ -209,63 +238,69 @@ class _Rewriter:
         while len(raises) <= stub:  # stubs may come out of order
             raises.append(RaiseHolder() if versions.STUB_MUST_NOT_CALL else RaiseTable(int))
         const = self._const(raises[stub])
-        # The bytes depend on these indexes and nothing else (3.10 and 3.14+
-        # read attributes by name; their indexes vary).
+        # The bytes depend on the indexes in the key and nothing else (3.10
+        # and 3.14+ read attributes by name; their indexes vary).  Each
+        # family adds the indexes it needs to the key, in a fixed order.
         key: tuple[int, ...] = (const, self._one_const, lasti)
         if not versions.HAS_EXCEPTION_TABLE:
-            once = self._once_const()
-            key += (self._name("tb_lasti"), once)
-            if self._bare:
-                frame_names, bounds = self._own_frame_check(const)
-                no_site = self._const(NO_SITE)
-                key += (*frame_names, *bounds, no_site)
+            build, key = self._stub_310(const, key)
         elif not versions.LASTI_IS_OBJECT:
-            if self._bare:
-                frame_names, bounds = self._own_frame_check(const)
-                key += (*frame_names, *bounds, self._once_const())
-            key += (
-                self._name("tb_lasti"),
-                self._const(object.__getattribute__),
-                self._const("__traceback__"),
-                self._const(NO_SITE),
-            )
+            build, key = self._stub_314(const, key)
+        elif versions.STUB_MUST_NOT_CALL:
+            build = self._stub_311
+        else:
+            build = self._stub_312_313
         cached = _STUBS.get(key)
         if cached is not None:
             return cached
-        add, add_arg = versions.ADD_INSTR
+        raw = build(key)
+        if not lasti and versions.HANDLER_GETS_LASTI:
+            raw += _DROP_LASTI
+        if len(_STUBS) > 4096:
+            _STUBS.clear()
+        _STUBS[key] = raw
+        return raw
+
+    def _stub_311(self, key: tuple[int, ...]) -> bytes:
+        """3.11's stub: [lasti, exc] on top; it calls nothing (see :meth:`_stub`)."""
+        const = key[0]
         subscr, subscr_arg = versions.SUBSCR_INSTR
-        shift = versions.LOAD_ATTR_SHIFT
-        head = b""
-        if versions.LASTI_IS_OBJECT and versions.STUB_MUST_NOT_CALL:  # 3.11
-            # [lasti, exc] -> [lasti, exc, sites, lasti in sites]
-            found = _steps(
-                [
-                    ("LOAD_CONST", const),
-                    ("FOR_ITER", 1),  # never exhausted (target: see _probe)
-                    ("SWAP", 2),
-                    ("POP_TOP", 0),
-                    ("COPY", 3),
-                    ("COPY", 2),
-                    ("CONTAINS_OP", 0),
-                ]
-            )
-            # -> [lasti, exc, sites, times + 1]
-            more = _steps(
-                [
-                    ("COPY", 1),
-                    ("COPY", 4),
-                    (subscr, subscr_arg),
-                    ("LOAD_CONST", self._one_const),
-                    (add, add_arg),
-                ]
-            )
-            first = _steps([("LOAD_CONST", self._one_const)])  # -> [lasti, exc, sites, 1]
-            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
-            branch = _steps([("POP_JUMP_FORWARD_IF_FALSE", (len(more) + len(join)) >> 1)])
-            head = found + branch + more + join + first
-            steps: list[tuple[str, int]] = [("SWAP", 2), ("COPY", 4), ("STORE_SUBSCR", 0)]
-        elif versions.LASTI_IS_OBJECT:
-            steps = [
+        add, add_arg = versions.ADD_INSTR
+        # [lasti, exc] -> [lasti, exc, sites, lasti in sites]
+        found = _steps(
+            [
+                ("LOAD_CONST", const),
+                ("FOR_ITER", 1),  # never exhausted (target: see _probe)
+                ("SWAP", 2),
+                ("POP_TOP", 0),
+                ("COPY", 3),
+                ("COPY", 2),
+                ("CONTAINS_OP", 0),
+            ]
+        )
+        # -> [lasti, exc, sites, times + 1]
+        more = _steps(
+            [
+                ("COPY", 1),
+                ("COPY", 4),
+                (subscr, subscr_arg),
+                ("LOAD_CONST", self._one_const),
+                (add, add_arg),
+            ]
+        )
+        first = _steps([("LOAD_CONST", self._one_const)])  # -> [lasti, exc, sites, 1]
+        join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
+        branch = _steps([("POP_JUMP_FORWARD_IF_FALSE", (len(more) + len(join)) >> 1)])
+        head = found + branch + more + join + first
+        return head + _steps([("SWAP", 2), ("COPY", 4), ("STORE_SUBSCR", 0)])
+
+    def _stub_312_313(self, key: tuple[int, ...]) -> bytes:
+        """3.12-3.13's stub: [lasti, exc] on top, ``sites[lasti] += 1``."""
+        const = key[0]
+        subscr, subscr_arg = versions.SUBSCR_INSTR
+        add, add_arg = versions.ADD_INSTR
+        return _steps(
+            [
                 ("LOAD_CONST", const),
                 ("COPY", 3),
                 (subscr, subscr_arg),
@@ -275,53 +310,68 @@ class _Rewriter:
                 ("COPY", 4),
                 ("STORE_SUBSCR", 0),
             ]
-        elif versions.HAS_EXCEPTION_TABLE:  # 3.14+: [lasti, exc] on top, lasti not an object
-            # An exception can arrive with no traceback (an ExceptionGroup
-            # that except* re-raises): it is recorded under NO_SITE, which is
-            # no instruction's, so that the records still count every entry.
-            # The two jumps are relative, so the bytes are the same anywhere.
-            # ``object.__getattribute__(exc, "__traceback__")``: the generic
-            # lookup, so that a user ``__getattribute__`` does not run.  A C
-            # call that adds no frame and no profile event (only
-            # sys.monitoring's CALL and C_RETURN, documented).
-            tb = _steps(
-                [
-                    ("LOAD_CONST", key[-3]),
-                    ("PUSH_NULL", 0),
-                    ("COPY", 3),
-                    ("LOAD_CONST", key[-2]),
-                    ("CALL", 2),
-                    ("COPY", 1),
-                ]
-            )
-            no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
-            site = _steps([("LOAD_ATTR", self._name("tb_lasti") << shift)])
-            if self._bare:  # as on 3.10, below: is the traceback's head this frame's?
-                mine = _steps(
-                    [
-                        ("COPY", 1),
-                        ("LOAD_ATTR", frame_names[0] << shift),
-                        ("LOAD_ATTR", frame_names[1] << shift),
-                        ("LOAD_ATTR", frame_names[2] << shift),
-                        ("LOAD_CONST", bounds[0]),
-                        ("LOAD_CONST", bounds[1]),
-                        ("BUILD_SLICE", 2),
-                        (subscr, subscr_arg),
-                        ("LOAD_CONST", self._once_const()),
-                        (add, add_arg),
-                        ("LOAD_CONST", bounds[2]),
-                        (subscr, subscr_arg),
-                        ("LOAD_CONST", const),
-                        ("IS_OP", 0),
-                    ]
-                )
-                on = _steps([(versions.JUMP_FORWARD_OPNAME, len(no_tb) >> 1)])
-                other = _steps([("POP_JUMP_IF_FALSE", (len(site) + len(on)) >> 1)])
-                site = mine + other + site + on + no_tb
-            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(site) >> 1)])
-            has_tb = _steps([("POP_JUMP_IF_NOT_NONE", (len(no_tb) + len(join)) >> 1)])
-            head = tb + has_tb + no_tb + join + site
-            steps = [
+        )
+
+    def _stub_314(
+        self, const: int, key: tuple[int, ...]
+    ) -> tuple[Callable[[tuple[int, ...]], bytes], tuple[int, ...]]:
+        """3.14+: the indexes the stub reads, added to ``key``, and its builder.
+
+        With a bare ``raise``: the own-frame check's names and bounds and
+        ``(None,)``; always: ``tb_lasti``, ``object.__getattribute__``,
+        ``"__traceback__"`` and :data:`NO_SITE`.
+        """
+        if self._bare:
+            frame_names, bounds = self._own_frame_check(const)
+            key += (*frame_names, *bounds, self._once_const())
+        key += (
+            self._name("tb_lasti"),
+            self._const(object.__getattribute__),
+            self._const("__traceback__"),
+            self._const(NO_SITE),
+        )
+        return self._build_stub_314, key
+
+    def _build_stub_314(self, key: tuple[int, ...]) -> bytes:
+        """3.14+'s stub: [lasti, exc] on top, lasti not an object; the site
+        is the traceback's ``tb_lasti``.
+
+        An exception can arrive with no traceback (an ExceptionGroup that
+        except* re-raises): it is recorded under NO_SITE, which is no
+        instruction's, so that the records still count every entry.  The two
+        jumps are relative, so the bytes are the same anywhere.
+        ``object.__getattribute__(exc, "__traceback__")``: the generic lookup,
+        so that a user ``__getattribute__`` does not run.  A C call that adds
+        no frame and no profile event (only sys.monitoring's CALL and
+        C_RETURN, documented).
+        """
+        const = key[0]
+        subscr, subscr_arg = versions.SUBSCR_INSTR
+        add, add_arg = versions.ADD_INSTR
+        shift = versions.LOAD_ATTR_SHIFT
+        tb = _steps(
+            [
+                ("LOAD_CONST", key[-3]),
+                ("PUSH_NULL", 0),
+                ("COPY", 3),
+                ("LOAD_CONST", key[-2]),
+                ("CALL", 2),
+                ("COPY", 1),
+            ]
+        )
+        no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
+        site = _steps([("LOAD_ATTR", key[-4] << shift)])
+        if self._bare:  # as on 3.10 (_build_stub_310): is the traceback's head this frame's?
+            frame_names, bounds, once = key[3:6], key[6:9], key[9]
+            mine = _steps(_own_frame_steps(("COPY", 1), frame_names, bounds, once, const))
+            on = _steps([(versions.JUMP_FORWARD_OPNAME, len(no_tb) >> 1)])
+            other = _steps([("POP_JUMP_IF_FALSE", (len(site) + len(on)) >> 1)])
+            site = mine + other + site + on + no_tb
+        join = _steps([(versions.JUMP_FORWARD_OPNAME, len(site) >> 1)])
+        has_tb = _steps([("POP_JUMP_IF_NOT_NONE", (len(no_tb) + len(join)) >> 1)])
+        head = tb + has_tb + no_tb + join + site
+        return head + _steps(
+            [
                 ("LOAD_CONST", const),
                 ("COPY", 2),
                 (subscr, subscr_arg),
@@ -332,92 +382,95 @@ class _Rewriter:
                 ("STORE_SUBSCR", 0),
                 ("POP_TOP", 0),
             ]
-        else:  # 3.10: [traceback, value, type] on top
-            # -> [tb, value, type, tb]
-            head = _steps([("ROT_THREE", 0), ("ROT_THREE", 0), ("DUP_TOP", 0), ("ROT_FOUR", 0)])
-            site = _steps([("LOAD_ATTR", self._name("tb_lasti"))])
-            if self._bare:
-                # A bare ``raise`` re-raises with the traceback as it was: its
-                # head may be the frame that caught the exception, not this
-                # one, and its tb_lasti an offset of that frame.  The head is
-                # this frame's if this very table (``is``: tables of other
-                # code may compare equal) is at ``const`` in the head frame's
-                # co_consts (``(co_consts[const:const + 1] + (None,))[0]``: a
-                # shorter co_consts is no IndexError, and no step is a call
-                # that needs recursion headroom); otherwise the raise is recorded under NO_SITE,
-                # no instruction's: the bare ``raise`` ends its block, so the
-                # counts need only the entry.  (A frame of this same code
-                # that caught it, in recursion, still passes for this one.)
-                mine = _steps(
-                    [
-                        ("DUP_TOP", 0),
-                        ("LOAD_ATTR", frame_names[0]),
-                        ("LOAD_ATTR", frame_names[1]),
-                        ("LOAD_ATTR", frame_names[2]),
-                        ("LOAD_CONST", bounds[0]),
-                        ("LOAD_CONST", bounds[1]),
-                        ("BUILD_SLICE", 2),
-                        (subscr, subscr_arg),
-                        ("LOAD_CONST", once),
-                        (add, add_arg),
-                        ("LOAD_CONST", bounds[2]),
-                        (subscr, subscr_arg),
-                        ("LOAD_CONST", const),
-                        ("IS_OP", 0),
-                        ("LOAD_CONST", once),
-                        ("BINARY_MULTIPLY", 0),
-                        ("GET_ITER", 0),
-                    ]
-                )
-                own = _steps([("POP_TOP", 0), ("POP_TOP", 0)]) + site
-                other = _steps([("POP_TOP", 0), ("LOAD_CONST", no_site)])
-                join = _steps([(versions.JUMP_FORWARD_OPNAME, len(other) >> 1)])
-                branch = _steps([("FOR_ITER", (len(own) + len(join)) >> 1)])
-                site = mine + branch + own + join + other
-            # -> [tb, value, type, sites, site, site in sites]
-            found = (
-                head
-                + site
-                + _steps(
-                    [
-                        ("LOAD_CONST", const),
-                        ("FOR_ITER", 1),  # never exhausted (target: see _probe)
-                        ("ROT_TWO", 0),
-                        ("POP_TOP", 0),
-                        ("ROT_TWO", 0),
-                        ("DUP_TOP_TWO", 0),
-                        ("ROT_TWO", 0),
-                        ("CONTAINS_OP", 0),
-                        ("LOAD_CONST", once),
-                        ("BINARY_MULTIPLY", 0),
-                        ("GET_ITER", 0),
-                    ]
-                )
-            )
-            # [.., sites, site, iterator, None] -> [.., times + 1, sites, site]
-            more = _steps(
+        )
+
+    def _stub_310(
+        self, const: int, key: tuple[int, ...]
+    ) -> tuple[Callable[[tuple[int, ...]], bytes], tuple[int, ...]]:
+        """3.10: the indexes the stub reads, added to ``key``, and its builder.
+
+        ``tb_lasti`` and ``(None,)``; with a bare ``raise`` also the own-frame
+        check's names and bounds and :data:`NO_SITE`.
+        """
+        once = self._once_const()
+        key += (self._name("tb_lasti"), once)
+        if self._bare:
+            frame_names, bounds = self._own_frame_check(const)
+            no_site = self._const(NO_SITE)
+            key += (*frame_names, *bounds, no_site)
+        return self._build_stub_310, key
+
+    def _build_stub_310(self, key: tuple[int, ...]) -> bytes:
+        """3.10's stub: [traceback, value, type] on top; it calls nothing."""
+        const, tb_lasti, once = key[0], key[3], key[4]
+        subscr, subscr_arg = versions.SUBSCR_INSTR
+        add, add_arg = versions.ADD_INSTR
+        # -> [tb, value, type, tb]
+        head = _steps([("ROT_THREE", 0), ("ROT_THREE", 0), ("DUP_TOP", 0), ("ROT_FOUR", 0)])
+        site = _steps([("LOAD_ATTR", tb_lasti)])
+        if self._bare:
+            frame_names, bounds, no_site = key[5:8], key[8:11], key[11]
+            # A bare ``raise`` re-raises with the traceback as it was: its
+            # head may be the frame that caught the exception, not this
+            # one, and its tb_lasti an offset of that frame.  The head is
+            # this frame's if this very table (``is``: tables of other
+            # code may compare equal) is at ``const`` in the head frame's
+            # co_consts (``(co_consts[const:const + 1] + (None,))[0]``: a
+            # shorter co_consts is no IndexError, and no step is a call
+            # that needs recursion headroom); otherwise the raise is recorded under NO_SITE,
+            # no instruction's: the bare ``raise`` ends its block, so the
+            # counts need only the entry.  (A frame of this same code
+            # that caught it, in recursion, still passes for this one.)
+            mine = _steps(
                 [
-                    ("POP_TOP", 0),
-                    ("POP_TOP", 0),
-                    ("DUP_TOP_TWO", 0),
-                    (subscr, subscr_arg),
-                    ("LOAD_CONST", self._one_const),
-                    (add, add_arg),
-                    ("ROT_THREE", 0),
+                    *_own_frame_steps(("DUP_TOP", 0), frame_names, bounds, once, const),
+                    ("LOAD_CONST", once),
+                    ("BINARY_MULTIPLY", 0),
+                    ("GET_ITER", 0),
                 ]
             )
-            first = _steps([("LOAD_CONST", self._one_const), ("ROT_THREE", 0)])
-            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
-            branch = _steps([("FOR_ITER", (len(more) + len(join)) >> 1)])
-            head = found + branch + more + join + first
-            steps = [("STORE_SUBSCR", 0)]
-        if not lasti and versions.HANDLER_GETS_LASTI:
-            steps += [("SWAP", 2), ("POP_TOP", 0)]
-        raw = head + _steps(steps)
-        if len(_STUBS) > 4096:
-            _STUBS.clear()
-        _STUBS[key] = raw
-        return raw
+            own = _steps([("POP_TOP", 0), ("POP_TOP", 0)]) + site
+            other = _steps([("POP_TOP", 0), ("LOAD_CONST", no_site)])
+            join = _steps([(versions.JUMP_FORWARD_OPNAME, len(other) >> 1)])
+            branch = _steps([("FOR_ITER", (len(own) + len(join)) >> 1)])
+            site = mine + branch + own + join + other
+        # -> [tb, value, type, sites, site, site in sites]
+        found = (
+            head
+            + site
+            + _steps(
+                [
+                    ("LOAD_CONST", const),
+                    ("FOR_ITER", 1),  # never exhausted (target: see _probe)
+                    ("ROT_TWO", 0),
+                    ("POP_TOP", 0),
+                    ("ROT_TWO", 0),
+                    ("DUP_TOP_TWO", 0),
+                    ("ROT_TWO", 0),
+                    ("CONTAINS_OP", 0),
+                    ("LOAD_CONST", once),
+                    ("BINARY_MULTIPLY", 0),
+                    ("GET_ITER", 0),
+                ]
+            )
+        )
+        # [.., sites, site, iterator, None] -> [.., times + 1, sites, site]
+        more = _steps(
+            [
+                ("POP_TOP", 0),
+                ("POP_TOP", 0),
+                ("DUP_TOP_TWO", 0),
+                (subscr, subscr_arg),
+                ("LOAD_CONST", self._one_const),
+                (add, add_arg),
+                ("ROT_THREE", 0),
+            ]
+        )
+        first = _steps([("LOAD_CONST", self._one_const), ("ROT_THREE", 0)])
+        join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
+        branch = _steps([("FOR_ITER", (len(more) + len(join)) >> 1)])
+        head = found + branch + more + join + first
+        return head + _steps([("STORE_SUBSCR", 0)])
 
     def _once_const(self) -> int:
         """Index of the constant ``(None,)`` (3.10 stubs branch on it)."""
@@ -441,21 +494,30 @@ class _Rewriter:
             names.append(name)
         return names.index(name)
 
-    def rewrite(self) -> tuple[CodeType, CodePlan]:
-        """Build the instrumented code object and the plan to read it."""
-        if STRAIGHT_FAST_PATH and versions.LASTI_IS_OBJECT:
-            specials = self.specials
-            if (
-                len(specials) == 1
-                and specials[0].end == len(self.ops)
-                and specials[0].target < 0
-                and specials[0].name in versions.NO_FALLTHROUGH_OPNAMES
-                and not self.code.co_exceptiontable  # type: ignore[attr-defined]
-            ):
-                return self._rewrite_straight()
+    def rewrite(self) -> tuple[CodeType, CountReader]:
+        """Build the instrumented code object and the reader of its counts."""
+        if STRAIGHT_FAST_PATH and versions.LASTI_IS_OBJECT and self._is_straight():
+            return self._rewrite_straight()
+        return self._rewrite_general()
+
+    def _is_straight(self) -> bool:
+        """Whether the code is one block that ends the code object, with no
+        handlers (3.11-3.13: :meth:`_rewrite_straight` builds it)."""
+        flow_instrs = self.flow_instrs
+        return (
+            len(flow_instrs) == 1
+            and flow_instrs[0].end == len(self.ops)
+            and flow_instrs[0].target < 0
+            and flow_instrs[0].name in versions.NO_FALLTHROUGH_OPNAMES
+            and not self.code.co_exceptiontable  # type: ignore[attr-defined]
+        )
+
+    def _rewrite_general(self) -> tuple[CodeType, CountReader]:
+        """:meth:`rewrite` for any code: analyse it, insert the stubs and
+        probes block by block, assemble."""
         code = self.code
         n_units = len(self.ops)
-        analysis = analyse(code, self.ops, self.specials, number=False)
+        analysis = analyse(code, self.ops, self.flow_instrs, number=False)
         keys, graph, flow = analysis.keys, analysis.graph, analysis.flow
         blocks = graph.blocks
         nb = len(blocks)
@@ -466,13 +528,12 @@ class _Rewriter:
         # Where jumps go: each block's label, then each stub, the catch-all last.
         where = [0] * (nb + n_keys + 1)
         stubs_by_target: dict[int, list[tuple[int, HandlerKey]]] = {}
-        for key, kid in keys.items():
-            stubs_by_target.setdefault(key[0], []).append((kid, key))
+        for key, stub in keys.items():
+            stubs_by_target.setdefault(key[0], []).append((stub, key))
         block_edge = flow.block_edge
         fall_edge = flow.fall_edge
         chords = set(flow.chords)
         at_block = graph.at
-        forward = _OP[versions.JUMP_FORWARD_OPNAME]
         no_fallthrough = versions.NO_FALLTHROUGH_OPNAMES
         setup = versions.SETUP_OPNAMES
         # 3.10: one SETUP_FINALLY around everything sends exceptions no
@@ -496,26 +557,10 @@ class _Rewriter:
                 at = catch_all_at
                 splice.insert_jump(at, ENTRY, setup_finally, nb + n_keys, at)
             if block.handler:
-                if falls_on:
-                    splice.insert_jump(start, OWN, forward, b, start)
-                stubs = stubs_by_target[start]
-                for kid, (_, _, lasti) in stubs:
-                    where[nb + kid] = insert(start, OWN, self._stub(kid, lasti), IGNORE, start)
-                    if kid != stubs[-1][0]:
-                        # The last stub goes on into the handler by falling
-                        # through: no jump, so no sys.monitoring JUMP event.
-                        splice.insert_jump(start, OWN, forward, b, start)
+                self._insert_stubs(splice, where, b, start, stubs_by_target[start], falls_on, nb)
             where[b] = start + splice.shift
             if block_edge[b] in chords:
-                if body < end:
-                    insert(body, BODY_PROBE, self._probe(), 4 * body + BEFORE, body)
-                else:
-                    # All glued: the probe follows, at the position of the
-                    # instruction after it, like a probe in front of a body:
-                    # with the glued prefix's (the ``def`` line), it would
-                    # be traced as a line of its own (3.11+).
-                    loc = end if end < n_units else end - 1
-                    insert(end, GLUED_PROBE, self._probe(), IGNORE, loc)
+                self._insert_block_probe(splice, body, end, n_units)
             last = block.last
             if last is not None and last.target >= 0 and last.start >= body:
                 if setup and last.name in setup:
@@ -541,8 +586,51 @@ class _Rewriter:
         if catch_all_at >= 0:
             first = splice.position(catch_all_at, GLUED_PROBE)
             layout.linetable = _catch_all_without_line(layout, first, setup_finally)
-        # 3.11+ knows each handler's depth; on 3.10 a handler's block level
-        # is at most the original stack size less the six items it pushes.
+        return self._finish(layout, self._stack_size(keys, any_uncovered))
+
+    def _insert_stubs(
+        self,
+        splice: Splice,
+        where: list[int],
+        b: int,
+        start: int,
+        stubs: list[tuple[int, HandlerKey]],
+        falls_on: bool,
+        nb: int,
+    ) -> None:
+        """The stubs of the handler that block ``b`` begins, at ``start``:
+        each records its raise and goes on into the handler (``where`` gets
+        where each begins).  A block before that falls through into the
+        handler jumps over them."""
+        forward = _OP[versions.JUMP_FORWARD_OPNAME]
+        if falls_on:
+            splice.insert_jump(start, OWN, forward, b, start)
+        for stub, (_, _, lasti) in stubs:
+            where[nb + stub] = splice.insert(start, OWN, self._stub(stub, lasti), IGNORE, start)
+            if stub != stubs[-1][0]:
+                # The last stub goes on into the handler by falling
+                # through: no jump, so no sys.monitoring JUMP event.
+                splice.insert_jump(start, OWN, forward, b, start)
+
+    def _insert_block_probe(self, splice: Splice, body: int, end: int, n_units: int) -> None:
+        """The probe of a block whose entry is a chord: after its glued
+        prefix, in front of its ``body``."""
+        if body < end:
+            splice.insert(body, BODY_PROBE, self._probe(), 4 * body + BEFORE, body)
+        else:
+            # All glued: the probe follows, at the position of the
+            # instruction after it, like a probe in front of a body:
+            # with the glued prefix's (the ``def`` line), it would
+            # be traced as a line of its own (3.11+).
+            loc = end if end < n_units else end - 1
+            splice.insert(end, GLUED_PROBE, self._probe(), IGNORE, loc)
+
+    def _stack_size(self, keys: dict[HandlerKey, int], any_uncovered: bool) -> int:
+        """The new code's stack size: room for a probe, and for each stub
+        above its handler's depth.  3.11+ knows each handler's depth; on 3.10
+        a handler's block level is at most the original stack size less the
+        six items it pushes."""
+        code = self.code
         stack = code.co_stacksize + PROBE_STACK
         for _, depth, _ in keys:
             if not versions.HANDLER_GETS_LASTI:
@@ -550,13 +638,13 @@ class _Rewriter:
             stack = max(stack, depth + STUB_STACK)
         if any_uncovered:
             stack = max(stack, STUB_STACK)
-        return self._finish(layout, stack)
+        return stack
 
-    def _finish(self, layout: Layout, stack: int) -> tuple[CodeType, CodePlan]:
-        """The new code object and the plan that reads its counts."""
+    def _finish(self, layout: Layout, stack: int) -> tuple[CodeType, CountReader]:
+        """The new code object and the reader of its counts."""
         code = self.code
         new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
-        plan = CodePlan(
+        reader = CountReader(
             (getattr(code, "co_qualname", code.co_name), code.co_name, code.co_firstlineno),
             code,
             self.counters,
@@ -564,9 +652,9 @@ class _Rewriter:
             layout.tags,
             layout.starts,
         )
-        return new_code, plan
+        return new_code, reader
 
-    def _rewrite_straight(self) -> tuple[CodeType, CodePlan]:
+    def _rewrite_straight(self) -> tuple[CodeType, CountReader]:
         """:meth:`rewrite` for straight-line code (3.11-3.13): one block that
         ends the code object, no handlers.
 
@@ -586,7 +674,7 @@ class _Rewriter:
         p = len(probe) >> 1
         new_raw = b"".join((raw[: 2 * body], probe, raw[2 * body :], stub))
         linetable = grow_locations(code.co_linetable, [(body, p)], len(stub) >> 1)
-        table = encode_exception_table([(0, n + p, n + p, 0, True)])
+        table = encode_exception_table([ExceptionEntry(0, n + p, n + p, 0, True)])
         starts = array("i", [0, body, body + p, n + p])
         tags = array("i", [AT, 4 * body + BEFORE, 4 * body + AT, IGNORE])
         if body == 0:  # no glued prefix: no piece for it
@@ -598,9 +686,9 @@ class _Rewriter:
 
 def _exception_entries(
     analysis: Analysis, splice: Splice, cuts: list[int], nb: int, n_units: int
-) -> list[tuple[int, int, int, int, bool]]:
-    """The exception table of the new code (3.11+): (start, end, target,
-    depth, lasti), positions as ``splice`` has them, targets indexing the
+) -> list[ExceptionEntry]:
+    """The exception table of the new code (3.11+), positions as ``splice``
+    has them, targets indexing the
     ``where`` list of :meth:`_Rewriter.rewrite` (stub ``k`` at ``nb + k``).
 
     Each range of the original, and each stretch no range covers (the
@@ -615,11 +703,11 @@ def _exception_entries(
     keys = analysis.keys
     position = splice.position
     if not keys:  # all of it is the catch-all's
-        return [(0, position(n_units, OWN), nb, 0, True)]
-    depth_of = {kid: depth for (_, depth, _), kid in keys.items()}
+        return [ExceptionEntry(0, position(n_units, OWN), nb, 0, True)]
+    depth_of = {stub: depth for (_, depth, _), stub in keys.items()}
     depth_of[len(keys)] = 0
-    entries: list[tuple[int, int, int, int, bool]] = []
-    for begin, stop, kid in analysis.segments(n_units):
+    entries: list[ExceptionEntry] = []
+    for begin, stop, stub in analysis.segments(n_units):
         c = bisect_right(cuts, begin)
         while begin < stop:
             end = stop
@@ -627,9 +715,11 @@ def _exception_entries(
                 end = cuts[c]
                 c += 1
             first = position(begin, LABEL)
-            if entries and entries[-1][2] == nb + kid and entries[-1][1] == first:
-                first = entries.pop()[0]  # the same stub goes on: one entry
-            entries.append((first, position(end, OWN), nb + kid, depth_of[kid], True))
+            if entries and entries[-1].target == nb + stub and entries[-1].end == first:
+                first = entries.pop().start  # the same stub goes on: one entry
+            entries.append(
+                ExceptionEntry(first, position(end, OWN), nb + stub, depth_of[stub], True)
+            )
             begin = end
     return entries
 
@@ -655,6 +745,38 @@ def _catch_all_without_line(layout: Layout, first: int, setup_finally: int) -> b
     return without_line(layout.linetable, 2 * first, 2 * (at + 1 - first))
 
 
+def _own_frame_steps(
+    copy: tuple[str, int],
+    frame_names: tuple[int, ...],
+    bounds: tuple[int, ...],
+    once: int,
+    const: int,
+) -> list[tuple[str, int]]:
+    """[.., tb] -> [.., tb, whether tb's frame runs this code] (3.10, 3.14+
+    stubs of code with a bare ``raise``): ``copy`` copies the traceback, and
+    ``(tb.tb_frame.f_code.co_consts[const:const + 1] + (None,))[0] is
+    sites``, with the indexes of :meth:`_Rewriter._own_frame_check` and
+    ``once`` that of ``(None,)``."""
+    shift = versions.LOAD_ATTR_SHIFT
+    subscr = versions.SUBSCR_INSTR
+    return [
+        copy,
+        ("LOAD_ATTR", frame_names[0] << shift),
+        ("LOAD_ATTR", frame_names[1] << shift),
+        ("LOAD_ATTR", frame_names[2] << shift),
+        ("LOAD_CONST", bounds[0]),
+        ("LOAD_CONST", bounds[1]),
+        ("BUILD_SLICE", 2),
+        subscr,
+        ("LOAD_CONST", once),
+        versions.ADD_INSTR,
+        ("LOAD_CONST", bounds[2]),
+        subscr,
+        ("LOAD_CONST", const),
+        ("IS_OP", 0),
+    ]
+
+
 def _steps(steps: list[tuple[str, int]]) -> bytes:
     """Wordcode of the engine's own jump-free steps, by opname."""
     return encode([(_OP[name], arg) for name, arg in steps])
@@ -668,6 +790,10 @@ def _steps(steps: list[tuple[str, int]]) -> bytes:
 #: holds the f_lasti the exception was raised at.
 _RERAISE = _steps([("RERAISE", 1)])
 
+#: What ends a stub for an exception-table entry without ``lasti`` (3.11+):
+#: every entry of the new code pushes it, and the stub drops it again.
+_DROP_LASTI = _steps([("SWAP", 2), ("POP_TOP", 0)]) if versions.HANDLER_GETS_LASTI else b""
+
 
 #: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`
 #: (tests turn it off to compare it with the general path).
@@ -675,12 +801,16 @@ STRAIGHT_FAST_PATH = True
 
 
 def instrument_code(
-    code: CodeType, consts: list[object] | None = None
-) -> tuple[CodeType, CodePlan]:
+    code: CodeType,
+    consts: list[object] | None = None,
+    probe_by_for_iter: bool = DEFAULT_PROBE_BY_FOR_ITER,
+) -> tuple[CodeType, CountReader]:
     """Instrument one code object, not its nested code objects.
 
     ``consts``: the constants the new code gets (the probes' are appended),
     if not ``code.co_consts``: instrumenting a tree passes those with its
-    nested code objects already instrumented.  The plan keeps ``code``.
+    nested code objects already instrumented.  The reader keeps ``code``.
+    ``probe_by_for_iter``: the probe form (see
+    :data:`DEFAULT_PROBE_BY_FOR_ITER`).
     """
-    return _Rewriter(code, consts).rewrite()
+    return _Rewriter(code, consts, probe_by_for_iter).rewrite()

@@ -3,7 +3,7 @@
 Instrumented code holds live objects in its constants (the ``next``
 builtin, ``object.__getattribute__`` in 3.14+ stubs, one counter per probe,
 one dict per handler stub), which ``marshal`` cannot write.  :func:`dumps`
-swaps each for a marshalable placeholder tuple and writes the plans as plain
+swaps each for a marshalable placeholder tuple and writes the readers as plain
 tuples; :func:`loads` makes fresh counters and puts them back.  No pickle: only ``marshal`` of code
 objects and plain values, with a format tag and the interpreter tag checked
 on load.
@@ -18,8 +18,8 @@ from types import CodeType
 from pytest_bytecode import versions
 from pytest_bytecode.engine.counts import (
     AnyRaiseTable,
-    CodePlan,
     Counter,
+    CountReader,
     new_counter,
     new_raise_table,
 )
@@ -33,25 +33,25 @@ FORMAT = "pytest-bytecode-engine/7"
 _MARK = "\0pytest-bytecode"
 
 
-def _plan_state(plan: CodePlan) -> tuple[Any, ...]:
+def _reader_state(reader: CountReader) -> tuple[Any, ...]:
     # Blocks and flow plan are worked out again from the original code when
     # counts are read (engine/analysis.py), so they are not written.
     return (
-        (plan.qualname, plan.name, plan.firstlineno),
-        tuple(plan.tags),
-        tuple(plan.starts),
-        len(plan.counters),
-        len(plan.raises),
+        (reader.qualname, reader.name, reader.firstlineno),
+        tuple(reader.tags),
+        tuple(reader.starts),
+        len(reader.counters),
+        len(reader.raises),
     )
 
 
-def _plan_from_state(
+def _reader_from_state(
     state: tuple[Any, ...], code: CodeType
-) -> tuple[CodePlan, list[Counter], list[AnyRaiseTable]]:
+) -> tuple[CountReader, list[Counter], list[AnyRaiseTable]]:
     names, tags, starts, n_c, n_r = state
     counters = [new_counter() for _ in range(n_c)]
     raises = [new_raise_table() for _ in range(n_r)]
-    plan = CodePlan(
+    reader = CountReader(
         (str(names[0]), str(names[1]), int(names[2])),
         code,
         counters,
@@ -59,7 +59,7 @@ def _plan_from_state(
         array("i", tags),
         array("i", starts),
     )
-    return plan, counters, raises
+    return reader, counters, raises
 
 
 def _code_at(root: CodeType, path: tuple[int, ...]) -> CodeType:
@@ -80,14 +80,14 @@ def _swap_consts(code: CodeType, swap: Any) -> CodeType:
 
 
 def dumps(
-    code: CodeType, plans: list[tuple[tuple[int, ...], CodePlan]], original: CodeType
+    code: CodeType, readers: list[tuple[tuple[int, ...], CountReader]], original: CodeType
 ) -> bytes:
     """Serialise an instrumented tree (see module docstring)."""
     by_id: dict[int, tuple[str, int, int]] = {}
-    for slot, (_, plan) in enumerate(plans):
-        for k, counter in enumerate(plan.counters):
+    for slot, (_, reader) in enumerate(readers):
+        for k, counter in enumerate(reader.counters):
             by_id[id(counter)] = ("count", slot, k)
-        for k, table in enumerate(plan.raises):
+        for k, table in enumerate(reader.raises):
             by_id[id(table)] = ("raises", slot, k)
 
     def swap(_: CodeType, const: object) -> object:
@@ -102,13 +102,13 @@ def dumps(
         FORMAT,
         versions.PY_TAG,
         _swap_consts(code, swap),
-        tuple((path, _plan_state(plan)) for path, plan in plans),
+        tuple((path, _reader_state(reader)) for path, reader in readers),
         original,
     )
     return marshal.dumps(data)
 
 
-def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]], CodeType]:
+def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CountReader]], CodeType]:
     """Load what :func:`dumps` wrote; ValueError if it is not that."""
     try:
         fmt, tag, code, states, original = marshal.loads(data)
@@ -121,12 +121,12 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]
         or not isinstance(original, CodeType)
     ):
         raise ValueError(f"instrumented-code data of format {fmt!r} for Python {tag!r}")
-    plans: list[tuple[tuple[int, ...], CodePlan]] = []
+    readers: list[tuple[tuple[int, ...], CountReader]] = []
     live: list[tuple[list[Counter], list[AnyRaiseTable]]] = []
     try:
         for path, state in states:
-            plan, counters, raises = _plan_from_state(state, _code_at(original, tuple(path)))
-            plans.append((tuple(path), plan))
+            reader, counters, raises = _reader_from_state(state, _code_at(original, tuple(path)))
+            readers.append((tuple(path), reader))
             live.append((counters, raises))
     except (TypeError, OverflowError) as exc:  # a state of the wrong shape
         raise ValueError(f"instrumented-code data with a malformed plan: {exc}") from None
@@ -142,4 +142,4 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CodePlan]]
             return counters[k] if kind == "count" else raises[k]
         return const
 
-    return _swap_consts(code, swap), plans, original
+    return _swap_consts(code, swap), readers, original

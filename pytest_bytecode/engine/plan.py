@@ -202,11 +202,24 @@ def _estimates(
                 for s in outs:
                     freq[s] += share
         return freq, first
+    body, closes, loops_of = _loops(flow_succs, back)
+    _spread_in_loops(order, flow_succs, body, closes, loops_of, freq, first)
+    return freq, first
+
+
+def _loops(
+    succs: list[list[int]], back: set[tuple[int, int]]
+) -> tuple[dict[int, set[int]], dict[int, set[int]], list[list[int]]]:
+    """The loops that the ``back`` edges close: each header's body (every
+    block that reaches the edge's source without passing the header), the
+    headers each block's edges go back to, and each block's loops,
+    innermost first."""
+    n = len(succs)
     body: dict[int, set[int]] = {}  # loop header -> the blocks of its loop
     closes: dict[int, set[int]] = {}  # block -> the loop headers its edges go back to
     preds: list[list[int]] = [[] for _ in range(n)]
     for u in range(n):
-        for v in flow_succs[u]:
+        for v in succs[u]:
             preds[v].append(u)
     for tail, header in back:
         closes.setdefault(tail, set()).add(header)
@@ -221,6 +234,23 @@ def _estimates(
     for header in sorted(body, key=lambda h: len(body[h])):
         for member in body[header]:
             loops_of[member].append(header)
+    return body, closes, loops_of
+
+
+def _spread_in_loops(
+    order: Iterable[int],
+    succs: list[list[int]],
+    body: dict[int, set[int]],
+    closes: dict[int, set[int]],
+    loops_of: list[list[int]],
+    freq: list[float],
+    first: list[float],
+) -> None:
+    """Pass each block's estimate on to its successors, in ``order``: a
+    loop header weighs LOOP_WEIGHT times what enters it, and an edge that
+    leaves a loop carries at most what entered the loop, the rest going to
+    the successors that stay (see :func:`_estimates`).  Fills ``freq`` and
+    ``first`` in place."""
     entered: dict[int, float] = {}  # loop header -> estimate of what enters it
     nothing: set[int] = set()
     for node in order:
@@ -229,7 +259,7 @@ def _estimates(
             entered[node] = mine
             mine *= LOOP_WEIGHT
             freq[node] = mine
-        outs = flow_succs[node]
+        outs = succs[node]
         if not outs:
             continue
         share = mine / len(outs)
@@ -264,7 +294,6 @@ def _estimates(
             if s not in back_to:
                 freq[s] += value
         first[node] = passed[0] if passed[0] is not None else rest
-    return freq, first
 
 
 def _depth_first(
@@ -309,6 +338,78 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     ``unprobed`` blocks cannot hold a probe; ``handler_stubs`` maps a handler
     block to the stubs that enter it.
     """
+    found = _flow_edges(graph, unprobed, handler_stubs)
+    edges, block_edge, fall_edge = found.edges, found.block_edge, found.fall_edge
+    freq, first = _estimates(found.succs, found.resumes, found.handlers, found.backward)
+    if unprobed:
+        weighed = [(-freq[b], block_edge[b]) for b in found.weigh_blocks]
+    else:
+        weighed = [(-f, e) for f, e in zip(freq, block_edge, strict=True)]
+    weighed += [(-first[b] * FALL_BIAS, fall_edge[b]) for b in found.weigh_falls]
+    weighed.sort()  # heaviest first; ties in the order the edges were made
+    chords = _chords(edges, 2 * len(graph.blocks) + 1, found.fixed, [e for _, e in weighed])
+    return FlowPlan(edges, block_edge, fall_edge, found.jump_edge, chords, found.handler_entries)
+
+
+class _FlowEdges:
+    """The flow graph's edges as :func:`_flow_edges` makes them, and what
+    :func:`plan_flow` weighs them with.
+
+    ``succs`` are each block's successors (where it falls through first),
+    ``resumes`` maps a block that suspends to the block it resumes in,
+    ``backward`` says whether any jump goes back.  ``fixed`` edges cannot
+    hold a probe; ``weigh_blocks`` (empty when every block can hold one)
+    and ``weigh_falls`` are the blocks whose block edge and fall edge can.
+    """
+
+    __slots__ = (
+        "backward",
+        "block_edge",
+        "edges",
+        "fall_edge",
+        "fixed",
+        "handler_entries",
+        "handlers",
+        "jump_edge",
+        "resumes",
+        "succs",
+        "weigh_blocks",
+        "weigh_falls",
+    )
+
+    def __init__(
+        self,
+        edges: list[tuple[int, int]],
+        block_edge: list[int],
+        fall_edge: list[int],
+        jump_edge: list[int],
+        handler_entries: dict[int, tuple[int, ...]],
+        succs: list[list[int]],
+        resumes: dict[int, int],
+        backward: bool,
+        fixed: list[int],
+        weigh_blocks: list[int],
+        weigh_falls: list[int],
+        handlers: list[int],
+    ) -> None:
+        self.edges = edges
+        self.block_edge = block_edge
+        self.fall_edge = fall_edge
+        self.jump_edge = jump_edge
+        self.handler_entries = handler_entries
+        self.succs = succs
+        self.resumes = resumes
+        self.backward = backward
+        self.fixed = fixed
+        self.weigh_blocks = weigh_blocks
+        self.weigh_falls = weigh_falls
+        self.handlers = handlers
+
+
+def _flow_edges(
+    graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[int]]
+) -> _FlowEdges:
+    """The first pass of :func:`plan_flow`: every edge of the flow graph."""
     blocks = graph.blocks
     nb = len(blocks)
     edges: list[tuple[int, int]] = []
@@ -387,17 +488,32 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             add_edge((out_of, 2 * jump + 1))
             fixed.append(e)
         succs.append(out)
-    freq, first = _estimates(succs, resumes, handlers, backward)
-    if unprobed:
-        weighed = [(-freq[b], block_edge[b]) for b in weigh_blocks]
-    else:
-        weighed = [(-f, e) for f, e in zip(freq, block_edge, strict=True)]
-    weighed += [(-first[b] * FALL_BIAS, fall_edge[b]) for b in weigh_falls]
-    weighed.sort()  # heaviest first; ties in the order the edges were made
-    order = fixed + [e for _, e in weighed]
-    parent = list(range(2 * nb + 1))
+    return _FlowEdges(
+        edges,
+        block_edge,
+        fall_edge,
+        jump_edge,
+        handler_entries,
+        succs,
+        resumes,
+        backward,
+        fixed,
+        weigh_blocks,
+        weigh_falls,
+        handlers,
+    )
+
+
+def _chords(
+    edges: list[tuple[int, int]], n_nodes: int, fixed: list[int], weighed: list[int]
+) -> list[int]:
+    """Kruskal: the ``fixed`` edges, then the ``weighed`` ones heaviest
+    first, go into a spanning forest of the ``n_nodes`` nodes; an edge that
+    would close a cycle is a chord (a fixed one cannot be)."""
+    parent = list(range(n_nodes))
     chords: list[int] = []
-    for k, e in enumerate(order):
+    n_fixed = len(fixed)
+    for k, e in enumerate(fixed + weighed):
         x, y = edges[e]
         while parent[x] != x:
             parent[x] = x = parent[parent[x]]
@@ -405,11 +521,11 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
             parent[y] = y = parent[parent[y]]
         if x != y:
             parent[x] = y
-        elif k < len(fixed):
+        elif k < n_fixed:
             raise AssertionError(f"edge {edges[e]} closes a cycle but cannot hold a probe")
         else:
             chords.append(e)
-    return FlowPlan(edges, block_edge, fall_edge, jump_edge, chords, handler_entries)
+    return chords
 
 
 def _solving_order(

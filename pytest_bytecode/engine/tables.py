@@ -13,23 +13,32 @@ All offsets here are in code units unless a name says bytes.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
 from pytest_bytecode import versions
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-class Handler:
-    """One exception-table entry: units [start, end) go to ``target``."""
+    class ExceptionEntry(NamedTuple):
+        """One exception-table entry: units [start, end) go to ``target``,
+        with the stack cut to ``depth`` and, if ``lasti``, the offset of the
+        raising instruction pushed below the exception."""
 
-    __slots__ = ("depth", "end", "lasti", "start", "target")
+        start: int
+        end: int
+        target: int
+        depth: int
+        lasti: bool
 
-    def __init__(self, start: int, end: int, target: int, depth: int, lasti: bool) -> None:
-        self.start = start
-        self.end = end
-        self.target = target
-        self.depth = depth
-        self.lasti = lasti
+else:  # the same type, made without importing typing
+    ExceptionEntry = namedtuple("ExceptionEntry", "start end target depth lasti")
+    ExceptionEntry.__doc__ = """One exception-table entry: units [start, end) go to ``target``,
+        with the stack cut to ``depth`` and, if ``lasti``, the offset of the
+        raising instruction pushed below the exception."""
 
 
 def _read_varint(data: Iterator[int]) -> int:
@@ -42,9 +51,9 @@ def _read_varint(data: Iterator[int]) -> int:
     return value
 
 
-def parse_exception_table(table: bytes) -> list[Handler]:
+def parse_exception_table(table: bytes) -> list[ExceptionEntry]:
     """Decode ``co_exceptiontable`` into entries (offsets in code units)."""
-    entries: list[Handler] = []
+    entries: list[ExceptionEntry] = []
     if not table:
         return entries
     data = iter(table)
@@ -57,7 +66,7 @@ def parse_exception_table(table: bytes) -> list[Handler]:
         target = _read_varint(data)
         depth_lasti = _read_varint(data)
         entries.append(
-            Handler(start, start + length, target, depth_lasti >> 1, bool(depth_lasti & 1))
+            ExceptionEntry(start, start + length, target, depth_lasti >> 1, bool(depth_lasti & 1))
         )
 
 
@@ -75,9 +84,8 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def encode_exception_table(entries: Sequence[tuple[int, int, int, int, bool]]) -> bytes:
-    """Encode (start, end, target, depth, lasti) entries, sorted and
-    non-overlapping, as ``co_exceptiontable``."""
+def encode_exception_table(entries: Sequence[ExceptionEntry]) -> bytes:
+    """Encode entries, sorted and non-overlapping, as ``co_exceptiontable``."""
     out = bytearray()
     for start, end, target, depth, lasti in entries:
         here = len(out)
@@ -120,68 +128,12 @@ def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -
       the line and stay in front of the pair after them.
     """
     out = bytearray()
-    copied = 0  # bytes of ``table`` written so far
-    k = 0
-    m = len(growth)
     if versions.HAS_COLUMN_POSITIONS:
-        # Units up to each byte.  When all growth is near the start (code
-        # without branches grows only after its prefix), the entries up to
-        # there are enough: an entry is at most 21 bytes long.
-        part = table
-        last = growth[-1][0] if growth else 0
-        limit = 21 * (last + 2)
-        if limit < len(table):
-            while table[limit] < 128:  # end the part before a header
-                limit -= 1
-            part = table[:limit]
-        acc = list(accumulate(part.translate(_ENTRY_UNITS)))
-        if part is not table and acc[-1] <= last:
-            acc = list(accumulate(table.translate(_ENTRY_UNITS)))
-        n = len(acc)
-        while k < m:
-            unit, extra = growth[k]
-            h = bisect_right(acc, unit, copied)  # header byte of the entry covering unit
-            if h >= n:
-                break  # past the end: no position
-            covered = acc[h]
-            k += 1
-            while k < m and growth[k][0] < covered:
-                extra += growth[k][1]
-                k += 1
-            header = table[h]
-            size = (header & 7) + 1 + extra
-            out += table[copied:h]
-            if size <= 8:
-                out.append(header + extra)  # the low three bits are size - 1
-                copied = h + 1  # its body goes with what follows
-                continue
-            end = bisect_right(acc, covered, h + 1)
-            body = table[h + 1 : end]
-            out.append(header | 7)
-            out += body
-            copied = end
-            # More units at the same position, no change of line.
-            more, kind = _SAME[header]
-            _entries(out, more, _same_position_body(kind, body) if kind else body, size - 8)
+        copied, k = _grow_entries(out, table, growth)
     else:
-        acc = list(accumulate(table[0::2]))  # bytes covered up to each pair
-        n = len(acc)
-        while k < m:
-            unit, extra = growth[k]
-            h = bisect_right(acc, 2 * unit, copied >> 1)  # the pair covering unit
-            if h >= n:
-                break
-            covered = acc[h]
-            k += 1
-            while k < m and 2 * growth[k][0] < covered:
-                extra += growth[k][1]
-                k += 1
-            out += table[copied : 2 * h]
-            delta = table[2 * h + 1]
-            _pairs(out, table[2 * h] + 2 * extra, delta, 0x80 if delta == 0x80 else 0)
-            copied = 2 * h + 2
+        copied, k = _grow_pairs(out, table, growth)
     out += table[copied:]
-    if k < m:
+    if k < len(growth):
         trailing += sum(extra for _, extra in growth[k:])
     if trailing:
         if versions.HAS_COLUMN_POSITIONS:
@@ -189,6 +141,81 @@ def grow_locations(table: bytes, growth: list[tuple[int, int]], trailing: int) -
         else:
             _pairs(out, 2 * trailing, 0x80, 0x80)
     return bytes(out)
+
+
+def _grow_entries(out: bytearray, table: bytes, growth: list[tuple[int, int]]) -> tuple[int, int]:
+    """3.11+ location table: write to ``out`` the entries of ``table`` up to
+    the last one that ``growth`` makes longer, made longer.  Returns the
+    bytes of ``table`` written and the number of growths applied (those past
+    the end of the table have no position)."""
+    copied = 0  # bytes of ``table`` written so far
+    k = 0
+    m = len(growth)
+    # Units up to each byte.  When all growth is near the start (code
+    # without branches grows only after its prefix), the entries up to
+    # there are enough: an entry is at most 21 bytes long.
+    part = table
+    last = growth[-1][0] if growth else 0
+    limit = 21 * (last + 2)
+    if limit < len(table):
+        while table[limit] < 128:  # end the part before a header
+            limit -= 1
+        part = table[:limit]
+    acc = list(accumulate(part.translate(_ENTRY_UNITS)))
+    if part is not table and acc[-1] <= last:
+        acc = list(accumulate(table.translate(_ENTRY_UNITS)))
+    n = len(acc)
+    while k < m:
+        unit, extra = growth[k]
+        h = bisect_right(acc, unit, copied)  # header byte of the entry covering unit
+        if h >= n:
+            break  # past the end: no position
+        covered = acc[h]
+        k += 1
+        while k < m and growth[k][0] < covered:
+            extra += growth[k][1]
+            k += 1
+        header = table[h]
+        size = (header & 7) + 1 + extra
+        out += table[copied:h]
+        if size <= 8:
+            out.append(header + extra)  # the low three bits are size - 1
+            copied = h + 1  # its body goes with what follows
+            continue
+        end = bisect_right(acc, covered, h + 1)
+        body = table[h + 1 : end]
+        out.append(header | 7)
+        out += body
+        copied = end
+        # More units at the same position, no change of line.
+        more, kind = _SAME[header]
+        _entries(out, more, _same_position_body(kind, body) if kind else body, size - 8)
+    return copied, k
+
+
+def _grow_pairs(out: bytearray, table: bytes, growth: list[tuple[int, int]]) -> tuple[int, int]:
+    """3.10 line table: :func:`_grow_entries` for its (bytes, line change)
+    pairs."""
+    copied = 0  # bytes of ``table`` written so far
+    k = 0
+    m = len(growth)
+    acc = list(accumulate(table[0::2]))  # bytes covered up to each pair
+    n = len(acc)
+    while k < m:
+        unit, extra = growth[k]
+        h = bisect_right(acc, 2 * unit, copied >> 1)  # the pair covering unit
+        if h >= n:
+            break
+        covered = acc[h]
+        k += 1
+        while k < m and 2 * growth[k][0] < covered:
+            extra += growth[k][1]
+            k += 1
+        out += table[copied : 2 * h]
+        delta = table[2 * h + 1]
+        _pairs(out, table[2 * h] + 2 * extra, delta, 0x80 if delta == 0x80 else 0)
+        copied = 2 * h + 2
+    return copied, k
 
 
 def _entries(out: bytearray, header: int, body: bytes, size: int) -> None:
