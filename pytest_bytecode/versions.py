@@ -477,6 +477,15 @@ LOAD_ATTR_SHIFT: Final[int] = 1 if PY >= (3, 12) else 0
 #: raise to the YIELD_VALUE the frame was suspended at.
 THROW_RAISES_BEFORE_SEND_TARGET: Final[bool] = PY == (3, 11)
 
+#: 3.11 only: when the delegate returns instead (it caught the exception),
+#: ``gen.throw()`` moves the frame on by the low byte of the SEND's argument
+#: alone (``_Py_OPARG``, no EXTENDED_ARG) and sends it the return value
+#: there.  Plain code never has a prefix on a SEND, so it lands on the SEND's
+#: target; the engine gives each such SEND a prefix on purpose, so that this
+#: way in lands 256 units before the target, on a probe of its own (see
+#: ``instrument._Rewriter._landing``).
+THROW_RETURN_LANDS_BY_LOW_BYTE: Final[bool] = PY == (3, 11)
+
 #: 3.11 only: specialised PRECALL forms for builtins and types make the call
 #: themselves and skip the CALL after them, so an exception from such a call
 #: is raised at the PRECALL.  Unspecialised, PRECALL cannot raise; the engine

@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import contextlib
 import dis
-import itertools
 import sys
 import threading
 import types
@@ -556,23 +555,14 @@ def _delegation_counted(code: types.CodeType | None) -> set[int]:
     YIELD_FROM on every resume of the delegating generator and no probe can
     run there (``versions.YIELD_FROM_COUNTS_DELEGATIONS``).
 
-    3.11: the YIELD_VALUE glued after a SEND, when a ``throw()`` into the
-    delegate made it return: the interpreter moves the delegating frame on to
-    the SEND's target itself, which no probe can tell from the SEND's own
-    jump there, so that yield goes uncounted (a known difference, README;
-    ``test_engine_edges.test_throw_into_a_delegate_that_returns``).
+    (3.11's ``throw()`` into a delegate that returns is counted exactly: the
+    engine gives it a landing of its own, see
+    ``versions.THROW_RETURN_LANDS_BY_LOW_BYTE``.)
     """
     if code is None:
         return set()
     if versions.YIELD_FROM_COUNTS_DELEGATIONS:
         return {i.offset for i in units(code) if i.opname == "YIELD_FROM"}
-    if versions.THROW_RAISES_BEFORE_SEND_TARGET:
-        ins = units(code)
-        return {
-            b.offset
-            for a, b in itertools.pairwise(ins)
-            if a.opname == "SEND" and b.opname == "YIELD_VALUE"
-        }
     return set()
 
 

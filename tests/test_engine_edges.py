@@ -137,12 +137,6 @@ def main():
 """
 
 
-@pytest.mark.xfail(
-    versions.THROW_RAISES_BEFORE_SEND_TARGET,
-    reason="3.11: known difference (README): the frame goes on at the SEND's target "
-    "unseen, and the YIELD_VALUE glued after SEND cannot be counted directly",
-    strict=True,
-)
 def test_throw_into_a_delegate_that_returns() -> None:
     prog = _program("throw_returning_delegate", THROW_RETURNING)
     check_program(prog)  # behaviour, and counts up to the known difference

@@ -264,7 +264,14 @@ def test_every_copied_unit_keeps_its_source_position() -> None:
             origin, kind = divmod(tag, 4)
             for offset in range(starts[k + 1] - starts[k]):
                 expected = before[origin + offset] if kind == 1 else before[origin]
-                assert after[starts[k] + offset] == expected, (code.co_name, kind)
+                unit = starts[k] + offset
+                if (
+                    versions.THROW_RETURN_LANDS_BY_LOW_BYTE
+                    and new.co_code[2 * unit] == versions.EXTENDED_ARG
+                    and new.co_code[2 * unit + 2] == versions.OPMAP["SEND"]
+                ):
+                    expected = (None, None, None, None)  # 3.11: a landing's prefix
+                assert after[unit] == expected, (code.co_name, kind)
                 checked[kind] += 1
             prefixes += kind == 0 and new.co_code[2 * starts[k]] == versions.EXTENDED_ARG
     assert checked[1] > 50_000
@@ -291,10 +298,15 @@ def test_the_plan_worked_out_when_counts_are_read_numbers_the_probes_as_emitted(
         loads = {  # constant index -> offset of the LOAD_CONST of it
             ins.arg: ins.start // 2 for ins in decode(new) if ins.opname == "LOAD_CONST"
         }
+        landing_edges = {edge for edge, _ in flow.landings.values()}
         for k, counter in enumerate(reader.counters):
             unit = loads[where[id(counter)]]
             tag = reader.tags[bisect_right(reader.starts, unit) - 1]
             edge = edge_of[k]
+            if edge in landing_edges:  # 3.11: engine code before the block's label
+                assert tag == -1, (code.co_name, k)
+                checked += 1
+                continue
             block = next(
                 b for b in blocks if edge in (flow.block_edge[b.index], flow.fall_edge[b.index])
             )

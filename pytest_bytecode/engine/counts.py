@@ -396,6 +396,10 @@ class CountReader:
             edge[e] = values[probe]
         for e, stubs in flow.handler_entries.items():
             edge[e] = sum(sum(raises[k].values()) for k in stubs if k < len(raises))
+        for e, suspended in flow.landings.values():
+            # 3.11: a gen.throw() whose delegate returned left the YIELD_VALUE
+            # block unseen, after its YIELD_VALUE, for the block it lands in.
+            raised_after[decoded.last[suspended]] += edge[e]
         # What leaves a block unseen in the middle: the exceptions raised in it.
         lost = [0] * (2 * len(self.blocks) + 1)
         for block in self.blocks:

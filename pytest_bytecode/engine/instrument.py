@@ -71,7 +71,7 @@ from pytest_bytecode.engine.assemble import (
     build_code,
     encode,
 )
-from pytest_bytecode.engine.blocks import entry_glue
+from pytest_bytecode.engine.blocks import Block, entry_glue
 from pytest_bytecode.engine.counts import (
     AnyRaiseTable,
     Counter,
@@ -86,6 +86,7 @@ from pytest_bytecode.engine.tables import (
     encode_exception_table,
     grow_locations,
     without_line,
+    without_position,
 )
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
@@ -472,6 +473,33 @@ class _Rewriter:
         head = found + branch + more + join + first
         return head + _steps([("STORE_SUBSCR", 0)])
 
+    def _landing(self, splice: Splice, block: Block, falls_on: bool, send_end: int) -> None:
+        """3.11: the landing in front of ``block``, the target of a SEND of a
+        delegation loop (versions.THROW_RETURN_LANDS_BY_LOW_BYTE).
+
+        ``gen.throw()`` into a delegate that returns moves the frame on by
+        the low byte of the SEND's argument only, where plain code has no
+        other byte.  So the landing's probe goes right after the loop, at
+        that low byte, and ``block`` exactly 256 units further: then the
+        SEND's argument is 256 + the low byte (one EXTENDED_ARG, added by
+        the assembler), normal ends of the delegation jump to ``block``, and
+        a return after ``gen.throw()`` runs the probe, which then jumps to
+        ``block``.  Nothing else runs the 256 units of NOP in between.
+        """
+        start = block.start
+        b = block.index
+        forward = _OP[versions.JUMP_FORWARD_OPNAME]
+        if falls_on:
+            splice.insert_jump(start, OWN, forward, b, start)
+        low = start + splice.shift - send_end
+        if not 0 < low < 256:
+            raise ValueError(f"a delegation loop of {low} units cannot have a landing")
+        probe = self._probe()
+        splice.insert(start, OWN, probe, IGNORE, start)
+        splice.insert_jump(start, OWN, forward, b, start)
+        size = (len(probe) >> 1) + 1 + versions.CACHES_BY_OPCODE[forward]
+        splice.insert(start, OWN, _NOPS[256 - size], IGNORE, start)
+
     def _once_const(self) -> int:
         """Index of the constant ``(None,)`` (3.10 stubs branch on it)."""
         if self._once < 0:
@@ -546,6 +574,8 @@ class _Rewriter:
             catch_all_at = blocks[0].body
         setup_finally = _OP.get("SETUP_FINALLY", -1)
         falls_on = False  # whether the block before falls through into this one
+        landings = flow.landings  # 3.11: blocks gen.throw() may land in
+        send_ends: dict[int, int] = {}  # such a block -> where its SEND ends
         for block in blocks:
             start = block.start
             b = block.index
@@ -558,6 +588,8 @@ class _Rewriter:
                 splice.insert_jump(at, ENTRY, setup_finally, nb + n_keys, at)
             if block.handler:
                 self._insert_stubs(splice, where, b, start, stubs_by_target[start], falls_on, nb)
+            if b in landings:
+                self._landing(splice, block, falls_on, send_ends[b])
             where[b] = start + splice.shift
             if block_edge[b] in chords:
                 self._insert_block_probe(splice, body, end, n_units)
@@ -569,6 +601,8 @@ class _Rewriter:
                 else:
                     target = at_block[last.target]
                 splice.jump(last.start, last.op, last.end - last.start, target)
+                if last.name == "SEND" and target in landings:
+                    send_ends[target] = splice.position(last.end, GLUED_PROBE)
             edge = fall_edge[b]
             if edge >= 0 and edge in chords:
                 # Counts the way on into the next block, and only that way:
@@ -583,6 +617,8 @@ class _Rewriter:
             )
         entries = _exception_entries(analysis, splice, sorted(stubs_by_target), nb, n_units)
         layout = assemble(splice, where, entries, code.co_linetable)
+        if landings:
+            layout.linetable = _prefixes_without_position(layout)
         if catch_all_at >= 0:
             first = splice.position(catch_all_at, GLUED_PROBE)
             layout.linetable = _catch_all_without_line(layout, first, setup_finally)
@@ -724,6 +760,25 @@ def _exception_entries(
     return entries
 
 
+def _prefixes_without_position(layout: Layout) -> bytes:
+    """3.11: the location table of ``layout`` with the EXTENDED_ARG before
+    every SEND given no position (only landings give a SEND one).
+
+    The delegation loop jumps back to that EXTENDED_ARG, and 3.11's tracing
+    counts a jump back as a new line unless it lands on a SEND
+    (``maybe_call_line_trace``), or on a unit of no line: so a traced loop
+    raises no line event per turn, as in plain code.
+    """
+    raw = layout.code
+    table = layout.linetable
+    send = _OP["SEND"]
+    ext = versions.EXTENDED_ARG
+    for unit in range(1, len(raw) >> 1):
+        if raw[2 * unit] == send and raw[2 * unit - 2] == ext:
+            table = without_position(table, unit - 1)
+    return table
+
+
 def _catch_all_without_line(layout: Layout, first: int, setup_finally: int) -> bytes:
     """3.10: the line table of ``layout`` with the units from ``first`` to
     the catch-all's ``SETUP_FINALLY`` (the first one from there, with its
@@ -775,6 +830,10 @@ def _own_frame_steps(
         ("LOAD_CONST", const),
         ("IS_OP", 0),
     ]
+
+
+#: NOP units by number (3.11 landings, see _Rewriter._landing).
+_NOPS = [bytes((_OP["NOP"], 0)) * k for k in range(257)]
 
 
 def _steps(steps: list[tuple[str, int]]) -> bytes:

@@ -77,6 +77,7 @@ class FlowPlan:
         "fall_edge",
         "handler_entries",
         "jump_edge",
+        "landings",
         "probe_of",
     )
 
@@ -89,6 +90,7 @@ class FlowPlan:
         chords: list[int],
         handler_entries: dict[int, tuple[int, ...]],
         probe_of: dict[int, int] | None = None,
+        landings: dict[int, tuple[int, int]] | None = None,
     ) -> None:
         self.edges = edges
         self.block_edge = block_edge
@@ -97,6 +99,11 @@ class FlowPlan:
         self.chords = chords
         self.handler_entries = handler_entries
         self.probe_of: dict[int, int] = {} if probe_of is None else probe_of
+        #: 3.11: block -> (its landing edge, the YIELD_VALUE block it comes
+        #: from): the way ``gen.throw()`` into a delegate that returns
+        #: enters the block after a ``yield from``/``await`` (a chord, whose
+        #: probe is in front of the block; see versions.THROW_RETURN_LANDS_BY_LOW_BYTE)
+        self.landings: dict[int, tuple[int, int]] = {} if landings is None else landings
         self._steps: list[tuple[int, int]] | None = None
 
     def steps(self) -> list[tuple[int, int]]:
@@ -117,7 +124,11 @@ class FlowPlan:
         probe_of = self.probe_of
         block_edge = self.block_edge
         fall_edge = self.fall_edge
+        landings = self.landings
         for block in graph.blocks:
+            landing = landings.get(block.index)
+            if landing is not None:  # emitted before the block's label
+                probe_of[landing[0]] = len(probe_of)
             edge = block_edge[block.index]
             if edge in chords:
                 probe_of[edge] = len(probe_of)
@@ -348,7 +359,30 @@ def plan_flow(graph: Graph, unprobed: set[int], handler_stubs: dict[int, list[in
     weighed += [(-first[b] * FALL_BIAS, fall_edge[b]) for b in found.weigh_falls]
     weighed.sort()  # heaviest first; ties in the order the edges were made
     chords = _chords(edges, 2 * len(graph.blocks) + 1, found.fixed, [e for _, e in weighed])
-    return FlowPlan(edges, block_edge, fall_edge, found.jump_edge, chords, found.handler_entries)
+    landings: dict[int, tuple[int, int]] = {}
+    if versions.THROW_RETURN_LANDS_BY_LOW_BYTE:
+        # Another way into the block after a delegation: from outside, by
+        # gen.throw(), counted by a probe of its own.
+        for landed, suspended in landing_blocks(graph).items():
+            landings[landed] = (len(edges), suspended)
+            chords.append(len(edges))
+            edges.append((OUTSIDE, 2 * landed + 1))
+    return FlowPlan(
+        edges, block_edge, fall_edge, found.jump_edge, chords, found.handler_entries, None, landings
+    )
+
+
+def landing_blocks(graph: Graph) -> dict[int, int]:
+    """3.11: the block a SEND jumps to -> the YIELD_VALUE block glued after
+    that SEND, for every ``yield from``/``await`` delegation loop."""
+    blocks = graph.blocks
+    found: dict[int, int] = {}
+    for block in blocks:
+        if block.last_name == "SEND" and block.land >= 0 and block.index + 1 < len(blocks):
+            after = blocks[block.index + 1]
+            if after.last_name == "YIELD_VALUE" and after.start == block.end:
+                found[graph.at[block.land]] = after.index
+    return found
 
 
 class _FlowEdges:

@@ -265,6 +265,50 @@ def without_line(table: bytes, start: int, size: int) -> bytes:
     return table
 
 
+def without_position(table: bytes, unit: int) -> bytes:
+    """3.11+: the location table ``table`` with code unit ``unit`` given no
+    position.
+
+    The entry covering it is cut: the units before keep the entry (and its
+    change of line), the unit gets an entry of no position (which leaves the
+    line the next entry counts from unchanged), and the units after get the
+    same position with no change of line, or, if the unit was the entry's
+    first, the entry itself.  (Used for the EXTENDED_ARG of a 3.11 SEND with
+    a landing, see ``instrument._Rewriter._landing``.)
+    """
+    at = 0  # units before the entry at byte h
+    h = 0
+    n = len(table)
+    while h < n:
+        header = table[h]
+        end = h + 1
+        while end < n and table[end] < 128:
+            end += 1
+        size = (header & 7) + 1
+        if at <= unit < at + size:
+            if (header >> 3) & 15 == _NONE:
+                return table  # no position already
+            body = table[h + 1 : end]
+            before, after = unit - at, at + size - unit - 1
+            out = bytearray(table[:h])
+            if before:
+                out.append((header & ~7) | (before - 1))
+                out += body
+            out.append(_NO_POSITION)
+            if after:
+                if before:
+                    more, kind = _SAME[header]
+                    out.append(more | (after - 1))
+                    out += _same_position_body(kind, body) if kind else body
+                else:
+                    out.append((header & ~7) | (after - 1))
+                    out += body
+            return bytes(out) + table[end:]
+        at += size
+        h = end
+    return table
+
+
 def _pairs(out: bytearray, nbytes: int, first_delta: int, rest_delta: int) -> None:
     """3.10 pairs covering ``nbytes``: the first with ``first_delta``."""
     delta = first_delta
