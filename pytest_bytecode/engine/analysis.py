@@ -115,6 +115,14 @@ def analyse(
     return Analysis(keys, ranges, room, graph, flow)
 
 
+def blocks_of(code: CodeType) -> Graph:
+    """The blocks of ``code`` alone, as :func:`analyse` finds them, without
+    the flow plan (what reading the counts of code that never ran needs)."""
+    ops, flow_instrs = scan(code.co_code)
+    keys, _, _ = handler_ranges(code, ops, flow_instrs)
+    return build(ops, flow_instrs, {target for target, _, _ in keys})
+
+
 def has_gap(ranges: list[tuple[int, int, int]], units: int) -> bool:
     """Whether some unit of the code is outside every handler range."""
     covered = 0

@@ -24,11 +24,11 @@ from functools import partial
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.analysis import Analysis, analyse
+from pytest_bytecode.engine.analysis import Analysis, analyse, blocks_of
 from pytest_bytecode.engine.assemble import AT, BEFORE
 from pytest_bytecode.engine.blocks import Block, Graph
-from pytest_bytecode.engine.decode import decode
-from pytest_bytecode.engine.plan import FlowPlan, node_out
+from pytest_bytecode.engine.decode import Instr, decode
+from pytest_bytecode.engine.plan import FlowPlan, branch_blocks, node_out
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 if TYPE_CHECKING:
@@ -288,6 +288,7 @@ class CountReader:
         self.tags = tags  # per piece: where its raises come from
         self.starts = starts  # per piece: the unit where it begins
         self._analysis: Analysis | None = None
+        self._graph: Graph | None = None
         self._decoded: _DecodedCode | None = None
         #: per node: the edges into it and out of it (built on first use)
         self._incidence: tuple[list[list[int]], list[list[int]]] | None = None
@@ -305,13 +306,18 @@ class CountReader:
 
     @property
     def graph(self) -> Graph:
-        """The original code's blocks."""
-        return self._analysed().graph
+        """The original code's blocks (found without the flow plan if the
+        plan is not needed yet: see :meth:`counts_from`)."""
+        if self._analysis is not None:
+            return self._analysis.graph
+        if self._graph is None:
+            self._graph = blocks_of(self.code)
+        return self._graph
 
     @property
     def blocks(self) -> list[Block]:
         """The original code's blocks, in order."""
-        return self._analysed().graph.blocks
+        return self.graph.blocks
 
     @property
     def flow(self) -> FlowPlan:
@@ -344,10 +350,51 @@ class CountReader:
         states are the difference of their counts.
         """
         decoded = self.decoded()
+        if not any(values) and not any(raises):
+            # Nothing ran (most code objects of a run): every count is 0, and
+            # since counts are linear in the probes and records, no flow
+            # plan is needed to say so.
+            return self._never_run(decoded)
         raised_before, raised_after = self._raised(decoded, raises)
         edge = self._edge_counts(decoded, values, raises, raised_before, raised_after)
         instructions = self._instruction_counts(decoded, edge, raised_before, raised_after)
         return instructions, self._branch_counts(decoded, edge)
+
+    def _never_run(
+        self, decoded: _DecodedCode
+    ) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]:
+        """The counts of code that never ran, from its blocks alone: what
+        :meth:`counts_from` gives for all-zero probes and no raise."""
+        from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
+
+        non_units = decoded.non_units
+        instructions = tuple(
+            InstructionCount(ins.offset, ins.opname, ins.position[0], 0)
+            for ins in decoded.instrs
+            if ins.index not in non_units
+        )
+        branches = []
+        for block_index in branch_blocks(self.graph):
+            ins, next_offset = self._jump_of(decoded, block_index)
+            assert ins.target is not None
+            branches.append(
+                BranchCount(
+                    ins.offset,
+                    ins.opname,
+                    ins.position[0],
+                    (BranchOutcome(next_offset, 0), BranchOutcome(ins.target, 0)),
+                )
+            )
+        return instructions, tuple(branches)
+
+    def _jump_of(self, decoded: _DecodedCode, block_index: int) -> tuple[Instr, int]:
+        """The conditional jump that ends a block, and the offset after it."""
+        jump_ins = self.blocks[block_index].last
+        assert jump_ins is not None
+        instrs = decoded.instrs
+        index = decoded.index_at(jump_ins.start)
+        ins = instrs[index]
+        return ins, instrs[index + 1].offset if index + 1 < len(instrs) else ins.end
 
     def _raised(
         self, decoded: _DecodedCode, raises: Sequence[Mapping[int, int]]
@@ -447,15 +494,9 @@ class CountReader:
         """Each conditional jump's two ways: fall-through, then jump."""
         from pytest_bytecode.engine.model import BranchCount, BranchOutcome
 
-        instrs = decoded.instrs
-        n = len(instrs)
         branches: list[BranchCount] = []
         for block_index, fall_edge, jump_edge in self.flow.branches(self.graph):
-            jump_ins = self.blocks[block_index].last
-            assert jump_ins is not None
-            index = decoded.index_at(jump_ins.start)
-            ins = instrs[index]
-            next_offset = instrs[index + 1].offset if index + 1 < n else ins.end
+            ins, next_offset = self._jump_of(decoded, block_index)
             assert ins.target is not None
             fall = edge[fall_edge] if fall_edge >= 0 else 0
             jump = edge[jump_edge] if jump_edge >= 0 else 0

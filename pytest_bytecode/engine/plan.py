@@ -138,11 +138,16 @@ class FlowPlan:
 
     def branches(self, graph: Graph) -> list[tuple[int, int, int]]:
         """(block, fall edge, jump edge) for every block ending in a conditional jump."""
-        return [
-            (block.index, self.fall_edge[block.index], self.jump_edge[block.index])
-            for block in graph.blocks
-            if block.last_name in versions.CONDITIONAL_JUMP_OPNAMES and block.end < graph.units
-        ]
+        return [(b, self.fall_edge[b], self.jump_edge[b]) for b in branch_blocks(graph)]
+
+
+def branch_blocks(graph: Graph) -> list[int]:
+    """The blocks that end in a conditional jump (one with a way on after it)."""
+    return [
+        block.index
+        for block in graph.blocks
+        if block.last_name in versions.CONDITIONAL_JUMP_OPNAMES and block.end < graph.units
+    ]
 
 
 def unprobed_blocks(graph: Graph) -> set[int]:
