@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="TYPE[:DEST]",
-        help="term (default), term-missing, json[:PATH] (PATH - is standard output); repeatable",
+        help="term (default), term-missing, json[:PATH], lcov[:PATH], xml[:PATH] (Cobertura), "
+        "coverage[:PATH] (coverage.py data); PATH - is standard output (not for coverage); "
+        "repeatable",
     )
     report.add_argument(
         "--fail-under", default=None, metavar="MIN", help="exit 1 if total coverage < MIN"

@@ -40,8 +40,9 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         default=None,
         dest="bytecode_cov_report",
         metavar="TYPE[:DEST]",
-        help="report type: term (default), term-missing, json[:PATH] (PATH - prints it); "
-        "repeatable; an empty value prints no report",
+        help="report type: term (default), term-missing, json[:PATH], lcov[:PATH], "
+        "xml[:PATH] (Cobertura), coverage[:PATH] (coverage.py data file; default .coverage); "
+        "PATH - prints json, lcov or xml; repeatable; an empty value prints no report",
     )
     group.addoption(
         "--bytecode-cov-fail-under",

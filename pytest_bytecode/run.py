@@ -177,7 +177,9 @@ class RunHooks:
         for spec in run_settings.reports:
             if spec.kind not in ("term", "term-missing"):
                 try:
-                    for path in write_reports([spec], figures, state.lines.append, base):
+                    for path in write_reports(
+                        [spec], figures, state.lines.append, base, root=config.rootpath
+                    ):
                         state.lines.append(f"bytecode coverage report written to {path}")
                 except OSError as exc:
                     state.failed.append(f"FAIL bytecode coverage report not written: {exc}")

@@ -91,7 +91,7 @@ def test_stdlib_module_named_explicitly(pytester: pytest.Pytester) -> None:
     [
         (["--bytecode-cov=no_such_pkg"], "--bytecode-cov=no_such_pkg: not a directory*"),
         (["--bytecode-cov=tox.ini"], "--bytecode-cov=tox.ini: a SOURCE file must be*"),
-        (["--bytecode-cov=pkg", "--bytecode-cov-report=xml"], "*unknown report type 'xml'*"),
+        (["--bytecode-cov=pkg", "--bytecode-cov-report=html"], "*unknown report type 'html'*"),
         (["--bytecode-cov=pkg", "--bytecode-cov-report=term:x"], "*takes no destination*"),
         (
             ["--bytecode-cov=pkg", "--bytecode-cov-fail-under=101"],

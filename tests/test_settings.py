@@ -171,13 +171,15 @@ def test_accepted(
 REFUSED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "unknown report type": (
         {},
-        {"bytecode_cov": [True], "bytecode_cov_report": ["xml"]},
-        "--bytecode-cov-report=xml: unknown report type 'xml' (known: term, term-missing, json)",
+        {"bytecode_cov": [True], "bytecode_cov_report": ["html"]},
+        "--bytecode-cov-report=html: unknown report type 'html' "
+        "(known: term, term-missing, json, lcov, xml, coverage)",
     ),
     "unknown report type in the ini file": (
-        {"bytecode_cov": ["true"], "bytecode_cov_report": ["xml"]},
+        {"bytecode_cov": ["true"], "bytecode_cov_report": ["html"]},
         {},
-        "bytecode_cov_report = xml: unknown report type 'xml' (known: term, term-missing, json)",
+        "bytecode_cov_report = html: unknown report type 'html' "
+        "(known: term, term-missing, json, lcov, xml, coverage)",
     ),
     "a destination for the terminal report": (
         {},

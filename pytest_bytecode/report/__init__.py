@@ -2,7 +2,10 @@
 
 :func:`parse_spec` turns a ``--bytecode-cov-report`` value into a
 :class:`ReportSpec`; :func:`write_reports` renders every requested report.
-Reporters compute nothing: verdicts and figures come from ``results``.
+Reporters compute nothing: verdicts and figures come from ``results``; the
+line-based formats (``lcov``, ``xml``, ``coverage``) share one per-line view
+of the counts, :mod:`pytest_bytecode.report.lines`.  Their modules are
+imported only when such a report is asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_bytecode.files import is_stdout
+from pytest_bytecode.files import is_stdout, write_atomic
 from pytest_bytecode.report import json_report, term
 from pytest_bytecode.results import Results
 
@@ -20,7 +23,13 @@ REPORT_TYPES: dict[str, str | None] = {
     "term": None,
     "term-missing": None,
     "json": "bytecode-cov.json",
+    "lcov": "bytecode-cov.lcov",
+    "xml": "bytecode-cov.xml",
+    "coverage": ".coverage",
 }
+
+#: File report types whose destination cannot be standard output.
+FILE_ONLY_TYPES = frozenset({"coverage"})
 
 
 #: How :func:`parse_spec` names a value in its errors by default: the
@@ -58,6 +67,11 @@ def parse_spec(value: str, where: str = REPORT_OPTION) -> ReportSpec | None:
     default = REPORT_TYPES[kind]
     if sep and default is None:
         raise ReportSpecError(f"{where}{value}: report type {kind!r} takes no destination")
+    if kind in FILE_ONLY_TYPES and is_stdout(dest):
+        raise ReportSpecError(
+            f"{where}{value}: report type {kind!r} is a database file, it cannot go to "
+            "standard output"
+        )
     return ReportSpec(kind, (dest or default) if default is not None else None)
 
 
@@ -77,27 +91,51 @@ def write_reports(
     results: Results,
     write_line: Callable[[str], None],
     base_dir: Path,
+    *,
+    root: Path | None = None,
 ) -> list[Path]:
     """Render every report in ``specs``; returns the files written.
 
-    A destination of ``-`` is standard output: the report's lines go to
-    ``write_line`` like the terminal report's.  A file that cannot be written
-    raises :class:`~pytest_bytecode.files.WriteError` naming it.
+    Destinations are taken from ``base_dir``.  ``root`` is the directory the
+    results' relative file paths start from (pytest's rootdir; default
+    ``base_dir``): the ``xml`` report names it as its source, the
+    ``coverage`` data file needs absolute names.  A destination of ``-`` is
+    standard output: the report's lines go to ``write_line`` like the terminal
+    report's.  A file that cannot be written raises
+    :class:`~pytest_bytecode.files.WriteError` naming it.
     """
+    root = base_dir if root is None else root
     written = []
     for spec in specs:
         if spec.kind in ("term", "term-missing"):
             for line in term.render(results, missing=spec.kind == "term-missing"):
                 write_line(line)
-        elif spec.kind == "json":
-            assert spec.dest is not None
-            if is_stdout(spec.dest):
-                for line in json_report.text(results).splitlines():
-                    write_line(line)
-                continue
+            continue
+        assert spec.dest is not None
+        if spec.kind == "coverage":
+            from pytest_bytecode.report import coverage_data
+
             path = report_path(spec, base_dir)
-            json_report.write(results, path)
+            coverage_data.write(results, path, root)
             written.append(path)
+            continue
+        if spec.kind == "json":
+            text = json_report.text(results)
+        elif spec.kind == "lcov":
+            from pytest_bytecode.report import lcov
+
+            text = lcov.text(results)
+        else:
+            from pytest_bytecode.report import cobertura
+
+            text = cobertura.text(results, root)
+        if is_stdout(spec.dest):
+            for line in text.splitlines():
+                write_line(line)
+            continue
+        path = report_path(spec, base_dir)
+        write_atomic(path, text.encode("utf-8"))
+        written.append(path)
     return written
 
 
