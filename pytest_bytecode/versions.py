@@ -529,7 +529,34 @@ PROBE_FOR_ITER_PAST: Final[bool] = PY < (3, 12)
 #: END_FOR and its POP_ITER carries a line, so the code after the loop could
 #: start a line that it does not start in the original (corpus program
 #: ``p27``: the line before END_FOR is the line after POP_ITER).
-NO_PROBE_BEFORE: Final[frozenset[str]] = frozenset({"POP_ITER"}) if PY >= (3, 14) else frozenset()
+#:
+#: 3.13: no probe before a FOR_ITER either.  Under ``sys.settrace`` (which
+#: there asks sys.monitoring for LINE and JUMP events but not BRANCH ones)
+#: a FOR_ITER is kept from specialising only where its own unit is a line
+#: start: INSTRUMENTED_LINE pauses the adaptive counter of the instruction
+#: it covers.  In plain code every FOR_ITER is the target of its loop's jump
+#: back; a probe before it would take the jumps and the line start, the
+#: FOR_ITER would specialise to FOR_ITER_GEN, and an exhausted generator
+#: would return *to* the loop's INSTRUMENTED_END_FOR, which reports a
+#: StopIteration ('exception' trace event) that plain code does not show.
+NO_PROBE_BEFORE: Final[frozenset[str]] = (
+    frozenset({"POP_ITER"})
+    if PY >= (3, 14)
+    else frozenset({"FOR_ITER"})
+    if PY == (3, 13)
+    else frozenset()
+)
+
+#: 3.13: a FOR_ITER that gains EXTENDED_ARG prefixes in instrumented code
+#: (its loop grew past 255 units) is made a line start of its own again by
+#: an unreachable jump to its unit, appended after the code: 3.13's
+#: sys.monitoring makes every jump target a line start.  Otherwise the line
+#: start is the first prefix (where the jump back lands), whose
+#: INSTRUMENTED_LINE pauses nothing, and the FOR_ITER specialises under
+#: ``sys.settrace`` (see NO_PROBE_BEFORE).  Plain 3.13.0 code whose FOR_ITER
+#: has a prefix of its own shows the extra event too; such a FOR_ITER is left
+#: as it is, so that the two agree.
+PIN_FOR_ITER_LINE: Final[bool] = PY == (3, 13)
 
 #: A probe's counter.  64-bit builds count down ``itertools.repeat(None,
 #: sys.maxsize)``: ``next`` hands back ``None`` without allocating, about half

@@ -47,7 +47,7 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its reader changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "9"
+ENGINE_VERSION = "10"
 
 __all__ = [
     "ENGINE_VERSION",

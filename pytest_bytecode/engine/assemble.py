@@ -267,6 +267,15 @@ def assemble(
         for shift in range(1, prefixes + 1):
             code[2 * (unit - shift)] = ext_op
             code[2 * (unit - shift) + 1] = (arg >> (8 * shift)) & 0xFF
+    trailing = splice.trailing
+    if grown and versions.PIN_FOR_ITER_LINE:
+        pins = _grown_for_iters(jumps, extra, at, moved)
+        if pins:
+            dead = _dead_jumps(len(code) >> 1, pins)
+            starts.append(len(code) >> 1)  # (arrays of _grow's own)
+            tags.append(IGNORE)
+            code += dead
+            trailing += len(dead) >> 1
     if grown:
         growth = sorted(
             growth + [(loc, extra[k]) for k, (_, _, _, loc, _, _) in enumerate(jumps) if extra[k]]
@@ -274,9 +283,43 @@ def assemble(
     table = b""
     if versions.HAS_EXCEPTION_TABLE:
         table = encode_exception_table([e._replace(target=where[e.target]) for e in entries])
-    return Layout(
-        bytes(code), starts, tags, table, grow_locations(linetable, growth, splice.trailing)
-    )
+    return Layout(bytes(code), starts, tags, table, grow_locations(linetable, growth, trailing))
+
+
+def _grown_for_iters(
+    jumps: list[PendingJump], extra: list[int], at: list[int], moved: list[int]
+) -> list[int]:
+    """3.13: where each original FOR_ITER without prefixes that gained some
+    now is (its own unit, after the prefixes)."""
+    for_iter = versions.OPMAP["FOR_ITER"]
+    plain_size = 1 + versions.CACHES_BY_OPCODE[for_iter]
+    return [
+        jump.at + moved[bisect_left(at, jump.at)] + extra[k]
+        for k, jump in enumerate(jumps)
+        if extra[k] and jump.original and jump.op == for_iter and jump.size == plain_size
+    ]
+
+
+def _dead_jumps(start: int, targets: list[int]) -> bytes:
+    """Unreachable JUMP_BACKWARDs at ``start`` (after the last instruction,
+    which never falls through), one to each unit of ``targets``: 3.13's
+    sys.monitoring makes every jump target a line start, whether the jump
+    can run or not (see versions.PIN_FOR_ITER_LINE)."""
+    op = versions.OPMAP["JUMP_BACKWARD"]
+    caches = versions.CACHES_BY_OPCODE[op]
+    out = bytearray()
+    pos = start
+    for target in targets:
+        ext = 0
+        while True:  # the argument grows with the prefixes it needs
+            size = ext + 1 + caches
+            arg = pos + size - target
+            if _ext_count(arg) <= ext:
+                break
+            ext += 1
+        out += encode([(op, arg)])
+        pos += size
+    return bytes(out)
 
 
 def _aim(jumps: list[PendingJump], where: list[int]) -> tuple[list[int], list[int], bool]:
