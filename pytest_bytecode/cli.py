@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="TYPE[:DEST]",
         help="term (default), term-missing, json[:PATH], lcov[:PATH], xml[:PATH] (Cobertura), "
-        "coverage[:PATH] (coverage.py data); PATH - is standard output (not for coverage); "
+        "coverage[:PATH] (coverage.py data), html[:DIR]; PATH - is standard output (not for "
+        "coverage and html); "
         "repeatable",
     )
     report.add_argument(

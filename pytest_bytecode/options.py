@@ -41,8 +41,9 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         dest="bytecode_cov_report",
         metavar="TYPE[:DEST]",
         help="report type: term (default), term-missing, json[:PATH], lcov[:PATH], "
-        "xml[:PATH] (Cobertura), coverage[:PATH] (coverage.py data file; default .coverage); "
-        "PATH - prints json, lcov or xml; repeatable; an empty value prints no report",
+        "xml[:PATH] (Cobertura), coverage[:PATH] (coverage.py data file; default .coverage), "
+        "html[:DIR] (default bytecode-htmlcov); PATH - prints json, lcov or xml; repeatable; "
+        "an empty value prints no report",
     )
     group.addoption(
         "--bytecode-cov-fail-under",

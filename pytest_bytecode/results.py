@@ -77,6 +77,10 @@ class FileResult:
     code_objects: tuple[CodeCounts, ...]
     partial: bool
     summary: Summary
+    #: SHA-256 of the source as it was measured ("" when not known).
+    sha256: str = ""
+    #: The lines coverage.py's exclusion rules exclude, in order.
+    excluded_lines: tuple[int, ...] = ()
 
     def missed_lines(self) -> dict[int, tuple[list[str], bool]]:
         """Line -> (missed opnames, whether every instruction of the line was missed)."""
@@ -124,7 +128,9 @@ def compute(data: CovData) -> Results:
         excluded = set(fdata.excluded_lines)
         codes = tuple(without_lines(c, excluded) for c in fdata.code_objects)
         summary = sum(map(Summary.of, codes), Summary())
-        files[path] = FileResult(path, codes, fdata.partial, summary)
+        files[path] = FileResult(
+            path, codes, fdata.partial, summary, fdata.sha256, tuple(sorted(excluded))
+        )
         total = total + summary
     return Results(data.python, data.python_version, files, total, tuple(data.crashed_workers))
 

@@ -279,9 +279,9 @@ def test_pytest_plugins_with_the_module_name(pytester: pytest.Pytester) -> None:
             "ERROR: bytecode_cov_append (ini file): *'maybe'*",
         ),
         (
-            "bytecode_cov_report = html",
+            "bytecode_cov_report = annotate",
             [],
-            "ERROR: bytecode_cov_report = html: unknown report type 'html'*",
+            "ERROR: bytecode_cov_report = annotate: unknown report type 'annotate'*",
         ),
         (
             "",

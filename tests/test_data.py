@@ -117,7 +117,7 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--type", "html"], "--type=html: unknown report type 'html'"),
+        (["--type", "annotate"], "--type=annotate: unknown report type 'annotate'"),
         (["--fail-under", "101"], "--fail-under=101: must be a number from 0 to 100"),
         (["--data", "nope"], "nope: cannot read data file"),
     ],

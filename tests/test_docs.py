@@ -37,13 +37,13 @@ def test_a_wrong_option_in_a_command_line_is_caught(tool: types.ModuleType) -> N
     code = (
         "import sys; sys.path.insert(0, 'tools'); import docs_examples as d; "
         "print(d._pytest_parser_check([['--bytecode-cov=x', '--bytecode-covv'], "
-        "['--bytecode-cov-report=html'], "
+        "['--bytecode-cov-report=annotate'], "
         "['--bytecode-cov=x', '--bytecode-cov-report=term-missing']]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     ).stdout
-    assert "--bytecode-covv" in out and "unknown report type 'html'" in out
+    assert "--bytecode-covv" in out and "unknown report type 'annotate'" in out
     assert "--bytecode-cov-report=term-missing" not in out  # a good line passes
 
 

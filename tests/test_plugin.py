@@ -91,7 +91,10 @@ def test_stdlib_module_named_explicitly(pytester: pytest.Pytester) -> None:
     [
         (["--bytecode-cov=no_such_pkg"], "--bytecode-cov=no_such_pkg: not a directory*"),
         (["--bytecode-cov=tox.ini"], "--bytecode-cov=tox.ini: a SOURCE file must be*"),
-        (["--bytecode-cov=pkg", "--bytecode-cov-report=html"], "*unknown report type 'html'*"),
+        (
+            ["--bytecode-cov=pkg", "--bytecode-cov-report=annotate"],
+            "*unknown report type 'annotate'*",
+        ),
         (["--bytecode-cov=pkg", "--bytecode-cov-report=term:x"], "*takes no destination*"),
         (
             ["--bytecode-cov=pkg", "--bytecode-cov-fail-under=101"],

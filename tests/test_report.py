@@ -157,8 +157,8 @@ def test_parse_spec() -> None:
     assert parse_spec("term") == ReportSpec("term")
     assert parse_spec("json") == ReportSpec("json", "bytecode-cov.json")
     assert parse_spec("json:x/y.json") == ReportSpec("json", "x/y.json")
-    with pytest.raises(ReportSpecError, match="unknown report type 'html'"):
-        parse_spec("html")
+    with pytest.raises(ReportSpecError, match="unknown report type 'annotate'"):
+        parse_spec("annotate")
 
 
 def test_term_table() -> None:

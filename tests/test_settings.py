@@ -171,15 +171,15 @@ def test_accepted(
 REFUSED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "unknown report type": (
         {},
-        {"bytecode_cov": [True], "bytecode_cov_report": ["html"]},
-        "--bytecode-cov-report=html: unknown report type 'html' "
-        "(known: term, term-missing, json, lcov, xml, coverage)",
+        {"bytecode_cov": [True], "bytecode_cov_report": ["annotate"]},
+        "--bytecode-cov-report=annotate: unknown report type 'annotate' "
+        "(known: term, term-missing, json, lcov, xml, coverage, html)",
     ),
     "unknown report type in the ini file": (
-        {"bytecode_cov": ["true"], "bytecode_cov_report": ["html"]},
+        {"bytecode_cov": ["true"], "bytecode_cov_report": ["annotate"]},
         {},
-        "bytecode_cov_report = html: unknown report type 'html' "
-        "(known: term, term-missing, json, lcov, xml, coverage)",
+        "bytecode_cov_report = annotate: unknown report type 'annotate' "
+        "(known: term, term-missing, json, lcov, xml, coverage, html)",
     ),
     "a destination for the terminal report": (
         {},

@@ -130,7 +130,7 @@ def _usage_errors(tmp: Path) -> dict[str, str]:
     baseline.write_text(json.dumps(raw), encoding="utf-8")
     runs = [
         ["--bytecode-cov=no_such_pkg"],
-        ["--bytecode-cov=mod.py", "--bytecode-cov-report=html"],
+        ["--bytecode-cov=mod.py", "--bytecode-cov-report=annotate"],
         ["--bytecode-cov=mod.py", "--bytecode-cov-fail-under=101"],
         ["--bytecode-cov=mod.py", "--bytecode-cov-report=", f"--bytecode-cov-baseline={baseline}"],
     ]

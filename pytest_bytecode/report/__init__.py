@@ -4,8 +4,9 @@
 :class:`ReportSpec`; :func:`write_reports` renders every requested report.
 Reporters compute nothing: verdicts and figures come from ``results``; the
 line-based formats (``lcov``, ``xml``, ``coverage``) share one per-line view
-of the counts, :mod:`pytest_bytecode.report.lines`.  Their modules are
-imported only when such a report is asked for.
+of the counts, :mod:`pytest_bytecode.report.lines`.  Their modules (and the
+``html`` report's, :mod:`pytest_bytecode.report.html`) are imported only when
+such a report is asked for.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ REPORT_TYPES: dict[str, str | None] = {
     "lcov": "bytecode-cov.lcov",
     "xml": "bytecode-cov.xml",
     "coverage": ".coverage",
+    "html": "bytecode-htmlcov",
 }
 
-#: File report types whose destination cannot be standard output.
-FILE_ONLY_TYPES = frozenset({"coverage"})
+#: File report types whose destination cannot be standard output, and what
+#: they write instead.
+FILE_ONLY_TYPES = {"coverage": "a database file", "html": "a folder of pages"}
 
 
 #: How :func:`parse_spec` names a value in its errors by default: the
@@ -69,7 +72,7 @@ def parse_spec(value: str, where: str = REPORT_OPTION) -> ReportSpec | None:
         raise ReportSpecError(f"{where}{value}: report type {kind!r} takes no destination")
     if kind in FILE_ONLY_TYPES and is_stdout(dest):
         raise ReportSpecError(
-            f"{where}{value}: report type {kind!r} is a database file, it cannot go to "
+            f"{where}{value}: report type {kind!r} writes {FILE_ONLY_TYPES[kind]}, it cannot go to "
             "standard output"
         )
     return ReportSpec(kind, (dest or default) if default is not None else None)
@@ -99,7 +102,9 @@ def write_reports(
     Destinations are taken from ``base_dir``.  ``root`` is the directory the
     results' relative file paths start from (pytest's rootdir; default
     ``base_dir``): the ``xml`` report names it as its source, the
-    ``coverage`` data file needs absolute names.  A destination of ``-`` is
+    ``coverage`` data file needs absolute names, the ``html`` report reads the
+    sources from there.  For ``html`` the path returned is the folder's
+    ``index.html``.  A destination of ``-`` is
     standard output: the report's lines go to ``write_line`` like the terminal
     report's.  A file that cannot be written raises
     :class:`~pytest_bytecode.files.WriteError` naming it.
@@ -118,6 +123,11 @@ def write_reports(
             path = report_path(spec, base_dir)
             coverage_data.write(results, path, root)
             written.append(path)
+            continue
+        if spec.kind == "html":
+            from pytest_bytecode.report import html
+
+            written.append(html.write(results, report_path(spec, base_dir), root))
             continue
         if spec.kind == "json":
             text = json_report.text(results)

@@ -1,0 +1,597 @@
+"""The HTML report (``html[:DIR]``, default ``bytecode-htmlcov/``).
+
+One folder, self-contained: ``index.html`` (every file's figures, sortable,
+with a filter box and totals), a page per measured file, and the two static
+assets of :mod:`pytest_bytecode.report.htmlfiles` (``style.css``,
+``report.js``) copied beside them.  Nothing is fetched from elsewhere; the
+pages work from ``file://``.  Every shown value (file names, source text,
+opnames, qualnames) goes through :func:`html.escape`; the counts a page's
+script reads are embedded as JSON with ``<``, ``>`` and ``&`` escaped.
+
+A file page shows the source with line numbers, each line marked (a class
+and a marker character, readable without colour):
+
+* ``>`` covered: every counted instruction of the line ran and every outcome
+  of its conditional jumps was taken;
+* ``~`` partly covered: some ran, and an instruction or a jump outcome did not;
+* ``!`` missed: none of its instructions ran;
+* ``-`` excluded by coverage.py's exclusion rules.
+
+Within a line, the column spans of the instructions that never ran are
+highlighted (:func:`missed_spans`), and each conditional jump's span carries
+its outcomes as a tooltip.  The counts model has lines, not columns: the
+columns come from the source, compiled again as it was measured
+(``compile(source, path, "exec", dont_inherit=True)``) and its code objects
+matched to the counted ones by ``(qualname, firstlineno, n)`` as
+:mod:`pytest_bytecode.data` keys them; each instruction's span is
+``co_positions()`` at its offset.  No span is shown for a code object whose
+recompiled instructions differ from the counted ones (compiled through
+pytest's assertion rewriting, or another optimisation level), for a file
+whose source changed since it was measured (its SHA-256 differs), for data of
+another Python minor version, or on Python 3.10, which records no columns:
+there whole lines are marked, and the page says why.
+
+The markup is small, for a 20,000-line file's page parses in well under a
+second: a line is ``<p id="L12" class="par h4">`` (its class, its heat
+bucket) holding ``<b>`` (the marker), ``<code>`` (the text, missed spans as
+``<mark>``, jump spans of class ``b``) and, for a line with jumps, ``<i>``
+(outcomes taken of all, the jumps in its title); line numbers are a CSS
+counter.  The counts the script shows on hover and in the disassembly panel
+are one JSON object per page, parsed on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import itertools
+import json
+import math
+import opcode
+import re
+import types
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pytest_bytecode import __version__, versions
+from pytest_bytecode.data import code_keys
+from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.files import write_atomic
+from pytest_bytecode.results import FileResult, Results, Summary
+from pytest_bytecode.sources import python_source_text
+
+#: The static files copied into the report folder, from ``htmlfiles/``.
+ASSETS = ("style.css", "report.js")
+
+#: Line classes and the marker character shown for each.
+MARKERS = {"run": ">", "par": "~", "mis": "!", "exc": "-", "": " "}
+
+#: What each line class means, for the legend.
+LEGEND = {
+    "run": "covered",
+    "par": "partly covered",
+    "mis": "missed",
+    "exc": "excluded",
+}
+
+#: Heat-view buckets: a line's largest count on a log scale, 1..HEAT_LEVELS.
+HEAT_LEVELS = 9
+
+#: ``co_positions()`` of one instruction: lineno, end_lineno, col, end_col.
+Position = tuple["int | None", "int | None", "int | None", "int | None"]
+
+
+def esc(text: object) -> str:
+    """``text`` escaped for HTML text and quoted attribute values."""
+    return html.escape(str(text), quote=True)
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON that is safe inside ``<script type="application/json">``:
+    no ``</script>``, no ``<!--`` can end or change the element."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def page_name(path: str) -> str:
+    """The file name of ``path``'s page: readable, unique, safe in a URL."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", path).strip("_")[-80:] or "file"
+    digest = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{stem}_{digest}.html"
+
+
+# --- columns ------------------------------------------------------------------
+
+
+def code_tree(code: types.CodeType) -> Iterator[types.CodeType]:
+    """``code`` and every code object inside it: depth-first in ``co_consts``
+    order, the order the counts list them in."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from code_tree(const)
+
+
+def code_positions(
+    source: bytes, filename: str, codes: Sequence[CodeCounts]
+) -> tuple[list[dict[int, Position] | None], int]:
+    """For each counted code object, its instructions' ``co_positions()`` by
+    offset, from ``source`` compiled again; None for a code object that has
+    no match or whose recompiled instructions differ (opnames at the counted
+    offsets).  Also returns how many were None.  Needs
+    :data:`~pytest_bytecode.versions.HAS_COLUMN_POSITIONS` and a source that
+    compiles; otherwise every entry is None."""
+    out: list[dict[int, Position] | None] = [None] * len(codes)
+    if not versions.HAS_COLUMN_POSITIONS:
+        return out, len(codes)
+    try:
+        root = compile(source, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return out, len(codes)
+    compiled: dict[tuple[str, int, int], types.CodeType] = {}
+    seen: dict[tuple[str, int], int] = {}
+    for co in code_tree(root):
+        qualname = getattr(co, "co_qualname", co.co_name)
+        n = seen.get((qualname, co.co_firstlineno), 0)
+        seen[(qualname, co.co_firstlineno)] = n + 1
+        compiled[(qualname, co.co_firstlineno, n)] = co
+    missing = 0
+    for i, (key, counted) in enumerate(zip(code_keys(codes), codes, strict=True)):
+        match = compiled.get(key)
+        if match is None:
+            missing += 1
+            continue
+        raw = match.co_code
+        positions = list(match.co_positions())  # type: ignore[attr-defined]
+        found: dict[int, Position] = {}
+        for ins in counted.instructions:
+            unit = ins.offset // versions.CODE_UNIT
+            if ins.offset >= len(raw) or opcode.opname[raw[ins.offset]] != ins.opname:
+                break
+            found[ins.offset] = positions[unit]
+        else:
+            out[i] = found
+            continue
+        missing += 1
+    return out, missing
+
+
+def char_column(line: str, col: int) -> int:
+    """A ``co_positions()`` column (a byte offset into the line's UTF-8) as an
+    index into the line's characters."""
+    if line.isascii():
+        return min(col, len(line))
+    return len(line.encode("utf-8")[:col].decode("utf-8", "ignore"))
+
+
+def position_spans(lines: Sequence[str], pos: Position) -> list[tuple[int, int, int]]:
+    """``(line, start, end)`` character spans covered by one instruction's
+    position, line numbers from 1.  A span over several lines covers its first
+    line from its column to the line's last non-blank character, the lines
+    between from their first to their last non-blank character, and its last
+    line from the first non-blank character to its end column.  Nothing for
+    a position without columns."""
+    lineno, end_lineno, col, end_col = pos
+    if lineno is None or col is None or end_col is None or not 1 <= lineno <= len(lines):
+        return []
+    end_lineno = lineno if end_lineno is None else min(end_lineno, len(lines))
+    spans = []
+    for number in range(lineno, end_lineno + 1):
+        text = lines[number - 1]
+        last = len(text.rstrip())
+        start = char_column(text, col) if number == lineno else len(text) - len(text.lstrip())
+        end = char_column(text, end_col) if number == end_lineno else last
+        if end > start:
+            spans.append((number, start, end))
+    return spans
+
+
+def merge_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping and touching ``(start, end)`` spans as their union, in order."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def missed_spans(
+    lines: Sequence[str],
+    codes: Sequence[CodeCounts],
+    positions: Sequence[dict[int, Position] | None],
+) -> dict[int, list[tuple[int, int]]]:
+    """Line -> the union of the character spans of its instructions that never
+    ran (of the code objects whose positions are known)."""
+    per_line: dict[int, list[tuple[int, int]]] = {}
+    for code, pos in zip(codes, positions, strict=True):
+        if pos is None:
+            continue
+        for ins in code.instructions:
+            if ins.count or ins.offset not in pos:
+                continue
+            for number, start, end in position_spans(lines, pos[ins.offset]):
+                per_line.setdefault(number, []).append((start, end))
+    return {number: merge_spans(spans) for number, spans in sorted(per_line.items())}
+
+
+# --- one file's lines ---------------------------------------------------------
+
+
+def branch_text(opname: str, offset: int, fell: int, jumped: int) -> str:
+    """A conditional jump's outcomes in words."""
+    ran = fell + jumped
+    if not ran:
+        return f"{opname} @{offset}: never ran"
+    times = "time" if ran == 1 else "times"
+    return f"{opname} @{offset}: jumped {jumped} of {ran} {times}, fell through {fell}"
+
+
+@dataclass
+class LineInfo:
+    """What one source line shows."""
+
+    ran: int = 0
+    missed: int = 0
+    top: int = 0
+    outcomes: int = 0
+    outcomes_taken: int = 0
+    jumps: list[str] = field(default_factory=list)
+
+    def state(self, excluded: bool) -> str:
+        """The line's class: ``run``, ``par``, ``mis``, ``exc`` or ``""``."""
+        if excluded:
+            return "exc"
+        if not self.ran and not self.missed:
+            return ""
+        if not self.ran:
+            return "mis"
+        if self.missed or self.outcomes_taken < self.outcomes:
+            return "par"
+        return "run"
+
+
+def line_infos(fres: FileResult) -> dict[int, LineInfo]:
+    """Per line: instructions run and missed, largest count, jump outcomes."""
+    infos: dict[int, LineInfo] = {}
+    for code in fres.code_objects:
+        for ins in code.instructions:
+            if ins.line is None:
+                continue
+            info = infos.setdefault(ins.line, LineInfo())
+            if ins.count:
+                info.ran += 1
+                info.top = max(info.top, ins.count)
+            else:
+                info.missed += 1
+        for br in code.branches:
+            if br.line is None:
+                continue
+            info = infos.setdefault(br.line, LineInfo())
+            fell, jumped = br.outcomes[0].count, br.outcomes[1].count
+            info.outcomes += 2
+            info.outcomes_taken += (fell > 0) + (jumped > 0)
+            info.jumps.append(branch_text(br.opname, br.offset, fell, jumped))
+    return infos
+
+
+def render_text(
+    text: str, missed: Sequence[tuple[int, int]], jumps: Sequence[tuple[int, int, str, bool]]
+) -> str:
+    """One line's text as HTML: the ``missed`` spans as ``<mark>`` (the first
+    piece of each also of class ``nav``, a target of ``j``/``k``) and each
+    jump's span (start, end, its outcomes, whether an outcome was never
+    taken) of class ``b`` (and ``bp``) with its outcomes as title.  Where spans
+    overlap, the text is cut into pieces, each with the classes and titles of
+    every span over it."""
+    if not missed and not jumps:
+        return esc(text)
+    cuts = {0, len(text)}
+    for start, end in missed:
+        cuts.update((start, end))
+    for start, end, _, _ in jumps:
+        cuts.update((start, end))
+    points = sorted(c for c in cuts if 0 <= c <= len(text))
+    out: list[str] = []
+    was_missed = False
+    for a, b in itertools.pairwise(points):
+        piece = esc(text[a:b])
+        is_missed = any(s <= a and b <= e for s, e in missed)
+        over = [(t, partial) for s, e, t, partial in jumps if s <= a and b <= e]
+        classes = []
+        if is_missed and not was_missed:
+            classes.append("nav")
+        was_missed = is_missed
+        if over:
+            classes.append("b")
+            if any(partial for _, partial in over):
+                classes.append("bp")
+        tag = "mark" if is_missed else "span"
+        if not classes and not is_missed:
+            out.append(piece)
+            continue
+        attrs = f' class="{" ".join(classes)}"' if classes else ""
+        if over:
+            attrs += f' title="{esc(chr(10).join(t for t, _ in over))}"'
+        out.append(f"<{tag}{attrs}>{piece}</{tag}>")
+    return "".join(out)
+
+
+def jump_spans(
+    lines: Sequence[str],
+    codes: Sequence[CodeCounts],
+    positions: Sequence[dict[int, Position] | None],
+) -> dict[int, list[tuple[int, int, str, bool]]]:
+    """Line -> each conditional jump's span on its own line (a ``for``
+    statement's ``FOR_ITER`` spans the whole loop: its body is not the
+    jump's), its outcomes in words, and whether an outcome was never taken."""
+    out: dict[int, list[tuple[int, int, str, bool]]] = {}
+    for code, pos in zip(codes, positions, strict=True):
+        if pos is None:
+            continue
+        for br in code.branches:
+            if br.offset not in pos:
+                continue
+            fell, jumped = br.outcomes[0].count, br.outcomes[1].count
+            words = branch_text(br.opname, br.offset, fell, jumped)
+            for number, start, end in position_spans(lines, pos[br.offset]):
+                if number == br.line:
+                    out.setdefault(number, []).append((start, end, words, not (fell and jumped)))
+    return out
+
+
+# --- pages --------------------------------------------------------------------
+
+
+def _head(title: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n"
+        '<link rel="stylesheet" href="style.css">\n'
+        '<script defer src="report.js"></script>\n</head>\n'
+    )
+
+
+def _figures(s: Summary) -> str:
+    return (
+        f"{s.instructions} instructions, {s.instructions - s.covered_instructions} missed; "
+        f"{s.branches} branch outcomes, {s.branches - s.covered_branches} missed; "
+        f"{s.percent_covered:.2f}% covered"
+    )
+
+
+def _python_line(results: Results) -> str:
+    return f"measured with Python {esc(results.python_version)}, pytest-bytecode {esc(__version__)}"
+
+
+def index_page(results: Results, names: dict[str, str]) -> str:
+    """``index.html``: a row per file, totals, sortable, filterable."""
+    rows = []
+    for path, fres in results.files.items():
+        s = fres.summary
+        missed = s.instructions - s.covered_instructions
+        br_missed = s.branches - s.covered_branches
+        pct = s.percent_covered
+        rows.append(
+            f'<tr data-i="{s.instructions}" data-m="{missed}" data-b="{s.branches}" '
+            f'data-bm="{br_missed}">'
+            f'<td class="name" data-v="{esc(path)}"><a href="{esc(names[path])}">{esc(path)}</a>'
+            + (' <span class="note">(partial)</span>' if fres.partial else "")
+            + "</td>"
+            f'<td data-v="{s.instructions}">{s.instructions}</td>'
+            f'<td data-v="{missed}">{missed}</td>'
+            f'<td data-v="{s.branches}">{s.branches}</td>'
+            f'<td data-v="{br_missed}">{br_missed}</td>'
+            f'<td data-v="{pct!r}">{pct:.2f}%</td></tr>'
+        )
+    t = results.totals
+    crashed = "".join(
+        f"<li>worker {esc(c.worker)} crashed: {esc(c.error)}"
+        + (f" (counts saved through {esc(c.saved_through)})" if c.recovered else "")
+        + "</li>"
+        for c in results.crashed_workers
+    )
+    columns = [("name", "File"), ("num", "Instr"), ("num", "Miss"), ("num", "Branch"),
+               ("num", "BrMiss"), ("num", "Cover")]  # fmt: skip
+    head = "".join(
+        f'<th data-type="{kind}" aria-sort="none"><button type="button">{label}</button></th>'
+        for kind, label in columns
+    )
+    return (
+        _head("Bytecode coverage")
+        + '<body class="index">\n<header>\n<h1>Bytecode coverage</h1>\n'
+        + f'<p class="meta">{_python_line(results)}</p>\n'
+        + f'<p class="totals">{esc(_figures(t))}</p>\n'
+        + (f'<ul class="notes">{crashed}</ul>\n' if crashed else "")
+        + '<p><label>Filter: <input id="filter" type="search" placeholder="file name" '
+        + 'autocomplete="off"></label> <span class="help">click a column header to sort</span>'
+        + "</p>\n</header>\n<main>\n"
+        + f'<table id="index">\n<thead><tr>{head}</tr></thead>\n<tbody>\n'
+        + "\n".join(rows)
+        + "\n</tbody>\n<tfoot><tr>"
+        + f'<td class="name">Total</td><td id="t-i">{t.instructions}</td>'
+        + f'<td id="t-m">{t.instructions - t.covered_instructions}</td>'
+        + f'<td id="t-b">{t.branches}</td><td id="t-bm">{t.branches - t.covered_branches}</td>'
+        + f'<td id="t-c">{t.percent_covered:.2f}%</td></tr></tfoot>\n</table>\n</main>\n'
+        + "</body>\n</html>\n"
+    )
+
+
+@dataclass
+class Source:
+    """A measured file's text as found on disk, and whether it is the text
+    that was measured."""
+
+    lines: list[str]
+    raw: bytes | None
+    note: str = ""
+
+
+def read_source(fres: FileResult, root: Path) -> Source:
+    """The file's lines (from ``root`` for a relative name); a note when it
+    is missing or changed since it was measured."""
+    path = Path(fres.path)
+    if not path.is_absolute():
+        path = root / path
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Source([], None, f"The source file cannot be read ({exc.strerror or exc}).")
+    lines = python_source_text(raw).split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if fres.sha256 and hashlib.sha256(raw).hexdigest() != fres.sha256:
+        return Source(
+            lines,
+            None,
+            "The source file changed since it was measured (its SHA-256 differs): line "
+            "marks may not match it, and no column spans are shown.",
+        )
+    return Source(lines, raw)
+
+
+def heat_level(count: int, top: int) -> int:
+    """A count's heat bucket, 1..HEAT_LEVELS on a log scale up to ``top`` (0: none)."""
+    if count <= 0 or top <= 0:
+        return 0
+    return max(1, math.ceil(HEAT_LEVELS * math.log1p(count) / math.log1p(top)))
+
+
+def file_page(results: Results, fres: FileResult, source: Source, filename: str) -> str:
+    """One file's page."""
+    notes = [source.note] if source.note else []
+    codes = fres.code_objects
+    positions: Sequence[dict[int, Position] | None] = [None] * len(codes)
+    if source.raw is not None:
+        if not versions.HAS_COLUMN_POSITIONS:
+            notes.append(
+                "Python 3.10 records no column positions: whole lines are marked, "
+                "no spans within them."
+            )
+        elif results.python != versions.PY_TAG:
+            notes.append(
+                f"Measured with Python {results.python}, reported with {versions.PY_TAG}: "
+                "the instructions differ, no column spans are shown."
+            )
+        else:
+            positions, unmatched = code_positions(source.raw, filename, codes)
+            if unmatched and codes:
+                notes.append(
+                    f"{unmatched} of {len(codes)} code objects do not match the source "
+                    "compiled again (compiled another way, such as through pytest's "
+                    "assertion rewriting): no column spans for them."
+                )
+    if fres.partial:
+        notes.append("Imported before the import hook: its module-level code was not measured.")
+    lines = source.lines
+    infos = line_infos(fres)
+    missed = missed_spans(lines, codes, positions)
+    jumps = jump_spans(lines, codes, positions)
+    excluded = set(fres.excluded_lines)
+    top = max((info.top for info in infos.values()), default=0)
+    body: list[str] = []
+    empty = LineInfo()
+    for number, text in enumerate(lines, 1):
+        info = infos.get(number, empty)
+        state = info.state(number in excluded)
+        line_missed = missed.get(number, ())
+        rendered = render_text(text, line_missed, jumps.get(number, ()))
+        classes = [state] if state else []
+        heat = heat_level(info.top, top)
+        if heat:
+            classes.append(f"h{heat}")
+        if state in ("mis", "par") and not line_missed:
+            classes.append("navl")
+        badge = ""
+        if info.outcomes:
+            badge = (
+                f'<i title="{esc(chr(10).join(info.jumps))}">'
+                f"{info.outcomes_taken}/{info.outcomes}</i>"
+            )
+        cls = f' class="{" ".join(classes)}"' if classes else ""
+        body.append(
+            f'<p id="L{number}"{cls}><b>{esc(MARKERS[state])}</b><code>{rendered}</code>{badge}</p>'
+        )
+    opnames: dict[str, int] = {}
+    data: dict[str, Any] = {
+        "codes": [
+            {
+                "q": code.qualname,
+                "f": code.firstlineno,
+                "o": [i.offset for i in code.instructions],
+                "n": [opnames.setdefault(i.opname, len(opnames)) for i in code.instructions],
+                "l": [i.line for i in code.instructions],
+                "c": [i.count for i in code.instructions],
+                "b": [
+                    [
+                        b.offset,
+                        b.outcomes[0].target_offset,
+                        b.outcomes[0].count,
+                        b.outcomes[1].target_offset,
+                        b.outcomes[1].count,
+                    ]
+                    for b in code.branches
+                ],
+            }
+            for code in codes
+        ],
+    }
+    data["ops"] = list(opnames)
+    options = "".join(
+        f'<option value="{i}">{esc(code.qualname)} (line {code.firstlineno})</option>'
+        for i, code in enumerate(codes)
+    )
+    legend = " ".join(
+        f'<span class="lg {cls}"><b>{esc(MARKERS[cls])}</b> {words}</span>'
+        for cls, words in LEGEND.items()
+    )
+    return (
+        _head(f"{fres.path} - bytecode coverage")
+        + '<body class="file">\n<header>\n'
+        + '<p class="crumbs"><a href="index.html">&#8592; index</a></p>\n'
+        + f"<h1>{esc(fres.path)}</h1>\n"
+        + f'<p class="totals">{esc(_figures(fres.summary))}</p>\n'
+        + f'<p class="meta">{_python_line(results)}</p>\n'
+        + f'<p class="legend">{legend} <mark>never ran</mark> '
+        + '<span class="b bp">a jump outcome never taken</span> '
+        + '<button type="button" id="heat" aria-pressed="false">heat view</button> '
+        + '<span class="help">j / k: next / previous missed span or line</span></p>\n'
+        + "".join(f'<p class="note">{esc(n)}</p>\n' for n in notes)
+        + '</header>\n<main class="split">\n<div id="source" class="source">\n'
+        + "\n".join(body)
+        + '\n</div>\n<aside id="dis" aria-label="disassembly">\n'
+        + f'<label>Code object <select id="fn">{options}</select></label>\n'
+        + '<table id="distab"><thead><tr><th>offset</th><th>opname</th><th>line</th>'
+        + "<th>count</th><th>fell</th><th>jumped</th></tr></thead><tbody></tbody></table>\n"
+        + '</aside>\n</main>\n<div id="tip" role="tooltip" hidden></div>\n'
+        + f'<script type="application/json" id="bcdata">{script_json(data)}</script>\n'
+        + "</body>\n</html>\n"
+    )
+
+
+def asset(name: str) -> bytes:
+    """A static file of the report, from the package."""
+    return resources.files("pytest_bytecode.report").joinpath(f"htmlfiles/{name}").read_bytes()
+
+
+def write(results: Results, directory: Path, root: Path) -> Path:
+    """Write the report into ``directory`` (made if needed); source files are
+    read from ``root`` for relative names.  Returns the index page's path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ASSETS:
+        write_atomic(directory / name, asset(name))
+    names = {path: page_name(path) for path in results.files}
+    for path, fres in results.files.items():
+        source = read_source(fres, root)
+        filename = str(Path(path) if Path(path).is_absolute() else root / path)
+        page = file_page(results, fres, source, filename)
+        write_atomic(directory / names[path], page.encode("utf-8", "replace"))
+    index = directory / "index.html"
+    write_atomic(index, index_page(results, names).encode("utf-8", "replace"))
+    return index
