@@ -345,6 +345,19 @@ def test_coverage_reads_the_data_file(measured: Path) -> None:
         statements = set(fdoc["executed_lines"]) | set(fdoc["missing_lines"])
         assert fdoc["executed_lines"] == [n for n in ours if n in statements]
     assert files[MOD_PATH]["missing_lines"] == MISSED
+    # coverage html and coverage xml read it too: the same missed lines.
+    run([*coverage, "html", "--data-file=.coverage", "-d", "covhtml"], measured)
+    page = next((measured / "covhtml").glob("*mod_py.html")).read_text()
+    for line in MISSED:
+        assert re.search(rf'<p class="mis[^"]*"><span class="n"><a id="t{line}"', page), line
+    run([*coverage, "xml", "--data-file=.coverage", "-o", "cov.xml"], measured)
+    xml_lines = {
+        int(el.get("number", "0")): int(el.get("hits", "0"))
+        for cls in ET.parse(measured / "cov.xml").iter("class")
+        if cls.get("filename", "").endswith("mod.py")
+        for el in cls.iter("line")
+    }
+    assert sorted(n for n, hits in xml_lines.items() if not hits) == MISSED
 
 
 @pytest.mark.subprocess
