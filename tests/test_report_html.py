@@ -293,7 +293,7 @@ def source_of(page: str) -> str:
 
 def test_a_changed_source_shows_no_spans_and_says_so(tmp_path: Path) -> None:
     source = "def f():\n    return 1\n"
-    _, codes = _counts_of(source, {"LOAD_CONST", "RETURN_CONST", "RETURN_VALUE"})
+    _, codes = _counts_of(source, {"LOAD_CONST", "LOAD_SMALL_INT", "RETURN_CONST", "RETURN_VALUE"})
     (tmp_path / "m.py").write_text(source + "# changed\n")
     data = CovData(files={"m.py": FileData("0" * 64, codes)})
     html.write(compute(data), tmp_path / "out", tmp_path)
