@@ -320,6 +320,58 @@ def build_wheel(repo: Path, work: Path) -> Path:
     return next(out.glob("pytest_bytecode-*.whl"))
 
 
+def selection_options(project: Project) -> list[str]:
+    """The project's extra pytest arguments and left-out tests (not its test paths)."""
+    opts: list[str] = []
+    for arg, _reason in project.args:
+        opts += arg.split(" ", 1)
+    for nodeid, _reason in project.deselect:
+        if "::" in nodeid:
+            opts += ["--deselect", nodeid]
+        else:
+            opts += ["--ignore", nodeid]
+    return opts
+
+
+def run_env(project: Project) -> dict[str, str]:
+    """The environment of every pytest run of ``project``, less ``PDIFF_OUT``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONWARNINGS")
+        and not k.startswith("COV_CORE")
+    }
+    env["PYTHONHASHSEED"] = "0"
+    if project.hypothesis_examples:
+        env["PDIFF_HYPOTHESIS"] = str(project.hypothesis_examples)
+    return env
+
+
+def prepare_project(project: Project, pdir: Path, wheel: Path) -> tuple[Path, Path, Path]:
+    """Set ``project`` up in ``pdir``: its venv (with ``wheel`` and the recorder
+    installed), a fresh run directory from its sdist without the package's own
+    sources, and the venv's site-packages.  Raises RuntimeError, OSError or
+    StopIteration on failure."""
+    venv = ensure_venv(project, pdir)
+    sdist = ensure_sdist(project, pdir)
+    check(
+        pip(venv_python(venv), "install", "-q", "--no-deps", "--force-reinstall", str(wheel)),
+        "pip install pytest-bytecode",
+    )
+    site = purelib(venv)
+    shutil.copyfile(RECORDER, site / RECORDER.name)
+    rundir = pdir / "run"
+    shutil.rmtree(rundir, ignore_errors=True)
+    shutil.copytree(sdist, rundir)
+    for rel in project.remove:
+        target = rundir / rel
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    return venv, rundir, site
+
+
 @dataclasses.dataclass
 class Outcome:
     way: str
@@ -354,29 +406,15 @@ def run_way(
     if way != "warm":
         shutil.rmtree(cache_dir, ignore_errors=True)
     cmd = [str(venv / "bin" / "pytest"), "-p", "pdiff_recorder", "-o", f"cache_dir={cache_dir}"]
-    for arg, _reason in project.args:
-        cmd += arg.split(" ", 1)
-    for nodeid, _reason in project.deselect:
-        if "::" in nodeid:
-            cmd += ["--deselect", nodeid]
-        else:
-            cmd += ["--ignore", nodeid]
+    cmd += selection_options(project)
     if way in ("cold", "warm", "xdist"):
         cmd += [f"--bytecode-cov={m}" for m in project.measure]
         cmd += [f"--bytecode-cov-report=json:{covjson}", f"--bytecode-cov-data={out / way}.data"]
     if way in ("xdist", "plainx"):
         cmd += ["-n", "2"]
     cmd += list(project.tests)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PYTHONPATH", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONWARNINGS")
-        and not k.startswith("COV_CORE")
-    }
-    env["PYTHONHASHSEED"] = "0"
+    env = run_env(project)
     env["PDIFF_OUT"] = str(record)
-    if project.hypothesis_examples:
-        env["PDIFF_HYPOTHESIS"] = str(project.hypothesis_examples)
     start = time.perf_counter()
     timed_out = False
     with open(logfile, "w") as f:
@@ -477,23 +515,7 @@ def run_project(project: Project, work: Path, wheel: Path, ways: list[str], time
     pdir.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.perf_counter()
-        venv = ensure_venv(project, pdir)
-        sdist = ensure_sdist(project, pdir)
-        check(
-            pip(venv_python(venv), "install", "-q", "--no-deps", "--force-reinstall", str(wheel)),
-            "pip install pytest-bytecode",
-        )
-        site = purelib(venv)
-        shutil.copyfile(RECORDER, site / RECORDER.name)
-        rundir = pdir / "run"
-        shutil.rmtree(rundir, ignore_errors=True)
-        shutil.copytree(sdist, rundir)
-        for rel in project.remove:
-            target = rundir / rel
-            if target.is_dir():
-                shutil.rmtree(target)
-            else:
-                target.unlink()
+        venv, rundir, site = prepare_project(project, pdir, wheel)
         log(f"{label} setup: {time.perf_counter() - t0:.1f} s")
     except (RuntimeError, OSError, StopIteration) as exc:
         log(f"{label} setup: FAILED: {exc}")
