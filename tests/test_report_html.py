@@ -11,6 +11,7 @@ again.
 
 from __future__ import annotations
 
+import dis
 import json
 import os
 import shutil
@@ -247,7 +248,7 @@ def _counts_of(source: str, missed_ops: set[str]) -> tuple[bytes, list[CodeCount
 def test_missed_spans_come_from_co_positions() -> None:
     source = 'def f(x):\n    return x.upper() if x else "\u00e9mpty"\n'
     raw, codes = _counts_of(source, {"LOAD_CONST", "RETURN_CONST"})
-    positions, unmatched = html.code_positions(raw, "m.py", codes)
+    positions, unmatched = html.code_positions(html.matched_code(raw, "m.py", codes), codes)
     assert unmatched == 0
     lines = source.split("\n")
     spans = html.missed_spans(lines, codes, positions)
@@ -259,8 +260,29 @@ def test_missed_spans_come_from_co_positions() -> None:
         bad.qualname, bad.name, bad.firstlineno, None,
         tuple(InstructionCount(i.offset, "NOP", i.line, i.count) for i in bad.instructions), (),
     )  # fmt: skip
-    positions, unmatched = html.code_positions(raw, "m.py", [codes[0], changed])
+    both = [codes[0], changed]
+    positions, unmatched = html.code_positions(html.matched_code(raw, "m.py", both), both)
     assert unmatched == 1 and positions[1] is None
+
+
+def test_the_disassembly_shows_arguments_as_dis_does() -> None:
+    source = 'def f(x):\n    return x.upper() if x else "' + "e" * 60 + '"\n'
+    raw, codes = _counts_of(source, set())
+    arguments = html.code_arguments(html.matched_code(raw, "m.py", codes), codes)
+    f = compile(source, "m.py", "exec").co_consts[0]
+    expected = {i.offset: i.argrepr for i in dis.get_instructions(f)}
+    shown = dict(zip((i.offset for i in codes[1].instructions), arguments[1], strict=True))
+    for offset, text in shown.items():
+        if len(expected[offset]) <= html.ARGUMENT_WIDTH:
+            assert text == expected[offset]
+        else:  # cut, with an ellipsis
+            assert len(text) == html.ARGUMENT_WIDTH and text.endswith("\N{HORIZONTAL ELLIPSIS}")
+    assert "x" in shown.values() and any(
+        t.endswith("\N{HORIZONTAL ELLIPSIS}") for t in shown.values()
+    )
+    # no match (another opname at an offset): no arguments
+    changed = CodeCounts("f", "f", 1, None, (InstructionCount(0, "NOP", 1, 0),), ())
+    assert html.code_arguments(html.matched_code(raw, "m.py", [changed]), [changed]) == [[""]]
 
 
 def test_render_text_cuts_overlapping_spans() -> None:
@@ -509,11 +531,21 @@ def test_keys_hover_and_the_disassembly_panel(
         page.eval_on_selector("#fn", "s => s.options[s.selectedIndex].text") == "unused (line 16)"
     )
     selected = page.eval_on_selector_all(
-        "#distab tr.sel", "rs => rs.map(r => r.cells[2].textContent)"
+        "#distab tr.sel", "rs => rs.map(r => r.cells[3].textContent)"
     )
     assert selected and set(selected) == {"17"}
+    # arguments as dis shows them, shown literally
+    arguments = page.eval_on_selector_all(
+        "#distab tbody tr", "rs => rs.map(r => r.cells[2].textContent)"
+    )
+    assert any(a.startswith('"<script>alert(') for a in arguments), arguments
+    assert page.eval_on_selector_all("#distab script", "s => s.length") == 0
     # an instruction -> its line
     page.select_option("#fn", label="sign (line 1)")
+    arguments = page.eval_on_selector_all(
+        "#distab tbody tr", "rs => rs.map(r => r.cells[2].textContent)"
+    )
+    assert "x" in arguments and "0" in arguments, arguments
     page.click("#distab tbody tr[data-line='3']")
     assert page.evaluate("document.activeElement.id") == "L3"
     assert page.eval_on_selector("#L3", "p => p.classList.contains('focus')")

@@ -42,6 +42,7 @@ are one JSON object per page, parsed on first use.
 
 from __future__ import annotations
 
+import dis
 import hashlib
 import html
 import itertools
@@ -62,6 +63,7 @@ from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.files import write_atomic
 from pytest_bytecode.results import FileResult, Results, Summary
 from pytest_bytecode.sources import python_source_text
+from pytest_bytecode.vocabulary import const_text
 
 #: The static files copied into the report folder, from ``htmlfiles/``.
 ASSETS = ("style.css", "report.js")
@@ -115,22 +117,19 @@ def code_tree(code: types.CodeType) -> Iterator[types.CodeType]:
             yield from code_tree(const)
 
 
-def code_positions(
+def matched_code(
     source: bytes, filename: str, codes: Sequence[CodeCounts]
-) -> tuple[list[dict[int, Position] | None], int]:
-    """For each counted code object, its instructions' ``co_positions()`` by
-    offset, from ``source`` compiled again; None for a code object that has
-    no match or whose recompiled instructions differ (opnames at the counted
-    offsets).  Also returns how many were None.  Needs
-    :data:`~pytest_bytecode.versions.HAS_COLUMN_POSITIONS` and a source that
-    compiles; otherwise every entry is None."""
-    out: list[dict[int, Position] | None] = [None] * len(codes)
-    if not versions.HAS_COLUMN_POSITIONS:
-        return out, len(codes)
+) -> list[types.CodeType | None]:
+    """For each counted code object, the same code object of ``source``
+    compiled again, matched by (qualname, firstlineno, n) as the data keys
+    them; None where there is none, or where the recompiled instructions
+    differ (opnames at the counted offsets: code compiled another way, such
+    as through pytest's assertion rewriting)."""
+    out: list[types.CodeType | None] = [None] * len(codes)
     try:
         root = compile(source, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
-        return out, len(codes)
+        return out
     compiled: dict[tuple[str, int, int], types.CodeType] = {}
     seen: dict[tuple[str, int], int] = {}
     for co in code_tree(root):
@@ -138,25 +137,64 @@ def code_positions(
         n = seen.get((qualname, co.co_firstlineno), 0)
         seen[(qualname, co.co_firstlineno)] = n + 1
         compiled[(qualname, co.co_firstlineno, n)] = co
-    missing = 0
     for i, (key, counted) in enumerate(zip(code_keys(codes), codes, strict=True)):
         match = compiled.get(key)
         if match is None:
-            missing += 1
             continue
         raw = match.co_code
-        positions = list(match.co_positions())  # type: ignore[attr-defined]
-        found: dict[int, Position] = {}
-        for ins in counted.instructions:
-            unit = ins.offset // versions.CODE_UNIT
-            if ins.offset >= len(raw) or opcode.opname[raw[ins.offset]] != ins.opname:
-                break
-            found[ins.offset] = positions[unit]
-        else:
-            out[i] = found
-            continue
-        missing += 1
-    return out, missing
+        if all(
+            ins.offset < len(raw) and opcode.opname[raw[ins.offset]] == ins.opname
+            for ins in counted.instructions
+        ):
+            out[i] = match
+    return out
+
+
+def code_positions(
+    matched: Sequence[types.CodeType | None], codes: Sequence[CodeCounts]
+) -> tuple[list[dict[int, Position] | None], int]:
+    """For each counted code object, its instructions' ``co_positions()`` by
+    offset, from its match (:func:`matched_code`); None where there is no
+    match.  Also returns how many were None.  Needs
+    :data:`~pytest_bytecode.versions.HAS_COLUMN_POSITIONS`."""
+    out: list[dict[int, Position] | None] = [None] * len(codes)
+    if not versions.HAS_COLUMN_POSITIONS:
+        return out, len(codes)
+    for i, (match, counted) in enumerate(zip(matched, codes, strict=True)):
+        if match is not None:
+            positions = list(match.co_positions())  # type: ignore[attr-defined]
+            unit = versions.CODE_UNIT
+            out[i] = {ins.offset: positions[ins.offset // unit] for ins in counted.instructions}
+    return out, sum(1 for found in out if found is None)
+
+
+#: An instruction's argument in the disassembly panel is cut to this many
+#: characters (a docstring's constant, say).
+ARGUMENT_WIDTH = 40
+
+
+def code_arguments(
+    matched: Sequence[types.CodeType | None], codes: Sequence[CodeCounts]
+) -> list[list[str]]:
+    """For each counted code object, its instructions' arguments as ``dis``
+    shows them (``argrepr``; constants that ``dis`` shows unstably, code
+    objects and frozensets, as the bytecode assertions do), from its match;
+    empty where there is none."""
+    out: list[list[str]] = []
+    for match, counted in zip(matched, codes, strict=True):
+        shown: dict[int, str] = {}
+        if match is not None:
+            for ins in dis.get_instructions(match):
+                text = ins.argrepr
+                if isinstance(ins.argval, (types.CodeType, frozenset)):
+                    # dis shows a code object with its address, a frozenset in
+                    # hash order: stable text instead, as the assertions use.
+                    text = const_text(ins.argval)
+                if len(text) > ARGUMENT_WIDTH:
+                    text = text[: ARGUMENT_WIDTH - 1] + "\N{HORIZONTAL ELLIPSIS}"
+                shown[ins.offset] = text
+        out.append([shown.get(ins.offset, "") for ins in counted.instructions])
+    return out
 
 
 def char_column(line: str, col: int) -> int:
@@ -468,6 +506,9 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
     notes = [source.note] if source.note else []
     codes = fres.code_objects
     positions: Sequence[dict[int, Position] | None] = [None] * len(codes)
+    matched: list[types.CodeType | None] = [None] * len(codes)
+    if source.raw is not None and results.python == versions.PY_TAG:
+        matched = matched_code(source.raw, filename, codes)
     if source.raw is not None:
         if not versions.HAS_COLUMN_POSITIONS:
             notes.append(
@@ -480,7 +521,7 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
                 "the instructions differ, no column spans are shown."
             )
         else:
-            positions, unmatched = code_positions(source.raw, filename, codes)
+            positions, unmatched = code_positions(matched, codes)
             if unmatched and codes:
                 notes.append(
                     f"{unmatched} of {len(codes)} code objects do not match the source "
@@ -526,6 +567,7 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
                 "f": code.firstlineno,
                 "o": [i.offset for i in code.instructions],
                 "n": [opnames.setdefault(i.opname, len(opnames)) for i in code.instructions],
+                "a": arguments,
                 "l": [i.line for i in code.instructions],
                 "c": [i.count for i in code.instructions],
                 "b": [
@@ -539,7 +581,7 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
                     for b in code.branches
                 ],
             }
-            for code in codes
+            for code, arguments in zip(codes, code_arguments(matched, codes), strict=True)
         ],
     }
     data["ops"] = list(opnames)
@@ -567,7 +609,8 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
         + "\n".join(body)
         + '\n</div>\n<aside id="dis" aria-label="disassembly">\n'
         + f'<label>Code object <select id="fn">{options}</select></label>\n'
-        + '<table id="distab"><thead><tr><th>offset</th><th>opname</th><th>line</th>'
+        + '<table id="distab"><thead><tr><th>offset</th><th>opname</th><th>argument</th>'
+        + "<th>line</th>"
         + "<th>count</th><th>fell</th><th>jumped</th></tr></thead><tbody></tbody></table>\n"
         + '</aside>\n</main>\n<div id="tip" role="tooltip" hidden></div>\n'
         + f'<script type="application/json" id="bcdata">{script_json(data)}</script>\n'

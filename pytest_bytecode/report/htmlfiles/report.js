@@ -61,7 +61,7 @@
       byLine = {};
       data.codes.forEach(function (code, c) {
         code.i = code.o.map(function (offset, k) {
-          return [offset, data.ops[code.n[k]], code.l[k], code.c[k]];
+          return [offset, data.ops[code.n[k]], code.l[k], code.c[k], code.a[k]];
         });
         code.br = {};
         code.b.forEach(function (b) { code.br[b[0]] = b; });
@@ -130,6 +130,7 @@
         var b = code.br[ins[0]];
         html.push('<tr tabindex="-1" data-line="' + (ins[2] === null ? "" : ins[2]) + '"' +
                   (ins[3] ? "" : ' class="miss"') + "><td>" + ins[0] + "</td><td>" + esc(ins[1]) +
+                  "</td><td>" + esc(ins[4]) +
                   "</td><td>" + (ins[2] === null ? "" : ins[2]) + "</td><td>" + ins[3] +
                   (b ? '</td><td title="falls through to offset ' + b[1] + '">' + b[2] +
                        '</td><td title="jumps to offset ' + b[3] + '">' + b[4]
