@@ -145,3 +145,26 @@ def dataset(
     """A data set of one file holding ``codes``."""
     fdata = FileData(sha, list(codes), list(excluded_lines), partial)
     return CovData(python=python, files={path: fdata})
+
+
+def trace_events(code: types.CodeType, filename: str) -> list[tuple[Any, ...]]:
+    """(event, function, line, exception type) of every ``sys.settrace``
+    event of ``filename``'s frames while its ``main()`` runs."""
+    ns: dict[str, Any] = {}
+    seen: list[tuple[Any, ...]] = []
+
+    def trace(frame: types.FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename != filename:
+            return None
+        kind = arg[0].__name__ if event == "exception" else None
+        seen.append((event, frame.f_code.co_name, frame.f_lineno, kind))
+        return trace
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        exec(code, ns)
+        ns["main"]()
+    finally:
+        sys.settrace(previous)
+    return seen

@@ -23,6 +23,7 @@ from typing import Any
 
 import oracle
 import pytest
+from bc_helpers import trace_events
 from test_engine_oracle import Program, check_program
 
 from pytest_bytecode import versions
@@ -565,33 +566,13 @@ def main():
 #: suspended generator, where plain code just clears it.)
 
 
-def _events(code: types.CodeType, filename: str) -> list[tuple[Any, ...]]:
-    ns: dict[str, Any] = {}
-    seen: list[tuple[Any, ...]] = []
-
-    def trace(frame: types.FrameType, event: str, arg: Any) -> Any:
-        if frame.f_code.co_filename != filename:
-            return None
-        kind = arg[0].__name__ if event == "exception" else None
-        seen.append((event, frame.f_code.co_name, frame.f_lineno, kind))
-        return trace
-
-    sys.settrace(trace)
-    try:
-        exec(code, ns)
-        ns["main"]()
-    finally:
-        sys.settrace(None)
-    return seen
-
-
 def test_generators_closed_and_exhausted_trace_as_in_plain_code() -> None:
     """Every ``sys.settrace`` event (call, line, return, exception) of
     generators closed while suspended, and of loops over exhausted generator
     expressions, as in plain code."""
     source = textwrap.dedent(CLOSED_IN_A_LOOP)
-    plain = _events(compile(source, "<closed>", "exec"), "<closed>")
-    got = _events(instrument(compile(source, "<closed>", "exec")).code, "<closed>")
+    plain = trace_events(compile(source, "<closed>", "exec"), "<closed>")
+    got = trace_events(instrument(compile(source, "<closed>", "exec")).code, "<closed>")
     assert got == plain
 
 

@@ -27,41 +27,19 @@ plain code does; the tests run everywhere.
 from __future__ import annotations
 
 import dis
-import sys
 import textwrap
 import types
 from typing import Any
+
+from bc_helpers import trace_events
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine import instrument
 
 
-def _events(code: types.CodeType, filename: str) -> list[tuple[Any, ...]]:
-    """(event, function, line, exception type) of every ``sys.settrace``
-    event of ``filename``'s frames while its ``main()`` runs."""
-    ns: dict[str, Any] = {}
-    seen: list[tuple[Any, ...]] = []
-
-    def trace(frame: types.FrameType, event: str, arg: Any) -> Any:
-        if frame.f_code.co_filename != filename:
-            return None
-        kind = arg[0].__name__ if event == "exception" else None
-        seen.append((event, frame.f_code.co_name, frame.f_lineno, kind))
-        return trace
-
-    previous = sys.gettrace()
-    sys.settrace(trace)
-    try:
-        exec(code, ns)
-        ns["main"]()
-    finally:
-        sys.settrace(previous)
-    return seen
-
-
 def _plain_and_instrumented(source: str, filename: str) -> tuple[list[Any], list[Any]]:
-    plain = _events(compile(source, filename, "exec"), filename)
-    got = _events(instrument(compile(source, filename, "exec")).code, filename)
+    plain = trace_events(compile(source, filename, "exec"), filename)
+    got = trace_events(instrument(compile(source, filename, "exec")).code, filename)
     return plain, got
 
 
