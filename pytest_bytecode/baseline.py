@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pytest_bytecode import versions
-from pytest_bytecode.data import DataError, read_json
+from pytest_bytecode.data import DataError, header_problem, read_json
 from pytest_bytecode.files import write_json_atomic
 from pytest_bytecode.results import NO_DATA, ResultError, Results, Summary, escape
 
@@ -113,13 +113,9 @@ def load_baseline(path: Path) -> dict[str, Any]:
         raw = read_json(path, "baseline")
     except DataError as exc:
         raise ResultError(str(exc)) from None
-    if not isinstance(raw, dict) or raw.get("kind") != BASELINE_KIND:
-        raise ResultError(f"{path}: not a pytest-bytecode baseline file")
-    if raw.get("format") != BASELINE_FORMAT:
-        raise ResultError(
-            f"{path}: baseline format {raw.get('format')!r} is not supported "
-            f"(this version reads format {BASELINE_FORMAT})"
-        )
+    problem = header_problem(raw, BASELINE_KIND, BASELINE_FORMAT, "baseline", path)
+    if problem is not None:
+        raise ResultError(problem)
     if raw.get("python") != versions.PY_TAG:
         raise ResultError(
             f"{path}: baseline was recorded with Python {raw.get('python')}, this is "
@@ -137,7 +133,7 @@ def load_baseline(path: Path) -> dict[str, Any]:
             f"{path}: corrupt baseline (missing entries, or a count that is not a "
             "non-negative integer)"
         ) from None
-    return raw
+    return cast("dict[str, Any]", raw)  # a dict: header_problem checked it
 
 
 def compare_baseline(baseline: dict[str, Any], results: Results) -> BaselineComparison:

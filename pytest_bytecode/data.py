@@ -461,15 +461,25 @@ def to_json(data: CovData) -> dict[str, Any]:
     }
 
 
+def header_problem(raw: Any, kind: str, version: int, noun: str, name: object) -> str | None:
+    """What is wrong with the ``kind`` and ``format`` fields of a JSON file of
+    ours (``noun``: "data", "baseline"), as a message naming ``name``; None
+    if they are this version's."""
+    if not isinstance(raw, dict) or raw.get("kind") != kind:
+        return f"{name}: not a pytest-bytecode {noun} file"
+    if raw.get("format") != version:
+        return (
+            f"{name}: {noun} format {raw.get('format')!r} is not supported "
+            f"(this version reads format {version})"
+        )
+    return None
+
+
 def from_json(raw: Any, name: str = "data") -> CovData:
     """Inverse of :func:`to_json`; raises :class:`DataError` naming ``name``."""
-    if not isinstance(raw, dict) or raw.get("kind") != KIND:
-        raise DataError(f"{name}: not a pytest-bytecode data file")
-    if raw.get("format") != FORMAT_VERSION:
-        raise DataError(
-            f"{name}: data format {raw.get('format')!r} is not supported "
-            f"(this version reads format {FORMAT_VERSION})"
-        )
+    problem = header_problem(raw, KIND, FORMAT_VERSION, "data", name)
+    if problem is not None:
+        raise DataError(problem)
     try:
         data = CovData(str(raw["python"]), str(raw["python_version"]))
         with gc_paused():
