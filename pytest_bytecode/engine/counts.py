@@ -27,7 +27,7 @@ from pytest_bytecode import versions
 from pytest_bytecode.engine.analysis import Analysis, analyse, blocks_of
 from pytest_bytecode.engine.assemble import AT, BEFORE
 from pytest_bytecode.engine.blocks import Block, Graph
-from pytest_bytecode.engine.decode import Instr, decode
+from pytest_bytecode.engine.decode import decode
 from pytest_bytecode.engine.plan import FlowPlan, branch_blocks, node_out
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
@@ -365,36 +365,46 @@ class CountReader:
     ) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]:
         """The counts of code that never ran, from its blocks alone: what
         :meth:`counts_from` gives for all-zero probes and no raise."""
-        from pytest_bytecode.engine.model import BranchCount, BranchOutcome, InstructionCount
+        branches = tuple(self._branch(decoded, b, 0, 0) for b in branch_blocks(self.graph))
+        return self._units(decoded, None), branches
+
+    @staticmethod
+    def _units(decoded: _DecodedCode, counts: list[int] | None) -> tuple[InstructionCount, ...]:
+        """The units among the decoded instructions, each with its count
+        (by instruction index; 0 for all if ``counts`` is None)."""
+        # The result types load with the first counts read (start-up).
+        from pytest_bytecode.engine.model import InstructionCount
 
         non_units = decoded.non_units
-        instructions = tuple(
-            InstructionCount(ins.offset, ins.opname, ins.position[0], 0)
+        return tuple(
+            InstructionCount(
+                ins.offset,
+                ins.opname,
+                ins.position[0],
+                counts[ins.index] if counts is not None else 0,
+            )
             for ins in decoded.instrs
             if ins.index not in non_units
         )
-        branches = []
-        for block_index in branch_blocks(self.graph):
-            ins, next_offset = self._jump_of(decoded, block_index)
-            assert ins.target is not None
-            branches.append(
-                BranchCount(
-                    ins.offset,
-                    ins.opname,
-                    ins.position[0],
-                    (BranchOutcome(next_offset, 0), BranchOutcome(ins.target, 0)),
-                )
-            )
-        return instructions, tuple(branches)
 
-    def _jump_of(self, decoded: _DecodedCode, block_index: int) -> tuple[Instr, int]:
-        """The conditional jump that ends a block, and the offset after it."""
+    def _branch(self, decoded: _DecodedCode, block_index: int, fall: int, jump: int) -> BranchCount:
+        """The conditional jump that ends a block, with how often it fell
+        through and jumped."""
+        from pytest_bytecode.engine.model import BranchCount, BranchOutcome
+
         jump_ins = self.blocks[block_index].last
         assert jump_ins is not None
         instrs = decoded.instrs
         index = decoded.index_at(jump_ins.start)
         ins = instrs[index]
-        return ins, instrs[index + 1].offset if index + 1 < len(instrs) else ins.end
+        next_offset = instrs[index + 1].offset if index + 1 < len(instrs) else ins.end
+        assert ins.target is not None
+        return BranchCount(
+            ins.offset,
+            ins.opname,
+            ins.position[0],
+            (BranchOutcome(next_offset, fall), BranchOutcome(ins.target, jump)),
+        )
 
     def _raised(
         self, decoded: _DecodedCode, raises: Sequence[Mapping[int, int]]
@@ -471,41 +481,24 @@ class CountReader:
     ) -> tuple[InstructionCount, ...]:
         """Each unit ran as often as its block was entered, less the
         exceptions raised before it in the block."""
-        # The result types load with the first counts read (start-up).
-        from pytest_bytecode.engine.model import InstructionCount
-
-        instrs = decoded.instrs
         flow = self.flow
-        counts = [0] * len(instrs)
+        counts = [0] * len(decoded.instrs)
         for block in self.blocks:
             running = edge[flow.block_edge[block.index]]
             for i in range(decoded.first[block.index], decoded.last[block.index] + 1):
                 running -= raised_before[i]
                 counts[i] = running
                 running -= raised_after[i]
-        non_units = decoded.non_units
-        return tuple(
-            InstructionCount(ins.offset, ins.opname, ins.position[0], counts[ins.index])
-            for ins in instrs
-            if ins.index not in non_units
-        )
+        return self._units(decoded, counts)
 
     def _branch_counts(self, decoded: _DecodedCode, edge: list[int]) -> tuple[BranchCount, ...]:
         """Each conditional jump's two ways: fall-through, then jump."""
-        from pytest_bytecode.engine.model import BranchCount, BranchOutcome
-
-        branches: list[BranchCount] = []
-        for block_index, fall_edge, jump_edge in self.flow.branches(self.graph):
-            ins, next_offset = self._jump_of(decoded, block_index)
-            assert ins.target is not None
-            fall = edge[fall_edge] if fall_edge >= 0 else 0
-            jump = edge[jump_edge] if jump_edge >= 0 else 0
-            branches.append(
-                BranchCount(
-                    ins.offset,
-                    ins.opname,
-                    ins.position[0],
-                    (BranchOutcome(next_offset, fall), BranchOutcome(ins.target, jump)),
-                )
+        return tuple(
+            self._branch(
+                decoded,
+                block_index,
+                edge[fall_edge] if fall_edge >= 0 else 0,
+                edge[jump_edge] if jump_edge >= 0 else 0,
             )
-        return tuple(branches)
+            for block_index, fall_edge, jump_edge in self.flow.branches(self.graph)
+        )
