@@ -125,6 +125,11 @@ class Collector:
         #: What the report should say about this run's files (a file whose
         #: source changed between two loads).
         self.notes: list[str] = []
+        #: Handle index -> paths (in its tree) of the code objects that ran
+        #: while a tracer could move their frames (:meth:`mark_ran_since`).
+        self._traced: dict[int, set[tuple[int, ...]]] = {}
+        #: The tests during which a tracer was installed, in order.
+        self.traced_during: list[str] = []
 
     def register(
         self,
@@ -183,6 +188,29 @@ class Collector:
         """Every handle's raw probe state now, in registration order."""
         return [handle.state() for _, handle in self._handles]
 
+    def mark_ran_since(self, before: Sequence[RawState], during: Iterable[str]) -> None:
+        """Mark the code objects whose probes moved since the raw states
+        ``before`` as possibly inexact (a tracer was installed meanwhile,
+        during the tests ``during``: see :mod:`pytest_bytecode.tracers`)."""
+        for index, (_, handle) in enumerate(self._handles):
+            now = handle.state()
+            if index < len(before):
+                if now == before[index]:
+                    continue
+                now = engine.state_difference(now, before[index])
+            ran = {
+                code.path
+                for code in handle.counts_from(now)
+                if code.path is not None
+                and (
+                    any(i.count for i in code.instructions)
+                    or any(o.count for b in code.branches for o in b.outcomes)
+                )
+            }
+            if ran:
+                self._traced.setdefault(index, set()).update(ran)
+        self.traced_during.extend(t for t in during if t not in self.traced_during)
+
     def snapshot(self, states: Sequence[RawState] | None = None) -> CovData:
         """The counts of every registered file, one :class:`FileData` each.
 
@@ -206,6 +234,11 @@ class Collector:
                 else:
                     counted = handle.counts_from(zero_state(handle))
                 loaded = FileData(entry.sha256, counted)
+                traced = self._traced.get(index)
+                if traced:
+                    loaded.traced = sorted(
+                        {(c.qualname, c.firstlineno) for c in counted if c.path in traced}
+                    )
                 if fdata is None:
                     fdata = loaded
                 else:  # the file loaded again (reload, a second name): one entry
@@ -215,6 +248,7 @@ class Collector:
             fdata.excluded_lines = sorted(entry.excluded)
             fdata.partial = entry.partial
             data.files[path] = fdata
+        data.traced_during = list(self.traced_during)
         return data
 
     def records(self, start: int = 0) -> list[dict[str, Any]]:

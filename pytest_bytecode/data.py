@@ -112,6 +112,9 @@ class FileData:
 
     ``partial`` is true when the module was imported before the import hook
     was installed: only its functions were instrumented, not its module code.
+    ``traced`` names, by ``(qualname, firstlineno)``, the code objects that
+    ran while a trace function or monitoring callback was installed, whose
+    counts a debugger's jump may have made inexact (:mod:`pytest_bytecode.tracers`).
     The list and the file's other fields belong to this object; the code
     objects in it are values, shared with the data sets they were merged from.
     """
@@ -120,6 +123,7 @@ class FileData:
     code_objects: list[CodeCounts]
     excluded_lines: list[int] = field(default_factory=list)
     partial: bool = False
+    traced: list[tuple[str, int]] = field(default_factory=list)
 
     def keyed(self) -> dict[CodeKey, CodeCounts]:
         """The code objects by ``(qualname, firstlineno, n)``."""
@@ -128,7 +132,11 @@ class FileData:
     def copy(self) -> FileData:
         """A copy whose list and fields can change without changing this one."""
         return FileData(
-            self.sha256, list(self.code_objects), list(self.excluded_lines), self.partial
+            self.sha256,
+            list(self.code_objects),
+            list(self.excluded_lines),
+            self.partial,
+            list(self.traced),
         )
 
 
@@ -175,6 +183,8 @@ class CovData:
     python_version: str = versions.PY_VERSION
     files: dict[str, FileData] = field(default_factory=dict)
     crashed_workers: list[CrashedWorker] = field(default_factory=list)
+    #: The tests during which a trace function was installed (see FileData.traced).
+    traced_during: list[str] = field(default_factory=list)
 
 
 # --- merging -----------------------------------------------------------------
@@ -243,6 +253,7 @@ def merge_into(
             else:
                 merge_file(mine, fdata, how, checked=True)
     target.crashed_workers.extend(other.crashed_workers)
+    target.traced_during.extend(t for t in other.traced_during if t not in target.traced_during)
 
 
 def merge_file(
@@ -268,6 +279,8 @@ def merge_file(
             skipped.append(code)
     mine.partial = mine.partial and other.partial
     mine.excluded_lines = sorted(set(mine.excluded_lines) | set(other.excluded_lines))
+    if other.traced:
+        mine.traced = sorted(set(mine.traced) | set(other.traced))
     return skipped
 
 
@@ -350,13 +363,16 @@ def code_to_json(code: CodeCounts) -> dict[str, Any]:
 
 
 def file_to_json(fdata: FileData) -> dict[str, Any]:
-    """One file's counts as plain JSON data."""
-    return {
+    """One file's counts as plain JSON data (``traced`` only when not empty)."""
+    raw: dict[str, Any] = {
         "sha256": fdata.sha256,
         "partial": fdata.partial,
         "excluded_lines": list(fdata.excluded_lines),
         "code_objects": [code_to_json(c) for c in fdata.code_objects],
     }
+    if fdata.traced:
+        raw["traced"] = [[qualname, line] for qualname, line in fdata.traced]
+    return raw
 
 
 def _int(value: Any, what: str, *, nullable: bool = False) -> Any:
@@ -443,6 +459,10 @@ def file_from_json(raw: Any) -> FileData:
         code_objects=codes,
         excluded_lines=_ints(raw.get("excluded_lines", []), "lines", "a line"),
         partial=bool(raw.get("partial", False)),
+        traced=[
+            (_str(q, "a qualname"), _int(n, "a line"))
+            for q, n in _list(raw.get("traced", []), "traced")
+        ],
     )
 
 
@@ -458,6 +478,7 @@ def to_json(data: CovData) -> dict[str, Any]:
         "python_version": data.python_version,
         "files": {path: file_to_json(f) for path, f in sorted(data.files.items())},
         "crashed_workers": [c.to_json() for c in data.crashed_workers],
+        **({"traced_during": list(data.traced_during)} if data.traced_during else {}),
     }
 
 
@@ -487,6 +508,9 @@ def from_json(raw: Any, name: str = "data") -> CovData:
                 data.files[str(path)] = file_from_json(f)
         for c in raw.get("crashed_workers", []):
             data.crashed_workers.append(CrashedWorker.from_json(c))
+        data.traced_during = [
+            _str(t, "a test id") for t in _list(raw.get("traced_during", []), "traced_during")
+        ]
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise DataError(f"{name}: corrupt data file ({type(exc).__name__}: {exc})") from None
     return data

@@ -81,6 +81,13 @@ class FileResult:
     sha256: str = ""
     #: The lines coverage.py's exclusion rules exclude, in order.
     excluded_lines: tuple[int, ...] = ()
+    #: ``(qualname, firstlineno)`` of the code objects that ran while a tracer
+    #: was installed: their counts are not exact if it jumped (FileData.traced).
+    traced: frozenset[tuple[str, int]] = frozenset()
+
+    def is_traced(self, code: CodeCounts) -> bool:
+        """Whether ``code`` ran while a tracer could move its frames."""
+        return (code.qualname, code.firstlineno) in self.traced
 
     def missed_lines(self) -> dict[int, tuple[list[str], bool]]:
         """Line -> (missed opnames, whether every instruction of the line was missed)."""
@@ -106,6 +113,8 @@ class Results:
     files: dict[str, FileResult]
     totals: Summary
     crashed_workers: tuple[CrashedWorker, ...] = ()
+    #: The tests during which a tracer was installed (CovData.traced_during).
+    traced_during: tuple[str, ...] = ()
 
 
 def without_lines(code: CodeCounts, excluded: Set[int]) -> CodeCounts:
@@ -129,10 +138,23 @@ def compute(data: CovData) -> Results:
         codes = tuple(without_lines(c, excluded) for c in fdata.code_objects)
         summary = sum(map(Summary.of, codes), Summary())
         files[path] = FileResult(
-            path, codes, fdata.partial, summary, fdata.sha256, tuple(sorted(excluded))
+            path,
+            codes,
+            fdata.partial,
+            summary,
+            fdata.sha256,
+            tuple(sorted(excluded)),
+            frozenset(fdata.traced),
         )
         total = total + summary
-    return Results(data.python, data.python_version, files, total, tuple(data.crashed_workers))
+    return Results(
+        data.python,
+        data.python_version,
+        files,
+        total,
+        tuple(data.crashed_workers),
+        tuple(data.traced_during),
+    )
 
 
 # --- fail-under ----------------------------------------------------------------
@@ -180,6 +202,30 @@ def escape(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def traced_note(results: Results) -> str | None:
+    """The reports' line for code that ran while a tracer was installed, or
+    None when there was none."""
+    during = results.traced_during
+    names = [
+        f"{path}:{qualname}"
+        for path, fres in results.files.items()
+        for qualname, _ in sorted(fres.traced, key=lambda key: key[1])
+    ]
+    if not names:
+        return None
+    shown = ", ".join(escape(n) for n in names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    tests = ""
+    if during:
+        tests = f" (during {', '.join(escape(t) for t in during[:3])}"
+        tests += f" and {len(during) - 3} more)" if len(during) > 3 else ")"
+    return (
+        f"{len(names)} code object(s) ran while a trace function or sys.monitoring callback "
+        f"was installed{tests}: a debugger's jump there leaves their counts inexact "
+        f"(traced-code): {shown}{more}"
+    )
 
 
 def fail_under_verdict(results: Results, minimum: float) -> str | None:

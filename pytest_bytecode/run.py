@@ -37,6 +37,7 @@ from pytest_bytecode.report import write_reports
 from pytest_bytecode.results import Results
 from pytest_bytecode.settings import Settings
 from pytest_bytecode.sources import SourceError, read_coverage_config, report_path, resolve
+from pytest_bytecode.tracers import TracerWatch
 from pytest_bytecode.xdist import ControllerRole, WorkerRole
 
 
@@ -54,6 +55,7 @@ class _State:
     results: Results | None = None
     lines: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    watch: TracerWatch | None = None
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -95,6 +97,9 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
     config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
     state = _State(run_settings, collector, measurement)
+    state.watch = TracerWatch(collector.state, collector.mark_ran_since)
+    state.watch.start()
+    config.add_cleanup(state.watch.stop)
     config.pluginmanager.register(RunHooks(state), "bytecode-cov-run")
     early = instrument_loaded(measurement, dict(sys.modules))
     if early:
@@ -153,6 +158,25 @@ class RunHooks:
             state.controller = ControllerRole()
             config.pluginmanager.register(state.controller, "bytecode-cov-controller")
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
+        """Tell the tracer watch where one test starts and ends."""
+        watch = self.state.watch
+        if watch is not None:
+            watch.test_started(item.nodeid)
+        try:
+            return (yield)
+        finally:
+            if watch is not None:
+                watch.test_finished()
+
+    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
+    def close_tracer_watch(self, session: pytest.Session) -> None:
+        """Close the tracer watch's window before anything reads the counts
+        (an xdist worker's :class:`WorkerRole` included)."""
+        if self.state.watch is not None:
+            self.state.watch.stop()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write data and file reports, decide the verdicts, fail the run if one fails."""
@@ -173,6 +197,11 @@ class RunHooks:
         counts = _save(state, counts)
         figures = results.compute(counts)
         state.results = figures
+        traced = results.traced_note(figures)
+        if traced is not None and not any(
+            spec.kind in ("term", "term-missing") for spec in run_settings.reports
+        ):  # the terminal report says it otherwise
+            state.lines.append(f"bytecode coverage: {traced}")
         base = config.invocation_params.dir
         for spec in run_settings.reports:
             if spec.kind not in ("term", "term-missing"):

@@ -250,6 +250,7 @@ def test_side_by_side_with_pytest_cov(
     assert cov_both[0] == cov_plain[0]  # coverage.py's own line is unchanged
     assert len(cov_both) == 2  # ... and ours is there too
     both.stdout.fnmatch_lines(["*bytecode coverage: Python*", "TOTAL*"])
+    assert "traced-code" not in both.stdout.str()  # coverage.py's tracer never jumps
 
 
 def _cache_files(root: Path) -> list[Path]:

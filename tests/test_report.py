@@ -33,6 +33,7 @@ SCHEMA: Any = {
         "version": STR,
         "python": STR,
         "crashed_workers": [{"worker": STR, "error": STR, "recovered": bool, "saved_through": STR}],
+        "traced_during": [STR],
     },
     "totals": SUMMARY,
     "files": (
@@ -45,6 +46,7 @@ SCHEMA: Any = {
                     "qualname": STR,
                     "name": STR,
                     "firstlineno": INT,
+                    "traced": bool,
                     "instructions": [{"offset": INT, "opname": STR, "line": OPT_INT, "count": INT}],
                     "branches": [
                         {

@@ -61,7 +61,7 @@ from pytest_bytecode import __version__, versions
 from pytest_bytecode.data import code_keys
 from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.files import write_atomic
-from pytest_bytecode.results import FileResult, Results, Summary
+from pytest_bytecode.results import FileResult, Results, Summary, traced_note
 from pytest_bytecode.sources import python_source_text
 from pytest_bytecode.vocabulary import const_text
 
@@ -435,6 +435,9 @@ def index_page(results: Results, names: dict[str, str]) -> str:
         + "</li>"
         for c in results.crashed_workers
     )
+    traced = traced_note(results)
+    if traced is not None:
+        crashed += f"<li>{esc(traced)}</li>"
     columns = [("name", "File"), ("num", "Instr"), ("num", "Miss"), ("num", "Branch"),
                ("num", "BrMiss"), ("num", "Cover")]  # fmt: skip
     head = "".join(

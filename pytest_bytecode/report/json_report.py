@@ -28,6 +28,7 @@ def document(results: Results) -> dict[str, Any]:
             "version": __version__,
             "python": results.python_version,
             "crashed_workers": [c.to_json() for c in results.crashed_workers],
+            "traced_during": list(results.traced_during),
         },
         "totals": results.totals.as_dict(),
         "files": {
@@ -39,6 +40,7 @@ def document(results: Results) -> dict[str, Any]:
                         "qualname": code.qualname,
                         "name": code.name,
                         "firstlineno": code.firstlineno,
+                        "traced": fres.is_traced(code),
                         "instructions": [
                             {
                                 "offset": i.offset,

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pytest_bytecode.results import FileResult, Results, Summary, escape, format_percent
+from pytest_bytecode.results import (
+    FileResult,
+    Results,
+    Summary,
+    escape,
+    format_percent,
+    traced_note,
+)
 
 
 def missing_text(fres: FileResult) -> str:
@@ -85,6 +92,10 @@ def render(results: Results, *, missing: bool = False) -> Iterator[str]:
             "(partial): imported before pytest-bytecode's import hook; "
             "module-level code not measured"
         )
+    traced = traced_note(results)
+    if traced is not None:
+        yield ""
+        yield traced
     for crash in results.crashed_workers:
         yield ""
         state = (

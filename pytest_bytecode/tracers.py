@@ -1,0 +1,148 @@
+"""Notice when code ran while something could move its frames: a tracer.
+
+A debugger's *jump* (pdb's ``jump``, ``frame.f_lineno = N`` set by a trace
+function or, on 3.12+, by a ``sys.monitoring`` callback) moves a frame to
+another line without running the instructions between, probes included.
+The probes cannot tell, and nothing per frame can (the probes cannot read
+the trace state, pdb sets ``frame.f_trace`` itself, and wrapping a user's
+trace function would show in ``sys.gettrace()``).
+
+What can be seen is that a jump was *possible*: the interpreter allows one
+only inside a trace function or a monitoring callback, and installing either
+raises an audit event (``sys.settrace``, also for ``threading.settrace``'s
+threads and C tracers installed with ``PyEval_SetTrace``;
+``sys.monitoring.register_callback``).  :class:`TracerWatch` opens a
+*window* at such an event (or at the start of a run that already has a
+tracer), taking the probes' raw states; it closes it at the next test
+boundary where no tracer is left, and every code object whose probes moved
+meanwhile is marked as possibly inexact (:meth:`Collector.mark_ran_since
+<pytest_bytecode.collector.Collector.mark_ran_since>`).  The marks are a
+superset of the jumped frames: a tracer that never jumps (a profiler) marks
+the code that ran under it too, and the report says so in those words.  The
+one exception is coverage.py (pytest-cov side by side): a tracer installed
+by its modules, or a monitoring tool named ``coverage.py``, opens no window,
+since it never moves a frame.
+
+Audit hooks cannot be removed, so the process gets one hook, installed with
+the first watch; it calls the watch that is current and costs one string
+comparison per audit event otherwise.  A tracer installed in another thread
+than the main one keeps the window open until the run ends (its thread's
+trace state cannot be read from here).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pytest_bytecode.engine import RawState
+
+#: Audit events raised when a trace function or monitoring callback is installed.
+EVENTS = frozenset({"sys.settrace", "sys.monitoring.register_callback"})
+
+_current: TracerWatch | None = None
+_hooked = False
+
+
+def _of_coverage_py(module: object) -> bool:
+    return isinstance(module, str) and module.partition(".")[0] == "coverage"
+
+
+def _jumper(tracer: object) -> bool:
+    """Whether ``tracer`` (a trace function, callback or None) could jump."""
+    return tracer is not None and not _of_coverage_py(getattr(tracer, "__module__", None))
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    watch = _current
+    if watch is None or event not in EVENTS:
+        return
+    if args:  # sys.monitoring.register_callback(tool, event, func)
+        if not _jumper(args[0]):
+            return
+    else:  # sys.settrace: the function is not passed; its caller tells
+        caller = sys._getframe(1).f_globals.get("__name__")
+        if _of_coverage_py(caller):
+            return
+        if caller == "threading" and not _jumper(threading.gettrace()):
+            return  # a new thread installing threading.settrace's function
+    watch.installed(threading.current_thread() is threading.main_thread())
+
+
+def tracing_now() -> bool:
+    """Whether a trace function or another ``sys.monitoring`` tool that could
+    jump is set now (in this thread, or for new threads)."""
+    if _jumper(sys.gettrace()) or _jumper(threading.gettrace()):
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is None:
+        return False
+    return any(monitoring.get_tool(tool) not in (None, "coverage.py") for tool in range(6))
+
+
+class TracerWatch:
+    """Windows of a run in which a tracer could jump, and what ran in them.
+
+    ``state`` reads every probe's raw state (the collector's
+    :meth:`~pytest_bytecode.collector.Collector.state`); ``mark`` receives
+    the states at a window's opening and the names of the tests it spanned
+    when it closes.
+    """
+
+    def __init__(
+        self,
+        state: Callable[[], list[RawState]],
+        mark: Callable[[list[RawState], list[str]], None],
+    ) -> None:
+        self._state = state
+        self._mark = mark
+        self._before: list[RawState] | None = None
+        self._during: list[str] = []
+        self._other_thread = False
+        self._where = ""
+
+    def start(self) -> None:
+        """Watch from now on (a tracer already set opens a window)."""
+        global _current, _hooked
+        _current = self
+        if not _hooked:
+            sys.addaudithook(_audit)
+            _hooked = True
+        if tracing_now():
+            self.installed(True)
+
+    def installed(self, main_thread: bool) -> None:
+        """A tracer is being installed: open a window if none is open."""
+        self._other_thread = self._other_thread or not main_thread
+        if self._before is None:
+            self._before = self._state()
+            self._during = []
+        if self._where and self._where not in self._during:
+            self._during.append(self._where)
+
+    def test_started(self, nodeid: str) -> None:
+        """Name the test that runs from now on (for the windows it opens)."""
+        self._where = nodeid
+        if self._before is not None and nodeid not in self._during:
+            self._during.append(nodeid)
+
+    def test_finished(self) -> None:
+        """A test boundary: close the window unless a tracer is still set."""
+        self._where = ""
+        if self._before is not None and not self._other_thread and not tracing_now():
+            self._close()
+
+    def stop(self) -> None:
+        """The run's end: close any window, and stop watching."""
+        global _current
+        if self._before is not None:
+            self._close()
+        if _current is self:
+            _current = None
+
+    def _close(self) -> None:
+        before, self._before = self._before, None
+        assert before is not None
+        self._mark(before, self._during or ["outside tests"])

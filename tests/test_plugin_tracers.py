@@ -1,0 +1,240 @@
+"""Code that ran while a tracer could jump is marked as possibly inexact.
+
+A debugger's jump moves a frame behind the probes' back (docs/engine.md,
+Known differences); :mod:`pytest_bytecode.tracers` marks the code objects
+that ran while a trace function or monitoring callback was installed.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import pytest
+from bc_helpers import load_json, make_project
+
+from pytest_bytecode import cli, data, tracers
+from pytest_bytecode.engine import RawState
+
+JUMPY = {
+    "src/pkg/__init__.py": "",
+    "src/pkg/mod.py": """
+        def f(n):
+            a = 1
+            if n:
+                a = 2
+            d = 4
+            return a + d
+
+        def g():
+            return 5
+    """,
+    "tests/test_jump.py": """
+        import io
+        import pdb
+
+        from pkg.mod import f, g
+
+        def test_before():
+            assert g() == 5
+
+        def test_pdb_jump():
+            # At f's first line: next (to the if), jump over the if, continue.
+            commands = io.StringIO("next\\njump 6\\ncontinue\\n")
+            debugger = pdb.Pdb(stdin=commands, stdout=io.StringIO(), nosigint=True)
+            assert debugger.runcall(f, 1) == 5  # a = 2 skipped by the jump
+
+        def test_after():
+            assert g() == 5
+    """,
+}
+
+
+def _traced(report: Any) -> dict[str, bool]:
+    return {
+        code["qualname"]: code["traced"]
+        for entry in report["files"].values()
+        for code in entry["code_objects"]
+    }
+
+
+@pytest.mark.skipif(sys.gettrace() is not None, reason="needs the run to have no tracer")
+def test_pdb_jump_marks_the_jumped_function_only(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_project(pytester, JUMPY)
+    result = pytester.runpytest("--bytecode-cov=pkg", "--bytecode-cov-report=json:cov.json")
+    result.assert_outcomes(passed=3)
+    assert _traced(load_json(pytester.path / "cov.json")) == {
+        "<module>": False,
+        "f": True,
+        "g": False,
+    }
+    result.stdout.fnmatch_lines(
+        [
+            "bytecode coverage: 1 code object(s) ran while a trace function or sys.monitoring "
+            "callback was installed (during tests/test_jump.py::test_pdb_jump): a debugger's "
+            "jump there leaves their counts inexact (traced-code): src/pkg/mod.py:f"
+        ]
+    )
+    assert cli.main(["report", "--data", str(pytester.path / ".bytecode-cov")]) == 0
+    assert "ran while a trace function" in capsys.readouterr().out
+    raw = load_json(pytester.path / ".bytecode-cov")
+    assert raw["files"]["src/pkg/mod.py"]["traced"] == [["f", 2]]  # firstlineno
+    assert data.load(pytester.path / ".bytecode-cov").files["src/pkg/mod.py"].traced == [("f", 2)]
+
+
+@pytest.mark.skipif(sys.gettrace() is not None, reason="needs the run to have no tracer")
+def test_no_tracer_no_mark(pytester: pytest.Pytester) -> None:
+    files = dict(JUMPY)
+    files["tests/test_jump.py"] = "from pkg.mod import f\n\ndef test_f():\n    assert f(1) == 6\n"
+    make_project(pytester, files)
+    result = pytester.runpytest("--bytecode-cov=pkg", "--bytecode-cov-report=json:c.json")
+    result.assert_outcomes(passed=1)
+    assert not any(_traced(load_json(pytester.path / "c.json")).values())
+    assert "traced" not in load_json(pytester.path / ".bytecode-cov")["files"]["src/pkg/mod.py"]
+    assert "traced-code" not in result.stdout.str()
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(sys.gettrace() is not None, reason="needs the run to have no tracer")
+def test_marks_survive_the_xdist_merge(pytester: pytest.Pytester) -> None:
+    make_project(pytester, JUMPY)
+    result = pytester.runpytest_subprocess(
+        "--bytecode-cov=pkg", "--bytecode-cov-report=json:cov.json", "-p", "xdist", "-n", "2"
+    )
+    result.assert_outcomes(passed=3)
+    assert _traced(load_json(pytester.path / "cov.json"))["f"] is True
+    assert _traced(load_json(pytester.path / "cov.json"))["g"] is False
+
+
+# --- the watch on its own --------------------------------------------------------
+
+
+class _Probes:
+    """A stand-in collector: ``ran()`` moves its one probe."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.marks: list[tuple[int, list[str]]] = []
+
+    def state(self) -> list[RawState]:
+        return [([self.value], {})]
+
+    def mark(self, before: list[RawState], during: list[str]) -> None:
+        self.marks.append((self.value - before[0][0][0], list(during)))
+
+
+def _noop(frame: Any, event: str, arg: Any) -> None:
+    return None
+
+
+@pytest.fixture
+def probes() -> Any:
+    if tracers.tracing_now():
+        pytest.skip("needs the run to have no tracer")
+    fake = _Probes()
+    watch = tracers.TracerWatch(fake.state, fake.mark)
+    previous = tracers._current
+    watch.start()
+    try:
+        yield fake, watch
+    finally:
+        watch.stop()
+        tracers._current = previous
+        sys.settrace(None)
+        threading.settrace(None)
+
+
+def test_window_spans_what_ran_while_a_tracer_was_set(probes: Any) -> None:
+    fake, watch = probes
+    watch.test_started("t1")
+    fake.value += 1  # ran before any tracer: not marked
+    sys.settrace(_noop)
+    fake.value += 10
+    sys.settrace(None)
+    watch.test_finished()
+    watch.test_started("t2")
+    fake.value += 100  # after the window closed: not marked
+    watch.test_finished()
+    watch.stop()
+    assert fake.marks == [(10, ["t1"])]
+
+
+def test_window_stays_open_while_the_tracer_is_set(probes: Any) -> None:
+    fake, watch = probes
+    watch.test_started("t1")
+    sys.settrace(_noop)
+    watch.test_finished()
+    watch.test_started("t2")
+    fake.value += 5
+    sys.settrace(None)
+    watch.test_finished()
+    assert fake.marks == [(5, ["t1", "t2"])]
+
+
+@pytest.mark.skipif(sys.platform == "emscripten", reason="Pyodide cannot start threads")
+def test_tracer_of_another_thread_keeps_the_window_to_the_end(probes: Any) -> None:
+    fake, watch = probes
+    watch.test_started("t1")
+
+    def trace_in_thread() -> None:
+        sys.settrace(_noop)
+        sys.settrace(None)
+
+    thread = threading.Thread(target=trace_in_thread)
+    thread.start()
+    thread.join()
+    watch.test_finished()
+    watch.test_started("t2")
+    fake.value += 3
+    watch.test_finished()
+    assert fake.marks == []
+    watch.stop()
+    assert fake.marks == [(3, ["t1", "t2"])]
+
+
+@pytest.mark.skipif(not hasattr(sys, "monitoring"), reason="sys.monitoring is 3.12+")
+def test_monitoring_callback_opens_a_window(probes: Any) -> None:
+    fake, watch = probes
+    monitoring: Any = getattr(sys, "monitoring")  # noqa: B009
+    tool = next(t for t in range(6) if monitoring.get_tool(t) is None)
+    watch.test_started("t1")
+    monitoring.use_tool_id(tool, "test")
+    try:
+        monitoring.register_callback(tool, monitoring.events.LINE, _noop)
+        fake.value += 2
+        monitoring.register_callback(tool, monitoring.events.LINE, None)
+    finally:
+        monitoring.free_tool_id(tool)
+    watch.test_finished()
+    assert fake.marks == [(2, ["t1"])]
+
+
+def test_coverage_py_tracers_open_no_window(probes: Any) -> None:
+    """pytest-cov side by side: coverage.py's tracer never moves a frame."""
+    fake, watch = probes
+    namespace: dict[str, Any] = {"__name__": "coverage.collector", "sys": sys}
+    exec("def tracer(frame, event, arg):\n    return None\n", namespace)
+    exec("def start():\n    sys.settrace(tracer)\n", namespace)
+    watch.test_started("t1")
+    namespace["start"]()
+    assert not tracers.tracing_now()
+    fake.value += 1
+    sys.settrace(None)  # from this module: a window
+    fake.value += 2
+    watch.test_finished()
+    assert fake.marks == [(2, ["t1"])]
+
+
+def test_traced_marks_in_the_data_file() -> None:
+    fdata = data.FileData("0" * 64, [], traced=[("f", 1), ("C.m", 4)])
+    raw = data.file_to_json(fdata)
+    assert raw["traced"] == [["f", 1], ["C.m", 4]]
+    assert data.file_from_json(raw).traced == [("f", 1), ("C.m", 4)]
+    other = data.FileData("0" * 64, [], traced=[("g", 9), ("f", 1)])
+    data.merge_file(fdata, other, "sum")
+    assert fdata.traced == [("C.m", 4), ("f", 1), ("g", 9)]
+    with pytest.raises(ValueError, match="a line must be a non-negative integer"):
+        data.file_from_json({**raw, "traced": [["f", -1]]})
