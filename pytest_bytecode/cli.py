@@ -26,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_bytecode import __version__, data, results
+from pytest_bytecode import __version__, data, filters, results
 from pytest_bytecode.files import STDOUT, is_stdout
 from pytest_bytecode.report import ReportSpecError, parse_specs, report_path, write_reports
 
@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable",
     )
     report.add_argument(
+        "--filters",
+        default="default",
+        metavar="FILTERS",
+        help="filters for compiler-made instructions: default, none, NAME,... or -NAME,...",
+    )
+    report.add_argument(
         "--fail-under", default=None, metavar="MIN", help="exit 1 if total coverage < MIN"
     )
 
@@ -87,6 +93,10 @@ def _report(args: argparse.Namespace) -> int:
     try:
         specs = parse_specs(args.types if args.types is not None else ["term"], "--type=")
     except ReportSpecError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        enabled = filters.parse(args.filters, "--filters=")
+    except filters.FilterError as exc:
         raise CliError(str(exc)) from None
     minimum = None
     if args.fail_under is not None:
@@ -124,7 +134,7 @@ def _report(args: argparse.Namespace) -> int:
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
         _warn(f"{len(missing)} measured files not found from {cwd}: {shown} (source-missing)")
-    figures = results.compute(counts)
+    figures = results.compute(counts, enabled)
     if not figures.totals.instructions:
         _warn(results.no_data_message())
     try:

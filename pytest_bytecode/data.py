@@ -306,7 +306,15 @@ def merged_code(mine: CodeCounts, other: CodeCounts, how: str = "sum") -> CodeCo
     branches = tuple(
         _merged_branch(a, b, how) for a, b in zip(mine.branches, other.branches, strict=True)
     )
-    return CodeCounts(mine.qualname, mine.name, mine.firstlineno, mine.path, instructions, branches)
+    return CodeCounts(
+        mine.qualname,
+        mine.name,
+        mine.firstlineno,
+        mine.path,
+        instructions,
+        branches,
+        mine.generated or other.generated,
+    )
 
 
 def _merged_outcome(a: BranchOutcome, b: BranchOutcome, how: str) -> BranchOutcome:
@@ -341,7 +349,7 @@ def code_to_json(code: CodeCounts) -> dict[str, Any]:
     """One code object as the data file writes it: parallel lists, one entry
     per instruction, and one row per branch."""
     instructions = code.instructions
-    return {
+    raw = {
         "qualname": code.qualname,
         "name": code.name,
         "firstlineno": code.firstlineno,
@@ -360,6 +368,9 @@ def code_to_json(code: CodeCounts) -> dict[str, Any]:
             for b in code.branches
         ],
     }
+    if code.generated:
+        raw["generated"] = [list(tag) for tag in code.generated]
+    return raw
 
 
 def file_to_json(fdata: FileData) -> dict[str, Any]:
@@ -444,7 +455,16 @@ def code_from_json(raw: Any) -> CodeCounts:
         None,
         tuple(map(InstructionCount, offsets, opnames, lines, counts)),
         tuple(branches),
+        tuple(
+            (_int(offset, "an offset"), _str(name, "a filter"), _twin(twin))
+            for offset, name, twin in _list(raw.get("generated", []), "generated")
+        ),
     )
+
+
+def _twin(value: Any) -> int:
+    """A twin offset: a non-negative integer, or -1 for none."""
+    return -1 if value == -1 and type(value) is int else int(_int(value, "a twin offset"))
 
 
 def file_from_json(raw: Any) -> FileData:

@@ -54,6 +54,15 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         "no instruction was measured",
     )
     group.addoption(
+        "--bytecode-cov-filters",
+        default=None,
+        dest="bytecode_cov_filters",
+        metavar="FILTERS",
+        help="leave compiler-made instructions out of the figures: default (all filters), "
+        "none, a comma-separated list of filters, or -NAME,... to switch some off "
+        "(duplicates, with-exit, throw-cleanup, implicit-await, exception-cleanup, no-line, unreachable)",
+    )
+    group.addoption(
         "--bytecode-cov-baseline",
         default=None,
         dest="bytecode_cov_baseline",
@@ -95,6 +104,7 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
     parser.addini("bytecode_cov", "SOURCEs to measure, one a line ('true': default)", "linelist")
     parser.addini("bytecode_cov_report", "report types, one a line", "linelist", default=["term"])
     parser.addini("bytecode_cov_fail_under", "minimum total instruction coverage")
+    parser.addini("bytecode_cov_filters", "filters for compiler-made instructions (default)")
     parser.addini("bytecode_cov_baseline", "baseline file to check against")
     parser.addini("bytecode_cov_baseline_update", "write the baseline", "bool", default=False)
     parser.addini("bytecode_cov_data", "data file path (default .bytecode-cov)")

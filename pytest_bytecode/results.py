@@ -13,11 +13,13 @@ The baseline check (its file, and the comparison against it) is in
 from __future__ import annotations
 
 from collections.abc import Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_bytecode.data import CovData, CrashedWorker
 from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.filters import DEFAULT as DEFAULT_FILTERS
+from pytest_bytecode.filters import apply as apply_filters
 
 
 class ResultError(ValueError):
@@ -71,7 +73,7 @@ class Summary:
 
 @dataclass(frozen=True)
 class FileResult:
-    """One file: its code objects (excluded lines left out) and figures."""
+    """One file: its code objects (excluded lines left out, filters applied) and figures."""
 
     path: str
     code_objects: tuple[CodeCounts, ...]
@@ -84,6 +86,9 @@ class FileResult:
     #: ``(qualname, firstlineno)`` of the code objects that ran while a tracer
     #: was installed: their counts are not exact if it jumped (FileData.traced).
     traced: frozenset[tuple[str, int]] = frozenset()
+    #: The code objects before filters (excluded lines left out): every
+    #: instruction with its own count, as the JSON report lists them.
+    raw_code_objects: tuple[CodeCounts, ...] = ()
 
     def is_traced(self, code: CodeCounts) -> bool:
         """Whether ``code`` ran while a tracer could move its frames."""
@@ -115,6 +120,8 @@ class Results:
     crashed_workers: tuple[CrashedWorker, ...] = ()
     #: The tests during which a tracer was installed (CovData.traced_during).
     traced_during: tuple[str, ...] = ()
+    #: The filters the figures were computed with.
+    filters: frozenset[str] = DEFAULT_FILTERS
 
 
 def without_lines(code: CodeCounts, excluded: Set[int]) -> CodeCounts:
@@ -126,16 +133,20 @@ def without_lines(code: CodeCounts, excluded: Set[int]) -> CodeCounts:
     branches = tuple(b for b in code.branches if b.line not in excluded)
     if len(instructions) == len(code.instructions) and len(branches) == len(code.branches):
         return code
-    return CodeCounts(code.qualname, code.name, code.firstlineno, code.path, instructions, branches)
+    return replace(code, instructions=instructions, branches=branches)
 
 
-def compute(data: CovData) -> Results:
-    """Apply exclusions and add up the figures of ``data``."""
+def compute(data: CovData, filters: frozenset[str] | None = None) -> Results:
+    """Apply exclusions and ``filters`` (:mod:`pytest_bytecode.filters`; None:
+    the default ones), and add up the figures of ``data``."""
+    if filters is None:
+        filters = DEFAULT_FILTERS
     files: dict[str, FileResult] = {}
     total = Summary()
     for path, fdata in sorted(data.files.items()):
         excluded = set(fdata.excluded_lines)
-        codes = tuple(without_lines(c, excluded) for c in fdata.code_objects)
+        raw = tuple(without_lines(c, excluded) for c in fdata.code_objects)
+        codes = tuple(apply_filters(c, filters) for c in raw)
         summary = sum(map(Summary.of, codes), Summary())
         files[path] = FileResult(
             path,
@@ -145,6 +156,7 @@ def compute(data: CovData) -> Results:
             fdata.sha256,
             tuple(sorted(excluded)),
             frozenset(fdata.traced),
+            raw,
         )
         total = total + summary
     return Results(
@@ -154,6 +166,7 @@ def compute(data: CovData) -> Results:
         total,
         tuple(data.crashed_workers),
         tuple(data.traced_during),
+        filters,
     )
 
 

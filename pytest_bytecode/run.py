@@ -195,7 +195,7 @@ class RunHooks:
                 f"by {loader}, not from its source: not measured (module-not-measured)"
             )
         counts = _save(state, counts)
-        figures = results.compute(counts)
+        figures = results.compute(counts, run_settings.filters)
         state.results = figures
         traced = results.traced_note(figures)
         if traced is not None and not any(

@@ -37,6 +37,8 @@ class Settings:
     sources: tuple[str | bool, ...] = ()
     reports: tuple[ReportSpec, ...] = ()
     fail_under: float | None = None
+    #: The filters the figures are computed with (pytest_bytecode.filters).
+    filters: frozenset[str] | None = None
     baseline: Path | None = None
     baseline_update: bool = False
     data_path: Path = field(default_factory=lambda: Path(".bytecode-cov"))
@@ -147,6 +149,18 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
     except ResultError as exc:
         raise pytest.UsageError(str(exc)) from None
 
+    from pytest_bytecode.filters import FilterError, parse
+
+    filters_raw = getattr(ns, "bytecode_cov_filters", None)
+    filters_key = "--bytecode-cov-filters="
+    if filters_raw is None:
+        filters_raw = str(_ini(config, "bytecode_cov_filters") or "")
+        filters_key = "bytecode_cov_filters = "
+    try:
+        filters = parse(filters_raw, filters_key)
+    except FilterError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
     def path_value(name: str) -> tuple[str, Path] | None:
         value = getattr(ns, name, None)
         where = "--" + name.replace("_", "-") + "="
@@ -203,6 +217,7 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
         sources=tuple(sources),
         reports=tuple(reports),
         fail_under=fail_under,
+        filters=filters,
         baseline=baseline,
         baseline_update=baseline_update,
         data_path=data_value[1],

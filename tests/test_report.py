@@ -17,7 +17,8 @@ from pytest_bytecode.results import compute
 
 # The schema of README.md's "JSON report" section, as a nested template:
 # a type, a dict of keys -> templates (every key required, no others), a
-# one-element list (a list of that), or ("map", template) for any-key dicts.
+# one-element list (a list of that), ("map", template) for any-key dicts, or
+# ("optional", template, optional keys' template) for objects with optional keys.
 INT, NUM, STR = int, (int, float), str
 OPT_INT = (int, type(None))
 SUMMARY = {
@@ -32,6 +33,7 @@ SCHEMA: Any = {
         "format": INT,
         "version": STR,
         "python": STR,
+        "filters": STR,
         "crashed_workers": [{"worker": STR, "error": STR, "recovered": bool, "saved_through": STR}],
         "traced_during": [STR],
     },
@@ -41,18 +43,48 @@ SCHEMA: Any = {
         {
             "summary": SUMMARY,
             "partial": bool,
+            "missing_lines": [INT],
+            "partial_lines": [
+                {"line": INT, "spans": [[INT]], "fragments": [STR], "opnames": [STR]}
+            ],
+            "missing_arcs": [
+                {
+                    "line": INT,
+                    "target_line": OPT_INT,
+                    "offset": INT,
+                    "opname": STR,
+                    "outcome": STR,
+                    "target_offset": INT,
+                }
+            ],
             "code_objects": [
                 {
                     "qualname": STR,
                     "name": STR,
                     "firstlineno": INT,
                     "traced": bool,
-                    "instructions": [{"offset": INT, "opname": STR, "line": OPT_INT, "count": INT}],
+                    "instructions": [
+                        (
+                            "optional",
+                            {
+                                "offset": INT,
+                                "opname": STR,
+                                "line": OPT_INT,
+                                "end_line": OPT_INT,
+                                "column": OPT_INT,
+                                "end_column": OPT_INT,
+                                "count": INT,
+                                "filter": (str, type(None)),
+                            },
+                            {"folded_into": INT},
+                        )
+                    ],
                     "branches": [
                         {
                             "offset": INT,
                             "opname": STR,
                             "line": OPT_INT,
+                            "filter": (str, type(None)),
                             "outcomes": [{"target_offset": INT, "count": INT}],
                         }
                     ],
@@ -74,6 +106,13 @@ def validate(value: Any, schema: Any, where: str = "$") -> None:
         assert isinstance(value, list), f"{where}: expected an array"
         for i, item in enumerate(value):
             validate(item, schema[0], f"{where}[{i}]")
+    elif isinstance(schema, tuple) and schema and schema[0] == "optional":
+        # ("optional", required keys, keys that may be there)
+        assert isinstance(value, dict), f"{where}: expected an object"
+        extra = {k: v for k, v in value.items() if k not in schema[1]}
+        assert set(extra) <= set(schema[2]), f"{where}: unexpected keys {sorted(extra)}"
+        validate({k: v for k, v in value.items() if k in schema[1]}, schema[1], where)
+        validate(extra, {k: schema[2][k] for k in extra}, where)
     elif isinstance(schema, tuple) and schema and schema[0] == "map":
         assert isinstance(value, dict), f"{where}: expected an object"
         for key, item in value.items():
@@ -112,7 +151,8 @@ def test_json_report_schema_and_offsets(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
     report = json.loads((pytester.path / "r.json").read_text())
     validate(report, SCHEMA)
-    assert report["meta"]["format"] == 1
+    assert report["meta"]["format"] == 2
+    assert report["meta"]["filters"] == "default"
     assert report["meta"]["python"] == versions.PY_VERSION
     entry = report["files"]["mod.py"]
 
@@ -145,6 +185,18 @@ def test_json_report_schema_and_offsets(pytester: pytest.Pytester) -> None:
     for branch in names["f"]["branches"]:
         assert len(branch["outcomes"]) == 2
         assert branch["opname"] in dis.opmap or branch["opname"] in versions.ALL_OPNAMES
+    # Positions: co_positions() of the original (3.11+), lines only on 3.10.
+    load_x = next(i for i in names["f"]["instructions"] if i["opname"] == "LOAD_FAST")
+    assert (load_x["line"], load_x["end_line"]) == (2, 2)  # makepyfile drops the first newline
+    if versions.HAS_COLUMN_POSITIONS:
+        assert (load_x["column"], load_x["end_column"]) == (7, 8)
+    else:
+        assert (load_x["column"], load_x["end_column"]) == (None, None)
+    # What never ran, in the user's terms: f's "return None" and all of m.
+    assert entry["missing_lines"] == [4, 8]
+    assert [(a["line"], a["target_line"], a["outcome"]) for a in entry["missing_arcs"]] == [
+        (2, 4, "jump")
+    ]
     totals = report["totals"]
     assert totals["instructions"] == sum(
         f["summary"]["instructions"] for f in report["files"].values()
@@ -152,6 +204,49 @@ def test_json_report_schema_and_offsets(pytester: pytest.Pytester) -> None:
     assert totals["percent_covered"] == pytest.approx(
         100 * totals["covered_instructions"] / totals["instructions"]
     )
+
+
+def test_json_partial_lines_and_filters(pytester: pytest.Pytester) -> None:
+    """A partly run line lists the source fragments that never ran (3.11+);
+    filtered instructions are listed with their raw counts and filter."""
+    source = textwrap.dedent(
+        """
+        def g(a, b):
+            return a or b
+
+        def h(x):
+            try:
+                return x()
+            finally:
+                x.close()
+        """
+    )
+    tests = "from mod import g\n\ndef test_g():\n    assert g(1, 2) == 1\n"
+    pytester.makepyfile(mod=source, test_mod=tests)
+    pytester.syspathinsert()
+    result = pytester.runpytest("--bytecode-cov=mod", "--bytecode-cov-report=json:r.json")
+    result.assert_outcomes(passed=1)
+    report = json.loads((pytester.path / "r.json").read_text())
+    validate(report, SCHEMA)
+    entry = report["files"]["mod.py"]
+    (partial,) = entry["partial_lines"]
+    assert partial["line"] == 2
+    if versions.HAS_COLUMN_POSITIONS:
+        assert partial["fragments"] == ["b"]
+        assert partial["spans"] == [[16, 17]]
+    else:
+        assert partial["fragments"] == []
+    h = next(c for c in entry["code_objects"] if c["name"] == "h")
+    filtered = {i["filter"] for i in h["instructions"]} - {None}
+    assert "duplicates" in filtered
+    copies = [i for i in h["instructions"] if i["filter"] == "duplicates"]
+    offsets = {i["offset"] for i in h["instructions"]}
+    assert all(i["folded_into"] in offsets for i in copies)
+    # The summary counts only what the filters leave.
+    kept = [i for i in h["instructions"] if i["filter"] is None]
+    total = sum(1 for c in entry["code_objects"] for i in c["instructions"] if i["filter"] is None)
+    assert entry["summary"]["instructions"] == total
+    assert kept
 
 
 def test_parse_spec() -> None:

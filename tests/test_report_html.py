@@ -28,6 +28,7 @@ from pytest_bytecode import cli, versions
 from pytest_bytecode.data import CovData, FileData
 from pytest_bytecode.engine.model import CodeCounts, InstructionCount
 from pytest_bytecode.report import ReportSpec, ReportSpecError, html, parse_spec, write_reports
+from pytest_bytecode.report import positions as where
 from pytest_bytecode.results import compute
 
 MOD = """\
@@ -209,18 +210,20 @@ def test_every_shown_value_is_escaped(tmp_path: Path) -> None:
 
 def test_char_column_turns_utf8_bytes_into_characters() -> None:
     line = 'x = "\u00e9t\u00e9" + y'
-    assert html.char_column(line, len('x = "\u00e9t\u00e9"'.encode())) == len('x = "\u00e9t\u00e9"')
-    assert html.char_column("abc", 2) == 2
-    assert html.char_column("abc", 9) == 3
+    assert where.char_column(line, len('x = "\u00e9t\u00e9"'.encode())) == len(
+        'x = "\u00e9t\u00e9"'
+    )
+    assert where.char_column("abc", 2) == 2
+    assert where.char_column("abc", 9) == 3
 
 
 def test_position_spans_over_one_and_several_lines() -> None:
     lines = ["total = sum(", "    i * 2", "    for i in r  ", ")"]
-    assert html.position_spans(lines, (2, 2, 4, 9)) == [(2, 4, 9)]
-    assert html.position_spans(lines, (1, 3, 8, 14)) == [(1, 8, 12), (2, 4, 9), (3, 4, 14)]
-    assert html.position_spans(lines, (1, 1, None, None)) == []
-    assert html.position_spans(lines, (None, None, None, None)) == []
-    assert html.merge_spans([(5, 7), (0, 2), (2, 3), (6, 9)]) == [(0, 3), (5, 9)]
+    assert where.position_spans(lines, (2, 2, 4, 9)) == [(2, 4, 9)]
+    assert where.position_spans(lines, (1, 3, 8, 14)) == [(1, 8, 12), (2, 4, 9), (3, 4, 14)]
+    assert where.position_spans(lines, (1, 1, None, None)) == []
+    assert where.position_spans(lines, (None, None, None, None)) == []
+    assert where.merge_spans([(5, 7), (0, 2), (2, 3), (6, 9)]) == [(0, 3), (5, 9)]
 
 
 def _counts_of(source: str, missed_ops: set[str]) -> tuple[bytes, list[CodeCounts]]:
@@ -231,7 +234,7 @@ def _counts_of(source: str, missed_ops: set[str]) -> tuple[bytes, list[CodeCount
 
     raw = source.encode()
     codes = []
-    for co in html.code_tree(compile(raw, "m.py", "exec", dont_inherit=True)):
+    for co in where.code_tree(compile(raw, "m.py", "exec", dont_inherit=True)):
         ins, line = [], None
         for i in dis.get_instructions(co):
             positions = getattr(i, "positions", None)  # 3.11+
@@ -248,10 +251,10 @@ def _counts_of(source: str, missed_ops: set[str]) -> tuple[bytes, list[CodeCount
 def test_missed_spans_come_from_co_positions() -> None:
     source = 'def f(x):\n    return x.upper() if x else "\u00e9mpty"\n'
     raw, codes = _counts_of(source, {"LOAD_CONST", "RETURN_CONST"})
-    positions, unmatched = html.code_positions(html.matched_code(raw, "m.py", codes), codes)
+    positions, unmatched = where.code_positions(where.matched_code(raw, "m.py", codes), codes)
     assert unmatched == 0
     lines = source.split("\n")
-    spans = html.missed_spans(lines, codes, positions)
+    spans = where.missed_spans(lines, codes, positions)
     start = lines[1].index('"')
     assert spans[2] == [(start, start + len('"\u00e9mpty"'))]
     # a code object compiled otherwise (another opname at an offset) gets no spans
@@ -261,14 +264,14 @@ def test_missed_spans_come_from_co_positions() -> None:
         tuple(InstructionCount(i.offset, "NOP", i.line, i.count) for i in bad.instructions), (),
     )  # fmt: skip
     both = [codes[0], changed]
-    positions, unmatched = html.code_positions(html.matched_code(raw, "m.py", both), both)
+    positions, unmatched = where.code_positions(where.matched_code(raw, "m.py", both), both)
     assert unmatched == 1 and positions[1] is None
 
 
 def test_the_disassembly_shows_arguments_as_dis_does() -> None:
     source = 'def f(x):\n    return x.upper() if x else "' + "e" * 60 + '"\n'
     raw, codes = _counts_of(source, set())
-    arguments = html.code_arguments(html.matched_code(raw, "m.py", codes), codes)
+    arguments = html.code_arguments(where.matched_code(raw, "m.py", codes), codes)
     f = compile(source, "m.py", "exec").co_consts[0]
     expected = {i.offset: i.argrepr for i in dis.get_instructions(f)}
     shown = dict(zip((i.offset for i in codes[1].instructions), arguments[1], strict=True))
@@ -282,7 +285,7 @@ def test_the_disassembly_shows_arguments_as_dis_does() -> None:
     )
     # no match (another opname at an offset): no arguments
     changed = CodeCounts("f", "f", 1, None, (InstructionCount(0, "NOP", 1, 0),), ())
-    assert html.code_arguments(html.matched_code(raw, "m.py", [changed]), [changed]) == [[""]]
+    assert html.code_arguments(where.matched_code(raw, "m.py", [changed]), [changed]) == [[""]]
 
 
 def test_render_text_cuts_overlapping_spans() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_bytecode import settings
+from pytest_bytecode.engine.generated import FILTERS
 from pytest_bytecode.report import ReportSpec
 from pytest_bytecode.settings import Settings
 
@@ -29,6 +30,7 @@ UNSET: dict[str, Any] = {
     "bytecode_cov": [],
     "bytecode_cov_report": ["term"],
     "bytecode_cov_fail_under": "",
+    "bytecode_cov_filters": "",
     "bytecode_cov_baseline": "",
     "bytecode_cov_baseline_update": False,
     "bytecode_cov_data": "",
@@ -117,6 +119,26 @@ ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
         {"bytecode_cov": [True], "bytecode_cov_fail_under": "80"},
         {"fail_under": 80.0},
     ),
+    "filters: default": (
+        {},
+        {"bytecode_cov": [True]},
+        {"filters": frozenset(FILTERS)},
+    ),
+    "filters: none from the command line wins": (
+        {"bytecode_cov_filters": "-no-line"},
+        {"bytecode_cov": [True], "bytecode_cov_filters": "none"},
+        {"filters": frozenset()},
+    ),
+    "filters: one switched off in the ini file": (
+        {"bytecode_cov": ["true"], "bytecode_cov_filters": "-no-line, -with-exit"},
+        {},
+        {"filters": frozenset(FILTERS) - {"no-line", "with-exit"}},
+    ),
+    "filters: only those named": (
+        {},
+        {"bytecode_cov": [True], "bytecode_cov_filters": "duplicates,no-line"},
+        {"filters": frozenset({"duplicates", "no-line"})},
+    ),
     "fail-under from the ini file": (
         {"bytecode_cov": ["true"], "bytecode_cov_fail_under": " 75.5 "},
         {},
@@ -169,6 +191,19 @@ def test_accepted(
 
 #: id -> (ini values, command-line options, the whole one-line message)
 REFUSED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    "unknown filter": (
+        {},
+        {"bytecode_cov": [True], "bytecode_cov_filters": "finally"},
+        "--bytecode-cov-filters=finally: unknown filter 'finally' (known: default, none, "
+        + ", ".join(FILTERS)
+        + "; '-NAME' switches one off)",
+    ),
+    "filters named and switched off at once": (
+        {"bytecode_cov": ["true"], "bytecode_cov_filters": "no-line,-with-exit"},
+        {},
+        "bytecode_cov_filters = no-line,-with-exit: either name the filters to use or switch "
+        "some off with '-NAME', not both",
+    ),
     "unknown report type": (
         {},
         {"bytecode_cov": [True], "bytecode_cov_report": ["annotate"]},
@@ -278,6 +313,7 @@ INI_TEXT: dict[str, tuple[str, Any]] = {
     "bytecode_cov": ("\n  pkg\n  on", ["pkg", "on"]),
     "bytecode_cov_report": ("", []),
     "bytecode_cov_fail_under": ("75.5", "75.5"),
+    "bytecode_cov_filters": ("-no-line", "-no-line"),
     "bytecode_cov_baseline": ("base.json", "base.json"),
     "bytecode_cov_baseline_update": ("true", True),
     "bytecode_cov_data": ("out/cov.data", "out/cov.data"),

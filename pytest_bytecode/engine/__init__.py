@@ -158,7 +158,13 @@ class Instrumented:
             instructions, branches = reader.counts_from(values[v : v + nv], raises)
             result.append(
                 CodeCounts(
-                    reader.qualname, reader.name, reader.firstlineno, path, instructions, branches
+                    reader.qualname,
+                    reader.name,
+                    reader.firstlineno,
+                    path,
+                    instructions,
+                    branches,
+                    reader.generated(),
                 )
             )
             v, t = v + nv, t + nt

@@ -290,6 +290,7 @@ class CountReader:
         self._analysis: Analysis | None = None
         self._graph: Graph | None = None
         self._decoded: _DecodedCode | None = None
+        self._generated: tuple[tuple[int, str, int], ...] | None = None
         #: per node: the edges into it and out of it (built on first use)
         self._incidence: tuple[list[list[int]], list[list[int]]] | None = None
 
@@ -340,6 +341,14 @@ class CountReader:
                 into[dst].append(e)
             self._incidence = (into, out_of)
         return self._incidence
+
+    def generated(self) -> tuple[tuple[int, str, int], ...]:
+        """The instructions the compiler made up (worked out on first use)."""
+        if self._generated is None:
+            from pytest_bytecode.engine.generated import classify
+
+            self._generated = classify(self.code)
+        return self._generated
 
     def counts_from(
         self, values: Sequence[int], raises: Sequence[Mapping[int, int]]

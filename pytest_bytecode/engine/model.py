@@ -106,6 +106,10 @@ class CodeCounts:
     path: tuple[int, ...] | None
     instructions: tuple[InstructionCount, ...]
     branches: tuple[BranchCount, ...]
+    #: The instructions the compiler made up, as ``(offset, filter, twin
+    #: offset or -1)`` (:func:`pytest_bytecode.engine.generated.classify`):
+    #: what the reports' filters leave out or fold into their twins.
+    generated: tuple[tuple[int, str, int], ...] = ()
 
     @property
     def covered(self) -> int:

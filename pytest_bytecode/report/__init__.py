@@ -130,7 +130,7 @@ def write_reports(
             written.append(html.write(results, report_path(spec, base_dir), root))
             continue
         if spec.kind == "json":
-            text = json_report.text(results)
+            text = json_report.text(results, root)
         elif spec.kind == "lcov":
             from pytest_bytecode.report import lcov
 

@@ -1,0 +1,435 @@
+"""Which instructions the compiler made up: what the default filters act on.
+
+CPython emits instructions for which no statement of the user's stands,
+mostly on exception paths: the copy of a ``finally`` body run while an
+exception propagates, the exceptional exit of ``with``, the unbinding of an
+``except ... as name``, the re-raise of an exception no ``except`` clause
+matched, a generator's StopIteration→RuntimeError guard.  Counted as they
+are, they keep well-tested code from 100 % and hide what really never ran;
+:func:`classify` names them, per instruction, so that the reports can leave
+them out or fold them into the code they copy
+(:func:`pytest_bytecode.results.filtered`).  Counting never changes: the
+counts of every instruction stay in the data file.
+
+The classification works on the original code's flow graph:
+
+* *normal* instructions are reachable from the entry without an exception
+  edge (an exception-table entry, or 3.10's ``SETUP_FINALLY``/``SETUP_WITH``
+  handler jump); *exceptional* ones only through one.  The handler of an
+  ``async for`` (``END_ASYNC_FOR``) is the loop's normal exit.
+* ``duplicates``: a copy of code the compiler emitted more than once for
+  one piece of source (see :func:`_twins`): a ``finally`` body on each way
+  out of its ``try``, an epilogue such as ``return x`` at the end of each
+  branch that reaches it, code after a ``with`` on the path where
+  ``__exit__`` suppressed the exception.  Folded into the first instance:
+  its count is added to that one's, so a ``finally`` line is covered when
+  any copy of it ran, and counts say how often the source ran.  An
+  instruction right after a copy, at the copy's own source position (the
+  jump or return that ends it), belongs to the copy: it is left out.
+* ``with-exit``: the rest of what a ``with``/``async with`` handler runs
+  (``WITH_EXCEPT_START``, re-raise or suppression bookkeeping).
+* ``throw-cleanup`` (3.12+): ``CLEANUP_THROW`` of a ``yield from``/``await``
+  and what only it reaches.
+* ``implicit-await``: the suspension path (``YIELD_VALUE`` and the jump
+  back to ``SEND``) of the awaits that ``async for`` and ``async with``
+  make on their own (``__anext__``, ``__aenter__``, ``__aexit__``), which
+  runs only when the awaited object suspends; the user's loop and block are
+  counted by their own instructions.  An ``await`` the user wrote keeps its
+  suspension path: that it never suspended can be worth knowing.
+* ``exception-cleanup``: bookkeeping (``PUSH_EXC_INFO``, ``POP_EXCEPT``,
+  ``COPY``, ``RERAISE``, an ``as`` name's unbinding, the StopIteration guard,
+  ...) on exceptional paths that can only end by re-raising.  A handler the
+  user wrote (``except E: ...``) goes on or raises on its own, and stays.
+* ``no-line``: instructions that carry no line number, which a report can
+  never show.
+* ``unreachable``: instructions no path reaches at all.
+
+A conditional jump classified as made up is left out with its outcomes, and
+so is one whose outcome leads into left-out code (the "no ``except`` clause
+matched" outcome); one in a copy is folded into the first instance.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from types import CodeType
+
+from pytest_bytecode import versions
+from pytest_bytecode.engine.decode import Instr, decode
+from pytest_bytecode.engine.tables import parse_exception_table
+
+#: The filters, in the order the documentation lists them.
+FILTERS = (
+    "duplicates",
+    "with-exit",
+    "throw-cleanup",
+    "implicit-await",
+    "exception-cleanup",
+    "no-line",
+    "unreachable",
+)
+
+#: The one filter that folds counts into another instruction instead of
+#: leaving an instruction out.
+COPY = "duplicates"
+
+#: One classified instruction: (offset, filter, offset of its twin or -1).
+Tag = tuple[int, str, int]
+
+#: Instructions whose exceptional copies are bookkeeping, not user code.
+_BOOKKEEPING = frozenset(
+    {
+        "PUSH_EXC_INFO",
+        "POP_EXCEPT",
+        "RERAISE",
+        "COPY",
+        "SWAP",
+        "NOP",
+        "POP_BLOCK",
+        "DUP_TOP",
+        "ROT_TWO",
+        "ROT_THREE",
+        "ROT_FOUR",
+        "CALL_INTRINSIC_1",
+        "JUMP_FORWARD",
+        "JUMP_BACKWARD",
+        "JUMP_ABSOLUTE",
+        "JUMP_BACKWARD_NO_INTERRUPT",
+    }
+)
+
+#: Where control ends on its own accord: a path that reaches one of these
+#: was written by the user (a return, a raise, a yield).
+_USER_EXITS = frozenset({"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "YIELD_VALUE"})
+
+#: Opnames that are the same operation for twin matching.
+_SAME_AS = {
+    "LOAD_FAST_CHECK": "LOAD_FAST",
+    "LOAD_FAST_BORROW": "LOAD_FAST",
+    "JUMP_BACKWARD": "JUMP",
+    "JUMP_FORWARD": "JUMP",
+    "JUMP_ABSOLUTE": "JUMP",
+    "JUMP_BACKWARD_NO_INTERRUPT": "JUMP",
+}
+
+
+def _same(opname: str) -> str:
+    name = _SAME_AS.get(opname, opname)
+    if name.startswith(("POP_JUMP_FORWARD_", "POP_JUMP_BACKWARD_")):
+        return "POP_JUMP_" + name.split("_", 3)[3]
+    return name
+
+
+class _Flow:
+    """The original code's instructions with their normal and exceptional successors."""
+
+    def __init__(self, code: CodeType) -> None:
+        self.instrs = instrs = decode(code)
+        starts = [ins.start for ins in instrs]
+        n = len(instrs)
+        self.normal: list[list[int]] = [[] for _ in range(n)]
+        self.handlers: list[int] = []
+        exceptional: list[list[int]] = [[] for _ in range(n)]
+
+        def index(offset: int) -> int:
+            return min(bisect_left(starts, offset), n - 1)
+
+        def edge(source: int, handler: int) -> None:
+            # END_ASYNC_FOR handles the StopAsyncIteration that ends an
+            # ``async for``: the loop's normal way out, not an exception path.
+            if instrs[handler].opname == "END_ASYNC_FOR":
+                self.normal[source].append(handler)
+            else:
+                exceptional[source].append(handler)
+                self.handlers.append(handler)
+
+        for ins in instrs:
+            i = ins.index
+            if ins.opname not in versions.NO_FALLTHROUGH_OPNAMES and i + 1 < n:
+                self.normal[i].append(i + 1)
+            if ins.target is None or ins.opname in versions.PSEUDO_JUMP_OPNAMES:
+                continue
+            if ins.opname in versions.SETUP_OPNAMES:
+                edge(i, index(ins.target))
+            else:
+                self.normal[i].append(index(ins.target))
+        if versions.HAS_EXCEPTION_TABLE:
+            unit = versions.CODE_UNIT
+            for entry in parse_exception_table(code.co_exceptiontable):  # type: ignore[attr-defined]
+                target = index(entry.target * unit)
+                for i in range(index(entry.start * unit), index(entry.end * unit)):
+                    if starts[i] < entry.end * unit:
+                        edge(i, target)
+        self.normal_reached = self.reach([0], self.normal) if n else set()
+        both = [a + b for a, b in zip(self.normal, exceptional, strict=True)]
+        self.reached = self.reach([0], both) if n else set()
+        self.both = both
+        #: per instruction: what normal edges that only go forward reach from
+        #: it, as a bit set (forward edges make a DAG in offset order)
+        self.ahead = [0] * n
+        for i in range(n - 1, -1, -1):
+            bits = 1 << i
+            for j in self.normal[i]:
+                if j > i:
+                    bits |= self.ahead[j]
+            self.ahead[i] = bits
+        #: per instruction: where control can come from (either kind of edge)
+        self.preds: list[list[int]] = [[] for _ in range(n)]
+        for i, nexts in enumerate(both):
+            for j in nexts:
+                self.preds[j].append(i)
+
+    @staticmethod
+    def reach(
+        starts: list[int], edges: list[list[int]], within: set[int] | None = None
+    ) -> set[int]:
+        seen = set(starts)
+        todo = list(starts)
+        while todo:
+            for nxt in edges[todo.pop()]:
+                if nxt not in seen and (within is None or nxt in within):
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+
+def classify(code: CodeType) -> tuple[Tag, ...]:
+    """The made-up instructions of ``code`` (not its nested code objects), by offset."""
+    flow = _Flow(code)
+    instrs = flow.instrs
+    normal = flow.normal_reached
+    exceptional = flow.reached - normal
+    tags: dict[int, Tag] = {}
+    with_exit = _regions(flow, exceptional, "WITH_EXCEPT_START")
+    throw = _regions(flow, exceptional, "CLEANUP_THROW")
+    escaping = _escaping(flow, exceptional)
+    twins = _twins(instrs, normal, exceptional, with_exit, flow.ahead)
+    glue = {
+        ins.index
+        for ins in instrs[1:]
+        if ins.index not in twins
+        and ins.index in flow.reached
+        and ins.index not in with_exit
+        and ins.index - 1 in twins
+        and _place(ins) == _place(instrs[ins.index - 1])
+    }
+    for i, twin in twins.items():
+        tags[i] = (instrs[i].offset, COPY, instrs[twin].offset)
+    for i in sorted(exceptional - glue - set(twins)):
+        ins = instrs[i]
+        if i in with_exit:
+            tags[i] = (ins.offset, "with-exit", -1)
+        elif i in throw:
+            tags[i] = (ins.offset, "throw-cleanup", -1)
+        elif i not in escaping and (ins.opname in _BOOKKEEPING or _unbinding(instrs, i)):
+            tags[i] = (ins.offset, "exception-cleanup", -1)
+    for i in _implicit_awaits(instrs):
+        tags.setdefault(i, (instrs[i].offset, "implicit-await", -1))
+    for ins in instrs:
+        if ins.index in tags:
+            continue
+        if ins.index in glue:
+            tags[ins.index] = (ins.offset, COPY, -1)
+        elif ins.index not in flow.reached:
+            tags[ins.index] = (ins.offset, "unreachable", -1)
+        elif ins.position[0] is None:
+            tags[ins.index] = (ins.offset, "no-line", -1)
+    return tuple(tags[i] for i in sorted(tags))
+
+
+def _implicit_awaits(instrs: list[Instr]) -> list[int]:
+    """The suspension paths of the awaits ``async for`` and ``async with``
+    make themselves (``__anext__``, ``__aenter__``, ``__aexit__``): from the
+    delegation's SEND, what runs only when the awaited object suspends.
+    (3.10's YIELD_FROM has no such path of its own.)"""
+    out = []
+    for ins in instrs[2:]:
+        if ins.opname != "SEND":
+            continue
+        source = instrs[ins.index - 2]
+        if source.opname == "GET_ANEXT" or (
+            source.opname == "GET_AWAITABLE" and source.arg in (1, 2)
+        ):
+            k = ins.index + 1
+            while k < len(instrs) and instrs[k].opname in ("YIELD_VALUE", "RESUME", "NOT_TAKEN"):
+                out.append(k)
+                k += 1
+            if k < len(instrs) and instrs[k].opname == "JUMP_BACKWARD_NO_INTERRUPT":
+                out.append(k)
+    return out
+
+
+def _place(ins: Instr) -> object:
+    """Where an instruction stands in the source, as precisely as the version says."""
+    return ins.position if versions.HAS_COLUMN_POSITIONS else ins.position[0]
+
+
+def _regions(flow: _Flow, exceptional: set[int], head: str) -> dict[int, int]:
+    """Exceptional instructions that only a handler whose first real
+    instruction is ``head`` (or ``head`` itself) leads to: index -> the
+    head's line (-1 for none)."""
+    instrs = flow.instrs
+    starts = {h for h in flow.handlers if h in exceptional}
+    starts |= {ins.index for ins in instrs if ins.opname == head and ins.index in exceptional}
+    region: dict[int, int] = {}
+    for h in sorted(starts):
+        first = h + 1 if instrs[h].opname == "PUSH_EXC_INFO" and h + 1 < len(instrs) else h
+        if instrs[first].opname != head:
+            continue
+        line = instrs[first].position[0]
+        for i in _owned(flow, h, exceptional):
+            region.setdefault(i, -1 if line is None else line)
+    return region
+
+
+def _owned(flow: _Flow, head: int, allowed: set[int]) -> set[int]:
+    """``head`` and what only it leads to: the instructions of ``allowed``
+    reached from it whose every predecessor is already in the region, loops'
+    jumps back aside (so code that other paths reach too, such as what
+    follows a ``with`` that suppressed an exception inside a handler, stays
+    out)."""
+    region = {head}
+    grew = True
+    while grew:
+        grew = False
+        for i in list(region):
+            for j in flow.both[i]:
+                if (
+                    j in allowed
+                    and j not in region
+                    and all(p in region for p in flow.preds[j] if p < j)
+                ):
+                    region.add(j)
+                    grew = True
+    return region
+
+
+def _escaping(flow: _Flow, exceptional: set[int]) -> set[int]:
+    """Exceptional instructions from which a normal path leads back to normal
+    code or to a return, raise or yield of the user's."""
+    instrs = flow.instrs
+    back: dict[int, list[int]] = {}
+    for i in exceptional:
+        for j in flow.normal[i]:
+            back.setdefault(j, []).append(i)
+    goals = [
+        i
+        for i in exceptional
+        if instrs[i].opname in _USER_EXITS or any(j not in exceptional for j in flow.normal[i])
+    ]
+    return _Flow.reach(goals, [back.get(i, []) for i in range(len(instrs))])
+
+
+def _twins(
+    instrs: list[Instr],
+    normal: set[int],
+    exceptional: set[int],
+    with_exit: dict[int, int],
+    ahead: list[int],
+) -> dict[int, int]:
+    """Copy -> the first instance of the same code (same operations, same
+    source positions).
+
+    The compiler emits some source more than once: a ``finally`` body on
+    every way out of its ``try``, an epilogue (``return x``) at the end of
+    each branch that reaches it, code after a ``with`` on the path where
+    ``__exit__`` suppressed the exception.  An instruction is a copy of an
+    earlier one with the same key (position, 3.10: line; operation;
+    argument, but not a jump's) when the run of equal keys around the two
+    holds at least two instructions, or one that ends a path (a return, a
+    re-raise: one-instruction epilogues), or when the copy is only on an
+    exception path.  Two like operations of one copy (``SWAP`` twice at a
+    comprehension's position) differ in their neighbours, so are no copies
+    of each other; and a copy is never on a forward path from its first
+    instance (one pass runs one copy), which tells apart like operations of
+    one statement, such as an ``async with``'s two awaits.  A copy on a ``with``'s exceptional exit on the ``with``
+    line is the exit itself, not a copy.
+    """
+    keys: list[tuple[object, ...] | None] = []
+    for ins in instrs:
+        where = _place(ins)
+        if ins.position[0] is None or (ins.index not in normal and ins.index not in exceptional):
+            keys.append(None)
+            continue
+        arg = None if ins.target is not None else ins.arg
+        keys.append((where, _same(ins.opname), arg))
+    seen: dict[tuple[object, ...], list[int]] = {}
+    found: dict[int, int] = {}
+    for j, key in enumerate(keys):
+        if key is None:
+            continue
+        earlier = seen.setdefault(key, [])
+        copy = _copied(keys, instrs, j, earlier, exceptional, with_exit, ahead)
+        if copy is not None:
+            found[j] = found.get(copy, copy)
+        earlier.append(j)
+    if exceptional:
+        # An exception path's copy of normal code that comes later in the code.
+        later: dict[tuple[object, ...], int] = {}
+        for j in sorted(normal, reverse=True):
+            if keys[j] is not None:
+                later[keys[j]] = j  # type: ignore[index]
+        for j in sorted(exceptional):
+            key = keys[j]
+            if j in found or key is None or key not in later:
+                continue
+            if with_exit.get(j, -1) != instrs[j].position[0]:
+                found[j] = found.get(later[key], later[key])
+    return found
+
+
+#: Operations that end a path: a copy of one alone is a copy of an epilogue.
+_ENDS = frozenset({"RETURN_VALUE", "RETURN_CONST", "RERAISE"})
+
+
+def _copied(
+    keys: list[tuple[object, ...] | None],
+    instrs: list[Instr],
+    j: int,
+    earlier: list[int],
+    exceptional: set[int],
+    with_exit: dict[int, int],
+    ahead: list[int],
+) -> int | None:
+    """The earlier instruction that ``j`` is a copy of, if any."""
+    if j in with_exit and with_exit[j] == instrs[j].position[0]:
+        return None
+    need = 1 if j in exceptional or instrs[j].opname in _ENDS else 2
+    for i in earlier:
+        run = 1
+        back = 1
+        while i - back >= 0 and keys[i - back] is not None and keys[i - back] == keys[j - back]:
+            run += 1
+            back += 1
+        if ahead[i - back + 1] >> (j - back + 1) & 1:
+            continue  # one pass runs both: two like operations, not copies
+        forward = 1
+        while (
+            j + forward < len(keys)
+            and i + forward < j
+            and keys[i + forward] is not None
+            and keys[i + forward] == keys[j + forward]
+        ):
+            run += 1
+            forward += 1
+        if run >= need:
+            return i
+    return None
+
+
+def _unbinding(instrs: list[Instr], i: int) -> bool:
+    """Whether ``instrs[i]`` is part of ``name = None; del name``, what an
+    ``except ... as name`` handler runs when it ends."""
+    for first in range(max(0, i - 2), i + 1):
+        if first + 2 >= len(instrs):
+            continue
+        a, b, c = instrs[first : first + 3]
+        if (
+            a.opname == "LOAD_CONST"
+            and b.opname.startswith("STORE_")
+            and c.opname.startswith("DELETE_")
+            and b.arg == c.arg
+            and b.opname[6:] == c.opname[7:]
+        ):
+            return True
+    return False

@@ -1,0 +1,115 @@
+"""Filters for compiler-made instructions: which are on, and what they do to counts.
+
+The engine names the instructions CPython made up for no statement of the
+user's (:mod:`pytest_bytecode.engine.generated`); the reports' figures leave
+them out, or fold an exception-path copy into the code it copies, so that
+what is missed is something the user wrote.  Filters change what the
+reports count, never what was measured: the data file keeps every
+instruction's count.
+
+``--bytecode-cov-filters`` (ini ``bytecode_cov_filters``, and
+``pytest-bytecode report --filters``) takes ``default`` (all of them),
+``none``, or a comma-separated list of filter names; names prefixed with
+``-`` switch a filter off from the default set (``-no-line``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pytest_bytecode.engine.generated import COPY, FILTERS
+from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
+
+#: Every filter, on by default.
+DEFAULT: frozenset[str] = frozenset(FILTERS)
+
+
+class FilterError(ValueError):
+    """A filter list that names no known filter or mixes the two forms."""
+
+
+def parse(value: str, where: str = "--bytecode-cov-filters=") -> frozenset[str]:
+    """The filters ``value`` switches on; raises :class:`FilterError` with a
+    one-line message naming ``where``, the value and the rule."""
+    text = value.strip()
+    if text in ("", "default"):
+        return DEFAULT
+    if text == "none":
+        return frozenset()
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    removed = [n[1:] for n in names if n.startswith("-")]
+    added = [n for n in names if not n.startswith("-")]
+    unknown = [n for n in removed + added if n not in FILTERS]
+    if unknown:
+        raise FilterError(
+            f"{where}{value}: unknown filter {unknown[0]!r} "
+            f"(known: default, none, {', '.join(FILTERS)}; '-NAME' switches one off)"
+        )
+    if removed and added:
+        raise FilterError(
+            f"{where}{value}: either name the filters to use or switch some off with "
+            "'-NAME', not both"
+        )
+    return DEFAULT - set(removed) if removed else frozenset(added)
+
+
+def apply(code: CodeCounts, enabled: frozenset[str]) -> CodeCounts:
+    """``code`` as the reports count it with the ``enabled`` filters:
+    made-up instructions and conditional jumps left out, exception-path
+    copies folded into their twins (counts added up).  ``code`` itself when
+    nothing changes."""
+    tags = {offset: (name, twin) for offset, name, twin in code.generated if name in enabled}
+    if not tags:
+        return code
+    kept = {ins.offset for ins in code.instructions if ins.offset not in tags}
+    added: dict[int, int] = {}
+    for ins in code.instructions:
+        tag = tags.get(ins.offset)
+        if tag is not None and tag[0] == COPY and tag[1] in kept:
+            added[tag[1]] = added.get(tag[1], 0) + ins.count
+    instructions = tuple(
+        ins
+        if ins.offset not in added
+        else InstructionCount(ins.offset, ins.opname, ins.line, ins.count + added[ins.offset])
+        for ins in code.instructions
+        if ins.offset in kept
+    )
+    return replace(code, instructions=instructions, branches=_branches(code, tags))
+
+
+def _branches(code: CodeCounts, tags: dict[int, tuple[str, int]]) -> tuple[BranchCount, ...]:
+    """The conditional jumps that stay, with the outcomes of their folded copies."""
+    by_offset = {b.offset: b for b in code.branches}
+    folded: dict[int, list[BranchCount]] = {}
+    for branch in code.branches:
+        tag = tags.get(branch.offset)
+        if tag is not None and tag[0] == COPY and tag[1] in by_offset:
+            folded.setdefault(tag[1], []).append(branch)
+    out = []
+    for branch in code.branches:
+        if branch.offset in tags or any(
+            o.target_offset in tags and tags[o.target_offset][0] != COPY for o in branch.outcomes
+        ):
+            continue
+        for copy in folded.get(branch.offset, []):
+            fall, jump = branch.outcomes
+            branch = BranchCount(
+                branch.offset,
+                branch.opname,
+                branch.line,
+                (
+                    BranchOutcome(fall.target_offset, fall.count + copy.outcomes[0].count),
+                    BranchOutcome(jump.target_offset, jump.count + copy.outcomes[1].count),
+                ),
+            )
+        out.append(branch)
+    return tuple(out)
+
+
+def describe(enabled: frozenset[str]) -> str:
+    """The filter setting as the reports name it."""
+    if enabled == DEFAULT:
+        return "default"
+    if not enabled:
+        return "none"
+    return ",".join(name for name in FILTERS if name in enabled)
