@@ -293,7 +293,7 @@ def check_project(name: str, work: Path) -> bool:
     pdir = work / tag / name
     pdir.mkdir(parents=True, exist_ok=True)
     wheel = projects_diff.build_wheel(ROOT, work / tag)
-    venv, rundir, site = projects_diff.prepare_project(project, pdir, wheel)
+    venv, rundir, _ = projects_diff.prepare_project(project, pdir, wheel)
     out = pdir / "filters"
     out.mkdir(exist_ok=True)
     env = projects_diff.run_env(project)

@@ -342,8 +342,9 @@ def _twins(
     comprehension's position) differ in their neighbours, so are no copies
     of each other; and a copy is never on a forward path from its first
     instance (one pass runs one copy), which tells apart like operations of
-    one statement, such as an ``async with``'s two awaits.  A copy on a ``with``'s exceptional exit on the ``with``
-    line is the exit itself, not a copy.
+    one statement, such as an ``async with``'s two awaits.  A copy on a
+    ``with``'s exceptional exit on the ``with`` line is the exit itself, not
+    a copy.
     """
     keys: list[tuple[object, ...] | None] = []
     for ins in instrs:
