@@ -29,7 +29,8 @@ fail-under values must be valid), every ``pytest-bytecode`` command's options
 must exist, every ``python tools/...`` or ``bash ...`` script must exist, and
 the fenced ``python`` blocks that define tests must pass under pytest, and
 every relative link must lead to a file and heading that exist, and every
-option of pytest's ``bytecode`` group must have its row in README's options table.
+option of pytest's ``bytecode`` group must have its row in README's options table
+or in the reference's (docs/reference.md, for the report settings).
 """
 
 from __future__ import annotations
@@ -321,8 +322,9 @@ def _pytest_parser_check(argsets: list[list[str]]) -> list[str]:
             ns = config._parser.parse(args)
             for value in getattr(ns, "bytecode_cov_report", None) or []:
                 report.parse_spec(value)
-            if getattr(ns, "bytecode_cov_fail_under", None) is not None:
-                results.parse_fail_under(str(ns.bytecode_cov_fail_under))
+            for name in ("bytecode_cov_fail_under", "bytecode_cov_fail_under_branches"):
+                if getattr(ns, name, None) is not None:
+                    results.parse_fail_under(str(getattr(ns, name)))
         except PrintHelp:
             continue
         except (pytest.UsageError, ValueError, SystemExit) as exc:
@@ -334,19 +336,26 @@ def marker_names(text: str) -> list[str]:
     return [m["name"] for m in MARKER.finditer(text)]
 
 
+#: The files whose options tables together must have a row for every option.
+OPTION_TABLES = ["README.md", "docs/reference.md"]
+
+
 def check_options_table() -> list[str]:
-    """Every option of the ``bytecode`` group has its row in README's options table."""
+    """Every option of the ``bytecode`` group has its row in an options table
+    (README's, or the reference's for the report settings)."""
     from _pytest.config import get_config
 
     config = get_config()
     config.pluginmanager.load_setuptools_entrypoints("pytest11")
     group = config._parser.getgroup("bytecode")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tables = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in OPTION_TABLES)
     problems = []
     for option in group.options:
         longest = max(option.names(), key=len)
-        if not re.search(rf"^\| `{re.escape(longest)}[`=\[]", readme, flags=re.M):
-            problems.append(f"README.md: no row for {longest} in the options table")
+        if not re.search(rf"^\| `{re.escape(longest)}[`=\[]", tables, flags=re.M):
+            problems.append(
+                f"{' and '.join(OPTION_TABLES)}: no row for {longest} in an options table"
+            )
     return problems
 
 
