@@ -5,13 +5,19 @@ outcomes, cover % (instructions).  ``term-missing`` adds, per file, the lines
 holding missed instructions: a line none of whose instructions ran shows as
 its number (runs of such lines as ``a-b``); a line that partly ran shows the
 opcodes that did not, as ``12[COMPARE_OP,POP_JUMP_IF_FALSE]``.
+
+Which files are rows, and in what order, comes decided
+(:func:`pytest_bytecode.reportconfig.table`: coverage.py's ``skip_covered``,
+``skip_empty`` and ``sort``); percentages have coverage.py's ``precision``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from pytest_bytecode.reportconfig import COLUMNS, Table
 from pytest_bytecode.results import (
+    DEFAULT_PRECISION,
     FileResult,
     Results,
     Summary,
@@ -43,29 +49,40 @@ def missing_text(fres: FileResult) -> str:
     return ", ".join(parts)
 
 
-def _row(name: str, s: Summary) -> list[str]:
+def _row(name: str, s: Summary, precision: int) -> list[str]:
     return [
         name,
         str(s.instructions),
         str(s.instructions - s.covered_instructions),
         str(s.branches),
         str(s.branches - s.covered_branches),
-        f"{format_percent(s.percent_covered)}%",
+        f"{format_percent(s.percent_covered, precision=precision)}%",
     ]
 
 
-def render(results: Results, *, missing: bool = False) -> Iterator[str]:
-    """The report's lines."""
-    header = ["Name", "Instr", "Miss", "Branch", "BrMiss", "Cover"]
+def render(
+    results: Results,
+    table: Table | None = None,
+    *,
+    missing: bool = False,
+    precision: int = DEFAULT_PRECISION,
+) -> Iterator[str]:
+    """The report's lines: the rows of ``table`` (default: every file, in
+    order), the lines saying which files it leaves out, then the notes."""
+    if table is None:
+        table = Table(tuple(results.files.values()), results.totals)
+    header = list(COLUMNS)
     if missing:
         header.append("Missing")
     rows = []
-    for path, fres in results.files.items():
-        row = _row(escape(path) + (" (partial)" if fres.partial else ""), fres.summary)
+    for fres in table.files:
+        row = _row(
+            escape(fres.path) + (" (partial)" if fres.partial else ""), fres.summary, precision
+        )
         if missing:
             row.append(missing_text(fres))
         rows.append(row)
-    total = _row("TOTAL", results.totals)
+    total = _row("TOTAL", table.total, precision)
     if missing:
         total.append("")
     widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(len(header))]
@@ -86,7 +103,10 @@ def render(results: Results, *, missing: bool = False) -> Iterator[str]:
         yield fmt(row)
     yield "-" * len(fmt(header))
     yield fmt(total)
-    if any(f.partial for f in results.files.values()):
+    for line in table.end_lines():
+        yield ""
+        yield line
+    if any(f.partial for f in table.files):
         yield ""
         yield (
             "(partial): imported before pytest-bytecode's import hook; "
