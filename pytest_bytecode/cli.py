@@ -4,8 +4,12 @@ Each subcommand is a thin wrapper: it parses arguments, calls the module that
 does the work, and turns expected failures into a one-line message on stderr
 and a non-zero exit status instead of a traceback.
 
-* ``report``: any report type from a data file, with an optional fail-under
-  verdict (exit status 1 when it fails, as in a test run).  A measured source
+* ``report``: any report type from a data file, with optional fail-under
+  verdicts on instructions and on branch outcomes (exit status 1 when one
+  fails, as in a test run).  coverage.py's ``[report]`` settings are read, as
+  ``coverage report`` reads them, from the current directory (or
+  ``$COVERAGE_RCFILE``): the data file's names are relative to the rootdir
+  of the run, which is where the command is meant to run.  A measured source
   file that changed on disk since (its SHA-256 differs) is named on stderr,
   one line each (``source-changed``; ``source-missing`` for one not found),
   because the report's line numbers are those of the measured source.
@@ -26,9 +30,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_bytecode import __version__, data, filters, results
+from pytest_bytecode import __version__, data, filters, reportconfig, results
 from pytest_bytecode.files import STDOUT, is_stdout
 from pytest_bytecode.report import ReportSpecError, parse_specs, report_path, write_reports
+from pytest_bytecode.sources import CoverageConfigError, read_coverage_config
 
 
 class CliError(Exception):
@@ -57,10 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="TYPE[:DEST]",
-        help="term (default), term-missing, json[:PATH], lcov[:PATH], xml[:PATH] (Cobertura), "
+        help="term (default), term-missing (either with :skip-covered), json[:PATH], "
+        "lcov[:PATH], xml[:PATH] (Cobertura), "
         "coverage[:PATH] (coverage.py data), html[:DIR]; PATH - is standard output (not for "
         "coverage and html); "
         "repeatable",
+    )
+    report.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="term-missing: also list each partly run line's missed opnames",
     )
     report.add_argument(
         "--filters",
@@ -70,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--fail-under", default=None, metavar="MIN", help="exit 1 if total coverage < MIN"
+    )
+    report.add_argument(
+        "--fail-under-branches",
+        default=None,
+        metavar="MIN",
+        help="exit 1 if the percentage of branch outcomes taken < MIN",
     )
 
     combine = sub.add_parser("combine", help="add up data files from several runs")
@@ -98,13 +116,13 @@ def _report(args: argparse.Namespace) -> int:
         enabled = filters.parse(args.filters, "--filters=")
     except filters.FilterError as exc:
         raise CliError(str(exc)) from None
-    minimum = None
-    if args.fail_under is not None:
-        try:
-            minimum = results.parse_fail_under(args.fail_under, "--fail-under=")
-        except results.ResultError as exc:
-            raise CliError(str(exc)) from None
+    minimum = _minimum(args.fail_under, "--fail-under=")
+    branches_minimum = _minimum(args.fail_under_branches, "--fail-under-branches=")
     cwd = Path.cwd()
+    try:
+        config = reportconfig.from_coverage_config(read_coverage_config(cwd, _config_warning), cwd)
+    except (CoverageConfigError, reportconfig.ReportConfigError) as exc:
+        raise CliError(str(exc)) from None
     if not is_stdout(args.data):
         data_key = _same_file_key(cwd / args.data)
         for spec in specs:
@@ -137,17 +155,39 @@ def _report(args: argparse.Namespace) -> int:
     figures = results.compute(counts, enabled)
     if not figures.totals.instructions:
         _warn(results.no_data_message())
+    keep = config.keeper()  # [report] include/omit
+    if keep is not None:
+        figures = results.select(figures, keep)
     try:
-        for path in write_reports(specs, figures, print, cwd):
+        for path in write_reports(
+            specs, figures, print, cwd, config=config, opnames=args.verbose
+        ):
             print(f"bytecode coverage report written to {path}")
     except OSError as exc:
         raise CliError(str(exc)) from None
-    if minimum is not None:
-        verdict = results.fail_under_verdict(figures, minimum)
-        if verdict:
-            print(verdict)
-            return 1
-    return 0
+    status = 0
+    for verdict in results.fail_under_verdicts(
+        figures, minimum, branches_minimum, config.precision
+    ):
+        if verdict.failed:
+            print(verdict.line)
+            status = 1
+    return status
+
+
+def _minimum(value: str | None, where: str) -> float | None:
+    """A ``--fail-under*`` value checked, or None when not given."""
+    if value is None:
+        return None
+    try:
+        return results.parse_fail_under(value, where)
+    except results.ResultError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _config_warning(message: str) -> None:
+    """coverage.py's warning about its configuration (an unknown option)."""
+    _warn(f"coverage.py's configuration: {message}")
 
 
 def _warn(message: str) -> None:

@@ -30,7 +30,8 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         dest="bytecode_cov",
         metavar="SOURCE",
         help="measure bytecode coverage of SOURCE (directory, .py file or dotted name; "
-        "repeatable; without a value: the project's own packages). The word after "
+        "repeatable; without a value: coverage.py's [run] source, else the project's own "
+        "packages). The word after "
         "--bytecode-cov is taken as its SOURCE: write --bytecode-cov=SOURCE, or put a "
         "bare --bytecode-cov after the test paths.",
     )
@@ -40,7 +41,8 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         default=None,
         dest="bytecode_cov_report",
         metavar="TYPE[:DEST]",
-        help="report type: term (default), term-missing, json[:PATH], lcov[:PATH], "
+        help="report type: term (default), term-missing (either with :skip-covered to leave "
+        "out files with complete coverage), json[:PATH], lcov[:PATH], "
         "xml[:PATH] (Cobertura), coverage[:PATH] (coverage.py data file; default .coverage), "
         "html[:DIR] (default bytecode-htmlcov); PATH - prints json, lcov or xml; repeatable; "
         "an empty value prints no report",
@@ -62,6 +64,14 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         "none, a comma-separated list of filters, or -NAME,... to switch some off "
         "(duplicates, with-exit, throw-cleanup, implicit-await, exception-cleanup, no-line, "
         "unreachable)",
+    )
+    group.addoption(
+        "--bytecode-cov-fail-under-branches",
+        default=None,
+        dest="bytecode_cov_fail_under_branches",
+        metavar="MIN",
+        help="fail the run if the percentage of branch outcomes taken is below MIN (0-100), "
+        "or if no instruction was measured (no conditional jumps: 100)",
     )
     group.addoption(
         "--bytecode-cov-baseline",
@@ -106,6 +116,7 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
     parser.addini("bytecode_cov_report", "report types, one a line", "linelist", default=["term"])
     parser.addini("bytecode_cov_fail_under", "minimum total instruction coverage")
     parser.addini("bytecode_cov_filters", "filters for compiler-made instructions (default)")
+    parser.addini("bytecode_cov_fail_under_branches", "minimum total branch coverage")
     parser.addini("bytecode_cov_baseline", "baseline file to check against")
     parser.addini("bytecode_cov_baseline_update", "write the baseline", "bool", default=False)
     parser.addini("bytecode_cov_data", "data file path (default .bytecode-cov)")

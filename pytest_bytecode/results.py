@@ -1,4 +1,4 @@
-"""From counts to numbers and verdicts: totals and fail-under.
+"""From counts to numbers and verdicts: totals and the fail-under checks.
 
 Reporters only render what this module computes, over the counts as the
 engine made them and the data file holds them
@@ -6,14 +6,16 @@ engine made them and the data file holds them
 Instructions on lines that coverage.py's exclusion rules exclude are left out
 of every figure, and so are conditional jumps on such lines.  ``branches``
 counts branch outcomes (two per conditional jump), as coverage.py counts arcs.
-The baseline check (its file, and the comparison against it) is in
-:mod:`pytest_bytecode.baseline`.
+:func:`select` narrows the results to the files coverage.py's ``[report]
+include``/``omit`` keep; totals and verdicts follow.  The baseline check
+(its file, and the comparison against it) is in :mod:`pytest_bytecode.baseline`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from pytest_bytecode.data import CovData, CrashedWorker
@@ -41,6 +43,23 @@ class Summary:
         if not self.instructions:
             return 100.0
         return 100.0 * self.covered_instructions / self.instructions
+
+    @property
+    def percent_branches_covered(self) -> float:
+        """Branch outcomes taken in percent (100 when there is none, as coverage.py
+        counts a file without branches)."""
+        if not self.branches:
+            return 100.0
+        return 100.0 * self.covered_branches / self.branches
+
+    @property
+    def complete(self) -> bool:
+        """Every instruction ran and every branch outcome was taken (coverage.py's
+        "complete coverage" of ``skip_covered``)."""
+        return (
+            self.covered_instructions == self.instructions
+            and self.covered_branches == self.branches
+        )
 
     def __add__(self, other: Summary) -> Summary:
         return Summary(
@@ -122,6 +141,8 @@ class Results:
     traced_during: tuple[str, ...] = ()
     #: The filters the figures were computed with.
     filters: frozenset[str] = DEFAULT_FILTERS
+    #: Measured files that ``[report] include``/``omit`` left out (:func:`select`).
+    left_out: int = 0
 
 
 def without_lines(code: CodeCounts, excluded: Set[int]) -> CodeCounts:
@@ -170,6 +191,20 @@ def compute(data: CovData, filters: frozenset[str] | None = None) -> Results:
     )
 
 
+def select(results: Results, keep: Callable[[str], bool]) -> Results:
+    """``results`` with only the files whose report path ``keep`` accepts,
+    totals added up again; the others are counted in ``left_out``."""
+    files = {path: fres for path, fres in results.files.items() if keep(path)}
+    if len(files) == len(results.files):
+        return results
+    return replace(
+        results,
+        files=files,
+        totals=sum((f.summary for f in files.values()), Summary()),
+        left_out=results.left_out + len(results.files) - len(files),
+    )
+
+
 # --- fail-under ----------------------------------------------------------------
 
 
@@ -200,13 +235,37 @@ def no_data_message() -> str:
     )
 
 
-def format_percent(value: float, against: float | None = None) -> str:
-    """Two decimals, or more when two decimals would hide a difference from ``against``."""
-    for digits in (2, 4, 6, 10):
-        text = f"{value:.{digits}f}"
+#: Decimals of a percentage shown when coverage.py's ``[report] precision``
+#: is not set (coverage.py's own default is 0).
+DEFAULT_PRECISION = 2
+
+
+def format_percent(
+    value: float, against: float | None = None, precision: int = DEFAULT_PRECISION
+) -> str:
+    """``value`` with ``precision`` decimals, as coverage.py shows a percentage.
+
+    Rounding never makes 0 or 100 of a value that is not (99.996 shows as
+    ``99.99``, like coverage.py's ``display_covered``), and more decimals are
+    shown, one at a time, when ``precision`` would hide on which side of
+    ``against`` the value lies: a failing total never reads as the threshold.
+    """
+    for digits in range(precision, precision + 11):
+        near = 10.0**-digits
+        shown = near if 0 < value < near else 100 - near if 100 - near < value < 100 else value
+        text = f"{shown:.{digits}f}"
         if against is None or (float(text) < against) == (value < against):
             return text
     return repr(value)
+
+
+def threshold_text(minimum: float, precision: int = DEFAULT_PRECISION) -> str:
+    """A fail-under threshold with ``precision`` decimals, or as many as it has
+    (coverage.py's rule: ``99.5`` stays ``99.5`` with precision 0)."""
+    digits = 0
+    if minimum != int(minimum):
+        digits = -int(Decimal(repr(float(minimum))).as_tuple().exponent)
+    return f"{minimum:.{max(precision, digits)}f}"
 
 
 def escape(text: str) -> str:
@@ -241,20 +300,64 @@ def traced_note(results: Results) -> str | None:
     )
 
 
-def fail_under_verdict(results: Results, minimum: float) -> str | None:
-    """The failure line when total coverage is below ``minimum``, else None.
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one fail-under check, and its line for the report."""
 
-    A run that measured no instruction fails: nothing measured is no 100 %.
+    failed: bool
+    line: str
+
+
+def fail_under(
+    results: Results,
+    minimum: float,
+    *,
+    branches: bool = False,
+    precision: int = DEFAULT_PRECISION,
+) -> Verdict:
+    """Whether total instruction coverage (with ``branches``, the percentage
+    of branch outcomes taken) reaches ``minimum``.
+
+    The exact total is compared, not the total rounded to ``precision`` as
+    coverage.py does: "80" means 80, whatever the report shows, and the line
+    shows as many decimals as it takes to see the difference.  A run that
+    measured no instruction fails: nothing measured is no 100 %.  Measured
+    code without any conditional jump has all its branch outcomes (none)
+    taken, 100 %, as coverage.py counts a file without branches.
     """
-    if not results.totals.instructions:
-        return (
-            f"FAIL Required bytecode instruction coverage of {format_percent(minimum)}% not "
-            f"reached: no instructions were measured ({NO_DATA})"
-        )
-    actual = results.totals.percent_covered
-    if actual >= minimum:
-        return None
-    return (
-        f"FAIL Required bytecode instruction coverage of {format_percent(minimum)}% not "
-        f"reached. Total coverage: {format_percent(actual, minimum)}%"
-    )
+    what = "branch" if branches else "instruction"
+    required = f"Required bytecode {what} coverage of {threshold_text(minimum, precision)}%"
+    totals = results.totals
+    if not totals.instructions:
+        why = "no instructions were measured"
+        if results.left_out:
+            why = (
+                f"no instructions are left to report ({results.left_out} measured files "
+                "left out by [report] include/omit)"
+            )
+        return Verdict(True, f"FAIL {required} not reached: {why} ({NO_DATA})")
+    actual = totals.percent_branches_covered if branches else totals.percent_covered
+    failed = actual < minimum
+    total = f"Total {'branch ' if branches else ''}coverage: "
+    total += f"{format_percent(actual, minimum, precision)}%"
+    if branches and not totals.branches:
+        total += " (no conditional jumps were measured)"
+    if failed:
+        return Verdict(True, f"FAIL {required} not reached. {total}")
+    return Verdict(False, f"{required} reached. {total}")
+
+
+def fail_under_verdicts(
+    results: Results,
+    minimum: float | None,
+    branches_minimum: float | None,
+    precision: int = DEFAULT_PRECISION,
+) -> list[Verdict]:
+    """The instruction and the branch fail-under checks that were asked for
+    (a minimum of None: not asked), in that order."""
+    verdicts = []
+    if minimum is not None:
+        verdicts.append(fail_under(results, minimum, precision=precision))
+    if branches_minimum is not None:
+        verdicts.append(fail_under(results, branches_minimum, branches=True, precision=precision))
+    return verdicts

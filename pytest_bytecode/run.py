@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from pytest_bytecode import baseline, data, engine, importhook, pytestcompat, results
+from pytest_bytecode import baseline, data, engine, importhook, pytestcompat, reportconfig, results
 from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.collector import Collector, unexecuted_file
 from pytest_bytecode.importhook import Measurement, instrument_loaded
@@ -36,7 +36,14 @@ from pytest_bytecode.plugin import BytecodeCovWarning
 from pytest_bytecode.report import write_reports
 from pytest_bytecode.results import Results
 from pytest_bytecode.settings import Settings
-from pytest_bytecode.sources import SourceError, read_coverage_config, report_path, resolve
+from pytest_bytecode.sources import (
+    CoverageConfigError,
+    SourceError,
+    config_sources,
+    read_coverage_config,
+    report_path,
+    resolve,
+)
 from pytest_bytecode.tracers import TracerWatch
 from pytest_bytecode.xdist import ControllerRole, WorkerRole
 
@@ -48,6 +55,7 @@ class _State:
     settings: Settings
     collector: Collector
     measurement: Measurement
+    report_config: reportconfig.ReportConfig = field(default_factory=reportconfig.ReportConfig)
     worker: bool = False
     existing: data.CovData | None = None
     baseline: dict[str, Any] | None = None
@@ -72,9 +80,10 @@ def _cache_dir(config: pytest.Config) -> Path | None:
 def start(config: pytest.Config, run_settings: Settings) -> None:
     """Install the import hook before conftests (and what they import) load."""
     trace = config.trace.root.get("bytecode-cov")
-    cov_config = read_coverage_config(config.rootpath, lambda msg: trace(msg))
     search = [str(config.rootpath / p) for p in config.getini("pythonpath")] + sys.path
     try:
+        cov_config = read_coverage_config(config.rootpath, lambda msg: trace(msg))
+        report_config = reportconfig.from_coverage_config(cov_config, config.rootpath)
         selector = resolve(
             run_settings.sources,
             rootdir=config.rootpath,
@@ -84,8 +93,9 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
             omit=tuple(cov_config.run_omit or ()),
             exclude_list=tuple(cov_config.exclude_list),
             include=tuple(cov_config.run_include or ()),
+            configured=config_sources(cov_config, config.rootpath),
         )
-    except SourceError as exc:
+    except (CoverageConfigError, reportconfig.ReportConfigError, SourceError) as exc:
         raise pytest.UsageError(str(exc)) from None
     collector = Collector(str(config.rootpath))
     cache = InstrumentationCache(_cache_dir(config), trace)
@@ -96,7 +106,7 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     rewrite, rewrite_settings = pytestcompat.rewriter(config, warn)
     measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
     config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
-    state = _State(run_settings, collector, measurement)
+    state = _State(run_settings, collector, measurement, report_config)
     state.watch = TracerWatch(collector.state, collector.mark_ran_since)
     state.watch.start()
     config.add_cleanup(state.watch.stop)
@@ -195,16 +205,16 @@ class RunHooks:
                 f"by {loader}, not from its source: not measured (module-not-measured)"
             )
         counts = _save(state, counts)
-        figures = results.compute(counts, run_settings.filters)
+        measured = results.compute(counts, run_settings.filters)
+        keep = state.report_config.keeper()  # [report] include/omit
+        figures = measured if keep is None else results.select(measured, keep)
         state.results = figures
         traced = results.traced_note(figures)
-        if traced is not None and not any(
-            spec.kind in ("term", "term-missing") for spec in run_settings.reports
-        ):  # the terminal report says it otherwise
-            state.lines.append(f"bytecode coverage: {traced}")
+        if traced is not None and not any(spec.terminal for spec in run_settings.reports):
+            state.lines.append(f"bytecode coverage: {traced}")  # else the terminal report says it
         base = config.invocation_params.dir
         for spec in run_settings.reports:
-            if spec.kind not in ("term", "term-missing"):
+            if not spec.terminal:
                 try:
                     for path in write_reports(
                         [spec], figures, state.lines.append, base, root=config.rootpath
@@ -212,20 +222,17 @@ class RunHooks:
                         state.lines.append(f"bytecode coverage report written to {path}")
                 except OSError as exc:
                     state.failed.append(f"FAIL bytecode coverage report not written: {exc}")
-        if not figures.totals.instructions:
+        if not measured.totals.instructions:
             warnings.warn(BytecodeCovWarning(results.no_data_message()), stacklevel=1)
         if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
             return
-        if run_settings.fail_under is not None:
-            verdict = results.fail_under_verdict(figures, run_settings.fail_under)
-            if verdict:
-                state.failed.append(verdict)
-            else:
-                state.lines.append(
-                    f"Required bytecode instruction coverage of "
-                    f"{results.format_percent(run_settings.fail_under)}% reached. Total coverage: "
-                    f"{results.format_percent(figures.totals.percent_covered)}%"
-                )
+        for verdict in results.fail_under_verdicts(
+            figures,
+            run_settings.fail_under,
+            run_settings.fail_under_branches,
+            state.report_config.precision,
+        ):
+            (state.failed if verdict.failed else state.lines).append(verdict.line)
         if run_settings.baseline is not None and run_settings.baseline_update:
             if not figures.totals.instructions:
                 state.failed.append(
@@ -259,8 +266,16 @@ class RunHooks:
         if state.worker or state.results is None:
             return
         tr = terminalreporter
-        term_specs = [s for s in state.settings.reports if s.kind in ("term", "term-missing")]
-        write_reports(term_specs, state.results, tr.write_line, config.invocation_params.dir)
+        term_specs = [s for s in state.settings.reports if s.terminal]
+        write_reports(
+            term_specs,
+            state.results,
+            tr.write_line,
+            config.invocation_params.dir,
+            root=config.rootpath,
+            config=state.report_config,
+            opnames=int(config.getoption("verbose", 0) or 0) > 0,
+        )
         for line in state.lines:
             tr.write_line(line)
         for line in state.failed:

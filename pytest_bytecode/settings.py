@@ -39,6 +39,7 @@ class Settings:
     fail_under: float | None = None
     #: The filters the figures are computed with (pytest_bytecode.filters).
     filters: frozenset[str] | None = None
+    fail_under_branches: float | None = None
     baseline: Path | None = None
     baseline_update: bool = False
     data_path: Path = field(default_factory=lambda: Path(".bytecode-cov"))
@@ -138,16 +139,21 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
     except ReportSpecError as exc:
         raise pytest.UsageError(str(exc)) from None
 
-    fail_raw = getattr(ns, "bytecode_cov_fail_under", None)
-    fail_key = "--bytecode-cov-fail-under="
-    if fail_raw is None:
-        fail_raw = str(_ini(config, "bytecode_cov_fail_under") or "").strip() or None
-        fail_key = "bytecode_cov_fail_under = "
-    try:
-        # An empty command-line value is an error (an ini key left empty is unset).
-        fail_under = parse_fail_under(str(fail_raw), fail_key) if fail_raw is not None else None
-    except ResultError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    def minimum(name: str) -> float | None:
+        """A fail-under option: the command line's value, else the ini key's."""
+        raw = getattr(ns, name, None)
+        where = "--" + name.replace("_", "-") + "="
+        if raw is None:
+            raw = str(_ini(config, name) or "").strip() or None
+            where = f"{name} = "
+        try:
+            # An empty command-line value is an error (an ini key left empty is unset).
+            return parse_fail_under(str(raw), where) if raw is not None else None
+        except ResultError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    fail_under = minimum("bytecode_cov_fail_under")
+    fail_under_branches = minimum("bytecode_cov_fail_under_branches")
 
     from pytest_bytecode.filters import FilterError, parse
 
@@ -218,6 +224,7 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
         reports=tuple(reports),
         fail_under=fail_under,
         filters=filters,
+        fail_under_branches=fail_under_branches,
         baseline=baseline,
         baseline_update=baseline_update,
         data_path=data_value[1],

@@ -1,8 +1,10 @@
 """Which files are measured: SOURCE resolution, omit patterns, excluded lines.
 
 ``--bytecode-cov=SOURCE`` names a directory, a ``.py`` file, or a dotted
-package or module name.  Without a value the project's own packages under the
-rootdir are measured (src layout and flat layout), never its tests.  The
+package or module name.  Without a value coverage.py's ``[run] source`` (or
+``source_pkgs``, ``source_dirs``) is measured, as a bare ``--cov`` measures
+it, and without those the project's own packages under the rootdir (src
+layout and flat layout), never its tests.  The
 resulting :class:`Selector` answers two questions for the import hook: a cheap
 one on the module name alone (:meth:`Selector.may_match_name`), and a precise
 one on the file the module would be loaded from (:meth:`Selector.wants`).
@@ -11,7 +13,8 @@ coverage.py's configuration is read through the coverage package itself so
 that ``[tool.coverage.run] omit``/``include`` and ``[tool.coverage.report]
 exclude_lines``/``exclude_also`` (and the default ``# pragma: no cover``) mean
 here exactly what they mean to coverage.py, block extension included: file
-patterns go through coverage.py's own ``prep_patterns``/``GlobMatcher``, and
+patterns go through coverage.py's own ``prep_patterns``/``GlobMatcher`` (for
+``[report] include``/``omit`` too: :func:`report_filter`), and
 source text through :func:`python_source_text`, which decodes bytes the way
 coverage.py's ``get_python_source`` does.
 
@@ -207,11 +210,11 @@ class Selector:
 
     @functools.cached_property
     def _omit_match(self) -> Callable[[str], bool] | None:
-        return GlobMatcher(list(self.omit), "omit").match if self.omit else None
+        return file_matcher(self.omit, "omit")
 
     @functools.cached_property
     def _include_match(self) -> Callable[[str], bool] | None:
-        return GlobMatcher(list(self.include), "include").match if self.include else None
+        return file_matcher(self.include, "include")
 
     def may_match_name(self, name: str) -> bool:
         """Cheap, name-only check: could module ``name`` be under SOURCE?"""
@@ -309,14 +312,31 @@ class Selector:
         return self.excluded_lines(python_source_text(source), filename)
 
 
-def read_coverage_config(rootdir: Path, warn: Callable[[str], None]) -> CoverageConfig:
+class CoverageConfigError(ValueError):
+    """A coverage.py configuration file that coverage.py itself cannot read
+    (one-line message naming the file)."""
+
+
+class CoverageSettings(CoverageConfig):
+    """coverage.py's configuration as read from the project's files, plus what
+    :class:`CoverageConfig` cannot tell: whether a file set ``[report]
+    precision`` (coverage.py's default, 0, is not pytest-bytecode's, 2)."""
+
+    precision_given: bool = False
+
+
+def read_coverage_config(rootdir: Path, warn: Callable[[str], None]) -> CoverageSettings:
     """coverage.py's configuration as coverage.py would read it from ``rootdir``.
 
     coverage.py looks in the current directory; pytest runs are anchored at
     the rootdir, so the same file list is tried there (``COVERAGE_RCFILE``
-    still wins).
+    still wins).  A file coverage.py refuses (a value it cannot convert, a
+    syntax error) raises :class:`CoverageConfigError`, as coverage.py would
+    refuse to run: its omit patterns and exclusions must not silently go.
     """
-    config = CoverageConfig()
+    config = CoverageSettings()
+    # No file can set None: still None after reading, no file set it.
+    vars(config)["precision"] = None
     rcfile = os.environ.get("COVERAGE_RCFILE")
     candidates = [(Path(rcfile), True)] if rcfile else []
     candidates += [(rootdir / name, ours) for name, ours in COVERAGE_CONFIG_FILES]
@@ -326,9 +346,49 @@ def read_coverage_config(rootdir: Path, warn: Callable[[str], None]) -> Coverage
                 if config.from_file(str(path), warn, our_file=ours):
                     break
             except CoverageException as exc:
-                warn(f"coverage.py configuration {path} not read: {exc}")
+                raise CoverageConfigError(f"coverage.py's configuration: {exc}") from None
+    config.precision_given = vars(config)["precision"] is not None
+    if not config.precision_given:
+        config.precision = 0
     config.post_process()
     return config
+
+
+def config_file_name(config: CoverageConfig, rootdir: Path) -> str:
+    """The configuration file ``config`` was read from, as messages name it
+    (relative to ``rootdir`` when inside it), or ``coverage.py's defaults``."""
+    if config.config_file is None:
+        return "coverage.py's defaults"
+    return report_path(config.config_file, str(rootdir))
+
+
+def file_matcher(patterns: Sequence[str], kind: str) -> Callable[[str], bool] | None:
+    """coverage.py's ``GlobMatcher`` over prepared ``patterns``
+    (:func:`prep_patterns`), or None when there are none."""
+    return GlobMatcher(list(patterns), kind).match if patterns else None
+
+
+def report_filter(
+    include: Sequence[str], omit: Sequence[str], rootdir: Path
+) -> Callable[[str], bool] | None:
+    """Whether a file, by its report name (:func:`report_path`), passes
+    coverage.py's ``[report] include`` and ``omit`` patterns; None when there
+    are none.  Relative patterns are taken from ``rootdir``, and names are
+    matched in their canonical form, as ``[run] omit`` is (:class:`Selector`).
+    """
+    root = str(rootdir)
+    included = file_matcher(prep_patterns(include, root), "include")
+    omitted = file_matcher(prep_patterns(omit, root), "omit")
+    if included is None and omitted is None:
+        return None
+
+    def keep(name: str) -> bool:
+        canonical = canonical_filename(os.path.join(root, name))
+        if omitted is not None and omitted(canonical):
+            return False
+        return included is None or included(canonical)
+
+    return keep
 
 
 def _is_dotted_name(value: str) -> bool:
@@ -377,6 +437,35 @@ def _default_dirs(rootdir: Path) -> tuple[list[Path], list[Path]]:
     return dirs, files
 
 
+@dataclass(frozen=True)
+class ConfigSource:
+    """One entry of coverage.py's ``[run] source``, ``source_pkgs`` or
+    ``source_dirs``: what a bare ``--bytecode-cov`` measures when any is set."""
+
+    value: str
+    #: ``source`` (a directory or a package name), ``source_pkgs`` (a package
+    #: name) or ``source_dirs`` (a directory).
+    option: str
+    #: The configuration file, as messages name it.
+    config_file: str = "coverage.py's configuration"
+
+    @property
+    def where(self) -> str:
+        """``[run] source = pkg (pyproject.toml)``: the entry, for messages."""
+        return f"[run] {self.option} = {self.value} ({self.config_file})"
+
+
+def config_sources(config: CoverageConfig, rootdir: Path) -> tuple[ConfigSource, ...]:
+    """coverage.py's ``[run] source``, ``source_pkgs`` and ``source_dirs``
+    entries (``source_dirs`` where this coverage.py knows it), in that order."""
+    name = config_file_name(config, rootdir)
+    found: list[ConfigSource] = []
+    for option in ("source", "source_pkgs", "source_dirs"):
+        values: list[str] = getattr(config, option, None) or []
+        found += [ConfigSource(v, option, name) for v in values if v.strip()]
+    return tuple(found)
+
+
 def resolve(
     values: Iterable[str | bool],
     *,
@@ -387,18 +476,24 @@ def resolve(
     omit: Sequence[str] = (),
     exclude_list: Sequence[str] = (),
     include: Sequence[str] = (),
+    configured: Sequence[ConfigSource] = (),
 ) -> Selector:
     """Turn ``--bytecode-cov`` values into a :class:`Selector`.
 
-    ``True`` (the option without a value) means the project's own packages.
-    Raises :class:`SourceError` naming a value that is none of a directory, a
-    ``.py`` file or an importable dotted name.
+    ``True`` (the option without a value) means coverage.py's ``[run]
+    source``, ``source_pkgs`` and ``source_dirs`` entries (``configured``),
+    as a bare ``--cov`` does with pytest-cov, or when there are none the
+    project's own packages.  Relative ``source`` directories are taken from
+    the rootdir, where the configuration was read.  Raises
+    :class:`SourceError` naming a value that is none of a directory, a ``.py``
+    file or an importable dotted name (an entry of ``configured``: none of
+    what its option accepts).
 
     ``omit`` and ``include`` are coverage.py's ``[run] omit`` and ``[run]
     include`` patterns; relative ones are anchored at the rootdir (where the
     configuration was read).  Like coverage.py, which ignores ``include`` when
     a source is given, ``include`` only narrows the default SOURCE (the option
-    without a value); with an explicit SOURCE it is ignored.
+    without a value, and no ``[run] source``); otherwise it is ignored.
     """
     dirs: list[Path] = []
     files: list[Path] = []
@@ -406,36 +501,38 @@ def resolve(
     module_locations: list[str] = []
     top: set[str] = set()
     values = list(values)
-    default_only = all(v is True for v in values)
-    for value in values:
-        if value is True:
-            d, f = _default_dirs(rootdir)
-            dirs += d
-            files += f
-            continue
-        text = str(value).strip()
-        candidate = (invocation_dir / text).resolve()
-        if candidate.is_dir():
+    default_only = all(v is True for v in values) and not configured
+
+    def add(text: str, base: Path, where: str, option: str = "") -> None:
+        """Add one SOURCE; ``option`` is the ``[run]`` option it came from."""
+        candidate = (base / text).resolve()
+        if option != "source_pkgs" and candidate.is_dir():
             dirs.append(candidate)
-        elif candidate.is_file():
+        elif not option and candidate.is_file():
             if candidate.suffix != ".py":
-                raise SourceError(f"--bytecode-cov={text}: a SOURCE file must be a .py file")
+                raise SourceError(f"{where}: a SOURCE file must be a .py file")
             files.append(candidate)
-        elif _is_dotted_name(text):
+        elif option != "source_dirs" and _is_dotted_name(text):
             origin, locations = _find_module(text, search_path)
             if origin is None and not locations:
-                raise SourceError(
-                    f"--bytecode-cov={text}: not a directory, a .py file, "
-                    "or an importable package or module name"
-                )
+                raise SourceError(f"{where}: {_NOT_A_SOURCE[option]}")
             modules.append(text)
             module_locations.extend(locations or ([origin] if origin else []))
             top.add(text.partition(".")[0])
         else:
-            raise SourceError(
-                f"--bytecode-cov={text}: not a directory, a .py file, "
-                "or an importable package or module name"
-            )
+            raise SourceError(f"{where}: {_NOT_A_SOURCE[option]}")
+
+    for value in values:
+        if value is not True:
+            text = str(value).strip()
+            add(text, invocation_dir, f"--bytecode-cov={text}")
+        elif configured:
+            for entry in configured:
+                add(entry.value.strip(), rootdir, entry.where, entry.option)
+        else:
+            d, f = _default_dirs(rootdir)
+            dirs += d
+            files += f
     any_name = False
     linked: list[Path] = []
     for path in [*dirs, *files]:
@@ -476,6 +573,16 @@ def resolve(
         include=prep_patterns(include, root) if default_only else (),
         any_name=any_name,
     )
+
+
+#: Why a SOURCE names nothing measurable, by the ``[run]`` option it came
+#: from ("" for ``--bytecode-cov``).
+_NOT_A_SOURCE = {
+    "": "not a directory, a .py file, or an importable package or module name",
+    "source": "not a directory (from the rootdir) or an importable package or module name",
+    "source_pkgs": "not an importable package or module name",
+    "source_dirs": "not a directory (from the rootdir)",
+}
 
 
 def _names_under(top: str, limit: int) -> tuple[set[str] | None, list[str]]:

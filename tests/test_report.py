@@ -6,14 +6,17 @@ import dis
 import json
 import textwrap
 import types
+from pathlib import Path
 from typing import Any
 
 import pytest
+from bc_helpers import code, dataset
 from test_data import sample
 
-from pytest_bytecode import versions
+from pytest_bytecode import reportconfig, versions
 from pytest_bytecode.report import ReportSpec, ReportSpecError, parse_spec, term
 from pytest_bytecode.results import compute
+from pytest_bytecode.sources import read_coverage_config
 
 # The schema of README.md's "JSON report" section, as a nested template:
 # a type, a dict of keys -> templates (every key required, no others), a
@@ -263,3 +266,45 @@ def test_term_table() -> None:
     assert lines[2].split() == ["Name", "Instr", "Miss", "Branch", "BrMiss", "Cover", "Missing"]
     assert lines[4].split() == ["pkg/mod.py", "3", "1", "2", "1", "66.67%", "2[POP_JUMP_IF_FALSE]"]
     assert lines[-1].split() == ["TOTAL", "3", "1", "2", "1", "66.67%"]
+
+
+def test_parse_spec_skip_covered() -> None:
+    assert parse_spec("term:skip-covered") == ReportSpec("term", skip_covered=True)
+    assert parse_spec("term-missing:skip-covered") == ReportSpec("term-missing", skip_covered=True)
+    with pytest.raises(
+        ReportSpecError, match="takes no destination, only the modifier skip-covered"
+    ):
+        parse_spec("term:skip-empty")
+    with pytest.raises(ReportSpecError, match="unknown report type 'json-missing'"):
+        parse_spec("json-missing:skip-covered")
+
+
+@pytest.mark.parametrize(
+    ("text", "precision"), [("", 2), ("precision = 0\n", 0), ("precision = 4\n", 4)]
+)
+def test_precision_is_ours_unless_a_file_sets_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, precision: int
+) -> None:
+    """coverage.py's default precision is 0, ours 2; a file's 0 is kept."""
+    monkeypatch.delenv("COVERAGE_RCFILE", raising=False)
+    (tmp_path / ".coveragerc").write_text(f"[report]\n{text}")
+    config = read_coverage_config(tmp_path, lambda message: None)
+    assert reportconfig.from_coverage_config(config, tmp_path).precision == precision
+
+
+def test_table_skips_and_sorts() -> None:
+    data = sample(1)  # pkg/mod.py: 3 instructions, one missed
+    data.files["a/full.py"] = dataset(code("g", [1, 2])).files["m.py"]
+    data.files["z/empty.py"] = dataset(code("h", [])).files["m.py"]
+    res = compute(data)
+    config = reportconfig.ReportConfig(skip_empty=True, sort="Cover")
+    rows = reportconfig.table(res, config, skip_covered=False)
+    assert [f.path for f in rows.files] == ["pkg/mod.py", "a/full.py"]
+    assert rows.end_lines() == ["1 empty file skipped."]
+    rows = reportconfig.table(res, config, skip_covered=True)
+    assert [f.path for f in rows.files] == ["pkg/mod.py"]
+    assert rows.end_lines() == ["2 files skipped due to complete coverage."]
+    assert rows.total == res.totals
+    lines = list(term.render(res, rows, precision=0))
+    assert lines[4].split() == ["pkg/mod.py", "3", "1", "2", "1", "67%"]
+    assert lines[-2:] == ["", "2 files skipped due to complete coverage."]

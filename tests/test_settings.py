@@ -31,6 +31,7 @@ UNSET: dict[str, Any] = {
     "bytecode_cov_report": ["term"],
     "bytecode_cov_fail_under": "",
     "bytecode_cov_filters": "",
+    "bytecode_cov_fail_under_branches": "",
     "bytecode_cov_baseline": "",
     "bytecode_cov_baseline_update": False,
     "bytecode_cov_data": "",
@@ -80,6 +81,7 @@ ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
             "sources": (True,),
             "reports": (ReportSpec("term"),),
             "fail_under": None,
+            "fail_under_branches": None,
             "baseline": None,
             "baseline_update": False,
             "data_path": ".bytecode-cov",
@@ -143,6 +145,33 @@ ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
         {"bytecode_cov": ["true"], "bytecode_cov_fail_under": " 75.5 "},
         {},
         {"fail_under": 75.5},
+    ),
+    "fail-under-branches from the command line wins": (
+        {"bytecode_cov_fail_under_branches": "50"},
+        {"bytecode_cov": [True], "bytecode_cov_fail_under_branches": "80"},
+        {"fail_under_branches": 80.0, "fail_under": None},
+    ),
+    "fail-under-branches from the ini file, beside fail-under": (
+        {
+            "bytecode_cov": ["true"],
+            "bytecode_cov_fail_under": "90",
+            "bytecode_cov_fail_under_branches": " 62.5 ",
+        },
+        {},
+        {"fail_under": 90.0, "fail_under_branches": 62.5},
+    ),
+    "terminal reports with skip-covered": (
+        {},
+        {
+            "bytecode_cov": [True],
+            "bytecode_cov_report": ["term-missing:skip-covered", "term:skip-covered"],
+        },
+        {
+            "reports": (
+                ReportSpec("term-missing", skip_covered=True),
+                ReportSpec("term", skip_covered=True),
+            )
+        },
     ),
     "data file and append from the ini file": (
         {
@@ -219,7 +248,24 @@ REFUSED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "a destination for the terminal report": (
         {},
         {"bytecode_cov": [True], "bytecode_cov_report": ["term:out.txt"]},
-        "--bytecode-cov-report=term:out.txt: report type 'term' takes no destination",
+        "--bytecode-cov-report=term:out.txt: report type 'term' takes no destination, only "
+        "the modifier skip-covered",
+    ),
+    "an unknown modifier in the ini file": (
+        {"bytecode_cov": ["true"], "bytecode_cov_report": ["term-missing:skip-empty"]},
+        {},
+        "bytecode_cov_report = term-missing:skip-empty: report type 'term-missing' takes no "
+        "destination, only the modifier skip-covered",
+    ),
+    "fail-under-branches out of range": (
+        {},
+        {"bytecode_cov": [True], "bytecode_cov_fail_under_branches": "101"},
+        "--bytecode-cov-fail-under-branches=101: must be a number from 0 to 100",
+    ),
+    "fail-under-branches not a number in the ini file": (
+        {"bytecode_cov": ["true"], "bytecode_cov_fail_under_branches": "most"},
+        {},
+        "bytecode_cov_fail_under_branches = most: must be a number from 0 to 100",
     ),
     "fail-under out of range": (
         {},
@@ -314,6 +360,7 @@ INI_TEXT: dict[str, tuple[str, Any]] = {
     "bytecode_cov_report": ("", []),
     "bytecode_cov_fail_under": ("75.5", "75.5"),
     "bytecode_cov_filters": ("-no-line", "-no-line"),
+    "bytecode_cov_fail_under_branches": ("60", "60"),
     "bytecode_cov_baseline": ("base.json", "base.json"),
     "bytecode_cov_baseline_update": ("true", True),
     "bytecode_cov_data": ("out/cov.data", "out/cov.data"),

@@ -29,7 +29,8 @@ fail-under values must be valid), every ``pytest-bytecode`` command's options
 must exist, every ``python tools/...`` or ``bash ...`` script must exist, and
 the fenced ``python`` blocks that define tests must pass under pytest, and
 every relative link must lead to a file and heading that exist, and every
-option of pytest's ``bytecode`` group must have its row in README's options table.
+option of pytest's ``bytecode`` group must have its row in README's options table
+or in the reference's (docs/reference.md, for the report settings).
 """
 
 from __future__ import annotations
@@ -150,6 +151,60 @@ def _usage_errors(tmp: Path) -> dict[str, str]:
     return {"usage-errors": text}
 
 
+#: The coverage.py configuration the user guide shows, and its run makes the
+#: example below it (given as ``$COVERAGE_RCFILE`` to the example project).
+REPORT_SETTINGS = """\
+[tool.coverage.run]
+source = ["shop"]          # what a bare --bytecode-cov measures
+
+[tool.coverage.report]
+skip_covered = true        # or --bytecode-cov-report=term:skip-covered
+precision = 1              # decimals of Cover, TOTAL and the fail-under lines
+sort = "-Cover"            # coverage.py's Stmts and BrPart mean Instr and BrMiss
+omit = ["*/orders.py"]     # out of every report and verdict, kept in the data file
+"""
+
+
+def _report_settings(tmp: Path) -> dict[str, str]:
+    """The example project's table under coverage.py's report settings, with
+    both fail-under checks."""
+    rc = tmp / "coverage.toml"
+    rc.write_text(REPORT_SETTINGS, encoding="utf-8")
+    out = _run(
+        ["-m", "pytest", "examples/shop", "-p", "no:cacheprovider", "--bytecode-cov-report=term",
+         f"--bytecode-cov-data={tmp / 'data'}", "--bytecode-cov-fail-under=80",
+         "--bytecode-cov-fail-under-branches=45", "--bytecode-cov"],
+        ROOT, env={"COVERAGE_RCFILE": str(rc)},
+    )  # fmt: skip
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "bytecode coverage: Python" in line)
+    end = max(i for i, line in enumerate(lines) if "Required bytecode" in line)
+    return {
+        "report-settings-config": REPORT_SETTINGS,
+        "report-settings-term": _version("\n".join(lines[start : end + 1])),
+    }
+
+
+def _report_setting_errors(tmp: Path) -> dict[str, str]:
+    """The one-line errors for bad report settings (one pytest run each)."""
+    project = tmp / "settings"
+    (project / "tests").mkdir(parents=True)
+    (project / "mod.py").write_text("def f():\n    return 1\n")
+    (project / "tests" / "test_mod.py").write_text("def test_f():\n    pass\n")
+    runs = [
+        ('[tool.coverage.report]\nsort = "Nope"\n', []),
+        ("[tool.coverage.report]\nprecision = -1\n", []),
+        ("", ["--bytecode-cov-report=term:skip-empty"]),
+    ]
+    found = []
+    for config, extra in runs:
+        (project / "pyproject.toml").write_text("[tool.pytest.ini_options]\n" + config)
+        out = _run(["-m", "pytest", "-p", "no:cacheprovider", "-q", "tests",
+                    "--bytecode-cov=mod.py", *extra], project)  # fmt: skip
+        found.append(next((x for x in out.splitlines() if x.startswith("ERROR: ")), "(none)"))
+    return {"report-setting-errors": "\n".join(found)}
+
+
 ASSERT_TESTS = """\
 from pytest_bytecode import assert_bytecode_snapshot, assert_not_in_bytecode, assert_opcodes
 
@@ -248,12 +303,15 @@ PRODUCERS = [
     Producer(_shop, reference_only=True),
     Producer(_usage_errors, reference_only=False),
     Producer(_assertions, reference_only=False),
+    Producer(_report_settings, reference_only=True),
+    Producer(_report_setting_errors, reference_only=False),
 ]
-LANG = {"json-excerpt": "json"}
+LANG = {"json-excerpt": "json", "report-settings-config": "toml"}
 #: Every example the producers make; a marker with another name is an error.
 NAMES = {
     "shop-term-missing", "intro-pricing", "json-excerpt", "usage-errors",
     "assert-opcodes-failure", "assert-not-in-failure", "snapshot-diff",
+    "report-settings-config", "report-settings-term", "report-setting-errors",
 }  # fmt: skip
 
 
@@ -321,8 +379,9 @@ def _pytest_parser_check(argsets: list[list[str]]) -> list[str]:
             ns = config._parser.parse(args)
             for value in getattr(ns, "bytecode_cov_report", None) or []:
                 report.parse_spec(value)
-            if getattr(ns, "bytecode_cov_fail_under", None) is not None:
-                results.parse_fail_under(str(ns.bytecode_cov_fail_under))
+            for name in ("bytecode_cov_fail_under", "bytecode_cov_fail_under_branches"):
+                if getattr(ns, name, None) is not None:
+                    results.parse_fail_under(str(getattr(ns, name)))
         except PrintHelp:
             continue
         except (pytest.UsageError, ValueError, SystemExit) as exc:
@@ -334,19 +393,26 @@ def marker_names(text: str) -> list[str]:
     return [m["name"] for m in MARKER.finditer(text)]
 
 
+#: The files whose options tables together must have a row for every option.
+OPTION_TABLES = ["README.md", "docs/reference.md"]
+
+
 def check_options_table() -> list[str]:
-    """Every option of the ``bytecode`` group has its row in README's options table."""
+    """Every option of the ``bytecode`` group has its row in an options table
+    (README's, or the reference's for the report settings)."""
     from _pytest.config import get_config
 
     config = get_config()
     config.pluginmanager.load_setuptools_entrypoints("pytest11")
     group = config._parser.getgroup("bytecode")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tables = "\n".join((ROOT / name).read_text(encoding="utf-8") for name in OPTION_TABLES)
     problems = []
     for option in group.options:
         longest = max(option.names(), key=len)
-        if not re.search(rf"^\| `{re.escape(longest)}[`=\[]", readme, flags=re.M):
-            problems.append(f"README.md: no row for {longest} in the options table")
+        if not re.search(rf"^\| `{re.escape(longest)}[`=\[]", tables, flags=re.M):
+            problems.append(
+                f"{' and '.join(OPTION_TABLES)}: no row for {longest} in an options table"
+            )
     return problems
 
 

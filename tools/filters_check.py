@@ -284,15 +284,15 @@ def check_example() -> bool:
     return ok
 
 
-def check_project(name: str, work: Path) -> bool:
-    """One project of projects_diff.py, in its own venv."""
+def check_project(name: str, work: Path, wheel: Path) -> bool:
+    """One project of projects_diff.py, in its own venv, with ``wheel``
+    (pytest-bytecode's) installed."""
     import projects_diff
 
     project = {p.name: p for p in projects_diff.PROJECTS}[name]
     tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
     pdir = work / tag / name
     pdir.mkdir(parents=True, exist_ok=True)
-    wheel = projects_diff.build_wheel(ROOT, work / tag)
     venv, rundir, _ = projects_diff.prepare_project(project, pdir, wheel)
     out = pdir / "filters"
     out.mkdir(exist_ok=True)
@@ -325,8 +325,13 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     if args.example:
         ok = check_example() and ok
-    for name in args.names:
-        ok = check_project(name, args.work) and ok
+    if args.names:
+        import projects_diff
+
+        tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+        wheel = projects_diff.build_wheel(ROOT, args.work / tag)
+        for name in args.names:
+            ok = check_project(name, args.work, wheel) and ok
     return 0 if ok else 1
 
 

@@ -2,7 +2,8 @@
 
 :func:`parse_spec` turns a ``--bytecode-cov-report`` value into a
 :class:`ReportSpec`; :func:`write_reports` renders every requested report.
-Reporters compute nothing: verdicts and figures come from ``results``; the
+Reporters compute nothing: verdicts and figures come from ``results``, the
+terminal table's rows from :mod:`pytest_bytecode.reportconfig`; the
 line-based formats (``lcov``, ``xml``, ``coverage``) share one per-line view
 of the counts, :mod:`pytest_bytecode.report.lines`.  Their modules (and the
 ``html`` report's, :mod:`pytest_bytecode.report.html`) are imported only when
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from pytest_bytecode.files import is_stdout, write_atomic
 from pytest_bytecode.report import json_report, term
+from pytest_bytecode.reportconfig import ReportConfig, table
 from pytest_bytecode.results import Results
 
 #: Report types, and the default destination of those that write a file.
@@ -29,6 +31,11 @@ REPORT_TYPES: dict[str, str | None] = {
     "coverage": ".coverage",
     "html": "bytecode-htmlcov",
 }
+
+#: The report types printed in the terminal, and the modifiers they take
+#: (pytest-cov's ``term-missing:skip-covered``) in place of a destination.
+TERMINAL_TYPES = ("term", "term-missing")
+TERMINAL_MODIFIERS = ("skip-covered",)
 
 #: File report types whose destination cannot be standard output, and what
 #: they write instead.
@@ -52,10 +59,18 @@ class ReportSpec:
 
     kind: str
     dest: str | None = None
+    #: ``term:skip-covered``: files with complete coverage left out of the table.
+    skip_covered: bool = False
+
+    @property
+    def terminal(self) -> bool:
+        """Printed in the terminal (``term``, ``term-missing``)."""
+        return self.kind in TERMINAL_TYPES
 
 
 def parse_spec(value: str, where: str = REPORT_OPTION) -> ReportSpec | None:
-    """``TYPE[:DEST]`` as a :class:`ReportSpec`; the empty value means no report.
+    """``TYPE[:DEST]`` (``term[-missing][:skip-covered]``) as a
+    :class:`ReportSpec`; the empty value means no report.
 
     ``where`` names the option or ini key the value came from, as the
     :class:`ReportSpecError` message starts: ``{where}{value}: ...``.
@@ -69,7 +84,12 @@ def parse_spec(value: str, where: str = REPORT_OPTION) -> ReportSpec | None:
         raise ReportSpecError(f"{where}{value}: unknown report type {kind!r} (known: {known})")
     default = REPORT_TYPES[kind]
     if sep and default is None:
-        raise ReportSpecError(f"{where}{value}: report type {kind!r} takes no destination")
+        if dest in TERMINAL_MODIFIERS:
+            return ReportSpec(kind, skip_covered=True)
+        raise ReportSpecError(
+            f"{where}{value}: report type {kind!r} takes no destination, only the modifier "
+            f"{', '.join(TERMINAL_MODIFIERS)}"
+        )
     if kind in FILE_ONLY_TYPES and is_stdout(dest):
         raise ReportSpecError(
             f"{where}{value}: report type {kind!r} writes {FILE_ONLY_TYPES[kind]}, it cannot go to "
@@ -96,24 +116,41 @@ def write_reports(
     base_dir: Path,
     *,
     root: Path | None = None,
+    config: ReportConfig | None = None,
+    opnames: bool = False,
 ) -> list[Path]:
     """Render every report in ``specs``; returns the files written.
 
+    ``config`` holds coverage.py's ``[report]`` settings for the terminal
+    table (``show_missing`` makes ``term`` a ``term-missing``); files that
+    its ``include``/``omit`` leave out must already be out of ``results``.
     Destinations are taken from ``base_dir``.  ``root`` is the directory the
     results' relative file paths start from (pytest's rootdir; default
     ``base_dir``): the ``xml`` report names it as its source, the
     ``coverage`` data file needs absolute names, the ``html`` report reads the
     sources from there.  For ``html`` the path returned is the folder's
-    ``index.html``.  A destination of ``-`` is
+    ``index.html``.  ``opnames`` adds the missed opnames to ``term-missing``
+    (pytest's ``-v``).  A destination of ``-`` is
     standard output: the report's lines go to ``write_line`` like the terminal
     report's.  A file that cannot be written raises
     :class:`~pytest_bytecode.files.WriteError` naming it.
     """
     root = base_dir if root is None else root
+    config = ReportConfig() if config is None else config
     written = []
     for spec in specs:
-        if spec.kind in ("term", "term-missing"):
-            for line in term.render(results, missing=spec.kind == "term-missing"):
+        if spec.terminal:
+            rows = table(results, config, skip_covered=spec.skip_covered)
+            missing = spec.kind == "term-missing" or config.show_missing
+            lines = term.render(
+                results,
+                rows,
+                missing=missing,
+                precision=config.precision,
+                root=root,
+                opnames=opnames,
+            )
+            for line in lines:
                 write_line(line)
             continue
         assert spec.dest is not None

@@ -57,14 +57,26 @@ class ArcMiss:
     def text(self) -> str:
         """coverage.py's notation, ``12->14`` (``12->exit`` when the outcome
         leads to an instruction with no line); for an arc within one line,
-        the jump's source text and what it never was: ``12: v never false``."""
-        if self.target_line == self.line and self.fragment:
-            return f"{self.line}: {self.fragment} never {self.meaning()}"
+        the jump's source text and what it never was: ``12: v never false``
+        (``12 (part)`` where columns are not known)."""
+        if self.target_line == self.line:
+            if self.fragment:
+                return f"{self.line}: {self.fragment} never {self.meaning()}"
+            return f"{self.line} (part)"  # no columns to say where (3.10)
         return f"{self.line}->{'exit' if self.target_line is None else self.target_line}"
 
     def meaning(self) -> str:
-        """What the outcome that never happened stands for, in words."""
+        """What the outcome that never happened stands for, in words: the
+        truth of the jump's source text where it can be told."""
         name = self.opname
+        if "NONE" in name and self.fragment.endswith((" is None", " is not None")):
+            # ``x is not None`` compiled to a test of x against None: say
+            # what the expression written there was never.
+            jumps_on_none = "NOT_NONE" not in name
+            true_when_none = self.fragment.endswith(" is None")
+            jumped = "true" if jumps_on_none == true_when_none else "false"
+            fell = "false" if jumped == "true" else "true"
+            return jumped if self.outcome else fell
         for test, (jumped, fell) in _MEANINGS:
             if test in name:
                 return jumped if self.outcome else fell
@@ -174,9 +186,12 @@ def missing_column(
             entries.append((run[0], 0, text))
             run.clear()
 
-    arcs = missed_arcs(fres, lines, positions)
-    described = {arc.line for arc in arcs}
-    for miss in missed_lines(fres, lines, positions):
+    misses = missed_lines(fres, lines, positions)
+    gone = {miss.line for miss in misses if miss.whole}
+    # As coverage.py does, an arc into a line that never ran is not listed:
+    # the line's number says it.
+    arcs = [arc for arc in missed_arcs(fres, lines, positions) if arc.target_line not in gone]
+    for miss in misses:
         if miss.whole:
             if run and miss.line != run[-1] + 1:
                 flush()
@@ -186,8 +201,11 @@ def missing_column(
         ops = f"[{','.join(miss.opnames)}]" if opnames else ""
         if miss.fragments:
             entries.append((miss.line, 1, f"{miss.line}{ops}: {' | '.join(miss.fragments)}"))
-        elif ops or miss.line not in described:
+        else:
             entries.append((miss.line, 1, f"{miss.line}{ops}" + ("" if ops else " (part)")))
     flush()
     entries += [(arc.line, 2, arc.text()) for arc in arcs]
-    return ", ".join(dict.fromkeys(text for _, _, text in sorted(entries)))
+    # "12 (part)" only for a line nothing else describes.
+    said = {line for line, _, text in entries if not text.endswith(" (part)")}
+    shown = [text for line, _, text in sorted(entries) if line not in said or " (part)" not in text]
+    return ", ".join(dict.fromkeys(shown))
