@@ -106,7 +106,9 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data.save(sample(1), path)
     assert cli.main(["report", "--data", str(path), "--type", "term-missing"]) == 0
     out = capsys.readouterr().out
-    assert "pkg/mod.py" in out and "TOTAL" in out and "2[POP_JUMP_IF_FALSE]" in out
+    assert "pkg/mod.py" in out and "TOTAL" in out and "2->exit" in out
+    assert cli.main(["report", "--data", str(path), "--type", "term-missing", "-v"]) == 0
+    assert "2[POP_JUMP_IF_FALSE], 2->exit" in capsys.readouterr().out
     report = tmp_path / "r.json"
     assert cli.main(["report", "--data", str(path), "--type", f"json:{report}"]) == 0
     assert json.loads(report.read_text())["totals"]["covered_instructions"] == 2
