@@ -159,9 +159,7 @@ def _report(args: argparse.Namespace) -> int:
     if keep is not None:
         figures = results.select(figures, keep)
     try:
-        for path in write_reports(
-            specs, figures, print, cwd, config=config, opnames=args.verbose
-        ):
+        for path in write_reports(specs, figures, print, cwd, config=config, opnames=args.verbose):
             print(f"bytecode coverage report written to {path}")
     except OSError as exc:
         raise CliError(str(exc)) from None

@@ -55,6 +55,7 @@ class _Entry:
     excluded: frozenset[int]
     partial: bool
     handles: list[int] = field(default_factory=list)  # indexes into Collector._handles
+    no_branch: frozenset[int] = frozenset()
 
 
 def source_hash(source: bytes) -> str:
@@ -68,6 +69,7 @@ def unexecuted_file(
     instrument: Any,
     on_skip: Callable[[str], None] | None = None,
     name: str | None = None,
+    no_branch_of: Callable[[bytes], frozenset[int]] | None = None,
 ) -> FileData | None:
     """All-zero counts for a file under SOURCE that was never imported.
 
@@ -109,6 +111,7 @@ def unexecuted_file(
         sha256=source_hash(source),
         code_objects=handle.counts(),
         excluded_lines=sorted(excluded_of(python_source_text(source), filename)),
+        no_branch_lines=sorted(no_branch_of(source)) if no_branch_of is not None else [],
     )
 
 
@@ -139,10 +142,14 @@ class Collector:
         source: bytes,
         excluded: frozenset[int] = frozenset(),
         partial: bool = False,
+        no_branch: frozenset[int] = frozenset(),
     ) -> None:
-        """Record the handles measuring ``filename`` (its source given as bytes)."""
+        """Record the handles measuring ``filename`` (its source given as
+        bytes); ``no_branch``: the lines whose jumps coverage.py's
+        ``partial_branches`` patterns leave out of the figures."""
         path = report_path(filename, self.rootdir)
         self._add(path, handles, source_hash(source), excluded, partial)
+        self._files[path].no_branch = no_branch
 
     def _add(
         self,
@@ -246,6 +253,7 @@ class Collector:
             if fdata is None:
                 fdata = FileData(entry.sha256, [])
             fdata.excluded_lines = sorted(entry.excluded)
+            fdata.no_branch_lines = sorted(entry.no_branch)
             fdata.partial = entry.partial
             data.files[path] = fdata
         data.traced_during = list(self.traced_during)

@@ -124,6 +124,9 @@ class FileData:
     excluded_lines: list[int] = field(default_factory=list)
     partial: bool = False
     traced: list[tuple[str, int]] = field(default_factory=list)
+    #: Lines whose conditional jumps coverage.py's ``partial_branches``
+    #: patterns (``# pragma: no branch``) leave out of the figures.
+    no_branch_lines: list[int] = field(default_factory=list)
 
     def keyed(self) -> dict[CodeKey, CodeCounts]:
         """The code objects by ``(qualname, firstlineno, n)``."""
@@ -137,6 +140,7 @@ class FileData:
             list(self.excluded_lines),
             self.partial,
             list(self.traced),
+            list(self.no_branch_lines),
         )
 
 
@@ -281,6 +285,8 @@ def merge_file(
     mine.excluded_lines = sorted(set(mine.excluded_lines) | set(other.excluded_lines))
     if other.traced:
         mine.traced = sorted(set(mine.traced) | set(other.traced))
+    if other.no_branch_lines:
+        mine.no_branch_lines = sorted(set(mine.no_branch_lines) | set(other.no_branch_lines))
     return skipped
 
 
@@ -383,6 +389,8 @@ def file_to_json(fdata: FileData) -> dict[str, Any]:
     }
     if fdata.traced:
         raw["traced"] = [[qualname, line] for qualname, line in fdata.traced]
+    if fdata.no_branch_lines:
+        raw["no_branch_lines"] = list(fdata.no_branch_lines)
     return raw
 
 
@@ -483,6 +491,7 @@ def file_from_json(raw: Any) -> FileData:
             (_str(q, "a qualname"), _int(n, "a line"))
             for q, n in _list(raw.get("traced", []), "traced")
         ],
+        no_branch_lines=_ints(raw.get("no_branch_lines", []), "lines", "a line"),
     )
 
 

@@ -175,7 +175,13 @@ class Measurement:
         return self.rewrite(tree, source, filename)
 
     def _register(self, filename: str, source: bytes, inst: Any, excluded: frozenset[int]) -> None:
-        self.collector.register(filename, [inst], source=source, excluded=excluded)
+        self.collector.register(
+            filename,
+            [inst],
+            source=source,
+            excluded=excluded,
+            no_branch=self.selector.no_branch_lines_of(source),
+        )
         self.loaded.add(filename)
 
 
@@ -377,6 +383,7 @@ def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleT
             handles,
             source=source,
             excluded=selector.excluded_lines_of(source, filename),
+            no_branch=selector.no_branch_lines_of(source),
             partial=True,
         )
         measurement.loaded.add(filename)

@@ -157,6 +157,14 @@ def without_lines(code: CodeCounts, excluded: Set[int]) -> CodeCounts:
     return replace(code, instructions=instructions, branches=branches)
 
 
+def without_branches(code: CodeCounts, lines: Set[int]) -> CodeCounts:
+    """``code`` without the conditional jumps on ``lines`` (coverage.py's
+    ``partial_branches``: their instructions still count)."""
+    if not lines or not any(b.line in lines for b in code.branches):
+        return code
+    return replace(code, branches=tuple(b for b in code.branches if b.line not in lines))
+
+
 def compute(data: CovData, filters: frozenset[str] | None = None) -> Results:
     """Apply exclusions and ``filters`` (:mod:`pytest_bytecode.filters`; None:
     the default ones), and add up the figures of ``data``."""
@@ -167,7 +175,8 @@ def compute(data: CovData, filters: frozenset[str] | None = None) -> Results:
     for path, fdata in sorted(data.files.items()):
         excluded = set(fdata.excluded_lines)
         raw = tuple(without_lines(c, excluded) for c in fdata.code_objects)
-        codes = tuple(apply_filters(c, filters) for c in raw)
+        no_branch = set(fdata.no_branch_lines)
+        codes = tuple(without_branches(apply_filters(c, filters), no_branch) for c in raw)
         summary = sum(map(Summary.of, codes), Summary())
         files[path] = FileResult(
             path,

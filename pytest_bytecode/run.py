@@ -92,6 +92,7 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
             test_patterns=tuple(config.getini("python_files")),
             omit=tuple(cov_config.run_omit or ()),
             exclude_list=tuple(cov_config.exclude_list),
+            partial_list=(*cov_config.partial_list, *cov_config.partial_always_list),
             include=tuple(cov_config.run_include or ()),
             configured=config_sources(cov_config, config.rootpath),
         )
@@ -306,6 +307,7 @@ def _gather(state: _State) -> data.CovData:
                 engine.instrument,
                 on_skip=lambda message: state.lines.append(f"bytecode coverage: {message}"),
                 name=key,
+                no_branch_of=selector.no_branch_lines_of,
             )
             if unexecuted is not None:
                 counts.files[key] = unexecuted

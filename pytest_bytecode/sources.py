@@ -31,6 +31,7 @@ import functools
 import importlib.machinery
 import keyword
 import os
+import re
 import site
 import sysconfig
 from collections.abc import Callable, Iterable, Sequence
@@ -197,6 +198,8 @@ class Selector:
     test_patterns: tuple[str, ...] = ("test_*.py", "*_test.py")
     omit: tuple[str, ...] = ()
     exclude_regex: str | None = None
+    #: coverage.py's ``partial_branches`` and ``partial_always`` patterns, joined.
+    partial_regex: str | None = None
     #: First components of module names that may be under SOURCE.
     top_names: frozenset[str] = field(default=frozenset())
     #: Where the dotted-name SOURCEs live: package directories and module files,
@@ -310,6 +313,20 @@ class Selector:
     def excluded_lines_of(self, source: bytes, filename: str) -> frozenset[int]:
         """:meth:`excluded_lines` of a file's bytes (through :func:`python_source_text`)."""
         return self.excluded_lines(python_source_text(source), filename)
+
+    def no_branch_lines_of(self, source: bytes) -> frozenset[int]:
+        """Lines matching coverage.py's ``partial_branches`` patterns (default
+        ``# pragma: no branch``) or ``partial_always``: their conditional
+        jumps' outcomes are left out of the figures, as coverage.py leaves
+        such branches out."""
+        if not self.partial_regex:
+            return frozenset()
+        matcher = re.compile(self.partial_regex)
+        return frozenset(
+            number
+            for number, line in enumerate(python_source_text(source).splitlines(), 1)
+            if matcher.search(line)
+        )
 
 
 class CoverageConfigError(ValueError):
@@ -477,6 +494,7 @@ def resolve(
     exclude_list: Sequence[str] = (),
     include: Sequence[str] = (),
     configured: Sequence[ConfigSource] = (),
+    partial_list: Sequence[str] = (),
 ) -> Selector:
     """Turn ``--bytecode-cov`` values into a :class:`Selector`.
 
@@ -568,6 +586,7 @@ def resolve(
         test_patterns=tuple(test_patterns),
         omit=prep_patterns(omit, root),
         exclude_regex=join_regex(exclude_list) if exclude_list else None,
+        partial_regex=join_regex(partial_list) if partial_list else None,
         top_names=frozenset(top),
         module_locations=tuple(norm(p) for p in module_locations),
         include=prep_patterns(include, root) if default_only else (),

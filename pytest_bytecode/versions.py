@@ -504,6 +504,13 @@ RERAISE_WITHOUT_TRACEBACK: Final[frozenset[str]] = (
     else frozenset()
 )
 
+#: What comes between an awaitable's ``GET_AWAITABLE``/``GET_ANEXT`` and the
+#: ``SEND`` that delegates to it: ``LOAD_CONST None`` up to 3.14; 3.15 pushes
+#: a NULL and loads None as a common constant.
+SEND_PREAMBLE_OPNAMES: Final[frozenset[str]] = frozenset(
+    {"LOAD_CONST", "PUSH_NULL", "LOAD_COMMON_CONSTANT"}
+)
+
 #: 3.14+: END_ASYNC_FOR carries a backward jump argument that only
 #: sys.monitoring uses ("pretend jump"); it never jumps.
 PSEUDO_JUMP_OPNAMES: Final[frozenset[str]] = (

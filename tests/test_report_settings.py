@@ -420,3 +420,52 @@ def test_cli_bad_values(
     assert status == 2
     assert err.startswith(f"pytest-bytecode: error: {message}")
     assert len(err.strip().splitlines()) == 1
+
+
+# --- partial_branches: a jump's outcomes left out ---------------------------------
+
+NO_BRANCH = {
+    "src/pkg/__init__.py": "",
+    "src/pkg/mod.py": """
+        def f(x):
+            if x > 0:  # pragma: no branch
+                return "pos"
+            if x > 5:
+                return "big"
+            return "neg"
+    """,
+    "tests/test_mod.py": """
+        from pkg.mod import f
+
+        def test_f():
+            assert f(1) == "pos"
+    """,
+}
+
+
+def _branch_cells(pytester: pytest.Pytester, *args: str) -> list[str]:
+    result = run(
+        pytester, "--bytecode-cov-report=term-missing", "--bytecode-cov-report=json", *args
+    )
+    result.assert_outcomes(passed=1)
+    return rows(result.outlines)["src/pkg/mod.py"][2:4]
+
+
+def test_pragma_no_branch_leaves_a_jump_out(pytester: pytest.Pytester) -> None:
+    """``# pragma: no branch`` (coverage.py's default ``partial_branches``):
+    the jump on that line counts no outcome; the line 4 jump, which never
+    ran, still counts two missed."""
+    make_project(pytester, NO_BRANCH)
+    assert _branch_cells(pytester) == ["2", "2"]
+    entry = load_json(pytester.path / "bytecode-cov.json")["files"]["src/pkg/mod.py"]
+    assert not [arc for arc in entry["missing_arcs"] if arc["line"] == 3]  # after a blank line 1
+    raw = load_json(pytester.path / ".bytecode-cov")["files"]["src/pkg/mod.py"]
+    assert raw["no_branch_lines"] == [3]
+
+
+def test_partial_branches_from_the_configuration(pytester: pytest.Pytester) -> None:
+    """Setting ``partial_branches`` replaces the default, as in coverage.py:
+    the pragma no longer applies, the configured pattern does."""
+    make_project(pytester, NO_BRANCH)
+    (pytester.path / ".coveragerc").write_text("[report]\npartial_branches =\n    if x > 5:\n")
+    assert _branch_cells(pytester) == ["2", "1"]

@@ -280,6 +280,7 @@ class CountReader:
         raises: list[AnyRaiseTable],
         tags: Sequence[int],
         starts: Sequence[int],
+        generated: tuple[tuple[int, str, int], ...] | None = None,
     ) -> None:
         self.qualname, self.name, self.firstlineno = names
         self.code = code
@@ -290,7 +291,7 @@ class CountReader:
         self._analysis: Analysis | None = None
         self._graph: Graph | None = None
         self._decoded: _DecodedCode | None = None
-        self._generated: tuple[tuple[int, str, int], ...] | None = None
+        self._generated = generated
         #: per node: the edges into it and out of it (built on first use)
         self._incidence: tuple[list[list[int]], list[list[int]]] | None = None
 
@@ -347,7 +348,8 @@ class CountReader:
         if self._generated is None:
             from pytest_bytecode.engine.generated import classify
 
-            self._generated = classify(self.code)
+            decoded = self._decoded
+            self._generated = classify(self.code, decoded.instrs if decoded else None)
         return self._generated
 
     def counts_from(

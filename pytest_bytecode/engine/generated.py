@@ -123,8 +123,8 @@ def _same(opname: str) -> str:
 class _Flow:
     """The original code's instructions with their normal and exceptional successors."""
 
-    def __init__(self, code: CodeType) -> None:
-        self.instrs = instrs = decode(code)
+    def __init__(self, code: CodeType, instrs: list[Instr] | None = None) -> None:
+        self.instrs = instrs = decode(code) if instrs is None else instrs
         starts = [ins.start for ins in instrs]
         n = len(instrs)
         self.normal: list[list[int]] = [[] for _ in range(n)]
@@ -193,9 +193,10 @@ class _Flow:
         return seen
 
 
-def classify(code: CodeType) -> tuple[Tag, ...]:
-    """The made-up instructions of ``code`` (not its nested code objects), by offset."""
-    flow = _Flow(code)
+def classify(code: CodeType, instrs: list[Instr] | None = None) -> tuple[Tag, ...]:
+    """The made-up instructions of ``code`` (not its nested code objects), by
+    offset; ``instrs``: its instructions, if already decoded."""
+    flow = _Flow(code, instrs)
     instrs = flow.instrs
     normal = flow.normal_reached
     exceptional = flow.reached - normal
@@ -243,10 +244,13 @@ def _implicit_awaits(instrs: list[Instr]) -> list[int]:
     delegation's SEND, what runs only when the awaited object suspends.
     (3.10's YIELD_FROM has no such path of its own.)"""
     out = []
-    for ins in instrs[2:]:
+    for ins in instrs[1:]:
         if ins.opname != "SEND":
             continue
-        source = instrs[ins.index - 2]
+        back = ins.index - 1
+        while back > 0 and instrs[back].opname in versions.SEND_PREAMBLE_OPNAMES:
+            back -= 1
+        source = instrs[back]
         if source.opname == "GET_ANEXT" or (
             source.opname == "GET_AWAITABLE" and source.arg in (1, 2)
         ):

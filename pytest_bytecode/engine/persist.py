@@ -29,26 +29,29 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/7"
+FORMAT = "pytest-bytecode-engine/8"
 _MARK = "\0pytest-bytecode"
 
 
 def _reader_state(reader: CountReader) -> tuple[Any, ...]:
     # Blocks and flow plan are worked out again from the original code when
-    # counts are read (engine/analysis.py), so they are not written.
+    # counts are read (engine/analysis.py), so they are not written; which
+    # instructions the compiler made up is, so that a warm run does not
+    # classify them again (engine/generated.py).
     return (
         (reader.qualname, reader.name, reader.firstlineno),
         tuple(reader.tags),
         tuple(reader.starts),
         len(reader.counters),
         len(reader.raises),
+        reader.generated(),
     )
 
 
 def _reader_from_state(
     state: tuple[Any, ...], code: CodeType
 ) -> tuple[CountReader, list[Counter], list[AnyRaiseTable]]:
-    names, tags, starts, n_c, n_r = state
+    names, tags, starts, n_c, n_r, generated = state
     counters = [new_counter() for _ in range(n_c)]
     raises = [new_raise_table() for _ in range(n_r)]
     reader = CountReader(
@@ -58,6 +61,7 @@ def _reader_from_state(
         raises,
         array("i", tags),
         array("i", starts),
+        tuple((int(o), str(n), int(t)) for o, n, t in generated),
     )
     return reader, counters, raises
 
