@@ -23,6 +23,21 @@ from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts,
 #: Every filter, on by default.
 DEFAULT: frozenset[str] = frozenset(FILTERS)
 
+#: Filters whose instructions a jump's outcome can lead into only when the
+#: outcome itself is made up (the "no ``except`` clause matched" way): such a
+#: jump is left out.  A helper (3.14's ``NOT_TAKEN`` on the fall-through), a
+#: copy or an instruction without a line is where real outcomes land too.
+_DEAD_ENDS = frozenset(
+    {
+        "with-exit",
+        "throw-cleanup",
+        "implicit-await",
+        "exception-cleanup",
+        "annotations",
+        "unreachable",
+    }
+)
+
 
 class FilterError(ValueError):
     """A filter list that names no known filter or mixes the two forms."""
@@ -88,7 +103,7 @@ def _branches(code: CodeCounts, tags: dict[int, tuple[str, int]]) -> tuple[Branc
     out = []
     for branch in code.branches:
         if branch.offset in tags or any(
-            o.target_offset in tags and tags[o.target_offset][0] != COPY for o in branch.outcomes
+            tags.get(o.target_offset, ("",))[0] in _DEAD_ENDS for o in branch.outcomes
         ):
             continue
         for copy in folded.get(branch.offset, []):

@@ -62,8 +62,8 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         metavar="FILTERS",
         help="leave compiler-made instructions out of the figures: default (all filters), "
         "none, a comma-separated list of filters, or -NAME,... to switch some off "
-        "(duplicates, with-exit, throw-cleanup, implicit-await, exception-cleanup, no-line, "
-        "unreachable)",
+        "(duplicates, with-exit, throw-cleanup, implicit-await, exception-cleanup, helpers, "
+        "annotations, no-line, unreachable)",
     )
     group.addoption(
         "--bytecode-cov-fail-under-branches",

@@ -504,6 +504,18 @@ RERAISE_WITHOUT_TRACEBACK: Final[frozenset[str]] = (
     else frozenset()
 )
 
+#: Instructions a version adds to a construct every version has, which run
+#: exactly with the instruction they help: 3.10's GEN_START, 3.11's PRECALL,
+#: 3.11+'s PUSH_NULL before a call, 3.13+'s TO_BOOL before a jump, 3.14+'s
+#: NOT_TAKEN on a jump's fall-through (the ``helpers`` filter).
+HELPER_OPNAMES: Final[frozenset[str]] = frozenset(
+    {"GEN_START", "PRECALL", "PUSH_NULL", "TO_BOOL", "NOT_TAKEN"}
+) & frozenset(OPMAP)
+
+#: 3.14+ (PEP 649): the code object the compiler makes to evaluate a
+#: function's, class's or module's annotations on demand.
+ANNOTATE_CODE_NAME: Final[str | None] = "__annotate__" if PY >= (3, 14) else None
+
 #: What comes between an awaitable's ``GET_AWAITABLE``/``GET_ANEXT`` and the
 #: ``SEND`` that delegates to it: ``LOAD_CONST None`` up to 3.14; 3.15 pushes
 #: a NULL and loads None as a common constant.

@@ -896,6 +896,20 @@ NOT_PORTABLE: dict[str, str] = _suggestions(RULES)
 #: Every opname a portable listing can show.
 PORTABLE_OPNAMES: frozenset[str] = versions.KNOWN_OPNAMES - NOT_PORTABLE.keys()
 
+
+def portable_opnames(opname: str) -> tuple[str, ...]:
+    """What one instruction reads as in the portable vocabulary, by name
+    only (``CALL_FUNCTION`` -> ``CALL``, ``RETURN_CONST`` -> ``LOAD_CONST``
+    and ``RETURN_VALUE``, bookkeeping -> nothing), for reports that list
+    single instructions rather than listings (``term-missing -v``)."""
+    hint = NOT_PORTABLE.get(opname)
+    if hint is None:
+        return (opname,)
+    if hint.startswith("("):
+        return ()
+    return tuple(part.split()[0].rstrip(",") for part in hint.split(" + "))
+
+
 #: The rules for the running interpreter: instruction rules by the opnames they
 #: take, then the listing rules in order.
 _BY_OPNAME: dict[str, tuple[Rule, ...]] = {}

@@ -21,6 +21,8 @@ tree (3.11+; on 3.10, which records no columns, by what the line holds):
   every time the line ran (coverage.py counts a line that started);
 * ``jump-outcome``: the jump of a condition on the line one of whose
   outcomes never happened (the condition was never true, or never false);
+* ``except-clause``: an ``except`` clause that exceptions passed but never
+  matched (its name never bound);
 * ``never-called``: a function, lambda or comprehension that never ran,
   whose instructions sit on a line that ran (its ``def``, a docstring-only
   body).
@@ -66,6 +68,7 @@ REASONS = (
     "raised-before",
     "jump-outcome",
     "never-called",
+    "except-clause",
 )
 
 _JUMPS = ("POP_JUMP", "JUMP_IF_", "FOR_ITER", "SEND")
@@ -108,6 +111,11 @@ def conditional_spans(tree: ast.AST) -> list[tuple[str, int, int, int, int]]:
             add("assert", node)
         elif isinstance(node, (ast.Await, ast.YieldFrom)):
             add("await", node)
+        elif isinstance(node, ast.ExceptHandler):
+            # What runs on the clause's own line once it matched (binding the
+            # name, dropping the exception): coverage.py counts the line
+            # when an exception only passed it, unmatched.
+            add("except-clause", node)  # counted on the clause's first line only
     return out
 
 
@@ -169,7 +177,12 @@ def explain_file(
                 elif pos is not None and ins.offset in pos and pos[ins.offset][2] is not None:
                     lineno, end_line, col, end_col = pos[ins.offset]
                     span = (lineno, col, end_line, end_col)
-                    found = [r for r, *part in parts if _inside(span, tuple(part))]  # type: ignore[arg-type]
+                    found = [
+                        r
+                        for r, *part in parts
+                        if _inside(span, tuple(part))  # type: ignore[arg-type]
+                        and (r != "except-clause" or lineno == part[0])
+                    ]
                     reason = found[0] if found else None
                     if reason is None and ins.opname.startswith(_JUMPS):
                         reason = "jump-outcome"
@@ -262,6 +275,7 @@ def run_suite(
     cmd = [
         str(python), "-m", "coverage", "run", "--branch", f"--source={sources}",
         f"--data-file={out / '.coverage'}", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        f"--rootdir={cwd}",
         *[f"--bytecode-cov={m}" for m in measure],
         f"--bytecode-cov-data={out / 'bc.data'}", "--bytecode-cov-report=", *tests,
     ]  # fmt: skip

@@ -40,6 +40,13 @@ The classification works on the original code's flow graph:
   ``COPY``, ``RERAISE``, an ``as`` name's unbinding, the StopIteration guard,
   ...) on exceptional paths that can only end by re-raising.  A handler the
   user wrote (``except E: ...``) goes on or raises on its own, and stays.
+* ``helpers``: instructions a version adds to a construct every version
+  has, which run exactly with the one they help (:data:`versions.HELPER_OPNAMES
+  <pytest_bytecode.versions.HELPER_OPNAMES>`: 3.11's ``PRECALL``, 3.13's
+  ``TO_BOOL``, 3.14's ``NOT_TAKEN``...): counting them would only weigh calls
+  and conditions differently from one version to the next.
+* ``annotations`` (3.14+): the ``__annotate__`` code objects PEP 649 makes,
+  run only when someone asks for the annotations.
 * ``no-line``: instructions that carry no line number, which a report can
   never show.
 * ``unreachable``: instructions no path reaches at all.
@@ -65,6 +72,8 @@ FILTERS = (
     "throw-cleanup",
     "implicit-await",
     "exception-cleanup",
+    "helpers",
+    "annotations",
     "no-line",
     "unreachable",
 )
@@ -196,6 +205,9 @@ class _Flow:
 def classify(code: CodeType, instrs: list[Instr] | None = None) -> tuple[Tag, ...]:
     """The made-up instructions of ``code`` (not its nested code objects), by
     offset; ``instrs``: its instructions, if already decoded."""
+    if code.co_name == versions.ANNOTATE_CODE_NAME:
+        # All of it: evaluated only when someone asks for the annotations.
+        return tuple((ins.offset, "annotations", -1) for ins in instrs or decode(code))
     flow = _Flow(code, instrs)
     instrs = flow.instrs
     normal = flow.normal_reached
@@ -231,6 +243,8 @@ def classify(code: CodeType, instrs: list[Instr] | None = None) -> tuple[Tag, ..
             continue
         if ins.index in glue:
             tags[ins.index] = (ins.offset, COPY, -1)
+        elif ins.opname in versions.HELPER_OPNAMES:
+            tags[ins.index] = (ins.offset, "helpers", -1)
         elif ins.index not in flow.reached:
             tags[ins.index] = (ins.offset, "unreachable", -1)
         elif ins.position[0] is None:

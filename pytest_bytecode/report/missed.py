@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from pytest_bytecode.report.positions import Position, missed_spans, position_spans
 from pytest_bytecode.results import FileResult
+from pytest_bytecode.vocabulary import portable_opnames
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,13 @@ def missed_arcs(
     raw = fres.raw_code_objects or fres.code_objects
     where = list(positions) or [None] * len(raw)
     for code, unfiltered, pos in zip(fres.code_objects, raw, where, strict=True):
-        placed = [(ins.offset, ins.line) for ins in unfiltered.instructions if ins.line is not None]
+        # Where an outcome lands, a helper (3.14's NOT_TAKEN) aside.
+        helpers = {offset for offset, name, _ in code.generated if name == "helpers"}
+        placed = [
+            (ins.offset, ins.line)
+            for ins in unfiltered.instructions
+            if ins.line is not None and ins.offset not in helpers
+        ]
         for branch in code.branches:
             if branch.line is None or not any(o.count for o in branch.outcomes):
                 continue
@@ -176,7 +183,9 @@ def missing_column(
     ran (``15: 0.05``; ``29: low | high``), arcs never taken (``13->14``,
     ``54: v never false``).  A partly run line whose fragments are not known
     shows as ``27 (part)``; with ``opnames`` each partly run line also lists
-    its missed instructions (``15[LOAD_CONST,JUMP_FORWARD]``)."""
+    its missed instructions, by the names of the portable vocabulary the
+    bytecode assertions use (``15[LOAD_CONST,JUMP_FORWARD]``), the same on
+    every Python version."""
     entries: list[tuple[int, int, str]] = []
     run: list[int] = []
 
@@ -198,7 +207,8 @@ def missing_column(
             run.append(miss.line)
             continue
         flush()
-        ops = f"[{','.join(miss.opnames)}]" if opnames else ""
+        portable = dict.fromkeys(name for op in miss.opnames for name in portable_opnames(op))
+        ops = f"[{','.join(portable)}]" if opnames and portable else ""
         if miss.fragments:
             entries.append((miss.line, 1, f"{miss.line}{ops}: {' | '.join(miss.fragments)}"))
         else:
