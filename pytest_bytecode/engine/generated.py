@@ -173,20 +173,30 @@ class _Flow:
         both = [a + b for a, b in zip(self.normal, exceptional, strict=True)]
         self.reached = self.reach([0], both) if n else set()
         self.both = both
-        #: per instruction: what normal edges that only go forward reach from
-        #: it, as a bit set (forward edges make a DAG in offset order)
-        self.ahead = [0] * n
-        for i in range(n - 1, -1, -1):
-            bits = 1 << i
-            for j in self.normal[i]:
-                if j > i:
-                    bits |= self.ahead[j]
-            self.ahead[i] = bits
+        self._ahead: list[int] | None = None
         #: per instruction: where control can come from (either kind of edge)
         self.preds: list[list[int]] = [[] for _ in range(n)]
         for i, nexts in enumerate(both):
             for j in nexts:
                 self.preds[j].append(i)
+
+    @property
+    def ahead(self) -> list[int]:
+        """Per instruction: what normal edges that only go forward reach from
+        it, as a bit set (forward edges make a DAG in offset order); worked
+        out on first use, since most code has no like instructions to tell
+        apart."""
+        if self._ahead is None:
+            n = len(self.instrs)
+            ahead = [0] * n
+            for i in range(n - 1, -1, -1):
+                bits = 1 << i
+                for j in self.normal[i]:
+                    if j > i:
+                        bits |= ahead[j]
+                ahead[i] = bits
+            self._ahead = ahead
+        return self._ahead
 
     @staticmethod
     def reach(
@@ -216,7 +226,7 @@ def classify(code: CodeType, instrs: list[Instr] | None = None) -> tuple[Tag, ..
     with_exit = _regions(flow, exceptional, "WITH_EXCEPT_START")
     throw = _regions(flow, exceptional, "CLEANUP_THROW")
     escaping = _escaping(flow, exceptional)
-    twins = _twins(instrs, normal, exceptional, with_exit, flow.ahead)
+    twins = _twins(instrs, normal, exceptional, with_exit, flow)
     glue = {
         ins.index
         for ins in instrs[1:]
@@ -343,7 +353,7 @@ def _twins(
     normal: set[int],
     exceptional: set[int],
     with_exit: dict[int, int],
-    ahead: list[int],
+    flow: _Flow,
 ) -> dict[int, int]:
     """Copy -> the first instance of the same code (same operations, same
     source positions).
@@ -378,7 +388,7 @@ def _twins(
         if key is None:
             continue
         earlier = seen.setdefault(key, [])
-        copy = _copied(keys, instrs, j, earlier, exceptional, with_exit, ahead)
+        copy = _copied(keys, instrs, j, earlier, exceptional, with_exit, flow) if earlier else None
         if copy is not None:
             found[j] = found.get(copy, copy)
         earlier.append(j)
@@ -408,7 +418,7 @@ def _copied(
     earlier: list[int],
     exceptional: set[int],
     with_exit: dict[int, int],
-    ahead: list[int],
+    flow: _Flow,
 ) -> int | None:
     """The earlier instruction that ``j`` is a copy of, if any."""
     if j in with_exit and with_exit[j] == instrs[j].position[0]:
@@ -420,7 +430,7 @@ def _copied(
         while i - back >= 0 and keys[i - back] is not None and keys[i - back] == keys[j - back]:
             run += 1
             back += 1
-        if ahead[i - back + 1] >> (j - back + 1) & 1:
+        if flow.ahead[i - back + 1] >> (j - back + 1) & 1:
             continue  # one pass runs both: two like operations, not copies
         forward = 1
         while (
