@@ -102,9 +102,7 @@ def _branches(code: CodeCounts, tags: dict[int, tuple[str, int]]) -> tuple[Branc
             folded.setdefault(tag[1], []).append(branch)
     out = []
     for branch in code.branches:
-        if branch.offset in tags or any(
-            tags.get(o.target_offset, ("",))[0] in _DEAD_ENDS for o in branch.outcomes
-        ):
+        if branch.offset in tags or any(_dead_end(tags, o.target_offset) for o in branch.outcomes):
             continue
         for copy in folded.get(branch.offset, []):
             fall, jump = branch.outcomes
@@ -119,6 +117,17 @@ def _branches(code: CodeCounts, tags: dict[int, tuple[str, int]]) -> tuple[Branc
             )
         out.append(branch)
     return tuple(out)
+
+
+def _dead_end(tags: dict[int, tuple[str, int]], target: int) -> bool:
+    """Whether a jump outcome leads into dead-end made-up code.  ``target`` is
+    where the instruction's EXTENDED_ARG prefixes begin (up to three), the
+    tags are at its opcode."""
+    for offset in range(target, target + 8, 2):
+        tag = tags.get(offset)
+        if tag is not None:
+            return tag[0] in _DEAD_ENDS
+    return False
 
 
 def describe(enabled: frozenset[str]) -> str:

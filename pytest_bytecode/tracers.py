@@ -59,16 +59,28 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     watch = _current
     if watch is None or event not in EVENTS:
         return
-    if args:  # sys.monitoring.register_callback(tool, event, func)
-        if not _jumper(args[0]):
+    try:
+        if _not_a_jumper(args):
             return
-    else:  # sys.settrace: the function is not passed; its caller tells
-        caller = sys._getframe(1).f_globals.get("__name__")
-        if _of_coverage_py(caller):
-            return
-        if caller == "threading" and not _jumper(threading.gettrace()):
-            return  # a new thread installing threading.settrace's function
-    watch.installed(threading.current_thread() is threading.main_thread())
+        watch.installed(threading.current_thread() is threading.main_thread())
+    except Exception:
+        pass
+
+
+def _not_a_jumper(args: tuple[Any, ...]) -> bool:
+    """Whether the tracer being installed is known not to jump: coverage.py's."""
+    if args:  # sys.monitoring.register_callback: the event passes (func,)
+        return not _jumper(args[0])
+    # sys.settrace passes nothing; the Python code that called it tells (a
+    # call from C, with no Python frame, tells nothing).
+    try:
+        caller = sys._getframe(2).f_globals.get("__name__")
+    except ValueError:
+        return False
+    if _of_coverage_py(caller):
+        return True
+    # A new thread installing threading.settrace's function.
+    return caller == "threading" and not _jumper(threading.gettrace())
 
 
 def tracing_now() -> bool:
@@ -102,11 +114,12 @@ class TracerWatch:
         self._during: list[str] = []
         self._other_thread = False
         self._where = ""
+        self._previous: TracerWatch | None = None
 
     def start(self) -> None:
         """Watch from now on (a tracer already set opens a window)."""
         global _current, _hooked
-        _current = self
+        self._previous, _current = _current, self
         if not _hooked:
             sys.addaudithook(_audit)
             _hooked = True
@@ -140,7 +153,7 @@ class TracerWatch:
         if self._before is not None:
             self._close()
         if _current is self:
-            _current = None
+            _current = self._previous  # an in-process run inside another
 
     def _close(self) -> None:
         before, self._before = self._before, None

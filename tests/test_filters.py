@@ -9,6 +9,7 @@ does the same against coverage.py over whole projects.
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 import types
 from collections.abc import Callable
@@ -289,3 +290,101 @@ def test_classify_names_only_instructions_of_the_code() -> None:
     assert {offset for offset, _, _ in tags} <= offsets
     assert {name for _, name, _ in tags} <= set(FILTERS)
     assert all(twin == -1 or twin in offsets for _, _, twin in tags)
+
+
+# --- what must stay: the user's code, even where it looks like the compiler's ---------
+
+
+def _tagged(source: str, name: str) -> dict[int, str]:
+    """line -> filters acting on ``name``'s instructions on that line."""
+    import dis
+
+    code = compile(textwrap.dedent(source), "<filters>", "exec")
+    func = next(c for c in code.co_consts if isinstance(c, types.CodeType) and c.co_name == name)
+    lines = {
+        i.offset: i.positions.lineno if hasattr(i, "positions") else None
+        for i in dis.get_instructions(func)
+    }
+    out: dict[int, str] = {}
+    for offset, filt, _ in classify(func):
+        line = lines.get(offset)
+        if line is not None:
+            out[line] = ",".join(sorted({*out.get(line, "").split(","), filt} - {""}))
+    return out
+
+
+def test_a_chained_comparison_on_an_exception_path_stays() -> None:
+    """A ``finally`` after a ``try`` that always raises exists only as the
+    exception path's copy; the comparison's stack work there is the user's
+    (only the store and re-raise the compiler repeats at the end of both of
+    its paths are copies).  It never short-circuited: line 6 stays partly run."""
+    source = """
+        def f(x, a, b, c):
+            try:
+                raise ValueError
+            finally:
+                ok = a < b < c
+    """
+    import dis
+
+    code = compile(textwrap.dedent(source), "<filters>", "exec")
+    func = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    tagged = {offset for offset, _, _ in classify(func)}
+    listing = list(dis.get_instructions(func))
+    stack_work = [
+        i.offset
+        for i, after in itertools.pairwise(listing)
+        if i.opname in ("SWAP", "COPY", "DUP_TOP", "ROT_TWO", "ROT_THREE", "COMPARE_OP")
+        and after.opname != "POP_EXCEPT"  # not the handler's own exit (COPY; POP_EXCEPT)
+        and (i.positions.lineno if hasattr(i, "positions") else 6) == 6
+    ]
+    assert stack_work and not tagged & set(stack_work)
+
+    def run(ns: dict[str, Any]) -> None:
+        with pytest.raises(ValueError):
+            ns["f"](1, 1, 2, 3)
+
+    assert missed(measure(source, run)) == {6}
+
+
+def test_conditional_arms_of_one_line_are_no_copies() -> None:
+    """Two arms that share a line and a prefix (all that 3.10 records) are
+    the user's two expressions, not one copied."""
+    source = """
+        def f(c, a):
+            return g(a, 1) if c else g(a, 2)
+
+        def g(a, b):
+            return a + b
+    """
+    import dis
+
+    code = compile(textwrap.dedent(source), "<filters>", "exec")
+    func = next(c for c in code.co_consts if isinstance(c, types.CodeType) and c.co_name == "f")
+    tagged = {offset for offset, _, _ in classify(func)}
+    loads = [i.offset for i in dis.get_instructions(func) if i.opname.startswith("LOAD_")]
+    assert loads and not tagged & set(loads)  # 3.12+ fold only the per-arm RETURN_VALUE
+    codes = measure(source, lambda ns: ns["f"](True, 1))
+    assert missed(codes) == {3}  # the else arm never ran
+
+
+def test_a_user_function_named___annotate___stays() -> None:
+    source = """
+        def __annotate__(format):
+            return {}
+    """
+    assert _tagged(source, "__annotate__") == {}
+
+
+def test_a_long_straight_line_classifies_quickly() -> None:
+    """A 12,000-statement module body with one ``with``: like instructions by
+    the thousand, each compared with a bounded number of others, along
+    bounded runs, in bounded memory."""
+    import time
+
+    body = "".join(f"x{i} = {i % 7}\n" for i in range(12000))
+    code = compile(body + "with open(__file__) as fh:\n    pass\n", "<big>", "exec")
+    start = time.perf_counter()
+    tags = classify(code)
+    assert time.perf_counter() - start < 20  # a regression guard, not a benchmark
+    assert not any(name == "duplicates" for _, name, _ in tags)

@@ -228,6 +228,35 @@ def test_coverage_py_tracers_open_no_window(probes: Any) -> None:
     assert fake.marks == [(2, ["t1"])]
 
 
+@pytest.mark.skipif(sys.platform == "emscripten", reason="Pyodide cannot start threads")
+def test_the_hook_never_fails_a_call_from_c(probes: Any) -> None:
+    """``sys.settrace`` called with no Python frame above it (a thread started
+    by ``_thread`` straight on it): the audit hook must not raise into it."""
+    import _thread
+
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            sys.settrace(None)
+        finally:
+            done.set()
+
+    _thread.start_new_thread(sys.settrace, (None,))
+    _thread.start_new_thread(run, ())
+    assert done.wait(10)
+
+
+def test_an_inner_run_hands_the_hook_back(probes: Any) -> None:
+    """An in-process run inside a measured one (pytester): when it stops,
+    the outer watch is current again."""
+    fake, outer = probes
+    inner = tracers.TracerWatch(fake.state, fake.mark)
+    inner.start()
+    inner.stop()
+    assert tracers._current is outer
+
+
 def test_traced_marks_in_the_data_file() -> None:
     fdata = data.FileData("0" * 64, [], traced=[("f", 1), ("C.m", 4)])
     raw = data.file_to_json(fdata)

@@ -85,26 +85,13 @@ COPY = "duplicates"
 #: One classified instruction: (offset, filter, offset of its twin or -1).
 Tag = tuple[int, str, int]
 
-#: Instructions whose exceptional copies are bookkeeping, not user code.
+#: Instructions that only handle the exception being raised, never an
+#: expression of the user's (``COPY``, ``SWAP`` and the like can be part of
+#: one, such as a chained comparison; where the compiler makes them up for
+#: its own bookkeeping they carry no line, and the ``no-line`` filter takes
+#: them).
 _BOOKKEEPING = frozenset(
-    {
-        "PUSH_EXC_INFO",
-        "POP_EXCEPT",
-        "RERAISE",
-        "COPY",
-        "SWAP",
-        "NOP",
-        "POP_BLOCK",
-        "DUP_TOP",
-        "ROT_TWO",
-        "ROT_THREE",
-        "ROT_FOUR",
-        "CALL_INTRINSIC_1",
-        "JUMP_FORWARD",
-        "JUMP_BACKWARD",
-        "JUMP_ABSOLUTE",
-        "JUMP_BACKWARD_NO_INTERRUPT",
-    }
+    {"PUSH_EXC_INFO", "POP_EXCEPT", "RERAISE", "POP_BLOCK", "CALL_INTRINSIC_1"}
 )
 
 #: Where control ends on its own accord: a path that reaches one of these
@@ -173,30 +160,28 @@ class _Flow:
         both = [a + b for a, b in zip(self.normal, exceptional, strict=True)]
         self.reached = self.reach([0], both) if n else set()
         self.both = both
-        self._ahead: list[int] | None = None
         #: per instruction: where control can come from (either kind of edge)
         self.preds: list[list[int]] = [[] for _ in range(n)]
         for i, nexts in enumerate(both):
             for j in nexts:
                 self.preds[j].append(i)
 
-    @property
-    def ahead(self) -> list[int]:
-        """Per instruction: what normal edges that only go forward reach from
-        it, as a bit set (forward edges make a DAG in offset order); worked
-        out on first use, since most code has no like instructions to tell
-        apart."""
-        if self._ahead is None:
-            n = len(self.instrs)
-            ahead = [0] * n
-            for i in range(n - 1, -1, -1):
-                bits = 1 << i
-                for j in self.normal[i]:
-                    if j > i:
-                        bits |= ahead[j]
-                ahead[i] = bits
-            self._ahead = ahead
-        return self._ahead
+    def leads_to(self, first: int, second: int) -> bool:
+        """Whether normal edges that only go forward lead from ``first`` to
+        ``second`` (both in one pass).  Forward edges only go to higher
+        indexes, so the search stays between the two."""
+        if second <= first:
+            return second == first
+        seen = {first}
+        todo = [first]
+        while todo:
+            for nxt in self.normal[todo.pop()]:
+                if nxt == second:
+                    return True
+                if first < nxt < second and nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
 
     @staticmethod
     def reach(
@@ -215,7 +200,11 @@ class _Flow:
 def classify(code: CodeType, instrs: list[Instr] | None = None) -> tuple[Tag, ...]:
     """The made-up instructions of ``code`` (not its nested code objects), by
     offset; ``instrs``: its instructions, if already decoded."""
-    if code.co_name == versions.ANNOTATE_CODE_NAME:
+    if (
+        code.co_name == versions.ANNOTATE_CODE_NAME
+        and code.co_posonlyargcount == code.co_argcount == 1
+        and code.co_varnames[:1] == ("format",)
+    ):
         # All of it: evaluated only when someone asks for the annotations.
         return tuple((ins.offset, "annotations", -1) for ins in instrs or decode(code))
     flow = _Flow(code, instrs)
@@ -244,7 +233,9 @@ def classify(code: CodeType, instrs: list[Instr] | None = None) -> tuple[Tag, ..
             tags[i] = (ins.offset, "with-exit", -1)
         elif i in throw:
             tags[i] = (ins.offset, "throw-cleanup", -1)
-        elif i not in escaping and (ins.opname in _BOOKKEEPING or _unbinding(instrs, i)):
+        elif i not in escaping and (
+            ins.opname in _BOOKKEEPING or _unbinding(instrs, i) or _handler_exit(instrs, i)
+        ):
             tags[i] = (ins.offset, "exception-cleanup", -1)
     for i in _implicit_awaits(instrs):
         tags.setdefault(i, (instrs[i].offset, "implicit-await", -1))
@@ -361,18 +352,21 @@ def _twins(
     The compiler emits some source more than once: a ``finally`` body on
     every way out of its ``try``, an epilogue (``return x``) at the end of
     each branch that reaches it, code after a ``with`` on the path where
-    ``__exit__`` suppressed the exception.  An instruction is a copy of an
-    earlier one with the same key (position, 3.10: line; operation;
-    argument, but not a jump's) when the run of equal keys around the two
-    holds at least two instructions, or one that ends a path (a return, a
-    re-raise: one-instruction epilogues), or when the copy is only on an
-    exception path.  Two like operations of one copy (``SWAP`` twice at a
-    comprehension's position) differ in their neighbours, so are no copies
-    of each other; and a copy is never on a forward path from its first
-    instance (one pass runs one copy), which tells apart like operations of
-    one statement, such as an ``async with``'s two awaits.  A copy on a
-    ``with``'s exceptional exit on the ``with`` line is the exit itself, not
-    a copy.
+    ``__exit__`` suppressed the exception.  An instruction is a copy of
+    another with the same key (position, 3.10: line; operation; argument,
+    but not a jump's) when the run of equal keys around the two holds at
+    least two instructions, or is one that ends a path (a return, a
+    re-raise: one-instruction epilogues) or is alone on its line on both
+    sides (``del name`` as a whole ``finally`` body); of several candidates,
+    the one with the longest run.  Two like operations of one copy (``SWAP`` twice
+    at a comprehension's position) differ in their neighbours, so are no
+    copies of each other; and a copy is never on a forward path from its
+    first instance (one pass runs one copy), which tells apart like
+    operations of one statement, such as an ``async with``'s two awaits.
+    On 3.10, which records lines only, a run must also begin its line (the
+    arms of ``f(a, 1) if c else f(a, 2)`` share a line and a prefix, and
+    are no copies).  A copy on a ``with``'s exceptional exit on the
+    ``with`` line is the exit itself, not a copy.
     """
     keys: list[tuple[object, ...] | None] = []
     for ins in instrs:
@@ -388,62 +382,138 @@ def _twins(
         if key is None:
             continue
         earlier = seen.setdefault(key, [])
-        copy = _copied(keys, instrs, j, earlier, exceptional, with_exit, flow) if earlier else None
-        if copy is not None:
-            found[j] = found.get(copy, copy)
+        if earlier and not (j in with_exit and with_exit[j] == instrs[j].position[0]):
+            copy = _copied(keys, instrs, j, earlier, flow)
+            if copy is not None:
+                found[j] = found.get(copy, copy)
         earlier.append(j)
     if exceptional:
         # An exception path's copy of normal code that comes later in the code.
-        later: dict[tuple[object, ...], int] = {}
-        for j in sorted(normal, reverse=True):
+        later: dict[tuple[object, ...], list[int]] = {}
+        for j in sorted(normal):
             if keys[j] is not None:
-                later[keys[j]] = j  # type: ignore[index]
+                later.setdefault(keys[j], []).append(j)  # type: ignore[arg-type]
         for j in sorted(exceptional):
             key = keys[j]
             if j in found or key is None or key not in later:
                 continue
             if with_exit.get(j, -1) != instrs[j].position[0]:
-                found[j] = found.get(later[key], later[key])
+                copy = _copied(keys, instrs, j, [i for i in later[key] if i > j], flow)
+                if copy is not None:
+                    found[j] = found.get(copy, copy)
     return found
 
 
 #: Operations that end a path: a copy of one alone is a copy of an epilogue.
 _ENDS = frozenset({"RETURN_VALUE", "RETURN_CONST", "RERAISE"})
 
+#: How many like instructions :func:`_copied` compares an instruction with,
+#: and how far it follows a run: enough for any copy, and a bound on the
+#: work for a line of thousands of like operations.
+_MAX_CANDIDATES = 32
+_MAX_RUN = 64
+
 
 def _copied(
     keys: list[tuple[object, ...] | None],
     instrs: list[Instr],
     j: int,
-    earlier: list[int],
-    exceptional: set[int],
-    with_exit: dict[int, int],
+    others: list[int],
     flow: _Flow,
 ) -> int | None:
-    """The earlier instruction that ``j`` is a copy of, if any."""
-    if j in with_exit and with_exit[j] == instrs[j].position[0]:
-        return None
-    need = 1 if j in exceptional or instrs[j].opname in _ENDS else 2
-    for i in earlier:
-        run = 1
-        back = 1
-        while i - back >= 0 and keys[i - back] is not None and keys[i - back] == keys[j - back]:
-            run += 1
-            back += 1
-        if flow.ahead[i - back + 1] >> (j - back + 1) & 1:
-            continue  # one pass runs both: two like operations, not copies
-        forward = 1
+    """The instruction of ``others`` (like ``j``) that ``j`` is a copy of, if any."""
+    ends = instrs[j].opname in _ENDS
+    alone = _alone_on_its_line(instrs, j)
+    best: tuple[int, int] | None = None  # (run, candidate)
+    for i in others[:_MAX_CANDIDATES]:
+        back = 0
         while (
-            j + forward < len(keys)
-            and i + forward < j
-            and keys[i + forward] is not None
-            and keys[i + forward] == keys[j + forward]
+            back < _MAX_RUN
+            and min(i, j) - back - 1 >= 0
+            and keys[i - back - 1] is not None
+            and keys[i - back - 1] == keys[j - back - 1]
+            and i - back - 1 != j
+            and j - back - 1 != i
         ):
-            run += 1
+            back += 1
+        forward = 0
+        while (
+            forward < _MAX_RUN
+            and max(i, j) + forward + 1 < len(keys)
+            and keys[i + forward + 1] is not None
+            and keys[i + forward + 1] == keys[j + forward + 1]
+            and i + forward + 1 != j
+            and j + forward + 1 != i
+        ):
             forward += 1
-        if run >= need:
-            return i
-    return None
+        run = back + forward + 1
+        first, second = sorted((i - back, j - back))
+        need = 1 if ends or (alone and _alone_on_its_line(instrs, i)) else 2
+        if run < need or flow.leads_to(first, second):
+            continue  # too short, or one pass runs both: like operations, not copies
+        if not versions.HAS_COLUMN_POSITIONS and not (
+            _starts_a_line(instrs, i, i - back) and _starts_a_line(instrs, j, j - back)
+        ):
+            continue
+        if best is None or run > best[0]:
+            best = (run, i)
+    return None if best is None else best[1]
+
+
+#: Block bookkeeping a copied line sits between on 3.10 (the handler's
+#: re-raise after a ``finally`` copy, the POP_BLOCK before one).
+_BETWEEN_LINES = frozenset(
+    {"RERAISE", "POP_BLOCK", "POP_EXCEPT", "SETUP_FINALLY", "JUMP_FORWARD", "JUMP_ABSOLUTE"}
+)
+
+
+def _alone_on_its_line(instrs: list[Instr], index: int) -> bool:
+    """Whether no instruction next to ``instrs[index]`` shares its line: a
+    one-instruction statement (``del name`` as a whole ``finally`` body),
+    whose copies are copies on their own."""
+    line = instrs[index].position[0]
+    return all(
+        not 0 <= k < len(instrs)
+        or instrs[k].position[0] != line
+        # what ends the block the statement is in (3.12+ give a ``return``
+        # after a ``finally`` copy the copy's position)
+        or instrs[k].opname in versions.NO_FALLTHROUGH_OPNAMES
+        for k in (index - 1, index + 1)
+    )
+
+
+def _starts_a_line(instrs: list[Instr], index: int, run_start: int) -> bool:
+    """Whether the part of ``instrs[index]``'s line in a run that begins at
+    ``run_start`` begins the line (block bookkeeping before it aside): so
+    does a copied ``finally`` body or epilogue on 3.10, and so does not the
+    second arm of ``x if c else y`` on one line.  A block that nothing falls
+    into begins a line too (3.10 gives a ``finally`` copy after a return the
+    return's line).  The end of a copy may share its line: 3.10 puts a
+    ``return``'s value on the ``finally`` line."""
+    line = instrs[index].position[0]
+    first = index
+    while first > run_start and instrs[first - 1].position[0] == line:
+        first -= 1
+    index = first - 1
+    while index >= 0 and instrs[index].opname in _BETWEEN_LINES:
+        index -= 1
+    return (
+        index < 0
+        or instrs[index].position[0] != line
+        or instrs[index].opname in versions.NO_FALLTHROUGH_OPNAMES  # a block of its own
+    )
+
+
+def _handler_exit(instrs: list[Instr], i: int) -> bool:
+    """Whether ``instrs[i]`` is the ``COPY`` of ``COPY 3; POP_EXCEPT;
+    RERAISE``, what a handler runs when an exception leaves it (3.11 gives
+    it the handler's line, 3.12+ none)."""
+    return (
+        instrs[i].opname == "COPY"
+        and i + 2 < len(instrs)
+        and instrs[i + 1].opname == "POP_EXCEPT"
+        and instrs[i + 2].opname == "RERAISE"
+    )
 
 
 def _unbinding(instrs: list[Instr], i: int) -> bool:

@@ -57,7 +57,7 @@ class ArcMiss:
 
     def text(self) -> str:
         """coverage.py's notation, ``12->14`` (``12->exit`` when the outcome
-        leads to an instruction with no line); for an arc within one line,
+        leads past the code's last line); for an arc within one line,
         the jump's source text and what it never was: ``12: v never false``
         (``12 (part)`` where columns are not known)."""
         if self.target_line == self.line:

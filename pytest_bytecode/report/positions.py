@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import opcode
 import types
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,11 @@ def matched_code(
     as through pytest's assertion rewriting)."""
     out: list[types.CodeType | None] = [None] * len(codes)
     try:
-        root = compile(source, filename, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            # Compiled again for its columns only: the warnings it gives
+            # (invalid escapes...) were the import's to give, if anyone's.
+            warnings.simplefilter("ignore")
+            root = compile(source, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError):
         return out
     compiled: dict[tuple[str, int, int], types.CodeType] = {}
