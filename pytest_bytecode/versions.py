@@ -505,11 +505,12 @@ RERAISE_WITHOUT_TRACEBACK: Final[frozenset[str]] = (
 )
 
 #: Instructions a version adds to a construct every version has, which run
-#: exactly with the instruction they help: 3.10's GEN_START, 3.11's PRECALL,
-#: 3.11+'s PUSH_NULL before a call, 3.13+'s TO_BOOL before a jump, 3.14+'s
-#: NOT_TAKEN on a jump's fall-through (the ``helpers`` filter).
+#: exactly with the instruction they help: 3.10's GEN_START and POP_BLOCK
+#: (which ends a protected block: the next instruction runs with it),
+#: 3.11's PRECALL, 3.11+'s PUSH_NULL before a call, 3.13+'s TO_BOOL before a
+#: jump, 3.14+'s NOT_TAKEN on a jump's fall-through (the ``helpers`` filter).
 HELPER_OPNAMES: Final[frozenset[str]] = frozenset(
-    {"GEN_START", "PRECALL", "PUSH_NULL", "TO_BOOL", "NOT_TAKEN"}
+    {"GEN_START", "POP_BLOCK", "PRECALL", "PUSH_NULL", "TO_BOOL", "NOT_TAKEN"}
 ) & frozenset(OPMAP)
 
 #: 3.14+ (PEP 649): the code object the compiler makes to evaluate a

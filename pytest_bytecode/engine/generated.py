@@ -363,10 +363,12 @@ def _twins(
     copies of each other; and a copy is never on a forward path from its
     first instance (one pass runs one copy), which tells apart like
     operations of one statement, such as an ``async with``'s two awaits.
-    On 3.10, which records lines only, a run must also begin its line (the
-    arms of ``f(a, 1) if c else f(a, 2)`` share a line and a prefix, and
-    are no copies).  A copy on a ``with``'s exceptional exit on the
-    ``with`` line is the exit itself, not a copy.
+    On 3.10, which records lines only, a run must also begin its line or
+    end a path (the arms of ``f(a, 1) if c else f(a, 2)`` share a line and
+    a prefix, and are no copies; the ``return None`` after a ``while``
+    loop, copied after each of its two tests, is one).  A copy on a
+    ``with``'s exceptional exit on the ``with`` line is the exit itself,
+    not a copy.
     """
     keys: list[tuple[object, ...] | None] = []
     for ins in instrs:
@@ -451,8 +453,11 @@ def _copied(
         need = 1 if ends or (alone and _alone_on_its_line(instrs, i)) else 2
         if run < need or flow.leads_to(first, second):
             continue  # too short, or one pass runs both: like operations, not copies
-        if not versions.HAS_COLUMN_POSITIONS and not (
-            _starts_a_line(instrs, i, i - back) and _starts_a_line(instrs, j, j - back)
+        epilogue = instrs[j + forward].opname in _ENDS  # the run ends a path
+        if (
+            not versions.HAS_COLUMN_POSITIONS
+            and not epilogue
+            and not (_starts_a_line(instrs, i, i - back) and _starts_a_line(instrs, j, j - back))
         ):
             continue
         if best is None or run > best[0]:
@@ -476,8 +481,14 @@ def _alone_on_its_line(instrs: list[Instr], index: int) -> bool:
         not 0 <= k < len(instrs)
         or instrs[k].position[0] != line
         # what ends the block the statement is in (3.12+ give a ``return``
-        # after a ``finally`` copy the copy's position)
+        # after a ``finally`` copy the copy's position; 3.10 its value's load)
         or instrs[k].opname in versions.NO_FALLTHROUGH_OPNAMES
+        or (
+            k > index
+            and instrs[k].opname == "LOAD_CONST"
+            and k + 1 < len(instrs)
+            and instrs[k + 1].opname == "RETURN_VALUE"
+        )
         for k in (index - 1, index + 1)
     )
 
