@@ -1,14 +1,16 @@
 """Instrumented-code cache: a second run does not pay for instrumentation again.
 
 Entries are the engine's own serialisation (``Instrumented.dumps``, never
-pickle) and the file's excluded lines (coverage.py's parser costs a few
-milliseconds a file), one file per key.  The key is a SHA-256 over everything that changes
-the instrumented code: the source bytes and file name, the interpreter
-(implementation cache tag and full version), what the compiler makes of the
-same source in this process (:func:`compiler_fingerprint`: ``-O``/``-OO``,
-``-X no_debug_ranges``), the engine and plugin versions, and how the module
-was compiled (plain, or through pytest's assertion rewriting of a given
-pytest version and settings) and the exclusion rules in force.
+pickle), the file's excluded lines (coverage.py's parser costs a few
+milliseconds a file) and the lines its ``partial_branches`` patterns match
+(a regular expression per line), one file per key. The key is a SHA-256 over
+everything that changes the instrumented code: the source bytes and file
+name, the interpreter (implementation cache tag and full version), what the
+compiler makes of the same source in this process
+(:func:`compiler_fingerprint`: ``-O``/``-OO``, ``-X no_debug_ranges``), the
+engine and plugin versions, and how the module was compiled (plain, or
+through pytest's assertion rewriting of a given pytest version and settings)
+and the exclusion and partial-branch rules in force.
 
 Trust is Python's own ``__pycache__`` model: an entry is as trustworthy as
 the directory it sits in.  A cache directory that is not owned by the
@@ -42,10 +44,12 @@ from pytest_bytecode.files import write_atomic
 #:   3 - ``MAGIC``, the SHA-256 of the body; the body is the file's excluded
 #:       lines (a count, then the line numbers, 4 bytes each, big-endian)
 #:       and the engine's serialisation.
-CACHE_LAYOUT = 3
+#:   4 - as 3, with a second list of lines after the first (the lines
+#:       coverage.py's ``partial_branches`` patterns match).
+CACHE_LAYOUT = 4
 
 #: What every entry starts with.
-MAGIC = b"pytest-bytecode cache 3\n"
+MAGIC = b"pytest-bytecode cache 4\n"
 
 #: Source the compiler fingerprint is taken of: a docstring (dropped by
 #: ``-OO``), an assert and an ``if __debug__`` (dropped by ``-O``), and an
@@ -141,9 +145,9 @@ class InstrumentationCache:
         h.update(source)
         return h.hexdigest()
 
-    def get(self, key: str) -> tuple[bytes, list[int]] | None:
-        """The stored (payload, excluded lines) for ``key``, or None (missing,
-        unreadable or damaged)."""
+    def get(self, key: str) -> tuple[bytes, list[int], list[int]] | None:
+        """The stored (payload, excluded lines, no-branch lines) for ``key``,
+        or None (missing, unreadable or damaged)."""
         if self.directory is None:
             return None
         path = self.directory / f"{key}.bin"
@@ -160,25 +164,35 @@ class InstrumentationCache:
             self.trace(f"cache entry {path} is damaged (checksum); instrumenting afresh")
             self.discard(key)
             return None
-        n = int.from_bytes(body[:4], "big")
-        if len(body) < 4 + 4 * n:
-            self.trace(f"cache entry {path} is damaged (layout); instrumenting afresh")
-            self.discard(key)
-            return None
-        lines = array("I", body[4 : 4 + 4 * n])
-        if sys.byteorder == "little":
-            lines.byteswap()
-        return body[4 + 4 * n :], lines.tolist()
+        at = 0
+        lists: list[list[int]] = []
+        for _ in range(2):
+            n = int.from_bytes(body[at : at + 4], "big")
+            if len(body) < at + 4 + 4 * n:
+                self.trace(f"cache entry {path} is damaged (layout); instrumenting afresh")
+                self.discard(key)
+                return None
+            lines = array("I", body[at + 4 : at + 4 + 4 * n])
+            if sys.byteorder == "little":
+                lines.byteswap()
+            lists.append(lines.tolist())
+            at += 4 + 4 * n
+        return body[at:], lists[0], lists[1]
 
-    def put(self, key: str, payload: bytes, excluded: Iterable[int] = ()) -> None:
-        """Store ``payload`` and the file's excluded lines under ``key``
-        atomically; failures are only traced."""
+    def put(
+        self, key: str, payload: bytes, excluded: Iterable[int] = (), no_branch: Iterable[int] = ()
+    ) -> None:
+        """Store ``payload`` and the file's excluded and no-branch lines under
+        ``key`` atomically; failures are only traced."""
         if self.directory is None:
             return
-        lines = array("I", sorted(excluded))
-        if sys.byteorder == "little":
-            lines.byteswap()
-        body = len(lines).to_bytes(4, "big") + lines.tobytes() + payload
+        body = b""
+        for numbers in (excluded, no_branch):
+            lines = array("I", sorted(numbers))
+            if sys.byteorder == "little":
+                lines.byteswap()
+            body += len(lines).to_bytes(4, "big") + lines.tobytes()
+        body += payload
         try:
             write_atomic(
                 self.directory / f"{key}.bin", MAGIC + hashlib.sha256(body).digest() + body

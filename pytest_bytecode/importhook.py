@@ -119,6 +119,7 @@ class Measurement:
         """The cache key of ``source`` compiled plain or through pytest's rewriting."""
         settings = f"rewrite {self.rewrite_settings}" if rewritten else "plain"
         settings += f" exclude {self.selector.exclude_regex!r}"
+        settings += f" partial {self.selector.partial_regex!r}"
         return self.cache.key(source, filename, settings, engine.ENGINE_VERSION)
 
     def cached(self, fullname: str, filename: str, source: bytes, key: str) -> Any:
@@ -133,7 +134,7 @@ class Measurement:
         entry = self.cache.get(key)
         if entry is None:
             return None
-        payload, excluded = entry
+        payload, excluded, no_branch = entry
         try:
             inst = engine.loads(payload)
         except Exception as exc:  # ValueError by contract; any cache problem is traced
@@ -141,7 +142,7 @@ class Measurement:
             self.cache.discard(key)
             return None
         self.trace(f"cache hit for {fullname} ({filename})")
-        self._register(filename, source, inst, frozenset(excluded))
+        self._register(filename, source, inst, frozenset(excluded), frozenset(no_branch))
         return inst.code
 
     def instrumented(
@@ -162,11 +163,12 @@ class Measurement:
             return code
         self.trace(f"instrument {fullname} ({filename})")
         excluded = self.selector.excluded_lines_of(source, filename)
+        no_branch = self.selector.no_branch_lines_of(source)
         try:
-            self.cache.put(key, inst.dumps(), excluded)
+            self.cache.put(key, inst.dumps(), excluded, no_branch)
         except Exception as exc:  # the engine's serialiser must never fail a run
             self.trace(f"cache store for {filename} failed: {exc}")
-        self._register(filename, source, inst, excluded)
+        self._register(filename, source, inst, excluded, no_branch)
         return inst.code
 
     def rewritten(self, tree: Any, source: bytes, filename: str) -> types.CodeType:
@@ -174,13 +176,16 @@ class Measurement:
         assert self.rewrite is not None
         return self.rewrite(tree, source, filename)
 
-    def _register(self, filename: str, source: bytes, inst: Any, excluded: frozenset[int]) -> None:
+    def _register(
+        self,
+        filename: str,
+        source: bytes,
+        inst: Any,
+        excluded: frozenset[int],
+        no_branch: frozenset[int],
+    ) -> None:
         self.collector.register(
-            filename,
-            [inst],
-            source=source,
-            excluded=excluded,
-            no_branch=self.selector.no_branch_lines_of(source),
+            filename, [inst], source=source, excluded=excluded, no_branch=no_branch
         )
         self.loaded.add(filename)
 

@@ -4,9 +4,11 @@ pytest loads this module through the ``pytest11`` entry point ``bytecode``;
 ``-p pytest_bytecode.plugin`` and ``pytest_plugins = ["pytest_bytecode.plugin"]``
 name it too (see :func:`pytest_plugin_registered`).  Every pytest run of a
 project that has the plugin installed imports it, so it imports nothing but
-pytest and the option definitions: the engine, coverage.py's configuration
-reader, the reports (:mod:`pytest_bytecode.run`) and the assertion helpers
-load only when a run asks for them.
+pytest and the option definitions (and first takes the package off pytest's
+assertion-rewriting marks, :func:`pytestcompat.leave_unrewritten`): the
+engine, coverage.py's configuration reader, the reports
+(:mod:`pytest_bytecode.run`) and the assertion helpers load only when a run
+asks for them.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_bytecode import fixtures, options
-from pytest_bytecode.fixtures import bytecode  # noqa: F401
-from pytest_bytecode.testcontext import SNAPSHOT_DIR
+from pytest_bytecode import pytestcompat
+
+# Before this package's other modules load: pytest would rewrite them all.
+pytestcompat.leave_unrewritten("pytest_bytecode")
+
+from pytest_bytecode import fixtures, options  # noqa: E402
+from pytest_bytecode.fixtures import bytecode  # noqa: E402, F401
+from pytest_bytecode.testcontext import SNAPSHOT_DIR  # noqa: E402
 
 GROUP = "bytecode"
 

@@ -62,3 +62,38 @@ def test_instructions_hide_caches() -> None:
     assert any(n.startswith(("BINARY_", "CALL")) for n in names)
     for name in names:
         assert versions.cache_entries(name) >= 0
+
+
+def test_own_package_is_taken_off_the_rewrite_marks(pytestconfig: pytest.Config) -> None:
+    """pytest marks every package of a ``pytest11`` distribution installed
+    from a wheel for assertion rewriting, and where it cannot cache the result
+    (``PYTHONDONTWRITEBYTECODE``, a read-only site-packages) compiles each
+    marked module from source at every start.  The entry point takes its
+    package off the marks (:func:`pytestcompat.leave_unrewritten`) before it
+    imports the rest; another package's mark stays.  Asked through pytest's
+    own hook, as the import system asks it (an editable install, like this
+    checkout's, is not marked at all, so the hook is made here)."""
+    import warnings
+
+    from _pytest.assertion.rewrite import AssertionRewritingHook
+
+    import pytest_bytecode.engine
+    from pytest_bytecode import pytestcompat
+
+    def rewrites(hook: AssertionRewritingHook, name: str, path: list[str]) -> bool:
+        spec = hook.find_spec(name, path)
+        return spec is not None and spec.loader is hook
+
+    hook = AssertionRewritingHook(pytestconfig)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "already imported so cannot be rewritten"
+        hook.mark_rewrite("pytest_bytecode", "tests_other_pkg")
+    engine_path = list(pytest_bytecode.engine.__path__)
+    sys.meta_path.insert(0, hook)
+    try:
+        assert rewrites(hook, "pytest_bytecode.engine.decode", engine_path)
+        pytestcompat.leave_unrewritten("pytest_bytecode")
+        assert not rewrites(hook, "pytest_bytecode.engine.decode", engine_path)
+        assert "tests_other_pkg" in hook._must_rewrite
+    finally:
+        sys.meta_path.remove(hook)

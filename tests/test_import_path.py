@@ -440,8 +440,8 @@ def test_a_module_no_probe_can_reach_is_named(pytester: pytest.Pytester) -> None
 
 def test_cache_entries_keep_the_excluded_lines(tmp_path: Path) -> None:
     cache = cache_mod.InstrumentationCache(tmp_path, lambda _: None)
-    cache.put("k", b"payload", {3, 70000, 1})
-    assert cache.get("k") == (b"payload", [1, 3, 70000])
+    cache.put("k", b"payload", {3, 70000, 1}, {5, 2})
+    assert cache.get("k") == (b"payload", [1, 3, 70000], [2, 5])
     raw = (tmp_path / "k.bin").read_bytes()
     for damaged in (raw[:-1], raw[: len(cache_mod.MAGIC) + 33], raw + b"x", b"x" + raw):
         (tmp_path / "k.bin").write_bytes(damaged)

@@ -274,7 +274,7 @@ def test_instrumentation_cache(pytester: pytest.Pytester) -> None:
     assert json.loads((pytester.path / "bytecode-cov.json").read_text()) == report1
     # A sound checksum over a payload the engine refuses: not executed either.
     for entry in _cache_files(pytester.path):
-        body = bytes(4) + b"garbage"  # no excluded lines, then a payload
+        body = bytes(8) + b"garbage"  # no excluded, no no-branch lines, then a payload
         entry.write_bytes(cache.MAGIC + hashlib.sha256(body).digest() + body)
     pytester.runpytest(*args).assert_outcomes(passed=1)
     assert "unusable" in (pytester.path / "debug.log").read_text()

@@ -469,3 +469,23 @@ def test_partial_branches_from_the_configuration(pytester: pytest.Pytester) -> N
     make_project(pytester, NO_BRANCH)
     (pytester.path / ".coveragerc").write_text("[report]\npartial_branches =\n    if x > 5:\n")
     assert _branch_cells(pytester) == ["2", "1"]
+
+
+def test_no_branch_lines_come_from_the_cache_and_follow_the_rules(
+    pytester: pytest.Pytester,
+) -> None:
+    """A warm run takes the no-branch lines from the instrumentation cache
+    entry; changing ``partial_branches`` changes the cache key, so the new
+    rule applies at once (not a stale entry's lines)."""
+    make_project(pytester, NO_BRANCH)
+    log = pytester.path / "debug.log"
+    assert _branch_cells(pytester) == ["2", "2"]
+    assert _branch_cells(pytester, "--debug=debug.log") == ["2", "2"]
+    assert "cache hit for pkg.mod" in log.read_text()
+    raw = load_json(pytester.path / ".bytecode-cov")["files"]["src/pkg/mod.py"]
+    assert raw["no_branch_lines"] == [3]
+    (pytester.path / ".coveragerc").write_text("[report]\npartial_branches =\n    if x > 5:\n")
+    assert _branch_cells(pytester, "--debug=debug.log") == ["2", "1"]
+    assert "cache hit for pkg.mod" not in log.read_text()
+    raw = load_json(pytester.path / ".bytecode-cov")["files"]["src/pkg/mod.py"]
+    assert raw["no_branch_lines"] == [5]

@@ -3,22 +3,23 @@
 Instrumented code holds live objects in its constants (the ``next``
 builtin, ``object.__getattribute__`` in 3.14+ stubs, one counter per probe,
 one dict per handler stub), which ``marshal`` cannot write.  :func:`dumps`
-swaps each for a marshalable placeholder tuple and writes the readers as plain
-tuples; :func:`loads` makes fresh counters and puts them back.  No pickle: only ``marshal`` of code
-objects and plain values, with a format tag and the interpreter tag checked
-on load.
+swaps each for a marshalable placeholder ``(mark, index)`` and writes the
+readers as plain tuples (their per-piece arrays as bytes, which ``marshal``
+reads far faster than tuples of ints); :func:`loads` makes fresh counters and
+puts them back.  No pickle: only ``marshal`` of code objects and plain
+values, with a format tag and the interpreter tag checked on load.
 """
 
 from __future__ import annotations
 
 import marshal
+import sys
 from array import array
+from collections.abc import Sequence
 from types import CodeType
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.counts import (
-    AnyRaiseTable,
-    Counter,
     CountReader,
     new_counter,
     new_raise_table,
@@ -29,8 +30,31 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/8"
+FORMAT = "pytest-bytecode-engine/9"
 _MARK = "\0pytest-bytecode"
+#: Placeholders of the two builtins the stubs hold (others: >= 0, the index
+#: of a counter or raise table among the tree's live objects, in slot order).
+_NEXT, _GETATTRIBUTE = -1, -2
+
+
+def _packed(values: Sequence[int]) -> bytes:
+    """A sequence of small ints as little-endian 32-bit words: ``marshal``
+    reads bytes at memory speed, a tuple of ints an object at a time."""
+    words = array("i", values)
+    if sys.byteorder == "big":
+        words.byteswap()
+    return words.tobytes()
+
+
+def _unpacked(data: bytes) -> Sequence[int]:
+    """What :func:`_packed` wrote: a view of the bytes, no copy, on the
+    (little-endian) machines nearly everyone runs."""
+    if sys.byteorder == "little":
+        return memoryview(data).cast("i")
+    words = array("i")
+    words.frombytes(data)
+    words.byteswap()
+    return words
 
 
 def _reader_state(reader: CountReader) -> tuple[Any, ...]:
@@ -40,30 +64,23 @@ def _reader_state(reader: CountReader) -> tuple[Any, ...]:
     # classify them again (engine/generated.py).
     return (
         (reader.qualname, reader.name, reader.firstlineno),
-        tuple(reader.tags),
-        tuple(reader.starts),
+        _packed(reader.tags),
+        _packed(reader.starts),
         len(reader.counters),
         len(reader.raises),
         reader.generated(),
     )
 
 
-def _reader_from_state(
-    state: tuple[Any, ...], code: CodeType
-) -> tuple[CountReader, list[Counter], list[AnyRaiseTable]]:
+def _reader_from_state(state: tuple[Any, ...], code: CodeType, live: list[object]) -> CountReader:
     names, tags, starts, n_c, n_r, generated = state
+    if type(generated) is not tuple or type(names) is not tuple or len(names) != 3:
+        raise TypeError("a reader state of the wrong shape")
     counters = [new_counter() for _ in range(n_c)]
     raises = [new_raise_table() for _ in range(n_r)]
-    reader = CountReader(
-        (str(names[0]), str(names[1]), int(names[2])),
-        code,
-        counters,
-        raises,
-        array("i", tags),
-        array("i", starts),
-        tuple((int(o), str(n), int(t)) for o, n, t in generated),
-    )
-    return reader, counters, raises
+    live += counters
+    live += raises
+    return CountReader(names, code, counters, raises, _unpacked(tags), _unpacked(starts), generated)
 
 
 def _code_at(root: CodeType, path: tuple[int, ...]) -> CodeType:
@@ -87,20 +104,18 @@ def dumps(
     code: CodeType, readers: list[tuple[tuple[int, ...], CountReader]], original: CodeType
 ) -> bytes:
     """Serialise an instrumented tree (see module docstring)."""
-    by_id: dict[int, tuple[str, int, int]] = {}
-    for slot, (_, reader) in enumerate(readers):
-        for k, counter in enumerate(reader.counters):
-            by_id[id(counter)] = ("count", slot, k)
-        for k, table in enumerate(reader.raises):
-            by_id[id(table)] = ("raises", slot, k)
+    by_id: dict[int, int] = {}
+    for _, reader in readers:
+        for live in (*reader.counters, *reader.raises):
+            by_id[id(live)] = len(by_id)
 
     def swap(_: CodeType, const: object) -> object:
         if const is next:
-            return (_MARK, "next", 0, 0)
+            return (_MARK, _NEXT)
         if const is object.__getattribute__:  # 3.14+ stubs
-            return (_MARK, "getattribute", 0, 0)
+            return (_MARK, _GETATTRIBUTE)
         found = by_id.get(id(const))
-        return (_MARK, *found) if found is not None else const
+        return (_MARK, found) if found is not None else const
 
     data = (
         FORMAT,
@@ -126,23 +141,17 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CountReade
     ):
         raise ValueError(f"instrumented-code data of format {fmt!r} for Python {tag!r}")
     readers: list[tuple[tuple[int, ...], CountReader]] = []
-    live: list[tuple[list[Counter], list[AnyRaiseTable]]] = []
+    #: every counter and raise table of the tree, in slot order, then the builtins
+    live: list[object] = []
     try:
         for path, state in states:
-            reader, counters, raises = _reader_from_state(state, _code_at(original, tuple(path)))
-            readers.append((tuple(path), reader))
-            live.append((counters, raises))
-    except (TypeError, OverflowError) as exc:  # a state of the wrong shape
+            path = tuple(path)
+            readers.append((path, _reader_from_state(state, _code_at(original, path), live)))
+    except (TypeError, ValueError, OverflowError) as exc:  # a state of the wrong shape
         raise ValueError(f"instrumented-code data with a malformed plan: {exc}") from None
-
-    def resolve(mark: tuple[Any, ...]) -> object:
-        kind, slot, k = mark[1], mark[2], mark[3]
-        if kind == "next":
-            return next
-        if kind == "getattribute":
-            return object.__getattribute__
-        counters, raises = live[slot]
-        return counters[k] if kind == "count" else raises[k]
+    n_live = len(live)
+    live.append(object.__getattribute__)  # _GETATTRIBUTE: -2
+    live.append(next)  # _NEXT: -1
 
     def with_live(code: CodeType) -> CodeType:
         # _swap_consts with the test inlined: a module of thousands of
@@ -151,8 +160,11 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CountReade
         for i, const in enumerate(consts):
             kind = type(const)
             if kind is tuple:
-                if len(const) == 4 and const[0] == _MARK:
-                    consts[i] = resolve(const)
+                if len(const) == 2 and const[0] == _MARK:
+                    k = const[1]
+                    if type(k) is not int or not -2 <= k < n_live:
+                        raise ValueError(f"instrumented-code data with a bad placeholder {k!r}")
+                    consts[i] = live[k]
             elif kind is CodeType:
                 consts[i] = with_live(const)
         return code.replace(co_consts=tuple(consts))
