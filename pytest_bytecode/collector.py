@@ -173,6 +173,16 @@ class Collector:
             entry.handles.append(len(self._handles))
             self._handles.append((path, handle))
 
+    def adopt(self, other: Collector) -> None:
+        """Take over every handle ``other`` registered (same rootdir), as if
+        registered here: a child measurement that booted in what became an
+        xdist worker (:func:`pytest_bytecode.children.adopt_booted`)."""
+        for path, entry in other._files.items():
+            handles = [other._handles[i][1] for i in entry.handles]
+            self._add(path, handles, entry.sha256, entry.excluded, entry.partial)
+            self._files[path].no_branch = entry.no_branch
+        self.notes.extend(other.notes)
+
     @contextlib.contextmanager
     def importing(self) -> Iterator[None]:
         """Wrap the execution of a measured module's body (nested ones included)."""
@@ -218,19 +228,24 @@ class Collector:
                 self._traced.setdefault(index, set()).update(ran)
         self.traced_during.extend(t for t in during if t not in self.traced_during)
 
-    def snapshot(self, states: Sequence[RawState] | None = None) -> CovData:
+    def snapshot(
+        self, states: Sequence[RawState] | None = None, *, only: set[int] | None = None
+    ) -> CovData:
         """The counts of every registered file, one :class:`FileData` each.
 
         With ``states`` (one per handle, registration order; missing trailing
         ones read as nothing counted), the counts as of those raw states;
-        otherwise the counts right now.
+        otherwise the counts right now.  With ``only`` (handle indexes), just
+        the files that have one of those handles.
         """
         with gc_paused():
-            return self._snapshot(states)
+            return self._snapshot(states, only)
 
-    def _snapshot(self, states: Sequence[RawState] | None) -> CovData:
+    def _snapshot(self, states: Sequence[RawState] | None, only: set[int] | None) -> CovData:
         data = CovData()
         for path, entry in sorted(self._files.items()):
+            if only is not None and only.isdisjoint(entry.handles):
+                continue
             fdata: FileData | None = None
             for index in entry.handles:
                 handle = self._handles[index][1]

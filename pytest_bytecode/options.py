@@ -106,6 +106,15 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         "updated; refused, leaving the file as it was, if its sources differ)",
     )
     group.addoption(
+        "--bytecode-cov-subprocess",
+        action="store_const",
+        const=True,
+        default=None,
+        dest="bytecode_cov_subprocess",
+        help="also measure child Python processes (subprocess, multiprocessing, os.fork, "
+        "pytest --forked) and add their counts to the run's",
+    )
+    group.addoption(
         "--no-bytecode-cov",
         action="store_true",
         default=False,
@@ -121,6 +130,9 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
     parser.addini("bytecode_cov_baseline_update", "write the baseline", "bool", default=False)
     parser.addini("bytecode_cov_data", "data file path (default .bytecode-cov)")
     parser.addini("bytecode_cov_append", "add to the existing data file", "bool", default=False)
+    parser.addini(
+        "bytecode_cov_subprocess", "also measure child Python processes", "bool", default=False
+    )
 
 
 def requested(config: pytest.Config, ns: argparse.Namespace) -> bool:

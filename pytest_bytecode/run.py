@@ -28,8 +28,18 @@ from typing import Any
 
 import pytest
 
-from pytest_bytecode import baseline, data, engine, importhook, pytestcompat, reportconfig, results
+from pytest_bytecode import (
+    baseline,
+    children,
+    data,
+    engine,
+    importhook,
+    pytestcompat,
+    reportconfig,
+    results,
+)
 from pytest_bytecode.cache import InstrumentationCache
+from pytest_bytecode.children import ChildRun
 from pytest_bytecode.collector import Collector, unexecuted_file
 from pytest_bytecode.importhook import Measurement, instrument_loaded
 from pytest_bytecode.plugin import BytecodeCovWarning
@@ -64,6 +74,8 @@ class _State:
     lines: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     watch: TracerWatch | None = None
+    #: With --bytecode-cov-subprocess: the children folder and environment.
+    children: ChildRun | None = None
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -106,8 +118,16 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
 
     rewrite, rewrite_settings = pytestcompat.rewriter(config, warn)
     measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
+    if os.environ.get("PYTEST_XDIST_WORKER") and "pytest_bytecode.children" in sys.modules:
+        # A worker started as a child of a measuring run: one measurement.
+        children.adopt_booted(collector, measurement.loaded)
     config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
     state = _State(run_settings, collector, measurement, report_config)
+    if run_settings.subprocess:
+        state.children = ChildRun.start(
+            run_settings.data_path, selector, cache.directory, collector
+        )
+        config.add_cleanup(state.children.stop)
     state.watch = TracerWatch(collector.state, collector.mark_ran_since)
     state.watch.start()
     config.add_cleanup(state.watch.stop)
@@ -304,6 +324,11 @@ def _gather(state: _State) -> data.CovData:
         state.lines.extend(state.controller.errors)
     else:
         counts = state.collector.snapshot()
+    if state.children is not None:
+        state.children.stop()
+        state.children.collect(
+            counts, lambda line: state.lines.append(f"bytecode coverage: {line}")
+        )
     rootdir = state.collector.rootdir
     selector = state.measurement.selector
     for filename in selector.all_files():

@@ -44,6 +44,8 @@ class Settings:
     baseline_update: bool = False
     data_path: Path = field(default_factory=lambda: Path(".bytecode-cov"))
     append: bool = False
+    #: Measure child Python processes too (pytest_bytecode.children).
+    subprocess: bool = False
     #: Option dest -> how its value was given, for messages (ini keys differ).
     origins: dict[str, str] = field(default_factory=dict)
 
@@ -229,6 +231,7 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
         baseline_update=baseline_update,
         data_path=data_value[1],
         append=append,
+        subprocess=flag("bytecode_cov_subprocess"),
         origins=origins,
     )
 

@@ -120,8 +120,15 @@ def canonical_filename(filename: str) -> str:
     """The name coverage.py measures and reports a file under (its ``abs_file``).
 
     Absolute, symbolic links resolved, and on Windows the file system's case.
+    Remembered per absolute name (a ``realpath`` walks every component: the
+    end of a run asks again for every module it loaded).
     """
-    return abs_file(filename)
+    if not os.path.isabs(filename):
+        return abs_file(filename)  # depends on the working directory
+    return _canonical_absolute(filename)
+
+
+_canonical_absolute = functools.lru_cache(maxsize=8192)(abs_file)
 
 
 def report_path(filename: str, rootdir: str) -> str:

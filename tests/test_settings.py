@@ -36,6 +36,7 @@ UNSET: dict[str, Any] = {
     "bytecode_cov_baseline_update": False,
     "bytecode_cov_data": "",
     "bytecode_cov_append": False,
+    "bytecode_cov_subprocess": False,
 }
 
 
@@ -86,7 +87,21 @@ ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
             "baseline_update": False,
             "data_path": ".bytecode-cov",
             "append": False,
+            "subprocess": False,
         },
+    ),
+    "child processes from the ini file": (
+        {"bytecode_cov_subprocess": True},
+        {"bytecode_cov": [True]},
+        {
+            "subprocess": True,
+            "origin": {"bytecode_cov_subprocess": "bytecode_cov_subprocess (ini file)"},
+        },
+    ),
+    "child processes from the command line": (
+        {},
+        {"bytecode_cov": [True], "bytecode_cov_subprocess": True},
+        {"subprocess": True},
     ),
     "SOURCE values kept in order": (
         {},
@@ -365,6 +380,7 @@ INI_TEXT: dict[str, tuple[str, Any]] = {
     "bytecode_cov_baseline_update": ("true", True),
     "bytecode_cov_data": ("out/cov.data", "out/cov.data"),
     "bytecode_cov_append": ("1", True),
+    "bytecode_cov_subprocess": ("true", True),
 }
 
 

@@ -1,0 +1,356 @@
+"""Counts from child Python processes: subprocess, multiprocessing, os.fork.
+
+A run with ``--bytecode-cov-subprocess`` makes a *children folder* next to
+its data file, writes the run's measurement settings there
+(``settings.json``: the resolved SOURCE selection, the rootdir, the
+instrumentation cache) and, for as long as the run lasts, sets two
+environment variables that every Python process it starts inherits:
+
+* ``PYTEST_BYTECODE_CHILDREN``: the children folder;
+* ``PYTHONPATH``, with ``pytest_bytecode/_boot`` put first: its only file,
+  ``sitecustomize.py``, which Python's ``site`` imports at start-up.
+
+Nothing is installed into site-packages: a Python process not started by
+such a run never sees the folder on its path, and the ``sitecustomize`` does
+nothing without the variable (one environment lookup).  With it, the child
+takes the ``_boot`` folder off ``sys.path``, runs the ``sitecustomize`` it
+hid (if any), and calls :func:`boot`: the import hook measures the same files
+as the run does, from the same cache.  When the child ends, its counts go to
+a file of its own in the folder (``child-<pid>-<random>.json``, the data file
+format): at ``sys.exit`` and normal ends (``atexit``), at ``os._exit``
+(multiprocessing's forked workers end so) and at SIGTERM when the child left
+that signal to its default (``Pool.terminate()``), after which the child
+still dies of the signal.
+
+Forked children (``os.fork``, multiprocessing's ``fork`` and ``forkserver``
+start methods, ``pytest --forked``) inherit the instrumented code *and* the
+counts so far: at the fork (``os.register_at_fork``) the child takes the raw
+probe state as its zero, and writes only what it ran after it.
+
+At the end of the run, :func:`ChildRun.collect` reads every child file, and
+the run adds their counts to its own (:func:`pytest_bytecode.data.merge_into`,
+summed).  A child of another Python version, a file that cannot be read and a
+child still running at that point are said in the run's closing lines.
+
+Under pytest-xdist every worker inherits the variables: a worker that booted
+a child measurement hands it to its own run (:func:`adopt_booted`), which
+measures as a worker does, and the workers' own children write into the
+controller's folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pytest_bytecode import engine
+from pytest_bytecode.cache import InstrumentationCache
+from pytest_bytecode.collector import Collector
+from pytest_bytecode.data import CovData, DataError, load, merge_into, save
+from pytest_bytecode.engine import RawState
+from pytest_bytecode.sources import Selector
+
+#: The children folder of the run that started this process.
+ENV = "PYTEST_BYTECODE_CHILDREN"
+#: The folder whose ``sitecustomize.py`` boots a child.
+BOOT_DIR = str(Path(__file__).resolve().parent / "_boot")
+SETTINGS = "settings.json"
+
+_SET_FIELDS = ("files", "top_names")  # frozensets among Selector's fields
+
+
+def _selector_to_json(selector: Selector) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    for name in Selector.__dataclass_fields__:
+        value = getattr(selector, name)
+        raw[name] = sorted(value) if name in _SET_FIELDS else value
+    return raw
+
+
+def _selector_from_json(raw: dict[str, Any]) -> Selector:
+    fields: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name in _SET_FIELDS:
+            fields[name] = frozenset(value)
+        elif isinstance(value, list):
+            fields[name] = tuple(value)
+        else:
+            fields[name] = value
+    return Selector(**fields)
+
+
+class _Counting:
+    """This process's own child measurement: what it counts, since when,
+    where it goes.  ``origin`` is None in the run's own process (which never
+    writes a child file) and the raw states at the fork in a forked child."""
+
+    def __init__(self, folder: str, collector: Collector, *, own_run: bool) -> None:
+        self.folder = folder
+        self.collector = collector
+        self.own_run = own_run
+        self.pid = os.getpid()
+        self.origin: list[RawState] = []
+        self.saved = False
+        self.saving = False
+        self.term_pending = False
+
+    def forked(self) -> None:
+        """In a fork child: count from here, write at the child's end."""
+        self.pid = os.getpid()
+        self.own_run = False
+        self.saved = False
+        self.saving = False
+        self.term_pending = False
+        self.origin = self.collector.state()
+        _watch_sigterm()
+
+    def save(self) -> None:
+        """Write this process's counts to its own file in the folder (once;
+        never in the run's own process; never raises).
+
+        Only the files whose counts moved are written: a fork child of a
+        large run writes what it ran, not every file again.  A SIGTERM that
+        comes meanwhile (a pool worker ending on its own while the pool is
+        terminated) waits for the file to be written.
+        """
+        if self.own_run or self.saved or self.pid != os.getpid():
+            return
+        self.saved = self.saving = True
+        try:
+            now = self.collector.state()
+            states: list[RawState] = []
+            moved: set[int] = set()
+            for i, state in enumerate(now):
+                if i < len(self.origin):
+                    state = engine.state_difference(state, self.origin[i])
+                if any(state[0]) or state[1]:
+                    moved.add(i)
+                states.append(state)
+            counts = self.collector.snapshot(states, only=moved)
+            name = f"child-{os.getpid()}-{secrets.token_hex(4)}.json"
+            save(counts, Path(self.folder) / name)
+        except Exception:  # a measuring fault must never change how the child ends
+            pass
+        finally:
+            self.saving = False
+        if self.term_pending:
+            _die_of_sigterm()
+
+
+#: This process's child measurement, if any.
+_counting: _Counting | None = None
+#: The booted measurement's uninstall function (boot only).
+_booted_uninstall: Callable[[], None] | None = None
+_real_exit = os._exit
+_patched = False
+
+
+def _exit(status: int) -> NoReturn:
+    """``os._exit`` while child measurement is on: write the counts first."""
+    if _counting is not None:
+        _counting.save()
+    _real_exit(status)
+
+
+def _at_exit() -> None:
+    if _counting is not None:
+        _counting.save()
+
+
+def _after_fork_in_child() -> None:
+    if _counting is not None:
+        _counting.forked()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Write the counts, then die of SIGTERM as the child would have."""
+    if _counting is not None:
+        if _counting.saving:  # the file is being written: die once it is
+            _counting.term_pending = True
+            return
+        _counting.save()
+    _die_of_sigterm()
+
+
+def _die_of_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch_sigterm() -> None:
+    """Catch SIGTERM only where the process left it to the default (which
+    kills without running anything), in the main thread."""
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # not the main thread; no signals
+        pass
+
+
+def _patch_process() -> None:
+    """``os._exit``, ``atexit`` and the fork hook, once per process."""
+    global _patched
+    if _patched:
+        return
+    _patched = True
+    os._exit = _exit
+    atexit.register(_at_exit)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class ChildRun:
+    """The run's side: the folder, the environment, the collection."""
+
+    def __init__(self, folder: Path, owner: bool) -> None:
+        self.folder = folder
+        #: Whether this run made the folder (and removes it): not an xdist
+        #: worker, which writes into its controller's.
+        self.owner = owner
+        self._saved_env: dict[str, str | None] = {}
+        #: The measurement this run's stands in front of (a booted child's,
+        #: an outer run's), back in place at :meth:`stop`.
+        self._outer: _Counting | None = None
+
+    @classmethod
+    def start(
+        cls,
+        data_path: Path,
+        selector: Selector,
+        cache_dir: Path | None,
+        collector: Collector,
+    ) -> ChildRun:
+        """Make the folder (or join the inherited one), set the environment,
+        and count this process's forks."""
+        global _counting
+        inherited = os.environ.get(ENV)
+        if inherited and os.environ.get("PYTEST_XDIST_WORKER"):
+            run = cls(Path(inherited), owner=False)
+        else:
+            parent = data_path.resolve().parent
+            parent.mkdir(parents=True, exist_ok=True)
+            folder = parent / f".bytecode-cov-children-{os.getpid()}-{secrets.token_hex(4)}"
+            folder.mkdir(mode=0o700)
+            settings = {
+                "python": sys.version,
+                "rootdir": collector.rootdir,
+                "cache_dir": None if cache_dir is None else str(cache_dir),
+                "selector": _selector_to_json(selector),
+            }
+            (folder / SETTINGS).write_text(json.dumps(settings), encoding="utf-8")
+            run = cls(folder, owner=True)
+        run._set_env(ENV, str(run.folder))
+        path = os.environ.get("PYTHONPATH")
+        run._set_env("PYTHONPATH", BOOT_DIR if not path else BOOT_DIR + os.pathsep + path)
+        run._outer = _counting
+        _counting = _Counting(str(run.folder), collector, own_run=True)
+        _patch_process()
+        return run
+
+    def _set_env(self, name: str, value: str) -> None:
+        self._saved_env.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
+
+    def stop(self) -> None:
+        """Restore the environment; this process's forks count no more."""
+        global _counting
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()
+        _counting, self._outer = self._outer, None
+
+    def collect(self, into: CovData, note: Callable[[str], None]) -> int:
+        """Add every child file's counts to ``into``; returns how many were
+        added.  The folder is removed (if this run made it)."""
+        added = 0
+        for path in sorted(self.folder.glob("child-*.json")):
+            try:
+                child = load(path)
+            except DataError as exc:
+                note(f"counts of a child process not read: {exc}")
+                continue
+            if child.python != into.python:
+                note(
+                    f"counts of a child process of Python {child.python} left out "
+                    f"({path.name}): this run is Python {into.python}"
+                )
+                continue
+            try:
+                merge_into(into, child, "sum", name=path.name)
+            except DataError as exc:
+                note(f"counts of a child process left out: {exc}")
+                continue
+            added += 1
+            if self.owner:
+                path.unlink(missing_ok=True)
+        if self.owner:
+            (self.folder / SETTINGS).unlink(missing_ok=True)
+            try:
+                self.folder.rmdir()
+            except OSError:  # a child still running wrote after the collection
+                note(f"child processes still running at the end: {self.folder} kept")
+        return added
+
+
+def boot() -> None:
+    """In a child started by a measuring run (``sitecustomize``): measure the
+    run's files from now on, write the counts when the process ends."""
+    global _counting, _booted_uninstall
+    folder = os.environ.get(ENV)
+    if not folder or _counting is not None:
+        return
+    try:
+        raw = json.loads((Path(folder) / SETTINGS).read_text(encoding="utf-8"))
+        if raw.get("python") != sys.version:
+            return  # another interpreter: its counts could not be added
+        from pytest_bytecode import importhook
+
+        selector = _selector_from_json(raw["selector"])
+        collector = Collector(str(raw["rootdir"]))
+        cache_dir = raw.get("cache_dir")
+        cache = InstrumentationCache(Path(cache_dir) if cache_dir else None, _quiet)
+        measurement = importhook.Measurement(selector, collector, cache, _quiet, _quiet)
+        _booted_uninstall = importhook.install(measurement)
+    except Exception:  # never change what the child does
+        return
+    _counting = _Counting(folder, collector, own_run=False)
+    _booted_measurement[:] = [measurement]
+    _patch_process()
+    _watch_sigterm()
+
+
+_booted_measurement: list[Any] = []
+
+
+def _quiet(message: str) -> None:
+    """A child says nothing: its output is the program's."""
+
+
+def adopt_booted(collector: Collector, loaded: set[str]) -> bool:
+    """In an xdist worker that booted as a child of the run: hand what the
+    booted measurement measured to the worker's own run (``collector``, the
+    files into ``loaded``) and stop it.  Returns whether there was one."""
+    global _counting, _booted_uninstall
+    if _counting is None or _counting.own_run or not _booted_measurement:
+        return False
+    booted = _booted_measurement.pop()
+    if booted.collector.rootdir != collector.rootdir:
+        _booted_measurement.append(booted)
+        return False
+    if _booted_uninstall is not None:
+        _booted_uninstall()
+        _booted_uninstall = None
+    collector.adopt(booted.collector)
+    loaded.update(booted.loaded)
+    _counting = None
+    return True
