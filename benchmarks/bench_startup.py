@@ -15,11 +15,18 @@ Usage (in an environment where pytest-bytecode is installed)::
 
 The goal is a difference of at most 5 ms (the plugin imports only pytest,
 its option definitions and the test-context hooks; see plugin.py).
+
+It also times what ``--bytecode-cov-subprocess`` costs a child process at
+start: inside one pytest run with that option, ``python -c pass`` started N
+times with the environment the run gives its children and N times without
+it, interleaved (medians).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -64,6 +71,60 @@ def import_time() -> float:
     return float(out.stdout)
 
 
+#: A test that starts ``python -c pass`` N times with the environment a
+#: ``--bytecode-cov-subprocess`` run gives its children and N times without
+#: the two variables, interleaved, and writes the medians (seconds).
+CHILD_TEST = """\
+import json, os, statistics, subprocess, sys, time
+
+def test_child_start():
+    measured = dict(os.environ)
+    plain = {k: v for k, v in os.environ.items() if k != "PYTEST_BYTECODE_CHILDREN"}
+    plain["PYTHONPATH"] = os.pathsep.join(
+        p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if "_boot" not in p
+    )
+    times = {"plain": [], "measured": []}
+    for _ in range(int(os.environ["BENCH_RUNS"])):
+        for name, env in (("plain", plain), ("measured", measured)):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "pass"], env=env, check=True)
+            times[name].append(time.perf_counter() - start)
+    with open(os.environ["BENCH_OUT"], "w") as f:
+        json.dump({k: statistics.median(v) for k, v in times.items()}, f)
+"""
+
+
+def child_start(where: Path, runs: int) -> dict[str, float]:
+    """Medians of a child's ``python -c pass`` with and without the
+    environment of a run with ``--bytecode-cov-subprocess``."""
+    (where / "test_child.py").write_text(CHILD_TEST)
+    (where / "measured_pkg").mkdir(exist_ok=True)
+    (where / "measured_pkg" / "__init__.py").write_text("")
+    out = where / "child.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(BENCH_RUNS=str(runs), BENCH_OUT=str(out))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_child.py",
+            "--bytecode-cov=measured_pkg",
+            "--bytecode-cov-subprocess",
+            "--bytecode-cov-report=",
+        ],
+        cwd=where,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    result: dict[str, float] = json.loads(out.read_text())
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=21)
@@ -78,6 +139,7 @@ def main() -> int:
                     times.setdefault((case, mode), []).append(
                         time_once(where, [*mode_args, *case_args])
                     )
+        child = child_start(where, args.runs)
     imports = [import_time() for _ in range(args.runs)]
     print(f"Python {sys.version.split()[0]}, {args.runs} runs each, interleaved; medians:")
     median_import = statistics.median(imports) * 1000
@@ -89,6 +151,11 @@ def main() -> int:
             f"  {case:18} installed {installed:7.1f} ms   blocked {blocked:7.1f} ms   "
             f"difference {installed - blocked:+6.1f} ms"
         )
+    plain, measured = child["plain"] * 1000, child["measured"] * 1000
+    print(
+        f"  a child's python -c pass: plain {plain:7.1f} ms   under "
+        f"--bytecode-cov-subprocess {measured:7.1f} ms   difference {measured - plain:+6.1f} ms"
+    )
     return 0
 
 

@@ -35,7 +35,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from pytest_bytecode import __version__, versions
+from pytest_bytecode import versions
 from pytest_bytecode.files import write_atomic
 
 #: Bumped when the cache entry layout changes.  History:
@@ -100,10 +100,19 @@ def compiler_fingerprint() -> str:
 class InstrumentationCache:
     """A directory of instrumented code keyed by :meth:`key`."""
 
-    def __init__(self, directory: Path | None, trace: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        directory: Path | None,
+        trace: Callable[[str], None],
+        plugin_version: str | None = None,
+    ) -> None:
         self.directory = directory
         self.trace = trace
         self._checked = False
+        #: The plugin's version, part of every key; read from the installed
+        #: distribution on first use unless given (a child process is given
+        #: its run's: reading the metadata costs a child start 45 ms).
+        self.plugin_version = plugin_version
 
     def untrusted(self) -> str | None:
         """Why the cache directory must not be used, or None when it may.
@@ -129,6 +138,10 @@ class InstrumentationCache:
 
     def key(self, source: bytes, filename: str, settings: str, engine_version: str) -> str:
         """The cache key for one source file under the given settings."""
+        if self.plugin_version is None:
+            from pytest_bytecode import __version__
+
+            self.plugin_version = __version__
         h = hashlib.sha256()
         for part in (
             f"layout={CACHE_LAYOUT}",
@@ -137,7 +150,7 @@ class InstrumentationCache:
             f"compiler={compiler_fingerprint()}",
             f"engine={engine_version}",
             f"engine-source={code_fingerprint()}",
-            f"plugin={__version__}",
+            f"plugin={self.plugin_version}",
             f"settings={settings}",
             f"filename={os.path.abspath(filename)}",
         ):

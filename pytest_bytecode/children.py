@@ -133,6 +133,8 @@ class _Counting:
                 if any(state[0]) or state[1]:
                     moved.add(i)
                 states.append(state)
+            if not moved:
+                return  # nothing ran here: no file
             counts = self.collector.snapshot(states, only=moved)
             name = f"child-{os.getpid()}-{secrets.token_hex(4)}.json"
             save(counts, Path(self.folder) / name)
@@ -234,12 +236,15 @@ class ChildRun:
         if inherited and os.environ.get("PYTEST_XDIST_WORKER"):
             run = cls(Path(inherited), owner=False)
         else:
+            from pytest_bytecode import __version__
+
             parent = data_path.resolve().parent
             parent.mkdir(parents=True, exist_ok=True)
             folder = parent / f".bytecode-cov-children-{os.getpid()}-{secrets.token_hex(4)}"
             folder.mkdir(mode=0o700)
             settings = {
                 "python": sys.version,
+                "version": __version__,
                 "rootdir": collector.rootdir,
                 "cache_dir": None if cache_dir is None else str(cache_dir),
                 "selector": _selector_to_json(selector),
@@ -318,7 +323,9 @@ def boot() -> None:
         selector = _selector_from_json(raw["selector"])
         collector = Collector(str(raw["rootdir"]))
         cache_dir = raw.get("cache_dir")
-        cache = InstrumentationCache(Path(cache_dir) if cache_dir else None, _quiet)
+        cache = InstrumentationCache(
+            Path(cache_dir) if cache_dir else None, _quiet, str(raw["version"])
+        )
         measurement = importhook.Measurement(selector, collector, cache, _quiet, _quiet)
         _booted_uninstall = importhook.install(measurement)
     except Exception:  # never change what the child does

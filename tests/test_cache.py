@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import pytest_bytecode
 from pytest_bytecode import cache as cache_mod
 
 SOURCE = b"x = 1\n"
@@ -68,7 +69,7 @@ def _patched(name: str, value: object) -> Callable[[pytest.MonkeyPatch], None]:
 #: Each fact of the environment the key covers, changed alone.
 ENVIRONMENT_CHANGES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
     "cache layout": _patched("CACHE_LAYOUT", cache_mod.CACHE_LAYOUT + 1),
-    "plugin version": _patched("__version__", "999.0"),
+    "plugin version": lambda mp: mp.setattr(pytest_bytecode, "__version__", "999.0", raising=False),
     "compiler settings (-O, -OO, -X no_debug_ranges)": _patched("_fingerprint", "0" * 16),
     "engine source": _patched("_code_fingerprint", "0" * 16),
     "Python version": lambda mp: mp.setattr(cache_mod.versions, "PY_VERSION", "3.99.0"),
@@ -109,3 +110,12 @@ def test_an_edit_to_what_shapes_instrumented_code_changes_the_key(
     monkeypatch.setattr(cache_mod, "_code_fingerprint", None)
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     assert key() != before
+
+
+def test_a_given_plugin_version_is_the_installed_ones_stand_in() -> None:
+    """A child process is given its run's version (no metadata read): the
+    same version gives the same key, another another."""
+    installed = cache_mod.InstrumentationCache(None, lambda _: None).key(*ARGS)
+    given = cache_mod.InstrumentationCache(None, lambda _: None, pytest_bytecode.__version__)
+    other = cache_mod.InstrumentationCache(None, lambda _: None, "999.0")
+    assert given.key(*ARGS) == installed != other.key(*ARGS)
