@@ -17,10 +17,12 @@ takes the ``_boot`` folder off ``sys.path``, runs the ``sitecustomize`` it
 hid (if any), and calls :func:`boot`: the import hook measures the same files
 as the run does, from the same cache.  When the child ends, its counts go to
 a file of its own in the folder (``child-<pid>-<random>.json``, the data file
-format): at ``sys.exit`` and normal ends (``atexit``), at ``os._exit``
-(multiprocessing's forked workers end so) and at SIGTERM when the child left
-that signal to its default (``Pool.terminate()``), after which the child
-still dies of the signal.
+format): at ``sys.exit`` and normal ends (``atexit``) and at ``os._exit``
+(multiprocessing's forked workers end so); a multiprocessing pool worker
+also before it sends back each task's result, since ``Pool.terminate()``
+(the end of a pool's ``with`` block) kills its workers with SIGTERM, which
+runs nothing.  No signal handler is installed: a Python-level one can miss a
+signal that arrives while the process blocks, and hang it.
 
 Forked children (``os.fork``, multiprocessing's ``fork`` and ``forkserver``
 start methods, ``pytest --forked``) inherit the instrumented code *and* the
@@ -41,11 +43,13 @@ controller's folder.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import secrets
-import signal
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -53,7 +57,7 @@ from typing import Any, NoReturn
 from pytest_bytecode import engine
 from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.collector import Collector
-from pytest_bytecode.data import CovData, DataError, load, merge_into, save
+from pytest_bytecode.data import CovData, DataError, load, merge_into, to_json
 from pytest_bytecode.engine import RawState
 from pytest_bytecode.sources import Selector
 
@@ -97,32 +101,26 @@ class _Counting:
         self.own_run = own_run
         self.pid = os.getpid()
         self.origin: list[RawState] = []
-        self.saved = False
-        self.saving = False
-        self.term_pending = False
+        #: This process's file in the folder: each write replaces it.
+        self.name = _file_name()
 
     def forked(self) -> None:
         """In a fork child: count from here, write at the child's end."""
         self.pid = os.getpid()
         self.own_run = False
-        self.saved = False
-        self.saving = False
-        self.term_pending = False
+        self.name = _file_name()
         self.origin = self.collector.state()
-        _watch_sigterm()
 
     def save(self) -> None:
-        """Write this process's counts to its own file in the folder (once;
-        never in the run's own process; never raises).
+        """Write this process's counts so far to its own file in the folder,
+        replacing what an earlier call wrote (never in the run's own
+        process; never raises, whatever happens meanwhile).
 
         Only the files whose counts moved are written: a fork child of a
-        large run writes what it ran, not every file again.  A SIGTERM that
-        comes meanwhile (a pool worker ending on its own while the pool is
-        terminated) waits for the file to be written.
+        large run writes what it ran, not every file again.
         """
-        if self.own_run or self.saved or self.pid != os.getpid():
+        if self.own_run or self.pid != os.getpid():
             return
-        self.saved = self.saving = True
         try:
             now = self.collector.state()
             states: list[RawState] = []
@@ -136,14 +134,27 @@ class _Counting:
             if not moved:
                 return  # nothing ran here: no file
             counts = self.collector.snapshot(states, only=moved)
-            name = f"child-{os.getpid()}-{secrets.token_hex(4)}.json"
-            save(counts, Path(self.folder) / name)
-        except Exception:  # a measuring fault must never change how the child ends
+            _write_into(Path(self.folder), self.name, to_json(counts))
+        except BaseException:  # a measuring fault must never change how the child ends
             pass
-        finally:
-            self.saving = False
-        if self.term_pending:
-            _die_of_sigterm()
+
+
+def _file_name() -> str:
+    return f"child-{os.getpid()}-{secrets.token_hex(4)}.json"
+
+
+def _write_into(folder: Path, name: str, payload: Any) -> None:
+    """Write JSON to ``folder/name`` through a temporary file and a rename;
+    never creates the folder (gone: the run has ended, the counts are lost)."""
+    fd, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(payload, f, separators=(",", ":"))
+        os.replace(temp, folder / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 #: This process's child measurement, if any.
@@ -155,10 +166,13 @@ _patched = False
 
 
 def _exit(status: int) -> NoReturn:
-    """``os._exit`` while child measurement is on: write the counts first."""
-    if _counting is not None:
-        _counting.save()
-    _real_exit(status)
+    """``os._exit`` while child measurement is on: write the counts first;
+    the process ends whatever happens while they are written."""
+    try:
+        if _counting is not None:
+            _counting.save()
+    finally:
+        _real_exit(status)
 
 
 def _at_exit() -> None:
@@ -171,29 +185,31 @@ def _after_fork_in_child() -> None:
         _counting.forked()
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    """Write the counts, then die of SIGTERM as the child would have."""
-    if _counting is not None:
-        if _counting.saving:  # the file is being written: die once it is
-            _counting.term_pending = True
-            return
-        _counting.save()
-    _die_of_sigterm()
+def _pool_worker(inqueue: Any, outqueue: Any, *args: Any, **kwargs: Any) -> Any:
+    """multiprocessing's pool worker loop, writing the counts before each
+    result goes back: ``Pool.terminate()`` (the end of a pool's ``with``
+    block) kills its workers with SIGTERM, which runs nothing, and the
+    counts of every task whose result the parent saw are on disk by then."""
+    real_put = outqueue.put
+
+    def put(obj: Any) -> None:
+        if _counting is not None:
+            _counting.save()
+        real_put(obj)
+
+    outqueue.put = put
+    real = _real_pool_worker
+    if real is None:  # unpickled in a process that never patched the pool
+        from multiprocessing import pool
+
+        real = getattr(pool, _WORKER)
+    return real(inqueue, outqueue, *args, **kwargs)
 
 
-def _die_of_sigterm() -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _watch_sigterm() -> None:
-    """Catch SIGTERM only where the process left it to the default (which
-    kills without running anything), in the main thread."""
-    try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError, AttributeError):  # not the main thread; no signals
-        pass
+#: The name of multiprocessing.pool's worker loop (not in its type stubs).
+_WORKER = "worker"
+#: multiprocessing's own worker loop, once :func:`_patch_process` replaced it.
+_real_pool_worker: Callable[..., Any] | None = None
 
 
 def _patch_process() -> None:
@@ -202,10 +218,22 @@ def _patch_process() -> None:
     if _patched:
         return
     _patched = True
+    # What writing the counts needs, imported now: an import at exit in a
+    # fork child of a threaded process could wait for a lock held at the fork.
+    from pytest_bytecode.engine import generated, model  # noqa: F401
+
+    global _real_pool_worker
     os._exit = _exit
     atexit.register(_at_exit)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
+    try:
+        from multiprocessing import pool
+    except ImportError:  # a platform without it
+        return
+    if getattr(pool, _WORKER) is not _pool_worker:
+        _real_pool_worker = getattr(pool, _WORKER)
+        setattr(pool, _WORKER, _pool_worker)
 
 
 class ChildRun:
@@ -220,6 +248,7 @@ class ChildRun:
         #: The measurement this run's stands in front of (a booted child's,
         #: an outer run's), back in place at :meth:`stop`.
         self._outer: _Counting | None = None
+        self._stopped = False
 
     @classmethod
     def start(
@@ -232,9 +261,9 @@ class ChildRun:
         """Make the folder (or join the inherited one), set the environment,
         and count this process's forks."""
         global _counting
-        inherited = os.environ.get(ENV)
-        if inherited and os.environ.get("PYTEST_XDIST_WORKER"):
-            run = cls(Path(inherited), owner=False)
+        inherited = controller_folder()
+        if inherited is not None:
+            run = cls(inherited, owner=False)
         else:
             from pytest_bytecode import __version__
 
@@ -243,6 +272,7 @@ class ChildRun:
             folder = parent / f".bytecode-cov-children-{os.getpid()}-{secrets.token_hex(4)}"
             folder.mkdir(mode=0o700)
             settings = {
+                "pid": os.getpid(),
                 "python": sys.version,
                 "version": __version__,
                 "rootdir": collector.rootdir,
@@ -264,8 +294,12 @@ class ChildRun:
         os.environ[name] = value
 
     def stop(self) -> None:
-        """Restore the environment; this process's forks count no more."""
+        """Restore the environment; this process's forks count no more
+        (once: the end of the run and its cleanup both call it)."""
         global _counting
+        if self._stopped:
+            return
+        self._stopped = True
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -296,15 +330,29 @@ class ChildRun:
                 note(f"counts of a child process left out: {exc}")
                 continue
             added += 1
-            if self.owner:
-                path.unlink(missing_ok=True)
-        if self.owner:
-            (self.folder / SETTINGS).unlink(missing_ok=True)
-            try:
-                self.folder.rmdir()
-            except OSError:  # a child still running wrote after the collection
-                note(f"child processes still running at the end: {self.folder} kept")
+        self.remove()
         return added
+
+    def remove(self) -> None:
+        """Remove the folder, if this run made it (a child that writes later
+        finds no folder and writes nothing)."""
+        if self.owner:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def controller_folder() -> Path | None:
+    """In an xdist worker of a run with child measurement: the run's folder
+    (the worker writes its own children's counts there).  A worker's parent
+    is its controller; a pytest started by a test in a worker inherits
+    ``PYTEST_XDIST_WORKER`` too, but its parent is the worker."""
+    folder = os.environ.get(ENV)
+    if not folder or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return None
+    try:
+        raw = json.loads((Path(folder) / SETTINGS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return Path(folder) if raw.get("pid") == os.getppid() else None
 
 
 def boot() -> None:
@@ -333,7 +381,6 @@ def boot() -> None:
     _counting = _Counting(folder, collector, own_run=False)
     _booted_measurement[:] = [measurement]
     _patch_process()
-    _watch_sigterm()
 
 
 _booted_measurement: list[Any] = []

@@ -118,8 +118,8 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
 
     rewrite, rewrite_settings = pytestcompat.rewriter(config, warn)
     measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
-    if os.environ.get("PYTEST_XDIST_WORKER") and "pytest_bytecode.children" in sys.modules:
-        # A worker started as a child of a measuring run: one measurement.
+    if "pytest_bytecode.children" in sys.modules and children.controller_folder() is not None:
+        # An xdist worker that booted as a child of its run: one measurement.
         children.adopt_booted(collector, measurement.loaded)
     config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
     state = _State(run_settings, collector, measurement, report_config)
@@ -127,6 +127,7 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
         state.children = ChildRun.start(
             run_settings.data_path, selector, cache.directory, collector
         )
+        config.add_cleanup(state.children.remove)
         config.add_cleanup(state.children.stop)
     state.watch = TracerWatch(collector.state, collector.mark_ran_since)
     state.watch.start()

@@ -12,7 +12,9 @@ is counted again.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import multiprocessing
 import os
 from pathlib import Path
@@ -20,6 +22,10 @@ from typing import Any
 
 import pytest
 from bc_helpers import load_json, make_project
+
+from pytest_bytecode import children
+from pytest_bytecode.collector import Collector
+from pytest_bytecode.sources import Selector
 
 pytestmark = pytest.mark.subprocess
 
@@ -321,3 +327,78 @@ def test_existing_sitecustomize_still_runs(
         *FLAGS, "--bytecode-cov-subprocess", "test_site.py", timeout=TIMEOUT
     )
     result.assert_outcomes(passed=1)
+
+
+def test_collect_only_leaves_no_folder(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess(
+        *FLAGS, "--bytecode-cov-subprocess", "--collect-only", "tests", timeout=TIMEOUT
+    )
+    assert result.ret == 0
+    assert not list(project.path.glob(".bytecode-cov-children-*"))
+
+
+@pytest.mark.usefixtures("_isolated_children_state")
+def test_stop_twice_puts_the_outer_measurement_back(tmp_path: Path) -> None:
+    """The end of the run and its cleanup both stop it: the measurement it
+    stood in front of (an outer run's, a booted child's) comes back once."""
+    outer = object()
+    children._counting = outer  # type: ignore[assignment]
+    run = children.ChildRun.start(
+        tmp_path / ".bytecode-cov", Selector(str(tmp_path)), None, Collector(str(tmp_path))
+    )
+    assert os.environ[children.ENV] == str(run.folder)
+    assert run.folder.is_dir()
+    run.stop()
+    run.stop()
+    assert children._counting is outer
+    assert children.ENV not in os.environ
+    run.remove()
+    assert not run.folder.exists()
+
+
+@pytest.mark.usefixtures("_isolated_children_state")
+def test_os_exit_ends_the_process_whatever_the_save_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exits: list[int] = []
+
+    class Exploding:
+        def save(self) -> None:
+            raise KeyboardInterrupt
+
+    def fake_exit(status: int) -> None:
+        exits.append(status)
+
+    monkeypatch.setattr(children, "_real_exit", fake_exit)
+    children._counting = Exploding()  # type: ignore[assignment]
+    with contextlib.suppress(KeyboardInterrupt):
+        children._exit(3)
+    assert exits == [3]
+
+
+@pytest.mark.usefixtures("_isolated_children_state")
+def test_only_the_controllers_own_workers_join_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pytest started by a test inside an xdist worker inherits
+    ``PYTEST_XDIST_WORKER``; it is not its controller's worker."""
+    (tmp_path / children.SETTINGS).write_text(json.dumps({"pid": os.getppid()}))
+    monkeypatch.setenv(children.ENV, str(tmp_path))
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    assert children.controller_folder() == tmp_path
+    (tmp_path / children.SETTINGS).write_text(json.dumps({"pid": os.getpid()}))
+    assert children.controller_folder() is None
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    assert children.controller_folder() is None
+
+
+@pytest.fixture
+def _isolated_children_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's process-wide state, put back after the test (the
+    process's os._exit and fork hooks stay, doing nothing without it)."""
+    monkeypatch.setattr(children, "_counting", None)
+    for name in (children.ENV, "PYTHONPATH"):
+        if name in os.environ:
+            monkeypatch.setenv(name, os.environ[name])
+        else:
+            monkeypatch.delenv(name, raising=False)

@@ -24,10 +24,15 @@ def _run() -> None:
             module = importlib.util.module_from_spec(spec)
             sys.modules[__name__] = module
             spec.loader.exec_module(module)
-    except Exception:
-        import traceback
-
-        traceback.print_exc()  # as site.py does for a failing sitecustomize
+    except Exception as exc:  # what site.py prints for a failing sitecustomize
+        if sys.flags.verbose:
+            sys.excepthook(*sys.exc_info())
+        else:
+            print(
+                "Error in sitecustomize; set PYTHONVERBOSE for traceback:\n"
+                f"{type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
     if os.environ.get("PYTEST_BYTECODE_CHILDREN"):
         try:
             from pytest_bytecode import children
