@@ -43,13 +43,11 @@ controller's folder.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import os
 import secrets
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -59,6 +57,7 @@ from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.collector import Collector
 from pytest_bytecode.data import CovData, DataError, load, merge_into, to_json
 from pytest_bytecode.engine import RawState
+from pytest_bytecode.files import write_atomic
 from pytest_bytecode.sources import Selector
 
 #: The children folder of the run that started this process.
@@ -134,27 +133,15 @@ class _Counting:
             if not moved:
                 return  # nothing ran here: no file
             counts = self.collector.snapshot(states, only=moved)
-            _write_into(Path(self.folder), self.name, to_json(counts))
+            # The folder is never made here: gone, the run has ended.
+            payload = json.dumps(to_json(counts), separators=(",", ":")).encode()
+            write_atomic(Path(self.folder) / self.name, payload, make_parent=False)
         except BaseException:  # a measuring fault must never change how the child ends
             pass
 
 
 def _file_name() -> str:
     return f"child-{os.getpid()}-{secrets.token_hex(4)}.json"
-
-
-def _write_into(folder: Path, name: str, payload: Any) -> None:
-    """Write JSON to ``folder/name`` through a temporary file and a rename;
-    never creates the folder (gone: the run has ended, the counts are lost)."""
-    fd, temp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, separators=(",", ":"))
-        os.replace(temp, folder / name)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 #: This process's child measurement, if any.
@@ -317,12 +304,6 @@ class ChildRun:
                 child = load(path)
             except DataError as exc:
                 note(f"counts of a child process not read: {exc}")
-                continue
-            if child.python != into.python:
-                note(
-                    f"counts of a child process of Python {child.python} left out "
-                    f"({path.name}): this run is Python {into.python}"
-                )
                 continue
             try:
                 merge_into(into, child, "sum", name=path.name)

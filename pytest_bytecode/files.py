@@ -80,8 +80,9 @@ def in_place(path: Path) -> bool:
     return not stat.S_ISREG(mode)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename.
+def write_atomic(path: Path, data: bytes, *, make_parent: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename
+    (creating the folder unless ``make_parent`` is false).
 
     A path that is no regular file is written in place (see the module
     docstring); a symbolic link's target is replaced, not the link.  Raises
@@ -95,7 +96,8 @@ def write_atomic(path: Path, data: bytes) -> None:
                 fh.write(data)
             return
         target = Path(os.path.realpath(path)) if os.path.islink(path) else path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if make_parent:
+            target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise WriteError(path, exc) from None
