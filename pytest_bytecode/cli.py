@@ -30,7 +30,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_bytecode import __version__, data, filters, reportconfig, results
+from pytest_bytecode import __version__, contexts, data, filters, reportconfig, results
 from pytest_bytecode.files import STDOUT, is_stdout
 from pytest_bytecode.report import ReportSpecError, parse_specs, report_path, write_reports
 from pytest_bytecode.sources import CoverageConfigError, read_coverage_config
@@ -81,6 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="filters for compiler-made instructions: default, none, NAME,... or -NAME,...",
     )
     report.add_argument(
+        "--context",
+        dest="contexts",
+        action="append",
+        default=None,
+        metavar="PATTERN",
+        help="report only what the contexts matching PATTERN ran (a regular expression "
+        "searched for in NODEID|PHASE; repeatable); needs a data file with contexts",
+    )
+    report.add_argument(
         "--fail-under", default=None, metavar="MIN", help="exit 1 if total coverage < MIN"
     )
     report.add_argument(
@@ -88,6 +97,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MIN",
         help="exit 1 if the percentage of branch outcomes taken < MIN",
+    )
+
+    contexts = sub.add_parser(
+        "contexts", help="list the tests that ran a line (or the instructions at a column)"
+    )
+    contexts.add_argument(
+        "where", metavar="FILE:LINE[:COL]", help="a measured file, a line, and a column (from 1)"
+    )
+    contexts.add_argument(
+        "--data",
+        default=".bytecode-cov",
+        metavar="PATH",
+        help="data file (default .bytecode-cov; - reads standard input)",
+    )
+    contexts.add_argument(
+        "--instructions",
+        action="store_true",
+        help="list the contexts of each instruction and branch outcome, not only the line's",
     )
 
     combine = sub.add_parser("combine", help="add up data files from several runs")
@@ -152,6 +179,8 @@ def _report(args: argparse.Namespace) -> int:
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
         _warn(f"{len(missing)} measured files not found from {cwd}: {shown} (source-missing)")
+    if args.contexts is not None:
+        counts = _only_contexts(counts, args.contexts, args.data)
     figures = results.compute(counts, enabled)
     if not figures.totals.instructions:
         _warn(results.no_data_message())
@@ -171,6 +200,26 @@ def _report(args: argparse.Namespace) -> int:
             print(verdict.line)
             status = 1
     return status
+
+
+def _only_contexts(counts: data.CovData, patterns: list[str], name: str) -> data.CovData:
+    """``report --context``: the data as if only the matching contexts ran."""
+    if counts.contexts is None:
+        raise CliError(
+            f"--context: {name} holds no contexts (record them with --bytecode-cov-context=test)"
+        )
+    try:
+        keep = contexts.matcher(patterns)
+    except ValueError as exc:
+        raise CliError(f"--context={exc}") from None
+    if not any(map(keep, counts.contexts.names)):
+        shown = ", ".join(repr(p) for p in patterns)
+        raise CliError(
+            f"--context: no context of {name} matches {shown} "
+            f"({len(counts.contexts.names)} contexts recorded)"
+        )
+    _warn("--context: counts are 1 where a matching context ran an instruction (contexts-counts)")
+    return contexts.restrict(counts, keep)
 
 
 def _minimum(value: str | None, where: str) -> float | None:
@@ -233,6 +282,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args)
         if args.command == "combine":
             return _combine(args)
+        if args.command == "contexts":
+            from pytest_bytecode.report.contexts_query import query
+
+            try:
+                return query(args.where, args.data, args.instructions, print)
+            except (ValueError, data.DataError) as exc:
+                raise CliError(str(exc)) from None
         raise CliError(f"unknown command {args.command!r}")  # pragma: no cover
     except CliError as exc:
         print(f"pytest-bytecode: error: {exc}", file=sys.stderr)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pytest_bytecode import engine
-from pytest_bytecode.data import CovData, DataError, FileData, gc_paused, merge_file
+from pytest_bytecode.data import CodeKey, CovData, DataError, FileData, gc_paused, merge_file
 from pytest_bytecode.engine import RawState
 from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.sources import python_source_text, report_path
@@ -39,6 +39,8 @@ class Handle(Protocol):
     def counts_from(self, state: RawState) -> list[CodeCounts]: ...
 
     def dumps(self) -> bytes: ...
+
+    def code_names(self) -> list[tuple[str, int]]: ...
 
 
 class ImportObserver(Protocol):
@@ -196,6 +198,27 @@ class Collector:
             self._import_depth -= 1
             if observer is not None:
                 observer.import_finished()
+
+    def handles(self) -> list[Handle]:
+        """Every registered handle, in registration order (its index is its number)."""
+        return [handle for _, handle in self._handles]
+
+    def code_keys_of(self, index: int) -> tuple[str, list[CodeKey]] | None:
+        """The file of handle ``index`` and the ``(qualname, firstlineno, n)``
+        key of each code object of its tree, as its :class:`FileData` keys
+        them; None for a handle whose file was loaded again with other
+        contents (its counts are dropped)."""
+        path, handle = self._handles[index]
+        if index not in self._files[path].handles:
+            return None
+        names = handle.code_names()
+        seen: dict[tuple[str, int], int] = {}
+        keys: list[CodeKey] = []
+        for name in names:
+            n = seen.get(name, 0)
+            seen[name] = n + 1
+            keys.append((*name, n))
+        return path, keys
 
     def measured_files(self) -> list[str]:
         """Relative paths of every registered file."""

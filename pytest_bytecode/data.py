@@ -32,13 +32,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_bytecode import versions
+from pytest_bytecode.contexts import Contexts
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
 from pytest_bytecode.files import is_stdout, locked, write_json_atomic
 
 #: Version of the data file layout.  History:
 #:   1 - first version (pytest-bytecode 0.1): files -> code objects with
 #:       parallel offset/opname/line/count lists and branch rows.
-FORMAT_VERSION = 1
+#:   2 - ``contexts`` (per-test contexts, :mod:`pytest_bytecode.contexts`),
+#:       written when they were recorded.  Format 1 files are still read.
+FORMAT_VERSION = 2
+#: The formats this version reads.
+READ_FORMATS = (1, 2)
 
 #: The value of the ``kind`` key: tells our data files from other JSON.
 KIND = "pytest-bytecode data"
@@ -189,6 +194,8 @@ class CovData:
     crashed_workers: list[CrashedWorker] = field(default_factory=list)
     #: The tests during which a trace function was installed (see FileData.traced).
     traced_during: list[str] = field(default_factory=list)
+    #: Per-test contexts, when they were recorded (--bytecode-cov-context=test).
+    contexts: Contexts | None = None
 
 
 # --- merging -----------------------------------------------------------------
@@ -258,6 +265,10 @@ def merge_into(
                 merge_file(mine, fdata, how, checked=True)
     target.crashed_workers.extend(other.crashed_workers)
     target.traced_during.extend(t for t in other.traced_during if t not in target.traced_during)
+    if other.contexts is not None:
+        if target.contexts is None:
+            target.contexts = Contexts()
+        target.contexts.merge(other.contexts)
 
 
 def merge_file(
@@ -508,26 +519,31 @@ def to_json(data: CovData) -> dict[str, Any]:
         "files": {path: file_to_json(f) for path, f in sorted(data.files.items())},
         "crashed_workers": [c.to_json() for c in data.crashed_workers],
         **({"traced_during": list(data.traced_during)} if data.traced_during else {}),
+        **({"contexts": data.contexts.to_json()} if data.contexts is not None else {}),
     }
 
 
-def header_problem(raw: Any, kind: str, version: int, noun: str, name: object) -> str | None:
+def header_problem(
+    raw: Any, kind: str, version: int | tuple[int, ...], noun: str, name: object
+) -> str | None:
     """What is wrong with the ``kind`` and ``format`` fields of a JSON file of
     ours (``noun``: "data", "baseline"), as a message naming ``name``; None
-    if they are this version's."""
+    if they are of a format this version reads (``version``: one or several)."""
     if not isinstance(raw, dict) or raw.get("kind") != kind:
         return f"{name}: not a pytest-bytecode {noun} file"
-    if raw.get("format") != version:
+    readable = (version,) if isinstance(version, int) else version
+    found = raw.get("format")
+    if type(found) is not int or found not in readable:
+        which = " or ".join(map(str, readable))
         return (
-            f"{name}: {noun} format {raw.get('format')!r} is not supported "
-            f"(this version reads format {version})"
+            f"{name}: {noun} format {found!r} is not supported (this version reads format {which})"
         )
     return None
 
 
 def from_json(raw: Any, name: str = "data") -> CovData:
     """Inverse of :func:`to_json`; raises :class:`DataError` naming ``name``."""
-    problem = header_problem(raw, KIND, FORMAT_VERSION, "data", name)
+    problem = header_problem(raw, KIND, READ_FORMATS, "data", name)
     if problem is not None:
         raise DataError(problem)
     try:
@@ -540,6 +556,8 @@ def from_json(raw: Any, name: str = "data") -> CovData:
         data.traced_during = [
             _str(t, "a test id") for t in _list(raw.get("traced_during", []), "traced_during")
         ]
+        if "contexts" in raw:
+            data.contexts = Contexts.from_json(raw["contexts"])
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise DataError(f"{name}: corrupt data file ({type(exc).__name__}: {exc})") from None
     return data

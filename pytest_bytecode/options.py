@@ -115,6 +115,14 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         "pytest --forked) and add their counts to the run's",
     )
     group.addoption(
+        "--bytecode-cov-context",
+        default=None,
+        dest="bytecode_cov_context",
+        metavar="CONTEXT",
+        help="record contexts: test (for each instruction and branch outcome, the test "
+        "phases that ran it: NODEID|setup, |call, |teardown) or none (the default)",
+    )
+    group.addoption(
         "--no-bytecode-cov",
         action="store_true",
         default=False,
@@ -133,6 +141,7 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
     parser.addini(
         "bytecode_cov_subprocess", "also measure child Python processes", "bool", default=False
     )
+    parser.addini("bytecode_cov_context", "record contexts: test or none (default)")
 
 
 def requested(config: pytest.Config, ns: argparse.Namespace) -> bool:

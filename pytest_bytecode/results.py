@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from pytest_bytecode.contexts import FileContexts
 from pytest_bytecode.data import CovData, CrashedWorker
 from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.filters import DEFAULT as DEFAULT_FILTERS
@@ -108,6 +109,8 @@ class FileResult:
     #: The code objects before filters (excluded lines left out): every
     #: instruction with its own count, as the JSON report lists them.
     raw_code_objects: tuple[CodeCounts, ...] = ()
+    #: Which tests ran what, when contexts were recorded.
+    contexts: FileContexts | None = None
 
     def is_traced(self, code: CodeCounts) -> bool:
         """Whether ``code`` ran while a tracer could move its frames."""
@@ -143,6 +146,8 @@ class Results:
     filters: frozenset[str] = DEFAULT_FILTERS
     #: Measured files that ``[report] include``/``omit`` left out (:func:`select`).
     left_out: int = 0
+    #: The context names, when contexts were recorded (None otherwise).
+    context_names: tuple[str, ...] | None = None
 
 
 def without_lines(code: CodeCounts, excluded: Set[int]) -> CodeCounts:
@@ -187,6 +192,11 @@ def compute(data: CovData, filters: frozenset[str] | None = None) -> Results:
             tuple(sorted(excluded)),
             frozenset(fdata.traced),
             raw,
+            None
+            if data.contexts is None
+            else FileContexts(
+                data.contexts.names, tuple(fdata.code_objects), data.contexts.of_file(path)
+            ),
         )
         total = total + summary
     return Results(
@@ -197,6 +207,7 @@ def compute(data: CovData, filters: frozenset[str] | None = None) -> Results:
         tuple(data.crashed_workers),
         tuple(data.traced_during),
         filters,
+        context_names=None if data.contexts is None else tuple(data.contexts.names),
     )
 
 

@@ -41,8 +41,10 @@ from pytest_bytecode import (
 from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.children import ChildRun
 from pytest_bytecode.collector import Collector, unexecuted_file
+from pytest_bytecode.contexts import Contexts
 from pytest_bytecode.importhook import Measurement, instrument_loaded
 from pytest_bytecode.plugin import BytecodeCovWarning
+from pytest_bytecode.recorder import ContextRecorder
 from pytest_bytecode.report import write_reports
 from pytest_bytecode.results import Results
 from pytest_bytecode.settings import Settings
@@ -76,6 +78,8 @@ class _State:
     watch: TracerWatch | None = None
     #: With --bytecode-cov-subprocess: the children folder and environment.
     children: ChildRun | None = None
+    #: With --bytecode-cov-context=test: what each test phase ran.
+    recorder: ContextRecorder | None = None
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -133,6 +137,9 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     state.watch.start()
     config.add_cleanup(state.watch.stop)
     config.pluginmanager.register(RunHooks(state), "bytecode-cov-run")
+    if run_settings.context == "test":
+        state.recorder = ContextRecorder(collector)
+        config.pluginmanager.register(state.recorder, "bytecode-cov-contexts")
     early = instrument_loaded(measurement, dict(sys.modules))
     if early:
         config.issue_config_time_warning(
@@ -161,7 +168,7 @@ class RunHooks:
         state.worker = hasattr(config, "workerinput")
         if state.worker:
             config.pluginmanager.register(
-                WorkerRole(config, state.collector), "bytecode-cov-worker"
+                WorkerRole(config, state.collector, state.recorder), "bytecode-cov-worker"
             )
             return
         run_settings = state.settings
@@ -325,6 +332,10 @@ def _gather(state: _State) -> data.CovData:
         state.lines.extend(state.controller.errors)
     else:
         counts = state.collector.snapshot()
+        if state.recorder is not None:
+            counts.contexts = state.recorder.contexts
+    if state.recorder is not None and counts.contexts is None:
+        counts.contexts = Contexts()  # recorded, and no test ran measured code
     if state.children is not None:
         state.children.stop()
         state.children.collect(

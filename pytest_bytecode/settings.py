@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TRUE_WORDS", "Settings", "add_options", "from_config"]
 
+#: The values of --bytecode-cov-context.
+CONTEXTS = ("test", "none")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -46,6 +49,8 @@ class Settings:
     append: bool = False
     #: Measure child Python processes too (pytest_bytecode.children).
     subprocess: bool = False
+    #: Record per-test contexts (pytest_bytecode.recorder): "test", or None.
+    context: str | None = None
     #: Option dest -> how its value was given, for messages (ini keys differ).
     origins: dict[str, str] = field(default_factory=dict)
 
@@ -220,6 +225,13 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
             ),
         ]
     )
+    context_raw = getattr(ns, "bytecode_cov_context", None)
+    context_key = "--bytecode-cov-context="
+    if context_raw is None:
+        context_raw = str(_ini(config, "bytecode_cov_context") or "").strip() or "none"
+        context_key = "bytecode_cov_context = "
+    if context_raw not in CONTEXTS:
+        raise pytest.UsageError(f"{context_key}{context_raw}: must be one of {', '.join(CONTEXTS)}")
     return Settings(
         enabled=True,
         sources=tuple(sources),
@@ -232,6 +244,7 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
         data_path=data_value[1],
         append=append,
         subprocess=flag("bytecode_cov_subprocess"),
+        context=None if context_raw == "none" else context_raw,
         origins=origins,
     )
 

@@ -10,6 +10,11 @@ counts as setup too: its body's counting (between
 :meth:`WorkerRole.import_started` and :meth:`WorkerRole.import_finished`) is
 moved from run to setup, so two workers importing it do not count it twice.
 
+**Contexts.**  With ``--bytecode-cov-context=test`` a worker records its
+tests' contexts (:mod:`pytest_bytecode.recorder`) and sends them with its
+run counts, and each test's with its teardown report, so that a crash loses
+none of a completed test's contexts either.
+
 **Normal end.**  At session finish the worker turns both into plain data and
 sends them as a JSON string in ``workeroutput``.
 
@@ -35,6 +40,7 @@ import pytest
 
 from pytest_bytecode import engine
 from pytest_bytecode.collector import Collector
+from pytest_bytecode.contexts import Contexts
 from pytest_bytecode.data import (
     CovData,
     CrashedWorker,
@@ -44,6 +50,10 @@ from pytest_bytecode.data import (
     to_json,
 )
 from pytest_bytecode.engine import RawState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pytest_bytecode.recorder import ContextRecorder
 
 #: Key in ``workeroutput``; attribute of a teardown report that carries progress.
 KEY = "bytecode_cov"
@@ -68,9 +78,12 @@ def _split(
 class WorkerRole:
     """Plugin object registered in an xdist worker process."""
 
-    def __init__(self, config: pytest.Config, collector: Collector) -> None:
+    def __init__(
+        self, config: pytest.Config, collector: Collector, recorder: ContextRecorder | None = None
+    ) -> None:
         self.config = config
         self.collector = collector
+        self.recorder = recorder
         workerinput: dict[str, Any] = getattr(config, "workerinput", {})
         self.key = f"{workerinput.get('workerid', 'gw?')}-{os.getpid()}"
         self.setup: list[RawState] | None = None
@@ -126,6 +139,8 @@ class WorkerRole:
             "state": _changes(now, self._sent),
             "setup": _changes(self.setup, self._sent_setup),
         }
+        if self.recorder is not None:
+            payload["contexts"] = self.recorder.take_new().to_json()
         self._sent = now
         self._sent_setup = list(self.setup)
         return payload
@@ -135,6 +150,8 @@ class WorkerRole:
         self.collector.import_observer = None
         now = self.collector.state()
         setup, run = _split(self.collector, self.setup if self.setup is not None else [], now)
+        if self.recorder is not None:
+            run.contexts = self.recorder.contexts
         workeroutput: dict[str, Any] = getattr(self.config, "workeroutput", {})
         workeroutput[KEY] = json.dumps(_payload(self.key, setup, run))
 
@@ -151,6 +168,8 @@ class _Progress:
     state: dict[int, RawState] = field(default_factory=dict)
     setup: dict[int, RawState] = field(default_factory=dict)
     through: str = ""
+    #: The contexts of its completed tests (with --bytecode-cov-context=test).
+    contexts: Contexts | None = None
 
     def payload(self, key: str) -> dict[str, Any]:
         """The worker's counts through its last completed test."""
@@ -162,6 +181,7 @@ class _Progress:
         except KeyError as exc:
             raise DataError(f"no state for handle {exc}") from None
         setup_data, run_data = _split(collector, setup, now)
+        run_data.contexts = self.contexts
         return _payload(key, setup_data, run_data)
 
 
@@ -195,6 +215,10 @@ class ControllerRole:
             progress.state.update(sent["state"])
             progress.setup.update(sent["setup"])
             progress.through = str(sent["through"])
+            if "contexts" in sent:
+                if progress.contexts is None:
+                    progress.contexts = Contexts()
+                progress.contexts.merge(Contexts.from_json(sent["contexts"]))
         except (KeyError, TypeError, ValueError) as exc:
             self.errors.append(f"unreadable progress from a worker: {exc}")
 

@@ -39,61 +39,72 @@ SCHEMA: Any = {
         "filters": STR,
         "crashed_workers": [{"worker": STR, "error": STR, "recovered": bool, "saved_through": STR}],
         "traced_during": [STR],
+        "contexts": ("nullable", [STR]),
     },
     "totals": SUMMARY,
     "files": (
         "map",
-        {
-            "summary": SUMMARY,
-            "partial": bool,
-            "missing_lines": [INT],
-            "partial_lines": [
-                {"line": INT, "spans": [[INT]], "fragments": [STR], "opnames": [STR]}
-            ],
-            "missing_arcs": [
-                {
-                    "line": INT,
-                    "target_line": OPT_INT,
-                    "offset": INT,
-                    "opname": STR,
-                    "outcome": STR,
-                    "target_offset": INT,
-                }
-            ],
-            "code_objects": [
-                {
-                    "qualname": STR,
-                    "name": STR,
-                    "firstlineno": INT,
-                    "traced": bool,
-                    "instructions": [
-                        (
-                            "optional",
+        (
+            "optional",
+            {
+                "summary": SUMMARY,
+                "partial": bool,
+                "missing_lines": [INT],
+                "partial_lines": [
+                    {"line": INT, "spans": [[INT]], "fragments": [STR], "opnames": [STR]}
+                ],
+                "missing_arcs": [
+                    {
+                        "line": INT,
+                        "target_line": OPT_INT,
+                        "offset": INT,
+                        "opname": STR,
+                        "outcome": STR,
+                        "target_offset": INT,
+                    }
+                ],
+                "code_objects": [
+                    {
+                        "qualname": STR,
+                        "name": STR,
+                        "firstlineno": INT,
+                        "traced": bool,
+                        "instructions": [
+                            (
+                                "optional",
+                                {
+                                    "offset": INT,
+                                    "opname": STR,
+                                    "line": OPT_INT,
+                                    "end_line": OPT_INT,
+                                    "column": OPT_INT,
+                                    "end_column": OPT_INT,
+                                    "count": INT,
+                                    "filter": (str, type(None)),
+                                },
+                                {"folded_into": INT, "contexts": [INT]},
+                            )
+                        ],
+                        "branches": [
                             {
                                 "offset": INT,
                                 "opname": STR,
                                 "line": OPT_INT,
-                                "end_line": OPT_INT,
-                                "column": OPT_INT,
-                                "end_column": OPT_INT,
-                                "count": INT,
                                 "filter": (str, type(None)),
-                            },
-                            {"folded_into": INT},
-                        )
-                    ],
-                    "branches": [
-                        {
-                            "offset": INT,
-                            "opname": STR,
-                            "line": OPT_INT,
-                            "filter": (str, type(None)),
-                            "outcomes": [{"target_offset": INT, "count": INT}],
-                        }
-                    ],
-                }
-            ],
-        },
+                                "outcomes": [
+                                    (
+                                        "optional",
+                                        {"target_offset": INT, "count": INT},
+                                        {"contexts": [INT]},
+                                    )
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            },
+            {"contexts_by_line": ("map", [INT])},
+        ),
     ),
 }
 
@@ -116,6 +127,9 @@ def validate(value: Any, schema: Any, where: str = "$") -> None:
         assert set(extra) <= set(schema[2]), f"{where}: unexpected keys {sorted(extra)}"
         validate({k: v for k, v in value.items() if k in schema[1]}, schema[1], where)
         validate(extra, {k: schema[2][k] for k in extra}, where)
+    elif isinstance(schema, tuple) and schema and schema[0] == "nullable":
+        if value is not None:
+            validate(value, schema[1], where)
     elif isinstance(schema, tuple) and schema and schema[0] == "map":
         assert isinstance(value, dict), f"{where}: expected an object"
         for key, item in value.items():
@@ -154,7 +168,7 @@ def test_json_report_schema_and_offsets(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
     report = json.loads((pytester.path / "r.json").read_text())
     validate(report, SCHEMA)
-    assert report["meta"]["format"] == 2
+    assert report["meta"]["format"] == 3
     assert report["meta"]["filters"] == "default"
     assert report["meta"]["python"] == versions.PY_VERSION
     entry = report["files"]["mod.py"]

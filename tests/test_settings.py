@@ -37,6 +37,7 @@ UNSET: dict[str, Any] = {
     "bytecode_cov_data": "",
     "bytecode_cov_append": False,
     "bytecode_cov_subprocess": False,
+    "bytecode_cov_context": "",
 }
 
 
@@ -102,6 +103,17 @@ ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
         {},
         {"bytecode_cov": [True], "bytecode_cov_subprocess": True},
         {"subprocess": True},
+    ),
+    "contexts: none by default": ({}, {"bytecode_cov": [True]}, {"context": None}),
+    "contexts from the ini file": (
+        {"bytecode_cov_context": "test"},
+        {"bytecode_cov": [True]},
+        {"context": "test"},
+    ),
+    "contexts: the command line wins": (
+        {"bytecode_cov_context": "test"},
+        {"bytecode_cov": [True], "bytecode_cov_context": "none"},
+        {"context": None},
     ),
     "SOURCE values kept in order": (
         {},
@@ -235,6 +247,16 @@ def test_accepted(
 
 #: id -> (ini values, command-line options, the whole one-line message)
 REFUSED: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
+    "an unknown context": (
+        {},
+        {"bytecode_cov": [True], "bytecode_cov_context": "tests"},
+        "--bytecode-cov-context=tests: must be one of test, none",
+    ),
+    "an unknown context in the ini file": (
+        {"bytecode_cov_context": "function"},
+        {"bytecode_cov": [True]},
+        "bytecode_cov_context = function: must be one of test, none",
+    ),
     "unknown filter": (
         {},
         {"bytecode_cov": [True], "bytecode_cov_filters": "finally"},
@@ -381,6 +403,7 @@ INI_TEXT: dict[str, tuple[str, Any]] = {
     "bytecode_cov_data": ("out/cov.data", "out/cov.data"),
     "bytecode_cov_append": ("1", True),
     "bytecode_cov_subprocess": ("true", True),
+    "bytecode_cov_context": ("test", "test"),
 }
 
 

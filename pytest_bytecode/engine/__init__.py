@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import gc
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import CodeType
 
 from pytest_bytecode import _lazy_exports
-from pytest_bytecode.engine.counts import CountReader, count_values
+from pytest_bytecode.engine.counts import Counter, CountReader, count_values
 from pytest_bytecode.engine.instrument import DEFAULT_PROBE_BY_FOR_ITER, instrument_code
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
@@ -122,6 +122,39 @@ class Instrumented:
         # A handle may go before its code does (instrument_function's, if
         # dropped): its tree is recorded then, unless the process is ending.
         weakref.finalize(self, _index_if_new, code, original).atexit = False
+
+    @property
+    def counters(self) -> list[Counter]:
+        """Every probe counter of the tree, code object by code object."""
+        return self._counters
+
+    @property
+    def raise_tables(self) -> list[dict[int, int]]:
+        """Every raise table of the tree (site -> times), code object by code object."""
+        return self._tables
+
+    def code_names(self) -> list[tuple[str, int]]:
+        """``(qualname, firstlineno)`` of every code object, in :meth:`counts` order."""
+        return [(reader.qualname, reader.firstlineno) for _, reader in self._readers]
+
+    def spans(self) -> list[tuple[int, int, int, int]]:
+        """Per code object, in :meth:`counts` order: where its counters and its
+        raise tables are in :attr:`counters` and :attr:`raise_tables`
+        (``counters[a:b]``, ``raise_tables[c:d]`` as ``(a, b, c, d)``)."""
+        result = []
+        v = t = 0
+        for _, reader in self._readers:
+            nv, nt = len(reader.counters), len(reader.raises)
+            result.append((v, v + nv, t, t + nt))
+            v, t = v + nv, t + nt
+        return result
+
+    def code_counts_from(
+        self, index: int, values: Sequence[int], raises: Sequence[Mapping[int, int]]
+    ) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]:
+        """The counts of code object ``index`` (in :meth:`counts` order) alone,
+        with these values of its counters and contents of its raise tables."""
+        return self._readers[index][1].counts_from(values, raises)
 
     def counts(self) -> list[CodeCounts]:
         """Counts for every code object of the tree, root first, depth-first."""

@@ -15,6 +15,7 @@ blocks, and reports per original instruction and per branch.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import re
 import sys
@@ -157,17 +158,36 @@ new_counter: Callable[[], Counter] = (
 
 
 def count_values(counters: Sequence[Counter]) -> list[int]:
-    """Values of many counters at once: one ``repr`` of the list, one regex pass.
+    """Values of many counters at once.
 
-    Neither counter type has a public accessor; their reprs are ``CountUp(N)``
-    and ``CountDown(None, REMAINING)``.  One pass over the list's repr is several
-    times faster than a ``repr`` per counter, which matters when a run reads
-    every counter after every test.
+    Neither counter type has a public accessor.  A ``CountDown`` tells how
+    many steps it has left through ``repeat.__length_hint__`` (one C call per
+    counter, no string made); a ``CountUp``'s value is read from its repr
+    ``CountUp(N)``, one ``repr`` of the whole list and one regex pass, several
+    times faster than a ``repr`` per counter.  A run reads every counter after
+    every test (xdist) and around every test phase (per-test contexts).
     """
     top = sys.maxsize
+    if versions.COUNT_DOWN:
+        with contextlib.suppress(TypeError):  # a CountUp among them: the repr
+            return [top - left for left in map(_STEPS_LEFT, counters)]
     return [
         int(up) if up else top - int(down) for up, down in _COUNTER_REPR.findall(repr(counters))
     ]
+
+
+def probe_marks(counters: Sequence[Counter]) -> list[int]:
+    """A value per counter that changes exactly when the counter moves: what
+    tells cheaply whether anything ran (the steps a ``CountDown`` has left,
+    without the subtraction :func:`count_values` makes of them)."""
+    if versions.COUNT_DOWN:
+        with contextlib.suppress(TypeError):  # a CountUp among them: the values
+            return list(map(_STEPS_LEFT, counters))
+    return count_values(counters)
+
+
+#: ``repeat.__length_hint__``: the steps a ``CountDown`` has left.
+_STEPS_LEFT: Callable[[Counter], int] = itertools.repeat.__length_hint__  # type: ignore[assignment]
 
 
 class _DecodedCode:

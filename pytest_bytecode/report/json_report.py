@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_bytecode import __version__
+from pytest_bytecode.contexts import CodeContexts
 from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.files import write_json_atomic
 from pytest_bytecode.filters import describe
@@ -32,14 +33,24 @@ from pytest_bytecode.results import FileResult, Results
 #:   2 - positions and filters per instruction, ``missing_lines``,
 #:       ``partial_lines``, ``missing_arcs`` per file, ``meta.filters``,
 #:       ``traced`` (code objects) and ``meta.traced_during``.
-FORMAT = 2
+#:   3 - per-test contexts, when recorded: ``meta.contexts`` (the names;
+#:       null when not recorded), ``contexts`` per instruction and per branch
+#:       outcome, and per file ``contexts_by_line``, as context numbers.
+FORMAT = 3
 
 _NO_POSITION: Position = (None, None, None, None)
 
 
 def _code(
-    code: CodeCounts, positions: dict[int, Position] | None, enabled: frozenset[str], traced: bool
+    code: CodeCounts,
+    positions: dict[int, Position] | None,
+    enabled: frozenset[str],
+    traced: bool,
+    recorded: bool = False,
+    ran: CodeContexts | None = None,
 ) -> dict[str, Any]:
+    """One code object; when contexts were ``recorded``, the contexts of each
+    instruction and branch outcome (``ran``: None when no context ran it)."""
     tags = {offset: (name, twin) for offset, name, twin in code.generated if name in enabled}
     where = positions or {}
 
@@ -58,6 +69,14 @@ def _code(
         }
         if twin >= 0:
             entry["folded_into"] = twin
+        if recorded:
+            entry["contexts"] = ran.instruction(offset) if ran is not None else []
+        return entry
+
+    def outcome(offset: int, which: int, target: int, count: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {"target_offset": target, "count": count}
+        if recorded:
+            entry["contexts"] = ran.outcome(offset, bool(which)) if ran is not None else []
         return entry
 
     return {
@@ -75,7 +94,7 @@ def _code(
                 "line": b.line,
                 "filter": tags.get(b.offset, (None, -1))[0],
                 "outcomes": [
-                    {"target_offset": o.target_offset, "count": o.count} for o in b.outcomes
+                    outcome(b.offset, k, o.target_offset, o.count) for k, o in enumerate(b.outcomes)
                 ],
             }
             for b in code.branches
@@ -88,7 +107,11 @@ def _file(results: Results, fres: FileResult, root: Path) -> dict[str, Any]:
     source = read_source(fres, root)
     positions, _, _ = file_positions(results.python, raw, source, str(root / fres.path))
     misses = missed_lines(fres, source.lines, positions)
-    return {
+    recorded = fres.contexts is not None
+    per_code: list[CodeContexts | None] = (
+        [None] * len(raw) if fres.contexts is None else fres.contexts.per_code()
+    )
+    result: dict[str, Any] = {
         "summary": fres.summary.as_dict(),
         "partial": fres.partial,
         "missing_lines": [m.line for m in misses if m.whole],
@@ -114,10 +137,29 @@ def _file(results: Results, fres: FileResult, root: Path) -> dict[str, Any]:
             for arc in missed_arcs(fres)
         ],
         "code_objects": [
-            _code(code, pos, results.filters, fres.is_traced(code))
-            for code, pos in zip(raw, positions, strict=True)
+            _code(code, pos, results.filters, fres.is_traced(code), recorded, ran)
+            for code, pos, ran in zip(raw, positions, per_code, strict=True)
         ],
     }
+    if recorded:
+        result["contexts_by_line"] = _by_line(raw, per_code)
+    return result
+
+
+def _by_line(
+    codes: tuple[CodeCounts, ...], per_code: list[CodeContexts | None]
+) -> dict[str, list[int]]:
+    """Line -> the contexts that ran anything on it, over every code object
+    (coverage.py's JSON keys lines as strings too)."""
+    lines: dict[int, set[int]] = {}
+    for code, ran in zip(codes, per_code, strict=True):
+        if ran is None:
+            continue
+        for line in {i.line for i in code.instructions if i.line is not None}:
+            found = ran.line(line)
+            if found:
+                lines.setdefault(line, set()).update(found)
+    return {str(line): sorted(found) for line, found in sorted(lines.items())}
 
 
 def document(results: Results, root: Path | None = None) -> dict[str, Any]:
@@ -132,6 +174,7 @@ def document(results: Results, root: Path | None = None) -> dict[str, Any]:
             "filters": describe(results.filters),
             "crashed_workers": [c.to_json() for c in results.crashed_workers],
             "traced_during": list(results.traced_during),
+            "contexts": None if results.context_names is None else list(results.context_names),
         },
         "totals": results.totals.as_dict(),
         "files": {path: _file(results, fres, base) for path, fres in results.files.items()},

@@ -1,0 +1,89 @@
+"""Recording per-test contexts (``--bytecode-cov-context=test``).
+
+:class:`ContextRecorder` wraps each phase of each test (setup, call,
+teardown: outermost, so that every plugin's and fixture's code in the phase
+is inside) and asks the engine's :class:`~pytest_bytecode.engine.activity.Activity`
+what ran: once as the phase begins (what ran since the last phase belongs to
+no test) and once as it ends (what ran in the phase, filed under
+``NODEID|PHASE``).  A look that finds nothing new costs one pass over the
+counters; only code objects that ran have their counts worked out.
+
+Contexts live in :class:`~pytest_bytecode.contexts.Contexts`, keyed like the
+counts (file, code object); :mod:`pytest_bytecode.run` puts them in the data
+file, and an xdist worker sends them with its counts
+(:mod:`pytest_bytecode.xdist`), those of each test with its report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, cast
+
+import pytest
+
+from pytest_bytecode.collector import Collector
+from pytest_bytecode.contexts import Contexts, context_name
+from pytest_bytecode.data import CodeKey
+from pytest_bytecode.engine.activity import Activity, Ran, Watchable
+
+
+class ContextRecorder:
+    """Plugin object: records which test phase ran what (see the module doc)."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self.contexts = Contexts()
+        #: What was recorded since :meth:`take_new` last asked (xdist progress).
+        self._new = Contexts()
+        self._activity = Activity()
+        self._keys: list[tuple[str, list[CodeKey]] | None] = []
+
+    def _look(self) -> list[Ran]:
+        handles = self.collector.handles()
+        for handle in handles[len(self._activity) :]:
+            self._activity.watch(cast(Watchable, handle))
+        return self._activity.look()
+
+    def _record(self, name: str, ran: list[Ran]) -> None:
+        if not ran:
+            return
+        context = self.contexts.number(name)
+        new_context = self._new.number(name)
+        for handle, code, bits in ran:
+            while len(self._keys) <= handle:
+                self._keys.append(self.collector.code_keys_of(len(self._keys)))
+            keyed = self._keys[handle]
+            if keyed is None:
+                continue  # a file loaded again with other contents: counts dropped too
+            path, keys = keyed
+            self.contexts.add(path, keys[code], context, bits)
+            self._new.add(path, keys[code], new_context, bits)
+
+    def _phase(self, item: pytest.Item, phase: str) -> Generator[None, Any, Any]:
+        self._look()  # what ran between phases belongs to no test
+        try:
+            return (yield)
+        finally:
+            self._record(context_name(item.nodeid, phase), self._look())
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        """Record what the test's setup ran."""
+        return (yield from self._phase(item, "setup"))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        """Record what the test itself ran."""
+        return (yield from self._phase(item, "call"))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, Any, Any]:
+        """Record what the test's teardown ran."""
+        return (yield from self._phase(item, "teardown"))
+
+    def take_new(self) -> Contexts:
+        """What was recorded since the last call (an xdist worker's progress)."""
+        new, self._new = self._new, Contexts()
+        return new
