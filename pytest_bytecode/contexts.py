@@ -1,12 +1,13 @@
 """Per-test contexts: which tests ran each instruction and branch outcome.
 
 A *context* is one phase of one test, named ``NODEID|setup``,
-``NODEID|call`` or ``NODEID|teardown`` (pytest's names for the phases; what
-runs outside any test phase, such as module bodies imported at collection,
-belongs to no context).  :class:`Contexts` holds the names once, numbered,
-and per file and code object (keyed ``(qualname, firstlineno, n)`` like the
-counts, :func:`~pytest_bytecode.data.code_keys`), per context, the bit set
-of what that context ran (:func:`~pytest_bytecode.engine.activity.ran_bits`:
+``NODEID|call`` or ``NODEID|teardown`` (pytest's names for the phases);
+what runs outside any test phase, such as module bodies imported at
+collection, is the empty context ``""``, as in coverage.py.
+:class:`Contexts` holds the names once, numbered, and per file and code
+object (keyed ``(qualname, firstlineno, n)`` like the counts,
+:func:`~pytest_bytecode.data.code_keys`), per context, the bit set of
+what that context ran (:func:`~pytest_bytecode.engine.activity.ran_bits`:
 instructions in the code object's order, then two bits per conditional
 jump).
 
@@ -39,6 +40,8 @@ CodeKey = tuple[str, int, int]
 
 #: The phases of a test that are contexts, in pytest's words and order.
 PHASES = ("setup", "call", "teardown")
+#: The context of what runs outside any test phase (imports at collection).
+OUTSIDE = ""
 
 
 def context_name(nodeid: str, phase: str) -> str:
@@ -54,11 +57,23 @@ def nodeid_of(context: str) -> str:
 
 @dataclass
 class Contexts:
-    """Context names, and per file and code object what each context ran."""
+    """Context names, and per file and code object what each context ran.
+
+    Also what test selection (:mod:`pytest_bytecode.affected`) compares
+    against: each measured code object's ``fingerprints``, each test's
+    record (``tests``: node id -> (outcome, test module)), and each test
+    module's digest (``test_files``).
+    """
 
     names: list[str] = field(default_factory=list)
     #: path -> code key -> context number -> bits
     files: dict[str, dict[CodeKey, dict[int, int]]] = field(default_factory=dict)
+    #: path -> code key -> fingerprint (affected.code_fingerprint)
+    fingerprints: dict[str, dict[CodeKey, str]] = field(default_factory=dict)
+    #: node id -> (outcome, test module path)
+    tests: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: test module path -> digest (affected.test_file_digest)
+    test_files: dict[str, str] = field(default_factory=dict)
     _numbers: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -78,12 +93,14 @@ class Contexts:
         ran = codes.setdefault(key, {})
         ran[context] = ran.get(context, 0) | bits
 
-    def merge(self, other: Contexts, paths: Callable[[str], bool] | None = None) -> None:
-        """Add ``other``'s contexts (of the files ``paths`` accepts, default all)."""
+    def merge(self, other: Contexts) -> None:
+        """Add ``other``'s contexts; its fingerprints and test records win
+        (they are the later run's, or the same)."""
         renumber = [self.number(name) for name in other.names]
+        self.fingerprints.update(other.fingerprints)
+        self.tests.update(other.tests)
+        self.test_files.update(other.test_files)
         for path, codes in other.files.items():
-            if paths is not None and not paths(path):
-                continue
             mine = self.files.setdefault(path, {})
             for key, ran in codes.items():
                 target = mine.setdefault(key, {})
@@ -97,9 +114,9 @@ class Contexts:
         result.merge(self)
         return result
 
-    def tests(self) -> set[str]:
+    def tested(self) -> set[str]:
         """The node ids of every test with a recorded context."""
-        return {nodeid_of(name) for name in self.names}
+        return {nodeid_of(name) for name in self.names if name != OUTSIDE}
 
     def of_file(self, path: str) -> dict[CodeKey, dict[int, int]]:
         """The code objects of ``path`` that some context ran (empty if none)."""
@@ -120,7 +137,17 @@ class Contexts:
                     [qualname, firstlineno, n, [[f"{b:x}", ids] for b, ids in groups.items()]]
                 )
             files[path] = rows
-        return {"names": list(self.names), "files": files}
+        out: dict[str, Any] = {"names": list(self.names), "files": files}
+        if self.fingerprints:
+            out["fingerprints"] = {
+                path: [[*key, fingerprint] for key, fingerprint in sorted(codes.items())]
+                for path, codes in sorted(self.fingerprints.items())
+            }
+        if self.tests:
+            out["tests"] = {nodeid: list(record) for nodeid, record in sorted(self.tests.items())}
+        if self.test_files:
+            out["test_files"] = dict(sorted(self.test_files.items()))
+        return out
 
     @classmethod
     def from_json(cls, raw: Any) -> Contexts:
@@ -146,6 +173,16 @@ class Contexts:
                             raise ValueError(f"contexts: no context number {context}")
                         ran[context] = ran.get(context, 0) | bits
             result.files[str(path)] = codes
+        for path, rows in _dict(raw.get("fingerprints", {}), "fingerprints").items():
+            result.fingerprints[str(path)] = {
+                (_str(q), _count(line), _count(n)): _str(fingerprint)
+                for q, line, n, fingerprint in _list(rows, "fingerprints of a file")
+            }
+        for nodeid, record in _dict(raw.get("tests", {}), "tests").items():
+            outcome, module = _list(record, "a test record")
+            result.tests[str(nodeid)] = (_str(outcome), _str(module))
+        for module, digest in _dict(raw.get("test_files", {}), "test_files").items():
+            result.test_files[str(module)] = _str(digest)
         return result
 
 
@@ -155,9 +192,15 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"contexts: {what} must be an object, not {type(value).__name__}")
+    return value
+
+
 def _str(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"contexts: a qualname must be a string, not {value!r:.40}")
+        raise ValueError(f"contexts: {value!r:.40} is not a string")
     return value
 
 

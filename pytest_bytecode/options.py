@@ -123,6 +123,16 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         "phases that ran it: NODEID|setup, |call, |teardown) or none (the default)",
     )
     group.addoption(
+        "--bytecode-cov-affected",
+        action="store_const",
+        const=True,
+        default=None,
+        dest="bytecode_cov_affected",
+        help="run only the tests that ran code changed since the data file was written "
+        "(compared by bytecode), new tests and tests that failed last time; records "
+        "contexts (implies --bytecode-cov-context=test)",
+    )
+    group.addoption(
         "--no-bytecode-cov",
         action="store_true",
         default=False,
@@ -142,6 +152,9 @@ def add_options(group: Any, parser: pytest.Parser) -> None:
         "bytecode_cov_subprocess", "also measure child Python processes", "bool", default=False
     )
     parser.addini("bytecode_cov_context", "record contexts: test or none (default)")
+    parser.addini(
+        "bytecode_cov_affected", "run only the tests a change can affect", "bool", default=False
+    )
 
 
 def requested(config: pytest.Config, ns: argparse.Namespace) -> bool:

@@ -5,8 +5,12 @@ teardown: outermost, so that every plugin's and fixture's code in the phase
 is inside) and asks the engine's :class:`~pytest_bytecode.engine.activity.Activity`
 what ran: once as the phase begins (what ran since the last phase belongs to
 no test) and once as it ends (what ran in the phase, filed under
-``NODEID|PHASE``).  A look that finds nothing new costs one pass over the
-counters; only code objects that ran have their counts worked out.
+``NODEID|PHASE``).  What ran outside the phases (module bodies imported at
+collection, code between tests, after the last) is filed under the empty
+context ``""``.  A look that finds nothing new costs one pass over the
+counters; only code objects that ran have their counts worked out.  It also
+keeps each test's outcome and test module, for test selection
+(:mod:`pytest_bytecode.affected`).
 
 Contexts live in :class:`~pytest_bytecode.contexts.Contexts`, keyed like the
 counts (file, code object); :mod:`pytest_bytecode.run` puts them in the data
@@ -17,12 +21,14 @@ file, and an xdist worker sends them with its counts
 from __future__ import annotations
 
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from pytest_bytecode.affected import FAILED, PASSED
 from pytest_bytecode.collector import Collector
-from pytest_bytecode.contexts import Contexts, context_name
+from pytest_bytecode.contexts import OUTSIDE, Contexts, context_name
 from pytest_bytecode.data import CodeKey
 from pytest_bytecode.engine.activity import Activity, Ran, Watchable
 
@@ -60,7 +66,7 @@ class ContextRecorder:
             self._new.add(path, keys[code], new_context, bits)
 
     def _phase(self, item: pytest.Item, phase: str) -> Generator[None, Any, Any]:
-        self._look()  # what ran between phases belongs to no test
+        self._record(OUTSIDE, self._look())  # what ran since the last phase
         try:
             return (yield)
         finally:
@@ -82,6 +88,18 @@ class ContextRecorder:
     ) -> Generator[None, Any, Any]:
         """Record what the test's teardown ran."""
         return (yield from self._phase(item, "teardown"))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep each test's outcome (failed if any phase failed) and module."""
+        before = self.contexts.tests.get(report.nodeid)
+        outcome = FAILED if report.failed or (before and before[0] == FAILED) else PASSED
+        module = Path(report.location[0]).as_posix()
+        self.contexts.tests[report.nodeid] = (outcome, module)
+
+    def finish(self) -> Contexts:
+        """File what ran since the last phase under ``""``; the contexts."""
+        self._record(OUTSIDE, self._look())
+        return self.contexts
 
     def take_new(self) -> Contexts:
         """What was recorded since the last call (an xdist worker's progress)."""

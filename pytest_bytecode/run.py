@@ -47,6 +47,7 @@ from pytest_bytecode.plugin import BytecodeCovWarning
 from pytest_bytecode.recorder import ContextRecorder
 from pytest_bytecode.report import write_reports
 from pytest_bytecode.results import Results
+from pytest_bytecode.selection import Selection, remember
 from pytest_bytecode.settings import Settings
 from pytest_bytecode.sources import (
     CoverageConfigError,
@@ -80,6 +81,8 @@ class _State:
     children: ChildRun | None = None
     #: With --bytecode-cov-context=test: what each test phase ran.
     recorder: ContextRecorder | None = None
+    #: With --bytecode-cov-affected: the tests left out, and the data file read.
+    selection: Selection | None = None
 
 
 def _cache_dir(config: pytest.Config) -> Path | None:
@@ -140,6 +143,13 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     if run_settings.context == "test":
         state.recorder = ContextRecorder(collector)
         config.pluginmanager.register(state.recorder, "bytecode-cov-contexts")
+    if run_settings.affected:
+        state.selection = Selection(
+            run_settings.data_path,
+            config.rootpath,
+            run_settings.origin("bytecode_cov_affected"),
+        )
+        config.pluginmanager.register(state.selection, "bytecode-cov-affected")
     early = instrument_loaded(measurement, dict(sys.modules))
     if early:
         config.issue_config_time_warning(
@@ -333,9 +343,11 @@ def _gather(state: _State) -> data.CovData:
     else:
         counts = state.collector.snapshot()
         if state.recorder is not None:
-            counts.contexts = state.recorder.contexts
-    if state.recorder is not None and counts.contexts is None:
-        counts.contexts = Contexts()  # recorded, and no test ran measured code
+            counts.contexts = state.recorder.finish()
+    if state.recorder is not None:
+        if counts.contexts is None:
+            counts.contexts = Contexts()  # recorded, and no worker sent any
+        counts.contexts.tests.update(state.recorder.contexts.tests)  # the controller's
     if state.children is not None:
         state.children.stop()
         state.children.collect(
@@ -356,6 +368,9 @@ def _gather(state: _State) -> data.CovData:
             )
             if unexecuted is not None:
                 counts.files[key] = unexecuted
+    if counts.contexts is not None:
+        previous = state.selection.previous if state.selection is not None else None
+        remember(counts.contexts, counts, Path(rootdir), previous)
     return counts
 
 

@@ -51,6 +51,8 @@ class Settings:
     subprocess: bool = False
     #: Record per-test contexts (pytest_bytecode.recorder): "test", or None.
     context: str | None = None
+    #: Run only the tests a change can affect (pytest_bytecode.selection).
+    affected: bool = False
     #: Option dest -> how its value was given, for messages (ini keys differ).
     origins: dict[str, str] = field(default_factory=dict)
 
@@ -232,6 +234,23 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
         context_key = "bytecode_cov_context = "
     if context_raw not in CONTEXTS:
         raise pytest.UsageError(f"{context_key}{context_raw}: must be one of {', '.join(CONTEXTS)}")
+    affected = flag("bytecode_cov_affected")
+    if affected:
+        where = origins.get("bytecode_cov_affected", "--bytecode-cov-affected")
+        if context_raw == "none" and context_key.startswith("--"):
+            raise pytest.UsageError(
+                f"{where}: needs contexts, and --bytecode-cov-context=none asks for none"
+            )
+        if append:
+            raise pytest.UsageError(
+                f"{where}: cannot be used with --bytecode-cov-append (the data file keeps "
+                "what it knew of the tests left out, not their counts)"
+            )
+        if data_value[1] == Path(STDOUT):
+            raise pytest.UsageError(
+                f"{where}: needs a data file to compare with, not standard output"
+            )
+        context_raw = "test"
     return Settings(
         enabled=True,
         sources=tuple(sources),
@@ -245,6 +264,7 @@ def from_config(config: pytest.Config, ns: argparse.Namespace) -> Settings:
         append=append,
         subprocess=flag("bytecode_cov_subprocess"),
         context=None if context_raw == "none" else context_raw,
+        affected=affected,
         origins=origins,
     )
 

@@ -140,6 +140,17 @@ def cache_entries(opname: str) -> int:
 CACHES_BY_OPCODE: Final[list[int]] = [_CACHES.get(name, 0) for name in opcode.opname]
 
 
+#: 3.13+: one instruction for two local-variable operations, each argument
+#: in four bits of its own (``arg >> 4`` for the first, ``arg & 15`` for the
+#: second).  The compiler joins two only when both are on one line, so
+#: breaking a statement over lines can undo it (an empty table before 3.13).
+SUPERINSTRUCTIONS: Final[dict[str, tuple[str, str]]] = {
+    "LOAD_FAST_LOAD_FAST": ("LOAD_FAST", "LOAD_FAST"),
+    "LOAD_FAST_BORROW_LOAD_FAST_BORROW": ("LOAD_FAST", "LOAD_FAST"),
+    "STORE_FAST_LOAD_FAST": ("STORE_FAST", "LOAD_FAST"),
+    "STORE_FAST_STORE_FAST": ("STORE_FAST", "STORE_FAST"),
+}
+
 #: Opcodes whose argument is a jump (relative or absolute).
 JUMP_OPCODES: Final[frozenset[int]] = frozenset(opcode.hasjrel) | frozenset(opcode.hasjabs)
 

@@ -293,12 +293,7 @@ def _assertion_error(r: Reader, i: Ins) -> bool:
     return True
 
 
-_SPLIT = {
-    "LOAD_FAST_LOAD_FAST": ("LOAD_FAST", "LOAD_FAST"),
-    "LOAD_FAST_BORROW_LOAD_FAST_BORROW": ("LOAD_FAST", "LOAD_FAST"),
-    "STORE_FAST_LOAD_FAST": ("STORE_FAST", "LOAD_FAST"),
-    "STORE_FAST_STORE_FAST": ("STORE_FAST", "STORE_FAST"),
-}
+_SPLIT = versions.SUPERINSTRUCTIONS
 
 
 def _split(r: Reader, i: Ins) -> bool:

@@ -151,7 +151,7 @@ class WorkerRole:
         now = self.collector.state()
         setup, run = _split(self.collector, self.setup if self.setup is not None else [], now)
         if self.recorder is not None:
-            run.contexts = self.recorder.contexts
+            run.contexts = self.recorder.finish()
         workeroutput: dict[str, Any] = getattr(self.config, "workeroutput", {})
         workeroutput[KEY] = json.dumps(_payload(self.key, setup, run))
 

@@ -103,7 +103,7 @@ def test_contexts_round_trip_and_merge() -> None:
     assert one.names == ["t.py::a|call", "t.py::b|setup", "t.py::c|call"]
     assert one.files["m.py"][("f", 1, 0)] == {0: 0b1111, 1: 0b101}
     assert one.files["n.py"][("h", 2, 0)] == {2: 1}
-    assert one.tests() == {"t.py::a", "t.py::b", "t.py::c"}
+    assert one.tested() == {"t.py::a", "t.py::b", "t.py::c"}
     assert nodeid_of("t.py::x[a|b]|teardown") == "t.py::x[a|b]"
 
 
@@ -191,7 +191,9 @@ def _contexts_by_name(path: Path) -> dict[str, dict[tuple[str, int], int]]:
     assert loaded.contexts is not None
     out: dict[str, dict[tuple[str, int], int]] = {}
     for file_path, codes in loaded.contexts.files.items():
-        assert file_path == "src/pkg/mod.py"
+        if file_path != "src/pkg/mod.py":
+            assert file_path == "src/pkg/__init__.py"  # its body, at collection
+            continue
         for (qualname, firstlineno, _), ran in codes.items():
             for context, bits in ran.items():
                 out.setdefault(loaded.contexts.names[context], {})[(qualname, firstlineno)] = bits
@@ -220,6 +222,7 @@ def test_each_phase_is_its_own_context(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(*ARGS)
     result.assert_outcomes(passed=4)
     by_name = _contexts_by_name(pytester.path / ".bytecode-cov")
+    assert set(by_name.pop("")) == {("<module>", 1)}  # imported at collection
     assert sorted(by_name) == [
         "tests/test_a.py::test_big|call",
         "tests/test_a.py::test_big|setup",
@@ -239,9 +242,9 @@ def test_each_phase_is_its_own_context(pytester: pytest.Pytester) -> None:
         "tests/test_a.py::test_big|call",
         "tests/test_a.py::test_big|setup",
     }
-    # The def line: the module body ran it at collection (no context), the
-    # function's first instruction (RESUME, 3.11+) in the tests that called it.
-    assert _line_contexts(path, 2) <= {
+    # The def line: the module body ran it at collection (the context ""),
+    # the function's first instruction (RESUME, 3.11+) in the tests that called it.
+    assert _line_contexts(path, 2) - {""} <= {
         "tests/test_a.py::test_small|call",
         "tests/test_a.py::test_big|call",
         "tests/test_a.py::test_big|setup",
@@ -267,7 +270,7 @@ def test_xdist_contexts_equal_serial_contexts(pytester: pytest.Pytester) -> None
     result.assert_outcomes(passed=4)
     serial = _contexts_by_name(pytester.path / "s.data")
     assert _contexts_by_name(pytester.path / "p.data") == serial
-    assert len(serial) == 6
+    assert len(serial) == 7  # six test phases, and "" (imports)
 
 
 CRASH_TEST = """

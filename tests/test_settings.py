@@ -38,6 +38,7 @@ UNSET: dict[str, Any] = {
     "bytecode_cov_append": False,
     "bytecode_cov_subprocess": False,
     "bytecode_cov_context": "",
+    "bytecode_cov_affected": False,
 }
 
 
@@ -109,6 +110,16 @@ ACCEPTED: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
         {"bytecode_cov_context": "test"},
         {"bytecode_cov": [True]},
         {"context": "test"},
+    ),
+    "test selection implies contexts": (
+        {},
+        {"bytecode_cov": [True], "bytecode_cov_affected": True},
+        {"affected": True, "context": "test"},
+    ),
+    "test selection from the ini file": (
+        {"bytecode_cov_affected": True},
+        {"bytecode_cov": [True]},
+        {"affected": True, "context": "test"},
     ),
     "contexts: the command line wins": (
         {"bytecode_cov_context": "test"},
@@ -404,6 +415,7 @@ INI_TEXT: dict[str, tuple[str, Any]] = {
     "bytecode_cov_append": ("1", True),
     "bytecode_cov_subprocess": ("true", True),
     "bytecode_cov_context": ("test", "test"),
+    "bytecode_cov_affected": ("true", True),
 }
 
 

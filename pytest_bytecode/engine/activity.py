@@ -4,7 +4,8 @@ branch outcomes.
 Per-test contexts ask this around every phase of every test, so a look that
 finds nothing new must be cheap: one C-speed pass over every counter's mark
 (:func:`~pytest_bytecode.engine.counts.probe_marks`) and over every raise
-table's total, compared with the marks of the last look.  Only the code
+table's length, compared with those of the last look, and the totals of the
+few tables that hold records.  Only the code
 objects whose counters or raise tables moved have their counts worked out,
 for the difference alone (counts are linear in the probes and the raise
 records, and never go down).
@@ -17,7 +18,10 @@ order), then two bits per conditional jump, fall-through before jump.  See
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from itertools import compress, count
+from operator import ne
 from typing import Protocol
 
 from pytest_bytecode.engine.counts import Counter, new_counter, probe_marks
@@ -65,24 +69,38 @@ def ran_bits(instructions: Sequence[InstructionCount], branches: Sequence[Branch
     return bits
 
 
-def _totals(tables: Sequence[dict[int, int]]) -> list[int]:
-    """Every raise table's total: it grows exactly when the table records a raise."""
-    return list(map(sum, map(dict.values, tables)))
-
-
 class _Watched:
     """One handle, as of the last look."""
 
-    __slots__ = ("handle", "marks", "spans", "tables", "totals")
+    __slots__ = ("counter_starts", "handle", "lens", "marks", "spans", "table_starts", "tables")
 
     def __init__(self, handle: Watchable) -> None:
         self.handle = handle
         self.spans = handle.spans()
+        self.counter_starts = [a for a, _, _, _ in self.spans]
+        self.table_starts = [c for _, _, c, _ in self.spans]
         # Counted since the handle was made: a handle first seen in the
         # middle of a phase may already have run in it.
         self.marks = probe_marks([new_counter()]) * len(handle.counters)
-        self.totals = [0] * len(handle.raise_tables)
+        self.lens = [0] * len(handle.raise_tables)
+        #: The raise tables that hold records, as of the last look (copies).
         self.tables: dict[int, dict[int, int]] = {}
+
+    def moved_tables(self) -> list[int]:
+        """The raise tables whose records changed since the last look: new
+        sites show in their lengths (one C-speed pass), more raises at a
+        known site in the total of the few tables that hold records."""
+        tables = self.handle.raise_tables
+        lens = list(map(len, tables))
+        moved = []
+        if lens != self.lens:
+            moved = list(compress(count(), map(ne, lens, self.lens)))
+            self.lens = lens
+        seen = set(moved)
+        for t, before in self.tables.items():
+            if t not in seen and sum(tables[t].values()) != sum(before.values()):
+                moved.append(t)
+        return moved
 
 
 class Activity:
@@ -106,44 +124,40 @@ class Activity:
         """What ran since the last look, one entry per code object that ran."""
         found: list[Ran] = []
         for h, watched in enumerate(self._watched):
-            handle = watched.handle
-            marks = probe_marks(handle.counters)
-            tables = handle.raise_tables
-            totals = _totals(tables)
-            if marks == watched.marks and totals == watched.totals:
+            marks = probe_marks(watched.handle.counters)
+            tables = watched.moved_tables()
+            if marks == watched.marks and not tables:
                 continue
-            for c, (a, b, t0, t1) in enumerate(watched.spans):
-                moved = marks[a:b] != watched.marks[a:b]
-                raised = totals[t0:t1] != watched.totals[t0:t1]
-                if not (moved or raised):
-                    continue
-                bits = self._ran(watched, c, marks, tables, totals)
+            # Which code objects moved: the changed counters and tables,
+            # found at C speed, each placed in its code object by bisection.
+            codes = {
+                bisect_right(watched.counter_starts, i) - 1
+                for i in compress(count(), map(ne, marks, watched.marks))
+            }
+            codes.update(bisect_right(watched.table_starts, t) - 1 for t in tables)
+            moved_tables = set(tables)
+            for code in sorted(codes):
+                bits = self._ran(watched, code, marks, moved_tables)
                 if bits:
-                    found.append((h, c, bits))
+                    found.append((h, code, bits))
             watched.marks = marks
-            watched.totals = totals
         return found
 
-    def _ran(
-        self,
-        watched: _Watched,
-        code: int,
-        marks: list[int],
-        tables: Sequence[dict[int, int]],
-        totals: list[int],
-    ) -> int:
+    @staticmethod
+    def _ran(watched: _Watched, code: int, marks: list[int], moved_tables: set[int]) -> int:
         """The bits of code object ``code`` for what ran since the last look;
-        its raise tables' copies move on to now."""
+        the copies of its raise tables move on to now."""
         a, b, t0, t1 = watched.spans[code]
         # Marks and values differ by a constant (or not at all), with one
         # sign: the difference of values is that of marks, in either order.
         steps = [abs(now - then) for now, then in zip(marks[a:b], watched.marks[a:b], strict=True)]
         raises: list[dict[int, int]] = []
+        tables = watched.handle.raise_tables
         for t in range(t0, t1):
-            before = watched.tables.get(t, {})
-            if totals[t] == watched.totals[t]:
+            if t not in moved_tables:
                 raises.append({})
                 continue
+            before = watched.tables.get(t, {})
             now = dict(tables[t])
             raises.append({site: n - before.get(site, 0) for site, n in now.items()})
             watched.tables[t] = now

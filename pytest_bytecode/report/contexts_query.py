@@ -2,7 +2,8 @@
 
 Reads a data file with contexts (``--bytecode-cov-context=test``) and prints
 the contexts (``NODEID|PHASE``) that ran anything of the line, one a line,
-sorted; with a column (from 1, in characters), only the instructions whose
+sorted (what ran outside every test phase, the empty context, is printed
+as :data:`OUTSIDE_SHOWN`); with a column (from 1, in characters), only the instructions whose
 ``co_positions()`` span covers it (:mod:`pytest_bytecode.report.positions`:
 the source compiled again, so not on 3.10 nor for a source changed since it
 was measured).  ``--instructions`` lists each instruction and each branch
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_bytecode import data
-from pytest_bytecode.contexts import code_contexts
+from pytest_bytecode.contexts import OUTSIDE, code_contexts
 from pytest_bytecode.report.positions import file_positions, position_spans, read_source
 from pytest_bytecode.results import compute
 
@@ -127,11 +128,20 @@ def query(
             out(text)
     else:
         for context in sorted(names[c] for c in found):
-            out(context)
+            out(shown(context))
     return 0
+
+
+def shown(name: str) -> str:
+    """A context as printed: the empty context in words."""
+    return name if name != OUTSIDE else OUTSIDE_SHOWN
+
+
+#: How the empty context (what ran outside every test phase) is printed.
+OUTSIDE_SHOWN = "(outside the tests: imports at collection, code between tests)"
 
 
 def _listed(what: str, contexts: list[int], names: list[str]) -> list[str]:
     if not contexts:
         return [f"  {what}: none"]
-    return [f"  {what}:"] + [f"    {name}" for name in sorted(names[c] for c in contexts)]
+    return [f"  {what}:"] + [f"    {shown(name)}" for name in sorted(names[c] for c in contexts)]

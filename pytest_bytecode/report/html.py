@@ -38,6 +38,21 @@ bucket) holding ``<b>`` (the marker), ``<code>`` (the text, missed spans as
 (outcomes taken of all, the jumps in its title); line numbers are a CSS
 counter.  The counts the script shows on hover and in the disassembly panel
 are one JSON object per page, parsed on first use.
+
+**Contexts.**  When per-test contexts were recorded
+(``--bytecode-cov-context=test``; :attr:`Results.context_names` is not
+None), the index says how many, and a file page shows which tests ran what
+(:func:`page_contexts`): a line some test ran carries ``data-t`` (the number
+of tests, shown by the stylesheet: no more markup), its hover panel lists the
+contexts, a click lists them all in the disassembly panel, and the
+disassembly has a column of tests per instruction (a click lists the
+instruction's contexts, and a conditional jump's per outcome).  The page's
+JSON holds the names of the contexts it shows once (``cx``, and ``ct`` the
+number of each one's test, -1 for :data:`OUTSIDE`), the distinct sets of
+them once (``cs``, lists of indexes into ``cx``), and refers to a set by its
+index: ``L`` per line, and per code object ``x`` per instruction and ``y``
+per conditional jump (fell through, jumped).  Without contexts nothing of
+this is written.
 """
 
 from __future__ import annotations
@@ -57,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_bytecode import __version__
+from pytest_bytecode.contexts import OUTSIDE, FileContexts, nodeid_of
 from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.files import write_atomic
 from pytest_bytecode.report.positions import (
@@ -264,6 +280,105 @@ def jump_spans(
     return out
 
 
+# --- contexts -----------------------------------------------------------------
+
+
+@dataclass
+class PageContexts:
+    """The contexts a file page shows: the names once, every answer of
+    :class:`~pytest_bytecode.contexts.CodeContexts` as the number of a set of
+    them (set 0 is the empty one)."""
+
+    #: The names of the contexts that ran something shown, in the run's order.
+    names: list[str]
+    #: The number of each one's test (its node id), in order of appearance;
+    #: -1 for :data:`OUTSIDE`.
+    tests_of: list[int]
+    #: The distinct sets of contexts (indexes into ``names``, in order).
+    sets: list[list[int]]
+    #: Line -> the set of the contexts that ran it (lines some context ran).
+    lines: dict[int, int]
+    #: Line -> how many tests ran it (lines some test ran).
+    tests: dict[int, int]
+    #: Per code object of the page (``FileResult.code_objects``): a set per
+    #: instruction and two per conditional jump (fell through, jumped); None
+    #: where no context ran the code object.
+    codes: list[tuple[list[int], list[list[int]]] | None]
+
+
+def page_contexts(fres: FileResult, contexts: FileContexts) -> PageContexts:
+    """The contexts of ``fres``'s lines, instructions and jump outcomes.
+
+    A line's contexts are those that ran anything of it in any code object:
+    its instructions before filters (``raw_code_objects``) and its jumps'
+    outcomes; excluded lines are asked nothing."""
+    per_code = contexts.per_code()
+    raw_codes = fres.raw_code_objects or fres.code_objects
+    interned: dict[tuple[int, ...], int] = {(): 0}
+
+    def intern(found: Sequence[int]) -> int:
+        return interned.setdefault(tuple(found), len(interned))
+
+    by_line: dict[int, set[int]] = {}
+    for raw, cc in zip(raw_codes, per_code, strict=True):
+        if cc is None:
+            continue
+        numbers = {i.line for i in raw.instructions} | {b.line for b in raw.branches}
+        for line in numbers:
+            if line is not None and (found := cc.line(line)):
+                by_line.setdefault(line, set()).update(found)
+    lines = {line: intern(sorted(found)) for line, found in sorted(by_line.items())}
+    codes: list[tuple[list[int], list[list[int]]] | None] = []
+    for code, cc in zip(fres.code_objects, per_code, strict=True):
+        if cc is None:
+            codes.append(None)
+            continue
+        codes.append(
+            (
+                [intern(cc.instruction(i.offset)) for i in code.instructions],
+                [
+                    [intern(cc.outcome(b.offset, False)), intern(cc.outcome(b.offset, True))]
+                    for b in code.branches
+                ],
+            )
+        )
+    used = sorted({c for found in interned for c in found})
+    local = {c: i for i, c in enumerate(used)}
+    names = [contexts.names[c] for c in used]
+    test_numbers: dict[str, int] = {}
+    tests_of = [
+        -1 if n == OUTSIDE else test_numbers.setdefault(nodeid_of(n), len(test_numbers))
+        for n in names
+    ]
+    sets = [[local[c] for c in found] for found in interned]
+    tests = {}
+    for line, s in lines.items():
+        ran = {tests_of[i] for i in sets[s]} - {-1}
+        if ran:
+            tests[line] = len(ran)
+    return PageContexts(names, tests_of, sets, lines, tests, codes)
+
+
+def contexts_line(results: Results) -> str:
+    """The index's line on the recorded contexts (HTML): how many ran code of
+    the files listed (not those ``[report] include``/``omit`` left out, nor
+    those ``report --context`` did not keep)."""
+    names = results.context_names or ()
+    ran: set[str] = set()
+    for fres in results.files.values():
+        if fres.contexts is not None:
+            for per_context in fres.contexts.ran.values():
+                ran.update(names[c] for c, bits in per_context.items() if bits)
+    ran.discard(OUTSIDE)
+    tests = len({nodeid_of(name) for name in ran})
+    return (
+        f'<p class="meta" id="contexts">per-test contexts recorded: {tests} '
+        f"test{'' if tests == 1 else 's'} ran code of these files ({len(ran)} "
+        f"context{'' if len(ran) == 1 else 's'}: their setup, call and teardown); "
+        "a file's page shows the tests that ran each line and instruction</p>\n"
+    )
+
+
 # --- pages --------------------------------------------------------------------
 
 
@@ -329,6 +444,7 @@ def index_page(results: Results, names: dict[str, str]) -> str:
         _head("Bytecode coverage")
         + '<body class="index">\n<header>\n<h1>Bytecode coverage</h1>\n'
         + f'<p class="meta">{_python_line(results)}</p>\n'
+        + (contexts_line(results) if results.context_names is not None else "")
         + f'<p class="totals">{esc(_figures(t))}</p>\n'
         + (f'<ul class="notes">{crashed}</ul>\n' if crashed else "")
         + '<p><label>Filter: <input id="filter" type="search" placeholder="file name" '
@@ -366,6 +482,8 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
     jumps = jump_spans(lines, codes, positions)
     excluded = set(fres.excluded_lines)
     top = max((info.top for info in infos.values()), default=0)
+    cx = None if fres.contexts is None else page_contexts(fres, fres.contexts)
+    tests = {} if cx is None else cx.tests
     body: list[str] = []
     empty = LineInfo()
     for number, text in enumerate(lines, 1):
@@ -386,6 +504,8 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
                 f"{info.outcomes_taken}/{info.outcomes}</i>"
             )
         cls = f' class="{" ".join(classes)}"' if classes else ""
+        if number in tests:
+            cls += f' data-t="{tests[number]}"'
         body.append(
             f'<p id="L{number}"{cls}><b>{esc(MARKERS[state])}</b><code>{rendered}</code>{badge}</p>'
         )
@@ -415,6 +535,16 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
         ],
     }
     data["ops"] = list(opnames)
+    if cx is not None:
+        for entry, answers in zip(data["codes"], cx.codes, strict=True):
+            if answers is not None:
+                entry["x"] = answers[0]
+                if answers[1]:
+                    entry["y"] = answers[1]
+        data["cx"] = cx.names
+        data["ct"] = cx.tests_of
+        data["cs"] = cx.sets
+        data["L"] = cx.lines
     options = "".join(
         f'<option value="{i}">{esc(code.qualname)} (line {code.firstlineno})</option>'
         for i, code in enumerate(codes)
@@ -423,6 +553,19 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
         f'<span class="lg {cls}"><b>{esc(MARKERS[cls])}</b> {words}</span>'
         for cls, words in LEGEND.items()
     )
+    ctx_th = ctx_panel = ""
+    if cx is not None:
+        ran = len(set(cx.tests_of) - {-1})
+        legend += (
+            ' <span class="lg ctx"><span class="tn">N</span>&nbsp;tests that ran the line '
+            f"({ran} test{'' if ran == 1 else 's'} ran this file; click a line or an "
+            "instruction to list them)</span>"
+        )
+        ctx_th = '<th title="tests that ran the instruction">tests</th>'
+        ctx_panel = (
+            '<div id="ctx" aria-live="polite"><p class="help">Click a line or an instruction '
+            "to list the tests (contexts) that ran it.</p></div>\n"
+        )
     return (
         _head(f"{fres.path} - bytecode coverage")
         + '<body class="file">\n<header>\n'
@@ -441,7 +584,9 @@ def file_page(results: Results, fres: FileResult, source: Source, filename: str)
         + f'<label>Code object <select id="fn">{options}</select></label>\n'
         + '<table id="distab"><thead><tr><th>offset</th><th>opname</th><th>argument</th>'
         + "<th>line</th>"
-        + "<th>count</th><th>fell</th><th>jumped</th></tr></thead><tbody></tbody></table>\n"
+        + f"<th>count</th><th>fell</th><th>jumped</th>{ctx_th}</tr></thead><tbody></tbody>"
+        + "</table>\n"
+        + ctx_panel
         + '</aside>\n</main>\n<div id="tip" role="tooltip" hidden></div>\n'
         + f'<script type="application/json" id="bcdata">{script_json(data)}</script>\n'
         + "</body>\n</html>\n"

@@ -1,6 +1,7 @@
 // pytest-bytecode HTML report: sorting and filtering on the index page; on a
 // file page, j/k navigation, the heat toggle, a line's instructions on hover
-// or focus, and the disassembly panel linked both ways with the source.
+// or focus, and the disassembly panel linked both ways with the source;
+// with per-test contexts, the tests that ran a line or an instruction.
 // No network: everything a page needs is in it (the counts as JSON).
 "use strict";
 
@@ -64,7 +65,8 @@
           return [offset, data.ops[code.n[k]], code.l[k], code.c[k], code.a[k]];
         });
         code.br = {};
-        code.b.forEach(function (b) { code.br[b[0]] = b; });
+        code.bj = {};
+        code.b.forEach(function (b, j) { code.br[b[0]] = b; code.bj[b[0]] = j; });
         code.i.forEach(function (ins, k) {
           if (ins[2] === null) return;
           (byLine[ins[2]] = byLine[ins[2]] || []).push([c, k]);
@@ -72,6 +74,78 @@
       });
     }
     return data;
+  }
+
+  // --- contexts: only on pages of a run that recorded them (data.cx) -------
+  // data.cs holds each distinct set of contexts once; lines (data.L),
+  // instructions (code.x) and jump outcomes (code.y) name a set by number.
+  var TIP_NAMES = 12;    // names listed on hover; a click lists them all
+
+  function contextSet(id) { return id === undefined ? [] : data.cs[id]; }
+
+  function lineContexts(n) { return contextSet(data.L[n]); }
+
+  function instructionContexts(code, k) { return code.x ? contextSet(code.x[k]) : []; }
+
+  function outcomeContexts(code, offset, jumped) {
+    var j = code.bj[offset];
+    return code.y && j !== undefined ? contextSet(code.y[j][jumped ? 1 : 0]) : [];
+  }
+
+  function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+
+  // A context's test is data.ct[c]; -1 is what ran outside every test phase.
+  function contextName(c) {
+    return data.ct[c] < 0 ? "(outside every test: at import, collection)" : data.cx[c];
+  }
+
+  function testCount(set) {
+    var seen = {}, n = 0;
+    set.forEach(function (c) {
+      if (data.ct[c] >= 0 && !seen[data.ct[c]]) { seen[data.ct[c]] = true; n++; }
+    });
+    return n;
+  }
+
+  function ranBy(set) {
+    var tests = testCount(set);
+    var phases = set.filter(function (c) { return data.ct[c] >= 0; }).length;
+    var text = !tests ? "no test"
+      : plural(tests, "test") + (tests === phases ? "" : " (" + plural(phases, "context") + ")");
+    if (phases === set.length) return text;
+    return text + (tests ? ", and outside every test" : " (only outside every test, e.g. at import)");
+  }
+
+  function contextList(title, set) {
+    return "<h3>" + esc(title) + ": " + esc(ranBy(set)) + "</h3>" + (set.length ? "<ul>" +
+      set.map(function (c) { return "<li>" + esc(contextName(c)) + "</li>"; }).join("") + "</ul>" : "");
+  }
+
+  function showContexts(html) {
+    var box = document.getElementById("ctx");
+    if (!box) return;
+    box.innerHTML = html;
+    box.scrollTop = 0;
+  }
+
+  function showLineContexts(n) {
+    if (!counts().cx) return;
+    var set = lineContexts(n);
+    if (!set.length && !byLine[n]) showContexts("<h3>line " + n + ": no instructions</h3>");
+    else showContexts(contextList("line " + n + " ran in", set));
+  }
+
+  function showInstructionContexts(c, k) {
+    var d = counts();
+    if (!d.cx) return;
+    var code = d.codes[c], ins = code.i[k];
+    var html = contextList(ins[1] + " @" + ins[0] + (ins[2] === null ? "" : " (line " + ins[2] + ")") +
+                           " ran in", instructionContexts(code, k));
+    if (code.br[ins[0]]) {
+      html += contextList("fell through in", outcomeContexts(code, ins[0], false));
+      html += contextList("jumped in", outcomeContexts(code, ins[0], true));
+    }
+    showContexts(html);
   }
 
   function outcomes(b) {
@@ -94,8 +168,9 @@
     var tip = document.getElementById("tip");
     var d = counts();
     var n = lineNumber(row);
-    var found = byLine[n];
-    if (!found) { tip.hidden = true; return; }
+    var found = byLine[n] || [];
+    var set = d.cx ? lineContexts(n) : [];
+    if (!found.length && !set.length) { tip.hidden = true; return; }
     var lines = ["line " + n + ":"];
     var last = -1;
     found.forEach(function (ck) {
@@ -105,6 +180,19 @@
       lines.push("  " + String(ins[0]).padStart(5) + " " + ins[1].padEnd(24) + " " +
                  String(ins[3]).padStart(6) + (b ? "  " + outcomes(b) : ""));
     });
+    if (d.cx) {
+      // the tests' contexts (the heading tells of what ran outside every test)
+      var named = set.filter(function (c) { return d.ct[c] >= 0; });
+      if (set.length) {
+        lines.push("ran in " + ranBy(set) + (named.length ? ":" : ""));
+        named.slice(0, TIP_NAMES).forEach(function (c) { lines.push("  " + d.cx[c]); });
+        if (named.length > TIP_NAMES) {
+          lines.push("  and " + (named.length - TIP_NAMES) + " more: click the line to list them all");
+        }
+      } else if (found.some(function (ck) { return d.codes[ck[0]].i[ck[1]][3] > 0; })) {
+        lines.push("ran in no test (only outside every test's setup, call and teardown, e.g. at import)");
+      }
+    }
     tip.textContent = lines.join("\n");
     var box = row.getBoundingClientRect();
     tip.hidden = false;
@@ -126,15 +214,23 @@
     if (shown !== c) {
       var code = d.codes[c];
       var html = [];
-      code.i.forEach(function (ins) {
+      code.i.forEach(function (ins, k) {
         var b = code.br[ins[0]];
+        var fell = "", jumped = "", tests = "";
+        if (d.cx) {
+          tests = "</td><td>" + testCount(instructionContexts(code, k));
+          if (b) {
+            fell = "; in " + ranBy(outcomeContexts(code, ins[0], false));
+            jumped = "; in " + ranBy(outcomeContexts(code, ins[0], true));
+          }
+        }
         html.push('<tr tabindex="-1" data-line="' + (ins[2] === null ? "" : ins[2]) + '"' +
                   (ins[3] ? "" : ' class="miss"') + "><td>" + ins[0] + "</td><td>" + esc(ins[1]) +
                   "</td><td>" + esc(ins[4]) +
                   "</td><td>" + (ins[2] === null ? "" : ins[2]) + "</td><td>" + ins[3] +
-                  (b ? '</td><td title="falls through to offset ' + b[1] + '">' + b[2] +
-                       '</td><td title="jumps to offset ' + b[3] + '">' + b[4]
-                     : "</td><td></td><td>") + "</td></tr>");
+                  (b ? '</td><td title="falls through to offset ' + b[1] + fell + '">' + b[2] +
+                       '</td><td title="jumps to offset ' + b[3] + jumped + '">' + b[4]
+                     : "</td><td></td><td>") + tests + "</td></tr>");
       });
       tbody.innerHTML = html.join("");
       shown = c;
@@ -222,6 +318,7 @@
       var n = lineNumber(row);
       var c = codeOfLine(n);
       if (c !== -1) showCode(c, n);
+      showLineContexts(n);
       markFocus(row);
     });
     document.getElementById("fn").addEventListener("change", function (ev) {
@@ -229,7 +326,9 @@
     });
     document.querySelector("#distab tbody").addEventListener("click", function (ev) {
       var tr = ev.target.closest("tr");
-      if (!tr || !tr.dataset.line) return;
+      if (!tr) return;
+      showInstructionContexts(shown, tr.sectionRowIndex);
+      if (!tr.dataset.line) return;
       Array.prototype.forEach.call(tr.parentNode.rows, function (r) {
         r.classList.toggle("sel", r.dataset.line === tr.dataset.line);
       });
@@ -245,6 +344,7 @@
       if (!document.getElementById("fn").options.length) return;
       var c = start ? codeOfLine(parseInt(start[1], 10)) : -1;
       showCode(c === -1 ? 0 : c, start ? parseInt(start[1], 10) : undefined);
+      if (start) showLineContexts(parseInt(start[1], 10));
     }, 0);
   }
 

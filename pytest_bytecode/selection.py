@@ -1,0 +1,128 @@
+"""``--bytecode-cov-affected``: run only the tests a change can affect.
+
+The plugin side of :mod:`pytest_bytecode.affected`: reads the data file
+before any test is collected (a bad file is a usage error, as for
+``--bytecode-cov-append``), deselects at the end of collection the tests
+:func:`~pytest_bytecode.affected.choose` leaves out (in every xdist worker
+alike: they all read the same file), and says in the terminal summary how
+many ran and why.  At the end of the run :func:`remember` puts into this
+run's contexts the fingerprints of the code that ran, the digests of the
+test files, and what the data file knew of the tests that did not run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pytest_bytecode import affected, data
+from pytest_bytecode.contexts import Contexts
+
+
+class Selection:
+    """Plugin object of a run with ``--bytecode-cov-affected``."""
+
+    def __init__(self, data_path: Path, rootdir: Path, origin: str) -> None:
+        self.data_path = data_path
+        self.rootdir = rootdir
+        self.origin = origin
+        self.previous: data.CovData | None = None
+        #: Why every test runs, when the data file cannot choose.
+        self.unusable = ""
+        self.lines: list[str] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        """Read the data file (a bad one is a usage error)."""
+        if not self.data_path.is_file():
+            self.unusable = f"no data file {self.data_path} yet"
+            return
+        try:
+            previous = data.load(self.data_path)
+        except data.DataError as exc:
+            raise pytest.UsageError(f"{self.origin}: {exc}") from None
+        if previous.contexts is None or not previous.contexts.tests:
+            self.unusable = f"{self.data_path} holds no per-test contexts"
+        elif previous.python != data.CovData().python:
+            self.unusable = f"{self.data_path} was recorded by Python {previous.python}"
+        else:
+            self.previous = previous
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Deselect the tests that no change can affect."""
+        if self.previous is None or self.previous.contexts is None:
+            self.lines.append(
+                f"bytecode coverage: --bytecode-cov-affected: every test runs ({self.unusable})"
+            )
+            return
+        modules = {item.nodeid: _module(item, self.rootdir) for item in items}
+        digests = {
+            module: affected.test_file_digest(self.rootdir / module, self.rootdir)
+            for module in set(modules.values())
+        }
+        sha256 = {path: fdata.sha256 for path, fdata in self.previous.files.items()}
+        choice = affected.choose(self.previous.contexts, sha256, self.rootdir, modules, digests)
+        keep = [item for item in items if item.nodeid in choice.run]
+        dropped = [item for item in items if item.nodeid not in choice.run]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(choice.reasons.items()))
+        changed = f"; changed: {', '.join(choice.changed[:5])}" if choice.changed else ""
+        more = f" and {len(choice.changed) - 5} more" if len(choice.changed) > 5 else ""
+        total = len(keep) + len(dropped)
+        self.lines.append(
+            f"bytecode coverage: --bytecode-cov-affected: {len(keep)} of {total} tests run "
+            f"({why or 'nothing changed'}){changed}{more}"
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Say how many tests ran and why."""
+        for line in self.lines:
+            terminalreporter.write_line(line)
+
+
+def _module(item: pytest.Item, rootdir: Path) -> str:
+    """A test's module as the data file names it (relative to the rootdir)."""
+    return Path(item.location[0]).as_posix() if item.location else item.nodeid.split("::")[0]
+
+
+def remember(
+    contexts: Contexts,
+    counts: data.CovData,
+    rootdir: Path,
+    previous: data.CovData | None,
+) -> None:
+    """What the next ``--bytecode-cov-affected`` compares against: the
+    fingerprints of the files some context ran (when the file on disk is the
+    one measured), the digests of this run's test files, and, from
+    ``previous``, what was known of tests that did not run this time."""
+    for module in {module for _, module in contexts.tests.values()}:
+        contexts.test_files[module] = affected.test_file_digest(rootdir / module, rootdir)
+    if previous is not None and previous.contexts is not None:
+        left_out = {
+            nodeid
+            for nodeid, (_, module) in previous.contexts.tests.items()
+            if nodeid not in contexts.tests and (rootdir / module).is_file()
+        }
+        if left_out:
+            sha256 = {path: fdata.sha256 for path, fdata in previous.files.items()}
+            affected.carry_over(previous.contexts, sha256, rootdir, left_out, contexts)
+    for path in contexts.files:
+        fdata = counts.files.get(path)
+        file = Path(path) if Path(path).is_absolute() else rootdir / path
+        try:
+            source = file.read_bytes()
+        except OSError:
+            continue
+        if fdata is None or hashlib.sha256(source).hexdigest() != fdata.sha256:
+            continue
+        found = affected.file_fingerprints(source, str(file))
+        if found is not None:
+            contexts.fingerprints[path] = found
