@@ -67,10 +67,11 @@ def _instructions(code: types.CodeType) -> str:
     a statement spans lines, to keep a line event: a formatting change),
     superinstructions as the two they join (made only within one line),
     jump targets and exception-table ranges as positions in that stream."""
-    instrs = [i for i in dis.get_instructions(code) if i.opname != "NOP"]
+    every = list(dis.get_instructions(code))
+    instrs = [i for i in every if i.opname != "NOP"]
     index_at: dict[int, int] = {}
     position = 0
-    for ins in dis.get_instructions(code):
+    for ins in every:
         index_at[ins.offset] = position
         if ins.opname != "NOP":
             position += 2 if ins.opname in versions.SUPERINSTRUCTIONS else 1

@@ -1,13 +1,14 @@
 """Recording per-test contexts (``--bytecode-cov-context=test``).
 
-:class:`ContextRecorder` wraps each phase of each test (setup, call,
-teardown: outermost, so that every plugin's and fixture's code in the phase
-is inside) and asks the engine's :class:`~pytest_bytecode.engine.activity.Activity`
-what ran: once as the phase begins (what ran since the last phase belongs to
-no test) and once as it ends (what ran in the phase, filed under
-``NODEID|PHASE``).  What ran outside the phases (module bodies imported at
-collection, code between tests, after the last) is filed under the empty
-context ``""``.  A look that finds nothing new costs one pass over the
+:class:`ContextRecorder` switches contexts as each phase of each test
+begins (setup, call, teardown: outermost, so that every plugin's and
+fixture's code in the phase is inside), and at each switch asks the engine's :class:`~pytest_bytecode.engine.activity.Activity`
+what ran since the last one, filed under the context that was current:
+``NODEID|PHASE`` from a phase's start to the next switch (pytest's report
+hooks for a phase, and what runs between two tests, are in the context of
+the phase before them, as with pytest-cov), the empty context ``""`` before
+the first test's setup (module bodies imported at collection, conftests).
+Three looks per test.  A look that finds nothing new costs one pass over the
 counters; only code objects that ran have their counts worked out.  It also
 keeps each test's outcome and test module, for test selection
 (:mod:`pytest_bytecode.affected`).
@@ -43,6 +44,8 @@ class ContextRecorder:
         self._new = Contexts()
         self._activity = Activity()
         self._keys: list[tuple[str, list[CodeKey]] | None] = []
+        #: The context what runs now belongs to.
+        self._current = OUTSIDE
 
     def _look(self) -> list[Ran]:
         handles = self.collector.handles()
@@ -65,29 +68,32 @@ class ContextRecorder:
             self.contexts.add(path, keys[code], context, bits)
             self._new.add(path, keys[code], new_context, bits)
 
-    def _phase(self, item: pytest.Item, phase: str) -> Generator[None, Any, Any]:
-        self._record(OUTSIDE, self._look())  # what ran since the last phase
-        try:
-            return (yield)
-        finally:
-            self._record(context_name(item.nodeid, phase), self._look())
+    def _switch(self, name: str) -> None:
+        """File what ran since the last switch under the context that was
+        current, and make ``name`` current."""
+        self._record(self._current, self._look())
+        self._current = name
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        """Record what the test's setup ran."""
-        return (yield from self._phase(item, "setup"))
+        """What the test's setup runs (from here to its call) is its ``|setup``."""
+        self._switch(context_name(item.nodeid, "setup"))
+        return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
-        """Record what the test itself ran."""
-        return (yield from self._phase(item, "call"))
+        """What the test itself runs (from here to its teardown) is its ``|call``."""
+        self._switch(context_name(item.nodeid, "call"))
+        return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> Generator[None, Any, Any]:
-        """Record what the test's teardown ran."""
-        return (yield from self._phase(item, "teardown"))
+        """What the test's teardown runs (until the next test's setup, or
+        the end of the run) is its ``|teardown``."""
+        self._switch(context_name(item.nodeid, "teardown"))
+        return (yield)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Keep each test's outcome (failed if any phase failed) and module."""
@@ -97,11 +103,14 @@ class ContextRecorder:
         self.contexts.tests[report.nodeid] = (outcome, module)
 
     def finish(self) -> Contexts:
-        """File what ran since the last phase under ``""``; the contexts."""
-        self._record(OUTSIDE, self._look())
+        """File what ran since the last switch; the contexts."""
+        self._switch(OUTSIDE)
         return self.contexts
 
     def take_new(self) -> Contexts:
-        """What was recorded since the last call (an xdist worker's progress)."""
+        """What was recorded since the last call, up to now (an xdist
+        worker's progress, sent with a test's teardown report: what its
+        teardown ran so far is in it, so that a crash loses none of it)."""
+        self._switch(self._current)
         new, self._new = self._new, Contexts()
         return new

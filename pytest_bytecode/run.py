@@ -368,9 +368,8 @@ def _gather(state: _State) -> data.CovData:
             )
             if unexecuted is not None:
                 counts.files[key] = unexecuted
-    if counts.contexts is not None:
-        previous = state.selection.previous if state.selection is not None else None
-        remember(counts.contexts, counts, Path(rootdir), previous)
+    if counts.contexts is not None and state.selection is not None:
+        remember(counts.contexts, counts, Path(rootdir), state.selection.previous)
     return counts
 
 

@@ -101,8 +101,12 @@ def remember(
 ) -> None:
     """What the next ``--bytecode-cov-affected`` compares against: the
     fingerprints of the files some context ran (when the file on disk is the
-    one measured), the digests of this run's test files, and, from
-    ``previous``, what was known of tests that did not run this time."""
+    one measured; a file measured as before keeps ``previous``'s), the
+    digests of this run's test files, and, from ``previous``, what was known
+    of tests that did not run this time.  Called for runs with
+    ``--bytecode-cov-affected`` only: a run that only records contexts
+    leaves fingerprints out (a later selection then takes any change to a
+    file it measured as a change to all of the file)."""
     for module in {module for _, module in contexts.tests.values()}:
         contexts.test_files[module] = affected.test_file_digest(rootdir / module, rootdir)
     if previous is not None and previous.contexts is not None:
@@ -116,12 +120,24 @@ def remember(
             affected.carry_over(previous.contexts, sha256, rootdir, left_out, contexts)
     for path in contexts.files:
         fdata = counts.files.get(path)
+        if fdata is None:
+            continue
+        before = previous.files.get(path) if previous is not None else None
+        if (
+            before is not None
+            and previous is not None
+            and previous.contexts is not None
+            and before.sha256 == fdata.sha256
+            and path in previous.contexts.fingerprints
+        ):
+            contexts.fingerprints[path] = previous.contexts.fingerprints[path]
+            continue  # the same source: the same fingerprints
         file = Path(path) if Path(path).is_absolute() else rootdir / path
         try:
             source = file.read_bytes()
         except OSError:
             continue
-        if fdata is None or hashlib.sha256(source).hexdigest() != fdata.sha256:
+        if hashlib.sha256(source).hexdigest() != fdata.sha256:
             continue
         found = affected.file_fingerprints(source, str(file))
         if found is not None:

@@ -277,6 +277,9 @@ CRASH_TEST = """
     import os
     from pkg.mod import helper
 
+    def test_y_last_before_the_crash(around):
+        pass  # its teardown runs helper(): sent with its report, kept
+
     def test_zz_dies():
         helper()
         os._exit(3)
@@ -295,10 +298,10 @@ def test_a_crashed_worker_keeps_the_contexts_of_its_completed_tests(
     serial = pytester.runpytest_subprocess(
         *ARGS, "--deselect", "tests/test_z.py::test_zz_dies", "--bytecode-cov-data=s.data"
     )
-    serial.assert_outcomes(passed=4, deselected=1)
-    assert _contexts_by_name(pytester.path / "c.data") == _contexts_by_name(
-        pytester.path / "s.data"
-    )
+    serial.assert_outcomes(passed=5, deselected=1)
+    crashed = _contexts_by_name(pytester.path / "c.data")
+    assert crashed == _contexts_by_name(pytester.path / "s.data")
+    assert ("helper", 10) in crashed["tests/test_z.py::test_y_last_before_the_crash|teardown"]
 
 
 @pytest.mark.subprocess
