@@ -19,7 +19,12 @@ one of these modes:
 * ``bytecode cold``: ``--bytecode-cov=PKG --bytecode-cov-report=`` with an
   empty pytest cache dir every run (``-o cache_dir=<fresh dir>``), so every
   module is instrumented anew;
-* ``bytecode warm``: the same over a cache dir that the warm-up filled.
+* ``bytecode warm``: the same over a cache dir that the warm-up filled;
+* ``bytecode warm, contexts`` (only with ``--modes``, see below): warm, with
+  ``--bytecode-cov-context=test`` (per-test contexts), over a cache dir of
+  its own that its warm-up filled.  Its run must also write contexts in the
+  data file; the script prints its ratio to the warm run without contexts
+  and both data files' sizes.
 
 coverage.py runs with an empty ``--rcfile``, so that no project's own
 coverage settings (attrs turns on branch coverage and parallel data files,
@@ -53,7 +58,19 @@ ratios over the projects.
 Usage::
 
     python benchmarks/bench_compare.py [--runs 5] [--projects a,b,c]
-        [--work DIR] [--python PYTHON] [--timeout SECONDS]
+        [--modes default|all|a,b,c] [--work DIR] [--python PYTHON]
+        [--timeout SECONDS] [--ref REV]
+
+``--modes`` names the modes to run (keys of :data:`MODES`: ``plain``,
+``cov-line``, ``cov-branch``, ``sysmon-line``, ``sysmon-branch``,
+``slipcover``, ``bc-cold``, ``bc-warm``, ``bc-ctx``; ``plain`` is always
+run, as the base of the ratios).  ``default`` is every mode but ``bc-ctx``;
+``all`` adds it.  For the cost of contexts alone:
+``--modes bc-warm,bc-ctx``.
+
+pytest-bytecode is installed from a wheel of the working tree, built as the
+script starts; ``--ref REV`` builds it from that commit instead (``git
+archive``).
 
 ``--python`` runs the whole benchmark under that interpreter (the projects'
 venvs are made from it).  The work directory has the layout of
@@ -100,7 +117,11 @@ MODES = (
     ("slipcover", "SlipCover --branch"),
     ("bc-cold", "pytest-bytecode, cold cache"),
     ("bc-warm", "pytest-bytecode, warm cache"),
+    ("bc-ctx", "pytest-bytecode, warm cache, contexts"),
 )
+#: What runs without --modes: every mode but per-test contexts (the tables of
+#: docs/benchmarks.md were measured without it).
+DEFAULT_MODES = tuple(m for m, _ in MODES if m != "bc-ctx")
 SYSMON_MODES = ("sysmon-line", "sysmon-branch")
 
 
@@ -191,6 +212,8 @@ def command(s: Setup, mode: str) -> tuple[list[str], dict[str, str]]:
     else:  # bytecode
         cmd = [py, *pytest, *(f"--bytecode-cov={m}" for m in p.measure)]
         cmd += ["--bytecode-cov-report=", f"--bytecode-cov-data={data / '.bytecode-cov'}"]
+        if mode == "bc-ctx":
+            cmd.append("--bytecode-cov-context=test")
     cmd += list(p.tests)
     return cmd, env
 
@@ -212,6 +235,12 @@ def run_once(s: Setup, mode: str, timeout: float) -> dict[str, Any]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     record = pd._load(s.scratch / "data" / mode / "record.json")
     text = logfile.read_text(errors="replace")
+    data_file = s.scratch / "data" / mode / ".bytecode-cov"
+    data_bytes = contexts = 0
+    if mode.startswith("bc-") and data_file.exists():
+        data_bytes = data_file.stat().st_size
+        raw = pd._load(data_file) or {}
+        contexts = len(raw.get("contexts", {}).get("names", []))
     return {
         "seconds": seconds,
         "rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
@@ -220,6 +249,8 @@ def run_once(s: Setup, mode: str, timeout: float) -> dict[str, Any]:
         "fallback": "no-sysmon" in text,
         "log": logfile,
         "data": sorted(p.name for p in (s.scratch / "data" / mode).iterdir()),
+        "data_bytes": data_bytes,
+        "contexts": contexts,
     }
 
 
@@ -259,6 +290,8 @@ def check_run(s: Setup, mode: str, res: dict[str, Any], base: dict[str, Any] | N
     name = wanted.get(mode[:3])
     if name and name not in res["data"]:
         raise RunFailed(f"{label}: no data file {name} written; log {res['log']}")
+    if mode == "bc-ctx" and not res["contexts"]:
+        raise RunFailed(f"{label}: no context in the data file; log {res['log']}")
 
 
 def bench_project(s: Setup, modes: list[str], runs: int, timeout: float) -> dict[str, Any]:
@@ -288,6 +321,8 @@ def bench_project(s: Setup, modes: list[str], runs: int, timeout: float) -> dict
     # bc-warm's cache must be filled by a bytecode run over the same cache dir:
     # the warm-up of bc-warm did that (cold-to-warm), so its timed runs are warm.
     samples: dict[str, list[tuple[float, float]]] = {m: [] for m in timed}
+    #: pytest-bytecode's data files of the last round: bytes, contexts.
+    files: dict[str, dict[str, int]] = {}
     for i in range(runs):
         for mode in timed:
             res = run_once(s, mode, timeout)
@@ -296,8 +331,16 @@ def bench_project(s: Setup, modes: list[str], runs: int, timeout: float) -> dict
             except RunFailed as exc:
                 raise SystemExit(str(exc)) from None
             samples[mode].append((res["seconds"], res["rss_mb"]))
+            if mode.startswith("bc-"):
+                files[mode] = {"bytes": res["data_bytes"], "contexts": res["contexts"]}
         log(f"  round {i + 1}/{runs}: " + ", ".join(f"{m} {samples[m][-1][0]:.2f}" for m in timed))
-    return {"tests": ntests, "samples": samples, "fallback": fallback, "failed": failed}
+    return {
+        "tests": ntests,
+        "samples": samples,
+        "fallback": fallback,
+        "failed": failed,
+        "files": files,
+    }
 
 
 def summarise(result: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -337,10 +380,26 @@ def print_tables(results: dict[str, dict[str, Any]], runs: int) -> None:
             log(f"| {labels[mode]} | failed: {why} | | | |")
         for mode in result["fallback"]:
             log(f"| {labels[mode]} | = coverage.py branch (ctrace): no-sysmon fallback | | | |")
+        if "bc-ctx" in rows and "bc-warm" in rows:
+            ctx, warm = rows["bc-ctx"]["median"], rows["bc-warm"]["median"]
+            ratios.setdefault("ctx/warm", []).append(ctx / warm)
+            files = result.get("files", {})
+            sizes = ", ".join(
+                f"{mode} {files[mode]['bytes']:,} bytes"
+                for mode in ("bc-warm", "bc-ctx")
+                if mode in files
+            )
+            log("")
+            log(
+                f"contexts / warm without: ×{ctx / warm:.3f} ({ctx - warm:+.2f} s); data file: "
+                f"{sizes}; {files.get('bc-ctx', {}).get('contexts', 0):,} contexts"
+            )
     log("")
+    labels["ctx/warm"] = "contexts / warm without"
     log(f"geometric mean of the ratios over {len(results)} projects:")
     for mode, values in ratios.items():
         log(f"  {labels[mode]:<30} ×{geomean(values):.2f}  ({len(values)} projects)")
+    ratios.pop("ctx/warm", None)
     common = [n for n, r in results.items() if set(r["samples"]) == set(ratios)]
     if 0 < len(common) < len(results):
         log(f"over the {len(common)} projects every mode ran ({', '.join(common)}):")
@@ -372,8 +431,15 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / ".cache" / "bench-compare",
         help="work directory, laid out as tools/projects_diff.py's (default: %(default)s)",
     )
+    ap.add_argument(
+        "--modes",
+        default="default",
+        help="default (every mode but bc-ctx), all, or comma-separated keys of MODES; "
+        "plain always runs (default: %(default)s)",
+    )
     ap.add_argument("--python", default=sys.executable, help="interpreter (default: this one)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per pytest run")
+    ap.add_argument("--ref", help="install this commit of pytest-bytecode (default: working tree)")
     args = ap.parse_args(argv)
 
     if os.path.abspath(args.python) != os.path.abspath(sys.executable):
@@ -388,7 +454,20 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in known]
     if unknown:
         ap.error(f"unknown project(s): {', '.join(unknown)} (known: {', '.join(known)})")
-    modes = [m for m, _ in MODES if sys.version_info >= (3, 12) or m not in SYSMON_MODES]
+    if args.modes == "default":
+        chosen = set(DEFAULT_MODES)
+    elif args.modes == "all":
+        chosen = {m for m, _ in MODES}
+    else:
+        chosen = {m.strip() for m in args.modes.split(",") if m.strip()} | {"plain"}
+        wrong = chosen - {m for m, _ in MODES}
+        if wrong:
+            ap.error(f"unknown mode(s): {', '.join(sorted(wrong))}")
+    modes = [
+        m
+        for m, _ in MODES
+        if m in chosen and (sys.version_info >= (3, 12) or m not in SYSMON_MODES)
+    ]
 
     tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
     work = args.work.resolve() / tag
@@ -397,7 +476,22 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {sys.version.split()[0]} ({platform.platform()}, "
         f"{os.cpu_count()} CPUs), work dir {work}"
     )
-    wheel = pd.build_wheel(ROOT, work)
+    source = ROOT
+    if args.ref is not None:
+        source = work / "source"
+        shutil.rmtree(source, ignore_errors=True)
+        source.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.ref], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    head = pd.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.ref or "HEAD"]).stdout
+    changed = pd.run(["git", "-C", str(ROOT), "status", "--porcelain", "pytest_bytecode"]).stdout
+    log(
+        f"pytest-bytecode from {head.strip()}"
+        + (f" + {len(changed.splitlines())} changed files" if args.ref is None and changed else "")
+    )
+    wheel = pd.build_wheel(source, work)
     setups = []
     for name in names:
         t0 = time.perf_counter()

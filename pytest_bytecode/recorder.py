@@ -2,8 +2,9 @@
 
 :class:`ContextRecorder` switches contexts as each phase of each test
 begins (setup, call, teardown: outermost, so that every plugin's and
-fixture's code in the phase is inside), and at each switch asks the engine's :class:`~pytest_bytecode.engine.activity.Activity`
-what ran since the last one, filed under the context that was current:
+fixture's code in the phase is inside), and at each switch asks the
+engine's :class:`~pytest_bytecode.engine.activity.Activity` what ran since
+the last one, filed under the context that was current:
 ``NODEID|PHASE`` from a phase's start to the next switch (pytest's report
 hooks for a phase, and what runs between two tests, are in the context of
 the phase before them, as with pytest-cov), the empty context ``""`` before
