@@ -66,6 +66,7 @@ def _instructions(code: types.CodeType) -> str:
     """The instruction stream without ``NOP`` (the compiler leaves one where
     a statement spans lines, to keep a line event: a formatting change),
     superinstructions as the two they join (made only within one line),
+    3.14's ``LOAD_FAST_BORROW`` as the ``LOAD_FAST`` it stands for,
     jump targets and exception-table ranges as positions in that stream."""
     every = list(dis.get_instructions(code))
     instrs = [i for i in every if i.opname != "NOP"]
@@ -89,7 +90,7 @@ def _instructions(code: types.CodeType) -> str:
             # Joined only on one line: as the two instructions it stands for.
             parts.append(f"{split[0]}:{ins.arg >> 4} {split[1]}:{ins.arg & 15}")
         else:
-            parts.append(f"{ins.opname}:{ins.arg}")
+            parts.append(f"{versions.SAME_EFFECT.get(ins.opname, ins.opname)}:{ins.arg}")
     for entry in getattr(dis.Bytecode(code), "exception_entries", ()):
         parts.append(f"x{at(entry.start)}-{at(entry.end)}>{at(entry.target)}:{entry.depth}")
     return " ".join(parts)

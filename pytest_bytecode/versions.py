@@ -151,6 +151,11 @@ SUPERINSTRUCTIONS: Final[dict[str, tuple[str, str]]] = {
     "STORE_FAST_STORE_FAST": ("STORE_FAST", "STORE_FAST"),
 }
 
+#: 3.14+: instructions that do what another does, chosen by an optimisation
+#: (``LOAD_FAST_BORROW`` skips a reference count the compiler proves safe to
+#: skip; the superinstruction it joins into is read back as ``LOAD_FAST``s).
+SAME_EFFECT: Final[dict[str, str]] = {"LOAD_FAST_BORROW": "LOAD_FAST"}
+
 #: Opcodes whose argument is a jump (relative or absolute).
 JUMP_OPCODES: Final[frozenset[int]] = frozenset(opcode.hasjrel) | frozenset(opcode.hasjabs)
 

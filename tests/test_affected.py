@@ -100,6 +100,7 @@ def test_line_breaks_inside_statements_keep_fingerprints() -> None:
     assert one == other
 
 
+@pytest.mark.subprocess
 def test_fingerprints_do_not_depend_on_string_hashing() -> None:
     """A frozenset constant's order changes with PYTHONHASHSEED; its fingerprint must not."""
     src = "def f(x):\n    return x in {'alpha', 'beta', 'gamma', 'delta', 'epsilon'}\n"
