@@ -104,9 +104,14 @@ class ContextRecorder:
         self.contexts.tests[report.nodeid] = (outcome, module)
 
     def finish(self) -> Contexts:
-        """File what ran since the last switch; the contexts."""
+        """File what ran since the last switch, stop listening; the contexts."""
         self._switch(OUTSIDE)
+        self.close()
         return self.contexts
+
+    def close(self) -> None:
+        """Stop the engine's start hints (``sys.monitoring``), if on."""
+        self._activity.close()
 
     def take_new(self) -> Contexts:
         """What was recorded since the last call, up to now (an xdist

@@ -143,6 +143,7 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     if run_settings.context == "test":
         state.recorder = ContextRecorder(collector)
         config.pluginmanager.register(state.recorder, "bytecode-cov-contexts")
+        config.add_cleanup(state.recorder.close)
     if run_settings.affected:
         state.selection = Selection(
             run_settings.data_path,

@@ -19,9 +19,10 @@ meanwhile is marked as possibly inexact (:meth:`Collector.mark_ran_since
 <pytest_bytecode.collector.Collector.mark_ran_since>`).  The marks are a
 superset of the jumped frames: a tracer that never jumps (a profiler) marks
 the code that ran under it too, and the report says so in those words.  The
-one exception is coverage.py (pytest-cov side by side): a tracer installed
-by its modules, or a monitoring tool named ``coverage.py``, opens no window,
-since it never moves a frame.
+exceptions are coverage.py (pytest-cov side by side): a tracer installed
+by its modules, or a monitoring tool named ``coverage.py``, and the start
+hints of per-test contexts (tool ``pytest-bytecode``): they open no window,
+since they never move a frame.
 
 Audit hooks cannot be removed, so the process gets one hook, installed with
 the first watch; it calls the watch that is current and costs one string
@@ -38,6 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_bytecode.engine import RawState
+from pytest_bytecode.engine.activity import MONITORING_NAME
 
 #: Audit events raised when a trace function or monitoring callback is installed.
 EVENTS = frozenset({"sys.settrace", "sys.monitoring.register_callback"})
@@ -47,7 +49,9 @@ _hooked = False
 
 
 def _of_coverage_py(module: object) -> bool:
-    return isinstance(module, str) and module.partition(".")[0] == "coverage"
+    """Whether ``module`` is coverage.py's, or ours (the per-test contexts'
+    start hints, :mod:`pytest_bytecode.engine.activity`): neither jumps."""
+    return isinstance(module, str) and module.partition(".")[0] in ("coverage", "pytest_bytecode")
 
 
 def _jumper(tracer: object) -> bool:
@@ -91,7 +95,9 @@ def tracing_now() -> bool:
     monitoring = getattr(sys, "monitoring", None)
     if monitoring is None:
         return False
-    return any(monitoring.get_tool(tool) not in (None, "coverage.py") for tool in range(6))
+    return any(
+        monitoring.get_tool(tool) not in (None, "coverage.py", MONITORING_NAME) for tool in range(6)
+    )
 
 
 class TracerWatch:

@@ -36,13 +36,19 @@ PROGRAMS = [
 ]
 
 
+@pytest.mark.parametrize("hints", [True, False], ids=["hints", "scan"])
 @pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
-def test_a_look_says_what_ran_since_the_last(prog: Any) -> None:
+def test_a_look_says_what_ran_since_the_last(prog: Any, hints: bool) -> None:
     """Every look (module body; ``main()``; ``main()`` again) names exactly
     the code objects whose counts moved, with the bits of what ran in
-    between: those of the difference of the raw states around it."""
+    between: those of the difference of the raw states around it; with
+    ``sys.monitoring``'s start hints (3.12+) and by reading every counter."""
     handle = engine.instrument(prog.compile())
-    activity = Activity()
+    with Activity(hints=hints) as activity:
+        _look_around_stages(handle, activity, prog)
+
+
+def _look_around_stages(handle: engine.Instrumented, activity: Activity, prog: Any) -> None:
     activity.watch(handle)
     ns: dict[str, Any] = {"__name__": f"prog_{prog.name}"}
     zero = ([0] * len(handle.state()[0]), {})
@@ -61,17 +67,53 @@ def test_a_look_says_what_ran_since_the_last(prog: Any) -> None:
     assert any(found for found, _ in looks)
 
 
+COPIED = """
+import types
+
+def main():
+    @types.coroutine  # runs a copy of the code object (code.replace())
+    def suspend(v):
+        got = yield v
+        return got
+    g = suspend(1)
+    next(g)
+    try:
+        g.send(2)
+    except StopIteration as e:
+        return e.value
+"""
+
+
+@pytest.mark.parametrize("hints", [True, False], ids=["hints", "scan"])
+def test_a_copy_of_a_code_object_made_and_run_between_looks_is_seen(hints: bool) -> None:
+    """A copy runs on the original's counters without its start events
+    (3.12+): the look after a code object was made reads every counter."""
+    handle = engine.instrument(compile(COPIED, "m.py", "exec"))
+    ns: dict[str, Any] = {}
+    with Activity(hints=hints) as activity:
+        activity.watch(handle)
+        exec(handle.code, ns)
+        activity.look()
+        before = handle.state()
+        assert ns["main"]() == 2
+        found = {code: bits for _, code, bits in activity.look()}
+        assert found == _bits_between(handle, before)
+        assert len(found) == 2  # main and suspend
+        assert ns["main"]() == 2  # the copy made again, and run: seen again
+        assert len(activity.look()) == 2
+
+
 def test_ran_bits_layout() -> None:
     """Instructions first, then fell-through and jumped per conditional jump."""
     src = "def f(x):\n    if x:\n        return 1\n    return 2\n"
     handle = engine.instrument(compile(src, "m.py", "exec"))
     ns: dict[str, Any] = {}
     exec(handle.code, ns)
-    activity = Activity()
-    activity.watch(handle)
-    activity.look()
-    ns["f"](0)
-    ((_, index, bits),) = activity.look()
+    with Activity() as activity:
+        activity.watch(handle)
+        activity.look()
+        ns["f"](0)
+        ((_, index, bits),) = activity.look()
     code = handle.counts()[index]
     n = len(code.instructions)
     ran = [bool(bits >> i & 1) for i in range(n)]

@@ -133,6 +133,10 @@ class Instrumented:
         """Every raise table of the tree (site -> times), code object by code object."""
         return self._tables
 
+    def code_objects(self) -> list[CodeType]:
+        """The instrumented code objects of the tree, in :meth:`counts` order."""
+        return [code for _, code in iter_code_tree(self.code)]
+
     def code_names(self) -> list[tuple[str, int]]:
         """``(qualname, firstlineno)`` of every code object, in :meth:`counts` order."""
         return [(reader.qualname, reader.firstlineno) for _, reader in self._readers]

@@ -18,10 +18,14 @@ order), then two bits per conditional jump, fall-through before jump.  See
 
 from __future__ import annotations
 
+import gc
+import sys
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from types import CodeType, FrameType, FunctionType
+from typing import Any, Protocol
 
+from pytest_bytecode import versions
 from pytest_bytecode.engine.counts import Counter, new_counter, probe_marks
 
 TYPE_CHECKING = False
@@ -40,6 +44,8 @@ class Watchable(Protocol):
 
     def spans(self) -> list[tuple[int, int, int, int]]: ...
 
+    def code_objects(self) -> list[CodeType]: ...
+
     def code_counts_from(
         self, index: int, values: Sequence[int], raises: Sequence[Mapping[int, int]]
     ) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]: ...
@@ -47,6 +53,12 @@ class Watchable(Protocol):
 
 #: ``(handle index, code object index in its tree, bits)``: what one look found.
 Ran = tuple[int, int, int]
+
+#: The ``_monitoring()`` tool ids tried for start hints (0, 1, 2 and 5 are
+#: the debugger's, coverage's, the profiler's and the optimizer's), and the
+#: name taken (what :mod:`pytest_bytecode.tracers` knows as never jumping).
+MONITORING_TOOLS = (3, 4)
+MONITORING_NAME = "pytest-bytecode"
 
 #: How many (code object, steps) -> bits answers are kept.
 KNOWN_STEPS = 65536
@@ -85,6 +97,121 @@ def _changed(now: list[int], then: list[int]) -> list[int]:
     return found
 
 
+def _monitoring() -> Any:
+    """``sys.monitoring`` (3.12+; typed loosely: mypy reads this as 3.10)."""
+    return sys.monitoring  # type: ignore[attr-defined]
+
+
+#: Set by the audit hook when a code object was made with ``CodeType`` or
+#: ``code.replace()`` (event ``code.__new__``): it may be a copy of a
+#: watched one (``types.coroutine`` makes one), running on its counters.
+_code_made = [False]
+_audit_hooked = [False]
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event == "code.__new__":
+        _code_made[0] = True
+
+
+class _Hints:
+    """3.12+: the watched code objects that started, resumed or had an
+    exception thrown in since the last :meth:`take`, told by
+    ``sys.monitoring`` under a tool id of its own, as local events of the
+    watched code objects.  Each start switches the event off for its code
+    object (``DISABLE``) until :meth:`take` turns them all on again
+    (``restart_events``), so a function called a million times in a phase
+    costs one callback.  A copy of a watched code object
+    (``code.replace()``) runs on its counters without its events: after any
+    code object was made, :meth:`take` looks for functions running such a
+    copy and listens to it too."""
+
+    def __init__(self, activity: Activity, tool: int) -> None:
+        self._index = activity._code_index
+        #: id of each code object's first counter -> its index (copies).
+        self._by_counter: dict[int, int] = {}
+        self._tool = tool
+        self._started: set[int] = set()
+        monitoring = _monitoring()
+        events = monitoring.events
+        self._local: int = events.PY_START | events.PY_RESUME
+        for event in (events.PY_START, events.PY_RESUME):
+            monitoring.register_callback(tool, event, self._start)
+        monitoring.register_callback(tool, events.PY_THROW, self._throw)
+        monitoring.set_events(tool, events.PY_THROW)
+        if not _audit_hooked[0]:
+            sys.addaudithook(_audit)
+            _audit_hooked[0] = True
+
+    @classmethod
+    def start(cls, activity: Activity) -> _Hints | None:
+        """Hints under a free tool id, or None (before 3.12, or none free)."""
+        if not versions.HAS_SYS_MONITORING:
+            return None
+        monitoring = _monitoring()
+        for tool in MONITORING_TOOLS:
+            if monitoring.get_tool(tool) is None:
+                monitoring.use_tool_id(tool, MONITORING_NAME)
+                return cls(activity, tool)
+        return None
+
+    def listen(self, code: CodeType, index: int, first_counter: object | None) -> None:
+        """Be told when ``code`` (watched code object ``index``) starts or resumes."""
+        self._index[code] = index
+        if first_counter is not None:
+            self._by_counter[id(first_counter)] = index
+        _monitoring().set_local_events(self._tool, code, self._local)
+
+    def _find_copies(self) -> None:
+        """Listen to the copies of watched code objects that functions hold;
+        the code objects they copy may have run meanwhile (unheard)."""
+        index, by_counter = self._index, self._by_counter
+        for obj in gc.get_objects():
+            if type(obj) is not FunctionType:
+                continue
+            code = obj.__code__
+            if code in index:
+                continue
+            for const in code.co_consts:
+                found = by_counter.get(id(const))
+                if found is not None:
+                    self.listen(code, found, None)
+                    self._started.add(found)
+                    break
+
+    def _start(self, code: CodeType, offset: int) -> object:
+        index = self._index.get(code)
+        if index is not None:
+            self._started.add(index)
+        return _monitoring().DISABLE
+
+    def _throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
+        index = self._index.get(code)
+        if index is not None:
+            self._started.add(index)
+
+    def take(self) -> tuple[set[int], bool]:
+        """What started since the last call, and whether a code object was
+        made meanwhile (a copy may have run unheard: read everything); every
+        start is told again."""
+        made = _code_made[0]
+        if made:
+            _code_made[0] = False
+            self._find_copies()
+        _monitoring().restart_events()
+        started, self._started = self._started, set()
+        return started, made
+
+    def close(self) -> None:
+        """Give the tool id back."""
+        monitoring = _monitoring()
+        events = monitoring.events
+        monitoring.set_events(self._tool, 0)
+        for event in (events.PY_START, events.PY_RESUME, events.PY_THROW):
+            monitoring.register_callback(self._tool, event, None)
+        monitoring.free_tool_id(self._tool)
+
+
 class Activity:
     """Watches instrumented trees; :meth:`look` says what ran since the last look.
 
@@ -95,7 +222,7 @@ class Activity:
     handles; code objects are found in them by bisection.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, hints: bool = True) -> None:
         self._handles: list[Watchable] = []
         self._counters: list[Counter] = []
         self._marks: list[int] = []  # per counter, as of the last look
@@ -114,9 +241,22 @@ class Activity:
         self._codes: list[tuple[int, int, tuple[int, int, int, int]]] = []
         #: (code object, *steps) -> bits, for steps without raises seen before.
         self._known: dict[tuple[int, ...], int] = {}
+        #: 3.12+: which code objects started, from ``_monitoring()``
+        #: (None: every look reads every counter).
+        self._code_index: dict[CodeType, int] = {}
+        self._hints = _Hints.start(self) if hints else None
+        self._recheck: set[int] = set()
+        self._unseen: set[int] = set()
+        self._totals: dict[int, int] = {}  # per raise table that holds records
 
     def __len__(self) -> int:
         return len(self._handles)
+
+    def __enter__(self) -> Activity:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def watch(self, handle: Watchable) -> None:
         """Watch ``handle`` too; it is known by its index, in the order added."""
@@ -134,9 +274,21 @@ class Activity:
         self._marks.extend(probe_marks([new_counter()]) * len(handle.counters))
         self._tables.extend(handle.raise_tables)
         self._lens.extend([0] * len(handle.raise_tables))
+        first = len(self._codes) - len(handle.spans())
+        self._unseen.update(range(first, len(self._codes)))
+        if self._hints is not None:
+            codes = handle.code_objects()
+            if len(codes) != len(handle.spans()):  # not the tree it counts: read it all
+                self.close()
+                return
+            counters = handle.counters
+            for i, (code, (a, b, _, _)) in enumerate(zip(codes, handle.spans(), strict=True)):
+                self._hints.listen(code, first + i, counters[a] if b > a else None)
 
     def look(self) -> list[Ran]:
         """What ran since the last look, one entry per code object that ran."""
+        if self._hints is not None:
+            return self._look_hinted(self._hints)
         marks = probe_marks(self._counters)
         lens = list(map(len, self._tables))
         totals = list(map(sum, map(dict.values, self._held_tables)))
@@ -152,7 +304,8 @@ class Activity:
         codes.update(bisect_right(self._table_starts, t) - 1 for t in tables)
         found: list[Ran] = []
         for code in sorted(codes):
-            bits = self._ran(code, marks, tables)
+            v, n = self._counter_starts[code], self._codes[code][2][1] - self._codes[code][2][0]
+            bits = self._ran(code, marks[v : v + n], tables)
             if bits:
                 h, c, _ = self._codes[code]
                 found.append((h, c, bits))
@@ -164,27 +317,83 @@ class Activity:
         self._lens = lens
         return found
 
-    def _ran(self, code: int, marks: list[int], moved_tables: set[int]) -> int:
+    def _look_hinted(self, hints: _Hints) -> list[Ran]:
+        """:meth:`look`, reading only the code objects that can have run:
+        those that started or resumed (``_monitoring()``'s word), those on
+        some thread's stack, those of handles new since the last look, and
+        those that started before the last look (an event between its
+        restart and its read left them switched off meanwhile)."""
+        started, made = hints.take()
+        if made:  # a copy of a watched code object may have run unheard
+            candidates = set(range(len(self._codes)))
+        else:
+            candidates = started | self._recheck | self._unseen | self._on_stacks()
+        self._recheck = started
+        self._unseen = set()
+        found: list[Ran] = []
+        for code in sorted(candidates):
+            _, c, (a, b, t0, t1) = self._codes[code]
+            v, t = self._counter_starts[code], self._table_starts[code]
+            now = probe_marks(self._counters[v : v + b - a])
+            tables = {
+                x
+                for x in range(t, t + t1 - t0)
+                if len(self._tables[x]) != self._lens[x]
+                or (x in self._copies and sum(self._tables[x].values()) != self._totals[x])
+            }
+            if now == self._marks[v : v + b - a] and not tables:
+                continue
+            bits = self._ran(code, now, tables)
+            self._marks[v : v + b - a] = now
+            for x in tables:
+                self._lens[x] = len(self._tables[x])
+                self._totals[x] = sum(self._copies[x].values())
+            if bits:
+                found.append((self._codes[code][0], c, bits))
+        return found
+
+    def _on_stacks(self) -> set[int]:
+        """The watched code objects with a frame on some thread's stack: they
+        run on without a start event (a frame that spans a phase)."""
+        found = set()
+        index = self._code_index
+        for frame in sys._current_frames().values():
+            f: FrameType | None = frame
+            while f is not None:
+                code = index.get(f.f_code)
+                if code is not None:
+                    found.add(code)
+                f = f.f_back
+        return found
+
+    def close(self) -> None:
+        """Stop listening to ``sys.monitoring`` (if it did): later looks
+        read every counter."""
+        if self._hints is not None:
+            self._hints.close()
+            self._hints = None
+            self._held = sorted(self._copies)
+            self._held_tables = [self._tables[t] for t in self._held]
+            self._held_totals = [sum(self._copies[t].values()) for t in self._held]
+
+    def _ran(self, code: int, now: list[int], moved_tables: set[int]) -> int:
         """The bits of code object ``code`` (its index among all watched)
-        for what ran since the last look; the copies of its raise tables move
-        on to now."""
+        for what ran since the last look, its counters' marks being ``now``;
+        the copies of its raise tables move on to now."""
         h, c, (a, b, t0, t1) = self._codes[code]
         v, t = self._counter_starts[code], self._table_starts[code]
         # Marks and values differ by a constant (or not at all), with one
         # sign: the difference of values is that of marks, in either order.
-        steps = [
-            abs(now - then)
-            for now, then in zip(marks[v : v + b - a], self._marks[v : v + b - a], strict=True)
-        ]
+        steps = [abs(x - y) for x, y in zip(now, self._marks[v : v + b - a], strict=True)]
         raises: list[dict[int, int]] = []
         for table in range(t, t + t1 - t0):
             if table not in moved_tables:
                 raises.append({})
                 continue
             before = self._copies.get(table, {})
-            now = dict(self._tables[table])
-            raises.append({site: n - before.get(site, 0) for site, n in now.items()})
-            self._copies[table] = now
+            records = dict(self._tables[table])
+            raises.append({site: n - before.get(site, 0) for site, n in records.items()})
+            self._copies[table] = records
         handle = self._handles[h]
         if any(raises):
             instructions, branches = handle.code_counts_from(c, steps, raises)
