@@ -35,19 +35,26 @@ from __future__ import annotations
 
 import dis
 import hashlib
+import inspect
 import os
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_bytecode import versions
 from pytest_bytecode.contexts import OUTSIDE, CodeKey, Contexts, nodeid_of
 
-#: What a test's last outcome is recorded as.
+#: What a test's last outcome is recorded as; ``STALE``: left out of a run
+#: after a change that affects it, to run next time.
 FAILED = "failed"
 PASSED = "passed"
+STALE = "stale"
+
+#: Marks the fingerprint of a body that runs at import (a module's, a
+#: class's): a change to it selects every test.
+BODY = "body:"  # not a hex digit
 
 
 def _const(value: object) -> str:
@@ -133,7 +140,8 @@ def file_fingerprints(source: bytes, filename: str) -> dict[CodeKey, str] | None
         name = (getattr(code, "co_qualname", code.co_name), code.co_firstlineno)
         n = seen.get(name, 0)
         seen[name] = n + 1
-        out[(name[0], name[1], n)] = code_fingerprint(code)
+        body = not code.co_flags & inspect.CO_OPTIMIZED  # a module's or a class's
+        out[(name[0], name[1], n)] = (BODY if body else "") + code_fingerprint(code)
     return out
 
 
@@ -172,17 +180,18 @@ def test_file_digest(module: Path, rootdir: Path) -> str:
     digest = hashlib.sha256()
     try:
         digest.update(module.read_bytes())
-    except OSError:
+    except (OSError, ValueError):
         return ""
     folder = module.parent
     root = rootdir.resolve()
     while True:
         conftest = folder / "conftest.py"
         if conftest.is_file():
-            digest.update(os.fsencode(str(conftest)) + b"\0")
+            where = os.path.relpath(conftest.resolve(), root)  # the same in any checkout
+            digest.update(os.fsencode(where) + b"\0")
             try:
                 digest.update(conftest.read_bytes())
-            except OSError:
+            except (OSError, ValueError):
                 return ""
         if folder.resolve() == root or folder.parent == folder:
             break
@@ -227,7 +236,7 @@ def changed_code(
         old = previous.fingerprints.get(path)
         try:
             source = file.read_bytes()
-        except OSError:
+        except (OSError, ValueError):  # gone, or a name no system takes
             whole.add(path)
             continue
         if hashlib.sha256(source).hexdigest() == sha256.get(path):
@@ -247,6 +256,31 @@ def changed_code(
     return changed, whole, moved
 
 
+def _everything(previous: Contexts, changed: Mapping[str, set[CodeKey]]) -> str:
+    """Why every test is affected, or "": a changed code object that runs
+    at import (a module's or a class's body: what it defines every test may
+    read, imported anywhere), or one that ran outside the tests or in a
+    test's setup or teardown (a fixture's setup runs once for all the tests
+    of its scope, in the first one's)."""
+    shared = [
+        i for i, name in enumerate(previous.names) if name == OUTSIDE or _phase(name) != "call"
+    ]
+    for path, keys in sorted(changed.items()):
+        fingerprints = previous.fingerprints.get(path, {})
+        ran = previous.of_file(path)
+        for key in sorted(keys):
+            if fingerprints.get(key, "").startswith(BODY):
+                return f"{path}: {key[0]} (runs at import)"
+            by_context = ran.get(key, {})
+            if any(i in by_context for i in shared):
+                return f"{path}: {key[0]} (ran outside a test's call)"
+    return ""
+
+
+def _phase(context: str) -> str:
+    return context.rpartition("|")[2]
+
+
 def choose(
     previous: Contexts,
     sha256: Mapping[str, str],
@@ -258,7 +292,12 @@ def choose(
     names it) to run, against the sources under ``base``; ``digests``: the
     :func:`test_file_digest` of each test module now."""
     choice = Choice()
+    if previous.children:
+        choice.unusable = "its run measured child processes, whose code has no contexts"
     changed, whole, _ = changed_code(previous, sha256, base)
+    everything = _everything(previous, changed)
+    if everything:
+        choice.changed.append(everything)
     ran: dict[str, set[str]] = {}  # node id -> reasons from the code it ran
     for path, codes in previous.files.items():
         gone = changed.get(path, set())
@@ -272,10 +311,16 @@ def choose(
     choice.changed.extend(f"{path}: (module)" for path in sorted(whole - set(changed)))
     for nodeid, module in tests.items():
         record = previous.tests.get(nodeid)
-        if record is None:
+        if choice.unusable:
+            choice.add(nodeid, "every test")
+        elif record is None:
             choice.add(nodeid, "new")
         elif record[0] == FAILED:
             choice.add(nodeid, "failed last time")
+        elif record[0] == STALE:
+            choice.add(nodeid, "left out after a change")
+        elif everything:
+            choice.add(nodeid, "shared code changed")
         elif nodeid in ran:
             choice.add(nodeid, "ran changed code")
         elif previous.test_files.get(module) != digests.get(module):
@@ -284,17 +329,26 @@ def choose(
 
 
 def carry_over(
-    previous: Contexts, sha256: Mapping[str, str], base: Path, left_out: set[str], into: Contexts
-) -> None:
+    previous: Contexts,
+    sha256: Mapping[str, str],
+    base: Path,
+    left_out: set[str],
+    into: Contexts,
+    same_shape: Callable[[str, CodeKey, CodeKey], bool],
+) -> set[str]:
     """Keep in ``into`` (this run's contexts) what ``previous`` knew of the
     tests ``left_out`` of this run: their records, their test files'
     digests, and what they ran of code objects that did not change, under
-    those code objects' keys now."""
+    those code objects' keys now.  Returns the tests whose bits could not
+    move: the code object kept its fingerprint but not its instructions
+    (``same_shape`` says no: a line-event ``NOP`` or a superinstruction
+    less), so bit ``i`` would name another instruction."""
     _, whole, moved = changed_code(previous, sha256, base)
     renumber: dict[int, int] = {}
     for context, name in enumerate(previous.names):
         if nodeid_of(name) in left_out:
             renumber[context] = into.number(name)
+    unmoved: set[str] = set()
     for path, codes in previous.files.items():
         if path in whole:
             continue
@@ -303,9 +357,14 @@ def carry_over(
             now = keys.get(key)
             if now is None:
                 continue
+            shaped = same_shape(path, key, now)
             for context, bits in by_context.items():
-                if context in renumber:
+                if context not in renumber:
+                    continue
+                if shaped:
                     into.add(path, now, renumber[context], bits)
+                else:
+                    unmoved.add(nodeid_of(previous.names[context]))
     for nodeid in left_out:
         record = previous.tests.get(nodeid)
         if record is not None and nodeid not in into.tests:
@@ -313,3 +372,4 @@ def carry_over(
             module = record[1]
             if module in previous.test_files and module not in into.test_files:
                 into.test_files[module] = previous.test_files[module]
+    return unmoved

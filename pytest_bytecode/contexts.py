@@ -74,6 +74,8 @@ class Contexts:
     tests: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: test module path -> digest (affected.test_file_digest)
     test_files: dict[str, str] = field(default_factory=dict)
+    #: The run measured child processes too (their code has no contexts).
+    children: bool = False
     _numbers: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +102,7 @@ class Contexts:
         self.fingerprints.update(other.fingerprints)
         self.tests.update(other.tests)
         self.test_files.update(other.test_files)
+        self.children = self.children or other.children
         for path, codes in other.files.items():
             mine = self.files.setdefault(path, {})
             for key, ran in codes.items():
@@ -147,6 +150,8 @@ class Contexts:
             out["tests"] = {nodeid: list(record) for nodeid, record in sorted(self.tests.items())}
         if self.test_files:
             out["test_files"] = dict(sorted(self.test_files.items()))
+        if self.children:
+            out["children"] = True
         return out
 
     @classmethod
@@ -183,6 +188,7 @@ class Contexts:
             result.tests[str(nodeid)] = (_str(outcome), _str(module))
         for module, digest in _dict(raw.get("test_files", {}), "test_files").items():
             result.test_files[str(module)] = _str(digest)
+        result.children = raw.get("children", False) is True
         return result
 
 

@@ -369,8 +369,16 @@ def _gather(state: _State) -> data.CovData:
             )
             if unexecuted is not None:
                 counts.files[key] = unexecuted
+    if counts.contexts is not None and state.children is not None:
+        counts.contexts.children = True
     if counts.contexts is not None and state.selection is not None:
-        remember(counts.contexts, counts, Path(rootdir), state.selection.previous)
+        remember(
+            counts.contexts,
+            counts,
+            Path(rootdir),
+            state.selection.previous,
+            state.selection.collected,
+        )
     return counts
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from pytest_bytecode import affected, data
-from pytest_bytecode.contexts import Contexts
+from pytest_bytecode.contexts import CodeKey, Contexts
+from pytest_bytecode.engine.model import CodeCounts
 
 
 class Selection:
@@ -32,6 +33,9 @@ class Selection:
         #: Why every test runs, when the data file cannot choose.
         self.unusable = ""
         self.lines: list[str] = []
+        #: The node ids collected in this process (None: none were, as in
+        #: an xdist controller).
+        self.collected: set[str] | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -60,7 +64,8 @@ class Selection:
                 f"bytecode coverage: --bytecode-cov-affected: every test runs ({self.unusable})"
             )
             return
-        modules = {item.nodeid: _module(item, self.rootdir) for item in items}
+        modules = {item.nodeid: _module(item) for item in items}
+        self.collected = set(modules)
         digests = {
             module: affected.test_file_digest(self.rootdir / module, self.rootdir)
             for module in set(modules.values())
@@ -73,12 +78,16 @@ class Selection:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
         why = ", ".join(f"{n} {reason}" for reason, n in sorted(choice.reasons.items()))
+        if choice.unusable:
+            why = f"every test: {self.data_path} {choice.unusable}"
+        elif not why:
+            why = "no test ran changed code" if choice.changed else "nothing changed"
         changed = f"; changed: {', '.join(choice.changed[:5])}" if choice.changed else ""
         more = f" and {len(choice.changed) - 5} more" if len(choice.changed) > 5 else ""
         total = len(keep) + len(dropped)
         self.lines.append(
             f"bytecode coverage: --bytecode-cov-affected: {len(keep)} of {total} tests run "
-            f"({why or 'nothing changed'}){changed}{more}"
+            f"({why}){changed}{more}"
         )
 
     @pytest.hookimpl(trylast=True)
@@ -88,9 +97,10 @@ class Selection:
             terminalreporter.write_line(line)
 
 
-def _module(item: pytest.Item, rootdir: Path) -> str:
-    """A test's module as the data file names it (relative to the rootdir)."""
-    return Path(item.location[0]).as_posix() if item.location else item.nodeid.split("::")[0]
+def _module(item: pytest.Item) -> str:
+    """A test's module as the data file names it: its node id's file (not
+    ``location``, which names the file of a base class's method)."""
+    return item.nodeid.split("::")[0]
 
 
 def remember(
@@ -98,6 +108,7 @@ def remember(
     counts: data.CovData,
     rootdir: Path,
     previous: data.CovData | None,
+    collected: set[str] | None = None,
 ) -> None:
     """What the next ``--bytecode-cov-affected`` compares against: the
     fingerprints of the files some context ran (when the file on disk is the
@@ -110,14 +121,7 @@ def remember(
     for module in {module for _, module in contexts.tests.values()}:
         contexts.test_files[module] = affected.test_file_digest(rootdir / module, rootdir)
     if previous is not None and previous.contexts is not None:
-        left_out = {
-            nodeid
-            for nodeid, (_, module) in previous.contexts.tests.items()
-            if nodeid not in contexts.tests and (rootdir / module).is_file()
-        }
-        if left_out:
-            sha256 = {path: fdata.sha256 for path, fdata in previous.files.items()}
-            affected.carry_over(previous.contexts, sha256, rootdir, left_out, contexts)
+        _carry_over(contexts, counts, rootdir, previous, previous.contexts, collected)
     for path in contexts.files:
         fdata = counts.files.get(path)
         if fdata is None:
@@ -135,10 +139,61 @@ def remember(
         file = Path(path) if Path(path).is_absolute() else rootdir / path
         try:
             source = file.read_bytes()
-        except OSError:
+        except (OSError, ValueError):
             continue
         if hashlib.sha256(source).hexdigest() != fdata.sha256:
             continue
         found = affected.file_fingerprints(source, str(file))
         if found is not None:
             contexts.fingerprints[path] = found
+
+
+def _carry_over(
+    contexts: Contexts,
+    counts: data.CovData,
+    rootdir: Path,
+    previous: data.CovData,
+    known: Contexts,
+    collected: set[str] | None,
+) -> None:
+    """Keep what ``previous`` knew of the tests that did not run: those
+    still there (their module is, and if it was collected, so were they).
+    One that a change affects is kept as ``stale`` (it runs next time);
+    so is one whose bits cannot move to code of another shape."""
+    modules = {nodeid.split("::")[0] for nodeid in collected or ()}
+    left_out = set()
+    for nodeid, (_, module) in known.tests.items():
+        if nodeid in contexts.tests:
+            continue
+        try:
+            there = (rootdir / module).is_file()
+        except (OSError, ValueError):
+            there = False
+        if there and not (collected is not None and module in modules and nodeid not in collected):
+            left_out.add(nodeid)
+    if not left_out:
+        return
+    sha256 = {path: fdata.sha256 for path, fdata in previous.files.items()}
+    digests = {
+        module: affected.test_file_digest(rootdir / module, rootdir)
+        for module in {known.tests[nodeid][1] for nodeid in left_out}
+    }
+    choice = affected.choose(
+        known, sha256, rootdir, {t: known.tests[t][1] for t in left_out}, digests
+    )
+    keyed: dict[tuple[str, bool], dict[CodeKey, CodeCounts]] = {}
+
+    def same_shape(path: str, old: CodeKey, new: CodeKey) -> bool:
+        for side, source in ((False, previous), (True, counts)):
+            if (path, side) not in keyed:
+                fdata = source.files.get(path)
+                keyed[(path, side)] = fdata.keyed() if fdata is not None else {}
+        before, now = keyed[(path, False)].get(old), keyed[(path, True)].get(new)
+        return before is not None and now is not None and data.same_shape(before, now)
+
+    unmoved = affected.carry_over(
+        known, sha256, rootdir, left_out - choice.run, contexts, same_shape
+    )
+    for nodeid in choice.run | unmoved:
+        if nodeid in left_out:
+            contexts.tests[nodeid] = (affected.STALE, known.tests[nodeid][1])

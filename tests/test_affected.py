@@ -229,7 +229,7 @@ def test_nothing_changed_selects_nothing(project: pytest.Pytester) -> None:
 
 @pytest.mark.subprocess
 @pytest.mark.parametrize(
-    ("old", "new", "expected"),
+    ("old", "new", "expected"),  # expected: test names, or "all"
     [
         ("return 2 * x", "return x + x", {"test_double", "test_both"}),
         ("return 0 < x < LIMIT", "return 0 < x <= LIMIT", {"test_small", "test_both"}),
@@ -237,7 +237,7 @@ def test_nothing_changed_selects_nothing(project: pytest.Pytester) -> None:
         ('return "never run"', 'return "still never run"', set()),
         ("def small", "# a comment\n\n\ndef small", set()),
         ("return 2 * x", "return (\n        2 * x\n    )", set()),
-        ("LIMIT = 10", "LIMIT = 11", {"test_small", "test_double", "test_both"}),
+        ("LIMIT = 10", "LIMIT = 11", "all"),
     ],
     ids=["double", "small", "both", "unused", "comment", "format", "module-constant"],
 )
@@ -245,10 +245,13 @@ def test_a_change_selects_exactly_the_tests_that_ran_it(
     project: pytest.Pytester, old: str, new: str, expected: set[str]
 ) -> None:
     """The oracle: the tests whose recorded contexts ran the changed
-    function; a module-level change (it ran at import) selects every test
-    that ran anything of the file."""
+    function; a module-level change (it runs at import, and any test may
+    read what it defines) selects every test."""
     _edit(project, "src/pkg/mod.py", old, new)
-    assert _run(project) == {f"tests/test_mod.py::{name}" for name in expected}
+    selected = _run(project)
+    assert selected == (
+        ALL if expected == "all" else {f"tests/test_mod.py::{name}" for name in expected}
+    )
 
 
 @pytest.mark.subprocess
@@ -292,6 +295,43 @@ def test_tests_left_out_are_remembered(project: pytest.Pytester) -> None:
     # test_small was left out of the last two runs, its memory carried over
     # (and its code object moved in between: no, but double's did change).
     assert _run(project) == {"tests/test_mod.py::test_small", "tests/test_mod.py::test_both"}
+
+
+@pytest.mark.subprocess
+def test_a_test_left_out_after_a_change_runs_next_time(project: pytest.Pytester) -> None:
+    """A run of some test files only (or -k, -x) leaves out tests that a
+    change affects: they are kept as stale and run the next time."""
+    _edit(project, "src/pkg/mod.py", "return 2 * x", "return x + x")
+    assert _run(project, "tests/sub") == set()
+    assert _run(project) == {"tests/test_mod.py::test_double", "tests/test_mod.py::test_both"}
+    assert _run(project) == set()
+
+
+@pytest.mark.subprocess
+def test_code_a_fixture_ran_in_setup_selects_every_test(project: pytest.Pytester) -> None:
+    """A fixture's setup runs once for all the tests of its scope, in the
+    first one's setup: a change to code it ran selects every test."""
+    (project.path / "tests/conftest.py").write_text(
+        "import pytest\nfrom pkg.other import shout\n\n"
+        "@pytest.fixture(scope='session', autouse=True)\ndef loud():\n    return shout('x')\n"
+    )
+    assert _run(project) == ALL  # the conftest changed
+    _edit(project, "src/pkg/other.py", "s.upper()", "s.upper() + ''")
+    assert _run(project) == ALL
+
+
+@pytest.mark.subprocess
+def test_renamed_tests_are_forgotten(project: pytest.Pytester) -> None:
+    _edit(project, "tests/test_mod.py", "def test_small", "def test_small_renamed")
+    assert _run(project) == {  # the test file changed: all its tests run
+        "tests/test_mod.py::test_small_renamed",
+        "tests/test_mod.py::test_double",
+        "tests/test_mod.py::test_both",
+        "tests/test_mod.py::test_nothing_measured",
+    }
+    loaded = data.load(project.path / ".bytecode-cov")
+    assert loaded.contexts is not None
+    assert "tests/test_mod.py::test_small" not in loaded.contexts.tests
 
 
 @pytest.mark.subprocess
