@@ -396,16 +396,17 @@ def print_tables(results: dict[str, dict[str, Any]], runs: int) -> None:
             )
     log("")
     labels["ctx/warm"] = "contexts / warm without"
+    width = max(30, *(len(labels[mode]) for mode in ratios))
     log(f"geometric mean of the ratios over {len(results)} projects:")
     for mode, values in ratios.items():
-        log(f"  {labels[mode]:<30} ×{geomean(values):.2f}  ({len(values)} projects)")
+        log(f"  {labels[mode]:<{width}} ×{geomean(values):.2f}  ({len(values)} projects)")
     ratios.pop("ctx/warm", None)
     common = [n for n, r in results.items() if set(r["samples"]) == set(ratios)]
     if 0 < len(common) < len(results):
         log(f"over the {len(common)} projects every mode ran ({', '.join(common)}):")
         for mode in ratios:
             values = [summarise(results[n])[mode]["ratio"] for n in common]
-            log(f"  {labels[mode]:<30} ×{geomean(values):.2f}")
+            log(f"  {labels[mode]:<{width}} ×{geomean(values):.2f}")
 
 
 def geomean(values: list[float]) -> float:
