@@ -52,6 +52,13 @@ FAILED = "failed"
 PASSED = "passed"
 STALE = "stale"
 
+#: The instructions whose argument is a constant's index.
+HAS_CONST = frozenset(dis.hasconst)
+
+#: Names a class body stores its own position in (3.13+: ``__firstlineno__``,
+#: from a constant; 3.14+ with ``LOAD_SMALL_INT``): left out of fingerprints.
+LINE_NAMES = frozenset({"__firstlineno__"})
+
 #: Marks the fingerprint of a body that runs at import (a module's, a
 #: class's): a change to it selects every test.
 BODY = "body:"  # not a hex digit
@@ -69,12 +76,14 @@ def _const(value: object) -> str:
     return f"{type(value).__name__}:{value!r}"
 
 
-def _instructions(code: types.CodeType) -> str:
+def _instructions(code: types.CodeType) -> tuple[str, set[int | None]]:
     """The instruction stream without ``NOP`` (the compiler leaves one where
     a statement spans lines, to keep a line event: a formatting change),
     superinstructions as the two they join (made only within one line),
     3.14's ``LOAD_FAST_BORROW`` as the ``LOAD_FAST`` it stands for,
-    jump targets and exception-table ranges as positions in that stream."""
+    jump targets and exception-table ranges as positions in that stream,
+    constants by value (and the indexes of those loaded), and the value a
+    class body stores in ``__firstlineno__`` (3.13+) left out."""
     every = list(dis.get_instructions(code))
     instrs = [i for i in every if i.opname != "NOP"]
     index_at: dict[int, int] = {}
@@ -89,10 +98,20 @@ def _instructions(code: types.CodeType) -> str:
         return found if found is not None else max(index_at.values(), default=0) + 1
 
     parts = []
-    for ins in instrs:
+    used: set[int | None] = set()
+    for i, ins in enumerate(instrs):
+        after = instrs[i + 1] if i + 1 < len(instrs) else None
+        if after is not None and after.opname == "STORE_NAME" and after.argval in LINE_NAMES:
+            parts.append("LOAD:" + str(after.argval))  # 3.13+: a class body's own line
+            if ins.opcode in HAS_CONST:
+                used.add(ins.arg)
+            continue
         split = versions.SUPERINSTRUCTIONS.get(ins.opname)
         if ins.opcode in versions.JUMP_OPCODES and isinstance(ins.argval, int):
             parts.append(f"{ins.opname}>{at(ins.argval)}")
+        elif ins.opcode in HAS_CONST:  # by value: indexes move as constants merge
+            used.add(ins.arg)
+            parts.append(f"{ins.opname}={_const(ins.argval)}")
         elif split is not None and ins.arg is not None:
             # Joined only on one line: as the two instructions it stands for.
             parts.append(f"{split[0]}:{ins.arg >> 4} {split[1]}:{ins.arg & 15}")
@@ -100,14 +119,16 @@ def _instructions(code: types.CodeType) -> str:
             parts.append(f"{versions.SAME_EFFECT.get(ins.opname, ins.opname)}:{ins.arg}")
     for entry in getattr(dis.Bytecode(code), "exception_entries", ()):
         parts.append(f"x{at(entry.start)}-{at(entry.end)}>{at(entry.target)}:{entry.depth}")
-    return " ".join(parts)
+    return " ".join(parts), used
 
 
 def code_fingerprint(code: types.CodeType) -> str:
     """What ``code`` compiles to, positions and nested bodies left out (hex)."""
+    instructions, used = _instructions(code)
+    unused = tuple(c for k, c in enumerate(code.co_consts) if k not in used)  # docstrings
     parts = (
-        _instructions(code),
-        _const(code.co_consts),
+        instructions,
+        _const(unused),
         repr(code.co_names),
         repr(code.co_varnames),
         repr(code.co_freevars),
@@ -307,7 +328,10 @@ def choose(
                     if previous.names[context] != OUTSIDE:
                         ran.setdefault(nodeid_of(previous.names[context]), set()).add(path)
     for path in sorted(changed):
-        choice.changed.extend(f"{path}: {key[0]}" for key in sorted(changed[path]))
+        for key in sorted(changed[path]):
+            named = f"{path}: {key[0]}"
+            if not everything.startswith(named + " ("):  # named once, with its reason
+                choice.changed.append(named)
     choice.changed.extend(f"{path}: (module)" for path in sorted(whole - set(changed)))
     for nodeid, module in tests.items():
         record = previous.tests.get(nodeid)

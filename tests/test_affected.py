@@ -11,7 +11,7 @@ import textwrap
 import pytest
 from bc_helpers import make_project
 
-from pytest_bytecode import data
+from pytest_bytecode import data, versions
 from pytest_bytecode.affected import code_fingerprint, file_fingerprints, moved_keys
 
 
@@ -98,6 +98,20 @@ def test_line_breaks_inside_statements_keep_fingerprints() -> None:
     jumps, and then the code object counts as changed (the safe side)."""
     one, other = (_fingerprints(text) for text in REFORMATTED)
     assert one == other
+
+
+def test_a_class_moved_down_keeps_its_fingerprint() -> None:
+    """3.13+ class bodies store their first line (``__firstlineno__``), and
+    equal constants merge (the line and ``x = 1``): left out, and constants
+    compared by value.  A change to the class still shows."""
+    src = "class C:\n    x = 1\n\n    def m(self):\n        return 4\n"
+    base = _fingerprints(src)
+    m = ("C.m" if versions.HAS_CO_QUALNAME else "m", 0)  # 3.10: no co_qualname
+    assert _fingerprints(src, before="# a comment\n\n\n") == base
+    assert _fingerprints(src.replace("x = 1", "x = 2"))[("C", 0)] != base[("C", 0)]
+    assert _fingerprints(src.replace("return 4", "return 5"))[m] != base[m]
+    doc = _fingerprints(src.replace("return 4", "'Doc.'\n        return 4"))
+    assert doc[m] != base[m]  # a docstring is a constant of its function
 
 
 @pytest.mark.subprocess

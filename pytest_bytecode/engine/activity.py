@@ -102,15 +102,19 @@ def _monitoring() -> Any:
     return sys.monitoring  # type: ignore[attr-defined]
 
 
-#: Set by the audit hook when a code object was made with ``CodeType`` or
-#: ``code.replace()`` (event ``code.__new__``): it may be a copy of a
-#: watched one (``types.coroutine`` makes one), running on its counters.
+#: Set by the audit hook when a code object of a watched file was made with
+#: ``CodeType`` or ``code.replace()`` (event ``code.__new__``): it may be a
+#: copy of a watched one (``types.coroutine`` makes one), running on its
+#: counters.
 _code_made = [False]
 _audit_hooked = [False]
+#: The files of the watched code objects: a code object made for another
+#: file is no copy of one (the event names its file, second).
+_watched_files: set[str] = set()
 
 
 def _audit(event: str, args: tuple[object, ...]) -> None:
-    if event == "code.__new__":
+    if event == "code.__new__" and len(args) > 1 and args[1] in _watched_files:
         _code_made[0] = True
 
 
@@ -160,6 +164,7 @@ class _Hints:
         self._index[code] = index
         if first_counter is not None:
             self._by_counter[id(first_counter)] = index
+        _watched_files.add(code.co_filename)
         _monitoring().set_local_events(self._tool, code, self._local)
 
     def _find_copies(self) -> None:
