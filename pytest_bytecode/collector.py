@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pytest_bytecode import engine
-from pytest_bytecode.data import CodeKey, CovData, DataError, FileData, gc_paused, merge_file
+from pytest_bytecode.data import (
+    CodeKey,
+    CovData,
+    DataError,
+    FileData,
+    gc_paused,
+    merge_file,
+    name_keys,
+)
 from pytest_bytecode.engine import RawState
 from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.sources import python_source_text, report_path
@@ -211,14 +219,7 @@ class Collector:
         path, handle = self._handles[index]
         if index not in self._files[path].handles:
             return None
-        names = handle.code_names()
-        seen: dict[tuple[str, int], int] = {}
-        keys: list[CodeKey] = []
-        for name in names:
-            n = seen.get(name, 0)
-            seen[name] = n + 1
-            keys.append((*name, n))
-        return path, keys
+        return path, name_keys(handle.code_names())
 
     def measured_files(self) -> list[str]:
         """Relative paths of every registered file."""

@@ -76,12 +76,18 @@ def gc_paused() -> Iterator[None]:
 
 def code_keys(codes: Iterable[CodeCounts]) -> list[CodeKey]:
     """The ``(qualname, firstlineno, n)`` key of each code object, in order."""
+    return name_keys((code.qualname, code.firstlineno) for code in codes)
+
+
+def name_keys(names: Iterable[tuple[str, int]]) -> list[CodeKey]:
+    """The keys of code objects named ``(qualname, firstlineno)``, in order:
+    ``n`` tells apart those that share both."""
     seen: dict[tuple[str, int], int] = {}
     keys: list[CodeKey] = []
-    for code in codes:
-        n = seen.get((code.qualname, code.firstlineno), 0)
-        seen[(code.qualname, code.firstlineno)] = n + 1
-        keys.append((code.qualname, code.firstlineno, n))
+    for name in names:
+        n = seen.get(name, 0)
+        seen[name] = n + 1
+        keys.append((name[0], name[1], n))
     return keys
 
 
