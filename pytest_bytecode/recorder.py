@@ -47,11 +47,11 @@ class ContextRecorder:
         #: The context what runs now belongs to.
         self._current = OUTSIDE
 
-    def _look(self) -> list[Ran]:
+    def _look(self, everything: bool = False) -> list[Ran]:
         handles = self.collector.handles()
         for handle in handles[len(self._activity) :]:
             self._activity.watch(cast(Watchable, handle))
-        return self._activity.look()
+        return self._activity.look(everything=everything)
 
     def _record(self, name: str, ran: list[Ran]) -> None:
         if not ran:
@@ -68,10 +68,11 @@ class ContextRecorder:
             self.contexts.add(path, keys[code], context, bits)
             self._new.add(path, keys[code], new_context, bits)
 
-    def _switch(self, name: str) -> None:
+    def _switch(self, name: str, *, last: bool = False) -> None:
         """File what ran since the last switch under the context that was
-        current, and make ``name`` current."""
-        self._record(self._current, self._look())
+        current, and make ``name`` current (``last``: the run's last switch,
+        which reads every code object)."""
+        self._record(self._current, self._look(last))
         self._current = name
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -104,7 +105,7 @@ class ContextRecorder:
 
     def finish(self) -> Contexts:
         """File what ran since the last switch, stop listening; the contexts."""
-        self._switch(OUTSIDE)
+        self._switch(OUTSIDE, last=True)
         self.close()
         return self.contexts
 

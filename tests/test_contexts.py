@@ -103,6 +103,132 @@ def test_a_copy_of_a_code_object_made_and_run_between_looks_is_seen(hints: bool)
         assert len(activity.look()) == 2
 
 
+DRIVER = """
+def drive(look, n):
+    total = 0
+    for i in range(n):
+        if i % 3:
+            total += i
+        else:
+            total -= 1
+        look()
+    return total
+"""
+
+
+def _stepped(
+    handle: engine.Instrumented, activity: Activity, ns: dict[str, Any], before: engine.RawState
+) -> list[tuple[dict[int, int], dict[int, int]]]:
+    """Per look made by ``drive`` (defined in ``ns``): what the look found
+    and what the oracle says (the first, since ``before``)."""
+    looks = []
+
+    def look() -> None:
+        nonlocal before
+        found = {code: bits for _, code, bits in activity.look()}
+        looks.append((found, _bits_between(handle, before)))
+        before = handle.state()
+
+    ns["look"] = look
+    exec("drive(look, 40)", ns)
+    return looks
+
+
+@pytest.mark.parametrize("hints", [True, False], ids=["hints", "scan"])
+def test_a_frame_that_drives_the_looks_is_read_at_each_look(hints: bool) -> None:
+    """A frame below the look on the looking thread, running between looks
+    (a measured plugin's run-test loop), seen by the first look's walk: every
+    look reads it."""
+    handle = engine.instrument(compile(DRIVER, "driver.py", "exec"))
+    ns: dict[str, Any] = {}
+    with Activity(hints=hints) as activity:
+        activity.watch(handle)
+        exec(handle.code, ns)  # the first look has the module body too
+        looks = _stepped(handle, activity, ns, ([0] * len(handle.counters), {}))
+    assert len(looks) == 40
+    for found, expected in looks:
+        assert found == expected
+    assert all(found for found, _ in looks)
+
+
+def test_a_driving_frame_begun_after_the_first_look_loses_no_count() -> None:
+    """Begun after the first look, such a frame is read when a walk of the
+    looking thread's stack finds it (every ``WALK_EVERY`` looks), exactly from
+    then on; what it ran before is read by then: nothing is lost."""
+    from pytest_bytecode.engine.activity import WALK_EVERY
+
+    handle = engine.instrument(compile(DRIVER, "driver.py", "exec"))
+    ns: dict[str, Any] = {}
+    with Activity() as activity:
+        activity.watch(handle)
+        exec(handle.code, ns)
+        assert activity.look()  # the module body; no frame of it below
+        start = handle.state()
+        looks = _stepped(handle, activity, ns, start)
+        last = {code: bits for _, code, bits in activity.look(everything=True)}
+    union = last.get(1, 0)
+    for found, _ in looks:
+        union |= found.get(1, 0)
+    assert union == _bits_between(handle, start)[1]
+    for found, expected in looks[WALK_EVERY:]:
+        assert found == expected
+
+
+WORKER = """
+def work(step, rounds):
+    total = 0
+    for r in range(rounds):
+        step()
+        if r % 2:
+            total += r
+        else:
+            total -= r
+    return total
+"""
+
+
+@pytest.mark.skipif(versions.IS_PYODIDE, reason="Pyodide cannot start threads")
+@pytest.mark.parametrize("hints", [True, False], ids=["hints", "scan"])
+def test_a_frame_running_in_another_thread_across_looks_is_read_at_each_look(
+    hints: bool,
+) -> None:
+    """Another thread's frame that runs between looks without starting
+    again (a server's loop) is read at each look.  Each look is made while
+    the thread waits in ``step`` (not measured): nothing of the measured
+    frame runs during the look."""
+    import threading
+
+    handle = engine.instrument(compile(WORKER, "worker.py", "exec"))
+    ns: dict[str, Any] = {}
+    exec(handle.code, ns)
+    go, done = threading.Event(), threading.Event()
+
+    def step() -> None:
+        done.set()
+        assert go.wait(10)
+        go.clear()
+
+    with Activity(hints=hints) as activity:
+        activity.watch(handle)
+        thread = threading.Thread(target=ns["work"], args=(step, 8), daemon=True)
+        thread.start()
+        assert done.wait(10)
+        activity.look()
+        for _ in range(6):
+            before = handle.state()
+            done.clear()
+            go.set()
+            assert done.wait(10)
+            found = {code: bits for _, code, bits in activity.look()}
+            assert found == _bits_between(handle, before)
+            assert found
+        done.clear()
+        go.set()  # the rest of the rounds, and out
+        assert done.wait(10)
+        go.set()
+        thread.join(10)
+
+
 def test_ran_bits_layout() -> None:
     """Instructions first, then fell-through and jumped per conditional jump."""
     src = "def f(x):\n    if x:\n        return 1\n    return 2\n"
@@ -120,6 +246,28 @@ def test_ran_bits_layout() -> None:
     assert ran == [i.count > 0 for i in code.instructions]
     ((fall, jump),) = [((bits >> n) & 1, (bits >> (n + 1)) & 1) for _ in code.branches]
     assert (fall, jump) == (0, 1)  # f(0): the jump past "return 1"
+
+
+@pytest.mark.parametrize("prog", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_bits_without_counts_equal_the_bits_of_the_counts(prog: Any) -> None:
+    """The short way to what ran (no counts made, for a look without raise
+    records) gives the bits of the counts, for any counter values: both are
+    the same flow solve, and a unit ran as often as the edge into its block."""
+    import random
+
+    handle = engine.instrument(prog.compile())
+    rng = random.Random(prog.name)
+    checked = 0
+    for index, (a, b, c, d) in enumerate(handle.spans()):
+        for _ in range(5):
+            values = [rng.choice((0, 0, 1, 2, 7)) for _ in range(b - a)]
+            bits = handle.code_bits_from(index, values)
+            if bits is None:  # 3.11 landings: the counts are made instead
+                continue
+            counted = handle.code_counts_from(index, values, [{}] * (d - c))
+            assert bits == ran_bits(*counted), (index, values)
+            checked += 1
+    assert checked
 
 
 # --- the data model --------------------------------------------------------------

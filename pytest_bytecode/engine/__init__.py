@@ -160,6 +160,13 @@ class Instrumented:
         with these values of its counters and contents of its raise tables."""
         return self._readers[index][1].counts_from(values, raises)
 
+    def code_bits_from(self, index: int, values: Sequence[int]) -> int | None:
+        """What code object ``index`` ran, as the bit set
+        :func:`~pytest_bytecode.engine.activity.ran_bits` makes of
+        :meth:`code_counts_from` with these counter values and no raise
+        record, without making the counts (None: use the counts)."""
+        return self._readers[index][1].ran_bits_from(values)
+
     def counts(self) -> list[CodeCounts]:
         """Counts for every code object of the tree, root first, depth-first."""
         return self.counts_from(self.state())

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from types import CodeType, FrameType, FunctionType
@@ -50,6 +51,8 @@ class Watchable(Protocol):
         self, index: int, values: Sequence[int], raises: Sequence[Mapping[int, int]]
     ) -> tuple[tuple[InstructionCount, ...], tuple[BranchCount, ...]]: ...
 
+    def code_bits_from(self, index: int, values: Sequence[int]) -> int | None: ...
+
 
 #: ``(handle index, code object index in its tree, bits)``: what one look found.
 Ran = tuple[int, int, int]
@@ -59,6 +62,10 @@ Ran = tuple[int, int, int]
 #: name taken (what :mod:`pytest_bytecode.tracers` knows as never jumping).
 MONITORING_TOOLS = (3, 4)
 MONITORING_NAME = "pytest-bytecode"
+
+#: Every how many looks the looking thread's own stack is walked when
+#: nothing says it must be (see :meth:`Activity._on_stacks`).
+WALK_EVERY = 16
 
 #: How many (code object, steps) -> bits answers are kept.
 KNOWN_STEPS = 65536
@@ -123,19 +130,25 @@ class _Hints:
     exception thrown in since the last :meth:`take`, told by
     ``sys.monitoring`` under a tool id of its own, as local events of the
     watched code objects.  Each start switches the event off for its code
-    object (``DISABLE``) until :meth:`take` turns them all on again
-    (``restart_events``), so a function called a million times in a phase
-    costs one callback.  A copy of a watched code object
-    (``code.replace()``) runs on its counters without its events: after any
-    code object was made, :meth:`take` looks for functions running such a
-    copy and listens to it too."""
+    object (``DISABLE``) until :meth:`take` turns it on again, so a function
+    called a million times in a phase costs one callback.  :meth:`take`
+    turns on only the code objects that started, by setting their local
+    events off and on again: ``restart_events()`` would turn them on too,
+    but it makes every code object that runs afterwards, the test runner's
+    included, check its instrumentation again.  A copy of a watched code
+    object (``code.replace()``) runs on its counters without its events:
+    after any code object was made, :meth:`take` looks for functions running
+    such a copy and listens to it too."""
 
     def __init__(self, activity: Activity, tool: int) -> None:
         self._index = activity._code_index
         #: id of each code object's first counter -> its index (copies).
         self._by_counter: dict[int, int] = {}
         self._tool = tool
-        self._started: set[int] = set()
+        #: The code objects whose start events fired (each is off until taken).
+        self._fired: list[CodeType] = []
+        #: The watched code objects an exception was thrown into.
+        self._thrown: set[int] = set()
         monitoring = _monitoring()
         events = monitoring.events
         self._local: int = events.PY_START | events.PY_RESUME
@@ -181,30 +194,35 @@ class _Hints:
                 found = by_counter.get(id(const))
                 if found is not None:
                     self.listen(code, found, None)
-                    self._started.add(found)
+                    self._thrown.add(found)
                     break
 
     def _start(self, code: CodeType, offset: int) -> object:
-        index = self._index.get(code)
-        if index is not None:
-            self._started.add(index)
+        self._fired.append(code)
         return _monitoring().DISABLE
 
     def _throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
         index = self._index.get(code)
         if index is not None:
-            self._started.add(index)
+            self._thrown.add(index)
 
     def take(self) -> tuple[set[int], bool]:
         """What started since the last call, and whether a code object was
-        made meanwhile (a copy may have run unheard: read everything); every
-        start is told again."""
+        made meanwhile (a copy may have run unheard: read everything); the
+        starts of what started are told again from now on."""
         made = _code_made[0]
         if made:
             _code_made[0] = False
             self._find_copies()
-        _monitoring().restart_events()
-        started, self._started = self._started, set()
+        fired, self._fired = self._fired, []
+        started, self._thrown = self._thrown, set()
+        monitoring, tool, local, index = _monitoring(), self._tool, self._local, self._index
+        for code in set(fired):  # a generator's start and resumes: once
+            # DISABLE switched this start off; setting the events they are
+            # already set to would change nothing: off, then on.
+            monitoring.set_local_events(tool, code, 0)
+            monitoring.set_local_events(tool, code, local)
+            started.add(index[code])
         return started, made
 
     def close(self) -> None:
@@ -250,8 +268,12 @@ class Activity:
         #: (None: every look reads every counter).
         self._code_index: dict[CodeType, int] = {}
         self._hints = _Hints.start(self) if hints else None
-        self._recheck: set[int] = set()
         self._unseen: set[int] = set()
+        #: The thread the last look ran in, and whether its stack then held
+        #: a frame of a watched code object (see :meth:`_on_stacks`).
+        self._looker: int | None = None
+        self._looker_held = False
+        self._looks = 0
         self._totals: dict[int, int] = {}  # per raise table that holds records
 
     def __len__(self) -> int:
@@ -290,10 +312,12 @@ class Activity:
             for i, (code, (a, b, _, _)) in enumerate(zip(codes, handle.spans(), strict=True)):
                 self._hints.listen(code, first + i, counters[a] if b > a else None)
 
-    def look(self) -> list[Ran]:
-        """What ran since the last look, one entry per code object that ran."""
+    def look(self, *, everything: bool = False) -> list[Ran]:
+        """What ran since the last look, one entry per code object that ran
+        (``everything``: reading every code object, whatever the start
+        hints say: the last look of a run)."""
         if self._hints is not None:
-            return self._look_hinted(self._hints)
+            return self._look_hinted(self._hints, everything)
         marks = probe_marks(self._counters)
         lens = list(map(len, self._tables))
         totals = list(map(sum, map(dict.values, self._held_tables)))
@@ -322,18 +346,15 @@ class Activity:
         self._lens = lens
         return found
 
-    def _look_hinted(self, hints: _Hints) -> list[Ran]:
+    def _look_hinted(self, hints: _Hints, everything: bool) -> list[Ran]:
         """:meth:`look`, reading only the code objects that can have run:
         those that started or resumed (``_monitoring()``'s word), those on
-        some thread's stack, those of handles new since the last look, and
-        those that started before the last look (an event between its
-        restart and its read left them switched off meanwhile)."""
+        some thread's stack, and those of handles new since the last look."""
         started, made = hints.take()
-        if made:  # a copy of a watched code object may have run unheard
+        if made or everything:  # made: a copy may have run unheard
             candidates = set(range(len(self._codes)))
         else:
-            candidates = started | self._recheck | self._unseen | self._on_stacks()
-        self._recheck = started
+            candidates = started | self._unseen | self._on_stacks(bool(self._unseen))
         self._unseen = set()
         found: list[Ran] = []
         for code in sorted(candidates):
@@ -357,18 +378,43 @@ class Activity:
                 found.append((self._codes[code][0], c, bits))
         return found
 
-    def _on_stacks(self) -> set[int]:
+    def _on_stacks(self, new_handles: bool) -> set[int]:
         """The watched code objects with a frame on some thread's stack: they
-        run on without a start event (a frame that spans a phase)."""
-        found = set()
+        run on without a start event (a frame that spans a phase).
+
+        Every other thread's stack is walked.  The looking thread's stack is
+        walked only when it may hold such a frame: at the first look, after
+        new handles (their code objects had no events on before), when the
+        last walk found one there, and every :data:`WALK_EVERY` looks.
+        Walking it is what costs: every frame of the test runner made since
+        the last look gets a frame object.  A frame below the look on the
+        looking thread runs nothing while the look's callers run, and a
+        frame begun since the last look started an event, so what is left
+        unread is a frame that drives several phases itself (a pytest
+        plugin's own run-test loop, measured): what it runs between looks is
+        read when its code starts again, when a walk finds it, or at the
+        last look, which reads everything (``look(everything=True)``)."""
+        found: set[int] = set()
         index = self._code_index
-        for frame in sys._current_frames().values():
+        me = threading.get_ident()
+        self._looks += 1
+        walk_mine = (
+            new_handles or self._looker != me or self._looker_held or self._looks % WALK_EVERY == 0
+        )
+        for thread, frame in sys._current_frames().items():
+            if thread == me and not walk_mine:
+                continue
+            held = False
             f: FrameType | None = frame
             while f is not None:
                 code = index.get(f.f_code)
                 if code is not None:
                     found.add(code)
+                    held = True
                 f = f.f_back
+            if thread == me:
+                self._looker_held = held
+        self._looker = me
         return found
 
     def close(self) -> None:
@@ -408,8 +454,10 @@ class Activity:
         key = (code, *steps)
         bits = self._known.get(key)
         if bits is None:
-            instructions, branches = handle.code_counts_from(c, steps, raises)
-            bits = ran_bits(instructions, branches)
+            bits = handle.code_bits_from(c, steps)
+            if bits is None:
+                instructions, branches = handle.code_counts_from(c, steps, raises)
+                bits = ran_bits(instructions, branches)
             if len(self._known) < KNOWN_STEPS:
                 self._known[key] = bits
         return bits

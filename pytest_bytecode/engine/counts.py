@@ -314,6 +314,7 @@ class CountReader:
         self._generated = generated
         #: per node: the edges into it and out of it (built on first use)
         self._incidence: tuple[list[list[int]], list[list[int]]] | None = None
+        self._masks: list[tuple[int, int]] | None = None  # see _bit_masks
 
     def _analysed(self) -> Analysis:
         if self._analysis is None:
@@ -498,13 +499,76 @@ class CountReader:
             lost[node_out(block.index)] = sum(raised_before[first : last + 1]) + sum(
                 raised_after[first : last + 1]
             )
-        into, out_of = self._edges_at()
-        for e, node in flow.steps():
-            # Conservation at node: sum(in) = sum(out) + lost.
-            total_in = sum(edge[f] for f in into[node] if f != e)
-            total_out = sum(edge[f] for f in out_of[node] if f != e) + lost[node]
-            edge[e] = total_out - total_in if flow.edges[e][1] == node else total_in - total_out
+        self._solve(edge, lost)
         return edge
+
+    def _solve(self, edge: list[int], lost: Sequence[int] | None) -> None:
+        """Fill in every edge the flow plan solves, from the probed edges and
+        handler entries already in ``edge``, by conservation of flow at each
+        node: what flows in equals what flows out plus ``lost`` there (what
+        leaves a block unseen, raised in its middle; None: nothing)."""
+        flow = self.flow
+        into, out_of = self._edges_at()
+        edges = flow.edges
+        for e, node in flow.steps():
+            total_in = sum(edge[f] for f in into[node] if f != e)
+            total_out = sum(edge[f] for f in out_of[node] if f != e)
+            if lost is not None:
+                total_out += lost[node]
+            edge[e] = total_out - total_in if edges[e][1] == node else total_in - total_out
+
+    def ran_bits_from(self, values: Sequence[int]) -> int | None:
+        """What ran, for these probe values and no raise record, as the bit
+        set :func:`~pytest_bytecode.engine.activity.ran_bits` makes of
+        :meth:`counts_from`: bit ``i`` for the ``i``-th unit, then two per
+        conditional jump (fell through, jumped).  The same flow solve, without
+        making the counts: an edge that ran sets the bits of the units of the
+        block it enters and of the jump outcome it is (see :meth:`_bit_masks`).
+        None when the plan has landings (3.11: their counts move raise
+        records, so :meth:`counts_from` must be used)."""
+        if not any(values):
+            return 0
+        flow = self.flow
+        if flow.landings:
+            return None
+        edge = [0] * len(flow.edges)
+        for e, probe in flow.probe_of.items():
+            edge[e] = values[probe]
+        self._solve(edge, None)
+        bits = 0
+        for e, mask in self._bit_masks():
+            if edge[e] > 0:
+                bits |= mask
+        return bits
+
+    def _bit_masks(self) -> list[tuple[int, int]]:
+        """``(edge, bits)``: the bits of :meth:`ran_bits_from` an edge sets
+        when it ran (worked out on first use).  With no raise, every unit of
+        a block ran as often as the edge into it (:meth:`_instruction_counts`),
+        and a jump outcome as often as its edge."""
+        if self._masks is None:
+            decoded = self.decoded()
+            flow = self.flow
+            unit_bit: dict[int, int] = {}
+            for ins in decoded.instrs:
+                if ins.index not in decoded.non_units:
+                    unit_bit[ins.index] = len(unit_bit)
+            masks: dict[int, int] = {}
+            for block in self.blocks:
+                mask = 0
+                for i in range(decoded.first[block.index], decoded.last[block.index] + 1):
+                    if i in unit_bit:
+                        mask |= 1 << unit_bit[i]
+                if mask:
+                    e = flow.block_edge[block.index]
+                    masks[e] = masks.get(e, 0) | mask
+            n = len(unit_bit)
+            for j, (_, fall_edge, jump_edge) in enumerate(flow.branches(self.graph)):
+                for e, bit in ((fall_edge, n + 2 * j), (jump_edge, n + 2 * j + 1)):
+                    if e >= 0:
+                        masks[e] = masks.get(e, 0) | 1 << bit
+            self._masks = list(masks.items())
+        return self._masks
 
     def _instruction_counts(
         self,
