@@ -40,8 +40,10 @@ Prints the median wall time of each mode, its spread, the median CPU time
 waited for, xdist's workers; less disturbed than wall time by other work on
 a busy machine) and the peak RSS (``ru_maxrss``, the pytest process; under
 xdist the largest of the controller and its workers), the ratios to plain
-and of ``bc-ctx`` to ``bc``, and the
-data files of the last timed runs: size in bytes with and without contexts,
+and of ``bc-ctx`` to ``bc`` (of the medians, and the median of each
+round's own ratio: the modes of a round run one after the other, so that
+ratio drifts less with a machine whose speed drifts), and the data files
+of the last timed runs: size in bytes with and without contexts,
 the number of instructions and branches they list (every instruction of
 every code object of the package, run or not), of contexts, and of tests
 with a context.
@@ -49,9 +51,15 @@ with a context.
 ``--profile`` also runs the ``bc-ctx`` mode once under cProfile (after the
 timed rounds) and prints the functions of pytest_bytecode that cost most.
 
+``--instructions`` also runs ``plain``, ``bc`` and ``bc-ctx`` once each under
+valgrind's callgrind and prints the instructions each executed (``Ir``) and
+their ratios: a measure that does not drift with the machine's load (times
+on a shared virtual machine swing by tens of percent between rounds), at
+about fifty times the run's time (``--tests 1000`` keeps it to minutes).
+
 Usage (in an environment where pytest-bytecode is installed)::
 
-    python benchmarks/bench_contexts.py [--runs 5] [--workers 2] [--profile]
+    python benchmarks/bench_contexts.py [--runs 5] [--workers 2] [--profile] [--instructions]
         [--modules 10] [--functions 91] [--tests 5000] [--work DIR] [--ref REV]
 
 The goal (per-test contexts): 5,000 tests over 50,000 instructions grow the
@@ -421,6 +429,36 @@ def run_once(python: Path, where: Path, mode: str, options: list[str], ntests: i
     return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
+def instructions(python: Path, where: Path, mode: str, options: list[str], ntests: int) -> int:
+    """The instructions one pytest process executes, counted by valgrind's
+    callgrind (``Ir``): the same for the same work whatever else the machine
+    does, where times on a shared machine are not."""
+    out = where / f"callgrind.{mode}.out"
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(python)]
+    cmd += command(where, mode, options)
+    proc = subprocess.run(cmd, cwd=where, env=environment(), capture_output=True, text=True)
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    if proc.returncode != 0 or not passed or int(passed[1]) != ntests:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+        raise SystemExit(f"{mode} run under callgrind failed:\n+ {' '.join(cmd)}\n{tail}")
+    totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+    out.unlink()
+    if totals is None:
+        raise SystemExit(f"{out}: no instruction total in callgrind's output")
+    return int(totals[1])
+
+
+def count_instructions(python: Path, where: Path, modes: dict[str, list[str]], n: int) -> None:
+    """Print each mode's instruction count and the ratios, contexts to none."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    counted = {m: instructions(python, where, m, options, n) for m, options in modes.items()}
+    print("\n| mode | instructions (callgrind Ir) | ratio |\n| --- | --- | --- |")
+    for mode, ir in counted.items():
+        print(f"| {label(mode)} | {ir:,} | ×{ir / counted['plain']:.3f} |")
+    print(f"contexts / no contexts: instructions ×{counted['bc-ctx'] / counted['bc']:.3f}")
+
+
 def data_figures(path: Path) -> dict[str, int]:
     """Size of a data file and what it lists."""
     raw = json.loads(path.read_text())
@@ -491,6 +529,11 @@ def main() -> int:
     parser.add_argument("--tests", type=int, default=5000, help="tests (about)")
     parser.add_argument("--profile", action="store_true", help="also profile one bc-ctx run")
     parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each mode's instructions once under valgrind's callgrind",
+    )
+    parser.add_argument(
         "--work",
         type=Path,
         default=ROOT / ".cache" / "bench-contexts",
@@ -520,6 +563,8 @@ def main() -> int:
     samples: dict[str, list[Sample]] = {m: [] for m in modes}
     if args.runs == 0:
         report_data(where)
+        if args.instructions:
+            count_instructions(python, where, {m: modes[m] for m in BASE_MODES}, ntests)
         return 0
     for i in range(args.runs):
         for mode, options in modes.items():
@@ -553,8 +598,18 @@ def main() -> int:
             f"wall ×{wall[ctx] / wall[bc]:.3f} ({wall[ctx] - wall[bc]:+.2f} s), "
             f"CPU ×{cpu[ctx] / cpu[bc]:.3f} ({cpu[ctx] - cpu[bc]:+.2f} s)"
         )
+        # Each round runs the modes one after the other: the ratio within a
+        # round is less disturbed by a machine whose speed drifts (a VM).
+        paired = zip(samples[ctx], samples[bc], strict=True)
+        per_round = sorted(c.cpu / b.cpu for c, b in paired)
+        print(
+            f"  the rounds' own CPU ratios: median ×{statistics.median(per_round):.3f} "
+            f"(" + ", ".join(f"{r:.2f}" for r in per_round) + ")"
+        )
     print()
     report_data(where)
+    if args.instructions:
+        count_instructions(python, where, {m: modes[m] for m in BASE_MODES}, ntests)
     if args.profile:
         profile(python, where, modes["bc-ctx"], ntests, 25)
     return 0

@@ -40,8 +40,9 @@ class ContextRecorder:
     def __init__(self, collector: Collector) -> None:
         self.collector = collector
         self.contexts = Contexts()
-        #: What was recorded since :meth:`take_new` last asked (xdist progress).
-        self._new = Contexts()
+        #: What was recorded since :meth:`take_new` last asked (xdist
+        #: progress; None until :meth:`send_progress`: kept only where sent).
+        self._new: Contexts | None = None
         self._activity = Activity()
         self._keys: list[tuple[str, list[CodeKey]] | None] = []
         #: The context what runs now belongs to.
@@ -56,8 +57,9 @@ class ContextRecorder:
     def _record(self, name: str, ran: list[Ran]) -> None:
         if not ran:
             return
-        context = self.contexts.number(name)
-        new_context = self._new.number(name)
+        targets = [(self.contexts, self.contexts.number(name))]
+        if self._new is not None:
+            targets.append((self._new, self._new.number(name)))
         for handle, code, bits in ran:
             while len(self._keys) <= handle:
                 self._keys.append(self.collector.code_keys_of(len(self._keys)))
@@ -65,8 +67,8 @@ class ContextRecorder:
             if keyed is None:
                 continue  # a file loaded again with other contents: counts dropped too
             path, keys = keyed
-            self.contexts.add(path, keys[code], context, bits)
-            self._new.add(path, keys[code], new_context, bits)
+            for contexts, context in targets:
+                contexts.add(path, keys[code], context, bits)
 
     def _switch(self, name: str, *, last: bool = False) -> None:
         """File what ran since the last switch under the context that was
@@ -113,10 +115,18 @@ class ContextRecorder:
         """Stop the engine's start hints (``sys.monitoring``), if on."""
         self._activity.close()
 
+    def send_progress(self) -> None:
+        """Keep what :meth:`take_new` returns from now on (an xdist worker,
+        before its first test)."""
+        if self._new is None:
+            self._new = Contexts()
+
     def take_new(self) -> Contexts:
         """What was recorded since the last call, up to now (an xdist
         worker's progress, sent with a test's teardown report: what its
         teardown ran so far is in it, so that a crash loses none of it)."""
+        self.send_progress()
         self._switch(self._current)
         new, self._new = self._new, Contexts()
+        assert new is not None
         return new

@@ -84,6 +84,8 @@ class WorkerRole:
         self.config = config
         self.collector = collector
         self.recorder = recorder
+        if recorder is not None:
+            recorder.send_progress()
         workerinput: dict[str, Any] = getattr(config, "workerinput", {})
         self.key = f"{workerinput.get('workerid', 'gw?')}-{os.getpid()}"
         self.setup: list[RawState] | None = None

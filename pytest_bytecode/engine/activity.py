@@ -67,6 +67,9 @@ MONITORING_NAME = "pytest-bytecode"
 #: nothing says it must be (see :meth:`Activity._on_stacks`).
 WALK_EVERY = 16
 
+#: The moved raise tables of a code object that has none.
+_NO_TABLES: frozenset[int] = frozenset()
+
 #: How many (code object, steps) -> bits answers are kept.
 KNOWN_STEPS = 65536
 
@@ -144,6 +147,8 @@ class _Hints:
         self._index = activity._code_index
         #: id of each code object's first counter -> its index (copies).
         self._by_counter: dict[int, int] = {}
+        #: Every code object listened to (they stay alive: ids are keys).
+        self._listened: list[CodeType] = []
         self._tool = tool
         #: The code objects whose start events fired (each is off until taken).
         self._fired: list[CodeType] = []
@@ -174,7 +179,8 @@ class _Hints:
 
     def listen(self, code: CodeType, index: int, first_counter: object | None) -> None:
         """Be told when ``code`` (watched code object ``index``) starts or resumes."""
-        self._index[code] = index
+        self._index[id(code)] = index
+        self._listened.append(code)  # alive while its id is a key
         if first_counter is not None:
             self._by_counter[id(first_counter)] = index
         _watched_files.add(code.co_filename)
@@ -188,7 +194,7 @@ class _Hints:
             if type(obj) is not FunctionType:
                 continue
             code = obj.__code__
-            if code in index:
+            if id(code) in index:
                 continue
             for const in code.co_consts:
                 found = by_counter.get(id(const))
@@ -202,7 +208,7 @@ class _Hints:
         return _monitoring().DISABLE
 
     def _throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        index = self._index.get(code)
+        index = self._index.get(id(code))
         if index is not None:
             self._thrown.add(index)
 
@@ -217,12 +223,14 @@ class _Hints:
         fired, self._fired = self._fired, []
         started, self._thrown = self._thrown, set()
         monitoring, tool, local, index = _monitoring(), self._tool, self._local, self._index
-        for code in set(fired):  # a generator's start and resumes: once
+        # Once per code object (a generator's start and resumes), keyed by
+        # id: a code object's hash is worked out anew from its contents.
+        for code in {id(code): code for code in fired}.values():
             # DISABLE switched this start off; setting the events they are
             # already set to would change nothing: off, then on.
             monitoring.set_local_events(tool, code, 0)
             monitoring.set_local_events(tool, code, local)
-            started.add(index[code])
+            started.add(index[id(code)])
         return started, made
 
     def close(self) -> None:
@@ -266,7 +274,7 @@ class Activity:
         self._known: dict[tuple[int, ...], int] = {}
         #: 3.12+: which code objects started, from ``_monitoring()``
         #: (None: every look reads every counter).
-        self._code_index: dict[CodeType, int] = {}
+        self._code_index: dict[int, int] = {}  # by id(code object)
         self._hints = _Hints.start(self) if hints else None
         self._unseen: set[int] = set()
         #: The thread the last look ran in, and whether its stack then held
@@ -361,12 +369,16 @@ class Activity:
             _, c, (a, b, t0, t1) = self._codes[code]
             v, t = self._counter_starts[code], self._table_starts[code]
             now = probe_marks(self._counters[v : v + b - a])
-            tables = {
-                x
-                for x in range(t, t + t1 - t0)
-                if len(self._tables[x]) != self._lens[x]
-                or (x in self._copies and sum(self._tables[x].values()) != self._totals[x])
-            }
+            tables = (
+                {
+                    x
+                    for x in range(t, t + t1 - t0)
+                    if len(self._tables[x]) != self._lens[x]
+                    or (x in self._copies and sum(self._tables[x].values()) != self._totals[x])
+                }
+                if t1 > t0
+                else _NO_TABLES
+            )
             if now == self._marks[v : v + b - a] and not tables:
                 continue
             bits = self._ran(code, now, tables)
@@ -407,7 +419,7 @@ class Activity:
             held = False
             f: FrameType | None = frame
             while f is not None:
-                code = index.get(f.f_code)
+                code = index.get(id(f.f_code))
                 if code is not None:
                     found.add(code)
                     held = True
@@ -427,7 +439,7 @@ class Activity:
             self._held_tables = [self._tables[t] for t in self._held]
             self._held_totals = [sum(self._copies[t].values()) for t in self._held]
 
-    def _ran(self, code: int, now: list[int], moved_tables: set[int]) -> int:
+    def _ran(self, code: int, now: list[int], moved_tables: set[int] | frozenset[int]) -> int:
         """The bits of code object ``code`` (its index among all watched)
         for what ran since the last look, its counters' marks being ``now``;
         the copies of its raise tables move on to now."""
@@ -436,8 +448,8 @@ class Activity:
         # Marks and values differ by a constant (or not at all), with one
         # sign: the difference of values is that of marks, in either order.
         steps = [abs(x - y) for x, y in zip(now, self._marks[v : v + b - a], strict=True)]
-        raises: list[dict[int, int]] = []
-        for table in range(t, t + t1 - t0):
+        raises: list[dict[int, int]] = [] if moved_tables else [{}] * (t1 - t0)
+        for table in range(t, t + t1 - t0) if moved_tables else ():
             if table not in moved_tables:
                 raises.append({})
                 continue
