@@ -229,6 +229,118 @@ def test_a_frame_running_in_another_thread_across_looks_is_read_at_each_look(
         thread.join(10)
 
 
+ENDING = """
+def work(step):
+    step()
+    total = 0
+    for i in range(3):
+        total += i
+    return total
+"""
+
+
+@pytest.mark.skipif(versions.IS_PYODIDE, reason="Pyodide cannot start threads")
+@pytest.mark.parametrize("hints", [True, False], ids=["hints", "scan"])
+def test_a_thread_frame_that_ends_between_two_looks_is_read_at_the_second(hints: bool) -> None:
+    """A frame on another thread's stack at one look that runs on and ends
+    before the next, without starting again, is read at the next."""
+    import threading
+
+    handle = engine.instrument(compile(ENDING, "ending.py", "exec"))
+    ns: dict[str, Any] = {}
+    exec(handle.code, ns)
+    waiting, go = threading.Event(), threading.Event()
+
+    def step() -> None:
+        waiting.set()
+        assert go.wait(10)
+
+    with Activity(hints=hints) as activity:
+        activity.watch(handle)
+        activity.look()
+        before = handle.state()
+        thread = threading.Thread(target=ns["work"], args=(step,), daemon=True)
+        thread.start()
+        assert waiting.wait(10)
+        found = {code: bits for _, code, bits in activity.look()}
+        assert found == _bits_between(handle, before)
+        before = handle.state()
+        go.set()
+        thread.join(10)
+        found = {code: bits for _, code, bits in activity.look()}
+        assert found == _bits_between(handle, before)
+        assert found
+
+
+@pytest.mark.skipif(not versions.HAS_SYS_MONITORING, reason="sys.monitoring is 3.12+")
+@pytest.mark.skipif(versions.IS_PYODIDE, reason="Pyodide cannot start threads")
+def test_a_start_told_while_a_look_runs_is_told_again_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thread switch inside the start callback of another thread, while
+    the looking thread takes the starts: the code object's start is still
+    told at every later look (it must not stay switched off)."""
+    import threading
+
+    from pytest_bytecode.engine import activity as activity_module
+
+    handle = engine.instrument(compile("def f(x):\n    return x + 1\n", "f.py", "exec"))
+    ns: dict[str, Any] = {}
+    exec(handle.code, ns)
+    inside, resume = threading.Event(), threading.Event()
+    start = activity_module._Hints._start
+
+    def slow_start(self: Any, code: Any, offset: int) -> object:
+        result = start(self, code, offset)
+        if threading.current_thread() is not threading.main_thread():
+            inside.set()  # the looking thread runs now, the callback unfinished
+            assert resume.wait(10)
+        return result
+
+    monkeypatch.setattr(activity_module._Hints, "_start", slow_start)
+    with Activity() as activity:
+        activity.watch(handle)
+        activity.look()
+        thread = threading.Thread(target=ns["f"], args=(1,), daemon=True)
+        thread.start()
+        assert inside.wait(10)
+        activity.look()
+        resume.set()
+        thread.join(10)
+        activity.look()
+        for i in range(3):
+            before = handle.state()
+            ns["f"](i)
+            found = {code: bits for _, code, bits in activity.look()}
+            assert found == _bits_between(handle, before)
+            assert found
+
+
+def test_a_code_object_listened_to_by_a_closed_activity_is_ignored() -> None:
+    """3.12 and 3.13 keep a code object's local events after its tool id is
+    freed: one listened to by an earlier Activity that runs under the next
+    one (same tool id) is no error, and not news."""
+    first = engine.instrument(compile("def f():\n    return 1\n", "a.py", "exec"))
+    second = engine.instrument(compile("def g():\n    return 2\n", "b.py", "exec"))
+    ns1: dict[str, Any] = {}
+    ns2: dict[str, Any] = {}
+    exec(first.code, ns1)
+    exec(second.code, ns2)
+    with Activity() as activity:
+        activity.watch(first)
+        activity.look()
+        ns1["f"]()
+        assert activity.look()
+    with Activity() as activity:
+        activity.watch(second)
+        activity.look()
+        before = second.state()
+        ns1["f"]()
+        ns2["g"]()
+        found = {(h, code): bits for h, code, bits in activity.look()}
+        assert found == {(0, code): bits for code, bits in _bits_between(second, before).items()}
+
+
 def test_ran_bits_layout() -> None:
     """Instructions first, then fell-through and jumped per conditional jump."""
     src = "def f(x):\n    if x:\n        return 1\n    return 2\n"

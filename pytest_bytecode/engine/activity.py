@@ -132,13 +132,12 @@ class _Hints:
     """3.12+: the watched code objects that started, resumed or had an
     exception thrown in since the last :meth:`take`, told by
     ``sys.monitoring`` under a tool id of its own, as local events of the
-    watched code objects.  Each start switches the event off for its code
-    object (``DISABLE``) until :meth:`take` turns it on again, so a function
-    called a million times in a phase costs one callback.  :meth:`take`
-    turns on only the code objects that started, by setting their local
-    events off and on again: ``restart_events()`` would turn them on too,
-    but it makes every code object that runs afterwards, the test runner's
-    included, check its instrumentation again.  A copy of a watched code
+    watched code objects.  Each start switches its code object's events off
+    until :meth:`take` turns them on again, so a function called a million
+    times in a phase costs one callback.  :meth:`take` turns on only the
+    code objects that started: ``DISABLE`` and ``restart_events()`` would
+    do it too, but a restart makes every code object that runs afterwards,
+    the test runner's included, check its instrumentation again.  A copy of a watched code
     object (``code.replace()``) runs on its counters without its events:
     after any code object was made, :meth:`take` looks for functions running
     such a copy and listens to it too."""
@@ -203,9 +202,13 @@ class _Hints:
                     self._thrown.add(found)
                     break
 
-    def _start(self, code: CodeType, offset: int) -> object:
+    def _start(self, code: CodeType, offset: int) -> None:
+        # Switched off here, before it is noted, rather than by returning
+        # DISABLE: CPython applies a DISABLE after the callback returns, which
+        # (a thread switch in between) can be after a take() on another
+        # thread turned the events on again, leaving them off for good.
+        _monitoring().set_local_events(self._tool, code, 0)
         self._fired.append(code)
-        return _monitoring().DISABLE
 
     def _throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
         index = self._index.get(id(code))
@@ -226,17 +229,20 @@ class _Hints:
         # Once per code object (a generator's start and resumes), keyed by
         # id: a code object's hash is worked out anew from its contents.
         for code in {id(code): code for code in fired}.values():
-            # DISABLE switched this start off; setting the events they are
-            # already set to would change nothing: off, then on.
-            monitoring.set_local_events(tool, code, 0)
+            found = index.get(id(code))
+            if found is None:
+                continue  # listened to by an earlier Activity (3.12-3.13 keep that)
             monitoring.set_local_events(tool, code, local)
-            started.add(index[id(code)])
+            started.add(found)
         return started, made
 
     def close(self) -> None:
-        """Give the tool id back."""
+        """Switch the events off and give the tool id back (3.12 and 3.13
+        keep a code object's local events after the tool id is freed)."""
         monitoring = _monitoring()
         events = monitoring.events
+        for code in self._listened:
+            monitoring.set_local_events(self._tool, code, 0)
         monitoring.set_events(self._tool, 0)
         for event in (events.PY_START, events.PY_RESUME, events.PY_THROW):
             monitoring.register_callback(self._tool, event, None)
@@ -277,6 +283,9 @@ class Activity:
         self._code_index: dict[int, int] = {}  # by id(code object)
         self._hints = _Hints.start(self) if hints else None
         self._unseen: set[int] = set()
+        #: Found on another thread's stack at the last look: such a frame may
+        #: run on and end before this look without a start event.
+        self._elsewhere: set[int] = set()
         #: The thread the last look ran in, and whether its stack then held
         #: a frame of a watched code object (see :meth:`_on_stacks`).
         self._looker: int | None = None
@@ -362,7 +371,8 @@ class Activity:
         if made or everything:  # made: a copy may have run unheard
             candidates = set(range(len(self._codes)))
         else:
-            candidates = started | self._unseen | self._on_stacks(bool(self._unseen))
+            elsewhere = self._elsewhere
+            candidates = started | self._unseen | self._on_stacks(bool(self._unseen)) | elsewhere
         self._unseen = set()
         found: list[Ran] = []
         for code in sorted(candidates):
@@ -392,21 +402,26 @@ class Activity:
 
     def _on_stacks(self, new_handles: bool) -> set[int]:
         """The watched code objects with a frame on some thread's stack: they
-        run on without a start event (a frame that spans a phase).
+        run on without a start event (a frame that spans a phase).  Those on
+        another thread's stack are read at the next look too
+        (``_elsewhere``): such a frame may run on and end before it.
 
         Every other thread's stack is walked.  The looking thread's stack is
-        walked only when it may hold such a frame: at the first look, after
-        new handles (their code objects had no events on before), when the
-        last walk found one there, and every :data:`WALK_EVERY` looks.
-        Walking it is what costs: every frame of the test runner made since
-        the last look gets a frame object.  A frame below the look on the
-        looking thread runs nothing while the look's callers run, and a
-        frame begun since the last look started an event, so what is left
-        unread is a frame that drives several phases itself (a pytest
-        plugin's own run-test loop, measured): what it runs between looks is
-        read when its code starts again, when a walk finds it, or at the
-        last look, which reads everything (``look(everything=True)``)."""
+        walked at the first look, after new handles (their code objects had
+        no events on before), when the look comes from another thread, while
+        a walk keeps finding such a frame there, and every
+        :data:`WALK_EVERY` looks.  Walking it is what costs: every frame of
+        the test runner made since the last look gets a frame object.  On
+        the looking thread, a watched frame begun since the last look started
+        an event, and one that was there at the last look and was found is
+        read again; what is left is one begun after the last walk that stays
+        under several looks, which only a frame that drives several phases
+        itself does (a measured pytest plugin's own run-test loop).  What it
+        runs between looks is read when its code starts again, when a walk
+        finds it (within :data:`WALK_EVERY` looks), or at the last look,
+        which reads everything (``look(everything=True)``)."""
         found: set[int] = set()
+        elsewhere: set[int] = set()
         index = self._code_index
         me = threading.get_ident()
         self._looks += 1
@@ -414,7 +429,8 @@ class Activity:
             new_handles or self._looker != me or self._looker_held or self._looks % WALK_EVERY == 0
         )
         for thread, frame in sys._current_frames().items():
-            if thread == me and not walk_mine:
+            mine = thread == me
+            if mine and not walk_mine:
                 continue
             held = False
             f: FrameType | None = frame
@@ -423,10 +439,13 @@ class Activity:
                 if code is not None:
                     found.add(code)
                     held = True
+                    if not mine:
+                        elsewhere.add(code)
                 f = f.f_back
-            if thread == me:
+            if mine:
                 self._looker_held = held
         self._looker = me
+        self._elsewhere = elsewhere
         return found
 
     def close(self) -> None:
