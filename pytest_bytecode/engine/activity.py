@@ -151,8 +151,9 @@ class _Hints:
         self._tool = tool
         #: The code objects whose start events fired (each is off until taken).
         self._fired: list[CodeType] = []
-        #: The watched code objects an exception was thrown into.
-        self._thrown: set[int] = set()
+        #: Watched code objects that ran without a start event since the last
+        #: take: an exception was thrown into them, or a copy of them was found.
+        self._unheard: set[int] = set()
         monitoring = _monitoring()
         events = monitoring.events
         self._local: int = events.PY_START | events.PY_RESUME
@@ -199,7 +200,7 @@ class _Hints:
                 found = by_counter.get(id(const))
                 if found is not None:
                     self.listen(code, found, None)
-                    self._thrown.add(found)
+                    self._unheard.add(found)
                     break
 
     def _start(self, code: CodeType, offset: int) -> None:
@@ -213,7 +214,7 @@ class _Hints:
     def _throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
         index = self._index.get(id(code))
         if index is not None:
-            self._thrown.add(index)
+            self._unheard.add(index)
 
     def take(self) -> tuple[set[int], bool]:
         """What started since the last call, and whether a code object was
@@ -224,7 +225,7 @@ class _Hints:
             _code_made[0] = False
             self._find_copies()
         fired, self._fired = self._fired, []
-        started, self._thrown = self._thrown, set()
+        started, self._unheard = self._unheard, set()
         monitoring, tool, local, index = _monitoring(), self._tool, self._local, self._index
         # Once per code object (a generator's start and resumes), keyed by
         # id: a code object's hash is worked out anew from its contents.
