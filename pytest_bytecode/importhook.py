@@ -154,7 +154,7 @@ class Measurement:
         fault of the measuring tool must never change what the code does.
         """
         try:
-            inst = engine.instrument(code)
+            inst = engine.instrument(code, prepare=True)
         except Exception as exc:
             self.warn(
                 f"bytecode-cov-not-instrumented: {fullname} ({filename}) runs unmeasured: "

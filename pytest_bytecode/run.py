@@ -44,10 +44,8 @@ from pytest_bytecode.collector import Collector, unexecuted_file
 from pytest_bytecode.contexts import Contexts
 from pytest_bytecode.importhook import Measurement, instrument_loaded
 from pytest_bytecode.plugin import BytecodeCovWarning
-from pytest_bytecode.recorder import ContextRecorder
 from pytest_bytecode.report import write_reports
 from pytest_bytecode.results import Results
-from pytest_bytecode.selection import Selection, remember
 from pytest_bytecode.settings import Settings
 from pytest_bytecode.sources import (
     CoverageConfigError,
@@ -59,6 +57,11 @@ from pytest_bytecode.sources import (
 )
 from pytest_bytecode.tracers import TracerWatch
 from pytest_bytecode.xdist import ControllerRole, WorkerRole
+
+TYPE_CHECKING = False  # what only some runs use loads when they use it
+if TYPE_CHECKING:
+    from pytest_bytecode.recorder import ContextRecorder
+    from pytest_bytecode.selection import Selection
 
 
 @dataclass
@@ -141,10 +144,14 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     config.add_cleanup(state.watch.stop)
     config.pluginmanager.register(RunHooks(state), "bytecode-cov-run")
     if run_settings.context == "test":
+        from pytest_bytecode.recorder import ContextRecorder
+
         state.recorder = ContextRecorder(collector)
         config.pluginmanager.register(state.recorder, "bytecode-cov-contexts")
         config.add_cleanup(state.recorder.close)
     if run_settings.affected:
+        from pytest_bytecode.selection import Selection
+
         state.selection = Selection(
             run_settings.data_path,
             config.rootpath,
@@ -372,6 +379,8 @@ def _gather(state: _State) -> data.CovData:
     if counts.contexts is not None and state.children is not None:
         counts.contexts.children = True
     if counts.contexts is not None and state.selection is not None:
+        from pytest_bytecode.selection import remember
+
         remember(
             counts.contexts,
             counts,

@@ -50,8 +50,8 @@ _MODULES = (
 )
 
 
-def _stdlib_code() -> Iterator[CodeType]:
-    """Every code object of the modules above, as their loader gives it
+def _stdlib_modules() -> Iterator[tuple[str, CodeType]]:
+    """The module code of the modules above, as their loader gives it
     (compiled from source, or from a .pyc where, as in Pyodide, the stdlib
     ships without sources)."""
     found = 0
@@ -62,9 +62,15 @@ def _stdlib_code() -> Iterator[CodeType]:
         if not isinstance(top, CodeType):
             continue
         found += 1
+        yield name, top
+    assert found >= 20, "too few stdlib modules found to compare on"
+
+
+def _stdlib_code() -> Iterator[CodeType]:
+    """Every code object of :func:`_stdlib_modules`."""
+    for _, top in _stdlib_modules():
         for _, code in iter_code_tree(top):
             yield code
-    assert found >= 20, "too few stdlib modules found to compare on"
 
 
 def _rewriter_module() -> Any:
@@ -318,9 +324,9 @@ def test_the_plan_worked_out_when_counts_are_read_numbers_the_probes_as_emitted(
     assert checked > 3000
 
 
-def test_counts_of_code_that_never_ran_need_no_flow_plan() -> None:
-    """Reading all-zero probes with no raise takes a short way, from the
-    blocks alone (most code objects of a run never run); it must give what
+def test_counts_of_code_that_never_ran_need_no_solve() -> None:
+    """Reading all-zero probes with no raise takes a short way, with no
+    flow solve (most code objects of a run never run); it must give what
     the full way gives: the same instructions and branches, all at 0."""
     rewriter = _rewriter_module()
     checked = 0
@@ -328,10 +334,77 @@ def test_counts_of_code_that_never_ran_need_no_flow_plan() -> None:
         _, reader = rewriter.instrument_code(code)
         zeros = [0] * len(reader.counters)
         short = reader.counts_from(zeros, [{} for _ in reader.raises])
-        assert reader._analysis is None  # the flow plan was not worked out
+        assert reader.plan()._solver is None  # the solve was not worked out
         # A record at no unit of the code: skipped when read, but it makes
         # counts_from take the full way.
         full = reader.counts_from(zeros, [{-(10**9): 0}, *({} for _ in reader.raises)])
         assert short == full, code.co_name
         checked += 1
     assert checked > 1000
+
+
+def test_a_read_plan_made_from_the_rewriters_analysis_is_the_one_made_anew() -> None:
+    """``prepare`` builds the read plan from the analysis the rewriter made
+    (its probes numbered only afterwards); it must be the plan that reading
+    counts works out from the original code alone, byte for byte."""
+    rewriter = _rewriter_module()
+    checked = 0
+    for code in _stdlib_code():
+        _, prepared = rewriter.instrument_code(code, prepare=True)
+        _, lazy = rewriter.instrument_code(code)
+        assert lazy._plan_state is None  # not made until asked for
+        assert prepared.plan_state() == lazy.plan_state(), code.co_name
+        assert prepared.generated() == lazy.generated(), code.co_name
+        checked += 1
+    assert checked > 1000
+
+
+def test_counts_read_through_a_stored_plan_equal_the_counts_worked_out_anew() -> None:
+    """A handle loaded from the instrumentation cache reads counts through
+    the read plan stored with it; for any probe values and raise records
+    they must equal what a handle that works its plan out anew reads.
+    Random values and records, at units across each code object (most are
+    not raise sites a run could record, which the reader must skip alike)."""
+    import random
+
+    from pytest_bytecode.engine import loads
+
+    rng = random.Random(20261206)
+    checked = 0
+    for name, top in _stdlib_modules():
+        fresh = instrument(top)
+        stored = loads(instrument(top, prepare=True).dumps())
+        spans = fresh.spans()
+        for round_ in range(3):
+            values = [rng.choice((0, 0, 1, 2, 7, 1000)) for _ in fresh.counters]
+            tables: dict[int, dict[int, int]] = {}
+            for (_, code), (_, _, t0, t1) in zip(iter_code_tree(fresh.code), spans, strict=True):
+                units = len(code.co_code) // 2
+                for t in range(t0, t1):
+                    if round_ and rng.random() < 0.5:
+                        keys = rng.sample(range(units), min(units, 3))
+                        tables[t] = {
+                            k * versions.RAISE_KEY_DIVISOR: rng.randint(1, 5) for k in keys
+                        }
+            state = (values, tables)
+            assert stored.counts_from(state) == fresh.counts_from(state), name
+            checked += 1
+    assert checked >= 60
+
+
+def test_a_read_plan_names_its_sections_in_the_order_they_are_written() -> None:
+    """:class:`ReadPlan` unpacks its buffer section by section, in the order
+    of ``_SECTIONS`` (the order :func:`build` writes them): section ``k``
+    filled with ``k`` must come back under its own name."""
+    from pytest_bytecode.engine import readplan
+
+    ints: list[int] = []
+    for k, _ in enumerate(readplan._SECTIONS):
+        ints += [7, *[k] * 7]
+    plan = readplan.ReadPlan((readplan.pack_ints(ints), ("NOP",) * 7, ("POP_JUMP_IF_TRUE",)))
+    for k, name in enumerate(readplan._SECTIONS):
+        assert list(getattr(plan, name)) == [k] * 7, name
+    with pytest.raises(ValueError, match="overrun"):
+        readplan.ReadPlan((readplan.pack_ints(ints[:-1]), ("NOP",) * 7, ("POP_JUMP_IF_TRUE",)))
+    with pytest.raises(ValueError, match="disagree"):
+        readplan.ReadPlan((readplan.pack_ints(ints), ("NOP",) * 6, ("POP_JUMP_IF_TRUE",)))

@@ -384,7 +384,7 @@ def test_engine_failure_leaves_the_module_unmeasured(
 ) -> None:
     from pytest_bytecode import engine
 
-    def broken(code: Any) -> Any:
+    def broken(code: Any, **options: Any) -> Any:
         raise RuntimeError("engine fault")
 
     monkeypatch.setattr(engine, "instrument", broken)

@@ -47,7 +47,7 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its reader changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "10"
+ENGINE_VERSION = "11"
 
 __all__ = [
     "ENGINE_VERSION",
@@ -260,19 +260,24 @@ def _instrument_tree(
     path: tuple[int, ...],
     readers: list[tuple[tuple[int, ...], CountReader]],
     probe_by_for_iter: bool,
+    prepare: bool,
 ) -> CodeType:
     slot = len(readers)
     readers.append((path, None))  # type: ignore[arg-type]  # filled in below, keeps root first
     consts = list(code.co_consts)
     for index, const in enumerate(consts):
         if isinstance(const, CodeType):
-            consts[index] = _instrument_tree(const, (*path, index), readers, probe_by_for_iter)
-    new_code, reader = instrument_code(code, consts, probe_by_for_iter)
+            consts[index] = _instrument_tree(
+                const, (*path, index), readers, probe_by_for_iter, prepare
+            )
+    new_code, reader = instrument_code(code, consts, probe_by_for_iter, prepare)
     readers[slot] = (path, reader)
     return new_code
 
 
-def instrument(code: CodeType, *, probe_by_for_iter: bool | None = None) -> Instrumented:
+def instrument(
+    code: CodeType, *, probe_by_for_iter: bool | None = None, prepare: bool = False
+) -> Instrumented:
     """Instrument ``code`` and every code object among its constants.
 
     ``probe_by_for_iter``: the probe form, ``FOR_ITER`` over the counter or a
@@ -280,6 +285,13 @@ def instrument(code: CodeType, *, probe_by_for_iter: bool | None = None) -> Inst
     version (``engine.instrument.DEFAULT_PROBE_BY_FOR_ITER``).  Benchmarks
     and tests set it to compare the forms; ``True`` is not valid code on
     3.14+ (``versions.FOR_ITER_PROBE_POSSIBLE``).
+
+    ``prepare``: work out every code object's read plan now
+    (:mod:`~pytest_bytecode.engine.readplan`), from the analysis the
+    rewriter makes anyway, rather than when counts are first read: what a
+    caller that will :meth:`~Instrumented.dumps` the result wants (the
+    plans are stored with it, and a load of it reads counts without
+    decoding or analysing anything).
 
     The cyclic garbage collector is paused meanwhile (if it was running):
     instrumenting allocates many small objects that live on, and collections
@@ -293,7 +305,7 @@ def instrument(code: CodeType, *, probe_by_for_iter: bool | None = None) -> Inst
     if paused:
         gc.disable()
     try:
-        new_code = _instrument_tree(code, (), readers, probe_by_for_iter)
+        new_code = _instrument_tree(code, (), readers, probe_by_for_iter, prepare)
     finally:
         if paused:
             gc.enable()

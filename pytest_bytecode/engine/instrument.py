@@ -33,8 +33,10 @@ The path of one code object:
    writes the tables, and
    :class:`~pytest_bytecode.engine.counts.CountReader` reads the counts back.
    It keeps the original code, the counters and two integers per piece of
-   the new code; the original instructions are decoded, and the analysis of
-   step 2 run again, only when counts are first read.
+   the new code, and the code's read plan
+   (:mod:`~pytest_bytecode.engine.readplan`): the decoded instructions and
+   the analysis of step 2, flat, made when counts are first read or, when
+   asked (for the instrumentation cache), right here from step 2's analysis.
 
 Counts are then exact: the stubs' records give every handler's entries and
 every exception raised in the middle of a block, the probes give the chords,
@@ -138,9 +140,11 @@ class _Rewriter:
         code: CodeType,
         consts: list[object] | None = None,
         probe_by_for_iter: bool = DEFAULT_PROBE_BY_FOR_ITER,
+        prepare: bool = False,
     ) -> None:
         self.code = code
         self.probe_by_for_iter = probe_by_for_iter
+        self.prepare = prepare
         self.raw = code.co_code  # a fresh copy on every access from 3.11
         self.ops, self.flow_instrs = scan(self.raw)
         self.consts: list[object] = list(code.co_consts) if consts is None else consts
@@ -622,7 +626,7 @@ class _Rewriter:
         if catch_all_at >= 0:
             first = splice.position(catch_all_at, GLUED_PROBE)
             layout.linetable = _catch_all_without_line(layout, first, setup_finally)
-        return self._finish(layout, self._stack_size(keys, any_uncovered))
+        return self._finish(layout, self._stack_size(keys, any_uncovered), analysis)
 
     def _insert_stubs(
         self,
@@ -676,8 +680,11 @@ class _Rewriter:
             stack = max(stack, STUB_STACK)
         return stack
 
-    def _finish(self, layout: Layout, stack: int) -> tuple[CodeType, CountReader]:
-        """The new code object and the reader of its counts."""
+    def _finish(
+        self, layout: Layout, stack: int, analysis: Analysis | None = None
+    ) -> tuple[CodeType, CountReader]:
+        """The new code object and the reader of its counts (its read plan
+        made now, from ``analysis`` if there is one, when asked to)."""
         code = self.code
         new_code = build_code(code, layout, tuple(self.consts), tuple(self.names), stack)
         reader = CountReader(
@@ -688,6 +695,12 @@ class _Rewriter:
             layout.tags,
             layout.starts,
         )
+        if self.prepare:
+            if analysis is not None:
+                # The rewriter emitted its probes in this order without
+                # numbering them; reading needs the numbers.
+                analysis.flow.number_probes(analysis.graph)
+            reader.prepare(analysis)
         return new_code, reader
 
     def _rewrite_straight(self) -> tuple[CodeType, CountReader]:
@@ -863,6 +876,7 @@ def instrument_code(
     code: CodeType,
     consts: list[object] | None = None,
     probe_by_for_iter: bool = DEFAULT_PROBE_BY_FOR_ITER,
+    prepare: bool = False,
 ) -> tuple[CodeType, CountReader]:
     """Instrument one code object, not its nested code objects.
 
@@ -870,6 +884,8 @@ def instrument_code(
     if not ``code.co_consts``: instrumenting a tree passes those with its
     nested code objects already instrumented.  The reader keeps ``code``.
     ``probe_by_for_iter``: the probe form (see
-    :data:`DEFAULT_PROBE_BY_FOR_ITER`).
+    :data:`DEFAULT_PROBE_BY_FOR_ITER`).  ``prepare``: make the reader's read
+    plan now, from the analysis the rewriter made anyway (what the
+    instrumentation cache stores), rather than when counts are first read.
     """
-    return _Rewriter(code, consts, probe_by_for_iter).rewrite()
+    return _Rewriter(code, consts, probe_by_for_iter, prepare).rewrite()

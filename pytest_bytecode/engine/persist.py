@@ -6,16 +6,15 @@ one dict per handler stub), which ``marshal`` cannot write.  :func:`dumps`
 swaps each for a marshalable placeholder ``(mark, index)`` and writes the
 readers as plain tuples (their per-piece arrays as bytes, which ``marshal``
 reads far faster than tuples of ints); :func:`loads` makes fresh counters and
-puts them back.  No pickle: only ``marshal`` of code objects and plain
+puts them back.  Each reader's read plan (engine/readplan.py) is written
+too, as bytes and strings, so that a load reads counts without decoding or
+analysing anything.  No pickle: only ``marshal`` of code objects and plain
 values, with a format tag and the interpreter tag checked on load.
 """
 
 from __future__ import annotations
 
 import marshal
-import sys
-from array import array
-from collections.abc import Sequence
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -24,63 +23,52 @@ from pytest_bytecode.engine.counts import (
     new_counter,
     new_raise_table,
 )
+from pytest_bytecode.engine.readplan import pack_ints, view_ints
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/9"
+FORMAT = "pytest-bytecode-engine/10"
 _MARK = "\0pytest-bytecode"
 #: Placeholders of the two builtins the stubs hold (others: >= 0, the index
 #: of a counter or raise table among the tree's live objects, in slot order).
 _NEXT, _GETATTRIBUTE = -1, -2
 
 
-def _packed(values: Sequence[int]) -> bytes:
-    """A sequence of small ints as little-endian 32-bit words: ``marshal``
-    reads bytes at memory speed, a tuple of ints an object at a time."""
-    words = array("i", values)
-    if sys.byteorder == "big":
-        words.byteswap()
-    return words.tobytes()
-
-
-def _unpacked(data: bytes) -> Sequence[int]:
-    """What :func:`_packed` wrote: a view of the bytes, no copy, on the
-    (little-endian) machines nearly everyone runs."""
-    if sys.byteorder == "little":
-        return memoryview(data).cast("i")
-    words = array("i")
-    words.frombytes(data)
-    words.byteswap()
-    return words
-
-
 def _reader_state(reader: CountReader) -> tuple[Any, ...]:
-    # Blocks and flow plan are worked out again from the original code when
-    # counts are read (engine/analysis.py), so they are not written; which
-    # instructions the compiler made up is, so that a warm run does not
-    # classify them again (engine/generated.py).
+    # The read plan (engine/readplan.py) and which instructions the compiler
+    # made up (engine/generated.py) are written, so that a warm run neither
+    # decodes, analyses nor classifies anything to read counts.
     return (
         (reader.qualname, reader.name, reader.firstlineno),
-        _packed(reader.tags),
-        _packed(reader.starts),
+        pack_ints(reader.tags),
+        pack_ints(reader.starts),
         len(reader.counters),
         len(reader.raises),
+        reader.plan_state(),
         reader.generated(),
     )
 
 
 def _reader_from_state(state: tuple[Any, ...], code: CodeType, live: list[object]) -> CountReader:
-    names, tags, starts, n_c, n_r, generated = state
-    if type(generated) is not tuple or type(names) is not tuple or len(names) != 3:
+    names, tags, starts, n_c, n_r, plan, generated = state
+    if (
+        type(generated) is not tuple
+        or type(names) is not tuple
+        or len(names) != 3
+        or type(plan) is not tuple
+        or len(plan) != 3
+    ):
         raise TypeError("a reader state of the wrong shape")
     counters = [new_counter() for _ in range(n_c)]
     raises = [new_raise_table() for _ in range(n_r)]
     live += counters
     live += raises
-    return CountReader(names, code, counters, raises, _unpacked(tags), _unpacked(starts), generated)
+    return CountReader(
+        names, code, counters, raises, view_ints(tags), view_ints(starts), generated, plan
+    )
 
 
 def _code_at(root: CodeType, path: tuple[int, ...]) -> CodeType:

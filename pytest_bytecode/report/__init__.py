@@ -7,7 +7,8 @@ terminal table's rows from :mod:`pytest_bytecode.reportconfig`; the
 line-based formats (``lcov``, ``xml``, ``coverage``) share one per-line view
 of the counts, :mod:`pytest_bytecode.report.lines`.  Their modules (and the
 ``html`` report's, :mod:`pytest_bytecode.report.html`) are imported only when
-such a report is asked for.
+such a report is asked for; so are the ``term`` and ``json`` reports' (a
+run with no report, or with only the terminal one, imports nothing else).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_bytecode.files import is_stdout, write_atomic
-from pytest_bytecode.report import json_report, term
 from pytest_bytecode.reportconfig import ReportConfig, table
 from pytest_bytecode.results import Results
 
@@ -140,6 +140,8 @@ def write_reports(
     written = []
     for spec in specs:
         if spec.terminal:
+            from pytest_bytecode.report import term
+
             rows = table(results, config, skip_covered=spec.skip_covered)
             missing = spec.kind == "term-missing" or config.show_missing
             lines = term.render(
@@ -167,6 +169,8 @@ def write_reports(
             written.append(html.write(results, report_path(spec, base_dir), root))
             continue
         if spec.kind == "json":
+            from pytest_bytecode.report import json_report
+
             text = json_report.text(results, root)
         elif spec.kind == "lcov":
             from pytest_bytecode.report import lcov
