@@ -55,11 +55,20 @@ pytest process (``ru_maxrss`` from ``os.wait4``: coverage.py and SlipCover
 run pytest in their own process), then the geometric mean of each mode's
 ratios over the projects.
 
+``--instructions`` also runs every mode once more under valgrind's callgrind,
+after the timed rounds (so the caches are as warm as theirs; ``bc-cold``
+still starts from an empty one), and prints the instructions each run
+executed (``Ir``) and their ratio to plain's: the same for the same work
+whatever else the machine does, where wall times on a shared machine swing
+by tens of percent.  They leave out what a run waits for (disk, the
+kernel's work on its behalf), so they complement the times rather than
+replace them.  ``--runs 0 --instructions`` counts instructions only.
+
 Usage::
 
     python benchmarks/bench_compare.py [--runs 5] [--projects a,b,c]
         [--modes default|all|a,b,c] [--work DIR] [--python PYTHON]
-        [--timeout SECONDS] [--ref REV]
+        [--timeout SECONDS] [--ref REV] [--instructions]
 
 ``--modes`` names the modes to run (keys of :data:`MODES`: ``plain``,
 ``cov-line``, ``cov-branch``, ``sysmon-line``, ``sysmon-branch``,
@@ -86,6 +95,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -218,9 +228,14 @@ def command(s: Setup, mode: str) -> tuple[list[str], dict[str, str]]:
     return cmd, env
 
 
-def run_once(s: Setup, mode: str, timeout: float) -> dict[str, Any]:
-    """One timed run: seconds, peak RSS (MB), exit status, recorded outcome."""
+def run_once(s: Setup, mode: str, timeout: float, callgrind: bool = False) -> dict[str, Any]:
+    """One timed run: seconds, peak RSS (MB), exit status, recorded outcome.
+    ``callgrind``: run it under valgrind's callgrind instead, and count the
+    instructions it executes (``Ir``; seconds and RSS are then valgrind's)."""
     cmd, env = command(s, mode)
+    counts = s.scratch / f"callgrind.{mode}.out"
+    if callgrind:
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}", *cmd]
     logfile = s.scratch / f"{mode}.log"
     with open(logfile, "w") as f:
         f.write("+ " + " ".join(cmd) + "\n")
@@ -241,7 +256,13 @@ def run_once(s: Setup, mode: str, timeout: float) -> dict[str, Any]:
         data_bytes = data_file.stat().st_size
         raw = pd._load(data_file) or {}
         contexts = len(raw.get("contexts", {}).get("names", []))
+    instructions = 0
+    if callgrind and counts.exists():
+        totals = re.search(r"^(?:summary|totals): (\d+)", counts.read_text(), re.MULTILINE)
+        counts.unlink()
+        instructions = int(totals[1]) if totals else 0
     return {
+        "instructions": instructions,
         "seconds": seconds,
         "rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
         "exit": proc.returncode,
@@ -294,7 +315,9 @@ def check_run(s: Setup, mode: str, res: dict[str, Any], base: dict[str, Any] | N
         raise RunFailed(f"{label}: no context in the data file; log {res['log']}")
 
 
-def bench_project(s: Setup, modes: list[str], runs: int, timeout: float) -> dict[str, Any]:
+def bench_project(
+    s: Setup, modes: list[str], runs: int, timeout: float, instructions: bool = False
+) -> dict[str, Any]:
     s.scratch.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(s.scratch / "caches", ignore_errors=True)
     base = None
@@ -334,13 +357,30 @@ def bench_project(s: Setup, modes: list[str], runs: int, timeout: float) -> dict
             if mode.startswith("bc-"):
                 files[mode] = {"bytes": res["data_bytes"], "contexts": res["contexts"]}
         log(f"  round {i + 1}/{runs}: " + ", ".join(f"{m} {samples[m][-1][0]:.2f}" for m in timed))
+    counted: dict[str, int] = {}
+    if instructions:  # once per mode, after the timed rounds: caches as warm as theirs
+        for mode in timed:
+            res = run_once(s, mode, timeout * CALLGRIND_SLOWER, callgrind=True)
+            try:
+                check_run(s, mode, res, base)
+            except RunFailed as exc:
+                raise SystemExit(f"under callgrind: {exc}") from None
+            if not res["instructions"]:
+                raise SystemExit(f"{s.project.name} {mode}: no instruction total from callgrind")
+            counted[mode] = res["instructions"]
+            log(f"  callgrind {mode:<12} {counted[mode]:,} instructions")
     return {
+        "instructions": counted,
         "tests": ntests,
         "samples": samples,
         "fallback": fallback,
         "failed": failed,
         "files": files,
     }
+
+
+#: How much longer a run takes under callgrind than on its own, at most.
+CALLGRIND_SLOWER = 100
 
 
 def summarise(result: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -357,6 +397,24 @@ def summarise(result: dict[str, Any]) -> dict[str, dict[str, float]]:
             "rss": max(r for _, r in values),
         }
     return rows
+
+
+def print_instructions(results: dict[str, dict[str, Any]]) -> None:
+    """Per project, each mode's instructions and their ratio to plain's;
+    then the geometric mean of each mode's ratios."""
+    labels = dict(MODES)
+    ratios: dict[str, list[float]] = {}
+    for name, result in results.items():
+        counted = result["instructions"]
+        log(f"\n{name} ({result['tests']} tests), instructions (callgrind Ir), one run each\n")
+        log("| mode | instructions | ratio |\n| --- | --- | --- |")
+        for mode, ir in counted.items():
+            ratio = ir / counted["plain"]
+            ratios.setdefault(mode, []).append(ratio)
+            log(f"| {labels[mode]} | {ir:,} | ×{ratio:.3f} |")
+    log(f"\ngeometric mean of the instruction ratios over {len(results)} projects:")
+    for mode, values in ratios.items():
+        log(f"  {labels[mode]:<30} ×{geomean(values):.3f}  ({len(values)} projects)")
 
 
 def print_tables(results: dict[str, dict[str, Any]], runs: int) -> None:
@@ -441,7 +499,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", default=sys.executable, help="interpreter (default: this one)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per pytest run")
     ap.add_argument("--ref", help="install this commit of pytest-bytecode (default: working tree)")
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also run every mode once under valgrind's callgrind and print the instructions "
+        "each executed (load-independent; with --runs 0: only those)",
+    )
     args = ap.parse_args(argv)
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
 
     if os.path.abspath(args.python) != os.path.abspath(sys.executable):
         if os.environ.get("BENCH_COMPARE_REEXEC"):
@@ -504,15 +570,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{n} {pins.get(n, '?')}" for n in ("pytest", "coverage", "slipcover", "pytest-bytecode")
     )
     log(tools)
-    if args.runs == 0:
+    if args.runs == 0 and not args.instructions:
         return 0
     results: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
     for s in setups:
         log(f"{s.project.name}: {len(modes)} modes, 1 warm-up + {args.runs} runs each")
-        results[s.project.name] = bench_project(s, modes, args.runs, args.timeout)
+        results[s.project.name] = bench_project(
+            s, modes, args.runs, args.timeout, args.instructions
+        )
     log(f"\nPython {sys.version.split()[0]}; {tools}; {time.perf_counter() - start:.0f} s")
-    print_tables(results, args.runs)
+    if args.runs:
+        print_tables(results, args.runs)
+    if args.instructions:
+        print_instructions(results)
     out = work / "bench-compare.json"
     out.write_text(
         json.dumps({"python": sys.version, "tools": tools, "results": results}, indent=1)

@@ -11,7 +11,14 @@ process that has imported pytest (less noisy than whole processes).
 
 Usage (in an environment where pytest-bytecode is installed)::
 
-    python benchmarks/bench_startup.py [--runs 21]
+    python benchmarks/bench_startup.py [--runs 21] [--instructions]
+
+``--instructions`` counts instead of timing: each case runs once under
+valgrind's callgrind, installed and blocked, and the difference in
+instructions executed is printed, with the milliseconds it comes to at the
+rate (instructions per second) of the blocked one-test run, timed on the
+same machine.  Counts do not drift with the machine's load; a few
+milliseconds of difference between whole-process times do.
 
 The goal is a difference of at most 5 ms (the plugin imports only pytest,
 its option definitions and the test-context hooks; see plugin.py).
@@ -27,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -125,10 +133,65 @@ def child_start(where: Path, runs: int) -> dict[str, float]:
     return result
 
 
+def instructions_once(where: Path, args: list[str]) -> int:
+    """The instructions one pytest process executes, counted by valgrind's
+    callgrind (``Ir``): the same for the same work whatever else the machine
+    does, where a few milliseconds of start-up drown in the noise of a
+    shared machine's times."""
+    out = where / "callgrind.out"
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
+    proc = subprocess.run(
+        [*cmd, "-m", "pytest", *args], cwd=where, check=False, capture_output=True, text=True
+    )
+    totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+    out.unlink()
+    if proc.returncode not in (0, 5) or totals is None:  # 5: --version with no tests
+        raise SystemExit(f"pytest {' '.join(args)} under callgrind failed:\n{proc.stderr[-2000:]}")
+    return int(totals[1])
+
+
+def count_instructions(where: Path) -> None:
+    """Each case once under callgrind, installed and blocked; the difference,
+    and what it comes to at the rate the blocked one-test process ran at
+    (its instructions over its median wall time, timed here).  Every case
+    runs once first, uncounted: the first run of a checkout compiles and
+    caches the modules it imports, which no later start does again."""
+    for case_args in CASES.values():
+        for mode_args in MODES.values():
+            time_once(where, [*mode_args, *case_args])
+    counted = {
+        (case, mode): instructions_once(where, [*mode_args, *case_args])
+        for case, case_args in CASES.items()
+        for mode, mode_args in MODES.items()
+    }
+    one = CASES["one test"]
+    rate = counted["one test", "blocked"] / statistics.median(
+        time_once(where, ["-p", "no:bytecode", *one]) for _ in range(11)
+    )
+    print(f"instructions (callgrind Ir), one run each; {rate / 1e9:.2f} G instructions/s:")
+    for case in CASES:
+        installed, blocked = counted[case, "installed"], counted[case, "blocked"]
+        print(
+            f"  {case:18} installed {installed:,}   blocked {blocked:,}   difference "
+            f"{installed - blocked:+,} (about {(installed - blocked) / rate * 1000:+.1f} ms)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each case's instructions under valgrind's callgrind instead of timing",
+    )
     args = parser.parse_args()
+    if args.instructions:
+        with tempfile.TemporaryDirectory() as tmp:
+            where = Path(tmp)
+            (where / "test_one.py").write_text("def test_one():\n    assert 1\n")
+            count_instructions(where)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         where = Path(tmp)
         (where / "test_one.py").write_text("def test_one():\n    assert 1\n")

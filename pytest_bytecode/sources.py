@@ -308,10 +308,15 @@ class Selector:
         """
         if not self.exclude_regex:
             return frozenset()
+        text = _as_parsed_text(source)
+        if re.search(self.exclude_regex, text, flags=re.MULTILINE) is None:
+            # coverage.py's excluded lines all grow from the lines its regex
+            # matches (statements, clauses and decorated definitions around
+            # them): none match, none are excluded, and the parse (a few
+            # milliseconds a file, the most of a cold import) is not needed.
+            return frozenset()
         try:
-            parser = PythonParser(
-                text=_as_parsed_text(source), filename=filename, exclude=self.exclude_regex
-            )
+            parser = PythonParser(text=text, filename=filename, exclude=self.exclude_regex)
             parser.parse_source()
         except (CoverageException, SyntaxError, ValueError):
             return frozenset()

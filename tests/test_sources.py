@@ -255,6 +255,57 @@ def test_excluded_lines_match_coverage_py(tmp_path: Path, name: str) -> None:
         assert selector.excluded_lines(source.decode("utf-8"), str(path)) == expected
 
 
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        CoverageConfig().exclude_list,
+        ["def __repr__", "raise NotImplementedError", "if TYPE_CHECKING:", "@overload"],
+        ["^class \\w*Error\\b", "^\\s*import zlib$"],
+    ],
+    ids=["default", "common", "multi"],
+)
+def test_excluded_lines_without_a_matching_line_skip_the_parse(patterns: list[str]) -> None:
+    """A file none of whose lines the exclusion regex matches has no excluded
+    line, so its parse is skipped; on every file of a sample of the stdlib,
+    matching or not, the answer must be coverage.py's parser's own."""
+    import importlib.util
+
+    from coverage.parser import PythonParser
+
+    regex = join_regex(patterns)
+    selector = Selector("/", exclude_regex=regex)
+    matched = unmatched = 0
+    for name in (
+        "json.decoder",
+        "typing",
+        "pathlib",
+        "argparse",
+        "textwrap",
+        "dataclasses",
+        "enum",
+        "functools",
+        "string",
+        "shlex",
+        "tokenize",
+        "zipfile",
+        "csv",
+        "abc",
+    ):
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            continue
+        raw = Path(spec.origin).read_bytes()
+        text = python_source_text(raw)
+        parser = PythonParser(text=text, filename=spec.origin, exclude=regex)
+        parser.parse_source()
+        assert selector.excluded_lines(text, spec.origin) == parser.excluded, name
+        if parser.excluded:
+            matched += 1
+        else:
+            unmatched += 1
+    assert matched and unmatched, (matched, unmatched)
+
+
 def test_unexecuted_file_with_bom_keeps_its_pragmas(tmp_path: Path) -> None:
     path = tmp_path / "m.py"
     path.write_bytes(SOURCES["bom"])
