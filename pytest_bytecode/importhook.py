@@ -69,6 +69,9 @@ except ImportError:  # pragma: no cover - every CPython 3.10-3.15 has it
         return f(*args, **kwargs)
 
 
+#: What the cache key of a module's read plans adds to its code's key.
+PLANS = "-plans"
+
 #: ``compile`` flag for the parse before pytest's rewriting.
 _AST_ONLY = 0x400  # ast.PyCF_ONLY_AST, without importing ast at start-up
 
@@ -141,9 +144,19 @@ class Measurement:
             self.trace(f"cache entry for {filename} unusable ({exc}); instrumenting afresh")
             self.cache.discard(key)
             return None
+        inst.supply_plans(lambda: self._plans_from_cache(key, filename))
         self.trace(f"cache hit for {fullname} ({filename})")
         self._register(filename, source, inst, frozenset(excluded), frozenset(no_branch))
         return inst.code
+
+    def _plans_from_cache(self, key: str, filename: str) -> bytes | None:
+        """The read plans stored apart for the entry ``key`` (None: gone or
+        damaged, and the plans are worked out anew)."""
+        entry = self.cache.get(key + PLANS)
+        if entry is None:
+            self.trace(f"no stored read plans for {filename}; working them out")
+            return None
+        return entry[0]
 
     def instrumented(
         self, fullname: str, filename: str, source: bytes, code: types.CodeType, key: str
@@ -165,7 +178,10 @@ class Measurement:
         excluded = self.selector.excluded_lines_of(source, filename)
         no_branch = self.selector.no_branch_lines_of(source)
         try:
-            self.cache.put(key, inst.dumps(), excluded, no_branch)
+            # The read plans go in an entry of their own, read only when
+            # counts are: an import from the cache reads the code alone.
+            self.cache.put(key, inst.dumps(plans=False), excluded, no_branch)
+            self.cache.put(key + PLANS, inst.dumps_plans())
         except Exception as exc:  # the engine's serialiser must never fail a run
             self.trace(f"cache store for {filename} failed: {exc}")
         self._register(filename, source, inst, excluded, no_branch)

@@ -202,3 +202,34 @@ def test_importing_the_engine_loads_no_typing_or_dataclasses() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["[]", "True"]
+
+
+def test_plans_stored_apart_are_supplied_or_worked_out_anew() -> None:
+    """A handle loaded without its read plans reads its counts with the
+    plans :meth:`dumps_plans` wrote, loaded once and only when first needed;
+    without them, or with data that is not theirs, it works them out anew:
+    the counts are the same every way."""
+    code = compile(SOURCE, "s.py", "exec")
+    inst = instrument(code, prepare=True)
+    plans = inst.dumps_plans()
+    other = instrument(compile("def g():\n    return 1\n", "o.py", "exec")).dumps_plans()
+    expected = None
+    for supplied in (plans, None, b"not marshal data", other, plans[:-3]):
+        handle = loads(inst.dumps(plans=False))
+        calls: list[int] = []
+
+        def load(supplied: bytes | None = supplied, calls: list[int] = calls) -> bytes | None:
+            calls.append(1)
+            return supplied
+
+        handle.supply_plans(load)
+        assert calls == []  # not before counts are read
+        exec(handle.code, {"__name__": "m"})
+        counts = handle.counts()
+        assert len(calls) == 1
+        handle.counts()
+        assert len(calls) == 1  # once for the whole tree
+        if expected is None:
+            expected = counts
+        assert counts == expected, supplied
+        assert any(i.count for c in counts for i in c.instructions)

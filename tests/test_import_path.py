@@ -119,8 +119,10 @@ def test_cache_keeps_optimization_levels_apart(pytester: pytest.Pytester) -> Non
         assert result.ret == 0, (flags, str(result.stdout))
         hits.append("cache hit for opt" in (pytester.path / "debug.log").read_text())
     assert hits == [False, False, True, True, False]
-    entries = list((pytester.path / ".pytest_cache" / "d" / "pytest-bytecode").glob("*.bin"))
+    folder = pytester.path / ".pytest_cache" / "d" / "pytest-bytecode"
+    entries = [p for p in folder.glob("*.bin") if not p.stem.endswith("-plans")]
     assert len(entries) == 3  # plain, -O, -OO
+    assert len(list(folder.glob("*-plans.bin"))) == 3  # each with its read plans
 
 
 def test_rewrite_settings_follow_the_pass_hook(pytester: pytest.Pytester) -> None:
@@ -463,6 +465,32 @@ def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     assert "cache hit for pkg.mod" not in (pytester.path / "debug.log").read_text()
     assert _report(pytester) != cold
+
+
+def test_warm_cache_reads_the_plans_stored_apart(pytester: pytest.Pytester) -> None:
+    """A module's read plans are an entry of their own, read when counts are;
+    gone or damaged, they are worked out anew, and the counts are the same."""
+    make_project(pytester)
+    args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log"]
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    cold = _report(pytester)
+    folder = pytester.path / ".pytest_cache" / "d" / "pytest-bytecode"
+    plans = sorted(folder.glob("*-plans.bin"))
+    assert plans and all(p.with_name(p.name.replace("-plans", "")).exists() for p in plans)
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    log = (pytester.path / "debug.log").read_text()
+    assert "cache hit for pkg.mod" in log and "no stored read plans" not in log
+    assert _report(pytester) == cold
+    for path in plans[::2]:
+        path.unlink()
+    for path in plans[1::2]:
+        raw = bytearray(path.read_bytes())
+        raw[-1] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    log = (pytester.path / "debug.log").read_text()
+    assert "cache hit for pkg.mod" in log and "no stored read plans" in log
+    assert _report(pytester) == cold
 
 
 EARLY = {

@@ -637,7 +637,8 @@ def run_pytest(
 
 
 def _cache_entries(cache_dir: str) -> dict[str, tuple[int, int]]:
-    """The plugin's cache entries: name -> (inode, mtime), to see whether any was rewritten."""
+    """The plugin's cache entries (a module's code, and its read plans in an
+    entry of their own): name -> (inode, mtime), to see whether any was rewritten."""
     found = {}
     for root, _dirs, files in os.walk(cache_dir):
         for name in files:
@@ -763,7 +764,7 @@ def plugin_diff_module(module: str, timeout: float, python: str) -> dict[str, An
     early = f", early: {', '.join(sorted(result['early']))}" if result["early"] else ""
     result["counts"] = (
         f"{runs['plain'].get('run', '?')} tests, {seconds}s, instructions counted: {measured}, "
-        f"{len(entries['cold'])} cached{early}"
+        f"{sum(not n.endswith('-plans.bin') for n in entries['cold'])} cached{early}"
     )
     return result
 

@@ -214,11 +214,41 @@ class Instrumented:
             v, t = v + nv, t + nt
         return result
 
-    def dumps(self) -> bytes:
-        """Serialise code and readers for the instrumentation cache (no pickle)."""
+    def dumps(self, *, plans: bool = True) -> bytes:
+        """Serialise code and readers for the instrumentation cache (no
+        pickle); without the readers' read plans if not ``plans``
+        (:meth:`dumps_plans` writes them apart, :meth:`supply_plans` gives
+        them back to a handle loaded without them)."""
         from pytest_bytecode.engine.persist import dumps
 
-        return dumps(self.code, self._readers, self.original)
+        return dumps(self.code, self._readers, self.original, plans)
+
+    def dumps_plans(self) -> bytes:
+        """The readers' read plans alone (see :meth:`dumps`)."""
+        from pytest_bytecode.engine.persist import dumps_plans
+
+        return dumps_plans(self._readers)
+
+    def supply_plans(self, load: Callable[[], bytes | None]) -> None:
+        """Where the read plans of a handle loaded without them come from:
+        ``load`` returns what :meth:`dumps_plans` wrote (or None), called at
+        most once, when counts are first read.  Plans it cannot give are
+        worked out anew from the code."""
+        from pytest_bytecode.engine.persist import loads_plans
+        from pytest_bytecode.engine.readplan import PlanSupply
+
+        def states() -> tuple[object, ...] | None:
+            data = load()
+            if data is None:
+                return None
+            try:
+                return loads_plans(data)
+            except ValueError:
+                return None
+
+        supply = PlanSupply(states, len(self._readers))
+        for index, (_, reader) in enumerate(self._readers):
+            reader.supply = (supply, index)
 
 
 def state_difference(after: RawState, before: RawState) -> RawState:

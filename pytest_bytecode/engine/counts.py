@@ -26,7 +26,7 @@ from types import CodeType
 from pytest_bytecode import versions
 from pytest_bytecode.engine.assemble import AT, BEFORE
 from pytest_bytecode.engine.plan import node_out
-from pytest_bytecode.engine.readplan import NO_LINE, PlanState, ReadPlan
+from pytest_bytecode.engine.readplan import NO_LINE, PlanState, PlanSupply, ReadPlan
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 if TYPE_CHECKING:
@@ -223,6 +223,8 @@ class CountReader:
         self._generated = generated
         self._plan_state = plan
         self._plan: ReadPlan | None = None
+        #: where a plan stored apart comes from, and this reader's place there
+        self.supply: tuple[PlanSupply, int] | None = None
         self._masks: list[tuple[int, int]] | None = None  # see _bit_masks
 
     def prepare(self, analysis: Analysis | None = None) -> None:
@@ -239,8 +241,11 @@ class CountReader:
             self._classify(instrs)
 
     def plan(self) -> ReadPlan:
-        """The read plan (made or loaded on first use)."""
+        """The read plan: as loaded, else from the supply it is stored in
+        apart, else worked out now (on first use)."""
         if self._plan is None:
+            if self._plan_state is None:
+                self._take_supplied()
             if self._plan_state is None:
                 self.prepare()
             else:
@@ -253,8 +258,27 @@ class CountReader:
                 )
         return self._plan
 
+    def _take_supplied(self) -> None:
+        """The plan from :attr:`supply`, if it has one that fits this code
+        (its probes); otherwise nothing, and the plan is worked out anew."""
+        if self.supply is None:
+            return
+        supply, index = self.supply
+        self.supply = None
+        state = supply.state(index)
+        if state is None:
+            return
+        try:
+            plan = ReadPlan(state)
+        except (TypeError, ValueError):
+            return
+        if len(plan.probe_of) == 2 * len(self.counters):
+            self._plan, self._plan_state = plan, state
+
     def plan_state(self) -> PlanState:
         """The read plan as plain data (what the instrumentation cache keeps)."""
+        if self._plan_state is None:
+            self._take_supplied()
         if self._plan_state is None:
             self.prepare()
         assert self._plan_state is not None

@@ -37,17 +37,18 @@ _MARK = "\0pytest-bytecode"
 _NEXT, _GETATTRIBUTE = -1, -2
 
 
-def _reader_state(reader: CountReader) -> tuple[Any, ...]:
-    # The read plan (engine/readplan.py) and which instructions the compiler
-    # made up (engine/generated.py) are written, so that a warm run neither
-    # decodes, analyses nor classifies anything to read counts.
+def _reader_state(reader: CountReader, plans: bool) -> tuple[Any, ...]:
+    # The read plan (engine/readplan.py; unless it is stored apart, see
+    # dumps_plans) and which instructions the compiler made up
+    # (engine/generated.py) are written, so that a warm run neither decodes,
+    # analyses nor classifies anything to read counts.
     return (
         (reader.qualname, reader.name, reader.firstlineno),
         pack_ints(reader.tags),
         pack_ints(reader.starts),
         len(reader.counters),
         len(reader.raises),
-        reader.plan_state(),
+        reader.plan_state() if plans else None,
         reader.generated(),
     )
 
@@ -58,8 +59,7 @@ def _reader_from_state(state: tuple[Any, ...], code: CodeType, live: list[object
         type(generated) is not tuple
         or type(names) is not tuple
         or len(names) != 3
-        or type(plan) is not tuple
-        or len(plan) != 3
+        or (plan is not None and (type(plan) is not tuple or len(plan) != 3))
     ):
         raise TypeError("a reader state of the wrong shape")
     counters = [new_counter() for _ in range(n_c)]
@@ -89,9 +89,13 @@ def _swap_consts(code: CodeType, swap: Any) -> CodeType:
 
 
 def dumps(
-    code: CodeType, readers: list[tuple[tuple[int, ...], CountReader]], original: CodeType
+    code: CodeType,
+    readers: list[tuple[tuple[int, ...], CountReader]],
+    original: CodeType,
+    plans: bool = True,
 ) -> bytes:
-    """Serialise an instrumented tree (see module docstring)."""
+    """Serialise an instrumented tree (see module docstring); without the
+    read plans if not ``plans`` (:func:`dumps_plans` writes them apart)."""
     by_id: dict[int, int] = {}
     for _, reader in readers:
         for live in (*reader.counters, *reader.raises):
@@ -109,7 +113,7 @@ def dumps(
         FORMAT,
         versions.PY_TAG,
         _swap_consts(code, swap),
-        tuple((path, _reader_state(reader)) for path, reader in readers),
+        tuple((path, _reader_state(reader, plans)) for path, reader in readers),
         original,
     )
     return marshal.dumps(data)
@@ -158,3 +162,27 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CountReade
         return code.replace(co_consts=tuple(consts))
 
     return with_live(code), readers, original
+
+
+#: Changes whenever the layout written by :func:`dumps_plans` changes.
+PLANS_FORMAT = "pytest-bytecode-plans/1"
+
+
+def dumps_plans(readers: list[tuple[tuple[int, ...], CountReader]]) -> bytes:
+    """The read plans of a tree's readers alone, in reader order: what a
+    tree written by ``dumps(..., plans=False)`` reads its counts with."""
+    return marshal.dumps(
+        (PLANS_FORMAT, versions.PY_TAG, tuple(reader.plan_state() for _, reader in readers))
+    )
+
+
+def loads_plans(data: bytes) -> tuple[object, ...]:
+    """What :func:`dumps_plans` wrote: the plan states, each still to be
+    checked by its reader; ValueError if it is not that."""
+    try:
+        fmt, tag, states = marshal.loads(data)
+    except Exception as exc:  # marshal raises EOFError, ValueError, TypeError
+        raise ValueError(f"not read-plan data: {exc}") from None
+    if fmt != PLANS_FORMAT or tag != versions.PY_TAG or type(states) is not tuple:
+        raise ValueError(f"read-plan data of format {fmt!r} for Python {tag!r}")
+    return states

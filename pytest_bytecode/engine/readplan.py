@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -278,6 +278,39 @@ class ReadPlan:
         if i >= 0 and unit < ranges[3 * i + 1]:
             return ranges[3 * i + 2]
         return self.uncovered[0]
+
+
+class PlanSupply:
+    """The read plans of one instrumented tree, stored apart from its code
+    (the instrumentation cache keeps them in an entry of their own, so that
+    importing a module from the cache does not read them) and loaded, all at
+    once, when the first of them is needed.
+
+    ``load`` returns the plan states in the tree's reader order, or None
+    (gone, damaged); it is called at most once.  A state that is missing or
+    of the wrong shape gives None: the reader then works its plan out anew.
+    """
+
+    __slots__ = ("_count", "_load", "_states")
+
+    def __init__(self, load: Callable[[], Sequence[object] | None], count: int) -> None:
+        self._load: Callable[[], Sequence[object] | None] | None = load
+        self._count = count
+        self._states: Sequence[object] | None = None
+
+    def state(self, index: int) -> PlanState | None:
+        """The stored plan state of reader ``index``, or None."""
+        if self._load is not None:
+            load, self._load = self._load, None
+            states = load()
+            if states is not None and len(states) == self._count:
+                self._states = states
+        if self._states is None:
+            return None
+        state = self._states[index]
+        if type(state) is not tuple or len(state) != 3:
+            return None
+        return state  # the shape ReadPlan checks
 
 
 def build(code: CodeType, analysis: Analysis | None = None) -> tuple[ReadPlan, list[Instr]]:
