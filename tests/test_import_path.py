@@ -452,6 +452,32 @@ def test_cache_entries_keep_the_excluded_lines(tmp_path: Path) -> None:
 
 
 @pytest.mark.subprocess
+@pytest.mark.subprocess
+def test_measuring_what_importlib_metadata_imports(pytester: pytest.Pytester) -> None:
+    """The cache key holds the plugin's version, which importlib.metadata
+    reads (importing email, zipfile, csv, ...).  Read in the import hook at
+    the first measured module, it imported email.parser in the middle of a
+    measured import of email itself (3.10: an ImportError, every test lost).
+    Cold and warm, measured email runs as unmeasured email does."""
+    pytester.makepyfile(
+        test_mail="""
+        import email
+
+        def test_parse():
+            message = email.message_from_string("Subject: hi\\n\\nbody\\n")
+            assert message["Subject"] == "hi"
+        """
+    )
+    for _ in range(2):
+        result = pytester.runpytest_subprocess(
+            "--bytecode-cov=email", "--bytecode-cov-report=json", "-p", "no:randomly"
+        )
+        result.assert_outcomes(passed=1)
+        report = json.loads((pytester.path / "bytecode-cov.json").read_text())
+        parser = [f for f in report["files"] if f.replace(os.sep, "/").endswith("email/parser.py")]
+        assert parser and report["files"][parser[0]]["summary"]["covered_instructions"] > 0
+
+
 def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log"]
