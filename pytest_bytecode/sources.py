@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coverage import version_info as coverage_version
 from coverage.config import CoverageConfig
 from coverage.exceptions import CoverageException
 from coverage.files import GlobMatcher, abs_file
@@ -309,7 +310,7 @@ class Selector:
         if not self.exclude_regex:
             return frozenset()
         text = _as_parsed_text(source)
-        if re.search(self.exclude_regex, text, flags=re.MULTILINE) is None:
+        if not _matches_somewhere(self.exclude_regex, text):
             # coverage.py's excluded lines all grow from the lines its regex
             # matches (statements, clauses and decorated definitions around
             # them): none match, none are excluded, and the parse (a few
@@ -339,6 +340,21 @@ class Selector:
             for number, line in enumerate(python_source_text(source).splitlines(), 1)
             if matcher.search(line)
         )
+
+
+#: coverage.py 7.6 matches exclusion patterns against the whole text
+#: (``re.MULTILINE``: a pattern may span lines); before, against each line.
+WHOLE_TEXT_EXCLUSIONS = coverage_version >= (7, 6)
+
+
+def _matches_somewhere(regex: str, text: str) -> bool:
+    """Whether coverage.py's exclusion matching finds ``regex`` anywhere in
+    ``text``, as the installed coverage.py matches it (``\\A`` is the start
+    of the text for one, of every line for the other)."""
+    if WHOLE_TEXT_EXCLUSIONS:
+        return re.search(regex, text, flags=re.MULTILINE) is not None
+    search = re.compile(regex).search
+    return any(search(line) for line in text.split("\n"))
 
 
 class CoverageConfigError(ValueError):

@@ -233,3 +233,40 @@ def test_plans_stored_apart_are_supplied_or_worked_out_anew() -> None:
             expected = counts
         assert counts == expected, supplied
         assert any(i.count for c in counts for i in c.instructions)
+
+
+def test_a_damaged_or_foreign_plan_is_worked_out_anew() -> None:
+    """A read plan that is not well formed (cut short, sections of
+    disagreeing lengths) or is another code's (other probes), whether
+    supplied apart or embedded in the handle's own data, is not used: the
+    plan is worked out anew and the counts are what they would be."""
+    import marshal
+
+    from pytest_bytecode.engine.readplan import pack_ints
+
+    code = compile(SOURCE, "s.py", "exec")
+    inst = instrument(code, prepare=True)
+    fmt, tag, new, states, original = marshal.loads(inst.dumps())
+    good = [state[5] for _, state in states]
+    foreign = instrument(compile("def g():\n    return 1\n", "o.py", "exec"), prepare=True)
+    foreign_plan = marshal.loads(foreign.dumps())[3][0][1][5]
+    broken = [
+        (pack_ints([0] * 3), (), ()),  # stops at a section boundary
+        (b"", (), ()),
+        (good[0][0], good[0][1][:-1], good[0][2]),  # an opname short
+        (good[0][0][:-4], good[0][1], good[0][2]),  # a number short
+        foreign_plan,  # another code's probes
+    ]
+    fresh = loads(inst.dumps())
+    exec(fresh.code, {"__name__": "m"})
+    expected = fresh.counts_from(fresh.state())
+    state = fresh.state()
+    for plan in broken:
+        embedded = [(path, (*reader[:5], plan, *reader[6:])) for path, reader in states]
+        handle = loads(marshal.dumps((fmt, tag, new, tuple(embedded), original)))
+        assert handle.counts_from(state) == expected
+        apart = loads(inst.dumps(plans=False))
+        apart.supply_plans(
+            lambda plan=plan: marshal.dumps(("pytest-bytecode-plans/1", tag, (plan,) * len(good)))
+        )
+        assert apart.counts_from(state) == expected

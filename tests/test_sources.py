@@ -306,6 +306,25 @@ def test_excluded_lines_without_a_matching_line_skip_the_parse(patterns: list[st
     assert matched and unmatched, (matched, unmatched)
 
 
+def test_the_shortcut_matches_as_the_installed_coverage_py_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """coverage.py 7.6 matches exclusion patterns against the whole text,
+    earlier versions line by line, where ``\\A`` is each line's start: the
+    check for "no line matches" must follow the installed version."""
+    from pytest_bytecode import sources
+
+    text = "def f():\n    raise NotImplementedError\n"
+    anchored = r"\A\s*raise NotImplementedError"
+    assert (coverage.version_info >= (7, 6)) == sources.WHOLE_TEXT_EXCLUSIONS
+    monkeypatch.setattr(sources, "WHOLE_TEXT_EXCLUSIONS", True)
+    assert not sources._matches_somewhere(anchored, text)
+    assert sources._matches_somewhere("raise", text)
+    monkeypatch.setattr(sources, "WHOLE_TEXT_EXCLUSIONS", False)
+    assert sources._matches_somewhere(anchored, text)
+    assert not sources._matches_somewhere(r"\A\s*return", text)
+
+
 def test_unexecuted_file_with_bom_keeps_its_pragmas(tmp_path: Path) -> None:
     path = tmp_path / "m.py"
     path.write_bytes(SOURCES["bom"])

@@ -236,7 +236,9 @@ class CountReader:
         from pytest_bytecode.engine.readplan import build
 
         plan, instrs = build(self.code, analysis)
-        self._plan, self._plan_state = plan, plan.state
+        # Only the state is kept: the plan's views are objects the cyclic
+        # garbage collector would walk for the rest of the run.
+        self._plan_state = plan.state
         if self._generated is None:
             self._classify(instrs)
 
@@ -246,17 +248,31 @@ class CountReader:
         if self._plan is None:
             if self._plan_state is None:
                 self._take_supplied()
-            if self._plan_state is None:
+            if self._plan is None and self._plan_state is not None:
+                self._plan = self._fitting(self._plan_state)
+            if self._plan is None:  # none stored, or one that does not fit
+                self._plan_state = None
                 self.prepare()
-            else:
+                assert self._plan_state is not None
                 self._plan = ReadPlan(self._plan_state)
-            assert self._plan is not None
-            if len(self._plan.probe_of) != 2 * len(self.counters):
-                raise AssertionError(
-                    f"{self.qualname}: the read plan has {len(self._plan.probe_of) // 2} "
-                    f"probes, the code {len(self.counters)}"
-                )
+                if len(self._plan.probe_of) != 2 * len(self.counters):
+                    raise AssertionError(
+                        f"{self.qualname}: the read plan has {len(self._plan.probe_of) // 2} "
+                        f"probes, the code {len(self.counters)}"
+                    )
         return self._plan
+
+    def _fitting(self, state: PlanState) -> ReadPlan | None:
+        """The plan ``state`` describes if it is well formed, has this code's
+        probes and is for code of its shape (a loaded one may not be: a
+        damaged or foreign entry)."""
+        try:
+            plan = ReadPlan(state)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if len(plan.probe_of) != 2 * len(self.counters) or not plan.fits(self.code):
+            return None
+        return plan
 
     def _take_supplied(self) -> None:
         """The plan from :attr:`supply`, if it has one that fits this code
@@ -266,13 +282,8 @@ class CountReader:
         supply, index = self.supply
         self.supply = None
         state = supply.state(index)
-        if state is None:
-            return
-        try:
-            plan = ReadPlan(state)
-        except (TypeError, ValueError):
-            return
-        if len(plan.probe_of) == 2 * len(self.counters):
+        plan = self._fitting(state) if state is not None else None
+        if plan is not None:
             self._plan, self._plan_state = plan, state
 
     def plan_state(self) -> PlanState:

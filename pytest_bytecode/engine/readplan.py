@@ -35,6 +35,7 @@ from pytest_bytecode.engine.decode import Instr, decode
 
 #: The sections of a plan's ints, in the order :meth:`ReadPlan.state` writes them.
 _SECTIONS = (
+    "shape",  # [the code's length in code units, its first line]: whose plan it is
     "units",  # instruction index of every unit (an instruction a count is reported for)
     "offsets",  # per unit: its offset (where dis puts it)
     "lines",  # per unit: its line, NO_LINE for none
@@ -109,6 +110,7 @@ class ReadPlan:
         "state",
     )
 
+    shape: Sequence[int]
     units: Sequence[int]
     offsets: Sequence[int]
     lines: Sequence[int]
@@ -144,6 +146,8 @@ class ReadPlan:
         at = 0
         end = len(ints)
         for _ in _SECTIONS:
+            if at >= end:
+                raise ValueError("a read plan whose sections overrun it")
             stop = at + 1 + ints[at]
             if stop > end or stop <= at:
                 raise ValueError("a read plan whose sections overrun it")
@@ -152,6 +156,7 @@ class ReadPlan:
         if at != end:
             raise ValueError("a read plan with ints left over")
         (
+            self.shape,
             self.units,
             self.offsets,
             self.lines,
@@ -175,7 +180,19 @@ class ReadPlan:
         self.branch_opnames = branch_opnames
         self.n_instrs = len(self.starts)
         self.n_blocks = len(self.first)
-        if len(opnames) != len(self.units) or len(self.branches) != 7 * len(branch_opnames):
+        n_units = len(self.units)
+        if (
+            len(opnames) != n_units
+            or len(self.offsets) != n_units
+            or len(self.lines) != n_units
+            or len(self.branches) != 7 * len(branch_opnames)
+            or len(self.block_start) != self.n_blocks
+            or len(self.body) != self.n_blocks
+            or len(self.block_edge) != self.n_blocks
+            or len(self.edge_dst) != len(self.edge_src)
+            or len(self.uncovered) != 1
+            or len(self.shape) != 2
+        ):
             raise ValueError("a read plan whose sections disagree")
         self._last: list[int] | None = None
         self._attribution: dict[int, int] | None = None
@@ -242,6 +259,12 @@ class ReadPlan:
         return self._solver
 
     # -- questions of code units --------------------------------------------
+
+    def fits(self, code: CodeType) -> bool:
+        """Whether this is plausibly ``code``'s plan: made for code of its
+        length and first line (a stored plan is keyed by its code's source,
+        so this only catches what went wrong on the way)."""
+        return self.shape[0] == len(code.co_code) // 2 and self.shape[1] == code.co_firstlineno
 
     def index_at(self, unit: int) -> int:
         """Index of the instruction that starts at ``unit``."""
@@ -369,6 +392,7 @@ def build(code: CodeType, analysis: Analysis | None = None) -> tuple[ReadPlan, l
         branch_opnames.append(ins.opname)
 
     sections: dict[str, Sequence[int]] = {
+        "shape": [len(code.co_code) // 2, code.co_firstlineno],
         "units": [ins.index for ins in units],
         "offsets": [ins.offset for ins in units],
         "lines": [_line(ins.position[0]) for ins in units],
