@@ -364,7 +364,7 @@ class CountReader:
         # The result types load with the first counts read (start-up).
         from pytest_bytecode.engine.model import InstructionCount
 
-        lines = [None if line == NO_LINE else line for line in plan.lines]
+        lines = plan.unit_lines
         if counts is None:
             return tuple(map(InstructionCount, plan.offsets, plan.opnames, lines, repeat(0)))
         return tuple(

@@ -103,6 +103,7 @@ class ReadPlan:
         "_handler_entries",
         "_last",
         "_solver",
+        "_unit_lines",
         "branch_opnames",
         "n_blocks",
         "n_instrs",
@@ -195,9 +196,17 @@ class ReadPlan:
         ):
             raise ValueError("a read plan whose sections disagree")
         self._last: list[int] | None = None
+        self._unit_lines: list[int | None] | None = None
         self._attribution: dict[int, int] | None = None
         self._handler_entries: list[tuple[int, tuple[int, ...]]] | None = None
         self._solver: list[tuple[int, tuple[int, ...], tuple[int, ...], int, int]] | None = None
+
+    @property
+    def unit_lines(self) -> list[int | None]:
+        """Per unit: its line, or None (worked out on first use)."""
+        if self._unit_lines is None:
+            self._unit_lines = [None if line == NO_LINE else line for line in self.lines]
+        return self._unit_lines
 
     @property
     def last(self) -> list[int]:
@@ -290,14 +299,7 @@ class ReadPlan:
         """The stub whose handler range covers ``unit`` (else the stub of
         uncovered code)."""
         ranges = self.ranges
-        lo, hi = 0, len(ranges) // 3
-        while lo < hi:  # the last range starting at or before unit
-            mid = (lo + hi) // 2
-            if ranges[3 * mid] <= unit:
-                lo = mid + 1
-            else:
-                hi = mid
-        i = lo - 1
+        i = bisect_right(ranges[::3], unit) - 1  # the last range starting at or before it
         if i >= 0 and unit < ranges[3 * i + 1]:
             return ranges[3 * i + 2]
         return self.uncovered[0]
