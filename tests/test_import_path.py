@@ -478,6 +478,7 @@ def test_measuring_what_importlib_metadata_imports(pytester: pytest.Pytester) ->
         assert parser and report["files"][parser[0]]["summary"]["covered_instructions"] > 0
 
 
+@pytest.mark.subprocess
 def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
     make_project(pytester)
     args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log"]
@@ -493,6 +494,7 @@ def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
     assert _report(pytester) != cold
 
 
+@pytest.mark.subprocess
 def test_warm_cache_reads_the_plans_stored_apart(pytester: pytest.Pytester) -> None:
     """A module's read plans are an entry of their own, read when counts are;
     gone or damaged, they are worked out anew, and the counts are the same."""
