@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dis
+from typing import Any
 
 import pytest
 
@@ -85,15 +86,72 @@ def test_dumps_and_loads_round_trip() -> None:
 
 
 def test_loads_names_a_malformed_plan_in_one_error() -> None:
+    """The readers' part is read when counts are: one that is not what
+    dumps() wrote (a reader state of the wrong shape, another number of
+    code objects, counters that do not match) is a ValueError then, and the
+    code itself loads and runs."""
     import marshal
 
-    fmt, tag, code, states, original = marshal.loads(
+    fmt, tag, code, sizes, states, original = marshal.loads(
         instrument(compile(SOURCE, "s.py", "exec")).dumps()
     )
-    path, state = states[0]
-    broken = (fmt, tag, code, ((path, (state[0], ("x",), *state[2:])),), original)
-    with pytest.raises(ValueError, match="malformed plan"):
-        loads(marshal.dumps(broken))
+    decoded = marshal.loads(states)
+    path, state = decoded[0]
+    wrong_shape = ((path, (state[0], ("x",), *state[2:])), *decoded[1:])
+    other_counters = ((path, (*state[:3], state[3] + 1, *state[4:])), *decoded[1:])
+    for bad in (wrong_shape, decoded[1:], other_counters, b"not marshal data"):
+        data = bad if isinstance(bad, bytes) else marshal.dumps(bad)
+        handle = loads(marshal.dumps((fmt, tag, code, sizes, data, original)))
+        exec(handle.code, {"__name__": "m"})
+        with pytest.raises(ValueError, match="malformed plan"):
+            handle.counts()
+    for bad_original in (b"not marshal data", marshal.dumps(3)):
+        handle = loads(marshal.dumps((fmt, tag, code, sizes, states, bad_original)))
+        with pytest.raises(ValueError, match="original"):
+            handle.counts()
+        assert original_code(handle.code) is handle.code  # not known: itself
+    for bad_sizes in (sizes[:-1], b"\xff" * 8):
+        with pytest.raises(ValueError, match="instrumented-code data"):
+            loads(marshal.dumps((fmt, tag, code, bad_sizes, states, original)))
+
+
+def test_a_loaded_tree_reads_its_readers_and_original_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What an import from the cache does (run the code, watch its counters,
+    take raw states) leaves the readers and the original code as bytes;
+    reading counts makes the readers once (from the original); the counts
+    and original_code() are those of the tree it was saved from."""
+    from pytest_bytecode.engine import persist
+
+    asked: list[str] = []
+    readers, original = persist.Stored.readers, persist.Stored.original
+
+    def counted_readers(self: persist.Stored) -> Any:
+        asked.append("readers")
+        return readers(self)
+
+    def counted_original(self: persist.Stored) -> Any:
+        asked.append("original")
+        return original(self)
+
+    monkeypatch.setattr(persist.Stored, "readers", counted_readers)
+    monkeypatch.setattr(persist.Stored, "original", counted_original)
+    code = compile(SOURCE, "shapes.py", "exec")
+    inst = instrument(code)
+    handle = loads(inst.dumps())
+    for tree in (inst, handle):
+        namespace: dict[str, object] = {}
+        exec(tree.code, namespace)
+        namespace["total"]([(2, 3), (-1, 1)])  # type: ignore[operator]
+    assert handle.counters and len(handle.spans()) == len(handle.code_objects()) > 1
+    assert handle.state() == inst.state()
+    assert asked == []
+    assert handle.counts() == inst.counts()
+    assert asked == ["readers", "original"]
+    handle.counts()
+    assert original_code(handle.code) == code
+    assert asked.count("readers") == 1  # made once
 
 
 def test_raw_state_read_back_elsewhere() -> None:
@@ -246,10 +304,11 @@ def test_a_damaged_or_foreign_plan_is_worked_out_anew() -> None:
 
     code = compile(SOURCE, "s.py", "exec")
     inst = instrument(code, prepare=True)
-    fmt, tag, new, states, original = marshal.loads(inst.dumps())
+    fmt, tag, new, sizes, blob, original = marshal.loads(inst.dumps())
+    states = marshal.loads(blob)
     good = [state[5] for _, state in states]
     foreign = instrument(compile("def g():\n    return 1\n", "o.py", "exec"), prepare=True)
-    foreign_plan = marshal.loads(foreign.dumps())[3][0][1][5]
+    foreign_plan = marshal.loads(marshal.loads(foreign.dumps())[4])[0][1][5]
     broken = [
         (pack_ints([0] * 3), (), ()),  # stops at a section boundary
         (b"", (), ()),
@@ -263,7 +322,8 @@ def test_a_damaged_or_foreign_plan_is_worked_out_anew() -> None:
     state = fresh.state()
     for plan in broken:
         embedded = [(path, (*reader[:5], plan, *reader[6:])) for path, reader in states]
-        handle = loads(marshal.dumps((fmt, tag, new, tuple(embedded), original)))
+        stored = (fmt, tag, new, sizes, marshal.dumps(tuple(embedded)), original)
+        handle = loads(marshal.dumps(stored))
         assert handle.counts_from(state) == expected
         apart = loads(inst.dumps(plans=False))
         apart.supply_plans(

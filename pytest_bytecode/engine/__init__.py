@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import CodeType
 
 from pytest_bytecode import _lazy_exports
-from pytest_bytecode.engine.counts import Counter, CountReader, count_values
+from pytest_bytecode.engine.counts import AnyRaiseTable, Counter, CountReader, count_values
 from pytest_bytecode.engine.instrument import DEFAULT_PROBE_BY_FOR_ITER, instrument_code
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         CodeCounts,
         InstructionCount,
     )
+    from pytest_bytecode.engine.persist import Stored
 
 #: The result types (dataclasses) load on first use, like the counts they
 #: hold: importing ``dataclasses`` costs a program that instruments itself
@@ -90,13 +91,21 @@ def original_code(code: CodeType) -> CodeType:
         return found
     while _UNINDEXED:
         handle = _UNINDEXED.pop()
-        _index(handle.code, handle.original)
+        try:
+            _index(handle.code, handle.original)
+        except ValueError:  # a loaded tree whose original is not readable
+            continue
     return _ORIGINALS.get(code, code)
 
 
-def _index_if_new(code: CodeType, original: CodeType) -> None:
-    if code not in _ORIGINALS:
-        _index(code, original)
+def _index_if_new(code: CodeType, original: CodeType | Callable[[], CodeType]) -> None:
+    if code in _ORIGINALS:
+        return
+    try:
+        tree = original if isinstance(original, CodeType) else original()
+    except ValueError:  # a loaded tree whose original is not readable
+        return
+    _index(code, tree)
 
 
 def _index(code: CodeType, original: CodeType) -> None:
@@ -107,21 +116,75 @@ def _index(code: CodeType, original: CodeType) -> None:
 
 
 class Instrumented:
-    """An instrumented code tree and the handle to read its counts."""
+    """An instrumented code tree and the handle to read its counts.
+
+    Made by :func:`instrument`, or by :func:`loads` from the cache, where
+    the readers and the original code stay bytes until counts are read or
+    the original is asked for (an import needs neither).
+    """
 
     def __init__(
         self, code: CodeType, readers: list[tuple[tuple[int, ...], CountReader]], original: CodeType
     ) -> None:
+        self._setup(
+            code,
+            [c for _, reader in readers for c in reader.counters],
+            [t for _, reader in readers for t in reader.raises],
+            [n for _, reader in readers for n in (len(reader.counters), len(reader.raises))],
+        )
+        self._made: list[tuple[tuple[int, ...], CountReader]] | None = readers
+        self._original: CodeType | None = original
+        self._stored: Stored | None = None
+        self._finalize(original)
+
+    @classmethod
+    def _loaded(cls, stored: Stored) -> Instrumented:
+        """The handle of a tree :func:`loads` gave back."""
+        self = cls.__new__(cls)
+        self._setup(stored.code, stored.counters, stored.raises, stored.sizes)
+        self._made = None
+        self._original = None
+        self._stored = stored
+        self._finalize(stored.original)
+        return self
+
+    def _setup(
+        self,
+        code: CodeType,
+        counters: list[Counter],
+        raises: list[AnyRaiseTable],
+        sizes: list[int],
+    ) -> None:
         self.code = code
-        self.original = original
-        self._readers = readers
-        self._counters = [c for _, reader in readers for c in reader.counters]
-        self._tables = [t.sites for _, reader in readers for t in reader.raises]
+        self._counters = counters
+        self._tables = [t.sites for t in raises]
+        self._sizes = sizes  # per code object: counters, raise tables
         self._zero: list[int] | None = None
+        self._supply: Callable[[], bytes | None] | None = None
         _UNINDEXED.add(self)
+
+    def _finalize(self, original: CodeType | Callable[[], CodeType]) -> None:
         # A handle may go before its code does (instrument_function's, if
         # dropped): its tree is recorded then, unless the process is ending.
-        weakref.finalize(self, _index_if_new, code, original).atexit = False
+        weakref.finalize(self, _index_if_new, self.code, original).atexit = False
+
+    @property
+    def original(self) -> CodeType:
+        """The code object this tree was made from."""
+        if self._original is None:
+            assert self._stored is not None
+            self._original = self._stored.original()
+        return self._original
+
+    @property
+    def _readers(self) -> list[tuple[tuple[int, ...], CountReader]]:
+        """One reader per code object (a loaded tree's made on first use)."""
+        if self._made is None:
+            assert self._stored is not None
+            self._made = self._stored.readers()
+            if self._supply is not None:
+                self._give_plans(self._made, self._supply)
+        return self._made
 
     @property
     def counters(self) -> list[Counter]:
@@ -147,8 +210,9 @@ class Instrumented:
         (``counters[a:b]``, ``raise_tables[c:d]`` as ``(a, b, c, d)``)."""
         result = []
         v = t = 0
-        for _, reader in self._readers:
-            nv, nt = len(reader.counters), len(reader.raises)
+        sizes = self._sizes
+        for k in range(0, len(sizes), 2):
+            nv, nt = sizes[k], sizes[k + 1]
             result.append((v, v + nv, t, t + nt))
             v, t = v + nv, t + nt
         return result
@@ -234,6 +298,15 @@ class Instrumented:
         ``load`` returns what :meth:`dumps_plans` wrote (or None), called at
         most once, when counts are first read.  Plans it cannot give are
         worked out anew from the code."""
+        if self._made is None:
+            self._supply = load  # given to the readers when they are made
+        else:
+            self._give_plans(self._made, load)
+
+    @staticmethod
+    def _give_plans(
+        readers: list[tuple[tuple[int, ...], CountReader]], load: Callable[[], bytes | None]
+    ) -> None:
         from pytest_bytecode.engine.persist import loads_plans
         from pytest_bytecode.engine.readplan import PlanSupply
 
@@ -246,8 +319,8 @@ class Instrumented:
             except ValueError:
                 return None
 
-        supply = PlanSupply(states, len(self._readers))
-        for index, (_, reader) in enumerate(self._readers):
+        supply = PlanSupply(states, len(readers))
+        for index, (_, reader) in enumerate(readers):
             reader.supply = (supply, index)
 
 
@@ -277,12 +350,22 @@ def loads(data: bytes) -> Instrumented:
     """Load what :meth:`Instrumented.dumps` wrote, with fresh zero counters.
 
     Raises ValueError for anything else, including data written by another
-    Python version or engine format.
+    Python version or engine format.  The readers and the original code are
+    read when first needed (:mod:`~pytest_bytecode.engine.persist`), and
+    checked then: reading counts raises ValueError if their part is not
+    what :meth:`~Instrumented.dumps` wrote.
     """
     from pytest_bytecode.engine.persist import loads as _loads
 
-    code, readers, original = _loads(data)
-    return Instrumented(code, readers, original)
+    # As in instrument(): many small objects that live on, no cycles.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return Instrumented._loaded(_loads(data))
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _instrument_tree(

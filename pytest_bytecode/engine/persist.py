@@ -7,9 +7,21 @@ swaps each for a marshalable placeholder ``(mark, index)`` and writes the
 readers as plain tuples (their per-piece arrays as bytes, which ``marshal``
 reads far faster than tuples of ints); :func:`loads` makes fresh counters and
 puts them back.  Each reader's read plan (engine/readplan.py) is written
-too, as bytes and strings, so that a load reads counts without decoding or
-analysing anything.  No pickle: only ``marshal`` of code objects and plain
-values, with a format tag and the interpreter tag checked on load.
+too, as bytes and strings, unless it is stored apart (:func:`dumps_plans`),
+so that a load reads counts without decoding or analysing anything.
+
+An import from the cache needs only the code and its live objects: the
+readers and the original code are what reading counts needs, at the end of
+the run.  So they are written as ``marshal`` data of their own, nested as
+bytes, with the number of counters and raise tables of each code object
+beside them; :func:`loads` makes the live objects from those numbers and
+leaves the rest as bytes until :meth:`Stored.readers` or
+:meth:`Stored.original` is asked (a 50,000-line module imports in about
+half the time).  What is left as bytes is covered by the cache entry's
+checksum like the rest; it is checked when it is read.
+
+No pickle: only ``marshal`` of code objects and plain values, with a format
+tag and the interpreter tag checked on load.
 """
 
 from __future__ import annotations
@@ -19,6 +31,8 @@ from types import CodeType
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.counts import (
+    AnyRaiseTable,
+    Counter,
     CountReader,
     new_counter,
     new_raise_table,
@@ -30,7 +44,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/10"
+FORMAT = "pytest-bytecode-engine/11"
 _MARK = "\0pytest-bytecode"
 #: Placeholders of the two builtins the stubs hold (others: >= 0, the index
 #: of a counter or raise table among the tree's live objects, in slot order).
@@ -53,7 +67,12 @@ def _reader_state(reader: CountReader, plans: bool) -> tuple[Any, ...]:
     )
 
 
-def _reader_from_state(state: tuple[Any, ...], code: CodeType, live: list[object]) -> CountReader:
+def _reader_from_state(
+    state: tuple[Any, ...],
+    code: CodeType,
+    counters: list[Counter],
+    raises: list[AnyRaiseTable],
+) -> CountReader:
     names, tags, starts, n_c, n_r, plan, generated = state
     if (
         type(generated) is not tuple
@@ -62,10 +81,11 @@ def _reader_from_state(state: tuple[Any, ...], code: CodeType, live: list[object
         or (plan is not None and (type(plan) is not tuple or len(plan) != 3))
     ):
         raise TypeError("a reader state of the wrong shape")
-    counters = [new_counter() for _ in range(n_c)]
-    raises = [new_raise_table() for _ in range(n_r)]
-    live += counters
-    live += raises
+    if n_c != len(counters) or n_r != len(raises):
+        raise ValueError(
+            f"a reader of {n_c} counters and {n_r} raise tables where the code has "
+            f"{len(counters)} and {len(raises)}"
+        )
     return CountReader(
         names, code, counters, raises, view_ints(tags), view_ints(starts), generated, plan
     )
@@ -109,38 +129,111 @@ def dumps(
         found = by_id.get(id(const))
         return (_MARK, found) if found is not None else const
 
+    sizes = [n for _, reader in readers for n in (len(reader.counters), len(reader.raises))]
+    states = tuple((path, _reader_state(reader, plans)) for path, reader in readers)
     data = (
         FORMAT,
         versions.PY_TAG,
         _swap_consts(code, swap),
-        tuple((path, _reader_state(reader, plans)) for path, reader in readers),
-        original,
+        pack_ints(sizes),
+        marshal.dumps(states),
+        marshal.dumps(original),
     )
     return marshal.dumps(data)
 
 
-def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CountReader]], CodeType]:
+class Stored:
+    """An instrumented tree as :func:`loads` gives it back: the code with
+    fresh live objects in place, and what reading its counts needs (the
+    readers, the original code) still as bytes until first asked for."""
+
+    def __init__(
+        self,
+        code: CodeType,
+        counters: list[Counter],
+        raises: list[AnyRaiseTable],
+        sizes: list[int],
+        states: bytes,
+        original: bytes,
+    ) -> None:
+        self.code = code
+        #: every counter and raise table of the tree, code object by code object
+        self.counters = counters
+        self.raises = raises
+        #: per code object, in tree order: its number of counters, then of raise tables
+        self.sizes = sizes
+        self._states: bytes | None = states
+        self._original: CodeType | bytes = original
+
+    def original(self) -> CodeType:
+        """The uninstrumented tree (ValueError if its data is not a code object)."""
+        original = self._original
+        if isinstance(original, bytes):
+            try:
+                original = marshal.loads(original)
+            except Exception as exc:  # marshal raises EOFError, ValueError, TypeError
+                raise ValueError(f"instrumented-code data with a bad original: {exc}") from None
+            if not isinstance(original, CodeType):
+                raise ValueError("instrumented-code data whose original is not code")
+            self._original = original
+        return original
+
+    def readers(self) -> list[tuple[tuple[int, ...], CountReader]]:
+        """One reader per code object, on this tree's live objects, made once
+        (ValueError if their data is not that)."""
+        states = self._states
+        if states is None:
+            raise RuntimeError("Stored.readers() makes them once")
+        original = self.original()
+        readers: list[tuple[tuple[int, ...], CountReader]] = []
+        v = t = 0
+        try:
+            decoded = marshal.loads(states)
+            if type(decoded) is not tuple or 2 * len(decoded) != len(self.sizes):
+                raise ValueError("reader data of another number of code objects")
+            for k, (path, state) in enumerate(decoded):
+                path = tuple(path)
+                n_c, n_r = self.sizes[2 * k], self.sizes[2 * k + 1]
+                counters, raises = self.counters[v : v + n_c], self.raises[t : t + n_r]
+                code = _code_at(original, path)
+                readers.append((path, _reader_from_state(state, code, counters, raises)))
+                v, t = v + n_c, t + n_r
+        except (EOFError, TypeError, ValueError, OverflowError) as exc:  # the wrong shape
+            raise ValueError(f"instrumented-code data with a malformed plan: {exc}") from None
+        self._states = None  # made: the bytes are not needed again
+        return readers
+
+
+def loads(data: bytes) -> Stored:
     """Load what :func:`dumps` wrote; ValueError if it is not that."""
     try:
-        fmt, tag, code, states, original = marshal.loads(data)
+        fmt, tag, code, sizes, states, original = marshal.loads(data)
     except Exception as exc:  # marshal raises EOFError, ValueError, TypeError
         raise ValueError(f"not instrumented-code data: {exc}") from None
     if (
         fmt != FORMAT
         or tag != versions.PY_TAG
         or not isinstance(code, CodeType)
-        or not isinstance(original, CodeType)
+        or type(sizes) is not bytes
+        or type(states) is not bytes
+        or type(original) is not bytes
+        or len(sizes) % 8
     ):
         raise ValueError(f"instrumented-code data of format {fmt!r} for Python {tag!r}")
-    readers: list[tuple[tuple[int, ...], CountReader]] = []
+    numbers = view_ints(sizes)
+    if min(numbers, default=0) < 0:
+        raise ValueError("instrumented-code data with a negative size")
+    counters: list[Counter] = []
+    raises: list[AnyRaiseTable] = []
     #: every counter and raise table of the tree, in slot order, then the builtins
     live: list[object] = []
-    try:
-        for path, state in states:
-            path = tuple(path)
-            readers.append((path, _reader_from_state(state, _code_at(original, path), live)))
-    except (TypeError, ValueError, OverflowError) as exc:  # a state of the wrong shape
-        raise ValueError(f"instrumented-code data with a malformed plan: {exc}") from None
+    for k in range(0, len(numbers), 2):
+        mine = [new_counter() for _ in range(numbers[k])]
+        tables = [new_raise_table() for _ in range(numbers[k + 1])]
+        counters += mine
+        raises += tables
+        live += mine
+        live += tables
     n_live = len(live)
     live.append(object.__getattribute__)  # _GETATTRIBUTE: -2
     live.append(next)  # _NEXT: -1
@@ -161,7 +254,7 @@ def loads(data: bytes) -> tuple[CodeType, list[tuple[tuple[int, ...], CountReade
                 consts[i] = with_live(const)
         return code.replace(co_consts=tuple(consts))
 
-    return with_live(code), readers, original
+    return Stored(with_live(code), counters, raises, list(numbers), states, original)
 
 
 #: Changes whenever the layout written by :func:`dumps_plans` changes.
