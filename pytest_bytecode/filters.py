@@ -15,8 +15,6 @@ instruction's count.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pytest_bytecode.engine.generated import COPY, FILTERS
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
 
@@ -76,20 +74,33 @@ def apply(code: CodeCounts, enabled: frozenset[str]) -> CodeCounts:
     tags = {offset: (name, twin) for offset, name, twin in code.generated if name in enabled}
     if not tags:
         return code
-    kept = {ins.offset for ins in code.instructions if ins.offset not in tags}
+    instructions = code.instructions
+    # What each copy adds to its twin (a twin that is an instruction and is
+    # kept); copies that never ran add nothing, and most never do.
     added: dict[int, int] = {}
-    for ins in code.instructions:
-        tag = tags.get(ins.offset)
-        if tag is not None and tag[0] == COPY and tag[1] in kept:
-            added[tag[1]] = added.get(tag[1], 0) + ins.count
-    instructions = tuple(
+    copies = [(offset, twin) for offset, (name, twin) in tags.items() if name == COPY]
+    if copies:
+        count_at = {ins.offset: ins.count for ins in instructions}
+        for offset, twin in copies:
+            n = count_at.get(offset)
+            if n and twin in count_at and twin not in tags:
+                added[twin] = added.get(twin, 0) + n
+    kept = tuple(
         ins
         if ins.offset not in added
         else InstructionCount(ins.offset, ins.opname, ins.line, ins.count + added[ins.offset])
-        for ins in code.instructions
-        if ins.offset in kept
+        for ins in instructions
+        if ins.offset not in tags
     )
-    return replace(code, instructions=instructions, branches=_branches(code, tags))
+    return CodeCounts(
+        code.qualname,
+        code.name,
+        code.firstlineno,
+        code.path,
+        kept,
+        _branches(code, tags),
+        code.generated,
+    )
 
 
 def _branches(code: CodeCounts, tags: dict[int, tuple[str, int]]) -> tuple[BranchCount, ...]:
@@ -102,7 +113,10 @@ def _branches(code: CodeCounts, tags: dict[int, tuple[str, int]]) -> tuple[Branc
             folded.setdefault(tag[1], []).append(branch)
     out = []
     for branch in code.branches:
-        if branch.offset in tags or any(_dead_end(tags, o.target_offset) for o in branch.outcomes):
+        if branch.offset in tags:
+            continue
+        fall, jump = branch.outcomes
+        if _dead_end(tags, fall.target_offset) or _dead_end(tags, jump.target_offset):
             continue
         for copy in folded.get(branch.offset, []):
             fall, jump = branch.outcomes
