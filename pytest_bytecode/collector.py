@@ -207,9 +207,11 @@ class Collector:
             if observer is not None:
                 observer.import_finished()
 
-    def handles(self) -> list[Handle]:
-        """Every registered handle, in registration order (its index is its number)."""
-        return [handle for _, handle in self._handles]
+    def handles(self, start: int = 0) -> list[Handle]:
+        """Every registered handle from number ``start`` on, in registration
+        order (its index is its number): per-test contexts ask for the new
+        ones at every test phase."""
+        return [handle for _, handle in self._handles[start:]]
 
     def code_keys_of(self, index: int) -> tuple[str, list[CodeKey]] | None:
         """The file of handle ``index`` and the ``(qualname, firstlineno, n)``

@@ -49,8 +49,7 @@ class ContextRecorder:
         self._current = OUTSIDE
 
     def _look(self, everything: bool = False) -> list[Ran]:
-        handles = self.collector.handles()
-        for handle in handles[len(self._activity) :]:
+        for handle in self.collector.handles(len(self._activity)):
             self._activity.watch(cast(Watchable, handle))
         return self._activity.look(everything=everything)
 
