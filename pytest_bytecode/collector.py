@@ -28,11 +28,10 @@ from pytest_bytecode.data import (
     CovData,
     DataError,
     FileData,
-    gc_paused,
     merge_file,
     name_keys,
 )
-from pytest_bytecode.engine import RawState
+from pytest_bytecode.engine import RawState, gc_paused
 from pytest_bytecode.engine.model import CodeCounts
 from pytest_bytecode.sources import python_source_text, report_path
 

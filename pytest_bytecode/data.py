@@ -19,13 +19,11 @@ format (offsets, opnames, lines, counts; a row per branch) exist only in
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any, Literal
 
 from pytest_bytecode import versions
 from pytest_bytecode.contexts import Contexts
+from pytest_bytecode.engine import gc_paused
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
 from pytest_bytecode.files import is_stdout, locked, write_json_atomic
 
@@ -53,25 +52,6 @@ CodeKey = tuple[str, int, int]
 
 class DataError(ValueError):
     """A data file that cannot be used (unreadable, corrupt, incompatible)."""
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused (if it was running) meanwhile.
-
-    For code that makes count objects by the hundred thousand (reading,
-    merging, snapshotting counts): they hold no reference cycles, and
-    collections that walk them again and again as they are made more than
-    doubled the time an xdist controller took to merge its workers' counts.
-    """
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def code_keys(codes: Iterable[CodeCounts]) -> list[CodeKey]:

@@ -250,7 +250,7 @@ class RunHooks:
         collections that walk them again and again as they are made took
         about a third of the end of a run over a 50,000-line module.
         """
-        with data.gc_paused():
+        with engine.gc_paused():
             self._finish(session, exitstatus)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -19,6 +19,7 @@ executing, as an interpreter watching every instruction would see it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -58,6 +59,7 @@ __all__ = [
     "InstructionCount",
     "Instrumented",
     "RawState",
+    "gc_paused",
     "instrument",
     "instrument_function",
     "iter_code_tree",
@@ -77,6 +79,27 @@ __getattr__, __dir__ = _lazy_exports(
 RawState = tuple[list[int], dict[int, dict[int, int]]]
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused (if it was running) meanwhile.
+
+    For code that makes objects by the hundred thousand that live on and
+    hold no reference cycles (instrumenting a tree, loading one from the
+    cache; outside the engine, reading, merging and writing counts):
+    collections that walk them again and again as they are made would add
+    a sixth to instrumenting, and more than doubled the time an xdist
+    controller took to merge its workers' counts.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 #: Instrumented code object -> the original it was made from, for tools that
 #: must look at what the user wrote (the bytecode assertions).  Filled from
 #: ``_UNINDEXED`` only when first asked: most runs never ask.
@@ -91,14 +114,13 @@ def original_code(code: CodeType) -> CodeType:
         return found
     while _UNINDEXED:
         handle = _UNINDEXED.pop()
-        try:
-            _index(handle.code, handle.original)
-        except ValueError:  # a loaded tree whose original is not readable
-            continue
+        _index_if_new(handle.code, handle._original)
     return _ORIGINALS.get(code, code)
 
 
 def _index_if_new(code: CodeType, original: CodeType | Callable[[], CodeType]) -> None:
+    """Record the originals of the tree ``code``, unless they are recorded
+    or a loaded tree's original (``original()``) is not readable."""
     if code in _ORIGINALS:
         return
     try:
@@ -131,21 +153,18 @@ class Instrumented:
             [c for _, reader in readers for c in reader.counters],
             [t for _, reader in readers for t in reader.raises],
             [n for _, reader in readers for n in (len(reader.counters), len(reader.raises))],
+            original,
         )
         self._made: list[tuple[tuple[int, ...], CountReader]] | None = readers
-        self._original: CodeType | None = original
         self._stored: Stored | None = None
-        self._finalize(original)
 
     @classmethod
     def _loaded(cls, stored: Stored) -> Instrumented:
         """The handle of a tree :func:`loads` gave back."""
         self = cls.__new__(cls)
-        self._setup(stored.code, stored.counters, stored.raises, stored.sizes)
+        self._setup(stored.code, stored.counters, stored.raises, stored.sizes, stored.original)
         self._made = None
-        self._original = None
         self._stored = stored
-        self._finalize(stored.original)
         return self
 
     def _setup(
@@ -154,26 +173,26 @@ class Instrumented:
         counters: list[Counter],
         raises: list[AnyRaiseTable],
         sizes: list[int],
+        original: CodeType | Callable[[], CodeType],
     ) -> None:
         self.code = code
         self._counters = counters
         self._tables = [t.sites for t in raises]
         self._sizes = sizes  # per code object: counters, raise tables
+        #: the original tree, or (loaded) what reads it when first asked for
+        self._original = original
         self._zero: list[int] | None = None
         self._supply: Callable[[], bytes | None] | None = None
         _UNINDEXED.add(self)
-
-    def _finalize(self, original: CodeType | Callable[[], CodeType]) -> None:
         # A handle may go before its code does (instrument_function's, if
         # dropped): its tree is recorded then, unless the process is ending.
-        weakref.finalize(self, _index_if_new, self.code, original).atexit = False
+        weakref.finalize(self, _index_if_new, code, original).atexit = False
 
     @property
     def original(self) -> CodeType:
         """The code object this tree was made from."""
-        if self._original is None:
-            assert self._stored is not None
-            self._original = self._stored.original()
+        if not isinstance(self._original, CodeType):
+            self._original = self._original()
         return self._original
 
     @property
@@ -357,15 +376,8 @@ def loads(data: bytes) -> Instrumented:
     """
     from pytest_bytecode.engine.persist import loads as _loads
 
-    # As in instrument(): many small objects that live on, no cycles.
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    with gc_paused():
         return Instrumented._loaded(_loads(data))
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _instrument_tree(
@@ -406,22 +418,13 @@ def instrument(
     plans are stored with it, and a load of it reads counts without
     decoding or analysing anything).
 
-    The cyclic garbage collector is paused meanwhile (if it was running):
-    instrumenting allocates many small objects that live on, and collections
-    that walk them again and again would add about a sixth to the time.  The
-    objects made here hold no reference cycles that need collecting.
+    The cyclic garbage collector is paused meanwhile (:func:`gc_paused`).
     """
     if probe_by_for_iter is None:
         probe_by_for_iter = DEFAULT_PROBE_BY_FOR_ITER
     readers: list[tuple[tuple[int, ...], CountReader]] = []
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    with gc_paused():
         new_code = _instrument_tree(code, (), readers, probe_by_for_iter, prepare)
-    finally:
-        if paused:
-            gc.enable()
     return Instrumented(new_code, readers, code)
 
 
