@@ -16,9 +16,10 @@ the run.  So they are written as ``marshal`` data of their own, nested as
 bytes, with the number of counters and raise tables of each code object
 beside them; :func:`loads` makes the live objects from those numbers and
 leaves the rest as bytes until :meth:`Stored.readers` or
-:meth:`Stored.original` is asked (a 50,000-line module imports in about
-half the time).  What is left as bytes is covered by the cache entry's
-checksum like the rest; it is checked when it is read.
+:meth:`Stored.original` is asked (the warm import of a 50,000-line
+module went from 146 to 92 ms, docs/benchmarks.md).  What is left as
+bytes is covered by the cache entry's checksum like the rest; it is
+checked when it is read.
 
 No pickle: only ``marshal`` of code objects and plain values, with a format
 tag and the interpreter tag checked on load.
