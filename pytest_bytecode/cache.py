@@ -3,14 +3,24 @@
 Entries are the engine's own serialisation (``Instrumented.dumps``, never
 pickle), the file's excluded lines (coverage.py's parser costs a few
 milliseconds a file) and the lines its ``partial_branches`` patterns match
-(a regular expression per line), one file per key. The key is a SHA-256 over
-everything that changes the instrumented code: the source bytes and file
-name, the interpreter (implementation cache tag and full version), what the
-compiler makes of the same source in this process
-(:func:`compiler_fingerprint`: ``-O``/``-OO``, ``-X no_debug_ranges``), the
-engine and plugin versions, and how the module was compiled (plain, or
-through pytest's assertion rewriting of a given pytest version and settings)
-and the exclusion and partial-branch rules in force.
+(a regular expression per line).
+
+Like ``__pycache__``, the cache holds one entry per source file and way of
+compiling it, overwritten when the file changes, so it does not grow with
+every edit.  A key (:meth:`InstrumentationCache.key`) has two parts:
+
+* the *slot*, which names the entry's file: the file name, the interpreter
+  (implementation cache tag and full version), what the compiler makes of
+  the same source in this process (:func:`compiler_fingerprint`: ``-O``,
+  ``-OO``, ``-X no_debug_ranges``) and how the module was compiled (plain,
+  or through pytest's assertion rewriting of a given pytest version and
+  settings): what can differ between two runs that share the directory, so
+  that they keep entries of their own (tox environments, ``-O`` runs);
+* the *digest*, a SHA-256 over everything that changes the instrumented
+  code: the slot's parts, the source bytes, the engine and plugin versions
+  and source, and the exclusion and partial-branch rules.  It is stored in
+  the entry, and an entry whose digest differs is a miss, which the new
+  entry then replaces.
 
 Trust is Python's own ``__pycache__`` model: an entry is as trustworthy as
 the directory it sits in.  A cache directory that is not owned by the
@@ -26,6 +36,7 @@ every failure is reported to ``trace`` and the code is instrumented afresh.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import marshal
 import os
@@ -46,10 +57,20 @@ from pytest_bytecode.files import write_atomic
 #:       and the engine's serialisation.
 #:   4 - as 3, with a second list of lines after the first (the lines
 #:       coverage.py's ``partial_branches`` patterns match).
-CACHE_LAYOUT = 4
+#:   5 - one file per slot (``<slot>.bin``), overwritten: ``MAGIC``, the
+#:       key's digest (32 bytes), the SHA-256 of the body, the body of 4.
+#:       Before, one file per key (``<64 hex digits>.bin``), never removed.
+CACHE_LAYOUT = 5
 
 #: What every entry starts with.
-MAGIC = b"pytest-bytecode cache 4\n"
+MAGIC = b"pytest-bytecode cache 5\n"
+
+#: Marks a cache directory whose entries of layouts before 5 are removed
+#: (:meth:`InstrumentationCache.untrusted` looks for it once a process).
+_SWEPT = "layout-5"
+
+#: Hex digits of a slot (of the SHA-256 of its parts) in an entry's name.
+_SLOT_DIGITS = 32
 
 #: Source the compiler fingerprint is taken of: a docstring (dropped by
 #: ``-OO``), an assert and an ``if __debug__`` (dropped by ``-O``), and an
@@ -134,36 +155,68 @@ class InstrumentationCache:
         if reason is not None:
             self.trace(f"instrumentation cache {self.directory} not used: {reason}")
             self.directory = None
+        else:
+            self._sweep_old_layouts()
         return reason
 
-    def key(self, source: bytes, filename: str, settings: str, engine_version: str) -> str:
-        """The cache key for one source file under the given settings."""
+    def _sweep_old_layouts(self) -> None:
+        """Remove the entries of layouts before 5, one file per key that no
+        run ever removed, once per directory (:data:`_SWEPT` marks it)."""
+        assert self.directory is not None
+        marker = self.directory / _SWEPT
+        if marker.exists():
+            return
+        try:
+            for entry in os.scandir(self.directory):
+                stem = entry.name.removesuffix(".bin").removesuffix("-plans")
+                if entry.name.endswith(".bin") and len(stem) == 64 and _is_hex(stem):
+                    with contextlib.suppress(FileNotFoundError):  # another worker's sweep
+                        os.unlink(entry.path)
+            marker.touch()
+        except OSError as exc:
+            self.trace(f"removing old cache entries in {self.directory} failed: {exc}")
+
+    def key(self, source: bytes, filename: str, mode: str, rules: str, engine_version: str) -> str:
+        """The cache key of one source file: ``"<slot>.<digest>"`` (see the
+        module docstring).  ``mode`` is how the file was compiled (plain, or
+        which assertion rewriting), ``rules`` the exclusion and
+        partial-branch rules in force."""
         if self.plugin_version is None:
             from pytest_bytecode import __version__
 
             self.plugin_version = __version__
-        h = hashlib.sha256()
-        for part in (
-            f"layout={CACHE_LAYOUT}",
+        where = (
             f"impl={sys.implementation.cache_tag}",
             f"python={versions.PY_VERSION}",
             f"compiler={compiler_fingerprint()}",
+            f"mode={mode}",
+            f"filename={os.path.abspath(filename)}",
+        )
+        slot = hashlib.sha256("\0".join(where).encode()).hexdigest()[:_SLOT_DIGITS]
+        h = hashlib.sha256()
+        for part in (
+            f"layout={CACHE_LAYOUT}",
+            *where,
             f"engine={engine_version}",
             f"engine-source={code_fingerprint()}",
             f"plugin={self.plugin_version}",
-            f"settings={settings}",
-            f"filename={os.path.abspath(filename)}",
+            f"rules={rules}",
         ):
             h.update(part.encode() + b"\0")
         h.update(source)
-        return h.hexdigest()
+        return f"{slot}.{h.hexdigest()}"
 
-    def get(self, key: str) -> tuple[bytes, list[int], list[int]] | None:
-        """The stored (payload, excluded lines, no-branch lines) for ``key``,
-        or None (missing, unreadable or damaged)."""
+    def _path(self, key: str, part: str) -> Path:
+        assert self.directory is not None
+        return self.directory / f"{key[:_SLOT_DIGITS]}{part}.bin"
+
+    def get(self, key: str, part: str = "") -> tuple[bytes, list[int], list[int]] | None:
+        """The stored (payload, excluded lines, no-branch lines) for ``key``
+        (``part``: an entry stored beside the key's own, see :meth:`put`),
+        or None (missing, for another digest, unreadable or damaged)."""
         if self.directory is None:
             return None
-        path = self.directory / f"{key}.bin"
+        path = self._path(key, part)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -172,10 +225,14 @@ class InstrumentationCache:
             self.trace(f"cache read failed for {path}: {exc}")
             return None
         head = len(MAGIC)
-        body = raw[head + 32 :]
-        if raw[:head] != MAGIC or hashlib.sha256(body).digest() != raw[head : head + 32]:
+        body = raw[head + 64 :]
+        if raw[:head] == MAGIC and raw[head : head + 32] != _digest(key):
+            # Another source, engine or rules: the new entry will replace it.
+            self.trace(f"cache entry {path} is for another version of the file")
+            return None
+        if raw[:head] != MAGIC or hashlib.sha256(body).digest() != raw[head + 32 : head + 64]:
             self.trace(f"cache entry {path} is damaged (checksum); instrumenting afresh")
-            self.discard(key)
+            self.discard(key, part)
             return None
         at = 0
         lists: list[list[int]] = []
@@ -183,7 +240,7 @@ class InstrumentationCache:
             n = int.from_bytes(body[at : at + 4], "big")
             if len(body) < at + 4 + 4 * n:
                 self.trace(f"cache entry {path} is damaged (layout); instrumenting afresh")
-                self.discard(key)
+                self.discard(key, part)
                 return None
             lines = array("I", body[at + 4 : at + 4 + 4 * n])
             if sys.byteorder == "little":
@@ -193,10 +250,17 @@ class InstrumentationCache:
         return body[at:], lists[0], lists[1]
 
     def put(
-        self, key: str, payload: bytes, excluded: Iterable[int] = (), no_branch: Iterable[int] = ()
+        self,
+        key: str,
+        payload: bytes,
+        excluded: Iterable[int] = (),
+        no_branch: Iterable[int] = (),
+        part: str = "",
     ) -> None:
         """Store ``payload`` and the file's excluded and no-branch lines under
-        ``key`` atomically; failures are only traced."""
+        ``key`` atomically, replacing the slot's entry; failures are only
+        traced.  ``part`` names a second entry of the same key in a file of
+        its own (the read plans: ``"-plans"``), read apart from the first."""
         if self.directory is None:
             return
         body = b""
@@ -208,19 +272,29 @@ class InstrumentationCache:
         body += payload
         try:
             write_atomic(
-                self.directory / f"{key}.bin", MAGIC + hashlib.sha256(body).digest() + body
+                self._path(key, part),
+                MAGIC + _digest(key) + hashlib.sha256(body).digest() + body,
             )
         except OSError as exc:
             self.trace(f"cache write failed in {self.directory}: {exc}")
 
-    def discard(self, key: str) -> None:
+    def discard(self, key: str, part: str = "") -> None:
         """Remove a bad entry; failures are only traced."""
         if self.directory is None:
             return
         try:
-            (self.directory / f"{key}.bin").unlink(missing_ok=True)
+            self._path(key, part).unlink(missing_ok=True)
         except OSError as exc:
             self.trace(f"cache discard failed for {key}: {exc}")
+
+
+def _digest(key: str) -> bytes:
+    """The digest part of ``key`` as the 32 bytes an entry stores."""
+    return bytes.fromhex(key[_SLOT_DIGITS + 1 :])
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)
 
 
 def _untrusted_reason(directory: Path) -> str | None:

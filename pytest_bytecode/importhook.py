@@ -69,7 +69,7 @@ except ImportError:  # pragma: no cover - every CPython 3.10-3.15 has it
         return f(*args, **kwargs)
 
 
-#: What the cache key of a module's read plans adds to its code's key.
+#: The cache part of a module's read plans, beside its code's entry.
 PLANS = "-plans"
 
 #: ``compile`` flag for the parse before pytest's rewriting.
@@ -120,10 +120,9 @@ class Measurement:
 
     def key(self, filename: str, source: bytes, rewritten: bool) -> str:
         """The cache key of ``source`` compiled plain or through pytest's rewriting."""
-        settings = f"rewrite {self.rewrite_settings}" if rewritten else "plain"
-        settings += f" exclude {self.selector.exclude_regex!r}"
-        settings += f" partial {self.selector.partial_regex!r}"
-        return self.cache.key(source, filename, settings, engine.ENGINE_VERSION)
+        mode = f"rewrite {self.rewrite_settings}" if rewritten else "plain"
+        rules = f"exclude {self.selector.exclude_regex!r} partial {self.selector.partial_regex!r}"
+        return self.cache.key(source, filename, mode, rules, engine.ENGINE_VERSION)
 
     def cached(self, fullname: str, filename: str, source: bytes, key: str) -> Any:
         """The instrumented code of ``source`` from the cache, registered; else None."""
@@ -152,7 +151,7 @@ class Measurement:
     def _plans_from_cache(self, key: str, filename: str) -> bytes | None:
         """The read plans stored apart for the entry ``key`` (None: gone or
         damaged, and the plans are worked out anew)."""
-        entry = self.cache.get(key + PLANS)
+        entry = self.cache.get(key, PLANS)
         if entry is None:
             self.trace(f"no stored read plans for {filename}; working them out")
             return None
@@ -181,7 +180,7 @@ class Measurement:
             # The read plans go in an entry of their own, read only when
             # counts are: an import from the cache reads the code alone.
             self.cache.put(key, inst.dumps(plans=False), excluded, no_branch)
-            self.cache.put(key + PLANS, inst.dumps_plans())
+            self.cache.put(key, inst.dumps_plans(), part=PLANS)
         except Exception as exc:  # the engine's serialiser must never fail a run
             self.trace(f"cache store for {filename} failed: {exc}")
         self._register(filename, source, inst, excluded, no_branch)

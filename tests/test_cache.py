@@ -1,4 +1,5 @@
-"""The instrumentation cache's key, table-driven: what must change it, what must not.
+"""The instrumentation cache's key, table-driven: what must change it, what must
+not, and which changes take a slot of their own rather than replace the entry.
 
 Fast unit tests; the cache end to end (hits, ``-O``, damaged entries) is in
 ``tests/test_import_path.py``.
@@ -18,20 +19,26 @@ import pytest_bytecode
 from pytest_bytecode import cache as cache_mod
 
 SOURCE = b"x = 1\n"
-ARGS = (SOURCE, "m.py", "plain", "7")
+ARGS = (SOURCE, "m.py", "plain", "exclude=x", "7")
 
 
 def key(*args: str | bytes) -> str:
-    source, filename, settings, engine_version = (*args, *ARGS[len(args) :])
+    source, filename, mode, rules, engine_version = (*args, *ARGS[len(args) :])
     assert isinstance(source, bytes)
     return cache_mod.InstrumentationCache(None, lambda _: None).key(
-        source, str(filename), str(settings), str(engine_version)
+        source, str(filename), str(mode), str(rules), str(engine_version)
     )
 
 
-def test_key_is_a_stable_sha256() -> None:
+def slot(*args: str | bytes) -> str:
+    return key(*args).split(".")[0]
+
+
+def test_key_is_a_slot_and_a_stable_sha256() -> None:
     assert key() == key()
-    assert len(key()) == 64 and int(key(), 16) >= 0
+    slot_part, digest = key().split(".")
+    assert len(slot_part) == 32 and int(slot_part, 16) >= 0
+    assert len(digest) == 64 and int(digest, 16) >= 0
 
 
 def test_key_does_not_depend_on_the_cache_directory(tmp_path: Path) -> None:
@@ -44,54 +51,69 @@ def test_key_takes_the_file_name_as_an_absolute_path() -> None:
     assert key(SOURCE, "m.py") == key(SOURCE, os.path.join(".", "m.py"))
 
 
-#: Each argument of ``key``, changed alone.
+#: Each argument of ``key``, changed alone, and whether the change takes
+#: another slot (True: both entries are kept) or replaces the slot's entry.
 ARGUMENT_CHANGES = {
-    "source": (b"x = 2\n", "m.py", "plain", "7"),
-    "source, a byte added": (b"x = 1\n\n", "m.py", "plain", "7"),
-    "file name": (SOURCE, "n.py", "plain", "7"),
-    "file name, another directory": (SOURCE, os.path.join("sub", "m.py"), "plain", "7"),
-    "settings: assertion rewriting": (SOURCE, "m.py", "rewrite pytest 9.2 pass-hook False", "7"),
-    "settings: the pass hook": (SOURCE, "m.py", "rewrite pytest 9.2 pass-hook True", "7"),
-    "settings: exclusion rules": (SOURCE, "m.py", "plain exclude=abc", "7"),
-    "engine version": (SOURCE, "m.py", "plain", "8"),
+    "source": ((b"x = 2\n",), False),
+    "source, a byte added": ((b"x = 1\n\n",), False),
+    "file name": ((SOURCE, "n.py"), True),
+    "file name, another directory": ((SOURCE, os.path.join("sub", "m.py")), True),
+    "assertion rewriting": ((SOURCE, "m.py", "rewrite pytest 9.2 pass-hook False"), True),
+    "the pass hook": ((SOURCE, "m.py", "rewrite pytest 9.2 pass-hook True"), True),
+    "exclusion rules": ((SOURCE, "m.py", "plain", "exclude=abc"), False),
+    "engine version": ((SOURCE, "m.py", "plain", "exclude=x", "8"), False),
 }
 
 
-@pytest.mark.parametrize("args", ARGUMENT_CHANGES.values(), ids=ARGUMENT_CHANGES.keys())
-def test_each_argument_changes_the_key(args: tuple[bytes, str, str, str]) -> None:
+@pytest.mark.parametrize("args,new_slot", ARGUMENT_CHANGES.values(), ids=ARGUMENT_CHANGES.keys())
+def test_each_argument_changes_the_key(args: tuple[str | bytes, ...], new_slot: bool) -> None:
     assert key(*args) != key()
+    assert (slot(*args) != slot()) is new_slot
 
 
 def _patched(name: str, value: object) -> Callable[[pytest.MonkeyPatch], None]:
     return lambda monkeypatch: monkeypatch.setattr(cache_mod, name, value)
 
 
-#: Each fact of the environment the key covers, changed alone.
-ENVIRONMENT_CHANGES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
-    "cache layout": _patched("CACHE_LAYOUT", cache_mod.CACHE_LAYOUT + 1),
-    "plugin version": lambda mp: mp.setattr(pytest_bytecode, "__version__", "999.0", raising=False),
-    "compiler settings (-O, -OO, -X no_debug_ranges)": _patched("_fingerprint", "0" * 16),
-    "engine source": _patched("_code_fingerprint", "0" * 16),
-    "Python version": lambda mp: mp.setattr(cache_mod.versions, "PY_VERSION", "3.99.0"),
-    "implementation": lambda mp: mp.setattr(
-        sys, "implementation", types.SimpleNamespace(cache_tag="other-399")
+#: Each fact of the environment the key covers, changed alone, and whether
+#: it takes another slot: two interpreters or compiler settings sharing a
+#: cache directory keep an entry each; a new engine or plugin replaces them.
+ENVIRONMENT_CHANGES: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], bool]] = {
+    "cache layout": (_patched("CACHE_LAYOUT", cache_mod.CACHE_LAYOUT + 1), False),
+    "plugin version": (
+        lambda mp: mp.setattr(pytest_bytecode, "__version__", "999.0", raising=False),
+        False,
+    ),
+    "compiler settings (-O, -OO, -X no_debug_ranges)": (_patched("_fingerprint", "0" * 16), True),
+    "engine source": (_patched("_code_fingerprint", "0" * 16), False),
+    "Python version": (
+        lambda mp: mp.setattr(cache_mod.versions, "PY_VERSION", "3.99.0"),
+        True,
+    ),
+    "implementation": (
+        lambda mp: mp.setattr(sys, "implementation", types.SimpleNamespace(cache_tag="other-399")),
+        True,
     ),
 }
 
 
-@pytest.mark.parametrize("change", ENVIRONMENT_CHANGES.values(), ids=ENVIRONMENT_CHANGES.keys())
+@pytest.mark.parametrize(
+    "change,new_slot", ENVIRONMENT_CHANGES.values(), ids=ENVIRONMENT_CHANGES.keys()
+)
 def test_each_fact_of_the_environment_changes_the_key(
-    monkeypatch: pytest.MonkeyPatch, change: Callable[[pytest.MonkeyPatch], None]
+    monkeypatch: pytest.MonkeyPatch, change: Callable[[pytest.MonkeyPatch], None], new_slot: bool
 ) -> None:
     before = key()
     change(monkeypatch)
     assert key() != before
+    assert (slot() != before.split(".")[0]) is new_slot
 
 
 def test_parts_cannot_run_into_each_other() -> None:
     """The parts are separated, so moving text from one to the next is another key."""
-    assert key(SOURCE, "m.py", "plain", "7") != key(SOURCE, "m.py", "plai", "n7")
-    assert key(b"1\n", "m.py", "plain", "7") != key(b"\n", "m.py", "plain1", "7")
+    assert key(SOURCE, "m.py", "plain", "r", "7") != key(SOURCE, "m.py", "plai", "nr", "7")
+    assert key(SOURCE, "m.py", "plain", "r", "7") != key(SOURCE, "m.py", "plain", "", "r7")
+    assert key(b"1\n", "m.py", "plain", "r", "7") != key(b"\n", "m.py", "plain", "r1", "7")
 
 
 @pytest.mark.parametrize("edited", ["assemble.py", "counts.py", "versions.py", "cache.py"])
@@ -110,6 +132,7 @@ def test_an_edit_to_what_shapes_instrumented_code_changes_the_key(
     monkeypatch.setattr(cache_mod, "_code_fingerprint", None)
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     assert key() != before
+    assert slot() == before.split(".")[0]  # the entry is replaced, not kept beside
 
 
 def test_a_given_plugin_version_is_the_installed_ones_stand_in() -> None:

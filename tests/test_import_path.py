@@ -440,15 +440,87 @@ def test_a_module_no_probe_can_reach_is_named(pytester: pytest.Pytester) -> None
     )
 
 
+def _key(cache: cache_mod.InstrumentationCache, source: bytes, mode: str = "plain") -> str:
+    return cache.key(source, "m.py", mode, "rules", "7")
+
+
 def test_cache_entries_keep_the_excluded_lines(tmp_path: Path) -> None:
     cache = cache_mod.InstrumentationCache(tmp_path, lambda _: None)
-    cache.put("k", b"payload", {3, 70000, 1}, {5, 2})
-    assert cache.get("k") == (b"payload", [1, 3, 70000], [2, 5])
-    raw = (tmp_path / "k.bin").read_bytes()
-    for damaged in (raw[:-1], raw[: len(cache_mod.MAGIC) + 33], raw + b"x", b"x" + raw):
-        (tmp_path / "k.bin").write_bytes(damaged)
-        assert cache.get("k") is None
-        assert not (tmp_path / "k.bin").exists()  # a damaged entry is removed
+    key = _key(cache, b"x = 1\n")
+    cache.put(key, b"payload", {3, 70000, 1}, {5, 2})
+    assert cache.get(key) == (b"payload", [1, 3, 70000], [2, 5])
+    (path,) = tmp_path.glob("*.bin")
+    raw = path.read_bytes()
+    for damaged in (raw[:-1], raw[: len(cache_mod.MAGIC) + 65], raw + b"x", b"x" + raw):
+        path.write_bytes(damaged)
+        assert cache.get(key) is None
+        assert not path.exists()  # a damaged entry is removed
+
+
+def test_a_new_version_of_a_file_replaces_its_entry(tmp_path: Path) -> None:
+    """One entry (and its plans) per file and way of compiling it, as in
+    ``__pycache__``: an edit replaces the entry, the old one is a miss and is
+    never served; another compile mode keeps an entry of its own."""
+    messages: list[str] = []
+    cache = cache_mod.InstrumentationCache(tmp_path, messages.append)
+    old, new = _key(cache, b"x = 1\n"), _key(cache, b"x = 2\n")
+    cache.put(old, b"old code", {1})
+    cache.put(old, b"old plans", part="-plans")
+    assert cache.get(new) is None and cache.get(new, "-plans") is None
+    assert any("for another version of the file" in m for m in messages)
+    assert cache.get(old) == (b"old code", [1], [])  # a miss removes nothing
+    cache.put(new, b"new code", {2})
+    assert cache.get(new) == (b"new code", [2], [])
+    assert cache.get(old) is None
+    assert cache.get(new, "-plans") is None  # the old plans are never paired with new code
+    cache.put(new, b"new plans", part="-plans")
+    assert cache.get(new, "-plans") == (b"new plans", [], [])
+    assert len(list(tmp_path.glob("*.bin"))) == 2
+    rewritten = _key(cache, b"x = 2\n", "rewrite pytest 9.2")
+    cache.put(rewritten, b"rewritten code")
+    assert cache.get(rewritten) == (b"rewritten code", [], [])
+    assert cache.get(new) == (b"new code", [2], [])
+    assert len(list(tmp_path.glob("*.bin"))) == 3
+
+
+def test_entries_of_the_old_layout_are_removed_once(tmp_path: Path) -> None:
+    """Before layout 5 every key had a file of its own that no run removed:
+    the first run of this layout removes them, and only them."""
+    old = [f"{'ab' * 32}.bin", f"{'cd' * 32}-plans.bin"]
+    kept = ["notes.txt", f"{'ef' * 32}.txt", f".{'ab' * 32}.bin.x1.tmp"]
+    for name in old + kept:
+        (tmp_path / name).write_bytes(b"x")
+    cache = cache_mod.InstrumentationCache(tmp_path, lambda _: None)
+    assert cache.untrusted() is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "layout-5"])
+    (tmp_path / old[0]).write_bytes(b"x")  # swept already: not looked for again
+    assert cache_mod.InstrumentationCache(tmp_path, lambda _: None).untrusted() is None
+    assert (tmp_path / old[0]).exists()
+
+
+@pytest.mark.subprocess
+def test_editing_a_measured_file_keeps_the_cache_size(pytester: pytest.Pytester) -> None:
+    """Through the plugin: each edit of a measured module is measured as
+    edited, and its cache entries are replaced, not added to."""
+    make_project(pytester)
+    args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log"]
+    mod = pytester.path / "src" / "pkg" / "mod.py"
+    original = mod.read_text()
+    test = pytester.path / "tests" / "test_mod.py"
+    names = []
+    for value in ("pos", "positive", "plus", "positive"):
+        mod.write_text(original.replace('"pos"', repr(value)))
+        test.write_text(f"from pkg.mod import f\n\ndef test_f():\n    assert f(1) == {value!r}\n")
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+        assert "cache hit for pkg.mod " not in (pytester.path / "debug.log").read_text()
+        names.append(sorted(p.name for p in _cache_dir(pytester).glob("*.bin")))
+        report = _report(pytester)
+        (mod_file,) = [name for name in report if name.endswith("mod.py")]
+        assert report[mod_file]["summary"]["covered_instructions"] > 0
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    assert "cache hit for pkg.mod " in (pytester.path / "debug.log").read_text()
+    assert names[0] == names[1] == names[2] == names[3]
+    assert len(names[0]) == 2 * 2  # pkg/__init__ and pkg.mod: code and plans
 
 
 @pytest.mark.subprocess

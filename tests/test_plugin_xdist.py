@@ -275,7 +275,9 @@ def test_instrumentation_cache(pytester: pytest.Pytester) -> None:
     # A sound checksum over a payload the engine refuses: not executed either.
     for entry in _cache_files(pytester.path):
         body = bytes(8) + b"garbage"  # no excluded, no no-branch lines, then a payload
-        entry.write_bytes(cache.MAGIC + hashlib.sha256(body).digest() + body)
+        head = len(cache.MAGIC)
+        digest = entry.read_bytes()[head : head + 32]  # the key's, as the run wrote it
+        entry.write_bytes(cache.MAGIC + digest + hashlib.sha256(body).digest() + body)
     pytester.runpytest(*args).assert_outcomes(passed=1)
     assert "unusable" in (pytester.path / "debug.log").read_text()
     assert json.loads((pytester.path / "bytecode-cov.json").read_text()) == report1
