@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The folder, next to a test module, of its snapshot files (never collected).
@@ -24,22 +23,51 @@ SNAPSHOT_DIR = "__bytecode_snapshots__"
 UPDATE_OPTION = "--bytecode-snapshot-update"
 
 
-@dataclass
 class TestContext:
-    """What the helpers need to know about the test that is running."""
+    """What the helpers need to know about the test that is running.
+
+    A plain class, not a dataclass: every pytest run of a project that has
+    the plugin installed imports this module, and making a dataclass costs
+    more start-up than the rest of the plugin's imports together.
+    """
 
     __test__ = False  # not a test class, whatever pytest's python_classes say
+    __slots__ = (
+        "name",
+        "nodeid",
+        "on_write",
+        "path",
+        "snapshot_files",
+        "unnamed_snapshots",
+        "update",
+        "verbosity",
+    )
 
-    path: Path  # the test module
-    name: str  # test name within the module: "TestA.test_b[param]"
-    nodeid: str
-    verbosity: int = 0
-    update: bool = False  # --bytecode-snapshot-update
-    on_write: Callable[[Path], None] | None = None  # told of each snapshot file written
-    #: Snapshots of this test so far: how many unnamed, and which files taken
-    #: (by what), so that two snapshots of one test never share a file.
-    unnamed_snapshots: int = field(default=0, repr=False)
-    snapshot_files: dict[Path, str] = field(default_factory=dict, repr=False)
+    def __init__(
+        self,
+        path: Path,  # the test module
+        name: str,  # test name within the module: "TestA.test_b[param]"
+        nodeid: str,
+        verbosity: int = 0,
+        update: bool = False,  # --bytecode-snapshot-update
+        on_write: Callable[[Path], None] | None = None,  # told of each snapshot file written
+    ) -> None:
+        self.path = path
+        self.name = name
+        self.nodeid = nodeid
+        self.verbosity = verbosity
+        self.update = update
+        self.on_write = on_write
+        #: Snapshots of this test so far: how many unnamed, and which files
+        #: taken (by what), so that two snapshots of one test never share a file.
+        self.unnamed_snapshots = 0
+        self.snapshot_files: dict[Path, str] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"TestContext(path={self.path!r}, name={self.name!r}, nodeid={self.nodeid!r}, "
+            f"verbosity={self.verbosity!r}, update={self.update!r})"
+        )
 
     def snapshot_path(self, name: str | None) -> Path:
         """Where this test's next snapshot lives (see :func:`.snapshots.snapshot_path`)."""
