@@ -10,17 +10,18 @@ compiling it, overwritten when the file changes, so it does not grow with
 every edit.  A key (:meth:`InstrumentationCache.key`) has two parts:
 
 * the *slot*, which names the entry's file: the file name, the interpreter
-  (implementation cache tag and full version), what the compiler makes of
+  (implementation cache tag: ``cpython-312``), what the compiler makes of
   the same source in this process (:func:`compiler_fingerprint`: ``-O``,
-  ``-OO``, ``-X no_debug_ranges``) and how the module was compiled (plain,
-  or through pytest's assertion rewriting of a given pytest version and
-  settings): what can differ between two runs that share the directory, so
-  that they keep entries of their own (tox environments, ``-O`` runs);
+  ``-OO``, ``-X no_debug_ranges``) and whether pytest's assertion rewriting
+  compiled the module: what ``__pycache__`` keeps apart, so that runs of
+  several Python versions or of ``-O`` that share the directory keep
+  entries of their own;
 * the *digest*, a SHA-256 over everything that changes the instrumented
-  code: the slot's parts, the source bytes, the engine and plugin versions
-  and source, and the exclusion and partial-branch rules.  It is stored in
-  the entry, and an entry whose digest differs is a miss, which the new
-  entry then replaces.
+  code: the slot's parts, the full Python version, the source bytes, the
+  engine and plugin versions and the engine's source, the rewriting's
+  pytest version and settings, and the exclusion and partial-branch rules.
+  It is stored in the entry, and an entry whose digest differs is a miss,
+  which the new entry then replaces.
 
 Trust is Python's own ``__pycache__`` model: an entry is as trustworthy as
 the directory it sits in.  A cache directory that is not owned by the
@@ -161,33 +162,38 @@ class InstrumentationCache:
 
     def _sweep_old_layouts(self) -> None:
         """Remove the entries of layouts before 5, one file per key that no
-        run ever removed, once per directory (:data:`_SWEPT` marks it)."""
+        run ever removed, once per directory (:data:`_SWEPT` marks it).  A
+        file that cannot be removed is left (it costs disk space, nothing
+        else), and no failure here stops the run."""
         assert self.directory is not None
         marker = self.directory / _SWEPT
-        if marker.exists():
-            return
         try:
-            for entry in os.scandir(self.directory):
-                stem = entry.name.removesuffix(".bin").removesuffix("-plans")
-                if entry.name.endswith(".bin") and len(stem) == 64 and _is_hex(stem):
-                    with contextlib.suppress(FileNotFoundError):  # another worker's sweep
-                        os.unlink(entry.path)
+            if marker.exists():
+                return
+            with os.scandir(self.directory) as entries:
+                for entry in entries:
+                    stem = entry.name.removesuffix(".bin").removesuffix("-plans")
+                    if entry.name.endswith(".bin") and len(stem) == 64 and _is_hex(stem):
+                        with contextlib.suppress(OSError):  # gone already, or held open
+                            os.unlink(entry.path)
             marker.touch()
         except OSError as exc:
             self.trace(f"removing old cache entries in {self.directory} failed: {exc}")
 
     def key(self, source: bytes, filename: str, mode: str, rules: str, engine_version: str) -> str:
         """The cache key of one source file: ``"<slot>.<digest>"`` (see the
-        module docstring).  ``mode`` is how the file was compiled (plain, or
-        which assertion rewriting), ``rules`` the exclusion and
-        partial-branch rules in force."""
+        module docstring).  ``mode`` is how the file was compiled (``plain``
+        or ``rewrite``: through pytest's assertion rewriting), ``rules``
+        everything else that shapes the entry (the rewriting's pytest version
+        and settings, the exclusion and partial-branch rules)."""
         if self.plugin_version is None:
             from pytest_bytecode import __version__
 
             self.plugin_version = __version__
+        # As in __pycache__, one entry per interpreter (cache tag, not micro
+        # version) and compiler setting; the rest replaces the entry.
         where = (
             f"impl={sys.implementation.cache_tag}",
-            f"python={versions.PY_VERSION}",
             f"compiler={compiler_fingerprint()}",
             f"mode={mode}",
             f"filename={os.path.abspath(filename)}",
@@ -197,6 +203,7 @@ class InstrumentationCache:
         for part in (
             f"layout={CACHE_LAYOUT}",
             *where,
+            f"python={versions.PY_VERSION}",
             f"engine={engine_version}",
             f"engine-source={code_fingerprint()}",
             f"plugin={self.plugin_version}",
@@ -217,19 +224,22 @@ class InstrumentationCache:
         if self.directory is None:
             return None
         path = self._path(key, part)
+        head = len(MAGIC)
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as f:
+                start = f.read(head + 32)
+                if start[:head] == MAGIC and start[head:] != _digest(key):
+                    # Another source, engine or rules: the new entry will
+                    # replace it (read no further: it may be megabytes).
+                    self.trace(f"cache entry {path} is for another version of the file")
+                    return None
+                raw = start + f.read()
         except FileNotFoundError:
             return None
         except OSError as exc:
             self.trace(f"cache read failed for {path}: {exc}")
             return None
-        head = len(MAGIC)
         body = raw[head + 64 :]
-        if raw[:head] == MAGIC and raw[head : head + 32] != _digest(key):
-            # Another source, engine or rules: the new entry will replace it.
-            self.trace(f"cache entry {path} is for another version of the file")
-            return None
         if raw[:head] != MAGIC or hashlib.sha256(body).digest() != raw[head + 32 : head + 64]:
             self.trace(f"cache entry {path} is damaged (checksum); instrumenting afresh")
             self.discard(key, part)

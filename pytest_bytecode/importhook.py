@@ -120,8 +120,10 @@ class Measurement:
 
     def key(self, filename: str, source: bytes, rewritten: bool) -> str:
         """The cache key of ``source`` compiled plain or through pytest's rewriting."""
-        mode = f"rewrite {self.rewrite_settings}" if rewritten else "plain"
+        mode = "rewrite" if rewritten else "plain"
         rules = f"exclude {self.selector.exclude_regex!r} partial {self.selector.partial_regex!r}"
+        if rewritten:
+            rules = f"{self.rewrite_settings} {rules}"
         return self.cache.key(source, filename, mode, rules, engine.ENGINE_VERSION)
 
     def cached(self, fullname: str, filename: str, source: bytes, key: str) -> Any:

@@ -476,7 +476,7 @@ def test_a_new_version_of_a_file_replaces_its_entry(tmp_path: Path) -> None:
     cache.put(new, b"new plans", part="-plans")
     assert cache.get(new, "-plans") == (b"new plans", [], [])
     assert len(list(tmp_path.glob("*.bin"))) == 2
-    rewritten = _key(cache, b"x = 2\n", "rewrite pytest 9.2")
+    rewritten = _key(cache, b"x = 2\n", "rewrite")
     cache.put(rewritten, b"rewritten code")
     assert cache.get(rewritten) == (b"rewritten code", [], [])
     assert cache.get(new) == (b"new code", [2], [])
@@ -490,12 +490,35 @@ def test_entries_of_the_old_layout_are_removed_once(tmp_path: Path) -> None:
     kept = ["notes.txt", f"{'ef' * 32}.txt", f".{'ab' * 32}.bin.x1.tmp"]
     for name in old + kept:
         (tmp_path / name).write_bytes(b"x")
+    writer = cache_mod.InstrumentationCache(tmp_path, lambda _: None)
+    key = _key(writer, b"x = 1\n")
+    writer.put(key, b"code")  # an entry of this layout, code and plans
+    writer.put(key, b"plans", part="-plans")
+    kept += [p.name for p in tmp_path.glob("*.bin") if p.name not in old]
+    assert len(kept) == 5
     cache = cache_mod.InstrumentationCache(tmp_path, lambda _: None)
     assert cache.untrusted() is None
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "layout-5"])
+    assert cache.get(key) == (b"code", [], []) and cache.get(key, "-plans") == (b"plans", [], [])
     (tmp_path / old[0]).write_bytes(b"x")  # swept already: not looked for again
     assert cache_mod.InstrumentationCache(tmp_path, lambda _: None).untrusted() is None
     assert (tmp_path / old[0]).exists()
+
+
+def test_a_cache_directory_that_cannot_be_looked_into_fails_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error of the file system while looking for old entries is traced,
+    never raised into the import of a measured module."""
+    messages: list[str] = []
+    cache = cache_mod.InstrumentationCache(tmp_path, messages.append)
+
+    def exists(path: Path, **_: object) -> bool:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "exists", exists)
+    assert cache.untrusted() is None
+    assert any("removing old cache entries" in m and "Permission denied" in m for m in messages)
 
 
 @pytest.mark.subprocess
@@ -559,7 +582,7 @@ def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     assert "cache hit for pkg.mod" in (pytester.path / "debug.log").read_text()
     assert _report(pytester) == cold
-    # Other exclusion rules: other entries, not the stored lines.
+    # Other exclusion rules: the entries are replaced, not served with their lines.
     (pytester.path / ".coveragerc").write_text("[report]\nexclude_also =\n    return .neg.\n")
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     assert "cache hit for pkg.mod" not in (pytester.path / "debug.log").read_text()
