@@ -98,6 +98,9 @@ class Measurement:
         self.rewrite_settings = rewrite_settings
         #: Files measured so far (instrument_loaded skips them).
         self.loaded: set[str] = set()
+        #: (key, file name, handle) of cache entries whose read plans were
+        #: missing and are worked out this run (see store_worked_out_plans).
+        self._unstored_plans: list[tuple[str, str, Any]] = []
         #: Where files are never under SOURCE unless their module name says
         #: so: the interpreter's own library (third-party packages included).
         self.library_dirs = _library_dirs(selector)
@@ -145,19 +148,33 @@ class Measurement:
             self.trace(f"cache entry for {filename} unusable ({exc}); instrumenting afresh")
             self.cache.discard(key)
             return None
-        inst.supply_plans(lambda: self._plans_from_cache(key, filename))
+        inst.supply_plans(lambda: self._plans_from_cache(key, filename, inst))
         self.trace(f"cache hit for {fullname} ({filename})")
         self._register(filename, source, inst, frozenset(excluded), frozenset(no_branch))
         return inst.code
 
-    def _plans_from_cache(self, key: str, filename: str) -> bytes | None:
-        """The read plans stored apart for the entry ``key`` (None: gone or
-        damaged, and the plans are worked out anew)."""
+    def _plans_from_cache(self, key: str, filename: str, inst: Any) -> bytes | None:
+        """The read plans stored apart for the entry ``key`` (None: gone,
+        damaged or another version's, and the plans are worked out anew, to
+        be stored by :meth:`store_worked_out_plans`)."""
         entry = self.cache.get(key, PLANS)
         if entry is None:
             self.trace(f"no stored read plans for {filename}; working them out")
+            self._unstored_plans.append((key, filename, inst))
             return None
         return entry[0]
+
+    def store_worked_out_plans(self) -> None:
+        """Store the read plans this run worked out for want of stored ones
+        (after counts were read: they are made by then), so that the next
+        run reads them: an entry whose plans went missing or were left from
+        another version of the file is mended, not read slowly for ever."""
+        unstored, self._unstored_plans = self._unstored_plans, []
+        for key, filename, inst in unstored:
+            try:
+                self.cache.put(key, inst.dumps_plans(), part=PLANS)
+            except Exception as exc:  # the engine's serialiser must never fail a run
+                self.trace(f"cache store of the read plans for {filename} failed: {exc}")
 
     def instrumented(
         self, fullname: str, filename: str, source: bytes, code: types.CodeType, key: str

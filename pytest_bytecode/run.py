@@ -252,6 +252,9 @@ class RunHooks:
         """
         with engine.gc_paused():
             self._finish(session, exitstatus)
+            # Counts were read by now (an xdist worker's too, sent at its
+            # last test): their plans exist.
+            self.state.measurement.store_worked_out_plans()
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         config = session.config

@@ -9,6 +9,7 @@ code under test does, and what the report says, with the plain run.
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 import stat
@@ -590,20 +591,31 @@ def test_warm_cache_keeps_exclusions(pytester: pytest.Pytester) -> None:
 
 
 @pytest.mark.subprocess
-def test_warm_cache_reads_the_plans_stored_apart(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_warm_cache_reads_the_plans_stored_apart(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
     """A module's read plans are an entry of their own, read when counts are;
-    gone or damaged, they are worked out anew, and the counts are the same."""
+    gone or damaged, they are worked out anew, and the counts are the same;
+    and they are stored again, the same as the cold run stored them (by the
+    xdist workers that read them too; only the controller writes the debug
+    log)."""
     make_project(pytester)
-    args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log"]
+    args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log", *workers]
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     cold = _report(pytester)
     folder = pytester.path / ".pytest_cache" / "d" / "pytest-bytecode"
     plans = sorted(folder.glob("*-plans.bin"))
     assert plans and all(p.with_name(p.name.replace("-plans", "")).exists() for p in plans)
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
-    log = (pytester.path / "debug.log").read_text()
-    assert "cache hit for pkg.mod" in log and "no stored read plans" not in log
+    log = (pytester.path / "debug.log").read_text() if not workers else ""
+    assert workers or ("cache hit for pkg.mod" in log and "no stored read plans" not in log)
     assert _report(pytester) == cold
+
+    def plan_states(path: Path) -> object:  # marshal's bytes may differ, not what they hold
+        return marshal.loads(path.read_bytes()[len(cache_mod.MAGIC) + 64 + 8 :])
+
+    stored = {path: plan_states(path) for path in plans}
     for path in plans[::2]:
         path.unlink()
     for path in plans[1::2]:
@@ -611,8 +623,13 @@ def test_warm_cache_reads_the_plans_stored_apart(pytester: pytest.Pytester) -> N
         raw[-1] ^= 0xFF
         path.write_bytes(bytes(raw))
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
-    log = (pytester.path / "debug.log").read_text()
-    assert "cache hit for pkg.mod" in log and "no stored read plans" in log
+    log = (pytester.path / "debug.log").read_text() if not workers else ""
+    assert workers or ("cache hit for pkg.mod" in log and "no stored read plans" in log)
+    assert _report(pytester) == cold
+    assert {path: plan_states(path) for path in plans} == stored
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    log = (pytester.path / "debug.log").read_text() if not workers else ""
+    assert workers or ("cache hit for pkg.mod" in log and "no stored read plans" not in log)
     assert _report(pytester) == cold
 
 
