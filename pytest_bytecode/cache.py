@@ -259,6 +259,19 @@ class InstrumentationCache:
             at += 4 + 4 * n
         return body[at:], lists[0], lists[1]
 
+    def holds(self, key: str, part: str = "") -> bool:
+        """Whether the slot's entry (``part``: see :meth:`put`) is ``key``'s:
+        its header alone is read, not checked any further."""
+        if self.directory is None:
+            return False
+        head = len(MAGIC)
+        try:
+            with open(self._path(key, part), "rb") as f:
+                start = f.read(head + 32)
+        except OSError:
+            return False
+        return start[:head] == MAGIC and start[head:] == _digest(key)
+
     def put(
         self,
         key: str,

@@ -371,21 +371,23 @@ def _quiet(message: str) -> None:
     """A child says nothing: its output is the program's."""
 
 
-def adopt_booted(collector: Collector, loaded: set[str]) -> bool:
+def adopt_booted(measurement: Any) -> bool:
     """In an xdist worker that booted as a child of the run: hand what the
-    booted measurement measured to the worker's own run (``collector``, the
-    files into ``loaded``) and stop it.  Returns whether there was one."""
+    booted measurement measured to the worker's own run's ``measurement``
+    (an :class:`~pytest_bytecode.importhook.Measurement`: its collector, its
+    measured files, the read plans it is to store) and stop it.  Returns
+    whether there was one."""
     global _counting, _booted_uninstall
     if _counting is None or _counting.own_run or not _booted_measurement:
         return False
     booted = _booted_measurement.pop()
-    if booted.collector.rootdir != collector.rootdir:
+    if booted.collector.rootdir != measurement.collector.rootdir:
         _booted_measurement.append(booted)
         return False
     if _booted_uninstall is not None:
         _booted_uninstall()
         _booted_uninstall = None
-    collector.adopt(booted.collector)
-    loaded.update(booted.loaded)
+    measurement.collector.adopt(booted.collector)
+    measurement.adopt(booted)
     _counting = None
     return True

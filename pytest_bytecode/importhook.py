@@ -168,13 +168,30 @@ class Measurement:
         """Store the read plans this run worked out for want of stored ones
         (after counts were read: they are made by then), so that the next
         run reads them: an entry whose plans went missing or were left from
-        another version of the file is mended, not read slowly for ever."""
+        another version of the file is mended, not read slowly for ever.
+
+        Only while the entry's code is still the handle's version (the file
+        may have been loaded again since, or stored by another run), and
+        not when another process (an xdist worker) has stored them already.
+        """
         unstored, self._unstored_plans = self._unstored_plans, []
         for key, filename, inst in unstored:
+            if not self.cache.holds(key) or self.cache.holds(key, PLANS):
+                continue
             try:
                 self.cache.put(key, inst.dumps_plans(), part=PLANS)
             except Exception as exc:  # the engine's serialiser must never fail a run
                 self.trace(f"cache store of the read plans for {filename} failed: {exc}")
+            else:
+                self.trace(f"read plans for {filename} stored again")
+
+    def adopt(self, other: Measurement) -> None:
+        """Take over what ``other`` (a measurement this process started
+        before its run did) measured: its files, and the read plans it is to
+        store (its handles still ask it for them)."""
+        self.loaded.update(other.loaded)
+        self._unstored_plans.extend(other._unstored_plans)
+        other._unstored_plans = self._unstored_plans
 
     def instrumented(
         self, fullname: str, filename: str, source: bytes, code: types.CodeType, key: str

@@ -136,7 +136,7 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
     if "pytest_bytecode.children" in sys.modules and children.controller_folder() is not None:
         # An xdist worker that booted as a child of its run: one measurement.
-        children.adopt_booted(collector, measurement.loaded)
+        children.adopt_booted(measurement)
     config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
     state = _State(run_settings, collector, measurement, report_config)
     if run_settings.subprocess:
@@ -252,8 +252,8 @@ class RunHooks:
         """
         with engine.gc_paused():
             self._finish(session, exitstatus)
-            # Counts were read by now (an xdist worker's too, sent at its
-            # last test): their plans exist.
+            # Counts were read by now (trylast: after an xdist worker's own
+            # session end, which reads them to send): their plans exist.
             self.state.measurement.store_worked_out_plans()
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -22,7 +22,9 @@ import pytest
 from bc_helpers import make_project
 
 from pytest_bytecode import cache as cache_mod
-from pytest_bytecode import pytestcompat
+from pytest_bytecode import importhook, pytestcompat
+from pytest_bytecode.collector import Collector
+from pytest_bytecode.sources import Selector
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -484,6 +486,37 @@ def test_a_new_version_of_a_file_replaces_its_entry(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("*.bin"))) == 3
 
 
+def test_worked_out_plans_are_stored_over_their_own_code_only(tmp_path: Path) -> None:
+    """Plans worked out for want of stored ones are stored again, unless the
+    slot's code has become another version's meanwhile (the file loaded
+    again), and once: a second handle of the same entry (another xdist
+    worker's) finds them stored."""
+    messages: list[str] = []
+    cache = cache_mod.InstrumentationCache(tmp_path / "cache", messages.append)
+    measurement = importhook.Measurement(
+        Selector(str(tmp_path)), Collector(str(tmp_path)), cache, messages.append, messages.append
+    )
+
+    class Handle:
+        def __init__(self, plans: bytes) -> None:
+            self.plans = plans
+
+        def dumps_plans(self) -> bytes:
+            return self.plans
+
+    old, new = _key(cache, b"x = 1\n"), _key(cache, b"x = 2\n")
+    cache.put(old, b"old code")
+    assert measurement._plans_from_cache(old, "m.py", Handle(b"old plans")) is None
+    cache.put(new, b"new code")  # the file was loaded again
+    measurement.store_worked_out_plans()
+    assert cache.get(new, "-plans") is None and cache.get(old, "-plans") is None
+    assert measurement._plans_from_cache(new, "m.py", Handle(b"new plans")) is None
+    assert measurement._plans_from_cache(new, "m.py", Handle(b"same plans again")) is None
+    measurement.store_worked_out_plans()
+    assert cache.get(new, "-plans") == (b"new plans", [], [])
+    assert sum("stored again" in m for m in messages) == 1
+
+
 def test_entries_of_the_old_layout_are_removed_once(tmp_path: Path) -> None:
     """Before layout 5 every key had a file of its own that no run removed:
     the first run of this layout removes them, and only them."""
@@ -601,36 +634,55 @@ def test_warm_cache_reads_the_plans_stored_apart(
     xdist workers that read them too; only the controller writes the debug
     log)."""
     make_project(pytester)
+    (pytester.path / "src" / "pkg" / "__init__.py").write_text("from pkg import other\n")
     args = ["--bytecode-cov=pkg", "--bytecode-cov-report=json", "--debug=debug.log", *workers]
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     cold = _report(pytester)
     folder = pytester.path / ".pytest_cache" / "d" / "pytest-bytecode"
     plans = sorted(folder.glob("*-plans.bin"))
-    assert plans and all(p.with_name(p.name.replace("-plans", "")).exists() for p in plans)
+    assert len(plans) == 3
+    assert all(p.with_name(p.name.replace("-plans", "")).exists() for p in plans)
+    written = {path: path.stat().st_mtime_ns for path in plans}
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     log = (pytester.path / "debug.log").read_text() if not workers else ""
     assert workers or ("cache hit for pkg.mod" in log and "no stored read plans" not in log)
     assert _report(pytester) == cold
+    assert {path: path.stat().st_mtime_ns for path in plans} == written  # read, not written
 
     def plan_states(path: Path) -> object:  # marshal's bytes may differ, not what they hold
         return marshal.loads(path.read_bytes()[len(cache_mod.MAGIC) + 64 + 8 :])
 
+    def digest(path: Path) -> bytes:
+        return path.read_bytes()[len(cache_mod.MAGIC) : len(cache_mod.MAGIC) + 32]
+
+    def code_of(path: Path) -> Path:
+        return path.with_name(path.name.replace("-plans", ""))
+
     stored = {path: plan_states(path) for path in plans}
-    for path in plans[::2]:
+    # Gone, damaged, and another version's (a digest that is not the code's).
+    broken = {"gone": plans[0::3], "damaged": plans[1::3], "another version's": plans[2::3]}
+    for path in broken["gone"]:
         path.unlink()
-    for path in plans[1::2]:
+    for path in broken["damaged"]:
         raw = bytearray(path.read_bytes())
         raw[-1] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    for path in broken["another version's"]:
+        raw = bytearray(path.read_bytes())
+        raw[len(cache_mod.MAGIC)] ^= 0xFF
         path.write_bytes(bytes(raw))
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     log = (pytester.path / "debug.log").read_text() if not workers else ""
     assert workers or ("cache hit for pkg.mod" in log and "no stored read plans" in log)
     assert _report(pytester) == cold
     assert {path: plan_states(path) for path in plans} == stored
+    assert all(digest(path) == digest(code_of(path)) for path in plans)
+    written = {path: path.stat().st_mtime_ns for path in plans}
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     log = (pytester.path / "debug.log").read_text() if not workers else ""
     assert workers or ("cache hit for pkg.mod" in log and "no stored read plans" not in log)
     assert _report(pytester) == cold
+    assert {path: path.stat().st_mtime_ns for path in plans} == written  # read, not written
 
 
 EARLY = {
