@@ -228,7 +228,7 @@ class InstrumentationCache:
         try:
             with open(path, "rb") as f:
                 start = f.read(head + 32)
-                if start[:head] == MAGIC and start[head:] != _digest(key):
+                if start[:head] == MAGIC and start != _header(key):
                     # Another source, engine or rules: the new entry will
                     # replace it (read no further: it may be megabytes).
                     self.trace(f"cache entry {path} is for another version of the file")
@@ -264,13 +264,12 @@ class InstrumentationCache:
         its header alone is read, not checked any further."""
         if self.directory is None:
             return False
-        head = len(MAGIC)
+        header = _header(key)
         try:
             with open(self._path(key, part), "rb") as f:
-                start = f.read(head + 32)
+                return f.read(len(header)) == header
         except OSError:
             return False
-        return start[:head] == MAGIC and start[head:] == _digest(key)
 
     def put(
         self,
@@ -296,7 +295,7 @@ class InstrumentationCache:
         try:
             write_atomic(
                 self._path(key, part),
-                MAGIC + _digest(key) + hashlib.sha256(body).digest() + body,
+                _header(key) + hashlib.sha256(body).digest() + body,
             )
         except OSError as exc:
             self.trace(f"cache write failed in {self.directory}: {exc}")
@@ -311,9 +310,10 @@ class InstrumentationCache:
             self.trace(f"cache discard failed for {key}: {exc}")
 
 
-def _digest(key: str) -> bytes:
-    """The digest part of ``key`` as the 32 bytes an entry stores."""
-    return bytes.fromhex(key[_SLOT_DIGITS + 1 :])
+def _header(key: str) -> bytes:
+    """How an entry of ``key`` starts: ``MAGIC``, then the key's digest as
+    32 bytes (what tells the slot's entry of one version from another's)."""
+    return MAGIC + bytes.fromhex(key[_SLOT_DIGITS + 1 :])
 
 
 def _is_hex(text: str) -> bool:

@@ -387,7 +387,6 @@ def adopt_booted(measurement: Any) -> bool:
     if _booted_uninstall is not None:
         _booted_uninstall()
         _booted_uninstall = None
-    measurement.collector.adopt(booted.collector)
     measurement.adopt(booted)
     _counting = None
     return True

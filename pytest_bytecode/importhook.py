@@ -187,8 +187,9 @@ class Measurement:
 
     def adopt(self, other: Measurement) -> None:
         """Take over what ``other`` (a measurement this process started
-        before its run did) measured: its files, and the read plans it is to
-        store (its handles still ask it for them)."""
+        before its run did) measured: its counts, its files, and the read
+        plans it is to store (its handles still ask it for them)."""
+        self.collector.adopt(other.collector)
         self.loaded.update(other.loaded)
         self._unstored_plans.extend(other._unstored_plans)
         other._unstored_plans = self._unstored_plans
