@@ -16,7 +16,19 @@ threads and C tracers installed with ``PyEval_SetTrace``;
 tracer), taking the probes' raw states; it closes it at the next test
 boundary where no tracer is left, and every code object whose probes moved
 meanwhile is marked as possibly inexact (:meth:`Collector.mark_ran_since
-<pytest_bytecode.collector.Collector.mark_ran_since>`).  The marks are a
+<pytest_bytecode.collector.Collector.mark_ran_since>`).
+
+``sys.settrace`` raises its event with no argument, before the trace
+function changes, so the event alone cannot tell ``sys.settrace(None)``
+(doctest calls it after every docstring it runs, restoring "no tracer")
+from installing one.  The value each event set is seen later instead: the
+trace function in place at the window's next event, and at its close.  A
+window in which every trace function seen could not jump (none, or
+coverage.py's) closes without marking anything; in the main thread only
+``sys.settrace`` and ``PyEval_SetTrace`` change the trace function, and
+both raise the event, so no value goes unseen.  (A C tracer installed with
+no Python object, ``PyEval_SetTrace(func, NULL)``, reads as None in
+``sys.gettrace()``, as it does at every test boundary.)  The marks are a
 superset of the jumped frames: a tracer that never jumps (a profiler) marks
 the code that ran under it too, and the report says so in those words.  The
 exceptions are coverage.py (pytest-cov side by side): a tracer installed
@@ -66,7 +78,11 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     try:
         if _not_a_jumper(args):
             return
-        watch.installed(threading.current_thread() is threading.main_thread())
+        main = threading.current_thread() is threading.main_thread()
+        # A callback's event names it; sys.settrace's names nothing, and the
+        # trace function still in place is the one its last event set.
+        seen = True if args else _jumper(sys.gettrace())
+        watch.installed(main, seen)
     except Exception:
         pass
 
@@ -119,6 +135,9 @@ class TracerWatch:
         self._before: list[RawState] | None = None
         self._during: list[str] = []
         self._other_thread = False
+        #: whether the open window saw a tracer that could jump (else it
+        #: saw only ``sys.settrace`` calls that installed none)
+        self._jumper_seen = False
         self._where = ""
         self._previous: TracerWatch | None = None
 
@@ -130,14 +149,20 @@ class TracerWatch:
             sys.addaudithook(_audit)
             _hooked = True
         if tracing_now():
-            self.installed(True)
+            self.installed(True, True)
 
-    def installed(self, main_thread: bool) -> None:
-        """A tracer is being installed: open a window if none is open."""
+    def installed(self, main_thread: bool, jumper_seen: bool) -> None:
+        """A tracer is being installed: open a window if none is open.
+
+        ``jumper_seen``: whether a tracer that could jump is known to have
+        been in place (the callback being registered, or the trace function
+        an earlier ``sys.settrace`` of this window set)."""
         self._other_thread = self._other_thread or not main_thread
         if self._before is None:
             self._before = self._state()
             self._during = []
+            self._jumper_seen = False
+        self._jumper_seen = self._jumper_seen or jumper_seen
         if self._where and self._where not in self._during:
             self._during.append(self._where)
 
@@ -150,18 +175,27 @@ class TracerWatch:
     def test_finished(self) -> None:
         """A test boundary: close the window unless a tracer is still set."""
         self._where = ""
-        if self._before is not None and not self._other_thread and not tracing_now():
+        if self._before is None or self._other_thread:
+            return
+        if tracing_now():
+            self._jumper_seen = True  # still in place: the window stays open
+        else:
             self._close()
 
     def stop(self) -> None:
         """The run's end: close any window, and stop watching."""
         global _current
         if self._before is not None:
+            if self._other_thread or tracing_now():
+                self._jumper_seen = True
             self._close()
         if _current is self:
             _current = self._previous  # an in-process run inside another
 
     def _close(self) -> None:
+        """Close the window: mark what ran in it, unless every trace
+        function in place meanwhile was one that cannot jump."""
         before, self._before = self._before, None
         assert before is not None
-        self._mark(before, self._during or ["outside tests"])
+        if self._jumper_seen:
+            self._mark(before, self._during or ["outside tests"])

@@ -97,6 +97,43 @@ def test_no_tracer_no_mark(pytester: pytest.Pytester) -> None:
     assert "traced-code" not in result.stdout.str()
 
 
+@pytest.mark.skipif(sys.gettrace() is not None, reason="needs the run to have no tracer")
+def test_doctests_run_by_a_test_mark_nothing(pytester: pytest.Pytester) -> None:
+    """doctest restores "no tracer" with ``sys.settrace(None)`` after each
+    docstring it runs: measured code that runs after it, in the same test,
+    is exact and must not be reported as traced."""
+    files = dict(JUMPY)
+    files["src/pkg/mod.py"] = '''
+        def double(x):
+            """
+            >>> double(2)
+            4
+            """
+            return 2 * x
+    '''
+    files["tests/test_jump.py"] = """
+        import doctest
+
+        from pkg import mod
+
+        def test_docstrings():
+            for _ in range(3):
+                doctest.run_docstring_examples(mod.double, {"double": mod.double})
+            assert mod.double(5) == 10
+    """
+    make_project(pytester, files)
+    result = pytester.runpytest(
+        "--bytecode-cov=pkg",
+        "--bytecode-cov-report=json:c.json",
+        "--doctest-modules",
+        "src",
+        "tests",
+    )
+    result.assert_outcomes(passed=2)
+    assert _traced(load_json(pytester.path / "c.json")) == {"<module>": False, "double": False}
+    assert "traced-code" not in result.stdout.str()
+
+
 @pytest.mark.subprocess
 @pytest.mark.skipif(sys.gettrace() is not None, reason="needs the run to have no tracer")
 def test_marks_survive_the_xdist_merge(pytester: pytest.Pytester) -> None:
@@ -222,10 +259,68 @@ def test_coverage_py_tracers_open_no_window(probes: Any) -> None:
     namespace["start"]()
     assert not tracers.tracing_now()
     fake.value += 1
-    sys.settrace(None)  # from this module: a window
+    sys.settrace(None)  # from this module: a window, in which no tracer could jump
+    fake.value += 2
+    sys.settrace(_noop)  # one that could: what ran in the window is marked
+    fake.value += 4
+    sys.settrace(None)
+    watch.test_finished()
+    assert fake.marks == [(6, ["t1"])]
+
+
+def test_settrace_none_marks_nothing(probes: Any) -> None:
+    """``sys.settrace(None)`` raises the same audit event as installing a
+    tracer (doctest calls it after every docstring it runs): a window in
+    which no trace function was ever in place marks nothing."""
+    fake, watch = probes
+    watch.test_started("t1")
+    sys.settrace(None)
+    fake.value += 1
+    sys.settrace(None)
     fake.value += 2
     watch.test_finished()
-    assert fake.marks == [(2, ["t1"])]
+    watch.test_started("t2")
+    sys.settrace(None)
+    fake.value += 4
+    watch.test_finished()
+    watch.stop()
+    assert fake.marks == []
+
+
+def test_a_tracer_the_interpreter_removes_is_seen(probes: Any) -> None:
+    """A trace function that raises is removed by the interpreter, which
+    raises the same event: the window knows a tracer was in place."""
+    fake, watch = probes
+
+    def failing(frame: Any, event: str, arg: Any) -> None:
+        raise RuntimeError("the tracer fails")
+
+    def run() -> int:
+        return 1
+
+    watch.test_started("t1")
+    failed = ""
+    sys.settrace(failing)
+    try:
+        run()  # its call event fails
+    except RuntimeError as exc:
+        failed = str(exc)
+    assert failed == "the tracer fails"
+    assert sys.gettrace() is None
+    fake.value += 8
+    watch.test_finished()
+    assert fake.marks == [(8, ["t1"])]
+
+
+def test_a_tracer_left_in_place_is_marked_at_the_end(probes: Any) -> None:
+    fake, watch = probes
+    watch.test_started("t1")
+    sys.settrace(_noop)
+    fake.value += 3
+    watch.test_finished()
+    watch.stop()
+    sys.settrace(None)
+    assert fake.marks == [(3, ["t1"])]
 
 
 @pytest.mark.skipif(sys.platform == "emscripten", reason="Pyodide cannot start threads")
