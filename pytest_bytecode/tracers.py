@@ -22,13 +22,16 @@ meanwhile is marked as possibly inexact (:meth:`Collector.mark_ran_since
 function changes, so the event alone cannot tell ``sys.settrace(None)``
 (doctest calls it after every docstring it runs, restoring "no tracer")
 from installing one.  The value each event set is seen later instead: the
-trace function in place at the window's next event, and at its close.  A
-window in which every trace function seen could not jump (none, or
-coverage.py's) closes without marking anything; in the main thread only
-``sys.settrace`` and ``PyEval_SetTrace`` change the trace function, and
-both raise the event, so no value goes unseen.  (A C tracer installed with
-no Python object, ``PyEval_SetTrace(func, NULL)``, reads as None in
-``sys.gettrace()``, as it does at every test boundary.)  The marks are a
+trace function in place at the window's next event (any ``sys.settrace``
+event, coverage.py's and ``threading.settrace_all_threads``' included), and
+at its close.  A window in which every trace function seen could not jump
+(none, or coverage.py's) closes without marking anything; in the main
+thread only ``sys.settrace`` and ``PyEval_SetTrace`` change the trace
+function (the interpreter removing one that raised included), and both
+raise the event, so no value goes unseen.  One is unseen by construction:
+a C tracer installed with no Python object, ``PyEval_SetTrace(func,
+NULL)``, reads as None in ``sys.gettrace()``, so code that runs under it
+is not marked (nor was it past the next test boundary before).  The marks are a
 superset of the jumped frames: a tracer that never jumps (a profiler) marks
 the code that ran under it too, and the report says so in those words.  The
 exceptions are coverage.py (pytest-cov side by side): a tracer installed
@@ -76,15 +79,29 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     if watch is None or event not in EVENTS:
         return
     try:
+        # A callback's event names it.  sys.settrace's names nothing, but the
+        # trace function still in place, which it replaces, is the one the
+        # last event set: every open window sees it, this run's and those of
+        # the runs around it (pytester's in-process runs), whether or not
+        # this event itself could install a jumper (coverage.py's own calls,
+        # threading's, may remove one).
+        seen = _jumper(args[0]) if args else _jumper(sys.gettrace())
+        if seen:
+            _jumper_in_place(watch)
         if _not_a_jumper(args):
             return
-        main = threading.current_thread() is threading.main_thread()
-        # A callback's event names it; sys.settrace's names nothing, and the
-        # trace function still in place is the one its last event set.
-        seen = True if args else _jumper(sys.gettrace())
-        watch.installed(main, seen)
+        watch.installed(threading.current_thread() is threading.main_thread(), seen)
     except Exception:
         pass
+
+
+def _jumper_in_place(watch: TracerWatch | None) -> None:
+    """Tell the open windows of ``watch`` and of the runs around it that a
+    tracer that could jump was in place."""
+    while watch is not None:
+        if watch._before is not None:
+            watch._jumper_seen = True
+        watch = watch._previous
 
 
 def _not_a_jumper(args: tuple[Any, ...]) -> bool:

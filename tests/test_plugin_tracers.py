@@ -312,6 +312,52 @@ def test_a_tracer_the_interpreter_removes_is_seen(probes: Any) -> None:
     assert fake.marks == [(8, ["t1"])]
 
 
+def test_a_tracer_removed_by_coverage_py_s_code_is_seen(probes: Any) -> None:
+    """The event of a ``sys.settrace`` call that installs no jumper
+    (coverage.py's) still shows the trace function it replaces."""
+    fake, watch = probes
+    namespace: dict[str, Any] = {"__name__": "coverage.collector", "sys": sys}
+    exec("def stop():\n    sys.settrace(None)\n", namespace)
+    watch.test_started("t1")
+    sys.settrace(_noop)
+    fake.value += 2
+    namespace["stop"]()
+    assert sys.gettrace() is None
+    watch.test_finished()
+    assert fake.marks == [(2, ["t1"])]
+
+
+@pytest.mark.skipif(
+    not hasattr(threading, "settrace_all_threads"), reason="settrace_all_threads is 3.12+"
+)
+@pytest.mark.skipif(sys.platform == "emscripten", reason="Pyodide cannot start threads")
+def test_settrace_all_threads_is_seen(probes: Any) -> None:
+    fake, watch = probes
+    set_all: Any = getattr(threading, "settrace_all_threads")  # noqa: B009
+    watch.test_started("t1")
+    set_all(_noop)
+    fake.value += 3
+    set_all(None)
+    watch.test_finished()
+    assert fake.marks == [(3, ["t1"])]
+
+
+def test_an_inner_run_s_tracer_reaches_the_outer_window(probes: Any) -> None:
+    """pytester's in-process run inside a measured test: a jumper installed
+    and removed while the inner run watches is seen by the outer window."""
+    fake, outer = probes
+    outer.test_started("t1")
+    sys.settrace(None)  # opens the outer window (no jumper yet)
+    inner = tracers.TracerWatch(fake.state, lambda before, during: None)
+    inner.start()
+    sys.settrace(_noop)
+    fake.value += 5
+    sys.settrace(None)
+    inner.stop()
+    outer.test_finished()
+    assert fake.marks == [(5, ["t1"])]
+
+
 def test_a_tracer_left_in_place_is_marked_at_the_end(probes: Any) -> None:
     fake, watch = probes
     watch.test_started("t1")
