@@ -510,13 +510,14 @@ class CountReader:
         if self._masks is None:
             unit_bit = {index: bit for bit, index in enumerate(plan.units)}
             masks: dict[int, int] = {}
+            block_edge = plan.block_edge
             for b, (first, last) in enumerate(zip(plan.first, plan.last, strict=True)):
                 mask = 0
                 for i in range(first, last + 1):
                     if i in unit_bit:
                         mask |= 1 << unit_bit[i]
                 if mask:
-                    e = plan.block_edge[b]
+                    e = block_edge[b]
                     masks[e] = masks.get(e, 0) | mask
             n = len(unit_bit)
             flat = plan.branches
@@ -538,8 +539,9 @@ class CountReader:
         """Each unit ran as often as its block was entered, less the
         exceptions raised before it in the block."""
         counts = [0] * plan.n_instrs
+        block_edge = plan.block_edge
         for b, (first, last) in enumerate(zip(plan.first, plan.last, strict=True)):
-            running = edge[plan.block_edge[b]]
+            running = edge[block_edge[b]]
             for i in range(first, last + 1):
                 running -= raised_before[i]
                 counts[i] = running

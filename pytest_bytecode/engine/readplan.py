@@ -12,10 +12,11 @@ instrumentation cache stores it next to the instrumented code
 (:mod:`~pytest_bytecode.engine.persist`) and a run with a warm cache reads
 counts without decoding or analysing anything.
 
-A plan holds its numbers as typed views of that one buffer, not as lists of
-int objects: a run keeps the plan of every code object it instruments (half
-a million instructions in a 50,000-line module), and bytes cost neither
-memory per number nor work for the cyclic garbage collector.  What a read
+A plan holds its numbers in that one buffer, not as lists of int objects,
+and hands each section out as a typed view of it, made when asked for: a
+run keeps the plan of every code object it instruments (half a million
+instructions in a 50,000-line module), and bytes cost neither memory per
+number nor work for the cyclic garbage collector.  What a read
 needs as Python objects (the solve program, the raise attribution) is made
 from it on first use (:class:`ReadPlan` properties).
 """
@@ -98,12 +99,12 @@ class ReadPlan:
     """
 
     __slots__ = (
-        *_SECTIONS,
         "_attribution",
+        "_bounds",
         "_handler_entries",
+        "_ints",
         "_last",
         "_solver",
-        "_unit_lines",
         "branch_opnames",
         "n_blocks",
         "n_instrs",
@@ -111,6 +112,8 @@ class ReadPlan:
         "state",
     )
 
+    # The sections, each a view of the plan's ints made on access (the
+    # properties are installed after the class, see _section).
     shape: Sequence[int]
     units: Sequence[int]
     offsets: Sequence[int]
@@ -143,7 +146,8 @@ class ReadPlan:
             raise TypeError("a read plan of the wrong shape")
         self.state: PlanState = state
         ints = view_ints(packed)
-        views = []
+        # Where each section starts and stops in ``ints`` (see _section).
+        bounds: list[int] = []
         at = 0
         end = len(ints)
         for _ in _SECTIONS:
@@ -152,61 +156,61 @@ class ReadPlan:
             stop = at + 1 + ints[at]
             if stop > end or stop <= at:
                 raise ValueError("a read plan whose sections overrun it")
-            views.append(ints[at + 1 : stop])
+            bounds += (at + 1, stop)
             at = stop
         if at != end:
             raise ValueError("a read plan with ints left over")
+        self._ints = ints
+        self._bounds = array("i", bounds)
         (
-            self.shape,
-            self.units,
-            self.offsets,
-            self.lines,
-            self.starts,
-            self.attribute,
-            self.first,
-            self.block_start,
-            self.body,
-            self.ranges,
-            self.uncovered,
-            self.edge_src,
-            self.edge_dst,
-            self.probe_of,
-            self.handlers,
-            self.landings,
-            self.steps,
-            self.block_edge,
-            self.branches,
-        ) = views
+            n_shape,
+            n_units,
+            n_offsets,
+            n_lines,
+            n_starts,
+            _,  # attribute
+            n_first,
+            n_block_start,
+            n_body,
+            _,  # ranges
+            n_uncovered,
+            n_edge_src,
+            n_edge_dst,
+            _,  # probe_of
+            _,  # handlers
+            _,  # landings
+            _,  # steps
+            n_block_edge,
+            n_branches,
+        ) = [b - a for a, b in zip(bounds[::2], bounds[1::2], strict=True)]
         self.opnames = opnames
         self.branch_opnames = branch_opnames
-        self.n_instrs = len(self.starts)
-        self.n_blocks = len(self.first)
-        n_units = len(self.units)
+        self.n_instrs = n_starts
+        self.n_blocks = n_first
         if (
             len(opnames) != n_units
-            or len(self.offsets) != n_units
-            or len(self.lines) != n_units
-            or len(self.branches) != 7 * len(branch_opnames)
-            or len(self.block_start) != self.n_blocks
-            or len(self.body) != self.n_blocks
-            or len(self.block_edge) != self.n_blocks
-            or len(self.edge_dst) != len(self.edge_src)
-            or len(self.uncovered) != 1
-            or len(self.shape) != 2
+            or n_offsets != n_units
+            or n_lines != n_units
+            or n_branches != 7 * len(branch_opnames)
+            or n_block_start != n_first
+            or n_body != n_first
+            or n_block_edge != n_first
+            or n_edge_dst != n_edge_src
+            or n_uncovered != 1
+            or n_shape != 2
         ):
             raise ValueError("a read plan whose sections disagree")
         self._last: list[int] | None = None
-        self._unit_lines: list[int | None] | None = None
         self._attribution: dict[int, int] | None = None
         self._handler_entries: list[tuple[int, tuple[int, ...]]] | None = None
         self._solver: list[tuple[int, tuple[int, ...], tuple[int, ...], int, int]] | None = None
 
     @property
     def unit_lines(self) -> list[int | None]:
-        """Per unit: its line, or None (worked out on first use)."""
-        if self._unit_lines is None:
-            self._unit_lines = [None if line == NO_LINE else line for line in self.lines]
-        return self._unit_lines
+        """Per unit: its line, or None (made anew on each access: counts are
+        read once or twice a run, and the counts keep the line numbers
+        themselves, so a list kept per plan would only add to a run's peak)."""
+        return [None if line == NO_LINE else line for line in self.lines]
 
     @property
     def last(self) -> list[int]:
@@ -303,6 +307,25 @@ class ReadPlan:
         if i >= 0 and unit < ranges[3 * i + 1]:
             return ranges[3 * i + 2]
         return self.uncovered[0]
+
+
+def _section(index: int) -> property:
+    """The :class:`ReadPlan` property of section ``index`` of
+    :data:`_SECTIONS`: a view of the plan's ints, made on each access
+    (callers that index a section in a loop take it once).  One small array
+    of bounds per plan, where a view kept per section cost 184 bytes each
+    (19 a plan: 17 MB for a module of 5,000 functions)."""
+    i = 2 * index
+
+    def get(plan: ReadPlan) -> Sequence[int]:
+        bounds = plan._bounds
+        return plan._ints[bounds[i] : bounds[i + 1]]
+
+    return property(get)
+
+
+for _index, _name in enumerate(_SECTIONS):
+    setattr(ReadPlan, _name, _section(_index))
 
 
 class PlanSupply:
