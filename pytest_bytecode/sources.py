@@ -553,12 +553,16 @@ def resolve(
         """Add one SOURCE; ``option`` is the ``[run]`` option it came from."""
         candidate = (base / text).resolve()
         if option != "source_pkgs" and candidate.is_dir():
+            _refuse_never_measured(_never_measured_package(candidate), where)
             dirs.append(candidate)
         elif not option and candidate.is_file():
             if candidate.suffix != ".py":
                 raise SourceError(f"{where}: a SOURCE file must be a .py file")
+            _refuse_never_measured(_never_measured_package(candidate), where)
             files.append(candidate)
         elif option != "source_dirs" and _is_dotted_name(text):
+            top_name = text.partition(".")[0]
+            _refuse_never_measured(top_name if top_name in NEVER_MEASURED else None, where)
             origin, locations = _find_module(text, search_path)
             if origin is None and not locations:
                 raise SourceError(f"{where}: {_NOT_A_SOURCE[option]}")
@@ -620,6 +624,25 @@ def resolve(
         include=prep_patterns(include, root) if default_only else (),
         any_name=any_name,
     )
+
+
+def _never_measured_package(path: Path) -> str | None:
+    """The name of the :data:`NEVER_MEASURED` package ``path`` is or lies in
+    (a directory of that name with an ``__init__.py``), or None."""
+    for part in (path, *path.parents):
+        if part.name in NEVER_MEASURED and (part / "__init__.py").is_file():
+            return part.name
+    return None
+
+
+def _refuse_never_measured(name: str | None, where: str) -> None:
+    """Refuse a SOURCE in a package the run is made of (``name``): the import
+    hook never instruments those, so every file would report 0 %."""
+    if name is not None:
+        raise SourceError(
+            f"{where}: {name} is never measured: the run itself is made of it "
+            f"(never measured: {', '.join(sorted(NEVER_MEASURED))})"
+        )
 
 
 #: Why a SOURCE names nothing measurable, by the ``[run]`` option it came

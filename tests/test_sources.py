@@ -191,6 +191,40 @@ NOT_MEASURABLE = {
 }
 
 
+NEVER = "is never measured: the run itself is made of it (never measured: _pytest, coverage,"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["pluggy", "_pytest.assertion", "coverage", "pytest_bytecode.engine"],
+)
+def test_resolve_refuses_what_the_run_is_made_of(project: Path, value: str) -> None:
+    """The import hook never instruments these: a report of 0 % for every
+    file of a package that plainly ran would be a lie."""
+    with pytest.raises(SourceError) as exc:
+        _resolved(project, [value])
+    top = value.partition(".")[0]
+    assert str(exc.value).startswith(f"--bytecode-cov={value}: {top} {NEVER}")
+    assert "\n" not in str(exc.value)
+
+
+def test_resolve_refuses_directories_and_files_of_what_the_run_is_made_of(
+    project: Path,
+) -> None:
+    import pluggy
+
+    package = Path(pluggy.__file__).parent
+    for value in (str(package), str(package / "_hooks.py")):
+        with pytest.raises(SourceError) as exc:
+            _resolved(project, [value])
+        assert str(exc.value) == f"--bytecode-cov={value}: pluggy {NEVER} pluggy, pytest, " + (
+            "pytest_bytecode, xdist)"
+        )
+    # A directory of that name that is no package (a checkout's root) is fine.
+    (project / "coverage").mkdir()
+    assert _resolved(project, ["coverage"])["dirs"] == ["coverage"]
+
+
 @pytest.mark.parametrize(("value", "message"), NOT_MEASURABLE.values(), ids=NOT_MEASURABLE.keys())
 def test_resolve_refuses(project: Path, value: str, message: str) -> None:
     with pytest.raises(SourceError) as exc:
