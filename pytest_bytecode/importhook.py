@@ -393,19 +393,24 @@ def _functions_of(module: types.ModuleType, filename: str) -> list[types.Functio
     def visit(obj: Any, depth: int) -> Iterator[types.FunctionType]:
         if depth > 5:
             return
-        if isinstance(obj, (staticmethod, classmethod)):
+        # By type(), never isinstance(): isinstance falls back to
+        # obj.__class__, which a lazy proxy (django.conf.settings) answers by
+        # evaluating itself, running user code or raising at start-up.
+        kind = type(obj)
+        if issubclass(kind, (staticmethod, classmethod)):
             obj = obj.__func__
-        elif isinstance(obj, property):
+            kind = type(obj)
+        elif issubclass(kind, property):
             for f in (obj.fget, obj.fset, obj.fdel):
                 yield from visit(f, depth)
             return
-        if isinstance(obj, types.FunctionType):
+        if issubclass(kind, types.FunctionType):
             code = obj.__code__
             if code.co_filename in names and id(code) not in seen:
                 seen.add(id(code))
                 if engine.original_code(code) is code:  # not instrumented already
                     yield obj
-        elif isinstance(obj, type) and getattr(obj, "__module__", None) == module.__name__:
+        elif issubclass(kind, type) and vars(obj).get("__module__") == module.__name__:
             if id(obj) in seen:
                 return
             seen.add(id(obj))
@@ -413,6 +418,29 @@ def _functions_of(module: types.ModuleType, filename: str) -> list[types.Functio
                 yield from visit(value, depth + 1)
 
     return [f for value in list(vars(module).values()) for f in visit(value, 0)]
+
+
+def _module_dict(module: object) -> dict[str, Any] | None:
+    """A module's namespace, read without running any code of its own, or
+    None for a module whose type hooks attribute access (a module of
+    ``importlib.util.LazyLoader``, which loads itself on any access: it is
+    measured when it loads, through the patched loader, if ever).  Reading
+    ``__file__`` from the namespace also keeps a module-level
+    ``__getattr__`` (PEP 562) out of it."""
+    if type(module).__getattribute__ is not types.ModuleType.__getattribute__:
+        return None
+    try:
+        namespace = object.__getattribute__(module, "__dict__")
+    except AttributeError:
+        return None
+    return namespace if isinstance(namespace, dict) else None
+
+
+def _module_file(module: object) -> str | None:
+    """``module.__file__`` as :func:`_module_dict` reads it, or None."""
+    namespace = _module_dict(module)
+    filename = None if namespace is None else namespace.get("__file__")
+    return filename if isinstance(filename, str) else None
 
 
 def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleType]) -> list[str]:
@@ -424,8 +452,8 @@ def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleT
     treated = []
     selector = measurement.selector
     for name, module in sorted(modules.items()):
-        filename = getattr(module, "__file__", None)
-        if not isinstance(filename, str) or filename in measurement.loaded:
+        filename = _module_file(module)
+        if filename is None or filename in measurement.loaded:
             continue
         if not selector.may_match_name(name) or not selector.wants(name, filename):
             continue
@@ -466,8 +494,8 @@ def unmeasured(
     measured = {report_path(f, rootdir) for f in measurement.loaded}
     found = []
     for name, module in sorted(modules.items()):
-        filename = getattr(module, "__file__", None)
-        if not isinstance(filename, str) or not filename.endswith(".py"):
+        filename = _module_file(module)
+        if filename is None or not filename.endswith(".py"):
             continue
         if not selector.may_match_name(name) and filename.startswith(measurement.library_dirs):
             continue
@@ -475,6 +503,6 @@ def unmeasured(
             continue
         if report_path(filename, rootdir) in measured:
             continue
-        loader = type(getattr(module, "__loader__", None)).__name__
+        loader = type((_module_dict(module) or {}).get("__loader__")).__name__
         found.append((name, filename, loader))
     return found

@@ -744,3 +744,113 @@ def test_frozen_stdlib_module_named_as_source_is_measured(pytester: pytest.Pytes
     assert fdata["partial"] is True
     join = [c for c in fdata["code_objects"] if c["qualname"] == "join"]
     assert join and max(_counts(join[0])) >= 1
+
+
+LAZY = {
+    "src/lazy/__init__.py": """\
+        import importlib.util
+        import sys
+
+        #: what the run did to the package's lazy objects before any test used them
+        TOUCHED = []
+
+
+        class Settings:
+            \"\"\"Like django.conf.settings: a proxy that forwards ``__class__``
+            by evaluating itself, and fails while not configured.\"\"\"
+
+            configured = {}
+
+            def _setup(self):
+                TOUCHED.append("settings")
+                if not self.configured:
+                    raise LookupError("settings are not configured")
+                return self.configured
+
+            @property
+            def __class__(self):
+                return self._setup().__class__
+
+            def __getattr__(self, name):
+                return self._setup()[name]
+
+
+        settings = Settings()
+
+
+        def lazy_import(name):
+            \"\"\"importlib.util.LazyLoader, as lazy_loader and scikit-image use it.\"\"\"
+            spec = importlib.util.find_spec(name)
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            return module
+
+
+        optional = lazy_import("lazy_optional")
+
+
+        def debug():
+            return settings.debug
+        """,
+    # An optional feature whose dependency is not installed.
+    "src/lazy_optional.py": """\
+        import lazy_not_installed
+        """,
+    "src/lazy_early.py": """\
+        import sys
+        import types
+
+        import lazy  # a -p plugin that imports the measured package early
+
+        # A module built by hand, with a module __getattr__ (PEP 562) that
+        # fails for every name it does not have (a file name included).
+        # (Kept out of this module's namespace, which pytest looks through.)
+        sys.modules["lazy_handmade"] = types.ModuleType("lazy_handmade")
+
+
+        def _missing(name):
+            lazy.TOUCHED.append(name)
+            raise AttributeError(name)
+
+
+        sys.modules["lazy_handmade"].__getattr__ = _missing
+        """,
+    "tests/test_lazy.py": """\
+        import lazy
+
+        def test_nothing_lazy_was_touched():
+            assert lazy.TOUCHED == []
+
+        def test_debug():
+            lazy.Settings.configured["debug"] = True
+            assert lazy.debug() is True
+        """,
+}
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("early", [False, True], ids=["imported-by-a-test", "imported-early"])
+def test_lazy_objects_stay_lazy(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, early: bool
+) -> None:
+    """The run reads no lazy object of a measured package: not a proxy's
+    ``__class__`` (it evaluated django.conf.settings, which raised at
+    start-up), not a LazyLoader module's ``__file__`` (it loaded the module,
+    whose missing dependency then failed the end of the run), not a module
+    ``__getattr__``."""
+    make_project(pytester, LAZY)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    plugin = ["-p", "lazy_early"] if early else []
+    plain = pytester.runpytest_subprocess(*plugin, "-p", "no:cacheprovider")
+    plain.assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess(
+        *plugin, "--bytecode-cov=lazy", "--bytecode-cov-report=json", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2, warnings=1 if early else 0)
+    assert result.ret == 0
+    report = _report(pytester)
+    assert report["src/lazy/__init__.py"]["partial"] is early
+    debug = [c for c in report["src/lazy/__init__.py"]["code_objects"] if c["name"] == "debug"]
+    assert max(_counts(debug[0])) == 1
