@@ -388,7 +388,10 @@ def _functions_of(module: types.ModuleType, filename: str) -> list[types.Functio
     (3.11+: ``<frozen posixpath>``) counts as its file's.
     """
     seen: set[int] = set()
-    names = (filename, f"<frozen {module.__name__}>")
+    namespace = _module_dict(module) or {}
+    module_name = namespace.get("__name__")
+    names = (filename, f"<frozen {module_name}>")
+    wrapper = _wrapt_function_wrapper()
 
     def visit(obj: Any, depth: int) -> Iterator[types.FunctionType]:
         if depth > 5:
@@ -404,34 +407,55 @@ def _functions_of(module: types.ModuleType, filename: str) -> list[types.Functio
             for f in (obj.fget, obj.fset, obj.fdel):
                 yield from visit(f, depth)
             return
+        if wrapper is not None and issubclass(kind, wrapper):
+            # A function wrapt decorated (wrapt.decorator, Deprecated's
+            # @deprecated): reading the function it wraps runs nothing.
+            obj = obj.__wrapped__
+            kind = type(obj)
         if issubclass(kind, types.FunctionType):
             code = obj.__code__
             if code.co_filename in names and id(code) not in seen:
                 seen.add(id(code))
                 if engine.original_code(code) is code:  # not instrumented already
                     yield obj
-        elif issubclass(kind, type) and vars(obj).get("__module__") == module.__name__:
+        elif issubclass(kind, type) and vars(obj).get("__module__") == module_name:
             if id(obj) in seen:
                 return
             seen.add(id(obj))
             for value in list(vars(obj).values()):
                 yield from visit(value, depth + 1)
 
-    return [f for value in list(vars(module).values()) for f in visit(value, 0)]
+    return [f for value in list(namespace.values()) for f in visit(value, 0)]
+
+
+def _wrapt_function_wrapper() -> type | None:
+    """``wrapt.FunctionWrapper``, the type of what a wrapt decorator makes of
+    a function, if wrapt is loaded.  Its other proxies are not looked
+    through: a ``LazyObjectProxy`` evaluates its factory when asked."""
+    wrapt = sys.modules.get("wrapt")
+    kind = None if wrapt is None else (_module_dict(wrapt) or {}).get("FunctionWrapper")
+    return kind if isinstance(kind, type) else None
+
+
+#: The module type's own ``__dict__`` getter: what ``vars(module)`` reads,
+#: without a module subclass's ``__getattribute__`` or ``__dict__`` property.
+_NAMESPACE_OF = vars(types.ModuleType)["__dict__"].__get__
+
+#: The type of a module ``importlib.util.LazyLoader`` has not loaded yet.
+_LAZY_MODULE: type | None = getattr(importlib.util, "_LazyModule", None)
 
 
 def _module_dict(module: object) -> dict[str, Any] | None:
-    """A module's namespace, read without running any code of its own, or
-    None for a module whose type hooks attribute access (a module of
-    ``importlib.util.LazyLoader``, which loads itself on any access: it is
-    measured when it loads, through the patched loader, if ever).  Reading
-    ``__file__`` from the namespace also keeps a module-level
-    ``__getattr__`` (PEP 562) out of it."""
-    if type(module).__getattribute__ is not types.ModuleType.__getattribute__:
+    """A module's namespace, read without running any code of its own
+    (a module subclass's attribute hooks, a module-level ``__getattr__``,
+    PEP 562), or None: for what is not a module, and for a module
+    ``importlib.util.LazyLoader`` has not loaded yet (reading loads it; if
+    it ever loads, it is measured then, through the patched loader)."""
+    if _LAZY_MODULE is not None and issubclass(type(module), _LAZY_MODULE):
         return None
     try:
-        namespace = object.__getattribute__(module, "__dict__")
-    except AttributeError:
+        namespace = _NAMESPACE_OF(module)
+    except TypeError:  # not a module (an object a package put in sys.modules)
         return None
     return namespace if isinstance(namespace, dict) else None
 

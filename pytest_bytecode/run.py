@@ -118,6 +118,9 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
             partial_list=(*cov_config.partial_list, *cov_config.partial_always_list),
             include=tuple(cov_config.run_include or ()),
             configured=config_sources(cov_config, config.rootpath),
+            warn=lambda msg: config.issue_config_time_warning(
+                BytecodeCovWarning(msg), stacklevel=2
+            ),
         )
     except (CoverageConfigError, reportconfig.ReportConfigError, SourceError) as exc:
         raise pytest.UsageError(str(exc)) from None

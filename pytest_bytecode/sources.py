@@ -523,6 +523,7 @@ def resolve(
     include: Sequence[str] = (),
     configured: Sequence[ConfigSource] = (),
     partial_list: Sequence[str] = (),
+    warn: Callable[[str], None] | None = None,
 ) -> Selector:
     """Turn ``--bytecode-cov`` values into a :class:`Selector`.
 
@@ -533,7 +534,11 @@ def resolve(
     the rootdir, where the configuration was read.  Raises
     :class:`SourceError` naming a value that is none of a directory, a ``.py``
     file or an importable dotted name (an entry of ``configured``: none of
-    what its option accepts).
+    what its option accepts).  A SOURCE in a package the run is made of
+    (:data:`NEVER_MEASURED`: the import hook never instruments those, so
+    every file would report 0 %) is a :class:`SourceError` on the command
+    line; an entry of ``configured`` naming one is left out, with a message
+    to ``warn`` (coverage.py reads the same configuration).
 
     ``omit`` and ``include`` are coverage.py's ``[run] omit`` and ``[run]
     include`` patterns; relative ones are anchored at the rootdir (where the
@@ -552,17 +557,34 @@ def resolve(
     def add(text: str, base: Path, where: str, option: str = "") -> None:
         """Add one SOURCE; ``option`` is the ``[run]`` option it came from."""
         candidate = (base / text).resolve()
+
+        def refused(name: str | None) -> bool:
+            """Whether the entry names a package the run is made of: an
+            error on the command line; in coverage.py's configuration, which
+            coverage.py shares, a warning, and the entry is left out."""
+            if name is None:
+                return False
+            message = (
+                f"{where}: {name} is never measured: the run itself is made of it "
+                f"(never measured: {', '.join(sorted(NEVER_MEASURED))})"
+            )
+            if not option or warn is None:
+                raise SourceError(message)
+            warn(f"bytecode-cov-never-measured: {message}; the entry is left out")
+            return True
+
         if option != "source_pkgs" and candidate.is_dir():
-            _refuse_never_measured(_never_measured_package(candidate), where)
-            dirs.append(candidate)
+            if not refused(_never_measured_package(candidate)):
+                dirs.append(candidate)
         elif not option and candidate.is_file():
             if candidate.suffix != ".py":
                 raise SourceError(f"{where}: a SOURCE file must be a .py file")
-            _refuse_never_measured(_never_measured_package(candidate), where)
+            refused(_never_measured_package(candidate))
             files.append(candidate)
         elif option != "source_dirs" and _is_dotted_name(text):
             top_name = text.partition(".")[0]
-            _refuse_never_measured(top_name if top_name in NEVER_MEASURED else None, where)
+            if refused(top_name if top_name in NEVER_MEASURED else None):
+                return
             origin, locations = _find_module(text, search_path)
             if origin is None and not locations:
                 raise SourceError(f"{where}: {_NOT_A_SOURCE[option]}")
@@ -627,22 +649,19 @@ def resolve(
 
 
 def _never_measured_package(path: Path) -> str | None:
-    """The name of the :data:`NEVER_MEASURED` package ``path`` is or lies in
-    (a directory of that name with an ``__init__.py``), or None."""
-    for part in (path, *path.parents):
-        if part.name in NEVER_MEASURED and (part / "__init__.py").is_file():
-            return part.name
-    return None
-
-
-def _refuse_never_measured(name: str | None, where: str) -> None:
-    """Refuse a SOURCE in a package the run is made of (``name``): the import
-    hook never instruments those, so every file would report 0 %."""
-    if name is not None:
-        raise SourceError(
-            f"{where}: {name} is never measured: the run itself is made of it "
-            f"(never measured: {', '.join(sorted(NEVER_MEASURED))})"
-        )
+    """The name of the :data:`NEVER_MEASURED` top-level package ``path`` is
+    or lies in, or None.  The top-level package is the outermost directory
+    of the unbroken chain of ``__init__.py`` directories above ``path``: a
+    subpackage of that name (``ape/pytest``, ``mypkg/_vendor/pluggy``) is
+    imported under its own top-level name and measured."""
+    top = None
+    folder = path if path.is_dir() else path.parent
+    while (folder / "__init__.py").is_file():
+        top = folder
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return top.name if top is not None and top.name in NEVER_MEASURED else None
 
 
 #: Why a SOURCE names nothing measurable, by the ``[run]`` option it came

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bc_helpers import make_project
+from bc_helpers import load_json, make_project
 
 from pytest_bytecode import cache as cache_mod
 from pytest_bytecode import importhook, pytestcompat
@@ -854,3 +854,116 @@ def test_lazy_objects_stay_lazy(
     assert report["src/lazy/__init__.py"]["partial"] is early
     debug = [c for c in report["src/lazy/__init__.py"]["code_objects"] if c["name"] == "debug"]
     assert max(_counts(debug[0])) == 1
+
+
+EARLY_KINDS = {
+    # wrapt.FunctionWrapper's shape (the run looks it up in sys.modules["wrapt"]):
+    # a proxy that answers __class__ and every attribute for what it wraps.
+    "src/wrapt/__init__.py": """\
+        class FunctionWrapper:
+            def __init__(self, wrapped):
+                object.__setattr__(self, "__wrapped__", wrapped)
+
+            @property
+            def __class__(self):
+                return type(object.__getattribute__(self, "__wrapped__"))
+
+            def __getattr__(self, name):
+                return getattr(object.__getattribute__(self, "__wrapped__"), name)
+
+            def __setattr__(self, name, value):
+                setattr(object.__getattribute__(self, "__wrapped__"), name, value)
+
+            def __call__(self, *args):
+                return object.__getattribute__(self, "__wrapped__")(*args)
+        """,
+    "src/kinds/__init__.py": """\
+        from wrapt import FunctionWrapper
+
+        #: what the run read through the hooks of kinds.hooked
+        TOUCHED = []
+
+
+        def decorated(x):
+            if x:
+                return "yes"
+            return "no"
+
+
+        decorated = FunctionWrapper(decorated)
+        """,
+    # A module whose type hooks attribute access (a deprecation shim) and
+    # whose namespace is a property (apipkg's lazy modules).
+    "src/kinds/hooked.py": """\
+        import sys
+        import types
+
+        import kinds
+
+
+        def f(x):
+            return x + 1
+
+
+        class _Hooked(types.ModuleType):
+            def __getattribute__(self, name):
+                kinds.TOUCHED.append(name)
+                return super().__getattribute__(name)
+
+            @property
+            def __dict__(self):
+                kinds.TOUCHED.append("__dict__")
+                return vars(types.ModuleType)["__dict__"].__get__(self)
+
+
+        sys.modules[__name__].__class__ = _Hooked
+        """,
+    "src/kinds_early.py": """\
+        import kinds.hooked
+        """,
+    "tests/test_kinds.py": """\
+        import json
+        import os
+
+        import kinds
+        from kinds import hooked
+
+        def test_what_was_touched():
+            # The import system reads the module through its hooks too:
+            # the plain run's list is the reference.
+            with open(os.environ["KINDS_TOUCHED"], "w") as fh:
+                json.dump(kinds.TOUCHED, fh)
+
+        def test_calls():
+            assert kinds.decorated(1) == "yes"
+            assert hooked.f(1) == 2
+        """,
+}
+
+
+@pytest.mark.subprocess
+def test_early_functions_behind_wrappers_and_hooks_are_measured(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A function wrapt decorated, and a module whose type hooks attribute
+    access, imported before the hook: their functions are measured, and the
+    run reads nothing through the hooks (the namespace is read directly)."""
+    make_project(pytester, EARLY_KINDS)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    touched = {}
+    for mode, extra in (("plain", []), ("measured", ["--bytecode-cov=kinds"])):
+        monkeypatch.setenv("KINDS_TOUCHED", str(pytester.path / f"{mode}.json"))
+        result = pytester.runpytest_subprocess(
+            "-p", "kinds_early", *extra, "--bytecode-cov-report=json", "-p", "no:cacheprovider"
+        )
+        result.assert_outcomes(passed=2, warnings=1 if extra else 0)
+        touched[mode] = load_json(pytester.path / f"{mode}.json")
+    assert touched["measured"] == touched["plain"]
+    report = _report(pytester)
+    ran = {
+        c["name"]: max(_counts(c))
+        for path in ("src/kinds/__init__.py", "src/kinds/hooked.py")
+        for c in report[path]["code_objects"]
+    }
+    assert (ran["decorated"], ran["f"]) == (1, 1)
+    assert report["src/kinds/hooked.py"]["partial"] is True

@@ -27,6 +27,7 @@ from pytest_bytecode import data, engine
 from pytest_bytecode.collector import unexecuted_file
 from pytest_bytecode.sources import (
     NEVER_MEASURED,
+    ConfigSource,
     Selector,
     SourceError,
     canonical_filename,
@@ -223,6 +224,34 @@ def test_resolve_refuses_directories_and_files_of_what_the_run_is_made_of(
     # A directory of that name that is no package (a checkout's root) is fine.
     (project / "coverage").mkdir()
     assert _resolved(project, ["coverage"])["dirs"] == ["coverage"]
+    # So is a subpackage of that name: it is imported under its own
+    # top-level package's name (ape.pytest), and measured.
+    for folder in ("src/ape", "src/ape/pytest"):
+        (project / folder).mkdir(parents=True)
+        (project / folder / "__init__.py").write_text("")
+    assert _resolved(project, ["src/ape/pytest"])["dirs"] == ["src/ape/pytest"]
+
+
+def test_a_configured_source_of_what_the_run_is_made_of_is_left_out(project: Path) -> None:
+    """coverage.py's own project measures ``source = ./coverage ./tests``:
+    the configuration is coverage.py's too, so its entry is left out with a
+    warning, and the rest is measured."""
+    import coverage
+
+    warned: list[str] = []
+    configured = [
+        ConfigSource(str(Path(coverage.__file__).parent), "source", "metacov.ini"),
+        ConfigSource("pluggy", "source", "metacov.ini"),
+        ConfigSource("src/pkg", "source", "metacov.ini"),
+    ]
+    got = _resolved(project, [True], configured=configured, warn=warned.append)
+    assert got["dirs"] == ["src/pkg"]
+    assert got["modules"] == []
+    assert [w.split(":")[0] for w in warned] == ["bytecode-cov-never-measured"] * 2
+    assert warned[1] == (
+        f"bytecode-cov-never-measured: [run] source = pluggy (metacov.ini): pluggy {NEVER} "
+        "pluggy, pytest, pytest_bytecode, xdist); the entry is left out"
+    )
 
 
 @pytest.mark.parametrize(("value", "message"), NOT_MEASURABLE.values(), ids=NOT_MEASURABLE.keys())
