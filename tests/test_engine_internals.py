@@ -411,3 +411,43 @@ def test_a_read_plan_names_its_sections_in_the_order_they_are_written() -> None:
         readplan.ReadPlan((readplan.pack_ints(ints[:-1]), ("NOP",) * 7, ("POP_JUMP_IF_TRUE",)))
     with pytest.raises(ValueError, match="disagree"):
         readplan.ReadPlan((readplan.pack_ints(ints), ("NOP",) * 6, ("POP_JUMP_IF_TRUE",)))
+
+
+def _leads_to_one_by_one(flow: Any, first: int, second: int) -> bool:
+    """The plain search :meth:`_Flow.leads_to` shortcuts: instruction by
+    instruction along forward normal edges, between the two."""
+    if second <= first:
+        return second == first
+    seen = {first}
+    todo = [first]
+    while todo:
+        for nxt in flow.normal[todo.pop()]:
+            if nxt == second:
+                return True
+            if first < nxt < second and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False
+
+
+def test_leads_to_crosses_straight_runs_as_the_plain_search_does() -> None:
+    """Deciding whether like instructions are copies asks ``leads_to`` for
+    pairs far apart; it crosses a straight run in one step (a big literal
+    is one run), and must answer as the search through every instruction."""
+    import random
+
+    from pytest_bytecode.engine.generated import _Flow
+
+    literal = "TABLE = {\n" + "".join(f"    'k{i}': 'v{i}',\n" for i in range(300)) + "}\n"
+    codes = [compile(literal, "<literal>", "exec"), *_stdlib_code()]
+    pick = random.Random(7)
+    for code in codes:
+        flow = _Flow(code)
+        n = len(flow.normal)
+        pairs = [(pick.randrange(n), pick.randrange(n)) for _ in range(40)] if n else []
+        pairs += [(0, n - 1), (n - 1, 0)] if n else []
+        for first, second in pairs:
+            expected = _leads_to_one_by_one(flow, first, second)
+            assert flow.leads_to(first, second) is expected, (code.co_name, first, second)
+    literal_flow = _Flow(codes[0])
+    assert literal_flow.run_end[0] > len(literal_flow.normal) // 2  # one long run
