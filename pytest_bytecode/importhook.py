@@ -518,8 +518,9 @@ def unmeasured(
     measured = {report_path(f, rootdir) for f in measurement.loaded}
     found = []
     for name, module in sorted(modules.items()):
-        filename = _module_file(module)
-        if filename is None or not filename.endswith(".py"):
+        namespace = _module_dict(module) or {}
+        filename = namespace.get("__file__")
+        if not isinstance(filename, str) or not filename.endswith(".py"):
             continue
         if not selector.may_match_name(name) and filename.startswith(measurement.library_dirs):
             continue
@@ -527,6 +528,6 @@ def unmeasured(
             continue
         if report_path(filename, rootdir) in measured:
             continue
-        loader = type((_module_dict(module) or {}).get("__loader__")).__name__
+        loader = type(namespace.get("__loader__")).__name__
         found.append((name, filename, loader))
     return found

@@ -31,7 +31,7 @@ function (the interpreter removing one that raised included), and both
 raise the event, so no value goes unseen.  One is unseen by construction:
 a C tracer installed with no Python object, ``PyEval_SetTrace(func,
 NULL)``, reads as None in ``sys.gettrace()``, so code that runs under it
-is not marked (nor was it past the next test boundary before).  The marks are a
+is not marked.  The marks are a
 superset of the jumped frames: a tracer that never jumps (a profiler) marks
 the code that ran under it too, and the report says so in those words.  The
 exceptions are coverage.py (pytest-cov side by side): a tracer installed
