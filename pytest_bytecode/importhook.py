@@ -40,7 +40,7 @@ import importlib.util
 import os
 import sys
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_bytecode import engine
@@ -379,62 +379,35 @@ def install(measurement: Measurement, pytest_hook: Any = None) -> Callable[[], N
     return uninstall
 
 
-def _functions_of(module: types.ModuleType, filename: str) -> list[types.FunctionType]:
-    """Functions and methods defined in ``module``'s own file, each once.
+def _functions_by_file(files: dict[str, str]) -> dict[str, list[list[types.FunctionType]]]:
+    """Every live function whose code comes from one of ``files`` (a code
+    object's ``co_filename`` -> the file it stands for), not instrumented
+    yet: per file, the functions grouped by code object (the closures one
+    ``def`` made share theirs), in source order.
 
-    The whole list is made before any is instrumented: a function reached
-    again (through a second class, say) after its code was replaced would
-    otherwise look new and be instrumented twice.  A frozen module's code
-    (3.11+: ``<frozen posixpath>``) counts as its file's.
+    Found among the objects the garbage collector tracks (every function is
+    one), not by walking namespaces: a function reachable only from a
+    decorator's closure (``functools.wraps``), an ``lru_cache`` or
+    ``singledispatch`` wrapper, a registry, a closure made at import, is
+    found too, and no object is asked anything but its type (a lazy proxy
+    asked for ``__class__`` evaluates itself).  A frozen module's code
+    (3.11+: ``<frozen posixpath>``) stands for its file.
     """
-    seen: set[int] = set()
-    namespace = _module_dict(module) or {}
-    module_name = namespace.get("__name__")
-    names = (filename, f"<frozen {module_name}>")
-    wrapper = _wrapt_function_wrapper()
+    import gc
 
-    def visit(obj: Any, depth: int) -> Iterator[types.FunctionType]:
-        if depth > 5:
-            return
-        # By type(), never isinstance(): isinstance falls back to
-        # obj.__class__, which a lazy proxy (django.conf.settings) answers by
-        # evaluating itself, running user code or raising at start-up.
-        kind = type(obj)
-        if issubclass(kind, (staticmethod, classmethod)):
-            obj = obj.__func__
-            kind = type(obj)
-        elif issubclass(kind, property):
-            for f in (obj.fget, obj.fset, obj.fdel):
-                yield from visit(f, depth)
-            return
-        if wrapper is not None and issubclass(kind, wrapper):
-            # A function wrapt decorated (wrapt.decorator, Deprecated's
-            # @deprecated): reading the function it wraps runs nothing.
-            obj = obj.__wrapped__
-            kind = type(obj)
-        if issubclass(kind, types.FunctionType):
-            code = obj.__code__
-            if code.co_filename in names and id(code) not in seen:
-                seen.add(id(code))
-                if engine.original_code(code) is code:  # not instrumented already
-                    yield obj
-        elif issubclass(kind, type) and vars(obj).get("__module__") == module_name:
-            if id(obj) in seen:
-                return
-            seen.add(id(obj))
-            for value in list(vars(obj).values()):
-                yield from visit(value, depth + 1)
-
-    return [f for value in list(namespace.values()) for f in visit(value, 0)]
-
-
-def _wrapt_function_wrapper() -> type | None:
-    """``wrapt.FunctionWrapper``, the type of what a wrapt decorator makes of
-    a function, if wrapt is loaded.  Its other proxies are not looked
-    through: a ``LazyObjectProxy`` evaluates its factory when asked."""
-    wrapt = sys.modules.get("wrapt")
-    kind = None if wrapt is None else (_module_dict(wrapt) or {}).get("FunctionWrapper")
-    return kind if isinstance(kind, type) else None
+    by_code: dict[int, list[types.FunctionType]] = {}
+    function = types.FunctionType
+    for obj in gc.get_objects():
+        if type(obj) is function and obj.__code__.co_filename in files:
+            by_code.setdefault(id(obj.__code__), []).append(obj)
+    found: dict[str, list[list[types.FunctionType]]] = {}
+    # In source order, so that handles come in the same order every run.
+    codes = sorted(by_code.values(), key=lambda g: (g[0].__code__.co_firstlineno, g[0].__name__))
+    for group in codes:
+        code = group[0].__code__
+        if engine.original_code(code) is code:  # not instrumented already
+            found.setdefault(files[code.co_filename], []).append(group)
+    return found
 
 
 #: The module type's own ``__dict__`` getter: what ``vars(module)`` reads,
@@ -460,25 +433,23 @@ def _module_dict(module: object) -> dict[str, Any] | None:
     return namespace if isinstance(namespace, dict) else None
 
 
-def _module_file(module: object) -> str | None:
-    """``module.__file__`` as :func:`_module_dict` reads it, or None."""
-    namespace = _module_dict(module)
-    filename = None if namespace is None else namespace.get("__file__")
-    return filename if isinstance(filename, str) else None
-
-
 def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleType]) -> list[str]:
-    """Instrument the functions of already-imported modules under SOURCE.
+    """Instrument the functions of already-imported modules under SOURCE:
+    every live function whose code comes from such a module's file (see
+    :func:`_functions_by_file`) gets instrumented code, the functions of one
+    code object the same.
 
     Returns the names of the modules so treated, for the warning that says
     their module-level code was not measured.
     """
-    treated = []
     selector = measurement.selector
+    early: list[tuple[str, str, bytes]] = []  # (name, file, source)
+    files: dict[str, str] = {}  # co_filename -> file
     for name, module in sorted(modules.items()):
-        filename = _module_file(module)
-        if filename is None or filename in measurement.loaded:
-            continue
+        namespace = _module_dict(module) or {}
+        filename = namespace.get("__file__")
+        if not isinstance(filename, str) or filename in measurement.loaded or filename in files:
+            continue  # not a module of a file, or measured, or met under another name
         if not selector.may_match_name(name) or not selector.wants(name, filename):
             continue
         try:
@@ -486,7 +457,25 @@ def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleT
                 source = fh.read()
         except OSError:
             continue
-        handles = [engine.instrument_function(f) for f in _functions_of(module, filename)]
+        early.append((name, filename, source))
+        files[filename] = filename
+        files[f"<frozen {namespace.get('__name__')}>"] = filename
+    functions = _functions_by_file(files) if early else {}
+    for name, filename, source in early:
+        handles = []
+        for group in functions.get(filename, []):
+            try:
+                inst = engine.instrument(group[0].__code__)
+            except Exception as exc:  # a fault of the engine must not change what runs
+                measurement.warn(
+                    f"bytecode-cov-not-instrumented: {group[0].__qualname__} of {name} "
+                    f"({filename}) runs unmeasured: the engine failed on it: "
+                    f"{type(exc).__name__}: {exc}"
+                )
+                continue
+            for function in group:
+                function.__code__ = inst.code
+            handles.append(inst)
         measurement.collector.register(
             filename,
             handles,
@@ -499,8 +488,7 @@ def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleT
         measurement.trace(
             f"{name} was imported before the hook: {len(handles)} functions instrumented"
         )
-        treated.append(name)
-    return treated
+    return [name for name, _, _ in early]
 
 
 def unmeasured(

@@ -967,3 +967,94 @@ def test_early_functions_behind_wrappers_and_hooks_are_measured(
     }
     assert (ran["decorated"], ran["f"]) == (1, 1)
     assert report["src/kinds/hooked.py"]["partial"] is True
+
+
+EARLY_REACH = {
+    # Functions an early import leaves where no namespace walk finds them.
+    "src/reach/__init__.py": """\
+        import functools
+
+        def deco(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return fn(*args)
+            return wrapper
+
+        @deco
+        def decorated(x):
+            if x:
+                return "yes"
+            return "no"
+
+        @functools.lru_cache(maxsize=None)
+        def cached(x):
+            return x * 2
+
+        @functools.singledispatch
+        def dispatch(x):
+            return "object"
+
+        @dispatch.register
+        def _(x: int):
+            return "int"
+
+        REGISTRY = {}
+
+        def register(fn):
+            REGISTRY[fn.__name__] = fn
+
+        @register
+        def hidden(x):
+            return x + 1
+
+        def make(n):
+            def add(x):
+                return x + n
+            return add
+
+        ADDERS = [make(1), make(2)]  # two functions of one code object
+        """,
+    "src/reach_early.py": "import reach\n",
+    "tests/test_reach.py": """\
+        import reach
+
+        def test_reach():
+            assert reach.decorated(1) == "yes"
+            assert reach.decorated(0) == "no"
+            assert reach.cached(3) == 6
+            assert reach.dispatch(3) == "int"
+            assert reach.dispatch("3") == "object"
+            assert reach.REGISTRY["hidden"](1) == 2
+            assert [add(1) for add in reach.ADDERS] == [2, 3]
+            assert reach.make(5)(1) == 6
+        """,
+}
+
+
+@pytest.mark.subprocess
+def test_every_function_of_an_early_module_is_measured(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Functions of a module imported before the hook that no namespace
+    holds (behind a decorator's closure, ``lru_cache``, ``singledispatch``,
+    a registry; closures made at import) are measured, each code object
+    once for all its functions: the counts of what the test ran are those of
+    a run that imports the module after the hook.  A walk of namespaces left
+    them out of the report without a word."""
+    make_project(pytester, EARLY_REACH)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "src"))
+    reports = {}
+    for mode, extra in (("late", []), ("early", ["-p", "reach_early"])):
+        result = pytester.runpytest_subprocess(
+            *extra, "--bytecode-cov=reach", "--bytecode-cov-report=json", "-p", "no:cacheprovider"
+        )
+        result.assert_outcomes(passed=1, warnings=1 if extra else 0)
+        fdata = _report(pytester)["src/reach/__init__.py"]
+        assert fdata["partial"] is bool(extra)
+        reports[mode] = {c["name"]: _counts(c) for c in fdata["code_objects"]}
+    late, early = reports["late"], reports["early"]
+    assert set(early) == set(late) - {"<module>"}
+    for name in ("wrapper", "decorated", "cached", "dispatch", "_", "hidden", "add"):
+        assert early[name] == late[name], name
+    assert max(early["add"]) == 3  # both adders made at import, and one made later
+    assert max(early["wrapper"]) == 2
