@@ -150,7 +150,9 @@ class TracerWatch:
         self._state = state
         self._mark = mark
         self._before: list[RawState] | None = None
-        self._during: list[str] = []
+        #: the tests the open window spanned, in order (a dict: a window
+        #: open for a whole run of thousands of tests is looked up per test)
+        self._during: dict[str, None] = {}
         self._other_thread = False
         #: whether the open window saw a tracer that could jump (else it
         #: saw only ``sys.settrace`` calls that installed none)
@@ -177,17 +179,17 @@ class TracerWatch:
         self._other_thread = self._other_thread or not main_thread
         if self._before is None:
             self._before = self._state()
-            self._during = []
+            self._during = {}
             self._jumper_seen = False
         self._jumper_seen = self._jumper_seen or jumper_seen
-        if self._where and self._where not in self._during:
-            self._during.append(self._where)
+        if self._where:
+            self._during[self._where] = None
 
     def test_started(self, nodeid: str) -> None:
         """Name the test that runs from now on (for the windows it opens)."""
         self._where = nodeid
-        if self._before is not None and nodeid not in self._during:
-            self._during.append(nodeid)
+        if self._before is not None:
+            self._during[nodeid] = None
 
     def test_finished(self) -> None:
         """A test boundary: close the window unless a tracer is still set."""
@@ -215,4 +217,4 @@ class TracerWatch:
         before, self._before = self._before, None
         assert before is not None
         if self._jumper_seen:
-            self._mark(before, self._during or ["outside tests"])
+            self._mark(before, list(self._during) or ["outside tests"])
