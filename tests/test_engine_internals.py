@@ -421,10 +421,11 @@ def _leads_to_one_by_one(flow: Any, first: int, second: int) -> bool:
     seen = {first}
     todo = [first]
     while todo:
-        for nxt in flow.normal[todo.pop()]:
+        here = todo.pop()
+        for nxt in flow.normal[here]:
             if nxt == second:
                 return True
-            if first < nxt < second and nxt not in seen:
+            if here < nxt < second and nxt not in seen:
                 seen.add(nxt)
                 todo.append(nxt)
     return False
@@ -433,21 +434,41 @@ def _leads_to_one_by_one(flow: Any, first: int, second: int) -> bool:
 def test_leads_to_crosses_straight_runs_as_the_plain_search_does() -> None:
     """Deciding whether like instructions are copies asks ``leads_to`` for
     pairs far apart; it crosses a straight run in one step (a big literal
-    is one run), and must answer as the search through every instruction."""
+    is one run), answers from the blocks' forward reach once asked often
+    (a long ``and``/``or`` line is hundreds of blocks, a loop's back edge
+    is no forward edge), and must answer as the search through every
+    instruction."""
     import random
 
-    from pytest_bytecode.engine.generated import _Flow
+    from pytest_bytecode.engine.generated import _BITS_AFTER, _Flow
 
     literal = "TABLE = {\n" + "".join(f"    'k{i}': 'v{i}',\n" for i in range(300)) + "}\n"
-    codes = [compile(literal, "<literal>", "exec"), *_stdlib_code()]
+    terms = " or ".join(f"(a == {i} and b != {i})" for i in range(200))
+    loops = "for x in a:\n    while b:\n        if x: break\n        b -= 1\n"
+    loops += "    else:\n        a = 1\n"
+    codes = [
+        compile(literal, "<literal>", "exec"),
+        compile(f"def f(a, b):\n    return {terms}\n", "<terms>", "exec").co_consts[0],
+        compile(loops * 20, "<loops>", "exec"),
+        *_stdlib_code(),
+    ]
     pick = random.Random(7)
+    answered_from_bits = 0
     for code in codes:
         flow = _Flow(code)
         n = len(flow.normal)
-        pairs = [(pick.randrange(n), pick.randrange(n)) for _ in range(40)] if n else []
-        pairs += [(0, n - 1), (n - 1, 0)] if n else []
+        if not n:
+            continue
+        pairs = [(pick.randrange(n), pick.randrange(n)) for _ in range(2 * _BITS_AFTER)]
+        pairs += [(i, min(i + pick.randrange(1, 40), n - 1)) for i in range(0, n, 7)]
+        pairs += [(0, n - 1), (n - 1, 0)]
         for first, second in pairs:
             expected = _leads_to_one_by_one(flow, first, second)
             assert flow.leads_to(first, second) is expected, (code.co_name, first, second)
+        # From the _BITS_AFTER-th question that needed a search on, the
+        # blocks' forward reach answered.
+        assert (flow._forward is not None) is (flow._questions >= _BITS_AFTER), code.co_name
+        answered_from_bits += flow._forward is not None
+    assert answered_from_bits >= 3  # the line of terms, the loops, the literal at least
     literal_flow = _Flow(codes[0])
     assert literal_flow.run_end[0] > len(literal_flow.normal) // 2  # one long run

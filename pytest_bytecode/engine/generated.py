@@ -116,6 +116,13 @@ def _same(opname: str) -> str:
     return name
 
 
+#: After how many questions :meth:`_Flow.leads_to` works out the forward
+#: reach of every block, and for at most how many blocks (bit sets of
+#: blocks squared bits: 32 MB at most, for the length of a classification).
+_BITS_AFTER = 32
+_BITS_MAX_BLOCKS = 16384
+
+
 class _Flow:
     """The original code's instructions with their normal and exceptional successors."""
 
@@ -164,6 +171,10 @@ class _Flow:
         for i in range(n - 2, -1, -1):
             if self.normal[i] == [i + 1]:
                 self.run_end[i] = self.run_end[i + 1]
+        #: questions :meth:`leads_to` was asked, and what :meth:`_forward_reach`
+        #: worked out once they were :data:`_BITS_AFTER`
+        self._questions = 0
+        self._forward: tuple[list[int], list[int]] | None = None
         both = [a + b for a, b in zip(self.normal, exceptional, strict=True)]
         self.reached = self.reach([0], both) if n else set()
         self.both = both
@@ -175,10 +186,27 @@ class _Flow:
 
     def leads_to(self, first: int, second: int) -> bool:
         """Whether normal edges that only go forward lead from ``first`` to
-        ``second`` (both in one pass).  Forward edges only go to higher
-        indexes, so the search stays between the two."""
+        ``second`` (both in one pass).
+
+        A search, until the flow has been asked :data:`_BITS_AFTER`
+        questions; from then on the answer is read from every block's
+        forward reach (:meth:`_forward_reach`).  Like operations far apart
+        made every question a walk of the code between them, and
+        instrumenting a long line of them took minutes: a thousand
+        ``a == i and b or`` terms (each ``or``'s jump at the whole line's
+        position), a thousand comprehensions in one expression (3.12+
+        inlines them, each with its own cleanup on the exception path, which
+        nothing before it leads to: answered without a search)."""
         if second <= first:
             return second == first
+        if first in self.normal_reached and second not in self.normal_reached:
+            return False  # else second would be reached from the start too
+        self._questions += 1
+        if self._questions == _BITS_AFTER:
+            self._forward = self._forward_reach()
+        if self._forward is not None:
+            block_of, reach = self._forward
+            return bool(reach[block_of[first]] >> block_of[second] & 1)
         run_end = self.run_end
         seen = {first}
         todo = [first]
@@ -193,10 +221,48 @@ class _Flow:
             for nxt in self.normal[last]:
                 if nxt == second:
                     return True
-                if first < nxt < second and nxt not in seen:
+                if last < nxt < second and nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
         return False
+
+    def _forward_reach(self) -> tuple[list[int], list[int]] | None:
+        """Per instruction its block, and per block the blocks that forward
+        normal edges lead to from its end, itself included (bit ``c`` of
+        ``reach[b]``), or None for more than :data:`_BITS_MAX_BLOCKS`
+        blocks (the bit sets take blocks squared bits).
+
+        A block is a straight run that is entered only at its start, so an
+        instruction leads forward to every later one of its block, and to
+        an instruction of another block if its block leads to that block."""
+        normal = self.normal
+        n = len(normal)
+        leader = [False] * n
+        if n:
+            leader[0] = True
+        for i, nexts in enumerate(normal):
+            if nexts != [i + 1] and i + 1 < n:
+                leader[i + 1] = True  # the block ends at i
+            for j in nexts:
+                leader[j] = leader[j] or j != i + 1
+        block_of: list[int] = []
+        last: list[int] = []
+        for i in range(n):
+            if leader[i]:
+                last.append(i)
+            last[-1] = i
+            block_of.append(len(last) - 1)
+        if len(last) > _BITS_MAX_BLOCKS:
+            return None
+        reach = [0] * len(last)
+        for b in range(len(last) - 1, -1, -1):
+            bits = 1 << b
+            end = last[b]
+            for j in normal[end]:
+                if j > end:  # forward: its block comes later, worked out already
+                    bits |= reach[block_of[j]]
+            reach[b] = bits
+        return block_of, reach
 
     @staticmethod
     def reach(
