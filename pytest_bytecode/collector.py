@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -98,7 +99,12 @@ def unexecuted_file(
             on_skip(f"Couldn't read Python file '{shown}': {why} (couldnt-read)")
         return None
     try:
-        code = compile(source, filename, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            # Compiled to be listed, never run: its compile-time warnings
+            # (an invalid escape) are the import's to give, and no test
+            # imported it.  Under -W error they would even fail the compile.
+            warnings.simplefilter("ignore")
+            code = compile(source, filename, "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         if on_skip is not None:
             if isinstance(exc, SyntaxError):

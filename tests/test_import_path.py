@@ -1058,3 +1058,32 @@ def test_every_function_of_an_early_module_is_measured(
         assert early[name] == late[name], name
     assert max(early["add"]) == 3  # both adders made at import, and one made later
     assert max(early["wrapper"]) == 2
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("error", [False, True], ids=["default", "W-error"])
+def test_a_file_no_test_imports_gives_no_compile_warning(
+    pytester: pytest.Pytester, error: bool
+) -> None:
+    """A file under SOURCE that no test imports is compiled to be listed:
+    its compile-time warnings (an invalid escape) are not the run's to
+    give, as plain pytest gives none, and under ``-W error`` they do not
+    turn into a parse failure that drops the file from the report."""
+    make_project(
+        pytester,
+        {
+            "wpkg/__init__.py": "",
+            "wpkg/unused.py": 'import re\nPAT = re.compile("\\d+")\n',
+            "test_w.py": "import wpkg\n\ndef test_ok():\n    assert wpkg\n",
+        },
+    )
+    assert '"\\d+"' in (pytester.path / "wpkg/unused.py").read_text()  # an invalid escape
+    flags = ["-W", "error"] if error else []
+    plain = pytester.runpytest_subprocess(*flags, "-p", "no:cacheprovider")
+    plain.assert_outcomes(passed=1, warnings=0)
+    measured = pytester.runpytest_subprocess(
+        *flags, "-p", "no:cacheprovider", "--bytecode-cov=wpkg", "--bytecode-cov-report=json"
+    )
+    measured.assert_outcomes(passed=1, warnings=0)
+    assert "couldnt-parse" not in measured.stdout.str()
+    assert _report(pytester)["wpkg/unused.py"]["code_objects"]
