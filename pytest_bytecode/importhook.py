@@ -289,6 +289,11 @@ class RewriteFinder:
         if not measurement.wants(fullname, spec.origin):
             return None
         measurement.trace(f"{fullname} is rewritten by pytest, then instrumented")
+        # Only a run under pytest has this finder: a child process's
+        # measurement (children.py) never imports pytest.
+        from pytest_bytecode import pytestcompat
+
+        pytestcompat.note_rewritten(self.pytest_hook, fullname, spec.origin)
         loader = RewritingLoader(fullname, spec.origin)
         loader.measurement = measurement
         return importlib.util.spec_from_file_location(

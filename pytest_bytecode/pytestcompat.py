@@ -44,6 +44,24 @@ def rewriting_hook() -> Any:
     return None
 
 
+def note_rewritten(hook: Any, name: str, filename: str) -> None:
+    """Record module ``name`` (file ``filename``) as rewritten by ``hook``,
+    as pytest's own loader does when it loads one: a later
+    ``pytest.register_assert_rewrite`` of an already imported module warns
+    ("Module already imported so cannot be rewritten") unless the name is
+    recorded there or the module's loader is pytest's hook, and a measured
+    module's loader is the plugin's.  pytest keeps the names in
+    ``_rewritten_names``, a dict of paths (pytest 8 and 9) or a set (7.4);
+    with another layout nothing is recorded."""
+    names = getattr(hook, "_rewritten_names", None)
+    if isinstance(names, dict):
+        from pathlib import Path
+
+        names[name] = Path(filename)
+    elif isinstance(names, set):
+        names.add(name)
+
+
 def leave_unrewritten(package: str) -> None:
     """Take ``package`` (and its modules) off pytest's rewrite marks.
 

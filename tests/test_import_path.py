@@ -1087,3 +1087,35 @@ def test_a_file_no_test_imports_gives_no_compile_warning(
     measured.assert_outcomes(passed=1, warnings=0)
     assert "couldnt-parse" not in measured.stdout.str()
     assert _report(pytester)["wpkg/unused.py"]["code_objects"]
+
+
+@pytest.mark.subprocess
+def test_registering_a_measured_rewritten_module_again_does_not_warn(
+    pytester: pytest.Pytester,
+) -> None:
+    """``pytest.register_assert_rewrite`` of a module already imported
+    warns unless pytest's hook loaded it; a measured module that pytest
+    rewrites is loaded by the plugin, which records it as rewritten the way
+    pytest's loader does (under ``-W error`` the warning failed collection)."""
+    make_project(
+        pytester,
+        {
+            "spkg/__init__.py": "def f(x):\n    assert x == 1\n",
+            "conftest.py": "import pytest\n\npytest.register_assert_rewrite('spkg')\nimport spkg\n",
+            "test_again.py": """\
+                import pytest
+
+                import spkg
+
+                pytest.register_assert_rewrite("spkg")
+
+                def test_it():
+                    spkg.f(1)
+                    with pytest.raises(AssertionError, match="assert 2 == 1"):
+                        spkg.f(2)  # rewritten: the message shows the values
+                """,
+        },
+    )
+    for extra in ([], ["--bytecode-cov=spkg"]):
+        result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider", *extra)
+        result.assert_outcomes(passed=1, warnings=0)
