@@ -40,6 +40,7 @@ import importlib.util
 import os
 import sys
 import types
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -68,6 +69,12 @@ except ImportError:  # pragma: no cover - every CPython 3.10-3.15 has it
     def _frames_removed(f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return f(*args, **kwargs)
 
+
+#: ``SourceLoader.get_code``, what a plain import of a source file runs (the
+#: install replaces ``SourceFileLoader``'s, not this one).
+_PLAIN_GET_CODE = next(
+    k.__dict__["get_code"] for k in _Loader.__mro__[1:] if "get_code" in k.__dict__
+)
 
 #: The cache part of a module's read plans, beside its code's entry.
 PLANS = "-plans"
@@ -327,6 +334,14 @@ def _methods(
         path = self.get_filename(fullname)
         if not measures(self, fullname, path):
             return previous_get_code(self, fullname)
+        if not isinstance(self, RewritingLoader):
+            # What the plain import does besides making the code, it does
+            # here too: read the .pyc or compile (the compile's warnings, its
+            # SyntaxError under -W error) and write the .pyc.
+            _PLAIN_GET_CODE(self, fullname)
+        return measured_code(self, fullname, path)
+
+    def measured_code(self: Any, fullname: str, path: str) -> Any:
         source = self.get_data(path)
         rewritten = isinstance(self, RewritingLoader)
         key = measurement.key(path, source, rewritten)
@@ -335,20 +350,30 @@ def _methods(
             if rewritten:
                 tree = _frames_removed(compile, source, path, "exec", _AST_ONLY, True, -1)
                 code = measurement.rewritten(tree, source, path)
-            else:  # importlib's own compile, frames and all
-                code = self.source_to_code(source, path)
+            else:  # compiled from the bytes hashed; the plain import warned
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    code = self.source_to_code(source, path)
             code = measurement.instrumented(fullname, path, source, code, key)
         return code
 
     def exec_module(self: Any, module: types.ModuleType) -> None:
-        if not measures(self, module.__name__, self.get_filename(module.__name__)):
+        name = module.__name__
+        path = self.get_filename(name)
+        if not measures(self, name, path):
             return previous_exec_module(self, module)  # type: ignore[no-any-return]
-        code = self.get_code(module.__name__)
+        if type(self).get_code is get_code and not isinstance(self, RewritingLoader):
+            # The plain import's get_code runs right under this frame, as
+            # under importlib's exec_module: a SyntaxError shows its frames.
+            _PLAIN_GET_CODE(self, name)
+            code = measured_code(self, name, path)
+        else:  # a subclass's get_code (a user's loader), or pytest's rewriting
+            code = self.get_code(name)
         with measurement.collector.importing():
             _frames_removed(exec, code, module.__dict__)
         return None
 
-    for method in (get_code, exec_module):
+    for method in (get_code, measured_code, exec_module):
         method.__code__ = method.__code__.replace(co_filename=_IMPORTLIB_FILE)
         method.__module__ = _Loader.__module__
         method.__qualname__ = f"SourceFileLoader.{method.__name__}"

@@ -1119,3 +1119,42 @@ def test_registering_a_measured_rewritten_module_again_does_not_warn(
     for extra in ([], ["--bytecode-cov=spkg"]):
         result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider", *extra)
         result.assert_outcomes(passed=1, warnings=0)
+
+
+@pytest.mark.subprocess
+def test_measured_imports_warn_and_write_pyc_as_plain_ones(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A measured import does what the plain one does besides making the
+    code: it reads the ``.pyc`` or compiles (giving the compile's warnings,
+    raising its ``SyntaxError`` under ``-W error``) and writes the ``.pyc``.
+    A warm run took the code from the instrumentation cache and compiled
+    nothing, so its warnings were lost where plain Python compiles at every
+    run (``PYTHONDONTWRITEBYTECODE``), and no ``.pyc`` was written."""
+    make_project(
+        pytester,
+        {
+            "wpkg/__init__.py": "",
+            "wpkg/used.py": 'import re\nPAT = re.compile("\\d+")\n',  # an invalid escape
+            "test_w.py": "import wpkg.used\n\ndef test_ok():\n    assert wpkg.used.PAT\n",
+        },
+    )
+    category = "SyntaxWarning" if sys.version_info >= (3, 12) else "DeprecationWarning"
+    measured = ["--bytecode-cov=wpkg", "--bytecode-cov-report="]
+    pycache = pytester.path / "wpkg" / "__pycache__"
+
+    def outcomes(*args: str) -> dict[str, int]:
+        return pytester.runpytest_subprocess("-p", "no:randomly", *args).parseoutcomes()
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    assert outcomes() == {"passed": 1, "warnings": 1}
+    for _ in ("cold", "warm"):
+        assert outcomes(*measured) == {"passed": 1, "warnings": 1}
+    assert not pycache.exists()
+    strict = ["-W", f"error::{category}"]
+    assert outcomes(*strict) == outcomes(*strict, *measured) == {"errors": 1}
+
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
+    assert outcomes(*measured) == {"passed": 1, "warnings": 1}  # compiled, .pyc written
+    assert any(p.name.startswith("used.") for p in pycache.iterdir())
+    assert outcomes(*measured) == outcomes() == {"passed": 1}  # the .pyc is read
