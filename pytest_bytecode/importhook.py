@@ -6,18 +6,23 @@ Every ordinary import of a ``.py`` file ends in
 ``exec_module``, ``runpy``, ``importlib.reload``.  So for the length of a run
 :func:`install` gives that class two methods of its own, ``get_code`` and
 ``exec_module``; for a module under SOURCE they serve instrumented code
-(:meth:`Measurement.code_for`), for every other module they are the ones
-Python has.  A measured module's loader stays the genuine
+(:meth:`Measurement.cached`, :meth:`Measurement.instrumented`), for every
+other module they are the ones Python has.  A measured module's loader stays the genuine
 ``SourceFileLoader`` (``get_source``, ``get_resource_reader``, ``is_package``
 and the rest are Python's own), and ``loader.get_code(name)`` returns the
 instrumented code, as ``runpy`` expects.
 
-Compiling is ``SourceLoader.source_to_code`` itself (``dont_inherit=True``,
-the interpreter's optimisation level), and the two
-methods are marked as importlib's own frames (their code carries importlib's
-file name), so Python's import machinery cuts them from tracebacks like its
-own: a ``SyntaxError`` in a measured module, or an exception raised by its
-body, reads exactly as without the plugin.  Everything else the hook does
+A measured import first runs Python's own ``SourceLoader.get_code`` for
+what the plain import does besides making the code: it reads the ``.pyc``
+or compiles (the compile's warnings; its ``SyntaxError``, raised from
+importlib's own frames) and writes the ``.pyc``.  The instrumented code is
+then compiled from the bytes the cache key hashes, with
+``SourceLoader.source_to_code`` itself (``dont_inherit=True``, the
+interpreter's optimisation level) and warnings ignored, since the plain
+compile gave them.  The methods are marked as importlib's own frames (their
+code carries importlib's file name), so Python's import machinery cuts them
+from tracebacks like its own: a ``SyntaxError`` in a measured module, or an
+exception raised by its body, reads exactly as without the plugin.  Everything else the hook does
 runs in ordinary frames below them and never lets an error out: a module the
 engine cannot instrument runs uninstrumented, with a warning.
 
@@ -29,8 +34,9 @@ it would rewrite a module under SOURCE, and if so loads it with a
 probes.
 
 Modules imported before the hook was installed are handled by
-:func:`instrument_loaded`: their functions' and methods' code objects are
-replaced; their module-level code has already run and cannot be measured.
+:func:`instrument_loaded`: every live function whose code comes from their
+files gets instrumented code; their module-level code has already run and
+cannot be measured.
 """
 
 from __future__ import annotations
@@ -319,9 +325,10 @@ def _methods(
 ) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """``get_code`` and ``exec_module`` for ``SourceFileLoader`` (see module docstring).
 
-    Both run in frames that carry importlib's file name, and do nothing in
-    them that can fail for reasons of their own: the compile (the user's
-    ``SyntaxError``) and the module's execution go through importlib's
+    They and ``measured_code``, which both call, run in frames that carry
+    importlib's file name, and do nothing in them that can fail for reasons
+    of their own: the plain ``get_code`` (the user's ``SyntaxError``), the
+    compile and the module's execution are importlib's, or go through its
     ``_call_with_frames_removed``, exactly as in ``SourceLoader``.
     """
 
@@ -463,6 +470,12 @@ def _module_dict(module: object) -> dict[str, Any] | None:
     return namespace if isinstance(namespace, dict) else None
 
 
+def _file_in(namespace: dict[str, Any]) -> str | None:
+    """A module's ``__file__``, from its namespace (:func:`_module_dict`), or None."""
+    filename = namespace.get("__file__")
+    return filename if isinstance(filename, str) else None
+
+
 def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleType]) -> list[str]:
     """Instrument the functions of already-imported modules under SOURCE:
     every live function whose code comes from such a module's file (see
@@ -477,8 +490,8 @@ def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleT
     files: dict[str, str] = {}  # co_filename -> file
     for name, module in sorted(modules.items()):
         namespace = _module_dict(module) or {}
-        filename = namespace.get("__file__")
-        if not isinstance(filename, str) or filename in measurement.loaded or filename in files:
+        filename = _file_in(namespace)
+        if filename is None or filename in measurement.loaded or filename in files:
             continue  # not a module of a file, or measured, or met under another name
         if not selector.may_match_name(name) or not selector.wants(name, filename):
             continue
@@ -537,8 +550,8 @@ def unmeasured(
     found = []
     for name, module in sorted(modules.items()):
         namespace = _module_dict(module) or {}
-        filename = namespace.get("__file__")
-        if not isinstance(filename, str) or not filename.endswith(".py"):
+        filename = _file_in(namespace)
+        if filename is None or not filename.endswith(".py"):
             continue
         if not selector.may_match_name(name) and filename.startswith(measurement.library_dirs):
             continue
