@@ -40,11 +40,11 @@ import os
 import types
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_bytecode import versions
 from pytest_bytecode.contexts import OUTSIDE, CodeKey, Contexts, nodeid_of
+from pytest_bytecode.engine.records import field, record
 
 #: What a test's last outcome is recorded as; ``STALE``: left out of a run
 #: after a change that affects it, to run next time.
@@ -220,7 +220,7 @@ def test_file_digest(module: Path, rootdir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-@dataclass
+@record
 class Choice:
     """Which tests to run, and why (counts for the summary line)."""
 

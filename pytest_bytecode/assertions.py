@@ -16,11 +16,11 @@ import fnmatch
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import EllipsisType
 from typing import Final, Literal
 
 from pytest_bytecode import normalize, testcontext, versions
+from pytest_bytecode.engine.records import record
 from pytest_bytecode.normalize import Level, Op
 
 Match = Literal["exact", "contains", "startswith", "subsequence"]
@@ -45,7 +45,7 @@ class BytecodePatternError(ValueError):
     """A pattern names an opname that no supported Python knows, or is malformed."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Pat:
     opname: str  # may hold wildcards; "" for markers
     want: object  # the argument: ANY, a str (text form) or a value (tuple form)

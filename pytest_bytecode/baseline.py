@@ -14,12 +14,12 @@ figures :mod:`pytest_bytecode.results` computes, as the reporters do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from pytest_bytecode import versions
 from pytest_bytecode.data import DataError, header_problem, read_json
+from pytest_bytecode.engine.records import field, record
 from pytest_bytecode.files import write_json_atomic
 from pytest_bytecode.results import NO_DATA, ResultError, Results, Summary, escape
 
@@ -31,7 +31,7 @@ BASELINE_FORMAT = 1
 BASELINE_KIND = "pytest-bytecode baseline"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Change:
     """One function's covered-instruction count against the baseline (``before``
     is None for a function new since the baseline, ``after`` for one removed)."""
@@ -52,7 +52,7 @@ class Change:
         return f"{where}: {self.before} → {self.after} covered instructions"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BaselineComparison:
     """The baseline check: a *drop* (fails the run) is a function present in
     both with fewer covered instructions; gains, removed and new functions are

@@ -57,6 +57,7 @@ from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.collector import Collector
 from pytest_bytecode.data import CovData, DataError, load, merge_into, to_json
 from pytest_bytecode.engine import RawState
+from pytest_bytecode.engine.records import field_names
 from pytest_bytecode.files import write_atomic
 from pytest_bytecode.sources import Selector
 
@@ -71,7 +72,7 @@ _SET_FIELDS = ("files", "top_names")  # frozensets among Selector's fields
 
 def _selector_to_json(selector: Selector) -> dict[str, Any]:
     raw: dict[str, Any] = {}
-    for name in Selector.__dataclass_fields__:
+    for name in field_names(Selector):
         value = getattr(selector, name)
         raw[name] = sorted(value) if name in _SET_FIELDS else value
     return raw

@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pytest_bytecode import engine
@@ -34,6 +33,7 @@ from pytest_bytecode.data import (
 )
 from pytest_bytecode.engine import RawState, gc_paused
 from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.engine.records import field, record
 from pytest_bytecode.sources import python_source_text, report_path
 
 
@@ -59,7 +59,7 @@ class ImportObserver(Protocol):
     def import_finished(self) -> None: ...
 
 
-@dataclass
+@record
 class _Entry:
     sha256: str
     excluded: frozenset[int]
@@ -329,15 +329,15 @@ class Collector:
         version or engine format, or not a record at all).
         """
         collector = cls("")
-        for record in records:
+        for row in records:
             try:
-                handle = engine.loads(base64.b64decode(record["code"]))
+                handle = engine.loads(base64.b64decode(row["code"]))
                 collector._add(
-                    str(record["path"]),
+                    str(row["path"]),
                     [handle],
-                    str(record["sha256"]),
-                    frozenset(int(n) for n in record["excluded"]),
-                    bool(record["partial"]),
+                    str(row["sha256"]),
+                    frozenset(int(n) for n in row["excluded"]),
+                    bool(row["partial"]),
                 )
             except (KeyError, TypeError, ValueError) as exc:
                 raise DataError(f"unusable handle record: {exc}") from None

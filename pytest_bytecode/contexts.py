@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
+from pytest_bytecode.engine.records import field, record, replace
 
 if TYPE_CHECKING:
     from pytest_bytecode.data import CovData
@@ -55,7 +55,7 @@ def nodeid_of(context: str) -> str:
     return nodeid if sep and phase in PHASES else context
 
 
-@dataclass
+@record
 class Contexts:
     """Context names, and per file and code object what each context ran.
 
@@ -183,8 +183,8 @@ class Contexts:
                 (_str(q), _count(line), _count(n)): _str(fingerprint)
                 for q, line, n, fingerprint in _list(rows, "fingerprints of a file")
             }
-        for nodeid, record in _dict(raw.get("tests", {}), "tests").items():
-            outcome, module = _list(record, "a test record")
+        for nodeid, row in _dict(raw.get("tests", {}), "tests").items():
+            outcome, module = _list(row, "a test record")
             result.tests[str(nodeid)] = (_str(outcome), _str(module))
         for module, digest in _dict(raw.get("test_files", {}), "test_files").items():
             result.test_files[str(module)] = _str(digest)
@@ -280,7 +280,7 @@ def code_contexts(
     ]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileContexts:
     """One file's contexts, for the reports: :meth:`per_code` on demand."""
 
@@ -347,8 +347,6 @@ def restrict(data: CovData, keep: Callable[[str], bool]) -> CovData:
     """``data`` as if only the contexts whose names ``keep`` accepts had run
     (:func:`only_contexts` for every code object); the contexts kept are the
     matching ones.  ``data`` must have contexts."""
-    from dataclasses import replace
-
     from pytest_bytecode.data import code_keys
 
     assert data.contexts is not None

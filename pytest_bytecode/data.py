@@ -24,7 +24,6 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from pytest_bytecode import versions
 from pytest_bytecode.contexts import Contexts
 from pytest_bytecode.engine import gc_paused
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
+from pytest_bytecode.engine.records import field, record
 from pytest_bytecode.files import is_stdout, locked, write_json_atomic
 
 #: Version of the data file layout.  History:
@@ -97,7 +97,7 @@ _COUNT = attrgetter("count")
 _TARGETS = _targets
 
 
-@dataclass
+@record
 class FileData:
     """Counts for one source file.
 
@@ -135,7 +135,7 @@ class FileData:
         )
 
 
-@dataclass
+@record
 class CrashedWorker:
     """An xdist worker that went down.
 
@@ -170,7 +170,7 @@ class CrashedWorker:
         )
 
 
-@dataclass
+@record
 class CovData:
     """Everything one data file holds."""
 

@@ -21,11 +21,11 @@ import dis
 import types
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Literal
 
 from pytest_bytecode import versions, vocabulary
 from pytest_bytecode.engine import original_code
+from pytest_bytecode.engine.records import record
 from pytest_bytecode.vocabulary import NOT_PORTABLE, PORTABLE_OPNAMES, Ins, const_text
 
 __all__ = [
@@ -44,7 +44,7 @@ Level = Literal["raw", "portable"]
 LEVELS: tuple[Level, ...] = ("raw", "portable")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Op:
     """One entry of a listing: an instruction, or a marker (label or code header).
 

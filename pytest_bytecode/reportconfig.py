@@ -21,11 +21,11 @@ and the rule.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from coverage.config import CoverageConfig
 
+from pytest_bytecode.engine.records import record
 from pytest_bytecode.results import DEFAULT_PRECISION, FileResult, Results, Summary
 from pytest_bytecode.sources import CoverageSettings, config_file_name, report_filter
 
@@ -44,7 +44,7 @@ class ReportConfigError(ValueError):
     """A ``[report]`` setting that cannot apply (one-line message)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReportConfig:
     """coverage.py's ``[report]`` settings, validated."""
 
@@ -117,7 +117,7 @@ def from_coverage_config(config: CoverageConfig, base: Path) -> ReportConfig:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Table:
     """The rows of the terminal table: the files shown, in order, and how many
     were left out for complete coverage and for having no instructions.  The

@@ -14,13 +14,13 @@ include``/``omit`` keep; totals and verdicts follow.  The baseline check
 from __future__ import annotations
 
 from collections.abc import Callable, Set
-from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from pytest_bytecode.contexts import FileContexts
 from pytest_bytecode.data import CovData, CrashedWorker
 from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.engine.records import record, replace
 from pytest_bytecode.filters import DEFAULT as DEFAULT_FILTERS
 from pytest_bytecode.filters import apply as apply_filters
 
@@ -29,7 +29,7 @@ class ResultError(ValueError):
     """A bad setting or file for a verdict (one-line message)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Summary:
     """Instruction and branch-outcome figures for a file, or for the total."""
 
@@ -91,7 +91,7 @@ class Summary:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileResult:
     """One file: its code objects (excluded lines left out, filters applied) and figures."""
 
@@ -131,7 +131,7 @@ class FileResult:
         return {line: (ops, line not in ran) for line, ops in sorted(missed.items())}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Results:
     """Everything the reports show."""
 
@@ -320,7 +320,7 @@ def traced_note(results: Results) -> str | None:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Verdict:
     """The outcome of one fail-under check, and its line for the report."""
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.children import ChildRun
 from pytest_bytecode.collector import Collector, unexecuted_file
 from pytest_bytecode.contexts import Contexts
+from pytest_bytecode.engine.records import field, record
 from pytest_bytecode.importhook import Measurement, instrument_loaded
 from pytest_bytecode.plugin import BytecodeCovWarning
 from pytest_bytecode.report import write_reports
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from pytest_bytecode.selection import Selection
 
 
-@dataclass
+@record
 class _State:
     """Per-run coverage state, held by the run's :class:`RunHooks`."""
 

@@ -13,12 +13,12 @@ import argparse
 import errno
 import fnmatch
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_bytecode.engine.records import field, record
 from pytest_bytecode.files import STDOUT
 from pytest_bytecode.options import TRUE_WORDS, add_options
 
@@ -32,7 +32,7 @@ __all__ = ["TRUE_WORDS", "Settings", "add_options", "from_config"]
 CONTEXTS = ("test", "none")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Settings:
     """Validated coverage settings of one run."""
 

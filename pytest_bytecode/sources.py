@@ -35,7 +35,6 @@ import re
 import site
 import sysconfig
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from coverage import version_info as coverage_version
@@ -45,6 +44,8 @@ from coverage.files import GlobMatcher, abs_file
 from coverage.misc import join_regex
 from coverage.parser import PythonParser
 from coverage.phystokens import source_encoding
+
+from pytest_bytecode.engine.records import field, record
 
 #: Directory names never measured when SOURCE is the default: tests, docs,
 #: build output and virtual environments are not "the project's own code".
@@ -189,7 +190,7 @@ class SourceError(ValueError):
     """A SOURCE value that names nothing measurable (one-line message)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Selector:
     """The resolved SOURCE settings: what the import hook may instrument.
 
@@ -482,7 +483,7 @@ def _default_dirs(rootdir: Path) -> tuple[list[Path], list[Path]]:
     return dirs, files
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConfigSource:
     """One entry of coverage.py's ``[run] source``, ``source_pkgs`` or
     ``source_dirs``: what a bare ``--bytecode-cov`` measures when any is set."""

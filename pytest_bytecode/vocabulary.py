@@ -16,12 +16,12 @@ from __future__ import annotations
 import bisect
 import types
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
 from pytest_bytecode import versions
+from pytest_bytecode.engine.records import field, record
 
 
-@dataclass
+@record
 class Ins:
     """An instruction on its way into a listing: a mutable working copy."""
 
@@ -48,7 +48,7 @@ def const_text(value: object) -> str:
     return repr(value)
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class Rule:
     """One rewrite of the portable level: a construct that versions spell differently.
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -50,6 +49,7 @@ from pytest_bytecode.data import (
     to_json,
 )
 from pytest_bytecode.engine import RawState
+from pytest_bytecode.engine.records import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def _changes(now: list[RawState], sent: list[RawState]) -> dict[int, RawState]:
     return {i: s for i, s in enumerate(now) if i >= len(sent) or s != sent[i]}
 
 
-@dataclass
+@record
 class _Progress:
     """What the controller heard from one worker's test reports so far."""
 

@@ -9,7 +9,6 @@ the baseline's notion of a drop.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import os
@@ -25,6 +24,7 @@ from bc_helpers import make_project
 from pytest_bytecode import baseline, cli, data, files, results, versions
 from pytest_bytecode.data import CovData, DataError, FileData
 from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.engine.records import replace
 
 NO_REPORT = "--bytecode-cov-report="
 
@@ -491,7 +491,7 @@ def test_baseline_rename_is_listed_not_failed(tmp_path: Path) -> None:
     baseline.write_baseline(results.compute(_many(2, True)), path)
     renamed = _many(2, True)
     codes = renamed.files["m.py"].code_objects
-    codes[1] = dataclasses.replace(codes[1], qualname="renamed")
+    codes[1] = replace(codes[1], qualname="renamed")
     comparison = baseline.compare_baseline(baseline.load_baseline(path), results.compute(renamed))
     failed, lines = baseline.baseline_report(comparison, path)
     assert failed == []

@@ -41,9 +41,8 @@ if TYPE_CHECKING:
     )
     from pytest_bytecode.engine.persist import Stored
 
-#: The result types (dataclasses) load on first use, like the counts they
-#: hold: importing ``dataclasses`` costs a program that instruments itself
-#: several milliseconds of start-up.
+#: The result types load on first use, like the counts they hold: making the
+#: classes costs a program that instruments itself start-up time.
 _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount")
 
 

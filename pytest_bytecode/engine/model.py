@@ -28,8 +28,6 @@ as one more parallel list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 if TYPE_CHECKING:
     from typing import TypeVar
@@ -43,18 +41,20 @@ if TYPE_CHECKING:
         """A frozen dataclass, as far as type checkers are concerned."""
 
 else:
+    from pytest_bytecode.engine.records import record
 
     def _value(cls):
-        """A slotted dataclass with equality and hashing by value.
+        """A slotted record with equality and hashing by value
+        (:func:`~pytest_bytecode.engine.records.record`).
 
-        Not ``frozen=True`` at run time: a frozen dataclass's ``__init__``
+        Not ``frozen=True`` at run time: a frozen record's ``__init__``
         sets each field through ``object.__setattr__`` and costs about three
         times as much, and one of these is made for every instruction of every
         measured code object when counts are read.  Type checkers see a
         frozen dataclass (``dataclass_transform(frozen_default=True)``), so an
         assignment to a field still fails the type check.
         """
-        return dataclass(slots=True, unsafe_hash=True)(cls)
+        return record(slots=True, unsafe_hash=True)(cls)
 
 
 @_value

@@ -14,9 +14,9 @@ run with no report, or with only the terminal one, imports nothing else).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_bytecode.engine.records import record
 from pytest_bytecode.files import is_stdout, write_atomic
 from pytest_bytecode.reportconfig import ReportConfig, table
 from pytest_bytecode.results import Results
@@ -53,7 +53,7 @@ class ReportSpecError(ValueError):
     that takes none; the message starts with where the value was given."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReportSpec:
     """One requested report: its type and, for file reports, where it goes."""
 

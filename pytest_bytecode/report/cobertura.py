@@ -23,10 +23,10 @@ import os
 import posixpath
 import time
 import xml.dom.minidom
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_bytecode import __version__
+from pytest_bytecode.engine.records import field, record
 from pytest_bytecode.report.lines import FileLines, file_lines
 from pytest_bytecode.results import Results, escape
 
@@ -46,7 +46,7 @@ def rate(hit: int, num: int) -> str:
     return f"{min(max(hit / num, 0.0001), 0.9999):.4g}"
 
 
-@dataclass
+@record
 class _Package:
     classes: dict[str, xml.dom.minidom.Element] = field(default_factory=dict)
     lines: int = 0

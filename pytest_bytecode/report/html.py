@@ -66,7 +66,6 @@ import math
 import re
 import types
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -74,6 +73,7 @@ from typing import Any
 from pytest_bytecode import __version__
 from pytest_bytecode.contexts import OUTSIDE, FileContexts, nodeid_of
 from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.engine.records import field, record
 from pytest_bytecode.files import write_atomic
 from pytest_bytecode.report.positions import (
     Position,
@@ -167,7 +167,7 @@ def branch_text(opname: str, offset: int, fell: int, jumped: int) -> str:
     return f"{opname} @{offset}: jumped {jumped} of {ran} {times}, fell through {fell}"
 
 
-@dataclass
+@record
 class LineInfo:
     """What one source line shows."""
 
@@ -283,7 +283,7 @@ def jump_spans(
 # --- contexts -----------------------------------------------------------------
 
 
-@dataclass
+@record
 class PageContexts:
     """The contexts a file page shows: the names once, every answer of
     :class:`~pytest_bytecode.contexts.CodeContexts` as the number of a set of

@@ -32,16 +32,15 @@ Nothing here changes a count; it only groups them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.engine.records import record
 from pytest_bytecode.results import FileResult
 
 #: The code object of a module; never a function.
 MODULE_QUALNAME = "<module>"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineBranch:
     """One conditional jump of a line, numbered as LCOV's ``BRDA`` block."""
 
@@ -56,7 +55,7 @@ class LineBranch:
         return any(self.counts)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Function:
     """A function's name, first line and how often it was entered."""
 
@@ -65,7 +64,7 @@ class Function:
     count: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileLines:
     """One file's lines, branches and functions (see the module docstring)."""
 

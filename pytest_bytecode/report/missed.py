@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from pytest_bytecode.engine.records import record
 from pytest_bytecode.report.positions import Position, missed_spans, position_spans
 from pytest_bytecode.results import FileResult
 from pytest_bytecode.vocabulary import portable_opnames
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineMiss:
     """One line with instructions that never ran."""
 
@@ -41,7 +41,7 @@ class LineMiss:
     fragments: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ArcMiss:
     """One outcome of a conditional jump that ran but never went this way."""
 

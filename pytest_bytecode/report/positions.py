@@ -22,12 +22,12 @@ import opcode
 import types
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_bytecode import versions
 from pytest_bytecode.data import code_keys
 from pytest_bytecode.engine.model import CodeCounts
+from pytest_bytecode.engine.records import record
 from pytest_bytecode.results import FileResult
 from pytest_bytecode.sources import python_source_text
 
@@ -175,7 +175,7 @@ def missed_spans(
     return {number: merge_spans(spans) for number, spans in sorted(per_line.items())}
 
 
-@dataclass
+@record
 class Source:
     """A measured file's text as found on disk, and whether it is the text
     that was measured."""
