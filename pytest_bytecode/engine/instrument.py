@@ -194,9 +194,8 @@ class _Rewriter:
             # it gave, so a FOR_ITER aimed at its own next unit would leave
             # the code after it modelled one value short, and a debugger's
             # jump from or to there refused or popped wrongly.  (The stubs'
-            # FOR_ITERs that are never exhausted aim one unit further for
-            # the same reason: the unit in between then gives the right
-            # stack to the one after.)
+            # FOR_ITERs that are never exhausted aim at the stub's end: see
+            # _never_exhausted.)
             past = 2 if versions.PROBE_FOR_ITER_PAST else 0
             steps = [("LOAD_CONST", arg_const), ("FOR_ITER", past), ("POP_TOP", 0), ("POP_TOP", 0)]
         else:
@@ -274,8 +273,6 @@ class _Rewriter:
         # [lasti, exc] -> [lasti, exc, sites, lasti in sites]
         found = _steps(
             [
-                ("LOAD_CONST", const),
-                ("FOR_ITER", 1),  # never exhausted (target: see _probe)
                 ("SWAP", 2),
                 ("POP_TOP", 0),
                 ("COPY", 3),
@@ -296,8 +293,9 @@ class _Rewriter:
         first = _steps([("LOAD_CONST", self._one_const)])  # -> [lasti, exc, sites, 1]
         join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
         branch = _steps([("POP_JUMP_FORWARD_IF_FALSE", (len(more) + len(join)) >> 1)])
-        head = found + branch + more + join + first
-        return head + _steps([("SWAP", 2), ("COPY", 4), ("STORE_SUBSCR", 0)])
+        body = found + branch + more + join + first
+        body += _steps([("SWAP", 2), ("COPY", 4), ("STORE_SUBSCR", 0)])
+        return _steps([("LOAD_CONST", const)]) + _never_exhausted(body)
 
     def _stub_312_313(self, key: tuple[int, ...]) -> bytes:
         """3.12-3.13's stub: [lasti, exc] on top, ``sites[lasti] += 1``."""
@@ -440,24 +438,19 @@ class _Rewriter:
             branch = _steps([("FOR_ITER", (len(own) + len(join)) >> 1)])
             site = mine + branch + own + join + other
         # -> [tb, value, type, sites, site, site in sites]
-        found = (
-            head
-            + site
-            + _steps(
-                [
-                    ("LOAD_CONST", const),
-                    ("FOR_ITER", 1),  # never exhausted (target: see _probe)
-                    ("ROT_TWO", 0),
-                    ("POP_TOP", 0),
-                    ("ROT_TWO", 0),
-                    ("DUP_TOP_TWO", 0),
-                    ("ROT_TWO", 0),
-                    ("CONTAINS_OP", 0),
-                    ("LOAD_CONST", once),
-                    ("BINARY_MULTIPLY", 0),
-                    ("GET_ITER", 0),
-                ]
-            )
+        lookup = head + site + _steps([("LOAD_CONST", const)])
+        found = _steps(
+            [
+                ("ROT_TWO", 0),
+                ("POP_TOP", 0),
+                ("ROT_TWO", 0),
+                ("DUP_TOP_TWO", 0),
+                ("ROT_TWO", 0),
+                ("CONTAINS_OP", 0),
+                ("LOAD_CONST", once),
+                ("BINARY_MULTIPLY", 0),
+                ("GET_ITER", 0),
+            ]
         )
         # [.., sites, site, iterator, None] -> [.., times + 1, sites, site]
         more = _steps(
@@ -474,8 +467,8 @@ class _Rewriter:
         first = _steps([("LOAD_CONST", self._one_const), ("ROT_THREE", 0)])
         join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
         branch = _steps([("FOR_ITER", (len(more) + len(join)) >> 1)])
-        head = found + branch + more + join + first
-        return head + _steps([("STORE_SUBSCR", 0)])
+        body = found + branch + more + join + first + _steps([("STORE_SUBSCR", 0)])
+        return lookup + _never_exhausted(body)
 
     def _landing(self, splice: Splice, block: Block, falls_on: bool, send_end: int) -> None:
         """3.11: the landing in front of ``block``, the target of a SEND of a
@@ -852,6 +845,22 @@ _NOPS = [bytes((_OP["NOP"], 0)) * k for k in range(257)]
 def _steps(steps: list[tuple[str, int]]) -> bytes:
     """Wordcode of the engine's own jump-free steps, by opname."""
     return encode([(_OP[name], arg) for name, arg in steps])
+
+
+def _never_exhausted(body: bytes) -> bytes:
+    """``FOR_ITER`` over a raise holder (3.10-3.11 stubs), then ``body``.
+
+    The holder is never exhausted, so the jump is never taken; it lands
+    where ``body`` ends, the stub's end, so that every path of the code
+    meets with one stack depth there.  Tools that reassemble code check
+    that (the ``bytecode`` library: ``Bytecode.from_code(c).to_code()``),
+    and on 3.11 it is exactly the stack the f_lineno setter models for the
+    target (the holder popped, [lasti, exc] on top, as at the stub's end).
+    On 3.10 the target's model is one item deeper, but the stub's last
+    instruction falls through to the same place after it in the setter's
+    scan, and the last to reach a unit gives its stack (see :meth:`_probe`).
+    """
+    return _steps([("FOR_ITER", len(body) >> 1)]) + body
 
 
 #: What ends the catch-all stub: RERAISE 1 restores f_lasti to where the
