@@ -3,12 +3,17 @@
 The public API is re-exported here; see README.md for usage.  The names load
 on first use (PEP 562), so that ``import pytest_bytecode.engine`` pulls in
 only the engine: a program that instruments itself pays no start-up time for
-the assertion helpers or for reading the distribution's version.
+the assertion helpers.
 """
 
 from __future__ import annotations
 
 import importlib
+
+#: The distribution's version: ``pyproject.toml`` reads it from here, so the
+#: package knows it without reading its installed metadata (a millisecond or
+#: two of every run's start: it is part of the instrumentation cache's keys).
+__version__ = "0.1.0.dev0"
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 
@@ -27,8 +32,6 @@ if TYPE_CHECKING:
     from pytest_bytecode.normalize import Level, Op
     from pytest_bytecode.plugin import BytecodeCovWarning
     from pytest_bytecode.snapshots import assert_bytecode_snapshot
-
-    __version__: str
 
 #: Re-exported name -> the module that defines it.
 _EXPORTS = {
@@ -59,15 +62,6 @@ __all__ = [
 ]
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pytest-bytecode")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
-
-
 def _lazy_exports(
     namespace: dict[str, Any],
     exports: dict[str, str],
@@ -94,4 +88,4 @@ def _lazy_exports(
     return __getattr__, __dir__
 
 
-__getattr__, __dir__ = _lazy_exports(globals(), _EXPORTS, {"__version__": _version})
+__getattr__, __dir__ = _lazy_exports(globals(), _EXPORTS)

@@ -125,11 +125,7 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     except (CoverageConfigError, reportconfig.ReportConfigError, SourceError) as exc:
         raise pytest.UsageError(str(exc)) from None
     collector = Collector(str(config.rootpath))
-    # The plugin's version is part of every cache key.  Read now, before the
-    # import hook is in: importlib.metadata imports email, zipfile, csv and
-    # more, and reading it in the hook, at the first measured module, would
-    # import them in the middle of an import of the same package when they
-    # are measured (email.parser half imported: an ImportError).
+    # The plugin's version is part of every cache key.
     cache = InstrumentationCache(_cache_dir(config), trace, pytest_bytecode.__version__)
 
     def warn(message: str) -> None:

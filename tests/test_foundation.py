@@ -27,6 +27,13 @@ def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"pytest-bytecode {pytest_bytecode.__version__}"
 
 
+def test_the_package_version_is_the_distributions() -> None:
+    # pyproject.toml reads it from the package, which never reads its metadata.
+    from importlib.metadata import version
+
+    assert pytest_bytecode.__version__ == version("pytest-bytecode")
+
+
 def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["--help"])
