@@ -302,6 +302,7 @@ def test_a_damaged_or_foreign_plan_is_worked_out_anew() -> None:
     plan is worked out anew and the counts are what they would be."""
     import marshal
 
+    from pytest_bytecode.engine.persist import PLANS_FORMAT
     from pytest_bytecode.engine.readplan import pack_ints
 
     code = compile(SOURCE, "s.py", "exec")
@@ -312,7 +313,9 @@ def test_a_damaged_or_foreign_plan_is_worked_out_anew() -> None:
     foreign = instrument(compile("def g():\n    return 1\n", "o.py", "exec"), prepare=True)
     foreign_plan = marshal.loads(marshal.loads(foreign.dumps())[4])[0][1][5]
     broken = [
-        (pack_ints([0] * 3), (), ()),  # stops at a section boundary
+        (pack_ints([0] * 3), (), ()),  # shorter than its header
+        (pack_ints([0] * 18 + [1]), (), ()),  # a section past its end
+        (pack_ints([0] * 18 + [-1, 5]), (), ()),  # a length below 0
         (b"", (), ()),
         (good[0][0], good[0][1][:-1], good[0][2]),  # an opname short
         (good[0][0][:-4], good[0][1], good[0][2]),  # a number short
@@ -329,6 +332,6 @@ def test_a_damaged_or_foreign_plan_is_worked_out_anew() -> None:
         assert handle.counts_from(state) == expected
         apart = loads(inst.dumps(plans=False))
         apart.supply_plans(
-            lambda plan=plan: marshal.dumps(("pytest-bytecode-plans/1", tag, (plan,) * len(good)))
+            lambda plan=plan: marshal.dumps((PLANS_FORMAT, tag, (plan,) * len(good)))
         )
         assert apart.counts_from(state) == expected

@@ -394,16 +394,15 @@ def test_counts_read_through_a_stored_plan_equal_the_counts_worked_out_anew() ->
 
 
 def test_a_read_plan_names_its_sections_in_the_order_they_are_written() -> None:
-    """:class:`ReadPlan` unpacks its buffer section by section, in the order
-    of ``_SECTIONS`` (the order :func:`build` writes them): section ``k``
-    filled with ``k`` must come back under its own name."""
+    """:class:`ReadPlan` unpacks its buffer (a header of lengths, then the
+    sections) in the order of ``_SECTIONS`` (the order :func:`build` writes
+    them): section ``k`` filled with ``k`` must come back under its own name."""
     from pytest_bytecode.engine import readplan
 
     lengths = {"uncovered": 1, "shape": 2}  # the rest must agree: 7 each
-    ints: list[int] = []
+    ints = [lengths.get(name, 7) for name in readplan._SECTIONS]  # the header
     for k, name in enumerate(readplan._SECTIONS):
-        n = lengths.get(name, 7)
-        ints += [n, *[k] * n]
+        ints += [k] * lengths.get(name, 7)
     plan = readplan.ReadPlan((readplan.pack_ints(ints), ("NOP",) * 7, ("POP_JUMP_IF_TRUE",)))
     for k, name in enumerate(readplan._SECTIONS):
         assert list(getattr(plan, name)) == [k] * lengths.get(name, 7), name

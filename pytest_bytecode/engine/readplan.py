@@ -6,9 +6,9 @@ blocks, its flow plan and which stub covers which unit.  Working those out
 (decoding every instruction, :func:`~pytest_bytecode.engine.analysis.analyse`)
 was most of what reading counts cost, and it is a pure function of the
 code's bytes.  :func:`build` does it once and keeps only what reading needs,
-as one array of 32-bit ints (sections, each with its length in front) and
-the opcode names: :meth:`ReadPlan.state` is plain bytes and strings, so the
-instrumentation cache stores it next to the instrumented code
+as one array of 32-bit ints (a header of the sections' lengths, then the
+sections) and the opcode names: :meth:`ReadPlan.state` is plain bytes and
+strings, so the instrumentation cache stores it next to the instrumented code
 (:mod:`~pytest_bytecode.engine.persist`) and a run with a warm cache reads
 counts without decoding or analysing anything.
 
@@ -27,6 +27,7 @@ import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -146,22 +147,15 @@ class ReadPlan:
             raise TypeError("a read plan of the wrong shape")
         self.state: PlanState = state
         ints = view_ints(packed)
-        # Where each section starts and stops in ``ints`` (see _section).
-        bounds: list[int] = []
-        at = 0
-        end = len(ints)
-        for _ in _SECTIONS:
-            if at >= end:
-                raise ValueError("a read plan whose sections overrun it")
-            stop = at + 1 + ints[at]
-            if stop > end or stop <= at:
-                raise ValueError("a read plan whose sections overrun it")
-            bounds += (at + 1, stop)
-            at = stop
-        if at != end:
-            raise ValueError("a read plan with ints left over")
+        # A header of every section's length, then the sections in order
+        # (see build): where each starts and stops comes from the header in
+        # a few C calls, not a walk of the buffer.
+        n = len(_SECTIONS)
+        lengths = list(ints[:n])
+        if len(lengths) < n or min(lengths) < 0 or n + sum(lengths) != len(ints):
+            raise ValueError("a read plan whose sections overrun it")
         self._ints = ints
-        self._bounds = array("i", bounds)
+        self._bounds = array("i", accumulate(lengths, initial=n))
         (
             n_shape,
             n_units,
@@ -182,7 +176,7 @@ class ReadPlan:
             _,  # steps
             n_block_edge,
             n_branches,
-        ) = [b - a for a, b in zip(bounds[::2], bounds[1::2], strict=True)]
+        ) = lengths
         self.opnames = opnames
         self.branch_opnames = branch_opnames
         self.n_instrs = n_starts
@@ -315,7 +309,7 @@ def _section(index: int) -> property:
     (callers that index a section in a loop take it once).  One small array
     of bounds per plan, where a view kept per section cost 184 bytes each
     (19 a plan: 17 MB for a module of 5,000 functions)."""
-    i = 2 * index
+    i = index
 
     def get(plan: ReadPlan) -> Sequence[int]:
         bounds = plan._bounds
@@ -437,11 +431,9 @@ def build(code: CodeType, analysis: Analysis | None = None) -> tuple[ReadPlan, l
         "block_edge": flow.block_edge,
         "branches": branches,
     }
-    ints: list[int] = []
+    ints = [len(sections[name]) for name in _SECTIONS]
     for name in _SECTIONS:
-        values = sections[name]
-        ints.append(len(values))
-        ints += values
+        ints += sections[name]
     state = (pack_ints(ints), tuple(ins.opname for ins in units), tuple(branch_opnames))
     return ReadPlan(state), instrs
 
