@@ -97,6 +97,8 @@ def test_slotted_records() -> None:
     assert rec.__slots__ == dc.__slots__ == ("a", "b")
     assert not hasattr(r, "__dict__") and not hasattr(d, "__dict__")
     assert (r.both, repr(r), hash(r) == hash(rec(1))) == (d.both, repr(d), hash(d) == hash(dc(1)))
+    assert (r == rec(1), r == rec(2), r == d) == (d == dc(1), d == dc(2), d == r)
+    assert len({r, rec(1), rec(1, 3)}) == 2
     with pytest.raises(AttributeError):
         r.other = 1
 

@@ -1,12 +1,15 @@
-"""Record classes made cheaply: what ``dataclasses.dataclass`` makes, in one ``exec``.
+"""Record classes made cheaply: what ``dataclasses.dataclass`` makes, one compile a class.
 
 Every coverage run defines some two dozen record classes (settings, the
 count model, the data file's, the results').  ``dataclasses.dataclass``
 compiles each generated method on its own, six ``exec`` calls for a frozen
 class, about a millisecond a class, and together they were a fifth of what
 importing the run's own modules cost (about 20 ms of every run's start,
-``docs/benchmarks.md``).  :func:`record` generates the same methods from one
-source text per class, compiled once.
+``docs/benchmarks.md``).  :func:`record` compiles only ``__init__``, which
+runs for every object made; the other methods are closures over the field
+names, made without compiling, except that the slotted value types (the
+count model, made and compared by the ten thousand) get a compiled
+``__eq__`` and ``__hash__`` in the same compile.
 
 It makes what the package uses, with ``dataclasses``' meaning:
 
@@ -134,7 +137,7 @@ else:
     def _methods(fields, eq, hashed, frozen):
         """``__repr__``, and as asked ``__eq__``, ``__hash__`` and the frozen
         ``__setattr__`` and ``__delattr__``: closures over the field names,
-        not compiled (only ``__init__`` is, for speed per instance)."""
+        not compiled (see the module's docstring)."""
         from operator import attrgetter
 
         shown = tuple(name for name, spec in fields if spec.repr)
@@ -175,6 +178,24 @@ else:
             methods["__delattr__"] = __delattr__
         return methods
 
+    def _compiled_eq_and_hash(fields, methods):
+        """Source of the ``__eq__`` and ``__hash__`` that ``methods`` has, as
+        ``dataclasses`` writes them (twice as fast as the closures)."""
+        compared = [name for name, spec in fields if spec.compare]
+        mine = "(" + "".join(f"self.{name}," for name in compared) + ")"
+        theirs = "(" + "".join(f"other.{name}," for name in compared) + ")"
+        lines = []
+        if "__eq__" in methods:
+            lines += [
+                "def __eq__(self, other):",
+                "  if other.__class__ is self.__class__:",
+                f"    return {mine} == {theirs}",
+                "  return NotImplemented",
+            ]
+        if "__hash__" in methods:
+            lines += ["def __hash__(self):", f"  return hash({mine})"]
+        return lines
+
     def _make(cls, frozen, eq, slots, unsafe_hash):
         fields = _fields(cls)
         names = tuple(name for name, _ in fields)
@@ -199,9 +220,12 @@ else:
                 body.append(f"  self.{name} = {value}")
         if "__post_init__" in own:
             body.append("  self.__post_init__()")
-        source = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body or ["  pass"])
-        exec(compile(source, f"<record {cls.__qualname__}>", "exec"), space)
-        space.update(_methods(fields, eq, frozen or unsafe_hash, frozen))
+        lines = [f"def __init__(self, {', '.join(params)}):", *(body or ["  pass"])]
+        methods = _methods(fields, eq, frozen or unsafe_hash, frozen)
+        if slots:  # the hot value types: compared and hashed at compiled speed too
+            lines += _compiled_eq_and_hash(fields, methods)
+        exec(compile("\n".join(lines) + "\n", f"<record {cls.__qualname__}>", "exec"), space)
+        space.update({k: v for k, v in methods.items() if k not in space})
         made = {}
         for method in ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__"):
             function = space.get(method)
