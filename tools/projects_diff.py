@@ -36,9 +36,13 @@ without deadline or example database, in every way alike.  Tests left out
 (slow, random, or needing tools not installed) are listed with a reason in
 the project's entry; the plain run must pass.
 
+:data:`MORE_PROJECTS` are more such projects, run when named or with
+``--more``: CI runs the default set, within its time budget, and the others
+are there to be run again after a change to the import path or the engine.
+
 Usage::
 
-    python tools/projects_diff.py [--work DIR] [--repo PATH] [NAME ...]
+    python tools/projects_diff.py [--work DIR] [--repo PATH] [--more] [NAME ...]
     python tools/projects_diff.py --list
     python tools/projects_diff.py --ways plain,plain2,plainx  # self-check: plain again,
                                                               # and plain under -n 2
@@ -87,6 +91,12 @@ class Project:
     floor: float = 30.0  #: least instruction coverage (percent) a measured way must show
     hypothesis_examples: int = 0  #: >0: Hypothesis profile of pdiff_recorder
 
+
+#: Reason of tests left out because they assert on wall-clock time.
+TIMING = (
+    "timing: compares wall-clock times (of two input sizes); "
+    "fails plain under -n 2 on a loaded machine"
+)
 
 PROJECTS: tuple[Project, ...] = (
     Project(
@@ -200,6 +210,259 @@ PROJECTS: tuple[Project, ...] = (
         tests=("unittests",),
         remove=("asyncstdlib",),
         floor=60.0,
+    ),
+)
+
+#: More projects, run when named or with ``--more`` (not by default: CI runs
+#: the default set).  Each was identical in every way on 3.10-3.13 when added,
+#: unless its entry says otherwise.
+MORE_PROJECTS: tuple[Project, ...] = (
+    Project(
+        name="click",
+        version="8.5.1",
+        why="decorators building command objects, context managers and a context "
+        "stack, many closures; CliRunner swaps sys.stdin/stdout and catches SystemExit; "
+        "filterwarnings=error",
+        measure=("click",),
+        tests=("tests",),
+        remove=("src",),
+        floor=60.0,
+    ),
+    Project(
+        name="jinja2",
+        version="3.1.6",
+        why="compiles templates to Python source and code objects at runtime (exec of "
+        "generated code, its own traceback rewriting in jinja2.debug); async via trio "
+        "and asyncio; markupsafe's pure-Python fallback measured alongside",
+        measure=("jinja2", "markupsafe"),
+        tests=("tests",),
+        remove=("src",),
+        floor=60.0,
+    ),
+    Project(
+        name="itsdangerous",
+        version="2.2.0",
+        why="small: hmac signing, serializers; freezegun patches time and scans loaded modules",
+        measure=("itsdangerous",),
+        tests=("tests",),
+        remove=("src",),
+        floor=60.0,
+    ),
+    Project(
+        name="sqlparse",
+        version="0.6.1",
+        why="regex lexer, a token tree walked by generators and recursion; tests/ is a package",
+        measure=("sqlparse",),
+        tests=("tests",),
+        remove=("sqlparse",),
+        floor=60.0,
+    ),
+    Project(
+        name="mistune",
+        version="3.4.0",
+        why="markdown parser: regex-driven, plugin registry of bound methods; "
+        "pythonpath=src in its pytest config",
+        measure=("mistune",),
+        tests=("tests",),
+        remove=("src",),
+        deselect=(
+            (
+                "tests/test_inline_limits.py::test_unclosed_inline_html_recovers_without_rescanning_the_document",
+                TIMING,
+            ),
+            (
+                "tests/test_inline_limits.py::test_links_inside_many_pending_images_do_not_rescan_image_openers",
+                TIMING,
+            ),
+            (
+                "tests/test_inline_limits.py::test_unclosed_destinations_recover_in_linear_time",
+                TIMING,
+            ),
+            (
+                "tests/test_misc.py::TestMiscCases::test_deeply_indented_list_does_not_scale_quadratically",
+                TIMING,
+            ),
+            (
+                "tests/test_security_edge_cases.py::TestEdgeCaseSecurity::test_blank_list_continuations_are_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_edge_cases.py::TestEdgeCaseSecurity::test_dense_emphasis_is_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_edge_cases.py::TestEdgeCaseSecurity::test_mixed_emphasis_delimiters_are_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_edge_cases.py::TestEdgeCaseSecurity::test_malformed_images_are_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_edge_cases.py::TestEdgeCaseSecurity::test_unclosed_link_destinations_are_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_formatting.py::TestFormattingSecurity::test_repeated_formatting_pairs_return_quickly",
+                TIMING,
+            ),
+            (
+                "tests/test_security_formatting.py::TestFormattingSecurity::test_repeated_unclosed_formatting_markers_are_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_inline.py::TestInlineParserSecurity::test_link_title_redos_payload_returns_quickly",
+                TIMING,
+            ),
+            (
+                "tests/test_security_inline.py::TestInlineParserSecurity::test_nested_bracket_link_input_does_not_recurse_forever",
+                TIMING,
+            ),
+            (
+                "tests/test_security_inline.py::TestInlineParserSecurity::test_failed_reference_after_nested_brackets_returns_quickly",
+                TIMING,
+            ),
+            (
+                "tests/test_security_inline.py::TestInlineParserSecurity::test_unmatched_bracket_input_returns_quickly",
+                TIMING,
+            ),
+            (
+                "tests/test_security_inline.py::TestInlineParserSecurity::test_deep_link_input_does_not_recurse_forever",
+                TIMING,
+            ),
+            (
+                "tests/test_security_inline.py::TestInlineParserSecurity::test_repeated_link_suffixes_are_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_inline.py::TestInlineParserSecurity::test_repeated_unclosed_inline_spoilers_are_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_inline.py::TestInlineParserSecurity::test_adjacent_ruby_tokens_do_not_recurse_forever",
+                TIMING,
+            ),
+            (
+                "tests/test_security_math.py::TestMathSecurity::test_repeated_inline_math_openers_are_near_linear",
+                TIMING,
+            ),
+            (
+                "tests/test_security_ref_links.py::TestRefLinkSecurity::test_many_reference_links_return_quickly",
+                TIMING,
+            ),
+        ),
+        floor=60.0,
+    ),
+    Project(
+        name="werkzeug",
+        version="3.1.9",
+        why="werkzeug.debug renders tracebacks from live frames (code objects, "
+        "co_positions, source lines); context locals; routing compiles rule "
+        "functions at runtime",
+        measure=("werkzeug",),
+        tests=("tests",),
+        remove=("src",),
+        args=(
+            ("-m not dev_server", "tests marked dev_server start a server subprocess"),
+            (
+                "--ignore=tests/test_serving.py",
+                "starts dev servers (and needs cryptography, watchdog)",
+            ),
+            ("--ignore=tests/live_apps", "apps run by the dev server tests"),
+            ("--ignore=tests/middleware/test_http_proxy.py", "needs a dev server"),
+        ),
+        floor=50.0,
+    ),
+    Project(
+        name="boltons",
+        version="26.2.0",
+        why="many small utility modules: a tracebacks/frames module (tbutils), "
+        "funcutils.wraps/FunctionBuilder compile functions from source and copy signatures, "
+        "cacheutils, debugutils tracing",
+        measure=("boltons",),
+        tests=("tests",),
+        remove=("boltons",),
+        floor=40.0,
+    ),
+    Project(
+        name="cachetools",
+        # 8.x requires Python 3.11; 7.3.3 is the last release for 3.10 (same test layout)
+        version="8.0.3" if sys.version_info >= (3, 11) else "7.3.3",
+        why="decorators (cached, cachedmethod) wrapping functions and methods, "
+        "locks and conditions, mutable mapping subclasses",
+        measure=("cachetools",),
+        tests=("tests",),
+        remove=("src",),
+        floor=60.0,
+    ),
+    Project(
+        name="parso",
+        version="0.8.7",
+        why="a parser: big recursive tree code, a diff parser, pickled grammar caches; "
+        "the project's pytest.ini has filterwarnings=error",
+        measure=("parso",),
+        tests=("test",),
+        remove=("parso",),
+        floor=40.0,
+    ),
+    Project(
+        name="funcy",
+        version="2.1",
+        why="decorator factories introspecting signatures and frames, "
+        "function makers, lazy sequences (generators)",
+        measure=("funcy",),
+        tests=("tests",),
+        remove=("funcy",),
+        floor=50.0,
+    ),
+    Project(
+        name="tomlkit",
+        version="0.15.3",
+        why="a style-preserving TOML parser: many small item classes subclassing "
+        "builtins (int, float, str, dict, list, datetime), pickling and copying of "
+        "them, a hand-written recursive-descent parser with exceptions as control flow",
+        measure=("tomlkit",),
+        tests=("tests",),
+        remove=("tomlkit",),
+        floor=60.0,
+    ),
+    # 4.0.0 needs Python 3.11 or later: on 3.10 its venv cannot be made.
+    Project(
+        name="python-dateutil",
+        version="4.0.0",
+        why="time zones: tzinfo subclasses called back by datetime's C code, "
+        "a C-level fold/ambiguity protocol, lazily loaded zone data, module-level "
+        "caches, warnings as errors; Hypothesis; freezegun patches time",
+        measure=("dateutil",),
+        tests=("tests",),
+        remove=("src",),
+        deselect=(
+            (
+                "tests/test_tz.py::test_gettz_link[tzpath-Europe/Monaco-Europe/Paris]",
+                "fails plain on this machine: its /usr/share/zoneinfo data differs "
+                "from what the test expects",
+            ),
+            (
+                "tests/test_tzfile.py::test_gettz_local_abbreviation_without_time_zone_data",
+                "fails plain on this machine: its local zone is UTC, so gettz('UTC') "
+                "gives tzutc(), not tzlocal()",
+            ),
+            (
+                "tests/test_tzpath_data.py::test_dst_matches_tzdata_zi[tzpath]",
+                "fails plain on this machine: its /usr/share/zoneinfo data differs "
+                "from what the test expects",
+            ),
+        ),
+        args=(
+            (
+                "-W ignore::pytest.PytestUnknownMarkWarning",
+                "tests/conftest.py marks xfail tests pytest.mark.no_cover, a mark of "
+                "pytest-cov (not installed); unknown, it warns, an error under the "
+                "project's filterwarnings=error",
+            ),
+        ),
+        floor=50.0,
+        hypothesis_examples=10,
     ),
 )
 
@@ -572,7 +835,9 @@ def run_project(project: Project, work: Path, wheel: Path, ways: list[str], time
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("names", nargs="*", help="projects to run (default: all)")
+    ap.add_argument(
+        "names", nargs="*", help="projects to run (default: PROJECTS; MORE_PROJECTS by name)"
+    )
     ap.add_argument(
         "--work",
         type=Path,
@@ -588,21 +853,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per pytest run")
     ap.add_argument("--list", action="store_true", help="list the projects and exit")
+    ap.add_argument("--more", action="store_true", help="run MORE_PROJECTS too")
     args = ap.parse_args(argv)
 
     if args.list:
-        for p in PROJECTS:
-            log(f"{p.name}=={p.version}: {p.why}")
+        for p in (*PROJECTS, *MORE_PROJECTS):
+            more = " (more)" if p in MORE_PROJECTS else ""
+            log(f"{p.name}=={p.version}{more}: {p.why}")
             for nodeid, reason in p.deselect:
                 log(f"    left out {nodeid}: {reason}")
             for arg, reason in p.args:
                 log(f"    {arg}: {reason}")
         return 0
-    known = {p.name: p for p in PROJECTS}
+    known = {p.name: p for p in (*PROJECTS, *MORE_PROJECTS)}
     unknown = [n for n in args.names if n not in known]
     if unknown:
         ap.error(f"unknown project(s): {', '.join(unknown)} (known: {', '.join(known)})")
-    chosen = [known[n] for n in args.names] if args.names else list(PROJECTS)
+    default = [*PROJECTS, *MORE_PROJECTS] if args.more else list(PROJECTS)
+    chosen = [known[n] for n in args.names] if args.names else default
     ways = [w.strip() for w in args.ways.split(",") if w.strip()]
     bad = [w for w in ways if w not in WAYS + EXTRA_WAYS]
     if bad or not ways or ways[0] != "plain":
