@@ -126,15 +126,47 @@ def test_replace_and_field_names() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("body", "options", "message"),
     [
-        ("a: int = 1\nb: int", "non-default field 'b' follows default field 'a'"),
-        ("a: ClassVar[int] = 1", "ClassVar"),
+        ("a: int = 1\nb: int", "", "non-default field 'b' follows default field 'a'"),
+        ("a: ClassVar[int] = 1", "", "ClassVar"),
+        ("a: list[int] = []", "", "mutable default"),
+        ("a: int\ndef __hash__(self): return 1", "unsafe_hash=True", "defines __hash__"),
     ],
 )
-def test_what_records_do_not_make_is_refused(body: str, message: str) -> None:
-    with pytest.raises(TypeError, match=message):
-        _both(body)
+def test_what_records_do_not_make_is_refused(body: str, options: str, message: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=message):
+        _both(body, options)
+
+
+@pytest.mark.parametrize(
+    ("body", "options"),
+    [
+        ("a: int\ndef __eq__(self, other): return self.a == other.a", "frozen=True"),
+        ("a: int\ndef __eq__(self, other): return self.a == other.a", ""),
+        ("a: int\ndef __hash__(self): return 7", "frozen=True"),
+        ("a: int", "eq=False, unsafe_hash=True"),
+        ("a: int", "eq=False"),
+    ],
+)
+def test_the_hash_rules_with_methods_of_the_class_own_are_dataclasses(
+    body: str, options: str
+) -> None:
+    rec, dc = _both(body, options)
+    assert (rec.__hash__ is None) == (dc.__hash__ is None)
+    if dc.__hash__ is not None:
+        assert (hash(rec(1)) == hash(rec(1))) == (hash(dc(1)) == hash(dc(1)))
+        assert (hash(rec(1)) == 7) == (hash(dc(1)) == 7)
+
+
+def test_a_nested_slotted_record_keeps_its_qualified_name() -> None:
+    class Outer:
+        @records.record(slots=True)
+        class Inner:
+            a: int
+
+    assert Outer.Inner.__qualname__.endswith("Outer.Inner")
+    assert repr(Outer.Inner(1)).endswith("Outer.Inner(a=1)")
 
 
 def test_a_record_base_class_is_refused() -> None:

@@ -28,9 +28,10 @@ It makes what the package uses, with ``dataclasses``' meaning:
 ``__post_init__`` is called at the end of ``__init__``.  Not made, because
 nothing here uses them: inheritance between records, ``order``,
 ``kw_only``, ``InitVar``, ``fields()`` and ``asdict()``.  :func:`record`
-refuses a base class that is a record, a ``ClassVar`` annotation or a
-non-default field after a default one, naming the class, rather than make
-something else.
+refuses a base class that is a record, a ``ClassVar`` annotation, a
+non-default field after a default one, and (as ``dataclasses`` does) a
+mutable default and ``unsafe_hash`` over a ``__hash__`` of the class's own,
+naming the class, rather than make something else.
 
 Type checkers see ``dataclasses.dataclass``, ``field`` and ``replace``
 themselves (the ``TYPE_CHECKING`` branch), so they check every use as the
@@ -123,6 +124,11 @@ else:
                 raise TypeError(f"record {cls.__qualname__}.{name}: {text} is not supported")
             value = cls.__dict__.get(name, _MISSING)
             spec = value if isinstance(value, _Field) else _Field(value, _MISSING, True, True)
+            if spec.default is not _MISSING and type(spec.default).__hash__ is None:
+                raise ValueError(
+                    f"record {cls.__qualname__}.{name}: mutable default "
+                    f"{type(spec.default)} is not allowed: use default_factory"
+                )
             has_default = spec.default is not _MISSING or spec.default_factory is not _MISSING
             if has_default:
                 seen_default = name
@@ -160,19 +166,17 @@ else:
         def __hash__(self):
             return hash(key(self))
 
-        frozen_error = _frozen_error_class()
-
         def __setattr__(self, name, value):
-            raise frozen_error(f"cannot assign to field {name!r}")
+            raise _frozen_error_class()(f"cannot assign to field {name!r}")
 
         def __delattr__(self, name):
-            raise frozen_error(f"cannot delete field {name!r}")
+            raise _frozen_error_class()(f"cannot delete field {name!r}")
 
         methods = {"__repr__": __repr__}
         if eq:
             methods["__eq__"] = __eq__
-            if hashed:
-                methods["__hash__"] = __hash__
+        if hashed:
+            methods["__hash__"] = __hash__
         if frozen:
             methods["__setattr__"] = __setattr__
             methods["__delattr__"] = __delattr__
@@ -221,7 +225,13 @@ else:
         if "__post_init__" in own:
             body.append("  self.__post_init__()")
         lines = [f"def __init__(self, {', '.join(params)}):", *(body or ["  pass"])]
-        methods = _methods(fields, eq, frozen or unsafe_hash, frozen)
+        # dataclasses' rule: a __hash__ the class defines counts, not the None
+        # Python puts there for a class that defines __eq__.
+        own_hash = "__hash__" in own and not (own["__hash__"] is None and "__eq__" in own)
+        if unsafe_hash and own_hash:
+            raise TypeError(f"record {cls.__qualname__}: unsafe_hash, yet defines __hash__")
+        hashed = unsafe_hash or (eq and frozen and not own_hash)
+        methods = _methods(fields, eq, hashed, frozen)
         if slots:  # the hot value types: compared and hashed at compiled speed too
             lines += _compiled_eq_and_hash(fields, methods)
         exec(compile("\n".join(lines) + "\n", f"<record {cls.__qualname__}>", "exec"), space)
@@ -231,14 +241,16 @@ else:
             function = space.get(method)
             if function is None:
                 continue
-            if method in own:  # the class's own method stays, as dataclasses keeps it
+            if method == "__hash__" and hashed:
+                pass  # replaces the None that the class's own __eq__ left
+            elif method in own:  # the class's own method stays, as dataclasses keeps it
                 if frozen and method in ("__setattr__", "__delattr__"):
                     raise TypeError(f"record {cls.__qualname__}: frozen, yet defines {method}")
                 continue
             function.__qualname__ = f"{cls.__qualname__}.{method}"
             function.__module__ = cls.__module__
             made[method] = function
-        if eq and not (frozen or unsafe_hash) and "__hash__" not in own:
+        if eq and not frozen and not unsafe_hash and not own_hash:
             made["__hash__"] = None  # mutable and compared by value: unhashable
         made["__match_args__"] = names
         made["__record_fields__"] = names
@@ -246,7 +258,7 @@ else:
             namespace = {k: v for k, v in own.items() if k not in names}
             namespace.pop("__dict__", None)
             namespace.pop("__weakref__", None)
-            namespace.update(made, __slots__=names)
+            namespace.update(made, __slots__=names, __qualname__=cls.__qualname__)
             return type(cls)(cls.__name__, cls.__bases__, namespace)
         for name, spec in fields:
             if isinstance(own.get(name), _Field):
