@@ -303,7 +303,7 @@ def test_a_damaged_or_foreign_plan_is_worked_out_anew() -> None:
     import marshal
 
     from pytest_bytecode.engine.persist import PLANS_FORMAT
-    from pytest_bytecode.engine.readplan import pack_ints
+    from pytest_bytecode.engine.readplan import _SECTIONS, ReadPlan, pack_ints, view_ints
 
     code = compile(SOURCE, "s.py", "exec")
     inst = instrument(code, prepare=True)
@@ -312,7 +312,16 @@ def test_a_damaged_or_foreign_plan_is_worked_out_anew() -> None:
     good = [state[5] for _, state in states]
     foreign = instrument(compile("def g():\n    return 1\n", "o.py", "exec"), prepare=True)
     foreign_plan = marshal.loads(marshal.loads(foreign.dumps())[4])[0][1][5]
+    header = list(view_ints(good[0][0])[:20])  # checksum, then the sections' lengths
+    starts, steps = 1 + _SECTIONS.index("starts"), 1 + _SECTIONS.index("steps")
+    assert header[starts] and header[steps]
+    header[starts] -= 1  # an int moved from one section to another, which no
+    header[steps] += 1  # other check ties to the rest: the lengths still add up
+    moved = pack_ints(header) + good[0][0][80:]
+    with pytest.raises(ValueError, match="checksum"):
+        ReadPlan((moved, good[0][1], good[0][2]))
     broken = [
+        (moved, good[0][1], good[0][2]),
         (pack_ints([0] * 3), (), ()),  # shorter than its header
         (pack_ints([0] * 18 + [1]), (), ()),  # a section past its end
         (pack_ints([0] * 18 + [-1, 5]), (), ()),  # a length below 0

@@ -394,15 +394,16 @@ def test_counts_read_through_a_stored_plan_equal_the_counts_worked_out_anew() ->
 
 
 def test_a_read_plan_names_its_sections_in_the_order_they_are_written() -> None:
-    """:class:`ReadPlan` unpacks its buffer (a header of lengths, then the
-    sections) in the order of ``_SECTIONS`` (the order :func:`build` writes
+    """:class:`ReadPlan` unpacks its buffer (a checksum, a header of lengths,
+    then the sections) in the order of ``_SECTIONS`` (the order :func:`build` writes
     them): section ``k`` filled with ``k`` must come back under its own name."""
     from pytest_bytecode.engine import readplan
 
     lengths = {"uncovered": 1, "shape": 2}  # the rest must agree: 7 each
-    ints = [lengths.get(name, 7) for name in readplan._SECTIONS]  # the header
+    ints = [0, *(lengths.get(name, 7) for name in readplan._SECTIONS)]  # checksum, header
     for k, name in enumerate(readplan._SECTIONS):
         ints += [k] * lengths.get(name, 7)
+    ints[0] = readplan._checksum(readplan.pack_ints(ints))
     plan = readplan.ReadPlan((readplan.pack_ints(ints), ("NOP",) * 7, ("POP_JUMP_IF_TRUE",)))
     for k, name in enumerate(readplan._SECTIONS):
         assert list(getattr(plan, name)) == [k] * lengths.get(name, 7), name

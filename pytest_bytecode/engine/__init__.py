@@ -48,7 +48,7 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its reader changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "12"
+ENGINE_VERSION = "13"
 
 __all__ = [
     "ENGINE_VERSION",

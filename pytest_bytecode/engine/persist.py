@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/12"
+FORMAT = "pytest-bytecode-engine/13"
 _MARK = "\0pytest-bytecode"
 #: Placeholders of the two builtins the stubs hold (others: >= 0, the index
 #: of a counter or raise table among the tree's live objects, in slot order).
@@ -259,7 +259,7 @@ def loads(data: bytes) -> Stored:
 
 
 #: Changes whenever the layout written by :func:`dumps_plans` changes.
-PLANS_FORMAT = "pytest-bytecode-plans/2"
+PLANS_FORMAT = "pytest-bytecode-plans/3"
 
 
 def dumps_plans(readers: list[tuple[tuple[int, ...], CountReader]]) -> bytes:

@@ -6,8 +6,8 @@ blocks, its flow plan and which stub covers which unit.  Working those out
 (decoding every instruction, :func:`~pytest_bytecode.engine.analysis.analyse`)
 was most of what reading counts cost, and it is a pure function of the
 code's bytes.  :func:`build` does it once and keeps only what reading needs,
-as one array of 32-bit ints (a header of the sections' lengths, then the
-sections) and the opcode names: :meth:`ReadPlan.state` is plain bytes and
+as one array of 32-bit ints (a checksum, a header of the sections' lengths,
+then the sections) and the opcode names: :meth:`ReadPlan.state` is plain bytes and
 strings, so the instrumentation cache stores it next to the instrumented code
 (:mod:`~pytest_bytecode.engine.persist`) and a run with a warm cache reads
 counts without decoding or analysing anything.
@@ -29,6 +29,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from itertools import accumulate
 from types import CodeType
+from zlib import crc32
 
 from pytest_bytecode import versions
 from pytest_bytecode.engine.analysis import Analysis, analyse
@@ -84,6 +85,12 @@ def view_ints(data: bytes) -> Sequence[int]:
     words.frombytes(data)
     words.byteswap()
     return words
+
+
+def _checksum(packed: bytes) -> int:
+    """CRC-32 of a plan's packed ints after the first (where it is kept), as
+    a non-negative 32-bit int."""
+    return crc32(memoryview(packed)[4:]) & 0x7FFFFFFF
 
 
 def _line(value: int | None) -> int:
@@ -147,15 +154,19 @@ class ReadPlan:
             raise TypeError("a read plan of the wrong shape")
         self.state: PlanState = state
         ints = view_ints(packed)
-        # A header of every section's length, then the sections in order
-        # (see build): where each starts and stops comes from the header in
-        # a few C calls, not a walk of the buffer.
+        # A checksum of the rest, a header of every section's length, then
+        # the sections in order (see build): where each starts and stops
+        # comes from the header in a few C calls, not a walk of the buffer,
+        # and the checksum catches a damaged header whose lengths still add
+        # up (ints moved from one section to another).
         n = len(_SECTIONS)
-        lengths = list(ints[:n])
-        if len(lengths) < n or min(lengths) < 0 or n + sum(lengths) != len(ints):
+        lengths = list(ints[1 : n + 1])
+        if len(lengths) < n or min(lengths) < 0 or n + 1 + sum(lengths) != len(ints):
             raise ValueError("a read plan whose sections overrun it")
+        if ints[0] != _checksum(packed):
+            raise ValueError("a read plan whose checksum disagrees")
         self._ints = ints
-        self._bounds = array("i", accumulate(lengths, initial=n))
+        self._bounds = array("i", accumulate(lengths, initial=n + 1))
         (
             n_shape,
             n_units,
@@ -431,10 +442,12 @@ def build(code: CodeType, analysis: Analysis | None = None) -> tuple[ReadPlan, l
         "block_edge": flow.block_edge,
         "branches": branches,
     }
-    ints = [len(sections[name]) for name in _SECTIONS]
+    ints = [0, *(len(sections[name]) for name in _SECTIONS)]
     for name in _SECTIONS:
         ints += sections[name]
-    state = (pack_ints(ints), tuple(ins.opname for ins in units), tuple(branch_opnames))
+    packed = pack_ints(ints)
+    packed = pack_ints([_checksum(packed)]) + packed[4:]
+    state = (packed, tuple(ins.opname for ins in units), tuple(branch_opnames))
     return ReadPlan(state), instrs
 
 
