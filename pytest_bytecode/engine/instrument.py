@@ -270,7 +270,8 @@ class _Rewriter:
         const = key[0]
         subscr, subscr_arg = versions.SUBSCR_INSTR
         add, add_arg = versions.ADD_INSTR
-        # [lasti, exc] -> [lasti, exc, sites, lasti in sites]
+        # After FOR_ITER over the holder (see the end):
+        # [lasti, exc, holder, sites] -> [lasti, exc, sites, lasti in sites]
         found = _steps(
             [
                 ("SWAP", 2),
@@ -437,7 +438,8 @@ class _Rewriter:
             join = _steps([(versions.JUMP_FORWARD_OPNAME, len(other) >> 1)])
             branch = _steps([("FOR_ITER", (len(own) + len(join)) >> 1)])
             site = mine + branch + own + join + other
-        # -> [tb, value, type, sites, site, site in sites]
+        # -> [tb, value, type, site, holder], then after FOR_ITER over the
+        # holder (see the end) -> [tb, value, type, sites, site, site in sites]
         lookup = head + site + _steps([("LOAD_CONST", const)])
         found = _steps(
             [

@@ -7,10 +7,10 @@ blocks, its flow plan and which stub covers which unit.  Working those out
 was most of what reading counts cost, and it is a pure function of the
 code's bytes.  :func:`build` does it once and keeps only what reading needs,
 as one array of 32-bit ints (a checksum, a header of the sections' lengths,
-then the sections) and the opcode names: :meth:`ReadPlan.state` is plain bytes and
-strings, so the instrumentation cache stores it next to the instrumented code
-(:mod:`~pytest_bytecode.engine.persist`) and a run with a warm cache reads
-counts without decoding or analysing anything.
+then the sections) and the opcode names: :meth:`ReadPlan.state` is plain
+bytes and strings, so the instrumentation cache stores it next to the
+instrumented code (:mod:`~pytest_bytecode.engine.persist`) and a run with a
+warm cache reads counts without decoding or analysing anything.
 
 A plan holds its numbers in that one buffer, not as lists of int objects,
 and hands each section out as a typed view of it, made when asked for: a

@@ -140,14 +140,13 @@ else:
             out.append((name, spec))
         return out
 
-    def _methods(fields, eq, hashed, frozen):
+    def _methods(fields, compared, eq, hashed, frozen):
         """``__repr__``, and as asked ``__eq__``, ``__hash__`` and the frozen
         ``__setattr__`` and ``__delattr__``: closures over the field names,
         not compiled (see the module's docstring)."""
         from operator import attrgetter
 
         shown = tuple(name for name, spec in fields if spec.repr)
-        compared = tuple(name for name, spec in fields if spec.compare)
         key = (
             attrgetter(*compared)
             if len(compared) > 1
@@ -182,10 +181,9 @@ else:
             methods["__delattr__"] = __delattr__
         return methods
 
-    def _compiled_eq_and_hash(fields, methods):
+    def _compiled_eq_and_hash(compared, methods):
         """Source of the ``__eq__`` and ``__hash__`` that ``methods`` has, as
         ``dataclasses`` writes them (twice as fast as the closures)."""
-        compared = [name for name, spec in fields if spec.compare]
         mine = "(" + "".join(f"self.{name}," for name in compared) + ")"
         theirs = "(" + "".join(f"other.{name}," for name in compared) + ")"
         lines = []
@@ -231,9 +229,10 @@ else:
         if unsafe_hash and own_hash:
             raise TypeError(f"record {cls.__qualname__}: unsafe_hash, yet defines __hash__")
         hashed = unsafe_hash or (eq and frozen and not own_hash)
-        methods = _methods(fields, eq, hashed, frozen)
+        compared = tuple(name for name, spec in fields if spec.compare)
+        methods = _methods(fields, compared, eq, hashed, frozen)
         if slots:  # the hot value types: compared and hashed at compiled speed too
-            lines += _compiled_eq_and_hash(fields, methods)
+            lines += _compiled_eq_and_hash(compared, methods)
         exec(compile("\n".join(lines) + "\n", f"<record {cls.__qualname__}>", "exec"), space)
         space.update({k: v for k, v in methods.items() if k not in space})
         made = {}
