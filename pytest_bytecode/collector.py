@@ -50,6 +50,8 @@ class Handle(Protocol):
 
     def code_names(self) -> list[tuple[str, int]]: ...
 
+    def release(self) -> None: ...
+
 
 class ImportObserver(Protocol):
     """Told when measured module code starts and stops running (xdist workers)."""
@@ -260,19 +262,31 @@ class Collector:
         self.traced_during.extend(t for t in during if t not in self.traced_during)
 
     def snapshot(
-        self, states: Sequence[RawState] | None = None, *, only: set[int] | None = None
+        self,
+        states: Sequence[RawState] | None = None,
+        *,
+        only: set[int] | None = None,
+        last: Callable[[Handle], None] | None = None,
     ) -> CovData:
         """The counts of every registered file, one :class:`FileData` each.
 
         With ``states`` (one per handle, registration order; missing trailing
         ones read as nothing counted), the counts as of those raw states;
         otherwise the counts right now.  With ``only`` (handle indexes), just
-        the files that have one of those handles.
+        the files that have one of those handles.  With ``last``, this is
+        the last read of the handles in this process: each handle is given
+        to ``last`` as soon as it has been read (which may store what it
+        worked out, then must release it: :meth:`Handle.release`).
         """
         with gc_paused():
-            return self._snapshot(states, only)
+            return self._snapshot(states, only, last)
 
-    def _snapshot(self, states: Sequence[RawState] | None, only: set[int] | None) -> CovData:
+    def _snapshot(
+        self,
+        states: Sequence[RawState] | None,
+        only: set[int] | None,
+        last: Callable[[Handle], None] | None = None,
+    ) -> CovData:
         data = CovData()
         for path, entry in sorted(self._files.items()):
             if only is not None and only.isdisjoint(entry.handles):
@@ -286,6 +300,8 @@ class Collector:
                     counted = handle.counts_from(states[index])
                 else:
                     counted = handle.counts_from(zero_state(handle))
+                if last is not None:
+                    last(handle)
                 loaded = FileData(entry.sha256, counted)
                 traced = self._traced.get(index)
                 if traced:

@@ -23,7 +23,8 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from functools import partial
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -33,7 +34,7 @@ from pytest_bytecode.contexts import Contexts
 from pytest_bytecode.engine import gc_paused
 from pytest_bytecode.engine.model import BranchCount, BranchOutcome, CodeCounts, InstructionCount
 from pytest_bytecode.engine.records import field, record
-from pytest_bytecode.files import is_stdout, locked, write_json_atomic
+from pytest_bytecode.files import is_stdout, locked, write_output
 
 #: Version of the data file layout.  History:
 #:   1 - first version (pytest-bytecode 0.1): files -> code objects with
@@ -494,6 +495,10 @@ def file_from_json(raw: Any) -> FileData:
 
 def to_json(data: CovData) -> dict[str, Any]:
     """The whole data set as plain JSON data (also what xdist workers send)."""
+    return _to_json(data, {path: file_to_json(f) for path, f in sorted(data.files.items())})
+
+
+def _to_json(data: CovData, files: dict[str, Any]) -> dict[str, Any]:
     from pytest_bytecode import __version__
 
     return {
@@ -502,7 +507,7 @@ def to_json(data: CovData) -> dict[str, Any]:
         "version": __version__,
         "python": data.python,
         "python_version": data.python_version,
-        "files": {path: file_to_json(f) for path, f in sorted(data.files.items())},
+        "files": files,
         "crashed_workers": [c.to_json() for c in data.crashed_workers],
         **({"traced_during": list(data.traced_during)} if data.traced_during else {}),
         **({"contexts": data.contexts.to_json()} if data.contexts is not None else {}),
@@ -550,8 +555,30 @@ def from_json(raw: Any, name: str = "data") -> CovData:
 
 
 def save(data: CovData, path: Path | str) -> None:
-    """Write a data file (atomically; ``-``: standard output)."""
-    write_json_atomic(path, to_json(data))
+    """Write a data file (atomically; ``-``: standard output).
+
+    The text is :func:`to_json`'s, compact, made and written a file at a
+    time: each file's lists, its text and its bytes are let go before the
+    next is made.  Made whole, they were most of what writing the data file
+    added to a run's peak memory (the whole text was held three times over,
+    as lists, as a string and as bytes).
+    """
+    write_output(path, _json_pieces(data))
+
+
+def _json_pieces(data: CovData) -> Iterator[bytes]:
+    """``json.dumps(to_json(data), separators=(",", ":"))``, encoded, in
+    pieces: the fields before ``files``, each file, the fields after."""
+    dumps = partial(json.dumps, separators=(",", ":"))
+    whole = _to_json(data, {})
+    keys = list(whole)
+    at = keys.index("files")
+    head = dumps({k: whole[k] for k in keys[:at]})
+    tail = dumps({k: whole[k] for k in keys[at + 1 :]})
+    yield f'{head[:-1]},"files":{{'.encode()
+    for n, (path, fdata) in enumerate(sorted(data.files.items())):
+        yield f"{',' if n else ''}{dumps(path)}:{dumps(file_to_json(fdata))}".encode()
+    yield ("}" + ("," + tail[1:] if tail != "{}" else "}")).encode()
 
 
 def _no_constant(name: str) -> Any:

@@ -29,10 +29,10 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 #: The path value that means standard output (or input, where a file is read).
 STDOUT = "-"
@@ -80,9 +80,10 @@ def in_place(path: Path) -> bool:
     return not stat.S_ISREG(mode)
 
 
-def write_atomic(path: Path, data: bytes, *, make_parent: bool = True) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename
-    (creating the folder unless ``make_parent`` is false).
+def write_atomic(path: Path, data: bytes | Iterable[bytes], *, make_parent: bool = True) -> None:
+    """Write ``data`` (bytes, or its pieces in turn) to ``path`` through a
+    temporary file and a rename (creating the folder unless ``make_parent``
+    is false).
 
     A path that is no regular file is written in place (see the module
     docstring); a symbolic link's target is replaced, not the link.  Raises
@@ -93,7 +94,7 @@ def write_atomic(path: Path, data: bytes, *, make_parent: bool = True) -> None:
             flags = os.O_WRONLY | getattr(os, "O_APPEND", 0)
             fd = os.open(path, flags)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                _write(fh, data)
             return
         target = Path(os.path.realpath(path)) if os.path.islink(path) else path
         if make_parent:
@@ -104,7 +105,7 @@ def write_atomic(path: Path, data: bytes, *, make_parent: bool = True) -> None:
     try:
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            _write(fh, data)
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -114,11 +115,18 @@ def write_atomic(path: Path, data: bytes, *, make_parent: bool = True) -> None:
         raise
 
 
-def write_output(path: Path | str, data: bytes) -> None:
+def _write(fh: BinaryIO, data: bytes | Iterable[bytes]) -> None:
+    if isinstance(data, bytes):
+        fh.write(data)
+    else:
+        fh.writelines(data)
+
+
+def write_output(path: Path | str, data: bytes | Iterable[bytes]) -> None:
     """:func:`write_atomic`, or standard output for ``-``."""
     if is_stdout(path):
         sys.stdout.flush()
-        sys.stdout.buffer.write(data)
+        _write(sys.stdout.buffer, data)
         sys.stdout.buffer.flush()
         return
     write_atomic(Path(path), data)

@@ -177,17 +177,30 @@ class Measurement:
             return None
         return entry[0]
 
-    def store_worked_out_plans(self) -> None:
+    def read_for_the_last_time(self, handle: Any) -> None:
+        """What follows the last read of ``handle``'s counts in this process
+        (the run's end): its worked-out read plans stored, if it has some
+        (:meth:`store_worked_out_plans`), then what reading needs released."""
+        if any(inst is handle for _, _, inst in self._unstored_plans):
+            self.store_worked_out_plans(handle)
+        handle.release()
+
+    def store_worked_out_plans(self, only: Any = None) -> None:
         """Store the read plans this run worked out for want of stored ones
         (after counts were read: they are made by then), so that the next
         run reads them: an entry whose plans went missing or were left from
         another version of the file is mended, not read slowly for ever.
+        ``only``: those of this handle alone.
 
         Only while the entry's code is still the handle's version (the file
         may have been loaded again since, or stored by another run), and
         not when another process (an xdist worker) has stored them already.
         """
-        unstored, self._unstored_plans = self._unstored_plans, []
+        unstored: list[tuple[str, str, Any]] = []
+        kept: list[tuple[str, str, Any]] = []
+        for entry in self._unstored_plans:
+            (unstored if only is None or entry[2] is only else kept).append(entry)
+        self._unstored_plans = kept
         for key, filename, inst in unstored:
             if not self.cache.holds(key) or self.cache.holds(key, PLANS):
                 continue

@@ -28,18 +28,8 @@ from typing import Any
 import pytest
 
 import pytest_bytecode
-from pytest_bytecode import (
-    baseline,
-    children,
-    data,
-    engine,
-    importhook,
-    pytestcompat,
-    reportconfig,
-    results,
-)
+from pytest_bytecode import data, engine, importhook, pytestcompat, reportconfig, results
 from pytest_bytecode.cache import InstrumentationCache
-from pytest_bytecode.children import ChildRun
 from pytest_bytecode.collector import Collector, unexecuted_file
 from pytest_bytecode.contexts import Contexts
 from pytest_bytecode.engine.records import field, record
@@ -57,12 +47,13 @@ from pytest_bytecode.sources import (
     resolve,
 )
 from pytest_bytecode.tracers import TracerWatch
-from pytest_bytecode.xdist import ControllerRole, WorkerRole
 
 TYPE_CHECKING = False  # what only some runs use loads when they use it
 if TYPE_CHECKING:
+    from pytest_bytecode.children import ChildRun
     from pytest_bytecode.recorder import ContextRecorder
     from pytest_bytecode.selection import Selection
+    from pytest_bytecode.xdist import ControllerRole
 
 
 @record
@@ -133,12 +124,15 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
 
     rewrite, rewrite_settings = pytestcompat.rewriter(config, warn)
     measurement = Measurement(selector, collector, cache, trace, warn, rewrite, rewrite_settings)
-    if "pytest_bytecode.children" in sys.modules and children.controller_folder() is not None:
+    children = sys.modules.get("pytest_bytecode.children")
+    if children is not None and children.controller_folder() is not None:
         # An xdist worker that booted as a child of its run: one measurement.
         children.adopt_booted(measurement)
     config.add_cleanup(importhook.install(measurement, pytestcompat.rewriting_hook()))
     state = _State(run_settings, collector, measurement, report_config)
     if run_settings.subprocess:
+        from pytest_bytecode.children import ChildRun
+
         state.children = ChildRun.start(
             run_settings.data_path, selector, cache.directory, collector
         )
@@ -190,6 +184,8 @@ class RunHooks:
         # variable would also be seen by a pytest run inside a worker's test).
         state.worker = hasattr(config, "workerinput")
         if state.worker:
+            from pytest_bytecode.xdist import WorkerRole
+
             config.pluginmanager.register(
                 WorkerRole(config, state.collector, state.recorder), "bytecode-cov-worker"
             )
@@ -212,11 +208,15 @@ class RunHooks:
                     f"{run_settings.origin('bytecode_cov_baseline')}: {run_settings.baseline}: "
                     "no such file; create it with --bytecode-cov-baseline-update"
                 )
+            from pytest_bytecode.baseline import load_baseline
+
             try:
-                state.baseline = baseline.load_baseline(run_settings.baseline)
+                state.baseline = load_baseline(run_settings.baseline)
             except results.ResultError as exc:
                 raise pytest.UsageError(str(exc)) from None
         if config.getoption("dist", "no") != "no" and config.pluginmanager.hasplugin("xdist"):
+            from pytest_bytecode.xdist import ControllerRole
+
             state.controller = ControllerRole()
             config.pluginmanager.register(state.controller, "bytecode-cov-controller")
 
@@ -299,29 +299,9 @@ class RunHooks:
             state.report_config.precision,
         ):
             (state.failed if verdict.failed else state.lines).append(verdict.line)
-        if run_settings.baseline is not None and run_settings.baseline_update:
-            if not figures.totals.instructions:
-                state.failed.append(
-                    f"FAIL bytecode coverage baseline {run_settings.baseline} not written: no "
-                    f"instructions were measured ({results.NO_DATA})"
-                )
-            else:
-                try:
-                    baseline.write_baseline(figures, run_settings.baseline)
-                    state.lines.append(
-                        f"bytecode coverage baseline written to {run_settings.baseline}"
-                    )
-                except OSError as exc:
-                    state.failed.append(f"FAIL bytecode coverage baseline not written: {exc}")
-        elif state.baseline is not None and run_settings.baseline is not None:
-            comparison = baseline.compare_baseline(state.baseline, figures)
-            failed, lines = baseline.baseline_report(
-                comparison,
-                run_settings.baseline,
-                verbose=int(config.getoption("verbose", 0) or 0) > 0,
-            )
-            state.lines.extend(lines)
-            state.failed.extend(failed)
+        if run_settings.baseline is not None:
+            verbose = int(config.getoption("verbose", 0) or 0) > 0
+            _judge_baseline(state, figures, run_settings.baseline, verbose)
         if state.failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -356,6 +336,30 @@ class RunHooks:
         self.state.results = None
 
 
+def _judge_baseline(state: _State, figures: Results, path: Path, verbose: bool) -> None:
+    """Write the baseline (``--bytecode-cov-baseline-update``), or compare
+    the figures with the one loaded at configure time."""
+    from pytest_bytecode import baseline
+
+    if state.settings.baseline_update:
+        if not figures.totals.instructions:
+            state.failed.append(
+                f"FAIL bytecode coverage baseline {path} not written: no "
+                f"instructions were measured ({results.NO_DATA})"
+            )
+            return
+        try:
+            baseline.write_baseline(figures, path)
+            state.lines.append(f"bytecode coverage baseline written to {path}")
+        except OSError as exc:
+            state.failed.append(f"FAIL bytecode coverage baseline not written: {exc}")
+    elif state.baseline is not None:
+        comparison = baseline.compare_baseline(state.baseline, figures)
+        failed, lines = baseline.baseline_report(comparison, path, verbose=verbose)
+        state.lines.extend(lines)
+        state.failed.extend(failed)
+
+
 def _gather(state: _State) -> data.CovData:
     """The run's counts, named as coverage.py names files, plus never-imported files.
 
@@ -368,9 +372,12 @@ def _gather(state: _State) -> data.CovData:
         counts = state.controller.merged()
         state.lines.extend(state.controller.errors)
     else:
-        counts = state.collector.snapshot()
-        if state.recorder is not None:
-            counts.contexts = state.recorder.finish()
+        # The contexts' last look reads the code objects too: before the
+        # snapshot, which is their last read (their readers are let go).
+        contexts = state.recorder.finish() if state.recorder is not None else None
+        counts = state.collector.snapshot(last=state.measurement.read_for_the_last_time)
+        if contexts is not None:
+            counts.contexts = contexts
     if state.recorder is not None:
         if counts.contexts is None:
             counts.contexts = Contexts()  # recorded, and no worker sent any

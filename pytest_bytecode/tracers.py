@@ -53,8 +53,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pytest_bytecode.engine import RawState
-from pytest_bytecode.engine.activity import MONITORING_NAME
+from pytest_bytecode.engine import MONITORING_NAME, RawState
 
 #: Audit events raised when a trace function or monitoring callback is installed.
 EVENTS = frozenset({"sys.settrace", "sys.monitoring.register_callback"})

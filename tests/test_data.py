@@ -34,6 +34,34 @@ def test_round_trip(tmp_path: Path) -> None:
     assert raw["python"] == versions.PY_TAG
 
 
+@pytest.mark.parametrize("extras", ["none", "no files", "every field"])
+def test_the_data_file_is_written_a_file_at_a_time_as_one_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extras: str
+) -> None:
+    """save() writes a file's counts at a time, and the bytes are exactly
+    those of the whole set dumped at once, to a file and to standard output."""
+    from pytest_bytecode.contexts import Contexts
+
+    counts = sample(3)
+    other = sample(5, sha="d\u00e9f")  # not ASCII: escaped as json.dumps escapes it
+    counts.files["pkg/\u00e9t\u00e9.py"] = other.files["pkg/mod.py"]
+    if extras == "no files":
+        counts.files.clear()
+    if extras == "every field":
+        counts.crashed_workers.append(data.CrashedWorker("gw1", "died", False))
+        counts.traced_during = ["t.py::x"]
+        counts.contexts = Contexts()
+        counts.contexts.add("pkg/mod.py", ("f", 1, 0), counts.contexts.number("t.py::a|call"), 1)
+    whole = json.dumps(data.to_json(counts), separators=(",", ":")).encode()
+    assert len(list(data._json_pieces(counts))) == len(counts.files) + 2
+    data.save(counts, tmp_path / "d")
+    assert (tmp_path / "d").read_bytes() == whole
+    capsys.readouterr()
+    data.save(counts, "-")
+    assert capsys.readouterr().out.encode() == whole
+    assert data.to_json(data.load(tmp_path / "d")) == data.to_json(counts)
+
+
 def test_merge_adds_counts() -> None:
     target = sample(2)
     data.merge_into(target, sample(5))

@@ -105,11 +105,20 @@ def test_loads_names_a_malformed_plan_in_one_error() -> None:
         exec(handle.code, {"__name__": "m"})
         with pytest.raises(ValueError, match="malformed plan"):
             handle.counts()
+    # The original is loaded only when a plan must be worked out from it:
+    # with the plans stored, counts are read without it.
+    _, _, _, _, unplanned, _ = marshal.loads(
+        instrument(compile(SOURCE, "s.py", "exec")).dumps(plans=False)
+    )
+    expected = loads(marshal.dumps((fmt, tag, code, sizes, states, original))).counts()
     for bad_original in (b"not marshal data", marshal.dumps(3)):
-        handle = loads(marshal.dumps((fmt, tag, code, sizes, states, bad_original)))
+        handle = loads(marshal.dumps((fmt, tag, code, sizes, unplanned, bad_original)))
         with pytest.raises(ValueError, match="original"):
             handle.counts()
         assert original_code(handle.code) is handle.code  # not known: itself
+        planned = loads(marshal.dumps((fmt, tag, code, sizes, states, bad_original)))
+        assert planned.counts() == expected
+        assert original_code(planned.code) is planned.code
     for bad_sizes in (sizes[:-1], b"\xff" * 8):
         with pytest.raises(ValueError, match="instrumented-code data"):
             loads(marshal.dumps((fmt, tag, code, bad_sizes, states, original)))
@@ -120,8 +129,9 @@ def test_a_loaded_tree_reads_its_readers_and_original_only_when_asked(
 ) -> None:
     """What an import from the cache does (run the code, watch its counters,
     take raw states) leaves the readers and the original code as bytes;
-    reading counts makes the readers once (from the original); the counts
-    and original_code() are those of the tree it was saved from."""
+    reading counts makes the readers once, and loads the original only to
+    work out a plan that was not stored; the counts and original_code() are
+    those of the tree it was saved from."""
     from pytest_bytecode.engine import persist
 
     asked: list[str] = []
@@ -148,10 +158,42 @@ def test_a_loaded_tree_reads_its_readers_and_original_only_when_asked(
     assert handle.state() == inst.state()
     assert asked == []
     assert handle.counts() == inst.counts()
-    assert asked == ["readers", "original"]
+    assert asked == ["readers"]  # the plans were stored with the code
     handle.counts()
     assert original_code(handle.code) == code
-    assert asked.count("readers") == 1  # made once
+    assert asked == ["readers", "original"]  # made once; the original when asked
+    unplanned = loads(instrument(code).dumps(plans=False))
+    exec(unplanned.code, {})
+    expected = loads(inst.dumps()).counts_from(unplanned.state())
+    asked.clear()
+    assert unplanned.counts() == expected
+    assert asked[0] == "readers" and set(asked[1:]) == {"original"}  # plans worked out
+
+
+def test_release_lets_reading_go_and_the_code_counts_on() -> None:
+    """After the last read (a run's end), release() drops the readers and
+    their plans: the code still runs and its counters move, and reading
+    counts or serialising the tree is a RuntimeError that says why, for a
+    fresh tree and a loaded one alike."""
+    import gc
+    import weakref
+
+    code = compile(SOURCE, "shapes.py", "exec")
+    for tree in (instrument(code), loads(instrument(code).dumps())):
+        namespace: dict[str, object] = {}
+        exec(tree.code, namespace)
+        before = tree.state()
+        counted = tree.counts()
+        reader = weakref.ref(tree._readers[0][1])  # type: ignore[attr-defined]
+        tree.release()
+        gc.collect()
+        assert reader() is None  # let go, not kept by anything else
+        namespace["total"]([(2, 3)])  # type: ignore[operator]
+        assert tree.state() != before  # still counting
+        assert counted and all(c.instructions for c in counted)
+        for read in (tree.counts, tree.dumps, tree.code_names):
+            with pytest.raises(RuntimeError, match="read for the last time"):
+                read()
 
 
 def test_raw_state_read_back_elsewhere() -> None:

@@ -22,7 +22,7 @@ import pytest
 from bc_helpers import load_json, make_project
 
 from pytest_bytecode import cache as cache_mod
-from pytest_bytecode import importhook, pytestcompat
+from pytest_bytecode import engine, importhook, pytestcompat
 from pytest_bytecode.collector import Collector
 from pytest_bytecode.sources import Selector
 
@@ -515,6 +515,50 @@ def test_worked_out_plans_are_stored_over_their_own_code_only(tmp_path: Path) ->
     measurement.store_worked_out_plans()
     assert cache.get(new, "-plans") == (b"new plans", [], [])
     assert sum("stored again" in m for m in messages) == 1
+
+
+def test_the_last_snapshot_releases_each_handle_after_storing_its_plans(
+    tmp_path: Path,
+) -> None:
+    """The run's last read hands each handle, once read, to
+    read_for_the_last_time: the plans it worked out for want of stored
+    ones are stored first, then it is released; the counts are those of an
+    ordinary snapshot."""
+    messages: list[str] = []
+    cache = cache_mod.InstrumentationCache(tmp_path / "cache", messages.append)
+    collector = Collector(str(tmp_path))
+    measurement = importhook.Measurement(
+        Selector(str(tmp_path)), collector, cache, messages.append, messages.append
+    )
+    handles = []
+    for name, body in (("a.py", b"def f(x):\n    return x or 1\n"), ("b.py", b"y = 2\n")):
+        handle = engine.loads(engine.instrument(compile(body, name, "exec")).dumps(plans=False))
+        key = cache.key(body, name, "plain", "rules", "7")
+        cache.put(key, b"code")
+        handle.supply_plans(
+            lambda key=key, name=name, handle=handle: measurement._plans_from_cache(
+                key, name, handle
+            )
+        )
+        exec(handle.code, {})
+        collector.register(str(tmp_path / name), [handle], source=body)
+        handles.append((key, handle))
+    expected = collector.snapshot()  # reads (and works out) every plan
+    released: list[object] = []
+
+    def last(handle: object) -> None:
+        assert all(cache.holds(key, "-plans") is (h in released) for key, h in handles)
+        released.append(handle)
+        measurement.read_for_the_last_time(handle)
+
+    assert collector.snapshot(last=last) == expected
+    assert released == [h for _, h in handles]
+    assert all(cache.get(key, "-plans") is not None for key, _ in handles)
+    for _, handle in handles:
+        with pytest.raises(RuntimeError):
+            handle.counts()
+    measurement.store_worked_out_plans()  # nothing left to store
+    assert sum("stored again" in m for m in messages) == 2
 
 
 def test_entries_of_the_old_layout_are_removed_once(tmp_path: Path) -> None:

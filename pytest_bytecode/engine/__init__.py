@@ -48,10 +48,15 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its reader changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "13"
+ENGINE_VERSION = "14"
+
+#: The name the engine's ``sys.monitoring`` tool takes (3.12+; engine/activity.py),
+#: which :mod:`pytest_bytecode.tracers` knows as one that never jumps.
+MONITORING_NAME = "pytest-bytecode"
 
 __all__ = [
     "ENGINE_VERSION",
+    "MONITORING_NAME",
     "BranchCount",
     "BranchOutcome",
     "CodeCounts",
@@ -198,7 +203,11 @@ class Instrumented:
     def _readers(self) -> list[tuple[tuple[int, ...], CountReader]]:
         """One reader per code object (a loaded tree's made on first use)."""
         if self._made is None:
-            assert self._stored is not None
+            if self._stored is None:
+                raise RuntimeError(
+                    "the counts of this instrumented tree were read for the last time "
+                    "(Instrumented.release)"
+                )
             self._made = self._stored.readers()
             if self._supply is not None:
                 self._give_plans(self._made, self._supply)
@@ -295,6 +304,21 @@ class Instrumented:
             )
             v, t = v + nv, t + nt
         return result
+
+    def release(self) -> None:
+        """Let go of what reading counts needs (the readers with their read
+        plans, and what a loaded tree makes them from) once the counts were
+        read for the last time in this process.
+
+        At a run's end every tree is read once more, and the readers and
+        plans that read makes were most of what it added to the run's peak
+        memory: released one tree at a time, as each is read, the next one
+        reuses their memory.  The code still runs and counts; reading counts
+        (or serialising the tree) raises RuntimeError from now on.
+        """
+        self._made = None
+        self._stored = None
+        self._supply = None
 
     def dumps(self, *, plans: bool = True) -> bytes:
         """Serialise code and readers for the instrumentation cache (no

@@ -27,6 +27,7 @@ from types import CodeType, FrameType, FunctionType
 from typing import Any, Protocol
 
 from pytest_bytecode import versions
+from pytest_bytecode.engine import MONITORING_NAME
 from pytest_bytecode.engine.counts import Counter, new_counter, probe_marks
 
 TYPE_CHECKING = False
@@ -58,10 +59,9 @@ class Watchable(Protocol):
 Ran = tuple[int, int, int]
 
 #: The ``_monitoring()`` tool ids tried for start hints (0, 1, 2 and 5 are
-#: the debugger's, coverage's, the profiler's and the optimizer's), and the
-#: name taken (what :mod:`pytest_bytecode.tracers` knows as never jumping).
+#: the debugger's, coverage's, the profiler's and the optimizer's); the
+#: name taken is :data:`~pytest_bytecode.engine.MONITORING_NAME`.
 MONITORING_TOOLS = (3, 4)
-MONITORING_NAME = "pytest-bytecode"
 
 #: Every how many looks the looking thread's own stack is walked when
 #: nothing says it must be (see :meth:`Activity._on_stacks`).

@@ -206,16 +206,21 @@ class CountReader:
     def __init__(
         self,
         names: tuple[str, str, int],
-        code: CodeType,
+        code: CodeType | Callable[[], CodeType],
         counters: list[Counter],
         raises: list[AnyRaiseTable],
         tags: Sequence[int],
         starts: Sequence[int],
         generated: tuple[tuple[int, str, int], ...] | None = None,
         plan: PlanState | None = None,
+        units: int | None = None,
     ) -> None:
         self.qualname, self.name, self.firstlineno = names
-        self.code = code
+        #: the original code object, or (a reader made from the cache) what
+        #: loads it: with a stored plan, reading counts never needs it
+        self._code = code
+        #: the original code's length in code units, if known without it
+        self._code_units = units
         self.counters = counters
         self.raises = raises
         self.tags = tags  # per piece: where its raises come from
@@ -226,6 +231,21 @@ class CountReader:
         #: where a plan stored apart comes from, and this reader's place there
         self.supply: tuple[PlanSupply, int] | None = None
         self._masks: list[tuple[int, int]] | None = None  # see _bit_masks
+
+    @property
+    def code(self) -> CodeType:
+        """The original code object (loaded on first use, if it was not given)."""
+        code = self._code
+        if not isinstance(code, CodeType):
+            code = self._code = code()
+        return code
+
+    @property
+    def units(self) -> int:
+        """The original code's length in code units (what a plan must fit)."""
+        if self._code_units is None:
+            self._code_units = len(self.code.co_code) // 2
+        return self._code_units
 
     def prepare(self, analysis: Analysis | None = None) -> None:
         """Work out the read plan now (and which instructions the compiler
@@ -270,7 +290,9 @@ class CountReader:
             plan = ReadPlan(state)
         except (TypeError, ValueError, IndexError):
             return None
-        if len(plan.probe_of) != 2 * len(self.counters) or not plan.fits(self.code):
+        if len(plan.probe_of) != 2 * len(self.counters) or not plan.fits(
+            self.units, self.firstlineno
+        ):
             return None
         return plan
 

@@ -28,6 +28,7 @@ tag and the interpreter tag checked on load.
 from __future__ import annotations
 
 import marshal
+from functools import partial
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -42,10 +43,11 @@ from pytest_bytecode.engine.readplan import pack_ints, view_ints
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 #: Changes whenever the layout written by :func:`dumps` changes.
-FORMAT = "pytest-bytecode-engine/13"
+FORMAT = "pytest-bytecode-engine/14"
 _MARK = "\0pytest-bytecode"
 #: Placeholders of the two builtins the stubs hold (others: >= 0, the index
 #: of a counter or raise table among the tree's live objects, in slot order).
@@ -57,6 +59,8 @@ def _reader_state(reader: CountReader, plans: bool) -> tuple[Any, ...]:
     # dumps_plans) and which instructions the compiler made up
     # (engine/generated.py) are written, so that a warm run neither decodes,
     # analyses nor classifies anything to read counts.
+    # The original code's length is written too: a plan is checked against
+    # it, so that reading counts with stored plans never loads the original.
     return (
         (reader.qualname, reader.name, reader.firstlineno),
         pack_ints(reader.tags),
@@ -65,21 +69,23 @@ def _reader_state(reader: CountReader, plans: bool) -> tuple[Any, ...]:
         len(reader.raises),
         reader.plan_state() if plans else None,
         reader.generated(),
+        reader.units,
     )
 
 
 def _reader_from_state(
     state: tuple[Any, ...],
-    code: CodeType,
+    code: CodeType | Callable[[], CodeType],
     counters: list[Counter],
     raises: list[AnyRaiseTable],
 ) -> CountReader:
-    names, tags, starts, n_c, n_r, plan, generated = state
+    names, tags, starts, n_c, n_r, plan, generated, units = state
     if (
         type(generated) is not tuple
         or type(names) is not tuple
         or len(names) != 3
         or (plan is not None and (type(plan) is not tuple or len(plan) != 3))
+        or type(units) is not int
     ):
         raise TypeError("a reader state of the wrong shape")
     if n_c != len(counters) or n_r != len(raises):
@@ -88,7 +94,7 @@ def _reader_from_state(
             f"{len(counters)} and {len(raises)}"
         )
     return CountReader(
-        names, code, counters, raises, view_ints(tags), view_ints(starts), generated, plan
+        names, code, counters, raises, view_ints(tags), view_ints(starts), generated, plan, units
     )
 
 
@@ -181,11 +187,12 @@ class Stored:
 
     def readers(self) -> list[tuple[tuple[int, ...], CountReader]]:
         """One reader per code object, on this tree's live objects, made once
-        (ValueError if their data is not that)."""
+        (ValueError if their data is not that).  Each loads its original
+        code object only if it needs it (a plan to work out anew): then a
+        bad original is a ValueError."""
         states = self._states
         if states is None:
             raise RuntimeError("Stored.readers() makes them once")
-        original = self.original()
         readers: list[tuple[tuple[int, ...], CountReader]] = []
         v = t = 0
         try:
@@ -196,13 +203,17 @@ class Stored:
                 path = tuple(path)
                 n_c, n_r = self.sizes[2 * k], self.sizes[2 * k + 1]
                 counters, raises = self.counters[v : v + n_c], self.raises[t : t + n_r]
-                code = _code_at(original, path)
+                code = partial(self._code_at, path)
                 readers.append((path, _reader_from_state(state, code, counters, raises)))
                 v, t = v + n_c, t + n_r
         except (EOFError, TypeError, ValueError, OverflowError) as exc:  # the wrong shape
             raise ValueError(f"instrumented-code data with a malformed plan: {exc}") from None
         self._states = None  # made: the bytes are not needed again
         return readers
+
+    def _code_at(self, path: tuple[int, ...]) -> CodeType:
+        """The original code object at ``path`` (ValueError if there is none)."""
+        return _code_at(self.original(), path)
 
 
 def loads(data: bytes) -> Stored:

@@ -278,11 +278,12 @@ class ReadPlan:
 
     # -- questions of code units --------------------------------------------
 
-    def fits(self, code: CodeType) -> bool:
-        """Whether this is plausibly ``code``'s plan: made for code of its
-        length and first line (a stored plan is keyed by its code's source,
-        so this only catches what went wrong on the way)."""
-        return self.shape[0] == len(code.co_code) // 2 and self.shape[1] == code.co_firstlineno
+    def fits(self, units: int, firstlineno: int) -> bool:
+        """Whether this is plausibly the plan of a code object of ``units``
+        code units that starts on line ``firstlineno`` (a stored plan is
+        keyed by its code's source, so this only catches what went wrong on
+        the way)."""
+        return self.shape[0] == units and self.shape[1] == firstlineno
 
     def index_at(self, unit: int) -> int:
         """Index of the instruction that starts at ``unit``."""
