@@ -141,6 +141,7 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     state.watch = TracerWatch(collector.state, collector.mark_ran_since)
     state.watch.start()
     config.add_cleanup(state.watch.stop)
+    config.pluginmanager.register(_TracerWatchEnd(state.watch), "bytecode-cov-tracer-watch")
     config.pluginmanager.register(RunHooks(state), "bytecode-cov-run")
     if run_settings.context == "test":
         from pytest_bytecode.recorder import ContextRecorder
@@ -166,6 +167,22 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
             ),
             stacklevel=2,
         )
+
+
+class _TracerWatchEnd:
+    """Closes the tracer watch's window first thing at the session's end,
+    before anything reads the counts (an xdist worker's ``WorkerRole``
+    included), so that what ran in a window still open then (a tracer left
+    in place to the end) is marked in the counts the run keeps.  A plugin
+    of its own: pytest registers only methods named after a hook, and
+    :class:`RunHooks` has its own (last) ``pytest_sessionfinish``."""
+
+    def __init__(self, watch: TracerWatch) -> None:
+        self.watch = watch
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        self.watch.stop()
 
 
 class RunHooks:
@@ -231,13 +248,6 @@ class RunHooks:
         finally:
             if watch is not None:
                 watch.test_finished()
-
-    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
-    def close_tracer_watch(self, session: pytest.Session) -> None:
-        """Close the tracer watch's window before anything reads the counts
-        (an xdist worker's :class:`WorkerRole` included)."""
-        if self.state.watch is not None:
-            self.state.watch.stop()
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

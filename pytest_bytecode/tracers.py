@@ -69,8 +69,17 @@ def _of_coverage_py(module: object) -> bool:
 
 
 def _jumper(tracer: object) -> bool:
-    """Whether ``tracer`` (a trace function, callback or None) could jump."""
-    return tracer is not None and not _of_coverage_py(getattr(tracer, "__module__", None))
+    """Whether ``tracer`` (a trace function, callback or None) could jump.
+
+    A tracer written in C is an object of a C type, whose instances have no
+    ``__module__`` (coverage.py's ``CTracer``, which ``sys.gettrace()``
+    returns while it traces): its type's module tells."""
+    if tracer is None:
+        return False
+    module = getattr(tracer, "__module__", None)
+    if not isinstance(module, str):
+        module = type(tracer).__module__
+    return not _of_coverage_py(module)
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:

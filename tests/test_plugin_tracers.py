@@ -146,6 +146,37 @@ def test_marks_survive_the_xdist_merge(pytester: pytest.Pytester) -> None:
     assert _traced(load_json(pytester.path / "cov.json"))["g"] is False
 
 
+@pytest.mark.subprocess
+@pytest.mark.parametrize("workers", [[], ["-p", "xdist", "-n", "1"]], ids=["in-process", "xdist"])
+def test_a_tracer_left_in_place_to_the_end_is_marked(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    """A trace function set by a conftest and never removed keeps its window
+    open to the run's end: the window is closed, and what ran in it marked,
+    before the counts are read (in the data file, the reports and an xdist
+    worker's counts), not after they were written."""
+    files = dict(JUMPY)
+    files["tests/conftest.py"] = """
+        import sys
+
+        def tracer(frame, event, arg):
+            return None
+
+        sys.settrace(tracer)
+    """
+    files["tests/test_jump.py"] = "from pkg.mod import f\n\ndef test_f():\n    assert f(1) == 6\n"
+    make_project(pytester, files)
+    result = pytester.runpytest_subprocess(
+        "--bytecode-cov=pkg", "--bytecode-cov-report=json:c.json", *workers
+    )
+    result.assert_outcomes(passed=1)
+    assert result.ret == 0, result.stdout.str()
+    assert _traced(load_json(pytester.path / "c.json"))["f"] is True
+    raw = load_json(pytester.path / ".bytecode-cov")
+    assert ["f", 2] in raw["files"]["src/pkg/mod.py"]["traced"]
+    result.stdout.fnmatch_lines(["*ran while a trace function*traced-code*src/pkg/mod.py:f*"])
+
+
 # --- the watch on its own --------------------------------------------------------
 
 
@@ -266,6 +297,21 @@ def test_coverage_py_tracers_open_no_window(probes: Any) -> None:
     sys.settrace(None)
     watch.test_finished()
     assert fake.marks == [(6, ["t1"])]
+
+
+@pytest.mark.skipif(sys.platform == "emscripten", reason="Pyodide's coverage.py has no C tracer")
+def test_coverage_py_s_c_tracer_is_known_while_it_traces() -> None:
+    """``sys.gettrace()`` returns coverage.py's ``CTracer`` itself while it
+    traces, an object whose instances have no ``__module__``: it is still
+    known as coverage.py's, which never jumps (the run with pytest-cov's C
+    tracer in tests/test_plugin_xdist.py checks it end to end)."""
+    from coverage.tracer import CTracer
+
+    tracer = CTracer()
+    assert getattr(tracer, "__module__", None) is None
+    assert not tracers._jumper(tracer)
+    assert tracers._jumper(_noop)
+    assert not tracers._jumper(None)
 
 
 def test_settrace_none_marks_nothing(probes: Any) -> None:
