@@ -204,7 +204,13 @@ class RunHooks:
             from pytest_bytecode.xdist import WorkerRole
 
             config.pluginmanager.register(
-                WorkerRole(config, state.collector, state.recorder), "bytecode-cov-worker"
+                WorkerRole(
+                    config,
+                    state.collector,
+                    state.recorder,
+                    last=state.measurement.read_for_the_last_time,
+                ),
+                "bytecode-cov-worker",
             )
             return
         run_settings = state.settings

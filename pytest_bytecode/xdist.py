@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -65,25 +66,36 @@ def _payload(key: str, setup: CovData, run: CovData) -> dict[str, Any]:
 
 
 def _split(
-    collector: Collector, setup: list[RawState], now: list[RawState]
+    collector: Collector,
+    setup: list[RawState],
+    now: list[RawState],
+    last: Callable[[Any], None] | None = None,
 ) -> tuple[CovData, CovData]:
-    """Setup and run counts from the setup states and the states now."""
+    """Setup and run counts from the setup states and the states now
+    (``last``: the run counts are the handles' last read, see
+    :meth:`Collector.snapshot`)."""
     run = [
         engine.state_difference(state, setup[i]) if i < len(setup) else state
         for i, state in enumerate(now)
     ]
-    return collector.snapshot(setup), collector.snapshot(run)
+    return collector.snapshot(setup), collector.snapshot(run, last=last)
 
 
 class WorkerRole:
     """Plugin object registered in an xdist worker process."""
 
     def __init__(
-        self, config: pytest.Config, collector: Collector, recorder: ContextRecorder | None = None
+        self,
+        config: pytest.Config,
+        collector: Collector,
+        recorder: ContextRecorder | None = None,
+        last: Callable[[Any], None] | None = None,
     ) -> None:
         self.config = config
         self.collector = collector
         self.recorder = recorder
+        #: given each handle after its last read, at the session's end
+        self.last = last
         if recorder is not None:
             recorder.send_progress()
         workerinput: dict[str, Any] = getattr(config, "workerinput", {})
@@ -151,9 +163,14 @@ class WorkerRole:
         """Send the counts to the controller in ``workeroutput``."""
         self.collector.import_observer = None
         now = self.collector.state()
-        setup, run = _split(self.collector, self.setup if self.setup is not None else [], now)
-        if self.recorder is not None:
-            run.contexts = self.recorder.finish()
+        # The contexts' last look reads the code objects too: before the
+        # counts, which are their last read.
+        contexts = self.recorder.finish() if self.recorder is not None else None
+        setup, run = _split(
+            self.collector, self.setup if self.setup is not None else [], now, self.last
+        )
+        if contexts is not None:
+            run.contexts = contexts
         workeroutput: dict[str, Any] = getattr(self.config, "workeroutput", {})
         workeroutput[KEY] = json.dumps(_payload(self.key, setup, run))
 

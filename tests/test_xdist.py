@@ -174,3 +174,30 @@ def test_a_crashed_worker_is_recovered_through_its_last_completed_test() -> None
     assert data.to_json(merged)["files"] == expected
     f = next(c for c in merged.files["m.py"].code_objects if c.qualname == "f")
     assert [b.outcomes[0].count + b.outcomes[1].count for b in f.branches] == [3]
+
+
+def test_a_worker_s_counts_are_its_handles_last_read() -> None:
+    """At its session's end a worker reads each handle for the last time:
+    each is handed to ``last`` once, after the read, and the payload is the
+    one a worker without ``last`` sends."""
+    payloads = []
+    for last in (None, []):
+        collector = Collector("/project")
+        handle = engine.instrument(compile(SOURCE, "/project/m.py", "exec"))
+        collector.register("/project/m.py", [handle], source=SOURCE.encode())
+        namespace: dict[str, Any] = {}
+        exec(handle.code, namespace)
+        config = types.SimpleNamespace(workerinput={"workerid": "gw1"}, workeroutput={})
+        worker = WorkerRole(
+            config,  # type: ignore[arg-type]
+            collector,
+            last=None if last is None else last.append,
+        )
+        worker.pytest_collection_finish(None)  # type: ignore[arg-type]
+        namespace["f"](1)
+        worker.pytest_sessionfinish(None)  # type: ignore[arg-type]
+        sent = json.loads(config.workeroutput[KEY])
+        payloads.append({part: sent[part] for part in ("setup", "run")})
+        if last is not None:
+            assert last == [handle]
+    assert payloads[0] == payloads[1]
