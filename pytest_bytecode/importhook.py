@@ -111,9 +111,10 @@ class Measurement:
         self.rewrite_settings = rewrite_settings
         #: Files measured so far (instrument_loaded skips them).
         self.loaded: set[str] = set()
-        #: (key, file name, handle) of cache entries whose read plans were
-        #: missing and are worked out this run (see store_worked_out_plans).
-        self._unstored_plans: list[tuple[str, str, Any]] = []
+        #: id of a handle -> (key, file name, handle) of the cache entries
+        #: whose read plans were missing and are worked out this run (see
+        #: store_worked_out_plans); shared with an adopted measurement.
+        self._unstored_plans: dict[int, list[tuple[str, str, Any]]] = {}
         #: Where files are never under SOURCE unless their module name says
         #: so: the interpreter's own library (third-party packages included).
         self.library_dirs = _library_dirs(selector)
@@ -173,7 +174,7 @@ class Measurement:
         entry = self.cache.get(key, PLANS)
         if entry is None:
             self.trace(f"no stored read plans for {filename}; working them out")
-            self._unstored_plans.append((key, filename, inst))
+            self._unstored_plans.setdefault(id(inst), []).append((key, filename, inst))
             return None
         return entry[0]
 
@@ -181,8 +182,7 @@ class Measurement:
         """What follows the last read of ``handle``'s counts in this process
         (the run's end): its worked-out read plans stored, if it has some
         (:meth:`store_worked_out_plans`), then what reading needs released."""
-        if any(inst is handle for _, _, inst in self._unstored_plans):
-            self.store_worked_out_plans(handle)
+        self.store_worked_out_plans(handle)
         handle.release()
 
     def store_worked_out_plans(self, only: Any = None) -> None:
@@ -196,11 +196,12 @@ class Measurement:
         may have been loaded again since, or stored by another run), and
         not when another process (an xdist worker) has stored them already.
         """
-        unstored: list[tuple[str, str, Any]] = []
-        kept: list[tuple[str, str, Any]] = []
-        for entry in self._unstored_plans:
-            (unstored if only is None or entry[2] is only else kept).append(entry)
-        self._unstored_plans = kept
+        # Taken out in place: an adopted measurement shares the dict.
+        if only is None:
+            unstored = [entry for entries in self._unstored_plans.values() for entry in entries]
+            self._unstored_plans.clear()
+        else:
+            unstored = self._unstored_plans.pop(id(only), [])
         for key, filename, inst in unstored:
             if not self.cache.holds(key) or self.cache.holds(key, PLANS):
                 continue
@@ -217,7 +218,8 @@ class Measurement:
         plans it is to store (its handles still ask it for them)."""
         self.collector.adopt(other.collector)
         self.loaded.update(other.loaded)
-        self._unstored_plans.extend(other._unstored_plans)
+        for ident, entries in other._unstored_plans.items():
+            self._unstored_plans.setdefault(ident, []).extend(entries)
         other._unstored_plans = self._unstored_plans
 
     def instrumented(

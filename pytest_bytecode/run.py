@@ -141,7 +141,6 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
     state.watch = TracerWatch(collector.state, collector.mark_ran_since)
     state.watch.start()
     config.add_cleanup(state.watch.stop)
-    config.pluginmanager.register(_TracerWatchEnd(state.watch), "bytecode-cov-tracer-watch")
     config.pluginmanager.register(RunHooks(state), "bytecode-cov-run")
     if run_settings.context == "test":
         from pytest_bytecode.recorder import ContextRecorder
@@ -169,22 +168,6 @@ def start(config: pytest.Config, run_settings: Settings) -> None:
         )
 
 
-class _TracerWatchEnd:
-    """Closes the tracer watch's window first thing at the session's end,
-    before anything reads the counts (an xdist worker's ``WorkerRole``
-    included), so that what ran in a window still open then (a tracer left
-    in place to the end) is marked in the counts the run keeps.  A plugin
-    of its own: pytest registers only methods named after a hook, and
-    :class:`RunHooks` has its own (last) ``pytest_sessionfinish``."""
-
-    def __init__(self, watch: TracerWatch) -> None:
-        self.watch = watch
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self) -> None:
-        self.watch.stop()
-
-
 class RunHooks:
     """The hooks of a run with coverage on, registered by :func:`start`."""
 
@@ -209,6 +192,7 @@ class RunHooks:
                     state.collector,
                     state.recorder,
                     last=state.measurement.read_for_the_last_time,
+                    first=self.close_tracer_watch,
                 ),
                 "bytecode-cov-worker",
             )
@@ -255,6 +239,14 @@ class RunHooks:
             if watch is not None:
                 watch.test_finished()
 
+    def close_tracer_watch(self) -> None:
+        """Close the tracer watch's window and stop watching, before the
+        counts are read at the session's end (after the session fixtures'
+        teardown, which may run under a tracer too), so that what ran in a
+        window still open then (a tracer left in place) is marked in them."""
+        if self.state.watch is not None:
+            self.state.watch.stop()
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Write data and file reports, decide the verdicts, fail the run if one fails.
@@ -265,6 +257,7 @@ class RunHooks:
         collections that walk them again and again as they are made took
         about a third of the end of a run over a 50,000-line module.
         """
+        self.close_tracer_watch()  # (in a worker, WorkerRole's end closes it too)
         with engine.gc_paused():
             self._finish(session, exitstatus)
             # Counts were read by now (trylast: after an xdist worker's own

@@ -90,12 +90,15 @@ class WorkerRole:
         collector: Collector,
         recorder: ContextRecorder | None = None,
         last: Callable[[Any], None] | None = None,
+        first: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.collector = collector
         self.recorder = recorder
         #: given each handle after its last read, at the session's end
         self.last = last
+        #: called first at the session's end, before the counts are read
+        self.first = first
         if recorder is not None:
             recorder.send_progress()
         workerinput: dict[str, Any] = getattr(config, "workerinput", {})
@@ -159,8 +162,13 @@ class WorkerRole:
         self._sent_setup = list(self.setup)
         return payload
 
+    @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Send the counts to the controller in ``workeroutput``."""
+        """Send the counts to the controller in ``workeroutput`` (last: after
+        the session fixtures' teardown, counted as in a run without xdist;
+        xdist sends ``workeroutput`` after every implementation)."""
+        if self.first is not None:
+            self.first()
         self.collector.import_observer = None
         now = self.collector.state()
         # The contexts' last look reads the code objects too: before the

@@ -59,6 +59,15 @@ def _traced(report: Any) -> dict[str, bool]:
     }
 
 
+def _code_object(report: Any, qualname: str) -> Any:
+    return next(
+        code
+        for entry in report["files"].values()
+        for code in entry["code_objects"]
+        if code["qualname"] == qualname
+    )
+
+
 @pytest.mark.skipif(sys.gettrace() is not None, reason="needs the run to have no tracer")
 def test_pdb_jump_marks_the_jumped_function_only(
     pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
@@ -175,6 +184,95 @@ def test_a_tracer_left_in_place_to_the_end_is_marked(
     raw = load_json(pytester.path / ".bytecode-cov")
     assert ["f", 2] in raw["files"]["src/pkg/mod.py"]["traced"]
     result.stdout.fnmatch_lines(["*ran while a trace function*traced-code*src/pkg/mod.py:f*"])
+
+
+@pytest.mark.subprocess
+def test_session_teardown_of_an_interrupted_run_is_marked_too(pytester: pytest.Pytester) -> None:
+    """An interrupted run tears its session fixtures down at the session's
+    end: what that runs under a tracer still in place is counted and
+    marked (the window closes when the counts are read, after it)."""
+    files = dict(JUMPY)
+    files["tests/conftest.py"] = """
+        import sys
+
+        import pytest
+
+        from pkg import mod
+
+        def tracer(frame, event, arg):
+            return None
+
+        @pytest.fixture(scope="session")
+        def resource():
+            yield
+            mod.g()
+
+        sys.settrace(tracer)
+    """
+    files["tests/test_jump.py"] = """
+        import pytest
+
+        from pkg.mod import f
+
+        def test_f(resource):
+            assert f(1) == 6
+
+        def test_stop():
+            pytest.exit("stop here")
+    """
+    make_project(pytester, files)
+    result = pytester.runpytest_subprocess(
+        "--bytecode-cov=pkg", "--bytecode-cov-report=json:c.json"
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    report = load_json(pytester.path / "c.json")
+    g = _code_object(report, "g")
+    assert g["traced"] is True
+    assert any(ins["count"] for ins in g["instructions"])  # it ran, at the session's end
+
+
+@pytest.mark.subprocess
+def test_a_run_stopped_early_counts_its_session_teardown(pytester: pytest.Pytester) -> None:
+    """A run stopped early (``-x``), with or without xdist, counts what its
+    session fixtures' teardown runs: the counts are read after it (an xdist
+    worker's too, whose end now comes last)."""
+    files = dict(JUMPY)
+    files["tests/conftest.py"] = """
+        import pytest
+
+        from pkg import mod
+
+        @pytest.fixture(scope="session")
+        def resource():
+            yield
+            mod.g()
+    """
+    files["tests/test_jump.py"] = """
+        from pkg.mod import f
+
+        def test_f(resource):
+            assert f(1) == 6
+
+        def test_fails():
+            assert False
+
+        def test_not_run(resource):
+            pass
+    """
+    make_project(pytester, files)
+    for workers in ([], ["-p", "xdist", "-n", "1"]):
+        result = pytester.runpytest_subprocess(
+            "--bytecode-cov=pkg",
+            "--bytecode-cov-report=json:c.json",
+            "-x",
+            "-p",
+            "no:randomly",
+            *workers,
+        )
+        result.assert_outcomes(passed=1, failed=1)
+        report = load_json(pytester.path / "c.json")
+        g = _code_object(report, "g")
+        assert any(ins["count"] for ins in g["instructions"]), workers
 
 
 # --- the watch on its own --------------------------------------------------------

@@ -181,23 +181,32 @@ def test_a_worker_s_counts_are_its_handles_last_read() -> None:
     each is handed to ``last`` once, after the read, and the payload is the
     one a worker without ``last`` sends."""
     payloads = []
-    for last in (None, []):
+    for releasing in (False, True):
         collector = Collector("/project")
         handle = engine.instrument(compile(SOURCE, "/project/m.py", "exec"))
         collector.register("/project/m.py", [handle], source=SOURCE.encode())
         namespace: dict[str, Any] = {}
         exec(handle.code, namespace)
         config = types.SimpleNamespace(workerinput={"workerid": "gw1"}, workeroutput={})
+        order: list[object] = []
+
+        def last(read: Any, order: list[object] = order) -> None:
+            order.append(read)
+            read.release()
+
         worker = WorkerRole(
             config,  # type: ignore[arg-type]
             collector,
-            last=None if last is None else last.append,
+            last=last if releasing else None,
+            first=lambda order=order: order.append("first"),
         )
         worker.pytest_collection_finish(None)  # type: ignore[arg-type]
         namespace["f"](1)
         worker.pytest_sessionfinish(None)  # type: ignore[arg-type]
         sent = json.loads(config.workeroutput[KEY])
         payloads.append({part: sent[part] for part in ("setup", "run")})
-        if last is not None:
-            assert last == [handle]
+        assert order == (["first", handle] if releasing else ["first"])
+        if releasing:
+            with pytest.raises(RuntimeError):
+                handle.counts()
     assert payloads[0] == payloads[1]
