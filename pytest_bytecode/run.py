@@ -260,8 +260,10 @@ class RunHooks:
         self.close_tracer_watch()  # (in a worker, WorkerRole's end closes it too)
         with engine.gc_paused():
             self._finish(session, exitstatus)
-            # Counts were read by now (trylast: after an xdist worker's own
-            # session end, which reads them to send): their plans exist.
+            # What is left to store: in a run, nothing (each handle's plans
+            # were stored at its last read); in an xdist worker, whose own
+            # end (WorkerRole's, also last) may come after this one, the
+            # plans are worked out here if not yet read.
             self.state.measurement.store_worked_out_plans()
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
