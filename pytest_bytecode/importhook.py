@@ -55,6 +55,11 @@ from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.collector import Collector
 from pytest_bytecode.sources import Selector, report_path
 
+# Loaded now, with the hook, not at the first cache store or load: that may
+# be in the middle of a measured module's import, a fresh import of a module
+# the engine's own modules import from (``functools``) included.
+from pytest_bytecode.engine import persist as _persist  # noqa: F401  # isort: skip
+
 Trace = Callable[[str], None]
 
 #: Compiles a parsed module the way pytest's assertion rewriting does:

@@ -561,6 +561,39 @@ def test_the_last_snapshot_releases_each_handle_after_storing_its_plans(
     assert sum("stored again" in m for m in messages) == 2
 
 
+@pytest.mark.subprocess
+def test_a_fresh_import_of_functools_is_measured_and_cached(pytester: pytest.Pytester) -> None:
+    """A test that imports ``functools`` afresh (as CPython's test_functools
+    does) runs the hook in the middle of that import, where ``functools``
+    in ``sys.modules`` is the half-made module: storing the instrumented
+    code must not import from it (the engine's cache layer is loaded with
+    the hook).  Cold, the entry is stored; warm, it is read."""
+    pytester.makepyfile(
+        test_fresh="""
+        import sys
+
+        def test_fresh_functools():
+            saved = sys.modules.pop("functools")
+            try:
+                import functools as fresh
+            finally:
+                sys.modules["functools"] = saved
+            assert fresh is not saved
+            assert fresh.reduce(lambda a, b: a + b, [1, 2, 3]) == 6
+        """
+    )
+    args = ["--bytecode-cov=functools", "--bytecode-cov-report=", "--debug=debug.log"]
+    for tag in ("cold", "warm"):
+        result = pytester.runpytest_subprocess(*args, "-p", "no:randomly")
+        result.assert_outcomes(passed=1)
+        log = (pytester.path / "debug.log").read_text()
+        assert "cache store for" not in log, tag  # "... failed: <why>"
+        assert "instrument functools" in log or tag == "warm", tag
+        assert ("cache hit for functools" in log) is (tag == "warm"), tag
+        folder = pytester.path / ".pytest_cache" / "d" / "pytest-bytecode"
+        assert list(folder.glob("*.bin")), tag
+
+
 def test_entries_of_the_old_layout_are_removed_once(tmp_path: Path) -> None:
     """Before layout 5 every key had a file of its own that no run removed:
     the first run of this layout removes them, and only them."""

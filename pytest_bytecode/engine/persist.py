@@ -28,7 +28,6 @@ tag and the interpreter tag checked on load.
 from __future__ import annotations
 
 import marshal
-from functools import partial
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -203,7 +202,7 @@ class Stored:
                 path = tuple(path)
                 n_c, n_r = self.sizes[2 * k], self.sizes[2 * k + 1]
                 counters, raises = self.counters[v : v + n_c], self.raises[t : t + n_r]
-                code = partial(self._code_at, path)
+                code = self._code_at(path)
                 readers.append((path, _reader_from_state(state, code, counters, raises)))
                 v, t = v + n_c, t + n_r
         except (EOFError, TypeError, ValueError, OverflowError) as exc:  # the wrong shape
@@ -211,9 +210,12 @@ class Stored:
         self._states = None  # made: the bytes are not needed again
         return readers
 
-    def _code_at(self, path: tuple[int, ...]) -> CodeType:
-        """The original code object at ``path`` (ValueError if there is none)."""
-        return _code_at(self.original(), path)
+    def _code_at(self, path: tuple[int, ...]) -> Callable[[], CodeType]:
+        """What loads the original code object at ``path`` (ValueError then
+        if there is none).  A closure, not ``functools.partial``: this module
+        loads at the first cache store, which may be in the middle of a
+        measured import of ``functools`` itself (a fresh import of it)."""
+        return lambda: _code_at(self.original(), path)
 
 
 def loads(data: bytes) -> Stored:
