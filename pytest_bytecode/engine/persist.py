@@ -212,9 +212,10 @@ class Stored:
 
     def _code_at(self, path: tuple[int, ...]) -> Callable[[], CodeType]:
         """What loads the original code object at ``path`` (ValueError then
-        if there is none).  A closure, not ``functools.partial``: this module
-        loads at the first cache store, which may be in the middle of a
-        measured import of ``functools`` itself (a fresh import of it)."""
+        if there is none).  A closure, not ``functools.partial``: used
+        without the plugin's import hook (which loads it up front), this
+        module loads at the first store or load, which may be in the middle
+        of a measured, fresh import of ``functools`` itself."""
         return lambda: _code_at(self.original(), path)
 
 
