@@ -22,7 +22,8 @@ import gc
 import sys
 import threading
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import sub
 from types import CodeType, FrameType, FunctionType
 from typing import Any, Protocol
 
@@ -107,6 +108,14 @@ def _changed(now: list[int], then: list[int]) -> list[int]:
     return found
 
 
+#: An object's identity as an int, unique among live objects, as ``id()``
+#: is, without the audit event ``id()`` raises: with an audit hook in the
+#: process (the tracer watch keeps one), each event costs a call of it, and
+#: the start hints key every code object that starts this way, at every look.
+#: (Code objects hash their contents; ``object.__hash__`` hashes the address.)
+_identity: Callable[[object], int] = object.__hash__
+
+
 def _monitoring() -> Any:
     """``sys.monitoring`` (3.12+; typed loosely: mypy reads this as 3.10)."""
     return sys.monitoring  # type: ignore[attr-defined]
@@ -179,10 +188,10 @@ class _Hints:
 
     def listen(self, code: CodeType, index: int, first_counter: object | None) -> None:
         """Be told when ``code`` (watched code object ``index``) starts or resumes."""
-        self._index[id(code)] = index
+        self._index[_identity(code)] = index
         self._listened.append(code)  # alive while its id is a key
         if first_counter is not None:
-            self._by_counter[id(first_counter)] = index
+            self._by_counter[_identity(first_counter)] = index
         _watched_files.add(code.co_filename)
         _monitoring().set_local_events(self._tool, code, self._local)
 
@@ -194,10 +203,10 @@ class _Hints:
             if type(obj) is not FunctionType:
                 continue
             code = obj.__code__
-            if id(code) in index:
+            if _identity(code) in index:
                 continue
             for const in code.co_consts:
-                found = by_counter.get(id(const))
+                found = by_counter.get(_identity(const))
                 if found is not None:
                     self.listen(code, found, None)
                     self._unheard.add(found)
@@ -212,7 +221,7 @@ class _Hints:
         self._fired.append(code)
 
     def _throw(self, code: CodeType, offset: int, exception: BaseException) -> None:
-        index = self._index.get(id(code))
+        index = self._index.get(_identity(code))
         if index is not None:
             self._unheard.add(index)
 
@@ -229,8 +238,8 @@ class _Hints:
         monitoring, tool, local, index = _monitoring(), self._tool, self._local, self._index
         # Once per code object (a generator's start and resumes), keyed by
         # id: a code object's hash is worked out anew from its contents.
-        for code in {id(code): code for code in fired}.values():
-            found = index.get(id(code))
+        for code in {_identity(code): code for code in fired}.values():
+            found = index.get(_identity(code))
             if found is None:
                 continue  # listened to by an earlier Activity (3.12-3.13 keep that)
             monitoring.set_local_events(tool, code, local)
@@ -277,11 +286,11 @@ class Activity:
         self._counter_starts: list[int] = []
         self._table_starts: list[int] = []
         self._codes: list[tuple[int, int, tuple[int, int, int, int]]] = []
-        #: (code object, *steps) -> bits, for steps without raises seen before.
-        self._known: dict[tuple[int, ...], int] = {}
+        #: (code object, steps) -> bits, for steps without raises seen before.
+        self._known: dict[tuple[int, tuple[int, ...]], int] = {}
         #: 3.12+: which code objects started, from ``_monitoring()``
         #: (None: every look reads every counter).
-        self._code_index: dict[int, int] = {}  # by id(code object)
+        self._code_index: dict[int, int] = {}  # by _identity(code object)
         self._hints = _Hints.start(self) if hints else None
         self._unseen: set[int] = set()
         #: Found on another thread's stack at the last look: such a frame may
@@ -352,7 +361,7 @@ class Activity:
         found: list[Ran] = []
         for code in sorted(codes):
             v, n = self._counter_starts[code], self._codes[code][2][1] - self._codes[code][2][0]
-            bits = self._ran(code, marks[v : v + n], tables)
+            bits = self._ran(code, marks[v : v + n], self._marks[v : v + n], tables)
             if bits:
                 h, c, _ = self._codes[code]
                 found.append((h, c, bits))
@@ -380,6 +389,7 @@ class Activity:
             _, c, (a, b, t0, t1) = self._codes[code]
             v, t = self._counter_starts[code], self._table_starts[code]
             now = probe_marks(self._counters[v : v + b - a])
+            then = self._marks[v : v + b - a]
             tables = (
                 {
                     x
@@ -390,9 +400,9 @@ class Activity:
                 if t1 > t0
                 else _NO_TABLES
             )
-            if now == self._marks[v : v + b - a] and not tables:
+            if now == then and not tables:
                 continue
-            bits = self._ran(code, now, tables)
+            bits = self._ran(code, now, then, tables)
             self._marks[v : v + b - a] = now
             for x in tables:
                 self._lens[x] = len(self._tables[x])
@@ -436,7 +446,7 @@ class Activity:
             held = False
             f: FrameType | None = frame
             while f is not None:
-                code = index.get(id(f.f_code))
+                code = index.get(_identity(f.f_code))
                 if code is not None:
                     found.add(code)
                     held = True
@@ -459,15 +469,20 @@ class Activity:
             self._held_tables = [self._tables[t] for t in self._held]
             self._held_totals = [sum(self._copies[t].values()) for t in self._held]
 
-    def _ran(self, code: int, now: list[int], moved_tables: set[int] | frozenset[int]) -> int:
+    def _ran(
+        self, code: int, now: list[int], then: list[int], moved_tables: set[int] | frozenset[int]
+    ) -> int:
         """The bits of code object ``code`` (its index among all watched)
-        for what ran since the last look, its counters' marks being ``now``;
-        the copies of its raise tables move on to now."""
-        h, c, (a, b, t0, t1) = self._codes[code]
-        v, t = self._counter_starts[code], self._table_starts[code]
+        for what ran since the last look, its counters' marks being ``now``
+        and ``then`` as of the last look; the copies of its raise tables move
+        on to now."""
+        h, c, (_, _, t0, t1) = self._codes[code]
+        t = self._table_starts[code]
         # Marks and values differ by a constant (or not at all), with one
         # sign: the difference of values is that of marks, in either order.
-        steps = [abs(x - y) for x, y in zip(now, self._marks[v : v + b - a], strict=True)]
+        # (Maps, not a comprehension: C speed.  The lengths are equal: both
+        # are this code object's counters.)
+        steps = tuple(map(abs, map(sub, now, then)))
         raises: list[dict[int, int]] = [] if moved_tables else [{}] * (t1 - t0)
         for table in range(t, t + t1 - t0) if moved_tables else ():
             if table not in moved_tables:
@@ -483,7 +498,7 @@ class Activity:
             return ran_bits(instructions, branches)
         # Tests that take one path through a function the same number of
         # times (most of them) give the same steps: their bits are kept.
-        key = (code, *steps)
+        key = (code, steps)
         bits = self._known.get(key)
         if bits is None:
             bits = handle.code_bits_from(c, steps)
