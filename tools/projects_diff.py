@@ -464,6 +464,83 @@ MORE_PROJECTS: tuple[Project, ...] = (
         floor=50.0,
         hypothesis_examples=10,
     ),
+    # On 3.10 the measured ways differ by design: pytest imports typing_extensions
+    # (through exceptiongroup) before the hook, so the run warns
+    # bytecode-cov-early-import (a new warning) and caches nothing; the tests'
+    # outcomes are the same.
+    Project(
+        name="typing_extensions",
+        version="4.16.0",
+        why="a single big module of typing backports: Protocols, TypedDict, "
+        "get_type_hints/annotations, metaclass and __class_getitem__ tricks; on 3.10 "
+        "pytest imports it (via exceptiongroup) before the hook, so there only its "
+        "functions are measured; the test file sits beside the module in src/",
+        measure=("typing_extensions",),
+        tests=("src/test_typing_extensions.py",),
+        remove=("src/typing_extensions.py",),
+        floor=30.0,
+    ),
+    Project(
+        name="executing",
+        version="2.3.0",
+        why="maps a frame's f_lasti to its AST node by reading the code object's "
+        "bytecode (dis, co_positions, its own compile of the source to compare); "
+        "knows about pytest's assertion rewriting",
+        measure=("executing",),
+        tests=("tests",),
+        remove=("executing",),
+        deselect=(("tests/test_ipython.py", "runs IPython in a subprocess (not installed)"),),
+        floor=40.0,
+    ),
+    # pluggy (1.7.0) cannot be an entry: pytest-bytecode refuses --bytecode-cov=pluggy
+    # ("pluggy is never measured: the run itself is made of it").
+    Project(
+        name="marshmallow",
+        version="4.3.1",  # the last release for 3.10 (4.4.0 needs 3.11)
+        why="schema classes built by a metaclass from declared fields, decorators "
+        "registering hooks by attribute, many small validator callables",
+        measure=("marshmallow",),
+        tests=("tests",),
+        remove=("src",),
+        args=(
+            (
+                "-k not (test_invalid_datetime_deserialization and :)",
+                "two parameters of the test are datetime.now() formatted at collection, so "
+                "their test ids differ from run to run",
+            ),
+        ),
+        floor=60.0,
+    ),
+    Project(
+        name="pyflakes",
+        version="4.0.3",  # the last release for 3.10 (4.1.0 needs 3.11)
+        why="an AST visitor dispatching on node class names (getattr), deep "
+        "recursion over syntax trees; tests ship inside the package",
+        measure=("pyflakes",),
+        tests=("--pyargs", "pyflakes.test"),
+        remove=("pyflakes",),
+        floor=60.0,
+    ),
+    Project(
+        name="markdown",
+        version="3.10.3",  # the last release for 3.10 (3.11 and later need 3.11)
+        why="extension registry of processors (regex-driven), ElementTree "
+        "serialisation, entry points; unittest test cases",
+        measure=("markdown",),
+        # test_legacy.py last: at import it calls warnings.simplefilter("error"), and
+        # the PytestCollectionWarning of the next module collected (test_md_in_html.py
+        # imports unittest.TestSuite, not collectable, it has an __init__) is then a
+        # collection error that stops the run.
+        tests=(
+            "tests/test_apis.py",
+            "tests/test_extensions.py",
+            "tests/test_meta.py",
+            "tests/test_syntax",
+            "tests/test_legacy.py",
+        ),
+        remove=("markdown",),
+        floor=60.0,
+    ),
 )
 
 WAYS = ("plain", "cold", "warm", "xdist")
