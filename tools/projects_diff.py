@@ -607,10 +607,11 @@ def ensure_venv(project: Project, pdir: Path) -> Path:
 
 
 def ensure_sdist(project: Project, pdir: Path) -> Path:
-    """The unpacked sdist (downloaded once)."""
+    """The unpacked sdist (downloaded once per pinned version: the marker
+    names the version, so a changed pin downloads again)."""
     sdist = pdir / "sdist"
     done = sdist / ".unpacked"
-    if done.exists():
+    if done.exists() and done.read_text() == project.version:
         return next(p for p in sdist.iterdir() if p.is_dir())
     shutil.rmtree(sdist, ignore_errors=True)
     sdist.mkdir(parents=True)
@@ -638,7 +639,7 @@ def ensure_sdist(project: Project, pdir: Path) -> Path:
         else:  # pragma: no cover - old patch releases
             tar.extractall(sdist)
     archive.unlink()
-    done.write_text("")
+    done.write_text(project.version)
     return next(p for p in sdist.iterdir() if p.is_dir())
 
 
