@@ -508,6 +508,16 @@ THROW_RETURN_LANDS_BY_LOW_BYTE: Final[bool] = PY == (3, 11)
 #: attributes a raise there to the CALL, as an unspecialised run would.
 PRECALL_RAISES_FOR_CALL: Final[bool] = PY == (3, 11)
 
+#: 3.12+: ``sys.monitoring`` makes an exception handler's first instruction
+#: a line start when it has a line, END_ASYNC_FOR excepted (``initialize_lines``
+#: in CPython's instrumentation.c: the end of an ``async for`` loop makes no
+#: line event of its own).  A stub in front of an END_ASYNC_FOR is the
+#: handler's first instruction, so what the engine inserts there has no
+#: position, or the loop's end gives a LINE event that plain code does not.
+#: (Neither does the END_ASYNC_FOR start a line when reached in turn: it
+#: never does.)
+END_ASYNC_FOR_STARTS_NO_LINE: Final[bool] = HAS_SYS_MONITORING
+
 #: 3.14+: instructions that may re-raise the exception they hold straight to
 #: the handler, adding no traceback entry (CLEANUP_THROW in ``yield from`` and
 #: ``await``, END_ASYNC_FOR).  Stubs that read the raise site from the

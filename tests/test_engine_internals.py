@@ -472,3 +472,31 @@ def test_leads_to_crosses_straight_runs_as_the_plain_search_does() -> None:
     assert answered_from_bits >= 3  # the line of terms, the loops, the literal at least
     literal_flow = _Flow(codes[0])
     assert literal_flow.run_end[0] > len(literal_flow.normal) // 2  # one long run
+
+
+@pytest.mark.skipif(not versions.HAS_COLUMN_POSITIONS, reason="3.10 has no location table")
+def test_units_given_no_position_keep_every_other_position() -> None:
+    """``tables.without_positions`` over the stdlib's code objects: the units
+    it blanks read as no position, every other unit as before (a line change
+    of an entry whose units all lose their position moves on to the next
+    entry that keeps one)."""
+    import random
+
+    from pytest_bytecode.engine.tables import without_positions
+
+    rng = random.Random(20261207)
+    checked = 0
+    for code in _stdlib_code():
+        units = len(code.co_code) // 2
+        if units < 2:
+            continue
+        before = list(code.co_positions())
+        first = rng.randrange(units)
+        blank = set(range(first, min(units, first + rng.randrange(1, 40))))
+        blank.update(rng.sample(range(units), min(units, 3)))
+        table = without_positions(code.co_linetable, blank)
+        after = list(code.replace(co_linetable=table).co_positions())
+        expected = [(None,) * 4 if u in blank else p for u, p in enumerate(before)]
+        assert after == expected, code.co_qualname
+        checked += 1
+    assert checked > 1000

@@ -130,3 +130,54 @@ def main():
 def test_probe_before_a_loop_header_traces_as_in_plain_code() -> None:
     plain, got = _plain_and_instrumented(textwrap.dedent(PROBE_BEFORE_THE_LOOP), "<probe before>")
     assert got == plain
+
+
+# --- 3. The end of an ``async for`` loop ----------------------------------------
+
+ASYNC_FOR = """
+class Letters:
+    def __init__(self, text):
+        self._it = iter(text)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            return next(self._it)
+        except StopIteration:
+            raise StopAsyncIteration
+
+
+async def loops():
+    async for letter in Letters("ab"):
+        x = letter
+    async for letter in Letters("c"):
+        if letter == "z":
+            break
+    else:
+        x = 1
+    y = [c async for c in Letters("de")]
+    async for a in Letters("fg"):
+        async for b in Letters("h"):
+            y.append(a + b)
+    return x, y
+
+
+def main():
+    coroutine = loops()
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+"""
+#: (Reported on 3.12: the stub in front of the END_ASYNC_FOR that ends each
+#: loop had the loop's line, and sys.monitoring makes a handler's first
+#: instruction with a line a line start, END_ASYNC_FOR excepted: each loop's
+#: end gave one more 'line' event, at the ``async for`` line, than plain code.)
+
+
+def test_the_end_of_an_async_for_loop_traces_as_in_plain_code() -> None:
+    plain, got = _plain_and_instrumented(textwrap.dedent(ASYNC_FOR), "<async for>")
+    assert ("return", "main", 36, None) in plain  # it ran to its end
+    assert got == plain

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -89,6 +89,7 @@ from pytest_bytecode.engine.tables import (
     grow_locations,
     without_line,
     without_position,
+    without_positions,
 )
 
 #: Stack slots a probe needs on top of whatever the code has pushed.
@@ -618,6 +619,8 @@ class _Rewriter:
         layout = assemble(splice, where, entries, code.co_linetable)
         if landings:
             layout.linetable = _prefixes_without_position(layout)
+        if versions.END_ASYNC_FOR_STARTS_NO_LINE:
+            layout.linetable = _before_end_async_for_without_position(layout, self.ops)
         if catch_all_at >= 0:
             first = splice.position(catch_all_at, GLUED_PROBE)
             layout.linetable = _catch_all_without_line(layout, first, setup_finally)
@@ -785,6 +788,29 @@ def _prefixes_without_position(layout: Layout) -> bytes:
         if raw[2 * unit] == send and raw[2 * unit - 2] == ext:
             table = without_position(table, unit - 1)
     return table
+
+
+def _before_end_async_for_without_position(layout: Layout, ops: Sequence[int]) -> bytes:
+    """3.12+: the location table of ``layout`` with the code inserted in
+    front of each END_ASYNC_FOR (its handler's stubs, a probe) given no
+    position (:data:`versions.END_ASYNC_FOR_STARTS_NO_LINE`).
+
+    ``ops`` are the original code's opcodes by unit.  Code is inserted in
+    front of an original unit by cutting the original code there, so the
+    END_ASYNC_FOR begins a piece of original code, and what was inserted is
+    the pieces between it and the piece of original code before.
+    """
+    starts, tags = layout.starts, layout.tags
+    end_async_for = _OP["END_ASYNC_FOR"]
+    blank: set[int] = set()
+    for i, tag in enumerate(tags):
+        if tag < 0 or tag & 3 != AT or ops[tag >> 2] != end_async_for:
+            continue
+        first = i
+        while first > 0 and (tags[first - 1] < 0 or tags[first - 1] & 3 != AT):
+            first -= 1
+        blank.update(range(starts[first], starts[i]))
+    return without_positions(layout.linetable, blank) if blank else layout.linetable
 
 
 def _catch_all_without_line(layout: Layout, first: int, setup_finally: int) -> bytes:

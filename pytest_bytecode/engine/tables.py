@@ -265,6 +265,19 @@ def without_line(table: bytes, start: int, size: int) -> bytes:
     return table
 
 
+def _entry_bounds(table: bytes) -> Iterator[tuple[int, int]]:
+    """3.11+: where each entry of the location table ``table`` begins (its
+    header byte, bit 7 set) and ends."""
+    h = 0
+    n = len(table)
+    while h < n:
+        end = h + 1
+        while end < n and table[end] < 128:
+            end += 1
+        yield h, end
+        h = end
+
+
 def without_position(table: bytes, unit: int) -> bytes:
     """3.11+: the location table ``table`` with code unit ``unit`` given no
     position.
@@ -277,13 +290,8 @@ def without_position(table: bytes, unit: int) -> bytes:
     a landing, see ``instrument._Rewriter._landing``.)
     """
     at = 0  # units before the entry at byte h
-    h = 0
-    n = len(table)
-    while h < n:
+    for h, end in _entry_bounds(table):
         header = table[h]
-        end = h + 1
-        while end < n and table[end] < 128:
-            end += 1
         size = (header & 7) + 1
         if at <= unit < at + size:
             if (header >> 3) & 15 == _NONE:
@@ -305,8 +313,118 @@ def without_position(table: bytes, unit: int) -> bytes:
                     out += body
             return bytes(out) + table[end:]
         at += size
-        h = end
     return table
+
+
+def without_positions(table: bytes, units: set[int]) -> bytes:
+    """3.11+: the location table ``table`` with each code unit of ``units``
+    given no position.
+
+    The entries before the one that covers the first such unit are kept as
+    they are; from there on every entry is written anew, in the long form
+    (or of no position), units of one position together: an entry of no
+    position leaves the line that the next entry counts from unchanged, and
+    the line changes of the entries that lose their units move to the next
+    entry that has a position.  (Used for what the engine inserts in front
+    of an END_ASYNC_FOR, see ``instrument._before_end_async_for_without_position``.)
+    """
+    first = min(units)
+    at = 0  # units before the entry at byte h
+    n = len(table)
+    line = 0  # the line the entry at h counts from (relative: only changes matter)
+    kept = n
+    kept_line = start = 0
+    # The position of every unit from the entry covering ``first`` on.
+    positions: list[tuple[int, int, int, int] | None] = []
+    for h, end in _entry_bounds(table):
+        header = table[h]
+        size = (header & 7) + 1
+        if at + size > first and kept == n:
+            kept, kept_line, start = h, line, at
+        code = (header >> 3) & 15
+        body = table[h + 1 : end]
+        position: tuple[int, int, int, int] | None
+        if code == _NONE:
+            position = None
+        elif code == _LONG:
+            values = _read_location_varints(body, 4)
+            delta = values[0] >> 1 if not values[0] & 1 else -(values[0] >> 1)
+            line += delta
+            position = (line, line + values[1], values[2], values[3])
+        elif code == _NO_COLUMNS:
+            values = _read_location_varints(body, 1)
+            delta = values[0] >> 1 if not values[0] & 1 else -(values[0] >> 1)
+            line += delta
+            position = (line, line, 0, 0)
+        elif code >= 10:  # one line: the change is in the code, two column bytes
+            line += code - 10
+            position = (line, line, body[0] + 1, body[1] + 1)
+        else:  # short: no change of line, one byte of columns
+            column = (code << 3) | ((body[0] >> 4) & 7)
+            position = (line, line, column + 1, column + (body[0] & 15) + 1)
+        if kept < n:
+            positions.extend([position] * size)
+        at += size
+    if kept == n:
+        return table
+    out = bytearray(table[:kept])
+    line = kept_line
+    run: list[tuple[int, int, int, int] | None] = []
+    for unit, position in enumerate(positions, start):
+        if unit in units:
+            position = None
+        if run and (run[-1] != position or len(run) == 8):
+            line = _long_entry(out, run[0], len(run), line)
+            run = []
+        run.append(position)
+    if run:
+        _long_entry(out, run[0], len(run), line)
+    return bytes(out)
+
+
+def _read_location_varints(body: bytes, count: int) -> list[int]:
+    """``count`` varints of a location table (six bits a byte, the low bits
+    first, bit 6 set while more follow: not the exception table's order) from
+    the start of ``body``."""
+    values = []
+    k = 0
+    for _ in range(count):
+        value = shift = 0
+        while True:
+            byte = body[k]
+            k += 1
+            value |= (byte & 63) << shift
+            shift += 6
+            if not byte & 64:
+                break
+        values.append(value)
+    return values
+
+
+def _write_location_varint(out: bytearray, value: int) -> None:
+    while value >= 64:
+        out.append(64 | (value & 63))
+        value >>= 6
+    out.append(value)
+
+
+def _long_entry(
+    out: bytearray, position: tuple[int, int, int, int] | None, size: int, line: int
+) -> int:
+    """Write one entry of ``size`` (1-8) units at ``position`` (columns plus
+    one, 0 for none; None: no position) counting from ``line``; the line the
+    next entry counts from."""
+    if position is None:
+        out.append(_NO_POSITION | (size - 1))
+        return line
+    new_line, end_line, column, end_column = position
+    delta = new_line - line
+    out.append(0x80 | (_LONG << 3) | (size - 1))
+    _write_location_varint(out, (-delta << 1) | 1 if delta < 0 else delta << 1)
+    _write_location_varint(out, end_line - new_line)
+    _write_location_varint(out, column)
+    _write_location_varint(out, end_column)
+    return new_line
 
 
 def _pairs(out: bytearray, nbytes: int, first_delta: int, rest_delta: int) -> None:
