@@ -19,7 +19,11 @@ importlib's own frames) and writes the ``.pyc``.  The instrumented code is
 then compiled from the bytes the cache key hashes, with
 ``SourceLoader.source_to_code`` itself (``dont_inherit=True``, the
 interpreter's optimisation level) and warnings ignored, since the plain
-compile gave them.  The methods are marked as importlib's own frames (their
+compile gave them.  A loader class with a ``source_to_code`` of its own (a
+source transformer such as beartype.claw's, another optimisation level)
+compiles by rules the bytes do not tell: its module's code is the one the
+plain ``get_code`` made, instrumented, neither taken from the cache nor
+stored.  The methods are marked as importlib's own frames (their
 code carries importlib's file name), so Python's import machinery cuts them
 from tracebacks like its own: a ``SyntaxError`` in a measured module, or an
 exception raised by its body, reads exactly as without the plugin.  Everything else the hook does
@@ -86,6 +90,10 @@ except ImportError:  # pragma: no cover - every CPython 3.10-3.15 has it
 _PLAIN_GET_CODE = next(
     k.__dict__["get_code"] for k in _Loader.__mro__[1:] if "get_code" in k.__dict__
 )
+
+#: ``SourceLoader.source_to_code``: a loader class with another one compiles
+#: in a way of its own (see ``measured_code`` in :func:`_methods`).
+_PLAIN_SOURCE_TO_CODE = _Loader.source_to_code
 
 #: The cache part of a module's read plans, beside its code's entry.
 PLANS = "-plans"
@@ -228,9 +236,10 @@ class Measurement:
         other._unstored_plans = self._unstored_plans
 
     def instrumented(
-        self, fullname: str, filename: str, source: bytes, code: types.CodeType, key: str
+        self, fullname: str, filename: str, source: bytes, code: types.CodeType, key: str | None
     ) -> types.CodeType:
-        """Instrument the freshly compiled ``code``, store and register it.
+        """Instrument the freshly compiled ``code``, store (under ``key``;
+        None: not stored) and register it.
 
         A module the engine fails on runs as compiled, with a warning: a
         fault of the measuring tool must never change what the code does.
@@ -246,13 +255,16 @@ class Measurement:
         self.trace(f"instrument {fullname} ({filename})")
         excluded = self.selector.excluded_lines_of(source, filename)
         no_branch = self.selector.no_branch_lines_of(source)
-        try:
-            # The read plans go in an entry of their own, read only when
-            # counts are: an import from the cache reads the code alone.
-            self.cache.put(key, inst.dumps(plans=False), excluded, no_branch)
-            self.cache.put(key, inst.dumps_plans(), part=PLANS)
-        except Exception as exc:  # the engine's serialiser must never fail a run
-            self.trace(f"cache store for {filename} failed: {exc}")
+        if key is None:
+            self.trace(f"not cached: {fullname} ({filename}), compiled by its loader's own rules")
+        else:
+            try:
+                # The read plans go in an entry of their own, read only when
+                # counts are: an import from the cache reads the code alone.
+                self.cache.put(key, inst.dumps(plans=False), excluded, no_branch)
+                self.cache.put(key, inst.dumps_plans(), part=PLANS)
+            except Exception as exc:  # the engine's serialiser must never fail a run
+                self.trace(f"cache store for {filename} failed: {exc}")
         self._register(filename, source, inst, excluded, no_branch)
         return inst.code
 
@@ -361,15 +373,23 @@ def _methods(
         path = self.get_filename(fullname)
         if not measures(self, fullname, path):
             return previous_get_code(self, fullname)
+        plain = None
         if not isinstance(self, RewritingLoader):
             # What the plain import does besides making the code, it does
             # here too: read the .pyc or compile (the compile's warnings, its
             # SyntaxError under -W error) and write the .pyc.
-            _PLAIN_GET_CODE(self, fullname)
-        return measured_code(self, fullname, path)
+            plain = _PLAIN_GET_CODE(self, fullname)
+        return measured_code(self, fullname, path, plain)
 
-    def measured_code(self: Any, fullname: str, path: str) -> Any:
+    def measured_code(self: Any, fullname: str, path: str, plain: Any) -> Any:
         source = self.get_data(path)
+        if plain is not None and type(self).source_to_code is not _PLAIN_SOURCE_TO_CODE:
+            # A loader class that compiles in a way of its own (a source
+            # transformer: beartype.claw's, a user's): its code depends on
+            # more than the bytes (the transformer, its settings), so it is
+            # neither taken from the cache nor stored, and the code measured
+            # is the plain import's own, .pyc or compile as the loader did.
+            return measurement.instrumented(fullname, path, source, plain, None)
         rewritten = isinstance(self, RewritingLoader)
         key = measurement.key(path, source, rewritten)
         code = measurement.cached(fullname, path, source, key)
@@ -392,8 +412,7 @@ def _methods(
         if type(self).get_code is get_code and not isinstance(self, RewritingLoader):
             # The plain import's get_code runs right under this frame, as
             # under importlib's exec_module: a SyntaxError shows its frames.
-            _PLAIN_GET_CODE(self, name)
-            code = measured_code(self, name, path)
+            code = measured_code(self, name, path, _PLAIN_GET_CODE(self, name))
         else:  # a subclass's get_code (a user's loader), or pytest's rewriting
             code = self.get_code(name)
         with measurement.collector.importing():
