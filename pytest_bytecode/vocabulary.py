@@ -889,7 +889,7 @@ _check(RULES)
 NOT_PORTABLE: dict[str, str] = _suggestions(RULES)
 
 #: Every opname a portable listing can show.
-PORTABLE_OPNAMES: frozenset[str] = versions.KNOWN_OPNAMES - NOT_PORTABLE.keys()
+PORTABLE_OPNAMES: frozenset[str] = versions.KNOWN_OPNAMES - frozenset(NOT_PORTABLE)
 
 
 def portable_opnames(opname: str) -> tuple[str, ...]:

@@ -104,3 +104,37 @@ def test_own_package_is_taken_off_the_rewrite_marks(pytestconfig: pytest.Config)
         assert "tests_other_pkg" in hook._must_rewrite
     finally:
         sys.meta_path.remove(hook)
+
+
+#: Annotations of module-level names whose outer type is a builtin, by name.
+_BUILTIN_TYPES = {
+    t.__name__: t for t in (bool, bytes, dict, float, frozenset, int, list, set, str, tuple)
+}
+
+
+def test_module_level_values_are_what_their_annotations_say() -> None:
+    """Every annotated module-level name of the package whose annotation's
+    outer type is a builtin (``frozenset[str]``, ``Final[dict[...]]``) holds
+    a value of that type.  A runtime type checker's import hook that a test
+    leaves in place (``beartype.claw.beartype_all()``) checks them when the
+    run imports its report modules at its end: ``frozenset - dict.keys()`` is
+    a ``set``, and a ``frozenset[str]`` holding one failed the run's report."""
+    import importlib
+    import pkgutil
+    import re
+
+    checked = 0
+    for info in pkgutil.walk_packages(pytest_bytecode.__path__, "pytest_bytecode."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, annotation in vars(module).get("__annotations__", {}).items():
+            text = annotation if isinstance(annotation, str) else repr(annotation)
+            text = re.sub(r"^(?:typing\.)?(?:Final|ClassVar)\[(.*)\]$", r"\1", text)
+            outer = _BUILTIN_TYPES.get(re.split(r"[\[ |]", text, maxsplit=1)[0])
+            if outer is None or " | " in text or name not in vars(module):
+                continue
+            value = vars(module)[name]
+            assert isinstance(value, outer), f"{info.name}.{name}: {text}, {type(value)}"
+            checked += 1
+    assert checked > 50
