@@ -594,6 +594,129 @@ def test_a_fresh_import_of_functools_is_measured_and_cached(pytester: pytest.Pyt
         assert list(folder.glob("*.bin")), tag
 
 
+TRANSFORMING_LOADER = """
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    class Transforming(importlib.machinery.SourceFileLoader):
+        \"\"\"Compiles a transformed source, as beartype.claw's loader does.\"\"\"
+
+        def source_to_code(self, data, path, *, _optimize=-1):
+            data = data.replace(b'"original"', b'"transformed"')
+            return compile(data, path, "exec", dont_inherit=True, optimize=_optimize)
+
+    class Optimizing(importlib.machinery.SourceFileLoader):
+        \"\"\"Compiles with -OO's level whatever the interpreter's.\"\"\"
+
+        def source_to_code(self, data, path, *, _optimize=-1):
+            return super().source_to_code(data, path, _optimize=2)
+
+    def load(name, loader_class):
+        import pkg
+
+        path = pkg.__file__
+        spec = importlib.util.spec_from_file_location(name, path, loader=loader_class(name, path))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def test_plain():
+        import pkg
+
+        assert pkg.f() == "original"
+        assert pkg.g.__doc__ == "Said."
+
+    def test_transformed():
+        assert load("pkg_t", Transforming).f() == "transformed"
+
+    def test_optimized():
+        module = load("pkg_o", Optimizing)
+        assert module.f() == "original"
+        assert module.g.__doc__ is None
+"""
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("order", ["plain-first", "own-loader-first"])
+def test_a_loader_that_compiles_its_own_way_is_measured_as_it_compiles(
+    pytester: pytest.Pytester, order: str
+) -> None:
+    """A ``SourceFileLoader`` subclass with a ``source_to_code`` of its own
+    (a source transformer, or another optimisation level) runs the code it
+    compiles, measured, cold and warm, whichever import of the same file
+    came first: such code is not cached, and the plain import's entry is
+    not served to it."""
+    _write(
+        pytester.path,
+        {"pkg/__init__.py": 'def f():\n    return "original"\n\ndef g():\n    """Said."""\n'},
+    )
+    test = textwrap.dedent(TRANSFORMING_LOADER)
+    if order == "own-loader-first":  # pytest runs a module's tests in file order
+        head, plain, rest = re.split(r"(?m)^(def test_plain\(\):\n(?:    .*\n|\n)*?)(?=def )", test)
+        test = head + rest + "\n\n" + plain
+    (pytester.path / "test_loaders.py").write_text(test)
+    args = ["-p", "no:randomly", "--bytecode-cov=pkg", "--bytecode-cov-report=json:c.json"]
+    for tag in ("cold", "warm"):
+        result = pytester.runpytest_subprocess(*args)
+        result.assert_outcomes(passed=3)
+        f = next(
+            c
+            for c in _report(pytester, "c.json")["pkg/__init__.py"]["code_objects"]
+            if c["qualname"] == "f"
+        )
+        assert _counts(f) == [3] * len(_counts(f)), tag  # three loads, each measured
+    folder = pytester.path / ".pytest_cache" / "d" / "pytest-bytecode"
+    assert len(list(folder.glob("*-plans.bin"))) <= 1  # the plain import's entry alone
+
+
+@pytest.mark.subprocess
+def test_line_events_of_a_measured_module_are_the_plain_ones(pytester: pytest.Pytester) -> None:
+    """``sys.settrace`` events of a measured module's frames, through the
+    import hook and the cache (cold, then warm), equal those of the plain
+    run: here the ends of ``async for`` loops, which on 3.12 gave one more
+    line event each."""
+    from test_engine_trace_events import ASYNC_FOR
+
+    _write(pytester.path, {"pkg/__init__.py": "", "pkg/loops.py": ASYNC_FOR})
+    pytester.makepyfile(
+        test_events="""
+        import json
+        import sys
+
+        from pkg import loops
+
+        def test_events():
+            seen = []
+
+            def trace(frame, event, arg):
+                if frame.f_code.co_filename == loops.__file__:
+                    seen.append((event, frame.f_code.co_name, frame.f_lineno))
+                return trace
+
+            sys.settrace(trace)
+            try:
+                loops.main()
+            finally:
+                sys.settrace(None)
+            with open("events.json", "w") as out:
+                json.dump(seen, out)
+        """
+    )
+    runs = {}
+    for tag, args in [
+        ("plain", []),
+        ("cold", ["--bytecode-cov=pkg"]),
+        ("warm", ["--bytecode-cov=pkg"]),
+    ]:
+        result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
+        result.assert_outcomes(passed=1)
+        runs[tag] = json.loads((pytester.path / "events.json").read_text())
+    assert ["line", "loops", 19] in runs["plain"]  # it ran the loops
+    assert runs["cold"] == runs["plain"]
+    assert runs["warm"] == runs["plain"]
+
+
 def test_entries_of_the_old_layout_are_removed_once(tmp_path: Path) -> None:
     """Before layout 5 every key had a file of its own that no run removed:
     the first run of this layout removes them, and only them."""
