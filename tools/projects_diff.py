@@ -213,6 +213,14 @@ PROJECTS: tuple[Project, ...] = (
     ),
 )
 
+#: dill's tests, installed in the venv with the package (relative to the run directory).
+_DILL_TESTS = (
+    f"../venv/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages/dill/tests"
+)
+
+#: Why some of dill's tests fail under pytest.
+_DILL_MAIN = "written to run as the script __main__ (pickles by reference from __main__)"
+
 #: More projects, run when named or with ``--more`` (not by default: CI runs
 #: the default set).  Each was identical in every way on 3.10-3.13 when added,
 #: unless its entry says otherwise.
@@ -540,6 +548,119 @@ MORE_PROJECTS: tuple[Project, ...] = (
         ),
         remove=("markdown",),
         floor=60.0,
+    ),
+    Project(
+        name="dill",
+        version="0.4.1",
+        why="pickles functions, code objects, frames and modules by value (rebuilds "
+        "code objects from their fields, introspects co_* attributes and globals); "
+        "tests ship inside the package",
+        measure=("dill",),
+        tests=("--pyargs", "dill.tests"),
+        remove=("dill",),
+        deselect=tuple(
+            (
+                f"{_DILL_TESTS}/{name}",
+                f"fails plain when run in one pytest process with the others ({why}); "
+                "passes alone: dill runs each test file as its own script",
+            )
+            for name, why in (
+                ("test_objects.py", "ReferenceError from a dead weakref in dill.__diff"),
+                ("test_registered.py", "finds PrettyPrinterType, StreamHandlerType pickled"),
+                ("test_selected.py", "OSError: bad file descriptor closing a temp file"),
+            )
+        )
+        + tuple(
+            (nodeid, f"fails plain under pytest: {why}")
+            for nodeid, why in (
+                ("test_abc.py::test_abc_non_local", _DILL_MAIN),
+                ("test_classdef.py::test_class_objects", _DILL_MAIN),
+                ("test_recursive.py::test_recursive_function", _DILL_MAIN),
+                ("test_sources.py::test_isfrommain", _DILL_MAIN),
+                ("test_sources.py::test_importable", _DILL_MAIN),
+                ("test_temp.py::test_the_rest", _DILL_MAIN),
+                ("test_session.py::test_session_main", _DILL_MAIN),
+                ("test_session.py::test_session_other", "pickles pytest's capture streams"),
+                ("test_session.py::test_load_module_asdict", _DILL_MAIN),
+                (
+                    f"{_DILL_TESTS}/test_threads.py",
+                    "pickles threads holding pytest's capture streams",
+                ),
+                ("test_classdef.py::test_attr", _DILL_MAIN),
+                (
+                    f"{_DILL_TESTS}/test_logger.py",
+                    "its arguments are not fixtures (should_trace, stream_trace)",
+                ),
+            )
+        ),
+        args=(
+            (
+                f"-o pythonpath={_DILL_TESTS}",
+                "test modules import each other as top-level modules (import test_source): "
+                "dill runs them as scripts from dill/tests",
+            ),
+            (
+                "-W ignore:BuiltinImporter.module_repr:DeprecationWarning",
+                "3.10: under -n 2 test_moduledict.py::test_doctest warns that "
+                "BuiltinImporter.module_repr() is deprecated (plain under -n 2 alike)",
+            ),
+        ),
+        floor=40.0,
+    ),
+    Project(
+        name="beartype",
+        version="0.23.1",
+        why="heavy introspection of code objects, frames and annotations; generates "
+        "wrapper functions by exec; beartype.claw is an import hook of its own that "
+        "rewrites modules' ASTs; filterwarnings=error",
+        measure=("beartype",),
+        tests=("beartype_test",),
+        # .coveragerc: its [report] include = beartype/* (relative to the run
+        # directory) would leave the installed copy out of the report, and its
+        # fail_under = 75 would apply to it.
+        remove=("beartype", ".coveragerc"),
+        deselect=(
+            (
+                "beartype_test/a00_unit/a90_claw/a20_importlib/test_clawimpfilefinder.py"
+                "::test_make_beartype_file_finder_path_hook_index",
+                "finds the beartype package beside beartype_test, deleted from the run "
+                "directory so that the installed copy is imported",
+            ),
+            *(
+                (
+                    f"beartype_test/a00_unit/a20_util/func/test_utilfuncfile.py::{name}",
+                    "3.13: fails plain under -n 2 (a test run before it on the same worker "
+                    "leaves '<string>' in linecache.cache, so an eval'd lambda counts as "
+                    "defined on disk)",
+                )
+                for name in ("test_is_func_file", "test_get_func_filename_or_none")
+            ),
+        ),
+        floor=40.0,
+    ),
+    Project(
+        name="decorator",
+        version="5.3.2",
+        why="builds signature-preserving wrappers by compiling source with exec "
+        "(FunctionMaker), copies __code__ attributes, inspects frames; doctests of "
+        "documentation.py driven by the tests",
+        measure=("decorator",),
+        tests=("tests/test.py",),
+        remove=("src",),
+        floor=50.0,
+    ),
+    Project(
+        name="wrapt",
+        version="2.5.2",
+        why="object proxies and function wrappers (descriptor protocol, __wrapped__, "
+        "__code__ reached through the proxy), post-import hooks on the import system, "
+        "monkey patching; the C extension _wrappers is used unless "
+        "WRAPT_DISABLE_EXTENSIONS=1 is set around the tool (then the pure-Python "
+        "wrappers are measured too)",
+        measure=("wrapt",),
+        tests=("tests/core",),
+        remove=("src",),
+        floor=40.0,
     ),
 )
 
