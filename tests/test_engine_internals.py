@@ -500,3 +500,33 @@ def test_units_given_no_position_keep_every_other_position() -> None:
         assert after == expected, code.co_qualname
         checked += 1
     assert checked > 1000
+
+
+def test_instrumented_code_names_what_the_original_names() -> None:
+    """``co_names`` of instrumented code is the original's (what
+    ``inspect.getclosurevars`` and tools that find the globals a function
+    uses read), over the stdlib's code objects; but where a handler stub
+    reads an attribute by name: ``tb_lasti`` on 3.10, and in code with a
+    bare ``raise`` ``tb_frame``, ``f_code`` and ``co_consts`` on 3.10 and
+    3.14+ (the engine notes, "Known differences")."""
+    import dis
+
+    stub_names = {"tb_frame", "f_code", "co_consts"}
+    checked = 0
+    for _, top in _stdlib_modules():
+        originals = [code for _, code in iter_code_tree(top)]
+        news = [code for _, code in iter_code_tree(instrument(top).code)]
+        for old, new in zip(originals, news, strict=True):
+            bare = any(
+                i.opname == "RAISE_VARARGS" and i.arg == 0 for i in dis.get_instructions(old)
+            )
+            added = set(new.co_names) - set(old.co_names)
+            assert new.co_names[: len(old.co_names)] == old.co_names
+            allowed: set[str] = set()
+            if not versions.HAS_EXCEPTION_TABLE:
+                allowed = {"tb_lasti"} | (stub_names if bare else set())
+            elif not versions.LASTI_IS_OBJECT and bare:
+                allowed = stub_names
+            assert added <= allowed, (old.co_name, added)
+            checked += 1
+    assert checked > 1000

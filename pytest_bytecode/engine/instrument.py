@@ -323,14 +323,16 @@ class _Rewriter:
         """3.14+: the indexes the stub reads, added to ``key``, and its builder.
 
         With a bare ``raise``: the own-frame check's names and bounds and
-        ``(None,)``; always: ``tb_lasti``, ``object.__getattribute__``,
-        ``"__traceback__"`` and :data:`NO_SITE`.
+        ``(None,)``; always: ``"tb_lasti"``, ``object.__getattribute__``,
+        ``"__traceback__"`` and :data:`NO_SITE` (constants all: the stub
+        reads both attributes by a call, so ``co_names`` gains no name
+        unless there is a bare ``raise``).
         """
         if self._bare:
             frame_names, bounds = self._own_frame_check(const)
             key += (*frame_names, *bounds, self._once_const())
         key += (
-            self._name("tb_lasti"),
+            self._const("tb_lasti"),
             self._const(object.__getattribute__),
             self._const("__traceback__"),
             self._const(NO_SITE),
@@ -346,14 +348,15 @@ class _Rewriter:
         instruction's, so that the records still count every entry.  The two
         jumps are relative, so the bytes are the same anywhere.
         ``object.__getattribute__(exc, "__traceback__")``: the generic lookup,
-        so that a user ``__getattribute__`` does not run.  A C call that adds
-        no frame and no profile event (only sys.monitoring's CALL and
-        C_RETURN, documented).
+        so that a user ``__getattribute__`` does not run; the traceback's
+        ``tb_lasti`` is read the same way, not by ``LOAD_ATTR``, whose name
+        would show in ``co_names`` (``inspect.getclosurevars`` lists it).
+        Each is a C call that adds no frame and no profile event (only
+        sys.monitoring's CALL and C_RETURN, documented).
         """
         const = key[0]
         subscr, subscr_arg = versions.SUBSCR_INSTR
         add, add_arg = versions.ADD_INSTR
-        shift = versions.LOAD_ATTR_SHIFT
         tb = _steps(
             [
                 ("LOAD_CONST", key[-3]),
@@ -365,7 +368,18 @@ class _Rewriter:
             ]
         )
         no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
-        site = _steps([("LOAD_ATTR", key[-4] << shift)])
+        # [.., exc, tb] -> [.., exc, object.__getattribute__(tb, "tb_lasti")]
+        site = _steps(
+            [
+                ("LOAD_CONST", key[-3]),
+                ("PUSH_NULL", 0),
+                ("COPY", 3),
+                ("LOAD_CONST", key[-4]),
+                ("CALL", 2),
+                ("SWAP", 2),
+                ("POP_TOP", 0),
+            ]
+        )
         if self._bare:  # as on 3.10 (_build_stub_310): is the traceback's head this frame's?
             frame_names, bounds, once = key[3:6], key[6:9], key[9]
             mine = _steps(_own_frame_steps(("COPY", 1), frame_names, bounds, once, const))
