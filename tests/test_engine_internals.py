@@ -506,9 +506,9 @@ def test_instrumented_code_names_what_the_original_names() -> None:
     """``co_names`` of instrumented code is the original's (what
     ``inspect.getclosurevars`` and tools that find the globals a function
     uses read), over the stdlib's code objects; but where a handler stub
-    reads an attribute by name: ``tb_lasti`` on 3.10, and in code with a
-    bare ``raise`` ``tb_frame``, ``f_code`` and ``co_consts`` on 3.10 and
-    3.14+ (the engine notes, "Known differences")."""
+    reads an attribute by name, on 3.10 only: ``tb_lasti``, and in code with
+    a bare ``raise`` ``tb_frame``, ``f_code`` and ``co_consts`` (the engine
+    notes, "Known differences"; 3.14+ stubs read them by calls)."""
     import dis
 
     stub_names = {"tb_frame", "f_code", "co_consts"}
@@ -525,8 +525,6 @@ def test_instrumented_code_names_what_the_original_names() -> None:
             allowed: set[str] = set()
             if not versions.HAS_EXCEPTION_TABLE:
                 allowed = {"tb_lasti"} | (stub_names if bare else set())
-            elif not versions.LASTI_IS_OBJECT and bare:
-                allowed = stub_names
             assert added <= allowed, (old.co_name, added)
             checked += 1
     assert checked > 1000

@@ -99,6 +99,9 @@ PROBE_STACK = 3
 #: pushes when it enters a handler (3.11+: lasti and the exception; 3.10: the
 #: previous and the current exception triples), plus the stub's own work.
 STUB_STACK = 11 if not versions.HANDLER_GETS_LASTI else 6 if versions.LASTI_IS_OBJECT else 7
+#: 3.14+: what a stub of code with a bare ``raise`` needs on top of that (its
+#: own-frame check reads three attributes by calls, see ``_own_frame_steps``).
+BARE_STUB_EXTRA = 0 if versions.LASTI_IS_OBJECT or not versions.HAS_EXCEPTION_TABLE else 1
 
 #: Raise-table key of an exception that reached a stub without a traceback
 #: (3.14+): it enters the handler, but no instruction of the code raised it.
@@ -382,7 +385,7 @@ class _Rewriter:
         )
         if self._bare:  # as on 3.10 (_build_stub_310): is the traceback's head this frame's?
             frame_names, bounds, once = key[3:6], key[6:9], key[9]
-            mine = _steps(_own_frame_steps(("COPY", 1), frame_names, bounds, once, const))
+            mine = _steps(_own_frame_steps(("COPY", 1), frame_names, bounds, once, const, key[-3]))
             on = _steps([(versions.JUMP_FORWARD_OPNAME, len(no_tb) >> 1)])
             other = _steps([("POP_JUMP_IF_FALSE", (len(site) + len(on)) >> 1)])
             site = mine + other + site + on + no_tb
@@ -522,10 +525,17 @@ class _Rewriter:
 
     def _own_frame_check(self, const: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         """What a stub of code with a bare ``raise`` reads to tell whether the
-        traceback's latest frame runs this code: the indexes of the names
-        ``tb_frame``, ``f_code``, ``co_consts``, and of the constants that
-        slice this code's own raise table (``const``) out of ``co_consts``."""
-        names = (self._name("tb_frame"), self._name("f_code"), self._name("co_consts"))
+        traceback's latest frame runs this code: the attributes ``tb_frame``,
+        ``f_code``, ``co_consts`` (3.10: the indexes of their names; 3.14+,
+        which reads them by calls: of the strings among the constants), and
+        the indexes of the constants that slice this code's own raise table
+        (``const``) out of ``co_consts``."""
+        attrs = ("tb_frame", "f_code", "co_consts")
+        if versions.HAS_EXCEPTION_TABLE:
+            found = tuple(self._const(attr) for attr in attrs)
+        else:
+            found = tuple(self._name(attr) for attr in attrs)
+        names = (found[0], found[1], found[2])
         return names, (self._const(const), self._const(const + 1), self._const(0))
 
     def _name(self, name: str) -> int:
@@ -687,7 +697,7 @@ class _Rewriter:
         for _, depth, _ in keys:
             if not versions.HANDLER_GETS_LASTI:
                 depth = max(code.co_stacksize - 6, 0)
-            stack = max(stack, depth + STUB_STACK)
+            stack = max(stack, depth + STUB_STACK + (BARE_STUB_EXTRA if self._bare else 0))
         if any_uncovered:
             stack = max(stack, STUB_STACK)
         return stack
@@ -854,19 +864,35 @@ def _own_frame_steps(
     bounds: tuple[int, ...],
     once: int,
     const: int,
+    getattribute: int = -1,
 ) -> list[tuple[str, int]]:
     """[.., tb] -> [.., tb, whether tb's frame runs this code] (3.10, 3.14+
     stubs of code with a bare ``raise``): ``copy`` copies the traceback, and
     ``(tb.tb_frame.f_code.co_consts[const:const + 1] + (None,))[0] is
     sites``, with the indexes of :meth:`_Rewriter._own_frame_check` and
-    ``once`` that of ``(None,)``."""
-    shift = versions.LOAD_ATTR_SHIFT
+    ``once`` that of ``(None,)``.  3.10 reads the attributes by name
+    (``LOAD_ATTR``: a stub calls nothing there); 3.14+ by calls of the
+    constant ``getattribute`` (``object.__getattribute__``), so that
+    ``co_names`` gains no name."""
     subscr = versions.SUBSCR_INSTR
+    if getattribute < 0:
+        shift = versions.LOAD_ATTR_SHIFT
+        reads = [("LOAD_ATTR", name << shift) for name in frame_names]
+    else:  # [.., x] -> [.., object.__getattribute__(x, name)]
+        reads = []
+        for name in frame_names:
+            reads += [
+                ("LOAD_CONST", getattribute),
+                ("PUSH_NULL", 0),
+                ("COPY", 3),
+                ("LOAD_CONST", name),
+                ("CALL", 2),
+                ("SWAP", 2),
+                ("POP_TOP", 0),
+            ]
     return [
         copy,
-        ("LOAD_ATTR", frame_names[0] << shift),
-        ("LOAD_ATTR", frame_names[1] << shift),
-        ("LOAD_ATTR", frame_names[2] << shift),
+        *reads,
         ("LOAD_CONST", bounds[0]),
         ("LOAD_CONST", bounds[1]),
         ("BUILD_SLICE", 2),
