@@ -91,8 +91,9 @@ _PLAIN_GET_CODE = next(
     k.__dict__["get_code"] for k in _Loader.__mro__[1:] if "get_code" in k.__dict__
 )
 
-#: ``SourceLoader.source_to_code``: a loader class with another one compiles
-#: in a way of its own (see ``measured_code`` in :func:`_methods`).
+#: ``SourceLoader.source_to_code``: a loader with another one (its class's or
+#: its own) compiles in a way of its own (see ``measured_code`` in
+#: :func:`_methods`).
 _PLAIN_SOURCE_TO_CODE = _Loader.source_to_code
 
 #: The cache part of a module's read plans, beside its code's entry.
@@ -383,7 +384,8 @@ def _methods(
 
     def measured_code(self: Any, fullname: str, path: str, plain: Any) -> Any:
         source = self.get_data(path)
-        if plain is not None and type(self).source_to_code is not _PLAIN_SOURCE_TO_CODE:
+        own = getattr(self.source_to_code, "__func__", None)  # None: set on the instance
+        if plain is not None and own is not _PLAIN_SOURCE_TO_CODE:
             # A loader class that compiles in a way of its own (a source
             # transformer: beartype.claw's, a user's): its code depends on
             # more than the bytes (the transformer, its settings), so it is

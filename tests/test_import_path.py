@@ -12,6 +12,7 @@ import json
 import marshal
 import os
 import re
+import shutil
 import stat
 import sys
 import textwrap
@@ -597,7 +598,10 @@ def test_a_fresh_import_of_functools_is_measured_and_cached(pytester: pytest.Pyt
 TRANSFORMING_LOADER = """
     import importlib.machinery
     import importlib.util
-    import sys
+    import json
+    import os
+
+    PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pkg", "__init__.py")
 
     class Transforming(importlib.machinery.SourceFileLoader):
         \"\"\"Compiles a transformed source, as beartype.claw's loader does.\"\"\"
@@ -613,40 +617,59 @@ TRANSFORMING_LOADER = """
             return super().source_to_code(data, path, _optimize=2)
 
     def load(name, loader_class):
-        import pkg
-
-        path = pkg.__file__
-        spec = importlib.util.spec_from_file_location(name, path, loader=loader_class(name, path))
+        spec = importlib.util.spec_from_file_location(name, PATH, loader=loader_class(name, PATH))
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
 
+    def record(name, module):
+        with open("seen.txt", "a") as out:
+            out.write(json.dumps([name, module.f(), module.g.__doc__]) + "\\n")
+
     def test_plain():
         import pkg
 
-        assert pkg.f() == "original"
-        assert pkg.g.__doc__ == "Said."
+        record("plain", pkg)
 
     def test_transformed():
-        assert load("pkg_t", Transforming).f() == "transformed"
+        record("transformed", load("pkg_t", Transforming))
 
     def test_optimized():
-        module = load("pkg_o", Optimizing)
-        assert module.f() == "original"
-        assert module.g.__doc__ is None
+        record("optimized", load("pkg_o", Optimizing))
+
+    def test_instance():
+        loader = importlib.machinery.SourceFileLoader("pkg_i", PATH)
+        loader.source_to_code = Transforming.source_to_code.__get__(loader)
+        spec = importlib.util.spec_from_file_location("pkg_i", PATH, loader=loader)
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+        record("instance", module)
 """
 
 
 @pytest.mark.subprocess
-@pytest.mark.parametrize("order", ["plain-first", "own-loader-first"])
+@pytest.mark.parametrize(
+    ("order", "pyc"),
+    [("plain-first", False), ("plain-first", True), ("own-loader-first", False)],
+    ids=["plain-first", "plain-first-pyc", "own-loader-first"],
+)
 def test_a_loader_that_compiles_its_own_way_is_measured_as_it_compiles(
-    pytester: pytest.Pytester, order: str
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, order: str, pyc: bool
 ) -> None:
     """A ``SourceFileLoader`` subclass with a ``source_to_code`` of its own
-    (a source transformer, or another optimisation level) runs the code it
-    compiles, measured, cold and warm, whichever import of the same file
-    came first: such code is not cached, and the plain import's entry is
-    not served to it."""
+    (a source transformer, or another optimisation level), or a loader given
+    one of its own, runs the code its own ``get_code`` makes, measured, cold
+    and warm, whichever import of the same file came first: such code is not
+    cached, and the plain import's entry is not served to it.  What each
+    load runs is the plain run's: a transformed module where no ``.pyc`` is
+    written, and the plain import's
+    ``.pyc`` read by the other loaders where one is (as in plain Python).
+    (The own loader's ``.pyc``, where it writes one first, would be read by
+    the plain import in plain Python: a known difference, user guide.)"""
+    if pyc:
+        monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    else:
+        monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     _write(
         pytester.path,
         {"pkg/__init__.py": 'def f():\n    return "original"\n\ndef g():\n    """Said."""\n'},
@@ -656,16 +679,38 @@ def test_a_loader_that_compiles_its_own_way_is_measured_as_it_compiles(
         head, plain, rest = re.split(r"(?m)^(def test_plain\(\):\n(?:    .*\n|\n)*?)(?=def )", test)
         test = head + rest + "\n\n" + plain
     (pytester.path / "test_loaders.py").write_text(test)
-    args = ["-p", "no:randomly", "--bytecode-cov=pkg", "--bytecode-cov-report=json:c.json"]
-    for tag in ("cold", "warm"):
-        result = pytester.runpytest_subprocess(*args)
-        result.assert_outcomes(passed=3)
-        f = next(
-            c
-            for c in _report(pytester, "c.json")["pkg/__init__.py"]["code_objects"]
-            if c["qualname"] == "f"
-        )
-        assert _counts(f) == [3] * len(_counts(f)), tag  # three loads, each measured
+    seen = {}
+    for tag, args in [
+        ("plain", []),
+        ("cold", ["--bytecode-cov=pkg", "--bytecode-cov-report=json:c.json"]),
+        ("warm", ["--bytecode-cov=pkg", "--bytecode-cov-report=json:c.json"]),
+    ]:
+        shutil.rmtree(pytester.path / "pkg" / "__pycache__", ignore_errors=True)
+        (pytester.path / "seen.txt").unlink(missing_ok=True)
+        result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
+        result.assert_outcomes(passed=4)
+        seen[tag] = (pytester.path / "seen.txt").read_text()
+        if tag != "plain":
+            f = next(
+                c
+                for c in _report(pytester, "c.json")["pkg/__init__.py"]["code_objects"]
+                if c["qualname"] == "f"
+            )
+            assert _counts(f) == [4] * len(_counts(f)), tag  # four loads, each measured
+    expected = {
+        "plain": ["original", "Said."],
+        "transformed": ["original" if pyc else "transformed", "Said."],
+        "optimized": ["original", "Said." if pyc else None],
+        "instance": ["original" if pyc else "transformed", "Said."],
+    }
+    names = ["plain", "transformed", "optimized", "instance"]
+    if order == "own-loader-first":
+        names = names[1:] + names[:1]
+    assert [json.loads(line) for line in seen["plain"].splitlines()] == [
+        [name, *expected[name]] for name in names
+    ]
+    assert seen["cold"] == seen["plain"]
+    assert seen["warm"] == seen["plain"]
     folder = pytester.path / ".pytest_cache" / "d" / "pytest-bytecode"
     assert len(list(folder.glob("*-plans.bin"))) <= 1  # the plain import's entry alone
 
