@@ -90,6 +90,12 @@ class Project:
     args: tuple[tuple[str, str], ...] = ()  #: (extra pytest argument, reason), every way
     floor: float = 30.0  #: least instruction coverage (percent) a measured way must show
     hypothesis_examples: int = 0  #: >0: Hypothesis profile of pdiff_recorder
+    #: plugin modules pdiff_recorder imports and registers in its pytest_configure
+    #: (after the hook is installed), in place of a ``-p`` of the project's addopts
+    late_plugins: tuple[str, ...] = ()
+    #: sdist folders of tests inside the package, copied into site-packages (at
+    #: the same relative path) before ``remove``, when the wheel leaves them out
+    site_tests: tuple[str, ...] = ()
 
 
 #: Reason of tests left out because they assert on wall-clock time.
@@ -220,6 +226,9 @@ _DILL_TESTS = (
 
 #: Why some of dill's tests fail under pytest.
 _DILL_MAIN = "written to run as the script __main__ (pickles by reference from __main__)"
+
+#: trio's tests, installed with the package (relative to the run directory).
+_TRIO_TESTS = f"../venv/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages/trio"
 
 #: More projects, run when named or with ``--more`` (not by default: CI runs
 #: the default set).  Each was identical in every way on 3.10-3.13 when added,
@@ -662,6 +671,93 @@ MORE_PROJECTS: tuple[Project, ...] = (
         remove=("src",),
         floor=40.0,
     ),
+    Project(
+        name="trio",
+        version="0.35.0",
+        why="async framework: KeyboardInterrupt protection keyed by code objects and "
+        "found by walking frames, coroutines driven by its own scheduler, async "
+        "generators with finalizer hooks, frame and traceback introspection",
+        measure=("trio",),
+        tests=("--pyargs", "trio"),  # as its CI: _core._tests first (test_trio.py re-imports trio)
+        remove=("src",),
+        deselect=(
+            (f"{_TRIO_TESTS}/_tests/tools", "run black, ruff, astor and uv (not installed)"),
+            (f"{_TRIO_TESTS}/_tests/test_exports.py", "runs pylint, jedi and mypy (not installed)"),
+        ),
+        args=(
+            (
+                "-o addopts=--strict-markers --strict-config --import-mode=importlib",
+                "trio's addopts less -p trio._tests.pytest_plugin, which would import trio "
+                "before the hook (partly measured); late_plugins registers it instead",
+            ),
+        ),
+        late_plugins=("trio._tests.pytest_plugin",),
+        floor=50.0,
+    ),
+    Project(
+        name="h11",
+        version="0.16.0",
+        why="small HTTP/1.1 state machine: bytes parsing with regexes, sentinel "
+        "classes made by a metaclass; tests inside the package (sdist only: copied "
+        "into site-packages)",
+        measure=("h11",),
+        tests=("--pyargs", "h11.tests"),
+        remove=("h11",),
+        site_tests=("h11/tests",),
+        floor=60.0,
+    ),
+    Project(
+        name="freezegun",
+        version="1.5.5",
+        why="patches time by walking the stack's frames (f_code.co_filename, "
+        "f_globals) and scanning loaded modules' attributes; class and coroutine decorators",
+        measure=("freezegun",),
+        tests=("tests",),
+        remove=("freezegun",),
+        floor=60.0,
+    ),
+    Project(
+        name="anyio",
+        version="4.16.0",
+        why="async on three backends (asyncio, asyncio+uvloop, trio) from one test "
+        "suite: task groups, cancel scopes that walk coroutine frames, threads and "
+        "worker processes; its pytest plugin runs async tests and fixtures",
+        measure=("anyio",),
+        tests=("tests",),
+        remove=("src",),
+        deselect=(
+            (
+                "tests/test_sockets.py",
+                "resolves localhost and binds IPv6/IPv4 dual-stack: no name resolution "
+                "here (socket.gaierror), and the largest file (about 1,000 tests)",
+            ),
+            (
+                "tests/test_to_process.py::test_entrypoint_main_module",
+                "fails plain under -n 2 (an xdist worker's __main__ has no __file__)",
+            ),
+            (
+                "tests/test_to_process.py::test_nonexistent_main_module",
+                "fails plain under -n 2 (an xdist worker's __main__ has no __file__)",
+            ),
+        ),
+        args=(
+            (
+                "-o addopts=-rsfE --tb=short --strict-markers -p pytest_mock -p timeout "
+                "-p no:asyncio -p no:trio",
+                "anyio's addopts less -p anyio and --strict-config: its plugin is "
+                "registered by late_plugins, after the hook, so its ini keys come too "
+                "late for --strict-config",
+            ),
+            (
+                "-p no:anyio",
+                "the pytest11 entry point would import anyio before the hook (partly "
+                "measured); late_plugins registers it instead",
+            ),
+            ("-m not network", "needs Internet access"),
+        ),
+        late_plugins=("anyio.pytest_plugin",),
+        floor=50.0,
+    ),
 )
 
 WAYS = ("plain", "cold", "warm", "xdist")
@@ -806,6 +902,8 @@ def run_env(project: Project) -> dict[str, str]:
     env["PYTHONHASHSEED"] = "0"
     if project.hypothesis_examples:
         env["PDIFF_HYPOTHESIS"] = str(project.hypothesis_examples)
+    if project.late_plugins:
+        env["PDIFF_LATE_PLUGINS"] = ",".join(project.late_plugins)
     return env
 
 
@@ -825,6 +923,9 @@ def prepare_project(project: Project, pdir: Path, wheel: Path) -> tuple[Path, Pa
     rundir = pdir / "run"
     shutil.rmtree(rundir, ignore_errors=True)
     shutil.copytree(sdist, rundir)
+    for rel in project.site_tests:
+        shutil.rmtree(site / rel, ignore_errors=True)
+        shutil.copytree(rundir / rel, site / rel)
     for rel in project.remove:
         target = rundir / rel
         if target.is_dir():

@@ -15,6 +15,11 @@ that path at the end of the session:
   lineno, nodeid, when];
 * ``exitstatus``.
 
+With ``PDIFF_LATE_PLUGINS`` set (comma-separated module names), those
+plugins are imported and registered in ``pytest_configure``, after
+pytest-bytecode's import hook is installed, in place of a project's own
+``-p`` that would import its package before the hook (trio, anyio).
+
 With ``PDIFF_HYPOTHESIS`` set, Hypothesis is made deterministic and blind to
 timing for every way alike (``derandomize``, no deadline, no example
 database, ``max_examples`` from the variable), on top of whatever profile the
@@ -44,6 +49,11 @@ _warnings: list[list[Any]] = []
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    for name in filter(None, os.environ.get("PDIFF_LATE_PLUGINS", "").split(",")):
+        import importlib
+
+        if config.pluginmanager.get_plugin(name) is None:
+            config.pluginmanager.register(importlib.import_module(name), name)
     examples = os.environ.get("PDIFF_HYPOTHESIS")
     if not examples:
         return
