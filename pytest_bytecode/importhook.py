@@ -386,11 +386,12 @@ def _methods(
         source = self.get_data(path)
         own = getattr(self.source_to_code, "__func__", None)  # None: set on the instance
         if plain is not None and own is not _PLAIN_SOURCE_TO_CODE:
-            # A loader class that compiles in a way of its own (a source
-            # transformer: beartype.claw's, a user's): its code depends on
-            # more than the bytes (the transformer, its settings), so it is
-            # neither taken from the cache nor stored, and the code measured
-            # is the plain import's own, .pyc or compile as the loader did.
+            # A loader that compiles in a way of its own (its class's or its
+            # own source_to_code: a source transformer, beartype.claw's, a
+            # user's): its code depends on more than the bytes (the
+            # transformer, its settings), so it is neither taken from the
+            # cache nor stored, and the code measured is the plain import's
+            # own, .pyc or compile as the loader did.
             return measurement.instrumented(fullname, path, source, plain, None)
         rewritten = isinstance(self, RewritingLoader)
         key = measurement.key(path, source, rewritten)

@@ -360,29 +360,10 @@ class _Rewriter:
         const = key[0]
         subscr, subscr_arg = versions.SUBSCR_INSTR
         add, add_arg = versions.ADD_INSTR
-        tb = _steps(
-            [
-                ("LOAD_CONST", key[-3]),
-                ("PUSH_NULL", 0),
-                ("COPY", 3),
-                ("LOAD_CONST", key[-2]),
-                ("CALL", 2),
-                ("COPY", 1),
-            ]
-        )
+        tb = _steps([*_getattribute_steps(key[-3], key[-2]), ("COPY", 1)])
         no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
         # [.., exc, tb] -> [.., exc, object.__getattribute__(tb, "tb_lasti")]
-        site = _steps(
-            [
-                ("LOAD_CONST", key[-3]),
-                ("PUSH_NULL", 0),
-                ("COPY", 3),
-                ("LOAD_CONST", key[-4]),
-                ("CALL", 2),
-                ("SWAP", 2),
-                ("POP_TOP", 0),
-            ]
-        )
+        site = _steps([*_getattribute_steps(key[-3], key[-4]), ("SWAP", 2), ("POP_TOP", 0)])
         if self._bare:  # as on 3.10 (_build_stub_310): is the traceback's head this frame's?
             frame_names, bounds, once = key[3:6], key[6:9], key[9]
             mine = _steps(_own_frame_steps(("COPY", 1), frame_names, bounds, once, const, key[-3]))
@@ -530,12 +511,8 @@ class _Rewriter:
         which reads them by calls: of the strings among the constants), and
         the indexes of the constants that slice this code's own raise table
         (``const``) out of ``co_consts``."""
-        attrs = ("tb_frame", "f_code", "co_consts")
-        if versions.HAS_EXCEPTION_TABLE:
-            found = tuple(self._const(attr) for attr in attrs)
-        else:
-            found = tuple(self._name(attr) for attr in attrs)
-        names = (found[0], found[1], found[2])
+        read = self._const if versions.HAS_EXCEPTION_TABLE else self._name
+        names = (read("tb_frame"), read("f_code"), read("co_consts"))
         return names, (self._const(const), self._const(const + 1), self._const(0))
 
     def _name(self, name: str) -> int:
@@ -858,6 +835,19 @@ def _catch_all_without_line(layout: Layout, first: int, setup_finally: int) -> b
     return without_line(layout.linetable, 2 * first, 2 * (at + 1 - first))
 
 
+def _getattribute_steps(getattribute: int, name: int) -> list[tuple[str, int]]:
+    """3.14+: [.., x] -> [.., x, getattribute(x, name)], both constants by
+    index (``object.__getattribute__`` and an attribute's name): a stub's
+    read of an attribute that puts no name in ``co_names``."""
+    return [
+        ("LOAD_CONST", getattribute),
+        ("PUSH_NULL", 0),
+        ("COPY", 3),
+        ("LOAD_CONST", name),
+        ("CALL", 2),
+    ]
+
+
 def _own_frame_steps(
     copy: tuple[str, int],
     frame_names: tuple[int, ...],
@@ -881,15 +871,7 @@ def _own_frame_steps(
     else:  # [.., x] -> [.., object.__getattribute__(x, name)]
         reads = []
         for name in frame_names:
-            reads += [
-                ("LOAD_CONST", getattribute),
-                ("PUSH_NULL", 0),
-                ("COPY", 3),
-                ("LOAD_CONST", name),
-                ("CALL", 2),
-                ("SWAP", 2),
-                ("POP_TOP", 0),
-            ]
+            reads += [*_getattribute_steps(getattribute, name), ("SWAP", 2), ("POP_TOP", 0)]
     return [
         copy,
         *reads,

@@ -348,13 +348,10 @@ def without_positions(table: bytes, units: set[int]) -> bytes:
             position = None
         elif code == _LONG:
             values = _read_location_varints(body, 4)
-            delta = values[0] >> 1 if not values[0] & 1 else -(values[0] >> 1)
-            line += delta
+            line += _signed(values[0])
             position = (line, line + values[1], values[2], values[3])
         elif code == _NO_COLUMNS:
-            values = _read_location_varints(body, 1)
-            delta = values[0] >> 1 if not values[0] & 1 else -(values[0] >> 1)
-            line += delta
+            line += _signed(_read_location_varints(body, 1)[0])
             position = (line, line, 0, 0)
         elif code >= 10:  # one line: the change is in the code, two column bytes
             line += code - 10
@@ -399,6 +396,11 @@ def _read_location_varints(body: bytes, count: int) -> list[int]:
                 break
         values.append(value)
     return values
+
+
+def _signed(value: int) -> int:
+    """A signed varint's value (the low bit is the sign)."""
+    return -(value >> 1) if value & 1 else value >> 1
 
 
 def _write_location_varint(out: bytearray, value: int) -> None:
