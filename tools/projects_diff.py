@@ -40,16 +40,28 @@ the project's entry; the plain run must pass.
 ``--more``: CI runs the default set, within its time budget, and the others
 are there to be run again after a change to the import path or the engine.
 
+``--pyodide 3.14`` (or ``3.15``) runs the projects under that CPython in
+Pyodide, through ``tools/pyodide/run.sh`` (this interpreter only prepares
+them): the project's pinned pure-Python wheels (``py3-none-any``, for that
+Python) and the recorder are copied into run.sh's fresh site folder, the run
+directory is Pyodide's working directory, and the ways are ``plain``,
+``cold`` and ``warm`` (Pyodide has no subprocesses, so no xdist), compared
+as above.  Its default set is :data:`PYODIDE_PROJECTS`; any project named
+runs if Pyodide can run it.
+
 Usage::
 
     python tools/projects_diff.py [--work DIR] [--repo PATH] [--more] [NAME ...]
     python tools/projects_diff.py --list
+    python tools/projects_diff.py --pyodide 3.14 [NAME ...]   # CPython 3.14 in Pyodide
     python tools/projects_diff.py --ways plain,plain2,plainx  # self-check: plain again,
                                                               # and plain under -n 2
 
 The work directory (default ``.cache/projects-diff`` in the checkout, one
-subdirectory per interpreter) keeps the venvs and unpacked sdists between
-invocations; each run's pytest output is in ``<work>/cpXY/<name>/out/<way>.log``.
+subdirectory per interpreter, ``pyodide314`` and ``pyodide315`` for Pyodide)
+keeps the venvs and unpacked sdists between invocations; each run's pytest
+output is in ``<work>/cpXY/<name>/out/<way>.log`` (under Pyodide in
+``<work>/pyodide3XY/<name>/run/.pdiff/out/<way>.log``).
 
 Prints one line per project and way, then ``N passed, N failed`` (projects);
 exits 1 on any difference, printing the differing test ids and warnings.
@@ -62,12 +74,14 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tarfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +110,14 @@ class Project:
     #: sdist folders of tests inside the package, copied into site-packages (at
     #: the same relative path) before ``remove``, when the wheel leaves them out
     site_tests: tuple[str, ...] = ()
+    #: (node id, reason) left out under Pyodide too (``--pyodide``)
+    pyodide_deselect: tuple[tuple[str, str], ...] = ()
 
+
+#: Reason of tests left out under Pyodide because they start a thread.
+NO_THREADS = "starts a thread: Pyodide has none (RuntimeError: can't start new thread)"
+#: Reason of tests left out under Pyodide because they start a process.
+NO_PROCESSES = "starts a process: Pyodide cannot (OSError: emscripten does not support processes)"
 
 #: Reason of tests left out because they assert on wall-clock time.
 TIMING = (
@@ -161,6 +182,7 @@ PROJECTS: tuple[Project, ...] = (
             ("tests/test_more.py::DiscreteFourierTransformTests::test_roundtrip", "5 s plain"),
             ("tests/test_more.py::ExtractTests::test_all_orderings", "2 s plain"),
         ),
+        pyodide_deselect=(("tests/test_more.py::CallbackIterTests", NO_THREADS),),
         floor=60.0,
     ),
     Project(
@@ -205,6 +227,7 @@ PROJECTS: tuple[Project, ...] = (
         measure=("six",),
         tests=("test_six.py",),
         remove=("six.py",),
+        pyodide_deselect=(("test_six.py::test_getoutput", NO_PROCESSES),),
         floor=50.0,
     ),
     Project(
@@ -272,6 +295,7 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("sqlparse",),
         tests=("tests",),
         remove=("sqlparse",),
+        pyodide_deselect=(("tests/test_cli.py::test_script", NO_PROCESSES),),
         floor=60.0,
     ),
     Project(
@@ -410,6 +434,7 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("cachetools",),
         tests=("tests",),
         remove=("src",),
+        pyodide_deselect=(("tests/test_threading.py", NO_THREADS),),
         floor=60.0,
     ),
     Project(
@@ -761,6 +786,21 @@ MORE_PROJECTS: tuple[Project, ...] = (
 )
 
 WAYS = ("plain", "cold", "warm", "xdist")
+#: Under Pyodide: no subprocesses, so no xdist.
+PYODIDE_WAYS = ("plain", "cold", "warm")
+#: What ``--pyodide`` runs unless projects are named: pure Python, no
+#: requirement Pyodide lacks (threads, subprocesses), minutes at most in wasm.
+PYODIDE_PROJECTS = (
+    "toolz",
+    "more-itertools",
+    "six",
+    "asyncstdlib",
+    "cachetools",
+    "sqlparse",
+    "mistune",
+    "funcy",
+    "executing",
+)
 #: Extra ways for diagnosis, compared with plain like the others.
 EXTRA_WAYS = ("plain2", "plainx")
 
@@ -823,6 +863,13 @@ def ensure_venv(project: Project, pdir: Path) -> Path:
     return venv
 
 
+def download_afresh(folder: Path, what: str, *args: str) -> None:
+    """``pip download --no-deps *args`` into ``folder``, emptied first."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    check(pip(Path(sys.executable), "download", "-q", "--no-deps", "-d", str(folder), *args), what)
+
+
 def ensure_sdist(project: Project, pdir: Path) -> Path:
     """The unpacked sdist (downloaded once per pinned version: the marker
     names the version, so a changed pin downloads again)."""
@@ -830,24 +877,15 @@ def ensure_sdist(project: Project, pdir: Path) -> Path:
     done = sdist / ".unpacked"
     if done.exists() and done.read_text() == project.version:
         return next(p for p in sdist.iterdir() if p.is_dir())
-    shutil.rmtree(sdist, ignore_errors=True)
-    sdist.mkdir(parents=True)
-    check(
-        pip(
-            Path(sys.executable),
-            "download",
-            "-q",
-            "--no-deps",
-            # The project only: its build backend may come as wheels (with
-            # ":all:", pip builds the whole backend chain from source just to
-            # read the sdist's metadata, which takes minutes).
-            "--no-binary",
-            project.name,
-            "-d",
-            str(sdist),
-            f"{project.name}=={project.version}",
-        ),
+    download_afresh(
+        sdist,
         f"pip download {project.name}",
+        # The project only: its build backend may come as wheels (with
+        # ":all:", pip builds the whole backend chain from source just to
+        # read the sdist's metadata, which takes minutes).
+        "--no-binary",
+        project.name,
+        f"{project.name}=={project.version}",
     )
     archive = next(sdist.glob("*.tar.gz"))
     with tarfile.open(archive) as tar:
@@ -878,12 +916,14 @@ def build_wheel(repo: Path, work: Path) -> Path:
     return next(out.glob("pytest_bytecode-*.whl"))
 
 
-def selection_options(project: Project) -> list[str]:
-    """The project's extra pytest arguments and left-out tests (not its test paths)."""
+def selection_options(project: Project, pyodide: bool = False) -> list[str]:
+    """The project's extra pytest arguments and left-out tests (not its test
+    paths); ``pyodide``: those left out under Pyodide too."""
     opts: list[str] = []
     for arg, _reason in project.args:
         opts += arg.split(" ", 1)
-    for nodeid, _reason in project.deselect:
+    left_out = project.deselect + (project.pyodide_deselect if pyodide else ())
+    for nodeid, _reason in left_out:
         if "::" in nodeid:
             opts += ["--deselect", nodeid]
         else:
@@ -919,6 +959,13 @@ def prepare_project(project: Project, pdir: Path, wheel: Path) -> tuple[Path, Pa
         "pip install pytest-bytecode",
     )
     site = purelib(venv)
+    return venv, run_directory(project, pdir, sdist, site), site
+
+
+def run_directory(project: Project, pdir: Path, sdist: Path, site: Path) -> Path:
+    """A fresh run directory from the unpacked ``sdist``, the package's own
+    sources deleted; the recorder and the project's ``site_tests`` go to
+    ``site`` (where the project is installed)."""
     shutil.copyfile(RECORDER, site / RECORDER.name)
     rundir = pdir / "run"
     shutil.rmtree(rundir, ignore_errors=True)
@@ -932,7 +979,95 @@ def prepare_project(project: Project, pdir: Path, wheel: Path) -> tuple[Path, Pa
             shutil.rmtree(target)
         else:
             target.unlink()
-    return venv, rundir, site
+    return rundir
+
+
+#: The requirements of ``common.txt`` that a project may need under Pyodide
+#: beyond what ``tools/pyodide/requirements.txt`` brings (pytest and its
+#: dependencies, coverage); pytest-xdist is left out (no subprocesses).
+PYODIDE_COMMON = ("typing_extensions",)
+
+
+def ensure_pyodide_wheels(project: Project, pdir: Path, minor: str) -> Path:
+    """The project's pinned wheel and its requirements' (pure-Python,
+    ``py3-none-any``), for Python ``minor``, downloaded once per pin and
+    requirement file."""
+    reqs = [
+        line.split("#", 1)[0].strip()
+        for line in (DATA / f"{project.name}.txt").read_text().splitlines()
+    ]
+    common = [
+        line.strip()
+        for line in (DATA / "common.txt").read_text().splitlines()
+        if line.split("==", 1)[0].strip() in PYODIDE_COMMON
+    ]
+    wanted = [f"{project.name}=={project.version}", *common, *filter(None, reqs)]
+    wheels = pdir / "pyodide-wheels"
+    done = wheels / ".downloaded"
+    key = "\n".join([minor, *wanted])
+    if done.exists() and done.read_text() == key:
+        return wheels
+    download_afresh(
+        wheels,
+        f"pip download of {project.name}'s pure-Python wheels for {minor}",
+        "--only-binary=:all:",
+        "--platform",
+        "any",
+        "--implementation",
+        "py",
+        "--abi",
+        "none",
+        "--python-version",
+        minor,
+        *wanted,
+    )
+    done.write_text(key)
+    return wheels
+
+
+def prepare_pyodide(
+    project: Project, pdir: Path, wheel: Path, minor: str, repo: Path
+) -> tuple[Target, Path]:
+    """Set ``project`` up to run under Pyodide's CPython ``minor``: its
+    wheels and the recorder unpacked into a folder that ``run.sh`` copies
+    into its site folder, and a fresh run directory from its sdist (as
+    :func:`prepare_project`).  The outputs and caches live in the run
+    directory, which ``run.mjs`` mounts into Pyodide (as its working
+    directory); the site folder is a fresh one under the checkout's
+    ``.cache/pyodide`` every run."""
+    wheels = ensure_pyodide_wheels(project, pdir, minor)
+    sdist = ensure_sdist(project, pdir)
+    extra = pdir / "pyodide-site"
+    shutil.rmtree(extra, ignore_errors=True)
+    extra.mkdir()
+
+    for whl in sorted(wheels.glob("*.whl")):
+        with zipfile.ZipFile(whl) as z:
+            z.extractall(extra)
+    rundir = run_directory(project, pdir, sdist, extra)
+    runner = repo / "tools" / "pyodide" / "run.sh"
+    env = {
+        "PYODIDE_WHEEL": str(wheel),
+        "PYODIDE_EXTRA_SITE": str(extra),
+        "PYODIDE_CWD": str(rundir),
+    }
+    site = (repo / ".cache" / "pyodide").resolve()
+    names = re.compile(re.escape(str(site)) + r"/run\.[^/]+/site")
+    return Target(("bash", str(runner), minor), env, site, rundir / ".pdiff", names), rundir
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where a project's pytest runs: a venv of the running interpreter, or
+    Pyodide (CPython 3.14/3.15 under Node, ``tools/pyodide/run.sh``)."""
+
+    command: tuple[str, ...]  #: what starts pytest (its arguments follow)
+    env: dict[str, str]  #: added to :func:`run_env`'s
+    site: Path  #: where every measured file must lie
+    scratch: Path  #: holds ``out/`` and ``caches/`` (seen by the run)
+    #: Pyodide: run.sh's site folder has a fresh name every run, replaced by
+    #: ``<site>`` in what the recorder wrote (the warnings' file names).
+    site_names: re.Pattern[str] | None = None
 
 
 @dataclasses.dataclass
@@ -945,18 +1080,21 @@ class Outcome:
     timed_out: bool = False
 
 
-def _load(path: Path) -> dict[str, Any] | None:
+def _load(path: Path, site_names: re.Pattern[str] | None = None) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text()) if path.exists() else None
+        if not path.exists():
+            return None
+        text = path.read_text()
+        if site_names is not None:
+            text = site_names.sub("<site>", text)
+        return json.loads(text)
     except (OSError, ValueError):
         return None
 
 
-def run_way(
-    project: Project, way: str, venv: Path, rundir: Path, pdir: Path, timeout: float
-) -> Outcome:
-    out = pdir / "out"
-    out.mkdir(exist_ok=True)
+def run_way(project: Project, way: str, target: Target, rundir: Path, timeout: float) -> Outcome:
+    out = target.scratch / "out"
+    out.mkdir(parents=True, exist_ok=True)
     record = out / f"{way}.json"
     covjson = out / f"{way}-cov.json"
     logfile = out / f"{way}.log"
@@ -965,11 +1103,11 @@ def run_way(
     cache = {"plain": "plain", "plain2": "plain2", "plainx": "plainx", "xdist": "xdist"}.get(
         way, "cov"
     )
-    cache_dir = pdir / "caches" / cache
+    cache_dir = target.scratch / "caches" / cache
     if way != "warm":
         shutil.rmtree(cache_dir, ignore_errors=True)
-    cmd = [str(venv / "bin" / "pytest"), "-p", "pdiff_recorder", "-o", f"cache_dir={cache_dir}"]
-    cmd += selection_options(project)
+    cmd = [*target.command, "-p", "pdiff_recorder", "-o", f"cache_dir={cache_dir}"]
+    cmd += selection_options(project, target.site_names is not None)
     if way in ("cold", "warm", "xdist"):
         cmd += [f"--bytecode-cov={m}" for m in project.measure]
         cmd += [f"--bytecode-cov-report=json:{covjson}", f"--bytecode-cov-data={out / way}.data"]
@@ -977,6 +1115,7 @@ def run_way(
         cmd += ["-n", "2"]
     cmd += list(project.tests)
     env = run_env(project)
+    env.update(target.env)
     env["PDIFF_OUT"] = str(record)
     start = time.perf_counter()
     timed_out = False
@@ -990,7 +1129,7 @@ def run_way(
         except subprocess.TimeoutExpired:
             timed_out = True
     seconds = time.perf_counter() - start
-    rec = _load(record)
+    rec = _load(record, target.site_names)
     cov = _load(covjson)
     return Outcome(way, rec, seconds, cov, logfile, timed_out)
 
@@ -1067,22 +1206,34 @@ def check_coverage(project: Project, cov: dict[str, Any] | None, site: Path) -> 
     return problems
 
 
-def cache_entries(pdir: Path, cache: str) -> int:
+def cache_entries(scratch: Path, cache: str) -> int:
     """The modules in the instrumentation cache (each also has its read
     plans in an entry of their own, not counted)."""
-    d = pdir / "caches" / cache / "d" / "pytest-bytecode"
+    d = scratch / "caches" / cache / "d" / "pytest-bytecode"
     if not d.is_dir():
         return 0
     return sum(1 for p in d.rglob("*.bin") if p.is_file() and not p.stem.endswith("-plans"))
 
 
-def run_project(project: Project, work: Path, wheel: Path, ways: list[str], timeout: float) -> bool:
+def run_project(
+    project: Project,
+    work: Path,
+    wheel: Path,
+    ways: list[str],
+    timeout: float,
+    pyodide: str | None = None,
+    repo: Path = ROOT,
+) -> bool:
     label = f"{project.name} {project.version}"
     pdir = work / project.name
     pdir.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.perf_counter()
-        venv, rundir, site = prepare_project(project, pdir, wheel)
+        if pyodide is None:
+            venv, rundir, site = prepare_project(project, pdir, wheel)
+            target = Target((str(venv / "bin" / "pytest"),), {}, site, pdir)
+        else:
+            target, rundir = prepare_pyodide(project, pdir, wheel, pyodide, repo)
         log(f"{label} setup: {time.perf_counter() - t0:.1f} s")
     except (RuntimeError, OSError, StopIteration) as exc:
         log(f"{label} setup: FAILED: {exc}")
@@ -1091,7 +1242,7 @@ def run_project(project: Project, work: Path, wheel: Path, ways: list[str], time
     ok = True
     base: dict[str, Any] | None = None
     for way in ways:
-        res = run_way(project, way, venv, rundir, pdir, timeout)
+        res = run_way(project, way, target, rundir, timeout)
         head = f"{label} {way:<6}"
         if res.record is None:
             why = "timed out" if res.timed_out else "no record written (pytest crashed?)"
@@ -1106,12 +1257,12 @@ def run_project(project: Project, work: Path, wheel: Path, ways: list[str], time
         text = f"{summarise(rec)}, {len(rec['warnings'])} warnings, exit {rec['exitstatus']}"
         problems: list[str] = []
         if way in ("cold", "warm", "xdist"):
-            problems += check_coverage(project, res.cov, site)
+            problems += check_coverage(project, res.cov, target.site)
             if res.cov is not None:
                 pct = res.cov.get("totals", {}).get("percent_covered", 0.0)
                 text += f", cov {pct:.1f}% of {len(res.cov.get('files', {}))} files"
             if way == "cold":
-                entries = cache_entries(pdir, "cov")
+                entries = cache_entries(target.scratch, "cov")
                 text += f", {entries} cached"
                 if entries == 0:
                     problems.append("the cold run cached nothing")
@@ -1154,6 +1305,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per pytest run")
     ap.add_argument("--list", action="store_true", help="list the projects and exit")
     ap.add_argument("--more", action="store_true", help="run MORE_PROJECTS too")
+    ap.add_argument(
+        "--pyodide",
+        choices=("3.14", "3.15"),
+        help="run under that CPython in Pyodide (tools/pyodide/run.sh), ways plain, "
+        f"cold, warm; default projects: {', '.join(PYODIDE_PROJECTS)}",
+    )
     args = ap.parse_args(argv)
 
     if args.list:
@@ -1162,6 +1319,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{p.name}=={p.version}{more}: {p.why}")
             for nodeid, reason in p.deselect:
                 log(f"    left out {nodeid}: {reason}")
+            for nodeid, reason in p.pyodide_deselect:
+                log(f"    left out under Pyodide {nodeid}: {reason}")
             for arg, reason in p.args:
                 log(f"    {arg}: {reason}")
         return 0
@@ -1170,17 +1329,25 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown project(s): {', '.join(unknown)} (known: {', '.join(known)})")
     default = [*PROJECTS, *MORE_PROJECTS] if args.more else list(PROJECTS)
+    if args.pyodide:
+        default = [known[n] for n in PYODIDE_PROJECTS]
     chosen = [known[n] for n in args.names] if args.names else default
+    allowed = PYODIDE_WAYS if args.pyodide else WAYS + EXTRA_WAYS
+    if args.pyodide and args.ways == ",".join(WAYS):
+        args.ways = ",".join(PYODIDE_WAYS)
     ways = [w.strip() for w in args.ways.split(",") if w.strip()]
-    bad = [w for w in ways if w not in WAYS + EXTRA_WAYS]
+    bad = [w for w in ways if w not in allowed]
     if bad or not ways or ways[0] != "plain":
-        ap.error(f"--ways: plain first, then any of {', '.join(WAYS[1:] + EXTRA_WAYS)}")
+        ap.error(f"--ways: plain first, then any of {', '.join(allowed[1:])}")
 
     tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    if args.pyodide:
+        tag = "pyodide" + args.pyodide.replace(".", "")
     work = args.work.resolve() / tag
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    log(f"Python {sys.version.split()[0]} ({sysconfig.get_platform()}), work dir {work}")
+    where = f"Pyodide CPython {args.pyodide}, host " if args.pyodide else ""
+    log(f"{where}Python {sys.version.split()[0]} ({sysconfig.get_platform()}), work dir {work}")
     try:
         wheel = build_wheel(args.repo.resolve(), work)
     except RuntimeError as exc:
@@ -1189,7 +1356,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     passed = failed = 0
     for project in chosen:
-        if run_project(project, work, wheel, ways, args.timeout):
+        if run_project(project, work, wheel, ways, args.timeout, args.pyodide, args.repo.resolve()):
             passed += 1
         else:
             failed += 1

@@ -19,14 +19,17 @@
 //   --pyodide  node_modules/pyodide folder of the npm package (loadPyodide indexURL)
 //   --site     folder holding the unpacked wheels
 //   --root     the repository, mounted at its own absolute path
+//   --cwd      (optional) Pyodide's working directory, mounted too (default below)
 //
 // Paths: every host folder is mounted at the same absolute path inside Pyodide,
 // so tracebacks show real host paths.  Pyodide's working directory is the host
 // working directory when that is inside the repository, otherwise the
 // repository root (relative path arguments are then resolved against the host
-// working directory).  Folders of path arguments outside the repository (for
-// example /tmp/test_x.py) are mounted too.  tmp_path and pytester work in
-// Pyodide's in-memory /tmp.
+// working directory).  --cwd DIR sets it instead (a project's own run folder,
+// so that pytest finds that project's configuration, not the repository's);
+// relative path arguments are then relative to DIR.  Folders of path
+// arguments outside the repository (for example /tmp/test_x.py) are mounted
+// too.  tmp_path and pytester work in Pyodide's in-memory /tmp.
 //
 // Output is written straight to the process's stdout/stderr as pytest writes
 // it.  Exit status: pytest's own (0 passed, 1 tests failed, 2 interrupted,
@@ -49,7 +52,7 @@ function die(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = { pyodide: null, site: null, root: null, pytest: [] };
+  const opts = { pyodide: null, site: null, root: null, cwd: null, pytest: [] };
   let i = 0;
   for (; i < argv.length; i++) {
     const a = argv[i];
@@ -58,15 +61,18 @@ function parseArgs(argv) {
       break;
     }
     const key = a.replace(/^--/, "");
-    if (!["pyodide", "site", "root"].includes(key) || i + 1 >= argv.length) {
+    if (!["pyodide", "site", "root", "cwd"].includes(key) || i + 1 >= argv.length) {
       die(`unknown or incomplete option ${JSON.stringify(a)}; usage: ` +
-          "node run.mjs --pyodide DIR --site DIR --root DIR -- [pytest args...]");
+          "node run.mjs --pyodide DIR --site DIR --root DIR [--cwd DIR] -- [pytest args...]");
     }
     opts[key] = argv[++i];
   }
   opts.pytest = argv.slice(i);
-  for (const key of ["pyodide", "site", "root"]) {
-    if (!opts[key]) die(`--${key} DIR is required`);
+  for (const key of ["pyodide", "site", "root", "cwd"]) {
+    if (!opts[key]) {
+      if (key === "cwd") continue;
+      die(`--${key} DIR is required`);
+    }
     if (!fs.existsSync(opts[key]) || !fs.statSync(opts[key]).isDirectory()) {
       die(`--${key} ${opts[key]} is not a directory`);
     }
@@ -101,10 +107,11 @@ const VALUE_OPTIONS = new Set(["-k", "-m", "-p", "-o", "-W", "-r", "--tb", "--de
 
 // Return [pyodideCwd, rewritten pytest args, host dirs that must be mounted].
 function planPaths(opts) {
-  const hostCwd = fs.realpathSync(process.cwd());
-  const cwdInRepo = isInside(hostCwd, opts.root);
-  const pyCwd = cwdInRepo ? hostCwd : opts.root;
+  const hostCwd = opts.cwd ?? fs.realpathSync(process.cwd());
+  const keepCwd = opts.cwd !== null || isInside(hostCwd, opts.root);
+  const pyCwd = keepCwd ? hostCwd : opts.root;
   const dirs = [opts.root, opts.site];
+  if (opts.cwd !== null) dirs.push(opts.cwd);
   const args = [];
   for (let i = 0; i < opts.pytest.length; i++) {
     const arg = opts.pytest[i];
@@ -128,7 +135,7 @@ function planPaths(opts) {
     if (!fs.existsSync(abs)) continue;
     const real = fs.realpathSync(abs);
     dirs.push(fs.statSync(real).isDirectory() ? real : path.dirname(real));
-    if (!cwdInRepo && !path.isAbsolute(fsPart)) {
+    if (!keepCwd && !path.isAbsolute(fsPart)) {
       args[args.length - 1] = prefix + abs + (sep < 0 ? "" : value.slice(sep));
     }
   }
@@ -142,7 +149,8 @@ function planPaths(opts) {
 }
 
 // Environment seen by Python: Pyodide starts with an empty one.  Pass only what
-// changes pytest's or the project's behaviour, never PYTHONPATH/PYTHONHOME.
+// changes pytest's or the project's behaviour (PDIFF_: the settings of
+// tools/projects/pdiff_recorder.py), never PYTHONPATH/PYTHONHOME.
 function pythonEnv() {
   const keep = new Set([
     "CI", "COLUMNS", "LINES", "TERM", "NO_COLOR", "FORCE_COLOR", "PY_COLORS",
@@ -150,7 +158,7 @@ function pythonEnv() {
   ]);
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (keep.has(k) || /^(PYTEST_|COVERAGE_|BYTECODE_)/.test(k)) env[k] = v;
+    if (keep.has(k) || /^(PYTEST_|COVERAGE_|BYTECODE_|PDIFF_)/.test(k)) env[k] = v;
   }
   return env;
 }

@@ -16,6 +16,11 @@
 # Needs node (>= 18), npm and python3 with pip on PATH (PYTHON=... picks another
 # interpreter for pip); works from any directory.  Set PYODIDE_KEEP_RUN=1 to
 # keep the run's site folder under .cache/pyodide/run.*/ after it ends.
+# For tools/projects_diff.py --pyodide (a project's own suite under Pyodide):
+#   PYODIDE_WHEEL=FILE       use this pytest_bytecode wheel instead of step 3;
+#   PYODIDE_EXTRA_SITE=DIR   copy DIR's contents into the site folder after
+#                            step 4 (the project, its test helpers);
+#   PYODIDE_CWD=DIR          Pyodide's working directory (run.mjs --cwd).
 set -euo pipefail
 
 die() { echo "tools/pyodide/run.sh: error: $*" >&2; exit 3; }
@@ -92,22 +97,27 @@ fi
 # 3. The project's wheel, built from a copy of the working tree (untracked
 #    files included) so setuptools' build/ and *.egg-info never leak stale files
 #    into the wheel and nothing is written into the checkout.
-src="$run_dir/src"
-mkdir -p "$src" "$run_dir/dist"
-tar -C "$root" -cf - \
-    --exclude=./.git --exclude=./.cache --exclude=./.venv --exclude=./build \
-    --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ \
-    --exclude=.pytest_cache --exclude=.mypy_cache --exclude=.ruff_cache \
-    --exclude=node_modules . | tar -C "$src" -xf - \
-    || die "could not copy $root to $src"
-build_log="$run_dir/build.log"
-# Build isolation: pip installs the build backend that pyproject.toml asks
-# for, whatever setuptools python3 happens to have.
-"$python" -m pip wheel --no-deps --disable-pip-version-check \
-    -w "$run_dir/dist" "$src" >"$build_log" 2>&1 \
-    || { cat "$build_log" >&2; die "building the project wheel failed (log above)"; }
-project_wheels=("$run_dir/dist"/pytest_bytecode-*.whl)
-[ -f "${project_wheels[0]}" ] || die "no pytest_bytecode wheel in $run_dir/dist"
+if [ -n "${PYODIDE_WHEEL:-}" ]; then
+    [ -f "$PYODIDE_WHEEL" ] || die "PYODIDE_WHEEL $PYODIDE_WHEEL is not a file"
+    project_wheels=("$PYODIDE_WHEEL")
+else
+    src="$run_dir/src"
+    mkdir -p "$src" "$run_dir/dist"
+    tar -C "$root" -cf - \
+        --exclude=./.git --exclude=./.cache --exclude=./.venv --exclude=./build \
+        --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ \
+        --exclude=.pytest_cache --exclude=.mypy_cache --exclude=.ruff_cache \
+        --exclude=node_modules . | tar -C "$src" -xf - \
+        || die "could not copy $root to $src"
+    build_log="$run_dir/build.log"
+    # Build isolation: pip installs the build backend that pyproject.toml asks
+    # for, whatever setuptools python3 happens to have.
+    "$python" -m pip wheel --no-deps --disable-pip-version-check \
+        -w "$run_dir/dist" "$src" >"$build_log" 2>&1 \
+        || { cat "$build_log" >&2; die "building the project wheel failed (log above)"; }
+    project_wheels=("$run_dir/dist"/pytest_bytecode-*.whl)
+    [ -f "${project_wheels[0]}" ] || die "no pytest_bytecode wheel in $run_dir/dist"
+fi
 
 # 4. Unpack every wheel into a fresh site folder (wheels are zip files; the
 #    .data/purelib|platlib parts of a wheel belong at the top of site-packages).
@@ -129,8 +139,17 @@ for entry in os.listdir(site):
         shutil.rmtree(os.path.join(site, entry))
 PY
 
+if [ -n "${PYODIDE_EXTRA_SITE:-}" ]; then
+    [ -d "$PYODIDE_EXTRA_SITE" ] || die "PYODIDE_EXTRA_SITE $PYODIDE_EXTRA_SITE is not a directory"
+    cp -a "$PYODIDE_EXTRA_SITE"/. "$site_dir"/ || die "copying $PYODIDE_EXTRA_SITE failed"
+fi
+
 # 5. Run pytest inside Pyodide; the status is pytest's.
+cwd_opt=()
+if [ -n "${PYODIDE_CWD:-}" ]; then
+    cwd_opt=(--cwd "$PYODIDE_CWD")
+fi
 status=0
-node "$here/run.mjs" --pyodide "$pyodide_dir" --site "$site_dir" --root "$root" -- "$@" \
-    || status=$?
+node "$here/run.mjs" --pyodide "$pyodide_dir" --site "$site_dir" --root "$root" \
+    "${cwd_opt[@]}" -- "$@" || status=$?
 exit "$status"
