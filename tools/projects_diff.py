@@ -783,6 +783,201 @@ MORE_PROJECTS: tuple[Project, ...] = (
         late_plugins=("anyio.pytest_plugin",),
         floor=50.0,
     ),
+    Project(
+        name="pure_eval",
+        version="0.2.4",
+        why="evaluates AST nodes of a running frame without side effects: reads "
+        "f_locals/f_globals, getattr_static over classes' __dict__ and descriptors, "
+        "checks functions' __code__ to tell builtins and safe methods apart",
+        measure=("pure_eval",),
+        tests=("tests",),
+        remove=("pure_eval",),
+        floor=60.0,
+    ),
+    Project(
+        name="asttokens",
+        version="3.0.2",
+        why="marks every AST node with its tokens (tokenize, ast.walk over big "
+        "trees, recursion), also over astroid's trees; its tests parse the standard "
+        "library's modules and the project's own sources",
+        measure=("asttokens",),
+        tests=("tests",),
+        remove=("asttokens",),
+        floor=60.0,
+    ),
+    Project(
+        name="stack_data",
+        version="0.6.3",
+        why="formats tracebacks and frames (executing, pure_eval, asttokens): maps "
+        "f_lasti and tb_lasti to AST nodes, reads frames' variables; its tests "
+        "import stack_data through typeguard's import hook (an AST-rewriting loader: "
+        "stack_data's modules are measured from its code, never cached) and a Cython "
+        "module through pyximport; executing and pure_eval are measured too",
+        measure=("stack_data", "pure_eval", "executing"),
+        tests=("tests",),
+        remove=("stack_data",),
+        deselect=(
+            *(
+                (
+                    f"tests/test_core.py::test_executing_style_defs[{expected}]",
+                    "fails plain: Pygments 2.21 (common.txt) has other colours in its "
+                    "'native' style than the test expects",
+                )
+                for expected in (
+                    ".c { color: #(999999|ababab); font-style: italic }",
+                    ".err { color: #a61717; background-color: #e3d2d2 }",
+                    ".c-ExecutingNode { color: #(999999|ababab); font-style: italic; "
+                    "background-color: #ffff00 }",
+                    ".err-ExecutingNode { color: #a61717; background-color: #ffff00 }",
+                )
+            ),
+            *(
+                (
+                    nodeid,
+                    "fails plain: its expected output (golden file pygmented.txt or "
+                    "serialize.json, or inline) was made with an older Pygments, whose "
+                    "terminal colours differ; run plain with FIX_STACK_DATA_TESTS=1 to "
+                    "rewrite the golden files, then measured, to compare by hand",
+                )
+                for nodeid in (
+                    "tests/test_core.py::test_pygments_example",
+                    "tests/test_formatter.py::test_example",
+                    "tests/test_serializer.py::test_example",
+                )
+            ),
+            (
+                "tests/test_core.py::test_example",
+                "3.13: fails plain under -n 2 (the execnet worker's -c source is in "
+                "linecache as '<string>', so the frame of an exec'd string shows a line)",
+            ),
+        ),
+        floor=40.0,
+    ),
+    Project(
+        name="pysnooper",
+        version="1.2.3",
+        why="a tracing debugger: sys.settrace and frame.f_trace on the decorated "
+        "function's frames, f_lineno, f_locals and source lines read by "
+        "co_filename, generators and recursion traced; its tests check the "
+        "exact trace printed",
+        measure=("pysnooper",),
+        tests=("tests",),
+        remove=("pysnooper",),
+        floor=60.0,
+    ),
+    Project(
+        name="snoop",
+        version="0.6.1",
+        why="a tracing debugger built on executing and asttokens: sys.settrace, "
+        "frames' f_lasti mapped to AST nodes, f_locals, source by co_filename; "
+        "its tests compare exact traces with golden files per Python version",
+        measure=("snoop",),
+        tests=("tests",),
+        remove=("snoop",),
+        deselect=(
+            (
+                "tests/test_snoop.py::test_sample[color]",
+                "fails plain: its golden file was made with an older Pygments, whose "
+                "terminal colours differ",
+            ),
+            *(
+                (f"tests/test_snoop.py::test_sample[{name}]", f"needs {needs} (not installed)")
+                for name, needs in (
+                    ("enabled", "birdseye"),
+                    ("spy", "birdseye"),
+                    ("pandas_sample", "pandas and numpy"),
+                    ("django_sample", "Django"),
+                )
+            ),
+            (
+                "tests/test_snoop.py::test_sample[unavailable_source]",
+                "3.13: fails plain under -n 2 (the execnet worker's -c source is in "
+                "linecache as '<string>', so snoop reads a short source for an exec'd "
+                "string: IndexError)",
+            ),
+        ),
+        floor=60.0,
+    ),
+    Project(
+        name="sorcery",
+        version="0.2.2",
+        why="spells that read their caller's frame: executing finds the calling "
+        "AST node from f_lasti, then the spell reads names, keyword arguments and "
+        "assignment targets from it; delegating descriptors, wrapt decorators",
+        measure=("sorcery",),
+        tests=("tests.py",),
+        remove=("sorcery",),
+        deselect=tuple(
+            (
+                f"tests.py::TestTimeit::{name}",
+                "10 s plain (timeit of a sleep); test_exception and "
+                "test_not_matching_result run spells.timeit too",
+            )
+            for name in ("test_matching_result", "test_no_result")
+        ),
+        args=(
+            (
+                "--assert=plain",
+                "spells.timeit imports every global of the calling module by name (from "
+                "tests import ...), and pytest's assertion rewriting adds globals such as "
+                "@py_builtins, a SyntaxError there: sorcery runs its tests with unittest",
+            ),
+        ),
+        floor=60.0,
+    ),
+    # Most of icontract's test files import tests.error and tests.mock, helpers
+    # its sdist leaves out (with tests/__init__.py): only the files without them run,
+    # less test_globals.py (it asserts that ICONTRACT_SLOW is set in the environment).
+    Project(
+        name="icontract",
+        version="2.7.3",
+        why="design-by-contract decorators: wrappers resolve condition arguments by "
+        "inspect.signature, re-read a failed lambda's source (inspect, asttokens) and "
+        "re-evaluate its AST to explain the violation; invariants patch classes' methods",
+        measure=("icontract",),
+        tests=(
+            "tests/test_checkers.py",
+            "tests/test_for_integrators.py",
+            "tests/test_recompute.py",
+            "tests/test_recursion.py",
+            "tests/test_threading.py",
+        ),
+        remove=("icontract",),
+        floor=30.0,
+    ),
+    Project(
+        name="tenacity",
+        version="9.2.1",
+        why="retry decorators over sync functions, coroutines (asyncio and trio), "
+        "generators and tornado coroutines: wrappers built by functools.wraps, "
+        "inspect.iscoroutinefunction on the wrapped, exceptions re-raised with "
+        "their tracebacks, statistics kept on the function object",
+        measure=("tenacity",),
+        tests=("tests",),
+        remove=("tenacity",),
+        deselect=(
+            (
+                "tests/test_asyncio.py::TestContextManager::test_sleeps",
+                "timing: asserts that a retry without sleep takes under 1.1 ms of wall "
+                "clock; fails under -n 2 on a loaded machine",
+            ),
+        ),
+        floor=60.0,
+    ),
+    # On 3.13 pip builds the wheel from the sdist, without the C pvectorc: the
+    # tests of the C vector skip there.
+    Project(
+        name="pyrsistent",
+        version="0.20.0",
+        why="persistent data structures: a trie vector (its C pvectorc in the wheel, "
+        "the pure-Python one tested too), HAMT-like maps, records and classes made by "
+        "metaclasses with field invariants, evolvers, pickling; a Hypothesis state machine",
+        measure=("pyrsistent",),
+        tests=("tests",),
+        remove=("pyrsistent",),
+        floor=60.0,
+        hypothesis_examples=10,
+    ),
 )
 
 WAYS = ("plain", "cold", "warm", "xdist")
