@@ -518,6 +518,21 @@ PRECALL_RAISES_FOR_CALL: Final[bool] = PY == (3, 11)
 #: never does.)
 END_ASYNC_FOR_STARTS_NO_LINE: Final[bool] = HAS_SYS_MONITORING
 
+#: 3.12 only: a local of module or class code is an inlined comprehension's
+#: variable, and the compiler marks every one hidden (``CO_FAST_HIDDEN``:
+#: ``locals()``, ``vars()``, ``dir()`` and ``frame.f_locals`` neither show
+#: it nor, while it is unbound, delete the namespace's entry of that name).
+#: ``code.replace()`` (and the ``CodeType`` constructor) rebuild the kinds of
+#: the locals and mark hidden only those a LOAD_FAST_AND_CLEAR of the new
+#: bytecode names (CPython gh-110543, fixed so in 3.12.1).  A comprehension
+#: the compiler removed as dead code (under ``if False:`` or ``if not
+#: __debug__:``) leaves its variables without one, so code rebuilt from such
+#: a module or class body would unbind the same names of the namespace at
+#: each ``locals()``.  Instrumented code of module and class bodies therefore
+#: ends with a LOAD_FAST_AND_CLEAR of each local, never run.  (3.12.0 marks
+#: none; 3.13+ module and class frames read their namespace itself, PEP 667.)
+MARK_HIDDEN_LOCALS: Final[bool] = PY == (3, 12)
+
 #: 3.14+: instructions that may re-raise the exception they hold straight to
 #: the handler, adding no traceback entry (CLEANUP_THROW in ``yield from`` and
 #: ``await``, END_ASYNC_FOR).  Stubs that read the raise site from the

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Iterator
 from types import CodeType
 from typing import Any
@@ -528,3 +529,85 @@ def test_instrumented_code_names_what_the_original_names() -> None:
             assert added <= allowed, (old.co_name, added)
             checked += 1
     assert checked > 1000
+
+
+_DEAD_COMPREHENSIONS = (
+    """
+x = 1
+if False:
+    [x for x in ()]
+module_vars = sorted(vars())
+level = 3
+if not __debug__:
+    LEVELS = {level: n for level, n in enumerate("ab")}
+module_dir = "level" in dir()
+squares = [v * v for v in range(4)]
+cells = [(lambda: c) for c in range(2)]
+after_live = sorted(locals())
+
+class C:
+    a = 1
+    if False:
+        [a for _ in ()]
+    b = [k * 2 for k in range(2)]
+    seen = sorted(locals())
+
+class Wide:
+    keep = 1
+    if False:
+"""
+    + "".join(  # 300 locals: their indices need EXTENDED_ARG
+        f"        [keep for v{i} in ()]\n" for i in range(300)
+    )
+    + "    seen = sorted(locals())\n"
+)
+
+
+def test_module_and_class_bodies_keep_their_namespace() -> None:
+    """``locals()`` of a module or class body whose comprehensions the
+    compiler removed unbinds nothing in measured code (3.12 marks those
+    variables hidden only where a LOAD_FAST_AND_CLEAR names them)."""
+    top = compile(_DEAD_COMPREHENSIONS, "<dead>", "exec", dont_inherit=True)
+    spaces = []
+    for code in (top, instrument(top).code):
+        namespace: dict[str, Any] = {"__name__": "dead"}
+        exec(code, namespace)
+        spaces.append(
+            {
+                name: sorted(vars(value)) if isinstance(value, type) else repr(value)
+                for name, value in namespace.items()
+                if name not in ("__builtins__", "cells")
+            }
+        )
+    assert spaces[0] == spaces[1]
+    assert "x" in spaces[0]["module_vars"] and "keep" in spaces[0]["Wide"]
+
+
+@pytest.mark.skipif(
+    versions.PY != (3, 12) or sys.maxsize < 2**32 or versions.IS_PYODIDE,
+    reason="reads the kinds of locals at 64-bit CPython 3.12's offsets",
+)
+def test_instrumented_code_marks_the_original_locals_hidden() -> None:
+    """The kinds of every local (``co_localspluskinds``, not visible from
+    Python: read at its place in 3.12's ``PyCodeObject``) are the
+    original's, over the standard library's code objects: hidden
+    (``CO_FAST_HIDDEN``) where the compiler made them so."""
+    import ctypes
+
+    def kinds(code: CodeType) -> bytes:
+        names = ctypes.cast(ctypes.c_void_p.from_address(id(code) + 96).value, ctypes.py_object)
+        assert names.value[: code.co_nlocals] == code.co_varnames  # the right place
+        raw = ctypes.c_void_p.from_address(id(code) + 104).value
+        value = ctypes.cast(raw, ctypes.py_object).value
+        assert isinstance(value, bytes)
+        return value
+
+    hidden = 0
+    tops = [top for _, top in _stdlib_modules()]
+    tops.append(compile(_DEAD_COMPREHENSIONS, "<dead>", "exec", dont_inherit=True))
+    for top in tops:
+        inst = instrument(top).code
+        for (_, old), (_, new) in zip(iter_code_tree(top), iter_code_tree(inst), strict=True):
+            assert kinds(new) == kinds(old), old.co_qualname
+            hidden += sum(1 for kind in kinds(old) if kind & 0x10)
+    assert hidden >= 300

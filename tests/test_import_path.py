@@ -1403,3 +1403,42 @@ def test_measured_imports_warn_and_write_pyc_as_plain_ones(
     assert outcomes(*measured) == {"passed": 1, "warnings": 1}  # compiled, .pyc written
     assert any(p.name.startswith("used.") for p in pycache.iterdir())
     assert outcomes(*measured) == outcomes() == {"passed": 1}  # the .pyc is read
+
+
+DEAD_COMPREHENSIONS = {
+    "src/dead/__init__.py": """\
+        x = 1
+        if False:
+            [x for x in ()]
+        names = sorted(vars())
+        level = 3
+        if not __debug__:
+            LEVELS = {level: n for level, n in enumerate("ab")}
+        in_dir = "level" in dir()
+
+        class C:
+            a = 1
+            if False:
+                [a for _ in ()]
+            seen = sorted(locals())
+        """,
+    "tests/test_dead.py": """\
+        import dead
+
+        def test_names_of_dead_comprehensions_stay_bound():
+            assert "x" in dead.names and dead.x == 1
+            assert dead.in_dir and dead.level == 3
+            assert "a" in dead.C.seen and dead.C.a == 1
+        """,
+}
+
+
+def test_a_dead_comprehension_unbinds_no_name(pytester: pytest.Pytester) -> None:
+    """3.12: the variables of a comprehension the compiler removed stay
+    hidden locals of the module and class body (``locals()`` would unbind
+    the namespace's names of theirs), cold and from the cache."""
+    make_project(pytester, DEAD_COMPREHENSIONS)
+    for _ in ("cold", "warm"):
+        result = pytester.runpytest("--bytecode-cov=dead", "--bytecode-cov-report=json")
+        result.assert_outcomes(passed=1)
+        assert _instructions(_report(pytester)["src/dead/__init__.py"]["code_objects"]) > 0

@@ -49,7 +49,12 @@ from itertools import accumulate
 from types import CodeType
 
 from pytest_bytecode import versions
-from pytest_bytecode.engine.tables import ExceptionEntry, encode_exception_table, grow_locations
+from pytest_bytecode.engine.tables import (
+    ExceptionEntry,
+    encode_exception_table,
+    grow_locations,
+    with_trailing_units,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up matters
 if TYPE_CHECKING:
@@ -423,6 +428,11 @@ def _grow(
     return code, starts, tags, entries
 
 
+#: ``co_flags`` bit of function code (``inspect.CO_OPTIMIZED``): fast locals
+#: are the function's own; module and class bodies do not have it.
+_CO_OPTIMIZED = 0x0001
+
+
 def build_code(
     original: CodeType,
     layout: Layout,
@@ -432,11 +442,20 @@ def build_code(
 ) -> CodeType:
     """The original code object with new wordcode, tables, constants and names."""
     if versions.HAS_EXCEPTION_TABLE:
+        code, linetable = layout.code, layout.linetable
+        if (
+            versions.MARK_HIDDEN_LOCALS
+            and original.co_nlocals
+            and not original.co_flags & _CO_OPTIMIZED
+        ):
+            marks = _hidden_local_marks(original.co_nlocals)
+            code += marks
+            linetable = with_trailing_units(linetable, len(marks) >> 1)
         return original.replace(  # type: ignore[call-arg]  # (3.11+)
-            co_code=layout.code,
+            co_code=code,
             co_consts=consts,
             co_names=names,
-            co_linetable=layout.linetable,
+            co_linetable=linetable,
             co_stacksize=stacksize,
             co_exceptiontable=layout.exceptiontable,
         )
@@ -447,3 +466,19 @@ def build_code(
         co_linetable=layout.linetable,
         co_stacksize=stacksize,
     )
+
+
+def _hidden_local_marks(nlocals: int) -> bytes:
+    """3.12: a LOAD_FAST_AND_CLEAR of each of ``nlocals`` locals (with its
+    EXTENDED_ARG prefixes), put after the end of module and class code, where
+    nothing runs it: ``code.replace()`` marks the locals it names hidden, as
+    the compiler marked them (:data:`versions.MARK_HIDDEN_LOCALS`)."""
+    op = versions.OPMAP["LOAD_FAST_AND_CLEAR"]
+    out = bytearray()
+    for local in range(nlocals):
+        shift = 8 * ((local.bit_length() - 1) // 8) if local > 0xFF else 0
+        while shift:
+            out += bytes((versions.EXTENDED_ARG, (local >> shift) & 0xFF))
+            shift -= 8
+        out += bytes((op, local & 0xFF))
+    return bytes(out)

@@ -218,6 +218,14 @@ def _grow_pairs(out: bytearray, table: bytes, growth: list[tuple[int, int]]) -> 
     return copied, k
 
 
+def with_trailing_units(table: bytes, size: int) -> bytes:
+    """The location table ``table`` (3.11+) followed by ``size`` (at least
+    1) more units without a position."""
+    out = bytearray(table)
+    _entries(out, _NO_POSITION, b"", size)
+    return bytes(out)
+
+
 def _entries(out: bytearray, header: int, body: bytes, size: int) -> None:
     """``size`` (at least 1) units in entries of ``header`` (its size bits
     clear) and ``body``, at most 8 units each (3.11+)."""
