@@ -978,6 +978,93 @@ MORE_PROJECTS: tuple[Project, ...] = (
         floor=60.0,
         hypothesis_examples=10,
     ),
+    Project(
+        name="cattrs",
+        version="26.2.1",
+        why="converters generating (un)structuring functions as source compiled by "
+        "exec (linecache entries), singledispatch and predicate hook dispatch, "
+        "generics, TypedDicts, NewTypes, Literals, exception groups; Hypothesis",
+        measure=("cattrs", "cattr"),
+        tests=("tests",),
+        remove=("src",),
+        floor=50.0,
+        hypothesis_examples=10,
+    ),
+    Project(
+        name="idna",
+        version="3.21",
+        why="codec registration (codecs.register, encodings round trips), big "
+        "lazily imported data tables, unicodedata, threads; Hypothesis",
+        measure=("idna",),
+        tests=("tests",),
+        remove=("idna",),
+        floor=60.0,
+        hypothesis_examples=10,
+    ),
+    Project(
+        name="jsonschema",
+        version="4.26.0",
+        why="validators made by a class factory (attrs classes, evolve), lazy "
+        "referencing/registry of schemas, errors as exception trees with context, "
+        "generators of errors, the official JSON-Schema-Test-Suite; tests inside the package",
+        measure=("jsonschema",),
+        tests=("--pyargs", "jsonschema.tests"),
+        remove=("jsonschema",),
+        # The suite is found beside the package (Path(jsonschema.__file__).parent.parent
+        # / "json") unless $JSON_SCHEMA_TEST_SUITE is set: copied into site-packages.
+        site_tests=("jsonschema/tests", "json"),
+        floor=60.0,
+    ),
+    Project(
+        name="outcome",
+        version="1.3.0.post0",
+        why="small: captures a call's result or exception (attrs classes, "
+        "__traceback__ handling, async capture, generators sent or thrown into)",
+        measure=("outcome",),
+        tests=("tests",),
+        remove=("src",),
+        floor=60.0,
+    ),
+    Project(
+        name="sniffio",
+        version="1.3.1",
+        why="small: a ContextVar and thread-local, sys.modules look-ups of asyncio's "
+        "running loop; tests inside the package",
+        measure=("sniffio",),
+        tests=("--pyargs", "sniffio._tests"),
+        remove=("sniffio",),
+        floor=60.0,
+    ),
+    # 4.4.0 needs Python 3.11 or later: on 3.10 its venv cannot be made.
+    Project(
+        name="astroid",
+        version="4.4.0",
+        why="static inference by generators of inferred values (deep recursion, "
+        "StopIteration carrying results, context caching), a node class hierarchy with "
+        "many mixins and decorators, builds trees of live modules by introspection; "
+        "filterwarnings=error, xfail_strict",
+        measure=("astroid",),
+        # A subset: the inference, node and builder tests (tests/brain and the
+        # modutils tests need the third-party and stdlib layouts they inspect).
+        tests=(
+            "tests/test_inference.py",
+            "tests/test_inference_calls.py",
+            "tests/test_scoped_nodes.py",
+            "tests/test_nodes.py",
+            "tests/test_builder.py",
+            "tests/test_protocols.py",
+            "tests/test_lookup.py",
+            "tests/test_objects.py",
+            "tests/test_object_model.py",
+            "tests/test_python3.py",
+            "tests/test_type_params.py",
+            "tests/test_nodes_lineno.py",
+            "tests/test_constraint.py",
+            "tests/test_raw_building.py",
+        ),
+        remove=("astroid",),
+        floor=50.0,
+    ),
 )
 
 WAYS = ("plain", "cold", "warm", "xdist")
