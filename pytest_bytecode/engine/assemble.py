@@ -474,11 +474,4 @@ def _hidden_local_marks(nlocals: int) -> bytes:
     nothing runs it: ``code.replace()`` marks the locals it names hidden, as
     the compiler marked them (:data:`versions.MARK_HIDDEN_LOCALS`)."""
     op = versions.OPMAP["LOAD_FAST_AND_CLEAR"]
-    out = bytearray()
-    for local in range(nlocals):
-        shift = 8 * ((local.bit_length() - 1) // 8) if local > 0xFF else 0
-        while shift:
-            out += bytes((versions.EXTENDED_ARG, (local >> shift) & 0xFF))
-            shift -= 8
-        out += bytes((op, local & 0xFF))
-    return bytes(out)
+    return encode([(op, local) for local in range(nlocals)])
