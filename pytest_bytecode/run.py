@@ -41,6 +41,7 @@ from pytest_bytecode.settings import Settings
 from pytest_bytecode.sources import (
     CoverageConfigError,
     SourceError,
+    compiled_twin,
     config_sources,
     read_coverage_config,
     report_path,
@@ -413,6 +414,13 @@ def _gather(state: _State) -> data.CovData:
             )
             if unexecuted is not None:
                 counts.files[key] = unexecuted
+                twin = compiled_twin(filename)
+                if twin is not None:
+                    state.lines.append(
+                        f"bytecode coverage: {key} never runs: Python imports the compiled "
+                        f"extension {os.path.basename(twin)} beside it, which cannot be "
+                        "measured (module-not-measured)"
+                    )
     if counts.contexts is not None and state.children is not None:
         counts.contexts.children = True
     if counts.contexts is not None and state.selection is not None:

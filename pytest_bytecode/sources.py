@@ -348,6 +348,25 @@ class Selector:
 WHOLE_TEXT_EXCLUSIONS = coverage_version >= (7, 6)
 
 
+def compiled_twin(filename: str) -> str | None:
+    """The extension module Python imports in place of the source file
+    ``filename``, or None.
+
+    A directory's path finder tries this interpreter's extension suffixes
+    before ``.py`` (``mod.cpython-312-x86_64-linux-gnu.so``, ``mod.abi3.so``,
+    ``mod.so`` beside ``mod.py``: a package built with mypyc or Cython, or an
+    extension built in place), so such a source file never runs: measured,
+    it reads as never executed, and the run says why.
+    """
+    if not filename.endswith(".py"):
+        return None
+    stem = filename[: -len(".py")]
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        if os.path.isfile(stem + suffix):
+            return stem + suffix
+    return None
+
+
 def _matches_somewhere(regex: str, text: str) -> bool:
     """Whether coverage.py's exclusion matching finds ``regex`` anywhere in
     ``text``, as the installed coverage.py matches it (``\\A`` is the start

@@ -8,6 +8,8 @@ code under test does, and what the report says, with the plain run.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import marshal
 import os
@@ -442,6 +444,54 @@ def test_a_module_no_probe_can_reach_is_named(pytester: pytest.Pytester) -> None
             "(module-not-measured)"
         ]
     )
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_a_source_file_an_extension_shadows_is_named(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    """A ``.py`` file beside an extension module of the same name (a package
+    built with mypyc or Cython) never runs: the import takes the extension.
+    It is reported as never executed, as coverage.py does, and the run says
+    why; with xdist too, where the controller imports nothing."""
+    spec = importlib.util.find_spec("_json")
+    origin = getattr(spec, "origin", None) or ""
+    suffix = next((s for s in importlib.machinery.EXTENSION_SUFFIXES if origin.endswith(s)), None)
+    if suffix is None:
+        pytest.skip(f"_json is not an extension file here ({origin!r}; Pyodide builds it in)")
+    make_project(
+        pytester,
+        {
+            "src/fast/__init__.py": "",
+            "src/fast/_json.py": "def scanstring(s, end):\n    return s[end:], len(s)\n",
+            "src/fast/plain.py": "def f():\n    return 1\n",
+            "tests/test_fast.py": """\
+                import fast._json, fast.plain
+
+                def test_the_extension_is_imported():
+                    assert not fast._json.__file__.endswith(".py")
+                    assert fast._json.scanstring('"a"', 1) == ("a", 3)
+                    assert fast.plain.f() == 1
+                """,
+        },
+    )
+    shutil.copy(origin, pytester.path / "src" / "fast" / f"_json{suffix}")
+    result = pytester.runpytest_subprocess(
+        "--bytecode-cov=fast", "--bytecode-cov-report=json", *workers
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"bytecode coverage: src/fast/_json.py never runs: Python imports the compiled "
+            f"extension _json{suffix} beside it, which cannot be measured (module-not-measured)"
+        ]
+    )
+    assert "plain.py never runs" not in result.stdout.str()
+    files = _report(pytester)
+    assert files["src/fast/_json.py"]["summary"]["covered_instructions"] == 0
+    assert files["src/fast/_json.py"]["summary"]["instructions"] > 0
+    assert files["src/fast/plain.py"]["summary"]["covered_instructions"] > 0
 
 
 def _key(cache: cache_mod.InstrumentationCache, source: bytes, mode: str = "plain") -> str:
