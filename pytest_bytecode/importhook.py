@@ -15,11 +15,15 @@ instrumented code, as ``runpy`` expects.
 A measured import first runs Python's own ``SourceLoader.get_code`` for
 what the plain import does besides making the code: it reads the ``.pyc``
 or compiles (the compile's warnings; its ``SyntaxError``, raised from
-importlib's own frames) and writes the ``.pyc``.  The instrumented code is
-then compiled from the bytes the cache key hashes, with
+importlib's own frames) and writes the ``.pyc``.  The code instrumented
+is that compile's when the plain import compiled (no valid ``.pyc``) the
+very bytes the cache key hashes; otherwise (a ``.pyc`` was read, or the
+file changed between the two reads) they are compiled with
 ``SourceLoader.source_to_code`` itself (``dont_inherit=True``, the
 interpreter's optimisation level) and warnings ignored, since the plain
-compile gave them.  A loader class with a ``source_to_code`` of its own (a
+compile gave them.  Code read from a ``.pyc`` is never instrumented: a stale
+one (same modification time and size) would be stored under the key of
+source it was not made from.  A loader class with a ``source_to_code`` of its own (a
 source transformer such as beartype.claw's, another optimisation level)
 compiles by rules the bytes do not tell: its module's code is the one the
 plain ``get_code`` made, instrumented, neither taken from the cache nor
@@ -45,6 +49,8 @@ cannot be measured.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.machinery
 import importlib.util
 import os
@@ -54,7 +60,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pytest_bytecode import engine
+from pytest_bytecode import engine, versions
 from pytest_bytecode.cache import InstrumentationCache
 from pytest_bytecode.collector import Collector
 from pytest_bytecode.sources import Selector, report_path
@@ -374,15 +380,59 @@ def _methods(
         path = self.get_filename(fullname)
         if not measures(self, fullname, path):
             return previous_get_code(self, fullname)
-        plain = None
-        if not isinstance(self, RewritingLoader):
-            # What the plain import does besides making the code, it does
-            # here too: read the .pyc or compile (the compile's warnings, its
-            # SyntaxError under -W error) and write the .pyc.
+        if isinstance(self, RewritingLoader):
+            return measured_code(self, fullname, path, None, [])
+        # What the plain import does besides making the code, it does
+        # here too: read the .pyc or compile (the compile's warnings, its
+        # SyntaxError under -W error) and write the .pyc.
+        with _PlainCompile(self) as compiled:
             plain = _PLAIN_GET_CODE(self, fullname)
-        return measured_code(self, fullname, path, plain)
+        return measured_code(self, fullname, path, plain, compiled)
 
-    def measured_code(self: Any, fullname: str, path: str, plain: Any) -> Any:
+    def source_to_code(
+        self: Any, compiled: list[Any], data: Any, path: Any, *args: Any, _optimize: int = -1
+    ) -> Any:
+        # SourceLoader.source_to_code's compile, in one frame as there
+        # (a SyntaxError's traceback shows the same frames), kept in
+        # ``compiled`` with the bytes it was made from.
+        extra = {"module": args[0] if args else None} if versions.COMPILE_TAKES_MODULE else {}
+        code = _frames_removed(
+            compile, data, path, "exec", dont_inherit=True, optimize=_optimize, **extra
+        )
+        compiled.append((data, path, code))
+        return code
+
+    class _PlainCompile:
+        """While Python's own ``get_code`` runs: if it compiles (no valid
+        ``.pyc``) with Python's own ``source_to_code``, :func:`source_to_code`
+        stands in for it on the loader instance and keeps the code and its
+        bytes, so that a cold import need not compile the same bytes again.
+        Entered and left around the call, it adds no frame to the call's
+        tracebacks."""
+
+        def __init__(self, loader: Any) -> None:
+            self.loader = loader
+            self.compiled: list[Any] = []
+            self.standing_in = (
+                getattr(loader.source_to_code, "__func__", None) is _PLAIN_SOURCE_TO_CODE
+            )
+
+        def __enter__(self) -> list[Any]:
+            if self.standing_in:
+                try:
+                    self.loader.source_to_code = functools.partial(
+                        source_to_code, self.loader, self.compiled
+                    )
+                except Exception:  # a loader that takes no attributes: compile twice
+                    self.standing_in = False
+            return self.compiled
+
+        def __exit__(self, *exc: object) -> None:
+            if self.standing_in:
+                with contextlib.suppress(Exception):
+                    del self.loader.source_to_code
+
+    def measured_code(self: Any, fullname: str, path: str, plain: Any, compiled: list[Any]) -> Any:
         source = self.get_data(path)
         own = getattr(self.source_to_code, "__func__", None)  # None: set on the instance
         if plain is not None and own is not _PLAIN_SOURCE_TO_CODE:
@@ -400,6 +450,8 @@ def _methods(
             if rewritten:
                 tree = _frames_removed(compile, source, path, "exec", _AST_ONLY, True, -1)
                 code = measurement.rewritten(tree, source, path)
+            elif compiled and compiled[-1][:2] == (source, path):
+                code = compiled[-1][2]  # the plain import compiled the bytes hashed
             else:  # compiled from the bytes hashed; the plain import warned
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -415,14 +467,16 @@ def _methods(
         if type(self).get_code is get_code and not isinstance(self, RewritingLoader):
             # The plain import's get_code runs right under this frame, as
             # under importlib's exec_module: a SyntaxError shows its frames.
-            code = measured_code(self, name, path, _PLAIN_GET_CODE(self, name))
+            with _PlainCompile(self) as compiled:
+                plain = _PLAIN_GET_CODE(self, name)
+            code = measured_code(self, name, path, plain, compiled)
         else:  # a subclass's get_code (a user's loader), or pytest's rewriting
             code = self.get_code(name)
         with measurement.collector.importing():
             _frames_removed(exec, code, module.__dict__)
         return None
 
-    for method in (get_code, measured_code, exec_module):
+    for method in (get_code, source_to_code, measured_code, exec_module):
         method.__code__ = method.__code__.replace(co_filename=_IMPORTLIB_FILE)
         method.__module__ = _Loader.__module__
         method.__qualname__ = f"SourceFileLoader.{method.__name__}"

@@ -644,3 +644,10 @@ YIELD_FROM_COUNTS_DELEGATIONS: Final[bool] = PY < (3, 11)
 LEAVES_UNSEEN_AND_GOES_ON: Final[frozenset[str]] = RERAISE_WITHOUT_TRACEBACK | (
     frozenset({"YIELD_FROM"}) if PY < (3, 11) else frozenset()
 )
+
+#: 3.15+: ``SourceLoader.source_to_code`` takes the module's name (``data,
+#: path, fullname=None``) and hands it to ``compile(module=...)``, the name
+#: that warnings filters match the compile's warnings against.  The import
+#: hook's stand-in for it, which keeps the plain import's compile for reuse,
+#: compiles the same way.
+COMPILE_TAKES_MODULE: Final[bool] = PY >= (3, 15)

@@ -18,6 +18,7 @@ import shutil
 import stat
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
@@ -610,6 +611,119 @@ def test_the_last_snapshot_releases_each_handle_after_storing_its_plans(
             handle.counts()
     measurement.store_worked_out_plans()  # nothing left to store
     assert sum("stored again" in m for m in messages) == 2
+
+
+def _measuring_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, messages: list[str]
+) -> importhook.Measurement:
+    """A measurement of the files in ``tmp_path``, no ``.pyc`` written."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    folder = os.path.normcase(os.path.realpath(tmp_path))
+    return importhook.Measurement(
+        Selector(folder, dirs=(folder,)),
+        Collector(folder),
+        cache_mod.InstrumentationCache(tmp_path / "cache", messages.append),
+        messages.append,
+        messages.append,
+    )
+
+
+def _import_with(
+    measurement: importhook.Measurement, loader: importlib.machinery.SourceFileLoader
+) -> types.ModuleType:
+    """``loader``'s module, executed by it under ``measurement``'s hook."""
+    uninstall = importhook.install(measurement)
+    try:
+        spec = importlib.util.spec_from_loader(loader.name, loader)
+        assert spec is not None
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    finally:
+        uninstall()
+    return module
+
+
+def test_a_file_changed_between_the_two_reads_runs_its_new_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A measured import reads the file twice: in the plain ``get_code``,
+    whose compile it reuses, and for the bytes the cache key hashes.  If
+    the two differ, the code is compiled from the second (what is cached
+    and reported), not taken from the plain import's compile."""
+    messages: list[str] = []
+    measurement = _measuring_in_process(tmp_path, monkeypatch, messages)
+    (tmp_path / "changing.py").write_text("value = 1\n")
+
+    class Changing(importlib.machinery.SourceFileLoader):
+        reads = 0
+
+        def get_data(self, path: str) -> bytes:
+            data = super().get_data(path)
+            if path.endswith(".py"):
+                Changing.reads += 1
+                data = data.replace(b"1", str(Changing.reads).encode())
+            return data
+
+    for expected_reads in (2, 4):  # each import reads the file twice
+        loader = Changing("changing", str(tmp_path / "changing.py"))
+        module = _import_with(measurement, loader)
+        assert Changing.reads == expected_reads
+        assert module.value == expected_reads
+        assert "source_to_code" not in vars(loader)  # the stand-in is gone
+    assert sum("instrument changing" in m for m in messages) == 2
+    assert measurement.loaded == {str(tmp_path / "changing.py")}
+
+
+def test_a_cold_import_instruments_the_plain_compile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process (Pyodide too, where 3.15's ``source_to_code`` takes the
+    module's name): without a ``.pyc`` the source is compiled once, by the
+    plain ``get_code`` (through the stand-in), and that code is measured."""
+    import builtins
+
+    measurement = _measuring_in_process(tmp_path, monkeypatch, [])
+    (tmp_path / "oncemod.py").write_text("def f():\n    return 3\n\nvalue = f()\n")
+    compiles: list[dict[str, Any]] = []
+    real_compile = builtins.compile
+
+    def counting_compile(source: Any, filename: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(filename).endswith("oncemod.py"):
+            compiles.append(kwargs)
+        return real_compile(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "compile", counting_compile)
+    path = str(tmp_path / "oncemod.py")
+    module = _import_with(measurement, importlib.machinery.SourceFileLoader("oncemod", path))
+    assert module.value == 3
+    assert len(compiles) == 1
+    if sys.version_info >= (3, 15):
+        assert compiles[0]["module"] == "oncemod"  # as Python's own source_to_code
+    assert module.f.__code__ is not engine.original_code(module.f.__code__)  # measured
+
+
+def test_a_loader_that_takes_no_attributes_imports_as_ever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The measured import sets its stand-in ``source_to_code`` on the
+    loader instance while Python's ``get_code`` runs; a loader class that
+    refuses attributes gets its module all the same, compiled again."""
+    measurement = _measuring_in_process(tmp_path, monkeypatch, [])
+    (tmp_path / "frozenmod.py").write_text("VALUE = 7\n")
+
+    class Frozen(importlib.machinery.SourceFileLoader):
+        def __init__(self, fullname: str, path: str) -> None:
+            object.__setattr__(self, "name", fullname)
+            object.__setattr__(self, "path", path)
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{name}: frozen")
+
+    loader = Frozen("frozenmod", str(tmp_path / "frozenmod.py"))
+    module = _import_with(measurement, loader)
+    assert module.VALUE == 7
+    assert "source_to_code" not in vars(loader)
+    assert measurement.loaded == {str(tmp_path / "frozenmod.py")}
 
 
 @pytest.mark.subprocess
@@ -1453,6 +1567,57 @@ def test_measured_imports_warn_and_write_pyc_as_plain_ones(
     assert outcomes(*measured) == {"passed": 1, "warnings": 1}  # compiled, .pyc written
     assert any(p.name.startswith("used.") for p in pycache.iterdir())
     assert outcomes(*measured) == outcomes() == {"passed": 1}  # the .pyc is read
+
+
+@pytest.mark.subprocess
+def test_a_cold_import_compiles_the_source_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the plain import compiles the source (no valid ``.pyc``), a
+    measured import instruments that compile's code instead of compiling
+    the same bytes again; with a valid ``.pyc`` (read, not compiled) it
+    compiles once, as it must; a file that changes between the two reads
+    is compiled from the bytes the cache key hashes (the plain import's
+    code of the older bytes is not measured)."""
+    make_project(
+        pytester,
+        {
+            "cpkg/__init__.py": "",
+            "cpkg/mod.py": "def f():\n    return 1\n",
+            "conftest.py": """\
+                import json, sys
+                COUNT = []
+                sys.addaudithook(
+                    lambda event, args: event == "compile"
+                    and str(args[1]).endswith("mod.py")
+                    and COUNT.append(1)
+                )
+
+                def pytest_sessionfinish(session):
+                    with open("compiles.json", "w") as f:
+                        json.dump(len(COUNT), f)
+                """,
+            "test_c.py": "import cpkg.mod\n\ndef test_f():\n    assert cpkg.mod.f() == 1\n",
+        },
+    )
+    measured = ["--bytecode-cov=cpkg", "--bytecode-cov-report=json", "-p", "no:randomly"]
+
+    def compiles(*args: str) -> int:
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+        return int(load_json(pytester.path / "compiles.json"))
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    assert compiles("-p", "no:randomly") == 1
+    assert compiles(*measured) == 1  # cold: the plain import's compile, instrumented
+    cold = _report(pytester)
+    assert cold["cpkg/mod.py"]["summary"]["covered_instructions"] > 0
+    assert compiles(*measured) == 1  # warm: the plain import's compile alone
+    assert _report(pytester) == cold
+    shutil.rmtree(pytester.path / ".pytest_cache")
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE")
+    assert compiles("-p", "no:randomly") == 1  # writes the .pyc
+    assert compiles(*measured) == 1  # cold, the .pyc read: one compile, ours
+    assert _report(pytester) == cold
 
 
 DEAD_COMPREHENSIONS = {
