@@ -21,7 +21,8 @@ from pytest_bytecode import versions
 from pytest_bytecode.data import DataError, header_problem, read_json
 from pytest_bytecode.engine.records import field, record
 from pytest_bytecode.files import write_json_atomic
-from pytest_bytecode.results import NO_DATA, ResultError, Results, Summary, escape
+from pytest_bytecode.results import NO_DATA, Results, Summary, escape
+from pytest_bytecode.results import ResultError as ResultError  # what load_baseline raises
 
 #: Baseline file layout version.  History:
 #:   1 - first version: covered/total instructions per file and per function.

@@ -602,19 +602,43 @@ def instrument_loaded(measurement: Measurement, modules: dict[str, types.ModuleT
     functions = _functions_by_file(files) if early else {}
     for name, filename, source in early:
         handles = []
-        for group in functions.get(filename, []):
-            try:
-                inst = engine.instrument(group[0].__code__)
-            except Exception as exc:  # a fault of the engine must not change what runs
-                measurement.warn(
-                    f"bytecode-cov-not-instrumented: {group[0].__qualname__} of {name} "
-                    f"({filename}) runs unmeasured: the engine failed on it: "
-                    f"{type(exc).__name__}: {exc}"
-                )
-                continue
+        groups = functions.get(filename, [])
+        # A function whose code is a constant of another one's (a closure
+        # made before the hook, a decorator's wrapper) gets that constant's
+        # instrumented version from the other's tree, not one of its own: so
+        # the closures made before and after share their code object, as in
+        # plain code.  Outermost first, whatever the source order says.
+        nested = {
+            id(c)
+            for g in groups
+            for _, c in engine.iter_code_tree(g[0].__code__)
+            if c is not g[0].__code__
+        }
+        made: dict[int, types.CodeType] = {}  # id of an original -> its instrumented code
+        for group in sorted(groups, key=lambda g: id(g[0].__code__) in nested):
+            code = group[0].__code__
+            new_code = made.get(id(code))
+            if new_code is None:
+                try:
+                    inst = engine.instrument(code)
+                except Exception as exc:  # a fault of the engine must not change what runs
+                    measurement.warn(
+                        f"bytecode-cov-not-instrumented: {group[0].__qualname__} of {name} "
+                        f"({filename}) runs unmeasured: the engine failed on it: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                    continue
+                # Both trees have the same shape (probes only append
+                # constants); were they ever not to, nothing is shared.
+                olds = [c for _, c in engine.iter_code_tree(code)]
+                news = [c for _, c in engine.iter_code_tree(inst.code)]
+                if len(olds) == len(news):
+                    for old, new in zip(olds, news, strict=True):
+                        made.setdefault(id(old), new)
+                handles.append(inst)
+                new_code = inst.code
             for function in group:
-                function.__code__ = inst.code
-            handles.append(inst)
+                function.__code__ = new_code
         measurement.collector.register(
             filename,
             handles,

@@ -216,11 +216,14 @@ class RunHooks:
                     f"{run_settings.origin('bytecode_cov_baseline')}: {run_settings.baseline}: "
                     "no such file; create it with --bytecode-cov-baseline-update"
                 )
-            from pytest_bytecode.baseline import load_baseline
+            # The error class from the module that raises it: pytester's
+            # in-process runs drop modules first imported in a run, and the
+            # next run imports them afresh (new classes) under this older run.py.
+            from pytest_bytecode.baseline import ResultError, load_baseline
 
             try:
                 state.baseline = load_baseline(run_settings.baseline)
-            except results.ResultError as exc:
+            except ResultError as exc:
                 raise pytest.UsageError(str(exc)) from None
         if config.getoption("dist", "no") != "no" and config.pluginmanager.hasplugin("xdist"):
             from pytest_bytecode.xdist import ControllerRole

@@ -1657,3 +1657,58 @@ def test_a_dead_comprehension_unbinds_no_name(pytester: pytest.Pytester) -> None
         result = pytester.runpytest("--bytecode-cov=dead", "--bytecode-cov-report=json")
         result.assert_outcomes(passed=1)
         assert _instructions(_report(pytester)["src/dead/__init__.py"]["code_objects"]) > 0
+
+
+def test_closures_made_before_and_after_the_hook_share_their_code(tmp_path: Path) -> None:
+    """A module imported before the hook (instrument_loaded): a closure it
+    made at import and one its maker makes afterwards run the same code
+    object, as in plain code (the closure gets the instrumented constant of
+    its maker's tree, not an instrumentation of its own); decorators'
+    wrappers the same; what they run is counted once, in the maker's tree."""
+    source = (
+        "import functools\n"
+        "def make(n):\n"
+        "    def inner():\n"
+        "        return n + 1\n"
+        "    return inner\n"
+        "EARLY = make(1)\n"
+        "def deco(f):\n"
+        "    @functools.wraps(f)\n"
+        "    def wrapper(*a):\n"
+        "        return ('wrapped', f(*a))\n"
+        "    return wrapper\n"
+        "@deco\n"
+        "def decorated(x):\n"
+        "    return x * 2\n"
+        "f = lambda: lambda: 3\n"
+        "G = f()\n"
+    )
+    path = tmp_path / "early_closures.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("early_closures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # plain: imported before any hook
+    plain_inner, plain_wrapper = module.EARLY.__code__, module.decorated.__code__
+    assert module.make(2).__code__ is plain_inner
+    messages: list[str] = []
+    collector = Collector(str(tmp_path))
+    measurement = importhook.Measurement(
+        Selector(str(tmp_path), modules=("early_closures",)),
+        collector,
+        cache_mod.InstrumentationCache(tmp_path / "cache", messages.append),
+        messages.append,
+        messages.append,
+    )
+    assert importhook.instrument_loaded(measurement, {"early_closures": module}) == [
+        "early_closures"
+    ]
+    assert not any("not-instrumented" in m for m in messages)
+    inner = module.EARLY.__code__
+    assert inner is not plain_inner and engine.original_code(inner) is plain_inner
+    assert module.make(5).__code__ is inner
+    assert module.deco(len).__code__ is module.decorated.__code__
+    assert engine.original_code(module.decorated.__code__) is plain_wrapper
+    assert module.f().__code__ is module.G.__code__
+    results = (module.EARLY(), module.make(5)(), module.decorated(4), module.G())
+    assert results == (2, 6, ("wrapped", 8), 3)
