@@ -21,9 +21,10 @@ Three measurements, each printed as medians over repeated runs:
     plans that read its counts (tracemalloc, the ten modules above), right
     after instrumenting and once counts have been read.
 ``probes`` (not in the default set)
-    the candidate probe forms on the kernels, in this process: the engine's
-    ``next(counter)`` C call against ``FOR_ITER`` over the counter (the form
-    3.10 must use), each run's kernel time against a plain run.
+    the candidate probe forms on the kernels, in this process: ``None in
+    counter`` (``CONTAINS_OP``, the form 3.14+ must use) against ``FOR_ITER``
+    over the counter (the engine's form up to 3.13), each run's kernel time
+    against a plain run.
 
 Run::
 
@@ -244,7 +245,7 @@ def bench_probes(repeat: int) -> None:
     plain, _ = kernel_time(None)
     print(f"probe forms: benchmarks/kernels.py in-process, kernel time (median of {repeat})")
     print(f"  {'plain':24} {plain:.3f} s")
-    for form, label in (("CALL", "next(counter) C call"), ("FOR_ITER", "FOR_ITER over counter")):
+    for form, label in (("CONTAINS", "None in counter"), ("FOR_ITER", "FOR_ITER over counter")):
         if form == "FOR_ITER" and not versions.FOR_ITER_PROBE_POSSIBLE:
             print(f"  {label:24} not valid code on this version")
             continue

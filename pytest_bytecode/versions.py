@@ -280,20 +280,6 @@ SUBSCR_INSTR: Final[tuple[str, int]] = _subscr_instr()
 ADD_INSTR: Final[tuple[str, int]] = ("BINARY_ADD", 0) if PY < (3, 11) else ("BINARY_OP", 0)
 
 
-#: How the engine calls ``next(counter)`` as a probe: the opnames around the
-#: callable and its argument.  3.10: CALL_FUNCTION.  3.11: PUSH_NULL before the
-#: callable, PRECALL + CALL.  3.12: PUSH_NULL before the callable, CALL.
-#: 3.13+: the NULL goes *after* the callable.
-CALL_SEQUENCE: Final[tuple[str, ...]] = (
-    ("CALLABLE", "ARG", "CALL_FUNCTION")
-    if PY < (3, 11)
-    else ("PUSH_NULL", "CALLABLE", "ARG", "PRECALL", "CALL")
-    if PY < (3, 12)
-    else ("PUSH_NULL", "CALLABLE", "ARG", "CALL")
-    if PY < (3, 13)
-    else ("CALLABLE", "PUSH_NULL", "ARG", "CALL")
-)
-
 #: 3.11+: exception-table entries with the ``lasti`` flag push the offset (in
 #: code units) of the instruction that raised, below the exception.
 HANDLER_GETS_LASTI: Final[bool] = HAS_EXCEPTION_TABLE
@@ -620,12 +606,16 @@ NO_PROBE_BEFORE: Final[frozenset[str]] = (
 PIN_FOR_ITER_LINE: Final[bool] = PY == (3, 13)
 
 #: A probe's counter.  64-bit builds count down ``itertools.repeat(None,
-#: sys.maxsize)``: ``next`` hands back ``None`` without allocating, about half
+#: sys.maxsize)``: a step hands back ``None`` without allocating, about half
 #: the cost per probe of an ``itertools.count`` (which allocates an int per
 #: step above 256), and 2**63 steps never run out.  Where ``sys.maxsize`` is
-#: 2**31 - 1 (wasm32, 32-bit builds) a hot probe could run one out, which
-#: would change the program, so those count up an ``itertools.count``.
-COUNT_DOWN: Final[bool] = sys.maxsize >= 2**63 - 1
+#: 2**31 - 1 (wasm32, 32-bit builds) a hot probe could run one out: up to
+#: 3.13, where the probe is a ``FOR_ITER`` over it, that would end the
+#: "loop" and change the program, so those count up an ``itertools.count``;
+#: from 3.14 the probe is ``None in counter`` (``CONTAINS_OP``, see
+#: ``engine.instrument``), which an exhausted ``repeat`` answers with False,
+#: so the count stops at 2**31 - 1 and the program is unchanged.
+COUNT_DOWN: Final[bool] = sys.maxsize >= 2**63 - 1 or not FOR_ITER_PROBE_POSSIBLE
 
 #: 3.10: YIELD_FROM is re-dispatched each time the delegating generator is
 #: resumed (the interpreter rewinds ``f_lasti`` to the instruction before it),

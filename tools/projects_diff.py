@@ -266,6 +266,48 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("click",),
         tests=("tests",),
         remove=("src",),
+        pyodide_deselect=(
+            *(
+                (nodeid, NO_PROCESSES)
+                for nodeid in (
+                    "tests/test_imports.py::test_light_imports",
+                    "tests/test_types/test_Path.py::test_path_dash_no_byteswarning",
+                    "tests/test_termui.py::test_pipepager_less_detection_matches_stem",
+                    "tests/test_termui.py::test_pipepager_less_detection_case_insensitive_on_windows",
+                    "tests/test_termui.py::test_fast_edit",
+                )
+            ),
+            (
+                "tests/test_termui.py::test_edit",
+                NO_PROCESSES + " (the editor, sed); a prefix, so test_edit_pathlib and the "
+                "test_editor_* tests go too",
+            ),
+            (
+                "tests/test_utils/test_echo_via_pager.py::test_echo_via_pager[",
+                NO_PROCESSES + " (the pager, $PAGER cat or less; the few cases that never "
+                "start it go too)",
+            ),
+            *(
+                (
+                    nodeid,
+                    "runs cat as a pager: no cat executable under Pyodide, which "
+                    "starts no processes (AssertionError: cat not available)",
+                )
+                for nodeid in (
+                    "tests/test_termui.py::test_get_pager_file_with_real_pager_binary_stream",
+                    "tests/test_termui.py::test_echo_via_pager_real_pager_handles_ansi",
+                )
+            ),
+            *(
+                (nodeid, NO_THREADS)
+                for nodeid in (
+                    "tests/test_stream_lifecycle.py::test_invoke_with_thread_pool",
+                    "tests/test_stream_lifecycle.py::test_invoke_with_threads_writing_to_streams",
+                    "tests/test_stream_lifecycle.py::test_sequential_threaded_invokes",
+                    "tests/test_testing.py::test_tempdir_isolation_is_thread_safe",
+                )
+            ),
+        ),
         floor=60.0,
     ),
     Project(
@@ -445,6 +487,24 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("parso",),
         tests=("test",),
         remove=("parso",),
+        pyodide_deselect=(
+            *(
+                (
+                    f"test/test_python_errors.py::test_python_exception_matches[{code}]",
+                    "fails plain on 3.15: CPython's SyntaxError message changed "
+                    "(argument became parameter); left out on 3.14 too",
+                )
+                for code in ("def x(*): pass", "def f(x, x): pass")
+            ),
+            *(
+                (
+                    f"test/test_python_errors.py::test_python_exception_matches[{code}]",
+                    "fails plain on 3.15: unpacking in a comprehension is no longer a "
+                    "SyntaxError (PEP 798); left out on 3.14 too",
+                )
+                for code in ("{**{} for a in [1]}", "[*[] for a in [1]]")
+            ),
+        ),
         floor=40.0,
     ),
     Project(
@@ -520,7 +580,27 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("typing_extensions",),
         tests=("src/test_typing_extensions.py",),
         remove=("src/typing_extensions.py",),
-        floor=30.0,
+        pyodide_deselect=(
+            *(
+                (
+                    f"src/test_typing_extensions.py::{cls}::"
+                    "test_isinstance_results_unaffected_by_presence_of_tracing_function",
+                    NO_PROCESSES,
+                )
+                for cls in ("ParamSpecTests", "ConcatenateTests", "UnpackTests")
+            ),
+            (
+                "src/test_typing_extensions.py::AllTests::test_typing_extensions_compiles_with_opt",
+                NO_PROCESSES,
+            ),
+            (
+                "src/test_typing_extensions.py::LiteralTests::test_args",
+                "fails plain on 3.15: its typing.Literal dedupes equal unhashable "
+                "arguments (Literal[[], []].__args__ is ([],)); left out on 3.14 too",
+            ),
+        ),
+        # 3.15 (Pyodide): 21.6%, typing_extensions re-exports more of typing there
+        floor=20.0,
     ),
     Project(
         name="executing",
@@ -746,6 +826,17 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("freezegun",),
         tests=("tests",),
         remove=("freezegun",),
+        pyodide_deselect=(
+            (
+                "tests/test_asyncio.py",
+                "fails plain: asyncio's run loop needs WebAssembly stack switching, which "
+                "Pyodide under Node lacks (RuntimeError)",
+            ),
+            (
+                "tests/test_datetimes.py::test_compare_datetime_and_time_with_timezone",
+                "fails plain: Emscripten's time module has no tzset (AttributeError)",
+            ),
+        ),
         floor=60.0,
     ),
     Project(
@@ -870,6 +961,7 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("pysnooper",),
         tests=("tests",),
         remove=("pysnooper",),
+        pyodide_deselect=(("tests/test_pysnooper.py::test_multi_thread_info", NO_THREADS),),
         floor=60.0,
     ),
     Project(
@@ -881,6 +973,7 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("snoop",),
         tests=("tests",),
         remove=("snoop",),
+        pyodide_deselect=(("tests/test_snoop.py::test_sample[threads]", NO_THREADS),),
         deselect=(
             (
                 "tests/test_snoop.py::test_sample[color]",
@@ -914,6 +1007,13 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("sorcery",),
         tests=("tests.py",),
         remove=("sorcery",),
+        pyodide_deselect=(
+            (
+                "tests.py::TestStuff::test_unpack_keys_basic",
+                "fails plain on 3.14 and later: sorcery 0.2.2 uses ast.Str, removed in "
+                "3.14 (AttributeError)",
+            ),
+        ),
         deselect=tuple(
             (
                 f"tests.py::TestTimeit::{name}",
@@ -1030,6 +1130,13 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("outcome",),
         tests=("tests",),
         remove=("src",),
+        pyodide_deselect=(
+            (
+                "tests/test_async.py",
+                "fails plain: pytest-asyncio's runner needs WebAssembly stack switching, "
+                "which Pyodide under Node lacks (RuntimeError)",
+            ),
+        ),
         floor=60.0,
     ),
     Project(
@@ -1089,6 +1196,11 @@ PYODIDE_PROJECTS = (
     "mistune",
     "funcy",
     "executing",
+    "pysnooper",
+    "typing_extensions",
+    "stack_data",
+    "tomlkit",
+    "parso",
 )
 #: Extra ways for diagnosis, compared with plain like the others.
 EXTRA_WAYS = ("plain2", "plainx")

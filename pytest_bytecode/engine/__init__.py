@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import CodeType
 
-from pytest_bytecode import _lazy_exports
+from pytest_bytecode import _lazy_exports, versions
 from pytest_bytecode.engine.counts import AnyRaiseTable, Counter, CountReader, count_values
 from pytest_bytecode.engine.instrument import DEFAULT_PROBE_BY_FOR_ITER, instrument_code
 
@@ -48,7 +48,7 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its reader changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "17"
+ENGINE_VERSION = "18"
 
 #: The name the engine's ``sys.monitoring`` tool takes (3.12+; engine/activity.py),
 #: which :mod:`pytest_bytecode.tracers` knows as one that never jumps.
@@ -428,11 +428,12 @@ def instrument(
 ) -> Instrumented:
     """Instrument ``code`` and every code object among its constants.
 
-    ``probe_by_for_iter``: the probe form, ``FOR_ITER`` over the counter or a
-    call ``next(counter)``; by default the engine's choice for the running
+    ``probe_by_for_iter``: the probe form, ``FOR_ITER`` over the counter or
+    ``None in counter``; by default the engine's choice for the running
     version (``engine.instrument.DEFAULT_PROBE_BY_FOR_ITER``).  Benchmarks
     and tests set it to compare the forms; ``True`` is not valid code on
-    3.14+ (``versions.FOR_ITER_PROBE_POSSIBLE``).
+    3.14+ (``versions.FOR_ITER_PROBE_POSSIBLE``), ``False`` needs counters
+    that count down (``versions.COUNT_DOWN``: not on 32-bit 3.10-3.13).
 
     ``prepare``: work out every code object's read plan now
     (:mod:`~pytest_bytecode.engine.readplan`), from the analysis the
@@ -445,6 +446,11 @@ def instrument(
     """
     if probe_by_for_iter is None:
         probe_by_for_iter = DEFAULT_PROBE_BY_FOR_ITER
+    if not probe_by_for_iter and not versions.COUNT_DOWN:
+        raise ValueError(
+            "probe_by_for_iter=False: the CONTAINS_OP probe needs counters that count "
+            "down (64-bit builds, or 3.14+); this build counts up"
+        )
     readers: list[tuple[tuple[int, ...], CountReader]] = []
     with gc_paused():
         new_code = _instrument_tree(code, (), readers, probe_by_for_iter, prepare)

@@ -13,8 +13,9 @@ The path of one code object:
    :class:`~pytest_bytecode.engine.assemble.Splice` what goes between the
    original units, which are kept as they are:
 
-   * a **block probe** ``next(counter)`` (3.10-3.11: ``FOR_ITER`` over the
-     counter) after the glued prefix of every block whose entry is a chord;
+   * a **block probe**, one step of its counter (``FOR_ITER`` over it up to
+     3.13, ``None in counter`` from 3.14: see :data:`DEFAULT_PROBE_BY_FOR_ITER`),
+     after the glued prefix of every block whose entry is a chord;
    * a **fall probe** right after a block whose way on into the next block
      is a chord (jumps to the next block land after it);
    * for every exception handler, a **handler stub** placed just before it,
@@ -113,17 +114,21 @@ _OP = versions.OPMAP
 #: probe_by_for_iter=...)``; ``bench_engine.py probes`` builds both forms to
 #: compare them).  The probe is ``FOR_ITER`` over the counter wherever that
 #: is valid code (:data:`versions.FOR_ITER_PROBE_POSSIBLE`): it calls the
-#: iterator slot directly, which is cheaper than a call to ``next`` (the
-#: kernels run 1.17-1.22 times as long as plain with it, 1.26-1.33 with the
-#: call: ``bench_engine.py probes``), raises no ``sys.setprofile`` or
-#: ``sys.monitoring`` CALL event, and (3.10) does not count against the
-#: recursion limit, where a C call would raise RecursionError one frame
-#: early.  On 3.12-3.13 a tool that asks ``sys.monitoring`` for BRANCH events
-#: sees the probes' ``FOR_ITER`` (coverage.py's sysmon core measures no
-#: branches before 3.14).  From 3.14 the probe is a call to ``next``, which
-#: is just as well: there coverage.py measures branches with BRANCH_LEFT and
-#: BRANCH_RIGHT events, and would attribute a ``FOR_ITER`` probe's to the
-#: code under test.
+#: iterator slot directly, which is cheaper than a call to ``next``, raises
+#: no ``sys.setprofile`` or ``sys.monitoring`` CALL event, and (3.10) does
+#: not count against the recursion limit, where a C call would raise
+#: RecursionError one frame early.  On 3.12-3.13 a tool that asks
+#: ``sys.monitoring`` for BRANCH events sees the probes' ``FOR_ITER``
+#: (coverage.py's sysmon core measures no branches before 3.14).  From 3.14
+#: the probe is ``None in counter`` (``CONTAINS_OP``): a ``repeat`` has no
+#: ``__contains__``, so the search takes one step of it, whose ``None`` is
+#: the value sought.  No call either: no CALL or C_RETURN event, no
+#: ``sys.setprofile`` event, and no check for pending signals, which a
+#: ``CALL`` makes (a delegation loop, ``SEND`` to
+#: ``JUMP_BACKWARD_NO_INTERRUPT``, makes none, so that a signal reaches the
+#: innermost generator); and coverage.py, which measures branches there
+#: with BRANCH_LEFT and BRANCH_RIGHT events, would attribute a ``FOR_ITER``
+#: probe's to the code under test.
 DEFAULT_PROBE_BY_FOR_ITER: bool = versions.FOR_ITER_PROBE_POSSIBLE
 
 #: Probe bytes by (form, index of ``next``, index of the counter) in
@@ -155,7 +160,7 @@ class _Rewriter:
         self.names: tuple[str, ...] | list[str] = code.co_names  # a list once added to
         self.counters: list[Counter] = []
         self.raises: list[AnyRaiseTable] = []
-        self._next_const = self._const(next)
+        self._none_const = self._const(None)
         self._one_const = self._const(1)
         self._once = -1
         # 3.10, 3.14+: whether the code re-raises with a bare ``raise`` (see _stub).
@@ -168,13 +173,13 @@ class _Rewriter:
         return len(self.consts) - 1
 
     def _probe(self) -> bytes:
-        """A new counter and the code of ``next(counter)``."""
+        """A new counter and the code that takes one step of it."""
         counter = new_counter()
         self.counters.append(counter)
         consts = self.consts
         consts.append(counter)
         arg_const = len(consts) - 1
-        key = (self.probe_by_for_iter, self._next_const, arg_const)
+        key = (self.probe_by_for_iter, self._none_const, arg_const)
         raw = _PROBES.get(key)
         if raw is not None:
             return raw
@@ -203,16 +208,14 @@ class _Rewriter:
             past = 2 if versions.PROBE_FOR_ITER_PAST else 0
             steps = [("LOAD_CONST", arg_const), ("FOR_ITER", past), ("POP_TOP", 0), ("POP_TOP", 0)]
         else:
-            for step in versions.CALL_SEQUENCE:
-                if step == "CALLABLE":
-                    steps.append(("LOAD_CONST", self._next_const))
-                elif step == "ARG":
-                    steps.append(("LOAD_CONST", arg_const))
-                elif step == "PUSH_NULL":
-                    steps.append(("PUSH_NULL", 0))
-                else:
-                    steps.append((step, 1))
-            steps.append(("POP_TOP", 0))
+            # [None, counter] -> CONTAINS_OP -> [True]: one step of the
+            # counter (an exhausted one, 32-bit 3.14+, answers False).
+            steps = [
+                ("LOAD_CONST", self._none_const),
+                ("LOAD_CONST", arg_const),
+                ("CONTAINS_OP", 0),
+                ("POP_TOP", 0),
+            ]
         raw = _steps(steps)
         if len(_PROBES) > 4096:
             _PROBES.clear()
