@@ -162,3 +162,30 @@ def test_both_probe_forms_can_be_built_in_one_process() -> None:
         assert ns["f"](1) == 2
         assert _probe_runs(inst) == 2  # the module body's and f's
     assert seen == {False, True}
+
+
+@pytest.mark.skipif(
+    not versions.COUNT_DOWN,
+    reason="the CONTAINS_OP form needs counting-down counters (32-bit 3.10-3.13)",
+)
+def test_an_exhausted_counter_changes_nothing() -> None:
+    """The ``None in counter`` probe (3.14+, and on request before): a
+    counter that has run out (2**31 - 1 steps on 32-bit builds) answers
+    False and the code goes on as before (a ``next`` on it would raise
+    StopIteration into the code)."""
+    _, ns = _load(
+        """
+        def f(x):
+            total = 0
+            for i in range(x):
+                if i % 2:
+                    total += i
+            return total
+        """,
+        probe_by_for_iter=False,
+    )
+    code = ns["f"].__code__
+    spent = [c if not isinstance(c, CountDown) else CountDown(None, 1) for c in code.co_consts]
+    ns["f"].__code__ = code.replace(co_consts=tuple(spent))
+    assert ns["f"](10) == 25 and ns["f"](7) == 9
+    assert all(not list(c) for c in spent if isinstance(c, CountDown))  # all ran out

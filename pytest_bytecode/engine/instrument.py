@@ -131,7 +131,7 @@ _OP = versions.OPMAP
 #: probe's to the code under test.
 DEFAULT_PROBE_BY_FOR_ITER: bool = versions.FOR_ITER_PROBE_POSSIBLE
 
-#: Probe bytes by (form, index of ``next``, index of the counter) in
+#: Probe bytes by (form, index of ``None``, index of the counter) in
 #: co_consts: they repeat from one code object to the next, and one process
 #: may build both forms.
 _PROBES: dict[tuple[bool, int, int], bytes] = {}
