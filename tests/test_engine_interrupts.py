@@ -13,6 +13,9 @@ interrupt in the delegating frame; the probe there is ``None in counter``
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+
 import pytest
 
 from pytest_bytecode.engine import instrument
@@ -73,6 +76,20 @@ def _run(source: str, measured: bool) -> object:
     return namespace["main"]()  # type: ignore[operator]
 
 
+@pytest.fixture
+def interrupts() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in an interactive Python.  A
+    process started in the background by a non-interactive shell (``cmd
+    &``, as a CI job may be) inherits SIGINT ignored, and Python then
+    installs no handler of its own."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("interrupts")
 @pytest.mark.parametrize("source", [YIELD_FROM, AWAIT], ids=["yield_from", "await"])
 def test_pending_signal_reaches_the_innermost_generator(source: str) -> None:
     plain = _run(source, measured=False)
