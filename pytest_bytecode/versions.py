@@ -284,6 +284,14 @@ ADD_INSTR: Final[tuple[str, int]] = ("BINARY_ADD", 0) if PY < (3, 11) else ("BIN
 #: code units) of the instruction that raised, below the exception.
 HANDLER_GETS_LASTI: Final[bool] = HAS_EXCEPTION_TABLE
 
+#: 3.11-3.13: a handler stub keys its raise table on the lasti its entry
+#: pushed, so every entry of instrumented code pushes one (the stub drops it
+#: again where the original entry did not).  3.14+ stubs read the raise site
+#: from the traceback, and each entry keeps the original's flag: dropping
+#: the lasti takes a ``SWAP``, which the f_lineno setter's stack model gets
+#: wrong above ten items (docs/engine.md, debugger jumps).
+EVERY_ENTRY_PUSHES_LASTI: Final[bool] = HANDLER_GETS_LASTI and PY < (3, 14)
+
 
 # --- Assertions: portable opcode vocabulary ---------------------------------
 # Facts used by ``pytest_bytecode.normalize`` to read every supported version's

@@ -458,7 +458,8 @@ KNOWN_JUMP_DIFFERENCES: set[tuple[int, int, int]] = (
 def _jump_outcome(code: types.CodeType, source_line: int, target_line: int) -> tuple[Any, ...]:
     """Run ``f(3)`` with a trace function that, at the first line event for
     ``source_line``, sets ``f_lineno = target_line``; the result (or the
-    exception) and the setter's error, if any."""
+    exception) and the setter's error, if any.  A coroutine ``f`` is run to
+    its end by ``send(None)``."""
     ns: dict[str, Any] = {"__file__": __file__}
     exec(code, ns)
     done: list[str] = []
@@ -479,6 +480,14 @@ def _jump_outcome(code: types.CodeType, source_line: int, target_line: int) -> t
         sys.settrace(trace)
         try:
             result: Any = ns["f"](3)
+            if isinstance(result, types.CoroutineType):
+                coro, result = result, "suspended"
+                try:
+                    coro.send(None)
+                finally:
+                    coro.close()
+        except StopIteration as stop:
+            result = stop.value
         except Exception as exc:
             result = repr(exc)
         finally:
@@ -503,6 +512,90 @@ def test_debugger_jumps_end_as_in_plain_code() -> None:
             if _jump_outcome(inst.code, source_line, target_line) != plain:
                 differ.add((k, source_line, target_line))
     assert differ == KNOWN_JUMP_DIFFERENCES
+
+
+#: Coroutines with ``async with`` and ``await`` inside other blocks (CPython's
+#: test_sys_settrace ``test_jump_out_of_async_with_block_within_for_block``
+#: and ``..._within_with_block``, there with an ``await`` at stack depth ten
+#: after it), and an ``await`` deeper still in a ``try``.  Their handler
+#: stubs run where the f_lineno setter's stack model is deeper than ten items
+#: (3.14+ stubs swapped there, and the model of the code after the ``async
+#: with`` went wrong: the jump out of it popped every value and the
+#: interpreter crashed at the ``with``'s exit).
+ASYNC_JUMPERS = [
+    """
+async def f(n):
+    out = [1]
+    for i in [n]:
+        async with CM(out, 3):
+            out.append(4)
+        out.append(5)
+    out.append(6)
+    return out
+""",
+    """
+async def f(n):
+    out = [1]
+    with CM(out, 2):
+        async with CM(out, 3):
+            out.append(4)
+            x = [n, n, n, n, n, n, n, n, n, await aw(n)]
+        out.append(len(x))
+    out.append(6)
+    return out
+""",
+    """
+async def f(n):
+    out = [1]
+    with CM(out, 2):
+        try:
+            async with CM(out, 3):
+                x = [n, n, n, n, n, n, n, n, n, n, n, await aw(n)]
+                out.append(len(x))
+        except ValueError:
+            out.append(0)
+        out.append(5)
+    out.append(6)
+    return out
+""",
+]
+
+ASYNC_JUMPERS_PRELUDE = """
+class CM:
+    def __init__(self, out, v):
+        self.out, self.v = out, v
+    def __enter__(self):
+        self.out.append(self.v)
+    def __exit__(self, *exc):
+        self.out.append(-self.v)
+    async def __aenter__(self):
+        self.out.append(self.v)
+    async def __aexit__(self, *exc):
+        self.out.append(-self.v)
+
+async def aw(n):
+    return n
+"""
+
+
+@pytest.mark.skipif(sys.gettrace() is not None, reason="needs sys.settrace to itself")
+def test_debugger_jumps_in_coroutines_end_as_in_plain_code() -> None:
+    """Every jump between two lines of the coroutines above: refused with
+    the same message, or ending with the same result or exception,
+    instrumented as plain (3.14+ crashed the interpreter on the jump out of
+    an ``async with`` inside a ``with`` or a ``for``)."""
+    differ = []
+    first = ASYNC_JUMPERS_PRELUDE.count("\n") + 1
+    for k, body in enumerate(ASYNC_JUMPERS):
+        source = ASYNC_JUMPERS_PRELUDE + body
+        lines = range(first + 2, first + body.count("\n") - 1)
+        for source_line, target_line in itertools.permutations(lines, 2):
+            plain = _jump_outcome(compile(source, "<jump>", "exec"), source_line, target_line)
+            inst = instrument(compile(source, "<jump>", "exec"))
+            got = _jump_outcome(inst.code, source_line, target_line)
+            if got != plain:
+                differ.append((k, source_line - first, target_line - first, plain, got))
+    assert differ == []
 
 
 # --- 9. sys.settrace events of generators (3.12-3.13: a probe's FOR_ITER) -------

@@ -99,10 +99,12 @@ PROBE_STACK = 3
 #: Stack slots a stub needs above its handler's depth: what the interpreter
 #: pushes when it enters a handler (3.11+: lasti and the exception; 3.10: the
 #: previous and the current exception triples), plus the stub's own work.
-STUB_STACK = 11 if not versions.HANDLER_GETS_LASTI else 6 if versions.LASTI_IS_OBJECT else 7
+#: 3.14+: the reads of ``tb_lasti`` (:func:`_read_chain_steps`) need six above
+#: the exception.
+STUB_STACK = 11 if not versions.HANDLER_GETS_LASTI else 6 if versions.LASTI_IS_OBJECT else 8
 #: 3.14+: what a stub of code with a bare ``raise`` needs on top of that (its
-#: own-frame check reads three attributes by calls, see ``_own_frame_steps``).
-BARE_STUB_EXTRA = 0 if versions.LASTI_IS_OBJECT or not versions.HAS_EXCEPTION_TABLE else 1
+#: own-frame check reads four attributes in a row, ten above the exception).
+BARE_STUB_EXTRA = 0 if versions.LASTI_IS_OBJECT or not versions.HAS_EXCEPTION_TABLE else 4
 
 #: Raise-table key of an exception that reached a stub without a traceback
 #: (3.14+): it enters the handler, but no instruction of the code raised it.
@@ -265,7 +267,7 @@ class _Rewriter:
         if cached is not None:
             return cached
         raw = build(key)
-        if not lasti and versions.HANDLER_GETS_LASTI:
+        if not lasti and versions.EVERY_ENTRY_PUSHES_LASTI:
             raw += _DROP_LASTI
         if len(_STUBS) > 4096:
             _STUBS.clear()
@@ -346,12 +348,13 @@ class _Rewriter:
         return self._build_stub_314, key
 
     def _build_stub_314(self, key: tuple[int, ...]) -> bytes:
-        """3.14+'s stub: [lasti, exc] on top, lasti not an object; the site
-        is the traceback's ``tb_lasti``.
+        """3.14+'s stub: [(lasti,) exc] on top, lasti not an object (the
+        entry pushes it only where the original entry did); the site is the
+        traceback's ``tb_lasti``.
 
         An exception can arrive with no traceback (an ExceptionGroup that
         except* re-raises): it is recorded under NO_SITE, which is no
-        instruction's, so that the records still count every entry.  The two
+        instruction's, so that the records still count every entry.  The
         jumps are relative, so the bytes are the same anywhere.
         ``object.__getattribute__(exc, "__traceback__")``: the generic lookup,
         so that a user ``__getattribute__`` does not run; the traceback's
@@ -359,20 +362,36 @@ class _Rewriter:
         would show in ``co_names`` (``inspect.getclosurevars`` lists it).
         Each is a C call that adds no frame and no profile event (only
         sys.monitoring's CALL and C_RETURN, documented).
+
+        No ``SWAP``: the f_lineno setter's model of the stack (CPython's
+        ``mark_stacks``) keeps only its low 32 bits across a ``SWAP``, ten
+        items, and a stub of a deep handler swapping there left the model of
+        the code after the handler wrong; a debugger's jump then popped the
+        wrong number of values and the interpreter crashed.  Each read is
+        :func:`_read_chain_steps`, which pushes its callables first.
         """
         const = key[0]
         subscr, subscr_arg = versions.SUBSCR_INSTR
         add, add_arg = versions.ADD_INSTR
-        tb = _steps([*_getattribute_steps(key[-3], key[-2]), ("COPY", 1)])
-        no_tb = _steps([("POP_TOP", 0), ("LOAD_CONST", key[-1])])
-        # [.., exc, tb] -> [.., exc, object.__getattribute__(tb, "tb_lasti")]
-        site = _steps([*_getattribute_steps(key[-3], key[-4]), ("SWAP", 2), ("POP_TOP", 0)])
+        getattribute, tb_name, lasti_name, no_site = key[-3], key[-2], key[-4], key[-1]
+        # [.., exc] -> [.., exc, tb_lasti]
+        site = _steps(_read_chain_steps(getattribute, tb_name, [lasti_name]))
+        no_tb = _steps([("LOAD_CONST", no_site)])  # [.., exc] -> [.., exc, NO_SITE]
         if self._bare:  # as on 3.10 (_build_stub_310): is the traceback's head this frame's?
             frame_names, bounds, once = key[3:6], key[6:9], key[9]
-            mine = _steps(_own_frame_steps(("COPY", 1), frame_names, bounds, once, const, key[-3]))
+            mine = _steps(
+                [
+                    *_read_chain_steps(getattribute, tb_name, list(frame_names)),
+                    *_is_sites_steps(bounds, once, const),
+                ]
+            )
             on = _steps([(versions.JUMP_FORWARD_OPNAME, len(no_tb) >> 1)])
             other = _steps([("POP_JUMP_IF_FALSE", (len(site) + len(on)) >> 1)])
             site = mine + other + site + on + no_tb
+        # [.., exc] -> [.., exc, tb] -> [.., exc]; with a traceback the
+        # branch is taken, and the site read falls through to the end: no
+        # JUMP event on the way (test_engine_edges).
+        tb = _steps(_read_chain_steps(getattribute, tb_name, []))
         join = _steps([(versions.JUMP_FORWARD_OPNAME, len(site) >> 1)])
         has_tb = _steps([("POP_JUMP_IF_NOT_NONE", (len(no_tb) + len(join)) >> 1)])
         head = tb + has_tb + no_tb + join + site
@@ -746,8 +765,10 @@ def _exception_entries(
     catch-all's), moves with the code inserted around it: a range takes in
     the probes inserted at its units (see the slots in assemble.py).  Stubs
     sit where handlers start (``cuts``) and no range covers them, so a range
-    across such a unit is cut there.  Every entry pushes lasti: the stub
-    drops it again where the original entry did not.
+    across such a unit is cut there.  3.11-3.13: every entry pushes lasti
+    (:data:`versions.EVERY_ENTRY_PUSHES_LASTI`), the stub drops it again
+    where the original entry did not; 3.14+: each keeps its own flag, and
+    the catch-all's pushes it for its ``RERAISE 1``.
     """
     if not versions.HAS_EXCEPTION_TABLE:
         return []
@@ -757,6 +778,9 @@ def _exception_entries(
         return [ExceptionEntry(0, position(n_units, OWN), nb, 0, True)]
     depth_of = {stub: depth for (_, depth, _), stub in keys.items()}
     depth_of[len(keys)] = 0
+    every = versions.EVERY_ENTRY_PUSHES_LASTI
+    lasti_of = {stub: every or lasti for (_, _, lasti), stub in keys.items()}
+    lasti_of[len(keys)] = True
     entries: list[ExceptionEntry] = []
     for begin, stop, stub in analysis.segments(n_units):
         c = bisect_right(cuts, begin)
@@ -769,7 +793,7 @@ def _exception_entries(
             if entries and entries[-1].target == nb + stub and entries[-1].end == first:
                 first = entries.pop().start  # the same stub goes on: one entry
             entries.append(
-                ExceptionEntry(first, position(end, OWN), nb + stub, depth_of[stub], True)
+                ExceptionEntry(first, position(end, OWN), nb + stub, depth_of[stub], lasti_of[stub])
             )
             begin = end
     return entries
@@ -838,46 +862,29 @@ def _catch_all_without_line(layout: Layout, first: int, setup_finally: int) -> b
     return without_line(layout.linetable, 2 * first, 2 * (at + 1 - first))
 
 
-def _getattribute_steps(getattribute: int, name: int) -> list[tuple[str, int]]:
-    """3.14+: [.., x] -> [.., x, getattribute(x, name)], both constants by
-    index (``object.__getattribute__`` and an attribute's name): a stub's
-    read of an attribute that puts no name in ``co_names``."""
-    return [
-        ("LOAD_CONST", getattribute),
-        ("PUSH_NULL", 0),
-        ("COPY", 3),
-        ("LOAD_CONST", name),
-        ("CALL", 2),
-    ]
+def _read_chain_steps(getattribute: int, first: int, names: list[int]) -> list[tuple[str, int]]:
+    """3.14+: [.., x] -> [.., x, x.first.names[0]...], each attribute read by
+    a call of the constant ``getattribute`` (``object.__getattribute__``) with
+    a name constant, all by index: a stub's read that puts no name in
+    ``co_names``.  The callables go on the stack first and each call's result
+    is the next one's argument, so no ``SWAP`` is needed (see
+    :meth:`_Rewriter._build_stub_314`); it needs ``2 * (len(names) + 1) + 2``
+    slots above ``x``."""
+    pairs = len(names) + 1
+    steps = [("LOAD_CONST", getattribute), ("PUSH_NULL", 0)] * pairs
+    steps += [("COPY", 2 * pairs + 1), ("LOAD_CONST", first), ("CALL", 2)]
+    for name in names:
+        steps += [("LOAD_CONST", name), ("CALL", 2)]
+    return steps
 
 
-def _own_frame_steps(
-    copy: tuple[str, int],
-    frame_names: tuple[int, ...],
-    bounds: tuple[int, ...],
-    once: int,
-    const: int,
-    getattribute: int = -1,
-) -> list[tuple[str, int]]:
-    """[.., tb] -> [.., tb, whether tb's frame runs this code] (3.10, 3.14+
-    stubs of code with a bare ``raise``): ``copy`` copies the traceback, and
-    ``(tb.tb_frame.f_code.co_consts[const:const + 1] + (None,))[0] is
-    sites``, with the indexes of :meth:`_Rewriter._own_frame_check` and
-    ``once`` that of ``(None,)``.  3.10 reads the attributes by name
-    (``LOAD_ATTR``: a stub calls nothing there); 3.14+ by calls of the
-    constant ``getattribute`` (``object.__getattribute__``), so that
-    ``co_names`` gains no name."""
+def _is_sites_steps(bounds: tuple[int, ...], once: int, const: int) -> list[tuple[str, int]]:
+    """[.., consts] -> [.., (consts[const:const + 1] + (None,))[0] is sites]:
+    whether a traceback's code is this one (3.10, 3.14+ stubs of code with a
+    bare ``raise``), with the indexes of :meth:`_Rewriter._own_frame_check`
+    and ``once`` that of ``(None,)``."""
     subscr = versions.SUBSCR_INSTR
-    if getattribute < 0:
-        shift = versions.LOAD_ATTR_SHIFT
-        reads = [("LOAD_ATTR", name << shift) for name in frame_names]
-    else:  # [.., x] -> [.., object.__getattribute__(x, name)]
-        reads = []
-        for name in frame_names:
-            reads += [*_getattribute_steps(getattribute, name), ("SWAP", 2), ("POP_TOP", 0)]
     return [
-        copy,
-        *reads,
         ("LOAD_CONST", bounds[0]),
         ("LOAD_CONST", bounds[1]),
         ("BUILD_SLICE", 2),
@@ -889,6 +896,23 @@ def _own_frame_steps(
         ("LOAD_CONST", const),
         ("IS_OP", 0),
     ]
+
+
+def _own_frame_steps(
+    copy: tuple[str, int],
+    frame_names: tuple[int, ...],
+    bounds: tuple[int, ...],
+    once: int,
+    const: int,
+) -> list[tuple[str, int]]:
+    """3.10: [.., tb] -> [.., tb, whether tb's frame runs this code]:
+    ``copy`` copies the traceback, and ``(tb.tb_frame.f_code.co_consts
+    [const:const + 1] + (None,))[0] is sites`` (:func:`_is_sites_steps`).
+    The attributes are read by name (``LOAD_ATTR``: a stub calls nothing
+    there)."""
+    shift = versions.LOAD_ATTR_SHIFT
+    reads = [("LOAD_ATTR", name << shift) for name in frame_names]
+    return [copy, *reads, *_is_sites_steps(bounds, once, const)]
 
 
 #: NOP units by number (3.11 landings, see _Rewriter._landing).
@@ -924,9 +948,9 @@ def _never_exhausted(body: bytes) -> bytes:
 #: holds the f_lasti the exception was raised at.
 _RERAISE = _steps([("RERAISE", 1)])
 
-#: What ends a stub for an exception-table entry without ``lasti`` (3.11+):
+#: What ends a stub for an exception-table entry without ``lasti`` (3.11-3.13):
 #: every entry of the new code pushes it, and the stub drops it again.
-_DROP_LASTI = _steps([("SWAP", 2), ("POP_TOP", 0)]) if versions.HANDLER_GETS_LASTI else b""
+_DROP_LASTI = _steps([("SWAP", 2), ("POP_TOP", 0)]) if versions.EVERY_ENTRY_PUSHES_LASTI else b""
 
 
 #: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`
