@@ -292,6 +292,14 @@ HANDLER_GETS_LASTI: Final[bool] = HAS_EXCEPTION_TABLE
 #: wrong above ten items (docs/engine.md, debugger jumps).
 EVERY_ENTRY_PUSHES_LASTI: Final[bool] = HANDLER_GETS_LASTI and PY < (3, 14)
 
+#: The stack items of the f_lineno setter's model (``mark_stacks``, 3.11+)
+#: that a ``SWAP`` keeps: it returns the model through a 32-bit enum, three
+#: bits an item, so a model deeper than ten items loses its bottom ones.
+SETTER_SWAP_ITEMS: Final[int] = 10
+
+#: 3.12+: ``END_SEND`` (drops the item under the top).
+HAS_END_SEND: Final[bool] = PY >= (3, 12)
+
 
 # --- Assertions: portable opcode vocabulary ---------------------------------
 # Facts used by ``pytest_bytecode.normalize`` to read every supported version's

@@ -224,7 +224,7 @@ class _Rewriter:
         _PROBES[key] = raw
         return raw
 
-    def _stub(self, stub: int, lasti: bool) -> bytes:
+    def _stub(self, stub: int, lasti: bool, depth: int = 0) -> bytes:
         """A new raise table for ``stub`` and the code that records
         ``raises[where] += 1`` in it, where a stub starts.
 
@@ -236,7 +236,10 @@ class _Rewriter:
         property) must not run.  3.14+: with [lasti, exc], where lasti is no
         object; the site is the traceback's ``tb_lasti``, the traceback read
         by ``object.__getattribute__`` (see :meth:`_build_stub_314`).  An entry
-        without ``lasti`` (3.11+) has it dropped again at the end.
+        without ``lasti`` (3.11-3.13) has it dropped again at the end, by
+        :data:`_DROP_LASTI` where the handler's ``depth`` leaves the
+        f_lineno setter's model of a ``SWAP`` exact, else (3.12-3.13) by
+        :data:`_DROP_LASTI_DEEP`.
 
         3.10-3.11 (:data:`versions.STUB_MUST_NOT_CALL`): the stub may run
         while a RecursionError unwinds at the limit, so it calls nothing.
@@ -263,15 +266,18 @@ class _Rewriter:
             build = self._stub_311
         else:
             build = self._stub_312_313
-        cached = _STUBS.get(key)
+        # How the end drops a lasti its entry pushed (3.11-3.13), by depth.
+        deep = not lasti and depth + 2 > versions.SETTER_SWAP_ITEMS and versions.HAS_END_SEND
+        cache_key = (*key, deep)
+        cached = _STUBS.get(cache_key)
         if cached is not None:
             return cached
         raw = build(key)
         if not lasti and versions.EVERY_ENTRY_PUSHES_LASTI:
-            raw += _DROP_LASTI
+            raw += _DROP_LASTI_DEEP if deep else _DROP_LASTI
         if len(_STUBS) > 4096:
             _STUBS.clear()
-        _STUBS[key] = raw
+        _STUBS[cache_key] = raw
         return raw
 
     def _stub_311(self, key: tuple[int, ...]) -> bytes:
@@ -666,8 +672,9 @@ class _Rewriter:
         forward = _OP[versions.JUMP_FORWARD_OPNAME]
         if falls_on:
             splice.insert_jump(start, OWN, forward, b, start)
-        for stub, (_, _, lasti) in stubs:
-            where[nb + stub] = splice.insert(start, OWN, self._stub(stub, lasti), IGNORE, start)
+        for stub, (_, depth, lasti) in stubs:
+            raw = self._stub(stub, lasti, depth)
+            where[nb + stub] = splice.insert(start, OWN, raw, IGNORE, start)
             if stub != stubs[-1][0]:
                 # The last stub goes on into the handler by falling
                 # through: no jump, so no sys.monitoring JUMP event.
@@ -951,6 +958,16 @@ _RERAISE = _steps([("RERAISE", 1)])
 #: What ends a stub for an exception-table entry without ``lasti`` (3.11-3.13):
 #: every entry of the new code pushes it, and the stub drops it again.
 _DROP_LASTI = _steps([("SWAP", 2), ("POP_TOP", 0)]) if versions.EVERY_ENTRY_PUSHES_LASTI else b""
+
+#: The same above a handler deeper than the f_lineno setter models a ``SWAP``
+#: exactly (3.12-3.13): ``END_SEND`` drops the item under the top, and the
+#: setter models it as one value popped, so the depth of its model stays
+#: right (what a debugger's jump pops); only the kind it has for the item left
+#: on top is ``lasti`` rather than the exception (a jump out of an ``except``
+#: body there leaves ``sys.exc_info()`` as it is, and a refused jump into one
+#: says "re-raising block").  With a ``SWAP``, the model lost its bottom
+#: items, and a jump there popped too many values.
+_DROP_LASTI_DEEP = _steps([("END_SEND", 0)]) if versions.HAS_END_SEND else b""
 
 
 #: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`
