@@ -284,14 +284,6 @@ ADD_INSTR: Final[tuple[str, int]] = ("BINARY_ADD", 0) if PY < (3, 11) else ("BIN
 #: code units) of the instruction that raised, below the exception.
 HANDLER_GETS_LASTI: Final[bool] = HAS_EXCEPTION_TABLE
 
-#: 3.11-3.13: a handler stub keys its raise table on the lasti its entry
-#: pushed, so every entry of instrumented code pushes one (the stub drops it
-#: again where the original entry did not).  3.14+ stubs read the raise site
-#: from the traceback, and each entry keeps the original's flag: dropping
-#: the lasti takes a ``SWAP``, which the f_lineno setter's stack model gets
-#: wrong above ten items (docs/engine.md, debugger jumps).
-EVERY_ENTRY_PUSHES_LASTI: Final[bool] = HANDLER_GETS_LASTI and PY < (3, 14)
-
 #: The stack items of the f_lineno setter's model (``mark_stacks``, 3.11+)
 #: that a ``SWAP`` keeps: it returns the model through a 32-bit enum, three
 #: bits an item, so a model deeper than ten items loses its bottom ones.
@@ -472,6 +464,15 @@ MAX_BLOCKS: Final[int] = 20
 #: not an object at all (only RERAISE may read it), so stubs there read the
 #: raise site from the traceback instead, as on 3.10.
 LASTI_IS_OBJECT: Final[bool] = HAS_EXCEPTION_TABLE and PY < (3, 14)
+
+#: 3.11-3.13: a handler stub keys its raise table on the lasti its entry
+#: pushed (:data:`LASTI_IS_OBJECT`), so every entry of instrumented code
+#: pushes one (the stub drops it again where the original entry did not).
+#: 3.14+ stubs read the raise site from the traceback, and each entry keeps
+#: the original's flag: dropping the lasti takes a ``SWAP``, which the
+#: f_lineno setter's stack model gets wrong above ten items (docs/engine.md,
+#: debugger jumps).
+EVERY_ENTRY_PUSHES_LASTI: Final[bool] = LASTI_IS_OBJECT
 
 #: 3.10-3.11: a C-level call counts against the recursion limit like a
 #: Python frame (3.12 gave C calls a limit of their own), and an exception

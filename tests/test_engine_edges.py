@@ -495,6 +495,20 @@ def _jump_outcome(code: types.CodeType, source_line: int, target_line: int) -> t
     return result, done[1:]
 
 
+def _jump_differences(source: str, lines: range) -> dict[tuple[int, int], tuple[Any, Any]]:
+    """Every jump between two of ``lines`` of ``source`` (see
+    :func:`_jump_outcome`) whose outcome instrumented is not the plain one:
+    (from line, to line) -> (plain outcome, instrumented outcome)."""
+    differ = {}
+    for source_line, target_line in itertools.permutations(lines, 2):
+        plain = _jump_outcome(compile(source, "<jump>", "exec"), source_line, target_line)
+        inst = instrument(compile(source, "<jump>", "exec"))
+        got = _jump_outcome(inst.code, source_line, target_line)
+        if got != plain:
+            differ[source_line, target_line] = (plain, got)
+    return differ
+
+
 @pytest.mark.skipif(sys.gettrace() is not None, reason="needs sys.settrace to itself")
 def test_debugger_jumps_end_as_in_plain_code() -> None:
     """Every jump between two lines of the programs above (1 by 1, f(3)):
@@ -505,12 +519,8 @@ def test_debugger_jumps_end_as_in_plain_code() -> None:
     """
     differ = set()
     for k, source in enumerate(JUMPERS):
-        lines = range(3, source.count("\n"))
-        for source_line, target_line in itertools.permutations(lines, 2):
-            plain = _jump_outcome(compile(source, "<jump>", "exec"), source_line, target_line)
-            inst = instrument(compile(source, "<jump>", "exec"))
-            if _jump_outcome(inst.code, source_line, target_line) != plain:
-                differ.add((k, source_line, target_line))
+        found = _jump_differences(source, range(3, source.count("\n")))
+        differ |= {(k, source_line, target_line) for source_line, target_line in found}
     assert differ == KNOWN_JUMP_DIFFERENCES
 
 
@@ -587,14 +597,9 @@ def test_debugger_jumps_in_coroutines_end_as_in_plain_code() -> None:
     differ = []
     first = ASYNC_JUMPERS_PRELUDE.count("\n") + 1
     for k, body in enumerate(ASYNC_JUMPERS):
-        source = ASYNC_JUMPERS_PRELUDE + body
         lines = range(first + 2, first + body.count("\n") - 1)
-        for source_line, target_line in itertools.permutations(lines, 2):
-            plain = _jump_outcome(compile(source, "<jump>", "exec"), source_line, target_line)
-            inst = instrument(compile(source, "<jump>", "exec"))
-            got = _jump_outcome(inst.code, source_line, target_line)
-            if got != plain:
-                differ.append((k, source_line - first, target_line - first, plain, got))
+        found = _jump_differences(ASYNC_JUMPERS_PRELUDE + body, lines)
+        differ += [(k, a - first, b - first, *outcomes) for (a, b), outcomes in found.items()]
     assert differ == []
 
 
@@ -644,14 +649,7 @@ def test_debugger_jumps_beside_a_deep_handler() -> None:
     """Every jump between two lines of DEEP_HANDLER ends as in plain code,
     but for the pinned differences (before the END_SEND, 3.12-3.13's jumps
     to line 17 popped too many values)."""
-    differ = {}
-    lines = range(3, DEEP_HANDLER.count("\n"))
-    for source_line, target_line in itertools.permutations(lines, 2):
-        plain = _jump_outcome(compile(DEEP_HANDLER, "<jump>", "exec"), source_line, target_line)
-        inst = instrument(compile(DEEP_HANDLER, "<jump>", "exec"))
-        got = _jump_outcome(inst.code, source_line, target_line)
-        if got != plain:
-            differ[source_line, target_line] = (plain, got)
+    differ = _jump_differences(DEEP_HANDLER, range(3, DEEP_HANDLER.count("\n")))
     if versions.PY >= (3, 15):
         # 3.15 loops hold two stack items, and the try body is twenty deep:
         # a probe's two items take the setter's model past the 21 it holds,

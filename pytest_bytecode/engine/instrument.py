@@ -267,13 +267,14 @@ class _Rewriter:
         else:
             build = self._stub_312_313
         # How the end drops a lasti its entry pushed (3.11-3.13), by depth.
-        deep = not lasti and depth + 2 > versions.SETTER_SWAP_ITEMS and versions.HAS_END_SEND
+        drops = not lasti and versions.EVERY_ENTRY_PUSHES_LASTI
+        deep = drops and versions.HAS_END_SEND and depth + 2 > versions.SETTER_SWAP_ITEMS
         cache_key = (*key, deep)
         cached = _STUBS.get(cache_key)
         if cached is not None:
             return cached
         raw = build(key)
-        if not lasti and versions.EVERY_ENTRY_PUSHES_LASTI:
+        if drops:
             raw += _DROP_LASTI_DEEP if deep else _DROP_LASTI
         if len(_STUBS) > 4096:
             _STUBS.clear()
