@@ -48,7 +48,7 @@ _MODEL_NAMES = ("BranchCount", "BranchOutcome", "CodeCounts", "InstructionCount"
 
 #: Changes whenever instrumented code or its reader changes shape; part of every
 #: cache key.
-ENGINE_VERSION = "19"
+ENGINE_VERSION = "20"
 
 #: The name the engine's ``sys.monitoring`` tool takes (3.12+; engine/activity.py),
 #: which :mod:`pytest_bytecode.tracers` knows as one that never jumps.

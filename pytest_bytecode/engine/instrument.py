@@ -54,6 +54,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from functools import partial
 from types import CodeType
 
 from pytest_bytecode import versions
@@ -162,6 +163,9 @@ class _Rewriter:
         self.names: tuple[str, ...] | list[str] = code.co_names  # a list once added to
         self.counters: list[Counter] = []
         self.raises: list[AnyRaiseTable] = []
+        #: Exception-table entries of the stubs that hand their exception on
+        #: to the handler by ``RERAISE`` (see :func:`_hands_over`).
+        self.handovers: list[ExceptionEntry] = []
         self._none_const = self._const(None)
         self._one_const = self._const(1)
         self._once = -1
@@ -238,8 +242,8 @@ class _Rewriter:
         by ``object.__getattribute__`` (see :meth:`_build_stub_314`).  An entry
         without ``lasti`` (3.11-3.13) has it dropped again at the end, by
         :data:`_DROP_LASTI` where the handler's ``depth`` leaves the
-        f_lineno setter's model of a ``SWAP`` exact, else (3.12-3.13) by
-        :data:`_DROP_LASTI_DEEP`.
+        f_lineno setter's model of a ``SWAP`` exact, else by handing the
+        exception on to the handler with ``RERAISE`` (:func:`_hands_over`).
 
         3.10-3.11 (:data:`versions.STUB_MUST_NOT_CALL`): the stub may run
         while a RecursionError unwinds at the limit, so it calls nothing.
@@ -258,45 +262,48 @@ class _Rewriter:
         # and 3.14+ read attributes by name; their indexes vary).  Each
         # family adds the indexes it needs to the key, in a fixed order.
         key: tuple[int, ...] = (const, self._one_const, lasti)
+        # 3.11: whether the stub's own swaps would reach deeper than the
+        # f_lineno setter models a SWAP (:data:`_SWAP_DEEP` then).
+        swap_deep = (
+            versions.STUB_SWAP_REACH > 2
+            and depth + versions.STUB_SWAP_REACH > versions.SETTER_SWAP_ITEMS
+        )
+        drops = not lasti and versions.EVERY_ENTRY_PUSHES_LASTI
+        hand_over = _hands_over(lasti, depth)
+        build: Callable[[tuple[int, ...]], bytes]
         if not versions.HAS_EXCEPTION_TABLE:
             build, key = self._stub_310(const, key)
         elif not versions.LASTI_IS_OBJECT:
             build, key = self._stub_314(const, key)
         elif versions.STUB_MUST_NOT_CALL:
-            build = self._stub_311
+            build = partial(self._stub_311, deep=swap_deep)
         else:
             build = self._stub_312_313
-        # How the end drops a lasti its entry pushed (3.11-3.13), by depth.
-        drops = not lasti and versions.EVERY_ENTRY_PUSHES_LASTI
-        deep = drops and versions.HAS_END_SEND and depth + 2 > versions.SETTER_SWAP_ITEMS
-        cache_key = (*key, deep)
+        cache_key = (*key, swap_deep, hand_over)
         cached = _STUBS.get(cache_key)
         if cached is not None:
             return cached
         raw = build(key)
         if drops:
-            raw += _DROP_LASTI_DEEP if deep else _DROP_LASTI
+            raw += _HAND_OVER if hand_over else _DROP_LASTI
         if len(_STUBS) > 4096:
             _STUBS.clear()
         _STUBS[cache_key] = raw
         return raw
 
-    def _stub_311(self, key: tuple[int, ...]) -> bytes:
-        """3.11's stub: [lasti, exc] on top; it calls nothing (see :meth:`_stub`)."""
+    def _stub_311(self, key: tuple[int, ...], deep: bool) -> bytes:
+        """3.11's stub: [lasti, exc] on top; it calls nothing (see :meth:`_stub`).
+
+        Its two swaps hold four items above the handler's level; where that
+        reaches deeper than the f_lineno setter models a ``SWAP`` (``deep``),
+        each is :data:`_SWAP_DEEP` instead."""
         const = key[0]
         subscr, subscr_arg = versions.SUBSCR_INSTR
         add, add_arg = versions.ADD_INSTR
+        swap = _SWAP_DEEP if deep else _steps([("SWAP", 2)])
         # After FOR_ITER over the holder (see the end):
         # [lasti, exc, holder, sites] -> [lasti, exc, sites, lasti in sites]
-        found = _steps(
-            [
-                ("SWAP", 2),
-                ("POP_TOP", 0),
-                ("COPY", 3),
-                ("COPY", 2),
-                ("CONTAINS_OP", 0),
-            ]
-        )
+        found = swap + _steps([("POP_TOP", 0), ("COPY", 3), ("COPY", 2), ("CONTAINS_OP", 0)])
         # -> [lasti, exc, sites, times + 1]
         more = _steps(
             [
@@ -311,7 +318,7 @@ class _Rewriter:
         join = _steps([(versions.JUMP_FORWARD_OPNAME, len(first) >> 1)])
         branch = _steps([("POP_JUMP_FORWARD_IF_FALSE", (len(more) + len(join)) >> 1)])
         body = found + branch + more + join + first
-        body += _steps([("SWAP", 2), ("COPY", 4), ("STORE_SUBSCR", 0)])
+        body += swap + _steps([("COPY", 4), ("STORE_SUBSCR", 0)])
         return _steps([("LOAD_CONST", const)]) + _never_exhausted(body)
 
     def _stub_312_313(self, key: tuple[int, ...]) -> bytes:
@@ -646,6 +653,8 @@ class _Rewriter:
                 n_units, OWN, self._stub(n_keys, True) + _RERAISE, IGNORE, -1
             )
         entries = _exception_entries(analysis, splice, sorted(stubs_by_target), nb, n_units)
+        if self.handovers:
+            entries = sorted(entries + self.handovers)
         layout = assemble(splice, where, entries, code.co_linetable)
         if landings:
             layout.linetable = _prefixes_without_position(layout)
@@ -675,8 +684,11 @@ class _Rewriter:
             splice.insert_jump(start, OWN, forward, b, start)
         for stub, (_, depth, lasti) in stubs:
             raw = self._stub(stub, lasti, depth)
-            where[nb + stub] = splice.insert(start, OWN, raw, IGNORE, start)
-            if stub != stubs[-1][0]:
+            at = where[nb + stub] = splice.insert(start, OWN, raw, IGNORE, start)
+            if _hands_over(lasti, depth):
+                last = at + (len(raw) >> 1) - 1  # its RERAISE
+                self.handovers.append(ExceptionEntry(last, last + 1, b, depth, False))
+            elif stub != stubs[-1][0]:
                 # The last stub goes on into the handler by falling
                 # through: no jump, so no sys.monitoring JUMP event.
                 splice.insert_jump(start, OWN, forward, b, start)
@@ -960,15 +972,43 @@ _RERAISE = _steps([("RERAISE", 1)])
 #: every entry of the new code pushes it, and the stub drops it again.
 _DROP_LASTI = _steps([("SWAP", 2), ("POP_TOP", 0)]) if versions.EVERY_ENTRY_PUSHES_LASTI else b""
 
-#: The same above a handler deeper than the f_lineno setter models a ``SWAP``
-#: exactly (3.12-3.13): ``END_SEND`` drops the item under the top, and the
-#: setter models it as one value popped, so the depth of its model stays
-#: right (what a debugger's jump pops); only the kind it has for the item left
-#: on top is ``lasti`` rather than the exception (a jump out of an ``except``
-#: body there leaves ``sys.exc_info()`` as it is, and a refused jump into one
-#: says "re-raising block").  With a ``SWAP``, the model lost its bottom
-#: items, and a jump there popped too many values.
-_DROP_LASTI_DEEP = _steps([("END_SEND", 0)]) if versions.HAS_END_SEND else b""
+#: A ``SWAP 2`` of two plain values where the f_lineno setter would model a
+#: ``SWAP`` wrong (3.11's stub above a handler seven or more items deep; see
+#: :data:`versions.SETTER_SWAP_ITEMS`): the pair built into a tuple and
+#: unpacked again, which the setter models as one value popped and two
+#: pushed, and which calls nothing (a 2-tuple comes from the free list and
+#: unpacks without an iterator).
+_SWAP_DEEP = _steps([("BUILD_TUPLE", 2), ("UNPACK_SEQUENCE", 2)])
+
+#: How a stub ends where :func:`_hands_over`: it raises the exception again,
+#: with no new traceback entry and no line or ``'exception'`` trace event,
+#: and an exception-table entry of its own (``_Rewriter.handovers``) sends
+#: it to the handler at the original entry's depth, without ``lasti``.
+_HAND_OVER = _steps([("RERAISE", 0)])
+
+
+def _hands_over(lasti: bool, depth: int) -> bool:
+    """Whether the stub of an exception-table entry without ``lasti`` whose
+    handler is ``depth`` items deep hands the exception on by ``RERAISE``
+    (3.11-3.13), where dropping the ``lasti`` every entry pushes would take
+    a ``SWAP`` deeper than the f_lineno setter models one.
+
+    The setter (CPython's ``mark_stacks``) models the stack at every
+    instruction from the code, and pops what a jump leaves beyond the
+    target's model; its ``SWAP`` keeps ten items, so a deeper one lost the
+    bottom items, and a jump after that handler popped the wrong values.
+    ``END_SEND`` (3.12+) drops the item right, but the setter takes it for
+    dropping the exception: a jump out of that ``except`` body then left
+    ``sys.exc_info()`` set, and one from its ``except`` line into a loop
+    ran on otherwise.  The hand-over's own entry gives the handler exactly
+    the original's model.  It costs a second unwind per exception caught
+    there, and under ``sys.monitoring`` (3.12+) a ``RERAISE`` event and a
+    second ``EXCEPTION_HANDLED``: only above handlers nine or more items
+    deep (a ``try`` in eight nested loops in a ``with``).
+    """
+    return (
+        not lasti and versions.EVERY_ENTRY_PUSHES_LASTI and depth + 2 > versions.SETTER_SWAP_ITEMS
+    )
 
 
 #: Whether straight-line code takes :meth:`_Rewriter._rewrite_straight`
