@@ -1179,6 +1179,105 @@ MORE_PROJECTS: tuple[Project, ...] = (
         remove=("astroid",),
         floor=50.0,
     ),
+    Project(
+        name="bytecode",
+        # 0.18 and later need Python 3.11; 0.17.0 is the last release for 3.10
+        version="0.19.1" if sys.version_info >= (3, 11) else "0.17.0",
+        why="disassembles and reassembles code objects (co_code, exception tables, "
+        "line tables, stack depth), round-trips the tests' own functions' __code__ "
+        "and replaces them; src layout",
+        measure=("bytecode",),
+        tests=("tests",),
+        remove=("src",),
+        floor=50.0,
+    ),
+    Project(
+        name="varname",
+        version="1.0.0",
+        why="reads its callers' frames: executing maps f_lasti to the calling AST "
+        "node, a fallback decodes the caller's bytecode (dis) at f_lasti; ignore "
+        "lists match frames by module, code object and qualname",
+        measure=("varname",),
+        tests=("tests",),
+        remove=("varname",),
+        args=(
+            (
+                "-o addopts=-p no:asyncio -W error::UserWarning",
+                "varname's addopts less its --cov options (pytest-cov, not installed)",
+            ),
+        ),
+        floor=60.0,
+    ),
+    Project(
+        name="lark",
+        version="1.3.1",
+        why="a parser generator: grammars compiled to LALR tables, Earley parsing, "
+        "parsers pickled to a cache and loaded back, Transformers dispatching by "
+        "getattr on rule names, a standalone parser generated as source",
+        measure=("lark",),
+        tests=("tests",),
+        remove=("lark",),
+        deselect=(
+            (
+                "tests/test_nearley",
+                "needs the nearley git submodule, left out of the sdist (ImportError)",
+            ),
+        ),
+        floor=50.0,
+    ),
+    # pygments (2.21.0) cannot be an entry: pytest imports it at startup
+    # (_pytest/_io/terminalwriter.py), before the hook, so every measured way
+    # warns bytecode-cov-early-import (a new warning); the 5,330 tests' outcomes
+    # were the same in every way on 3.10 and 3.12.
+    Project(
+        name="tblib",
+        version="3.2.2",
+        why="pickles tracebacks and rebuilds them from fake code objects and frames "
+        "(compile of stub functions at the recorded line numbers, code.replace); "
+        "doctests of README compare formatted tracebacks; filterwarnings=error",
+        measure=("tblib",),
+        tests=("tests", "README.rst"),
+        remove=("src",),
+        args=(
+            (
+                "-o pythonpath=tests",
+                "README's doctests import the helper modules of tests/ by name (tox sets "
+                "PYTHONPATH=tests)",
+            ),
+        ),
+        floor=60.0,
+    ),
+    # Pony decompiles the bytecode of the generator expressions and lambdas its
+    # queries are written as, and fails on measured code (docs/user-guide.md, Code
+    # that reads its own bytecode): the two tests whose query is a lambda of
+    # pony/orm/core.py itself are left out; every other outcome is the same.
+    Project(
+        name="pony",
+        version="0.7.20",
+        why="an ORM whose queries are generator expressions and lambdas: it decompiles "
+        "their bytecode (gi_frame.f_code, __code__) back to an AST and translates it "
+        "to SQL; caches queries by code object; tests inside the package",
+        measure=("pony",),
+        tests=("--pyargs", "pony.orm.tests"),
+        remove=("pony",),
+        deselect=(
+            *(
+                (
+                    f"test_raw_sql.py::TestRawSQL::test_{k}",
+                    "filter/order_by(raw_sql(...)) wrap it in a lambda of pony/orm/core.py, "
+                    "whose measured bytecode pony's decompiler cannot read (DecompileError; "
+                    "a known difference, docs/user-guide.md)",
+                )
+                for k in (14, 18)
+            ),
+            (
+                "test_decompiler.py::test_method",
+                "fails plain under pytest: a unittest-style helper named test_method, "
+                "taken for a test function (fixture 'self' not found)",
+            ),
+        ),
+        floor=40.0,
+    ),
 )
 
 WAYS = ("plain", "cold", "warm", "xdist")
