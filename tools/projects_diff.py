@@ -1200,6 +1200,19 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("varname",),
         tests=("tests",),
         remove=("varname",),
+        deselect=tuple(
+            (
+                nodeid,
+                "fails plain under -n 2 on 3.13 (varname raises its generic \"Couldn't "
+                'retrieve the call node" where the test expects another message)',
+            )
+            for nodeid in (
+                "tests/test_argname.py::test_argname_func_na",
+                "tests/test_argname.py::test_argname_func_node_na",
+                "tests/test_nameof.py::test_nameof_full",
+            )
+            if sys.version_info >= (3, 13)
+        ),
         args=(
             (
                 "-o addopts=-p no:asyncio -W error::UserWarning",
@@ -1238,6 +1251,15 @@ MORE_PROJECTS: tuple[Project, ...] = (
         measure=("tblib",),
         tests=("tests", "README.rst"),
         remove=("src",),
+        deselect=(
+            (
+                "tests/test_pickle_exception.py::test_install[",
+                "fails plain on 3.13.0 in 15 of its 18 cases: the formatted traceback "
+                "it expects has another caret line (~~^~~~~)",
+            ),
+        )
+        if sys.version_info >= (3, 13)
+        else (),
         args=(
             (
                 "-o pythonpath=tests",
