@@ -289,11 +289,10 @@ HANDLER_GETS_LASTI: Final[bool] = HAS_EXCEPTION_TABLE
 #: bits an item, so a model deeper than ten items loses its bottom ones.
 SETTER_SWAP_ITEMS: Final[int] = 10
 
-#: 3.11-3.13: the most stack items a handler's stub holds above the
-#: handler's level where it swaps: 3.11's stub swaps inside, four items up
-#: (lasti, the exception, the raise holder and its dict); 3.12-3.13's only
-#: where it drops lasti, two up.  (3.14+ stubs swap nowhere.)
-STUB_SWAP_REACH: Final[int] = 4 if PY == (3, 11) else 2
+#: 3.11: how many stack items above the handler's level the stub's own
+#: swaps reach (lasti, the exception, the raise holder and its dict); 0 where
+#: the stub swaps only to drop lasti, two up (3.12-3.13), or nowhere.
+STUB_INNER_SWAP_REACH: Final[int] = 4 if PY == (3, 11) else 0
 
 
 # --- Assertions: portable opcode vocabulary ---------------------------------

@@ -264,10 +264,8 @@ class _Rewriter:
         key: tuple[int, ...] = (const, self._one_const, lasti)
         # 3.11: whether the stub's own swaps would reach deeper than the
         # f_lineno setter models a SWAP (:data:`_SWAP_DEEP` then).
-        swap_deep = (
-            versions.STUB_SWAP_REACH > 2
-            and depth + versions.STUB_SWAP_REACH > versions.SETTER_SWAP_ITEMS
-        )
+        reach = versions.STUB_INNER_SWAP_REACH
+        swap_deep = reach > 0 and depth + reach > versions.SETTER_SWAP_ITEMS
         drops = not lasti and versions.EVERY_ENTRY_PUSHES_LASTI
         hand_over = _hands_over(lasti, depth)
         build: Callable[[tuple[int, ...]], bytes]
